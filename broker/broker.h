@@ -1,0 +1,209 @@
+/*
+ * teep-brokerd internals: the objects one broker process is made of, and the
+ * functions its modules offer each other.
+ *
+ *   tb_broker   the process: config, the lws context that owns every socket
+ *               and timer, the TEEs, the live exchanges, counters
+ *   tb_tee      one configured driver instance, with the worker thread its
+ *               (possibly blocking) calls run on
+ *   tb_ua_conn  one app's websocket connection
+ *   tb_session  one accepted app request, from its first Agent call through
+ *               the TEEP-over-HTTP exchange(s) to its single final answer
+ *   tb_call     one driver call travelling to a TEE worker and back
+ *
+ * Everything here is touched on the loop thread only, except the inside of a
+ * tb_call while its job runs on a worker.
+ */
+#ifndef TB_BROKER_H
+#define TB_BROKER_H
+
+#include "conf.h"
+#include "loader.h"
+#include "tamsm.h"
+#include "tb_teep.h"
+#include "tb_uaproto.h"
+#include "worker.h"
+
+#include <libwebsockets.h>
+#include <stdint.h>
+
+struct tb_broker;
+struct tb_session;
+
+struct tb_counters {
+	uint64_t conns_accepted;
+	uint64_t conns_refused;
+	uint64_t frames_in;
+	uint64_t frames_rejected; /* malformed, oversize, text */
+	uint64_t requests;        /* accepted requests */
+	uint64_t answers_done;
+	uint64_t answers_error;
+	uint64_t answers_busy;
+	uint64_t progress_dropped; /* progress events not queued (slow app) */
+	uint64_t tam_posts;
+	uint64_t tam_failures;
+	uint64_t tee_calls;
+	uint64_t tee_timeouts;
+};
+
+struct tb_tee {
+	struct tb_broker *b;
+	const struct tb_conf_driver *conf;
+	const struct tb_conf_tam *tam;
+	struct lws_vhost *tam_vhost; /* client vhost carrying the TAM's TLS settings */
+	struct tb_loaded_driver ld;
+	void *instance;
+	int initialised;
+	struct tb_host host;
+	struct tb_worker worker;
+	unsigned sessions; /* live exchanges on this TEE */
+	lws_sorted_usec_list_t policy_timer;
+};
+
+enum tb_call_kind {
+	TB_CALL_REQUEST_TA,
+	TB_CALL_UNREQUEST_TA,
+	TB_CALL_POLICY_CHECK,
+	TB_CALL_PROCESS_MESSAGE,
+	TB_CALL_PROCESS_ERROR,
+	TB_CALL_SESSION_CLOSE
+};
+
+struct tb_call {
+	struct tb_job job;
+	struct tb_tee *tee;
+	enum tb_call_kind kind;
+	struct tb_session *s; /* NULL for a cleanup call nobody waits for */
+	/* inputs (borrowed from the session, which outlives the call) */
+	struct tb_ta_request req;
+	struct tb_bytes segs[TB_TEEP_MAX_SEGMENTS];
+	void *agent_session;
+	uint8_t *msg; /* owned by the call */
+	size_t msg_len;
+	const char *media_type;
+	/* outputs */
+	int status;
+	struct tb_agent_out out;
+};
+
+struct tb_answer {
+	struct tb_answer *next;
+	size_t len;
+	unsigned char buf[]; /* LWS_PRE headroom, then the frame */
+};
+
+struct tb_ua_conn {
+	struct tb_broker *b;
+	struct lws *wsi;
+	struct tb_ua_conn *next, *prev;
+	char peer[64];
+	/* reassembly of the current frame */
+	uint8_t *rx;
+	size_t rx_len;
+	int rx_binary;
+	int rx_discard; /* frame too large: drop the rest of it */
+	/* answers waiting to be written */
+	struct tb_answer *tx_head, *tx_tail;
+	size_t tx_count;
+	/* requests in flight */
+	struct tb_session *sessions;
+	unsigned n_sessions;
+	int closing;
+};
+
+struct tb_session {
+	struct tb_broker *b;
+	struct tb_session *next, *prev; /* broker list */
+	struct tb_session *conn_next;   /* app connection's list */
+	struct tb_tee *tee;
+	struct tb_ua_conn *conn; /* NULL once the app has gone */
+	uint64_t req_id;
+	enum tb_ua_op op;
+	struct tb_component_id component;
+	char *tam_hint;
+	char app_id[64];
+
+	struct tamsm sm;
+	void *agent_session;
+	int have_agent_session;
+	char *uri;
+	uint8_t *out_msg; /* next body to POST (NULL: empty) */
+	size_t out_len;
+	const char *out_type;
+
+	/* the HTTP request in flight */
+	struct lws *wsi;
+	int http_active;     /* a connection attempt belongs to this session */
+	int http_delivered;  /* its outcome was handed to the state machine */
+	int http_status;
+	int http_media_ok;
+	int http_too_large;
+	uint8_t *body;
+	size_t body_len, body_cap;
+	char url_host[256];
+	char url_path[512];
+	int url_port;
+	int url_tls;
+
+	struct tb_call *call; /* driver call in flight */
+	lws_sorted_usec_list_t timer;
+	uint64_t started_ms;
+	enum tb_teep_type last_agent_type;
+	int saw_update;
+	unsigned policy_rounds;
+	int answered;
+	int finished;
+};
+
+struct tb_broker {
+	struct tb_conf conf;
+	const char *conf_path;
+	struct lws_context *ctx;
+	struct lws_vhost *ua_vhost;
+	struct tb_tee tees[TB_CONF_MAX_DRIVERS];
+	size_t n_tees;
+	struct tb_session *sessions;
+	unsigned n_sessions;
+	struct tb_ua_conn *conns;
+	unsigned n_conns;
+	struct tb_counters counters;
+	int sig_fd;
+	int stopping;
+	int exit_loop;
+	lws_sorted_usec_list_t stop_timer;
+	int listen_port;
+};
+
+/* tee.c */
+int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_driver *dc,
+		 char *err, size_t errlen);
+void tb_tee_teardown(struct tb_tee *t, unsigned grace_ms);
+struct tb_tee *tb_tee_find(struct tb_broker *b, const char *name);
+struct tb_call *tb_call_new(struct tb_tee *t, enum tb_call_kind kind, struct tb_session *s);
+int tb_call_submit(struct tb_call *c, int urgent);
+void tb_call_free(struct tb_call *c);
+/* Release an Agent session handle nobody waits for any more. */
+void tb_tee_close_agent_session(struct tb_tee *t, void *agent_session);
+void tb_tee_reap_all(struct tb_broker *b);
+void tb_tee_start_policy_timers(struct tb_broker *b);
+
+/* session.c */
+struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn,
+				    struct tb_ua_request *req, struct tb_tee *tee);
+void tb_session_call_done(struct tb_call *c);
+void tb_session_detach_conn(struct tb_session *s);
+void tb_session_abort_all(struct tb_broker *b, int code, const char *reason);
+extern const struct lws_protocols tb_tamclient_protocol;
+
+/* ua.c */
+extern const struct lws_protocols tb_ua_protocol;
+/* Queue an answer for the app (final answers are never dropped). */
+void tb_ua_answer(struct tb_ua_conn *c, const struct tb_ua_answer *a);
+void tb_ua_session_gone(struct tb_ua_conn *c, struct tb_session *s);
+void tb_ua_close_all(struct tb_broker *b);
+size_t tb_ua_pending_tx(struct tb_broker *b);
+
+/* main.c */
+void tb_broker_maybe_exit(struct tb_broker *b);
+
+#endif

@@ -1,0 +1,14 @@
+sbin_PROGRAMS += teep-brokerd
+teep_brokerd_SOURCES = \
+	broker/main.c \
+	broker/broker.h \
+	broker/conf.c broker/conf.h \
+	broker/loader.c broker/loader.h \
+	broker/worker.c broker/worker.h \
+	broker/tamsm.c broker/tamsm.h \
+	broker/tee.c \
+	broker/session.c \
+	broker/ua.c \
+	$(LWS_LOG_SRC)
+teep_brokerd_CFLAGS = $(AM_CFLAGS) $(LWS_CFLAGS) $(CBOR_CFLAGS) $(INIH_CFLAGS) $(SYSTEMD_CFLAGS)
+teep_brokerd_LDADD = libtbcommon.la $(LWS_LIBS) $(INIH_LIBS) $(SYSTEMD_LIBS) $(PTHREAD_LIBS) $(LIBS)

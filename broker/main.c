@@ -1,0 +1,419 @@
+/*
+ * teep-brokerd: the TEEP Broker daemon.
+ *
+ * One libwebsockets context owns every socket and timer: the app listener,
+ * the HTTP client connections to TAMs, the signal descriptor. Driver calls run
+ * on one worker thread per TEE and come back through lws_cancel_service().
+ */
+#include "config.h"
+#include "broker.h"
+#include "tb_log.h"
+#include "tb_util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#define DEFAULT_CONF SYSCONFDIR "/teep-broker/teep-broker.conf"
+
+/* exit codes */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_CONFIG = 3, EXIT_DRIVER = 4, EXIT_LISTEN = 5 };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: teep-brokerd [-c FILE] [-f] [--check-config] [--version] [-h]\n"
+		"TEEP Broker: relays TEEP between Trusted Application Managers (HTTP) and\n"
+		"TEE drivers, on behalf of apps connecting over websockets.\n\n"
+		"  -c, --config FILE   configuration file (default %s)\n"
+		"  -f, --foreground    log to stderr even if the config says syslog\n"
+		"      --check-config  read and check the configuration, then exit\n"
+		"  -v, --verbose       log at debug level\n"
+		"      --version       print the version and exit\n"
+		"  -h, --help          this text\n\n"
+		"Exit status: 0 stopped cleanly, 1 runtime failure, 2 usage, 3 configuration\n"
+		"error, 4 a driver could not be loaded, 5 cannot listen.\n",
+		DEFAULT_CONF);
+}
+
+void tb_broker_maybe_exit(struct tb_broker *b)
+{
+	if (!b->stopping || b->exit_loop || !b->ctx)
+		return;
+	if (b->n_sessions == 0 && tb_ua_pending_tx(b) == 0) {
+		b->exit_loop = 1;
+		lws_cancel_service(b->ctx);
+	}
+}
+
+static void stop_timeout(lws_sorted_usec_list_t *sul)
+{
+	struct tb_broker *b = lws_container_of(sul, struct tb_broker, stop_timer);
+
+	if (b->n_sessions) {
+		tb_log(TB_LOG_WARN, "grace period over: failing %u exchange(s) still running",
+		       b->n_sessions);
+		tb_session_abort_all(b, TB_UA_E_SHUTDOWN, "the broker is stopping");
+	}
+	/* Answers are written; give them a moment, then go regardless. */
+	if (!b->exit_loop && tb_ua_pending_tx(b) == 0 && b->n_sessions == 0) {
+		b->exit_loop = 1;
+		return;
+	}
+	static const uint64_t flush_ms = 1000;
+	if (b->stopping == 1) {
+		b->stopping = 2;
+		lws_sul_schedule(b->ctx, 0, &b->stop_timer, stop_timeout,
+				 (lws_usec_t)flush_ms * LWS_US_PER_MS);
+	} else {
+		b->exit_loop = 1;
+	}
+}
+
+static void begin_stop(struct tb_broker *b, const char *why)
+{
+	if (b->stopping)
+		return;
+	tb_log(TB_LOG_NOTICE, "%s: stopping (%u exchange(s) in flight, grace %llu ms)", why,
+	       b->n_sessions, (unsigned long long)b->conf.shutdown_grace_ms);
+	b->stopping = 1;
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, "STOPPING=1");
+#endif
+	lws_sul_schedule(b->ctx, 0, &b->stop_timer, stop_timeout,
+			 (lws_usec_t)b->conf.shutdown_grace_ms * LWS_US_PER_MS);
+	tb_broker_maybe_exit(b);
+}
+
+static void log_counters(const struct tb_broker *b)
+{
+	const struct tb_counters *k = &b->counters;
+	tb_log(TB_LOG_NOTICE,
+	       "counters: conns %llu accepted %llu refused; frames %llu in %llu rejected; "
+	       "requests %llu; answers %llu done %llu error %llu busy; progress dropped %llu; "
+	       "tam posts %llu failures %llu; tee calls %llu timeouts %llu",
+	       (unsigned long long)k->conns_accepted, (unsigned long long)k->conns_refused,
+	       (unsigned long long)k->frames_in, (unsigned long long)k->frames_rejected,
+	       (unsigned long long)k->requests, (unsigned long long)k->answers_done,
+	       (unsigned long long)k->answers_error, (unsigned long long)k->answers_busy,
+	       (unsigned long long)k->progress_dropped, (unsigned long long)k->tam_posts,
+	       (unsigned long long)k->tam_failures, (unsigned long long)k->tee_calls,
+	       (unsigned long long)k->tee_timeouts);
+}
+
+static void on_signal(struct tb_broker *b)
+{
+	struct signalfd_siginfo si;
+	while (read(b->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+			begin_stop(b, "SIGTERM");
+			break;
+		case SIGINT:
+			begin_stop(b, "SIGINT");
+			break;
+		case SIGHUP:
+			tb_log(TB_LOG_NOTICE, "SIGHUP: configuration reload is not supported yet; "
+			       "restart the daemon to apply changes");
+			log_counters(b);
+			break;
+		case SIGUSR1:
+			log_counters(b);
+			break;
+		}
+	}
+}
+
+static int system_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		     size_t len)
+{
+	struct lws_context *ctx = lws_get_context(wsi);
+	struct tb_broker *b = ctx ? lws_context_user(ctx) : NULL;
+
+	switch (reason) {
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		if (b)
+			tb_tee_reap_all(b);
+		break;
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if (b)
+			on_signal(b);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const struct lws_protocols system_protocol = {
+	.name = "tb-system",
+	.callback = system_cb,
+};
+
+static const struct lws_protocols *ua_protocols[] = {&tb_ua_protocol, &system_protocol, NULL};
+static const struct lws_protocols *tam_protocols[] = {&tb_tamclient_protocol, NULL};
+
+static int setup_signals(struct tb_broker *b)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	b->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return b->sig_fd < 0 ? -1 : 0;
+}
+
+static int write_port_file(const char *path, int port)
+{
+	char text[16];
+	int n = snprintf(text, sizeof(text), "%d\n", port);
+	return tb_write_file(path, (const uint8_t *)text, (size_t)n);
+}
+
+static int create_context(struct tb_broker *b)
+{
+	struct lws_context_creation_info info;
+	const struct tb_conf_listener *l = &b->conf.listener;
+
+	/* One fd per app connection, per TAM connection, plus a margin. */
+	struct rlimit rl;
+	unsigned want = l->max_connections + b->conf.max_sessions + 64;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < want) {
+		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.user = b;
+	info.timeout_secs = (unsigned)((l->handshake_timeout_ms + 999) / 1000);
+	info.connect_timeout_secs = 0;
+	info.fd_limit_per_thread = want;
+	b->ctx = lws_create_context(&info);
+	if (!b->ctx)
+		return -1;
+
+	/* the app listener */
+	memset(&info, 0, sizeof(info));
+	info.vhost_name = "ua";
+	info.iface = strcmp(l->address, "*") ? l->address : NULL;
+	info.port = l->port;
+	info.pprotocols = ua_protocols;
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (info.iface && strchr(info.iface, ':'))
+		info.options = 0;
+	info.timeout_secs = (unsigned)((l->handshake_timeout_ms + 999) / 1000);
+	b->ua_vhost = lws_create_vhost(b->ctx, &info);
+	if (!b->ua_vhost)
+		return -2;
+	b->listen_port = lws_get_vhost_listen_port(b->ua_vhost);
+
+	/* one client vhost per TEE, carrying its TAM's TLS trust */
+	for (size_t i = 0; i < b->n_tees; i++) {
+		struct tb_tee *t = &b->tees[i];
+		char name[96];
+		snprintf(name, sizeof(name), "tam-%s", t->conf->name);
+		memset(&info, 0, sizeof(info));
+		info.vhost_name = name;
+		info.port = CONTEXT_PORT_NO_LISTEN;
+		info.pprotocols = tam_protocols;
+		info.client_ssl_ca_filepath = t->tam->ca_file;
+		info.connect_timeout_secs = (unsigned)((t->tam->connect_timeout_ms + 999) / 1000);
+		t->tam_vhost = lws_create_vhost(b->ctx, &info);
+		if (!t->tam_vhost)
+			return -3;
+		if (t->tam->tls_insecure)
+			tb_log(TB_LOG_WARN, "tam %s: TLS certificate checks are OFF (tls_insecure): "
+			       "anyone on the path can impersonate the TAM", t->tam->name);
+		tb_worker_set_wake(&t->worker, b->ctx);
+	}
+
+	lws_sock_file_fd_type fd = {.filefd = b->sig_fd};
+	if (!lws_adopt_descriptor_vhost(b->ua_vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
+					system_protocol.name, NULL))
+		return -4;
+	return 0;
+}
+
+static int load_config(struct tb_broker *b, const char *path)
+{
+	struct tb_conf_error errs[TB_CONF_MAX_ERRORS];
+	size_t n = 0;
+	int rc = tb_conf_load(path, &b->conf, errs, &n);
+	if (rc) {
+		for (size_t i = 0; i < n; i++) {
+			if (errs[i].line > 0)
+				fprintf(stderr, "teep-brokerd: %s:%d: %s\n", path, errs[i].line,
+					errs[i].msg);
+			else
+				fprintf(stderr, "teep-brokerd: %s: %s\n", path, errs[i].msg);
+		}
+		if (!n)
+			fprintf(stderr, "teep-brokerd: %s: cannot read the configuration\n", path);
+	}
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"foreground", no_argument, NULL, 'f'},
+		{"check-config", no_argument, NULL, 'C'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *conf_path = DEFAULT_CONF;
+	int foreground = 0, check_only = 0, verbose = 0, opt;
+
+	while ((opt = getopt_long(argc, argv, "c:fvh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'C':
+			check_only = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'V':
+			printf("teep-brokerd %s (driver ABI %d.%d, libwebsockets %s)\n",
+			       PACKAGE_VERSION, TB_DRIVER_ABI_MAJOR, TB_DRIVER_ABI_MINOR,
+			       lws_get_library_version());
+			return EXIT_OK;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+
+	struct tb_broker *b = calloc(1, sizeof(*b));
+	if (!b)
+		return EXIT_FAIL;
+	b->sig_fd = -1;
+	b->conf_path = conf_path;
+	if (load_config(b, conf_path)) {
+		tb_conf_free(&b->conf);
+		free(b);
+		return EXIT_CONFIG;
+	}
+	if (check_only) {
+		printf("%s: configuration OK (%zu TEE(s), %zu TAM(s))\n", conf_path,
+		       b->conf.n_drivers, b->conf.n_tams);
+		tb_conf_free(&b->conf);
+		free(b);
+		return EXIT_OK;
+	}
+
+	struct tb_log_conf lc = {.level = verbose ? TB_LOG_DEBUG : b->conf.log_level,
+				 .to_syslog = b->conf.log_syslog && !foreground,
+				 .timestamps = 0};
+	tb_log_setup("teep-brokerd", &lc);
+	tb_log_bridge_lws(verbose ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR);
+
+	int rc = EXIT_OK;
+	if (setup_signals(b)) {
+		tb_log(TB_LOG_ERR, "cannot set up signal handling: %s", strerror(errno));
+		rc = EXIT_FAIL;
+		goto out;
+	}
+
+	for (size_t i = 0; i < b->conf.n_drivers; i++) {
+		char err[768];
+		if (tb_tee_setup(b, &b->tees[i], &b->conf.drivers[i], err, sizeof(err))) {
+			tb_log(TB_LOG_ERR, "%s", err);
+			rc = EXIT_DRIVER;
+			goto out;
+		}
+		b->n_tees++;
+	}
+
+	int cr = create_context(b);
+	if (cr) {
+		if (cr == -2)
+			tb_log(TB_LOG_ERR, "cannot listen on %s port %d", b->conf.listener.address,
+			       b->conf.listener.port);
+		else
+			tb_log(TB_LOG_ERR, "cannot create the network context (%d)", cr);
+		rc = cr == -2 ? EXIT_LISTEN : EXIT_FAIL;
+		goto out;
+	}
+	if (b->conf.listener.port_file &&
+	    write_port_file(b->conf.listener.port_file, b->listen_port)) {
+		tb_log(TB_LOG_ERR, "cannot write %s", b->conf.listener.port_file);
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	if (b->conf.pid_file) {
+		char pid[24];
+		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+		if (tb_write_file(b->conf.pid_file, (const uint8_t *)pid, (size_t)n))
+			tb_log(TB_LOG_WARN, "cannot write %s", b->conf.pid_file);
+	}
+	tb_tee_start_policy_timers(b);
+	tb_log(TB_LOG_NOTICE, "teep-brokerd %s listening on %s port %d (%zu TEE(s))",
+	       PACKAGE_VERSION, b->conf.listener.address, b->listen_port, b->n_tees);
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, "READY=1");
+#endif
+
+	while (!b->exit_loop && lws_service(b->ctx, 0) >= 0)
+		;
+
+	tb_log(TB_LOG_NOTICE, "stopped");
+	log_counters(b);
+
+out:
+	if (b->ctx) {
+		tb_session_abort_all(b, TB_UA_E_SHUTDOWN, "the broker is stopping");
+		lws_context_destroy(b->ctx);
+		b->ctx = NULL;
+	}
+	for (size_t i = b->n_tees; i-- > 0;)
+		tb_tee_teardown(&b->tees[i], (unsigned)b->conf.shutdown_grace_ms);
+	/* sessions whose last call came back during teardown */
+	while (b->sessions) {
+		struct tb_session *s = b->sessions;
+		b->sessions = s->next;
+		tb_component_id_clear(&s->component);
+		free(s->tam_hint);
+		free(s->uri);
+		free(s->out_msg);
+		free(s->body);
+		free(s);
+	}
+	if (b->conf.pid_file)
+		unlink(b->conf.pid_file);
+	if (b->sig_fd >= 0)
+		close(b->sig_fd);
+	tb_conf_free(&b->conf);
+	free(b);
+	return rc;
+}

@@ -1,0 +1,769 @@
+/*
+ * Sessions: one accepted app request each, driven from its first Agent call
+ * through the TEEP-over-HTTP exchange (tamsm.c decides, this file acts) to
+ * exactly one final answer.
+ *
+ * Lifetime: a session is freed only when (a) it has finished, (b) no driver
+ * call of it is in flight and (c) no HTTP connection of it is alive. Until
+ * then it may be "finished" with its answer already sent (a timeout fired, the
+ * broker is stopping) and simply wait for the stragglers.
+ */
+#include "config.h"
+#include "broker.h"
+#include "tb_cose.h"
+#include "tb_log.h"
+#include "tb_util.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TEEP_MEDIA_TYPE   "application/teep+cbor"
+#define MAX_POLICY_ROUNDS 16
+#define MAX_ROUND_TRIPS   32 /* TAM <-> Agent messages in one exchange */
+
+static void session_act(struct tb_session *s, enum tamsm_action a);
+static void session_post(struct tb_session *s);
+static void http_outcome(struct tb_session *s, struct lws *wsi, enum tamsm_http_outcome o);
+
+static uint64_t elapsed(const struct tb_session *s)
+{
+	return tb_now_ms() - s->started_ms;
+}
+
+static void progress(struct tb_session *s, const char *step, const char *detail)
+{
+	tb_log(TB_LOG_INFO, "session %p: %s%s%s (%llu ms)", (void *)s, step, detail ? " " : "",
+	       detail ? detail : "", (unsigned long long)elapsed(s));
+	if (!s->conn || s->answered)
+		return;
+	struct tb_ua_answer a = {.has_id = 1,
+				 .id = s->req_id,
+				 .event = TB_UA_EV_PROGRESS,
+				 .step = step,
+				 .detail = detail};
+	tb_ua_answer(s->conn, &a);
+}
+
+static void answer_final(struct tb_session *s, const struct tb_ua_answer *a)
+{
+	if (s->answered)
+		return;
+	s->answered = 1;
+	if (a->event == TB_UA_EV_DONE)
+		s->b->counters.answers_done++;
+	else if (a->event == TB_UA_EV_ERROR)
+		s->b->counters.answers_error++;
+	tb_log(a->event == TB_UA_EV_DONE ? TB_LOG_NOTICE : TB_LOG_WARN,
+	       "session %p: %s %s%s%s after %llu ms", (void *)s, tb_ua_op_name(s->op),
+	       a->event == TB_UA_EV_DONE ? "done: " : "error: ",
+	       a->event == TB_UA_EV_DONE ? a->result : tb_ua_code_name(a->code),
+	       a->event == TB_UA_EV_DONE ? "" : "", (unsigned long long)elapsed(s));
+	if (s->conn)
+		tb_ua_answer(s->conn, a);
+}
+
+static void answer_error(struct tb_session *s, int code, const char *reason)
+{
+	struct tb_ua_answer a = {.has_id = 1,
+				 .id = s->req_id,
+				 .event = TB_UA_EV_ERROR,
+				 .code = code,
+				 .reason = reason};
+	answer_final(s, &a);
+}
+
+static void answer_done(struct tb_session *s, const char *result, const char *detail)
+{
+	struct tb_ua_answer a = {.has_id = 1,
+				 .id = s->req_id,
+				 .event = TB_UA_EV_DONE,
+				 .result = result,
+				 .detail = detail};
+	answer_final(s, &a);
+}
+
+static void session_free(struct tb_session *s)
+{
+	struct tb_broker *b = s->b;
+
+	lws_sul_cancel(&s->timer);
+	if (s->have_agent_session)
+		tb_tee_close_agent_session(s->tee, s->agent_session);
+	if (s->conn)
+		tb_ua_session_gone(s->conn, s);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		b->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	b->n_sessions--;
+	s->tee->sessions--;
+	tb_component_id_clear(&s->component);
+	free(s->tam_hint);
+	free(s->uri);
+	free(s->out_msg);
+	free(s->body);
+	free(s);
+	tb_broker_maybe_exit(b);
+}
+
+static void maybe_free(struct tb_session *s)
+{
+	if (s->finished && !s->call && !s->http_active)
+		session_free(s);
+}
+
+void tb_session_detach_conn(struct tb_session *s)
+{
+	s->conn = NULL;
+}
+
+/* ---- timers ---------------------------------------------------------- */
+
+static void session_timeout(lws_sorted_usec_list_t *sul)
+{
+	struct tb_session *s = lws_container_of(sul, struct tb_session, timer);
+
+	if (s->call) {
+		/* The TEE has not answered. Answer the app now; the call's
+		 * result is discarded when it finally comes back. */
+		s->b->counters.tee_timeouts++;
+		tb_log(TB_LOG_WARN, "session %p: tee %s did not answer within %llu ms", (void *)s,
+		       s->tee->conf->name, (unsigned long long)s->tee->conf->call_timeout_ms);
+		answer_error(s, TB_UA_E_TIMEOUT, "the TEE did not answer in time");
+		s->finished = 1;
+		return;
+	}
+	if (s->http_active && !s->http_delivered) {
+		tb_log(TB_LOG_WARN, "session %p: no answer from %s within the timeout", (void *)s,
+		       s->uri);
+		struct lws *wsi = s->wsi;
+		if (wsi)
+			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		http_outcome(s, wsi, TAMSM_HTTP_TIMEOUT);
+	}
+}
+
+static void arm(struct tb_session *s, uint64_t ms)
+{
+	lws_sul_schedule(s->b->ctx, 0, &s->timer, session_timeout, (lws_usec_t)ms * LWS_US_PER_MS);
+}
+
+/* ---- driver calls ---------------------------------------------------- */
+
+static int submit(struct tb_session *s, struct tb_call *c)
+{
+	int rc = tb_call_submit(c, 0);
+	if (rc) {
+		tb_call_free(c);
+		return rc;
+	}
+	s->call = c;
+	arm(s, s->tee->conf->call_timeout_ms);
+	return TB_OK;
+}
+
+static int start_agent_call(struct tb_session *s)
+{
+	enum tb_call_kind kind = s->op == TB_UA_OP_REQUEST_TA     ? TB_CALL_REQUEST_TA
+				 : s->op == TB_UA_OP_UNREQUEST_TA ? TB_CALL_UNREQUEST_TA
+								  : TB_CALL_POLICY_CHECK;
+	struct tb_call *c = tb_call_new(s->tee, kind, s);
+	if (!c)
+		return TB_ERR_NOMEM;
+	for (size_t i = 0; i < s->component.n; i++) {
+		c->segs[i].ptr = s->component.seg[i].ptr;
+		c->segs[i].len = s->component.seg[i].len;
+	}
+	c->req.component_id = c->segs;
+	c->req.n_segments = s->component.n;
+	c->req.tam_uri = s->tam_hint;
+	c->req.app_id = s->app_id;
+	return submit(s, c);
+}
+
+static void call_agent_message(struct tb_session *s)
+{
+	struct tb_call *c = tb_call_new(s->tee, TB_CALL_PROCESS_MESSAGE, s);
+	if (!c) {
+		session_act(s, tamsm_agent_answered(&s->sm, 0, 0));
+		return;
+	}
+	c->agent_session = s->agent_session;
+	c->msg = s->body; /* ownership moves to the call */
+	c->msg_len = s->body_len;
+	c->media_type = TEEP_MEDIA_TYPE;
+	s->body = NULL;
+	s->body_len = s->body_cap = 0;
+	if (submit(s, c)) {
+		tb_log(TB_LOG_WARN, "session %p: tee %s queue full", (void *)s, s->tee->conf->name);
+		session_act(s, tamsm_agent_answered(&s->sm, 0, 0));
+	}
+}
+
+static void call_agent_error(struct tb_session *s)
+{
+	struct tb_call *c = tb_call_new(s->tee, TB_CALL_PROCESS_ERROR, s);
+	/* ProcessError must reach the Agent even when its queue is full. */
+	if (c && tb_call_submit(c, 1) == TB_OK) {
+		s->call = c;
+		arm(s, s->tee->conf->call_timeout_ms);
+		return;
+	}
+	tb_call_free(c);
+	session_act(s, tamsm_agent_errored(&s->sm));
+}
+
+static const char *teep_step(enum tb_teep_type t)
+{
+	switch (t) {
+	case TB_TEEP_QUERY_REQUEST:
+		return "query-request";
+	case TB_TEEP_QUERY_RESPONSE:
+		return "query-response";
+	case TB_TEEP_UPDATE:
+		return "update";
+	case TB_TEEP_SUCCESS:
+		return "success";
+	case TB_TEEP_ERROR:
+		return "error";
+	default:
+		return "teep-message";
+	}
+}
+
+static void finish_ok(struct tb_session *s)
+{
+	switch (s->op) {
+	case TB_UA_OP_POLICY_CHECK:
+		/* The Agent names one TAM per call: ask again until it has
+		 * nothing more (draft -15 §5.5). */
+		if (++s->policy_rounds < MAX_POLICY_ROUNDS && !s->b->stopping) {
+			free(s->uri);
+			s->uri = NULL;
+			s->saw_update = 0;
+			s->last_agent_type = TB_TEEP_NONE;
+			tamsm_init(&s->sm);
+			if (start_agent_call(s) == TB_OK)
+				return;
+		}
+		answer_done(s, "completed", NULL);
+		break;
+	case TB_UA_OP_REQUEST_TA:
+	case TB_UA_OP_UNREQUEST_TA:
+		if (s->last_agent_type == TB_TEEP_ERROR) {
+			answer_error(s, TB_UA_E_AGENT_ERROR,
+				     "the Agent answered the TAM with a TEEP Error");
+		} else if (s->saw_update && s->last_agent_type == TB_TEEP_SUCCESS) {
+			answer_done(s, s->op == TB_UA_OP_REQUEST_TA ? "installed" : "removed",
+				    NULL);
+		} else {
+			answer_done(s, "no-change",
+				    s->uri ? "the TAM ended the exchange without an Update"
+					   : "the Agent had nothing to do");
+		}
+		break;
+	default:
+		answer_error(s, TB_UA_E_INTERNAL, "unknown operation");
+	}
+	progress(s, "end", NULL);
+	s->finished = 1;
+}
+
+static void finish(struct tb_session *s)
+{
+	lws_sul_cancel(&s->timer);
+	if (s->sm.fail == TAMSM_F_NONE) {
+		if (s->answered) {
+			s->finished = 1;
+			return;
+		}
+		finish_ok(s);
+		if (!s->finished)
+			return; /* another policy round started */
+	} else {
+		char reason[TB_UA_MAX_TEXT];
+		int code;
+		s->b->counters.tam_failures += s->sm.fail != TAMSM_F_AGENT;
+		switch (s->sm.fail) {
+		case TAMSM_F_TRANSPORT:
+			code = TB_UA_E_TAM_UNREACHABLE;
+			snprintf(reason, sizeof(reason), "cannot reach the TAM at %s", s->uri);
+			break;
+		case TAMSM_F_HTTP:
+			code = TB_UA_E_TAM_HTTP;
+			snprintf(reason, sizeof(reason), "the TAM answered HTTP %d",
+				 s->sm.http_status);
+			break;
+		case TAMSM_F_PROTOCOL:
+			code = TB_UA_E_TAM_PROTOCOL;
+			snprintf(reason, sizeof(reason), "%s",
+				 s->http_too_large ? "the TAM's answer is larger than allowed"
+						   : "the TAM's answer is not application/teep+cbor");
+			break;
+		case TAMSM_F_TIMEOUT:
+			code = TB_UA_E_TIMEOUT;
+			snprintf(reason, sizeof(reason), "no answer from the TAM in time");
+			break;
+		default:
+			code = TB_UA_E_TEE;
+			snprintf(reason, sizeof(reason), "the TEE driver call failed");
+		}
+		answer_error(s, code, reason);
+		progress(s, "end", NULL);
+	}
+	s->finished = 1;
+}
+
+static void session_act(struct tb_session *s, enum tamsm_action a)
+{
+	switch (a) {
+	case TAMSM_A_NONE:
+		break;
+	case TAMSM_A_POST:
+		if (s->sm.round_trips >= MAX_ROUND_TRIPS) {
+			tb_log(TB_LOG_WARN, "session %p: more than %d messages, giving up",
+			       (void *)s, MAX_ROUND_TRIPS);
+			session_act(s, tamsm_abort(&s->sm, TAMSM_F_PROTOCOL));
+			return;
+		}
+		session_post(s);
+		break;
+	case TAMSM_A_AGENT_MESSAGE:
+		call_agent_message(s);
+		break;
+	case TAMSM_A_AGENT_ERROR:
+		call_agent_error(s);
+		break;
+	case TAMSM_A_FINISH:
+		finish(s);
+		break;
+	}
+	maybe_free(s);
+}
+
+void tb_session_call_done(struct tb_call *c)
+{
+	struct tb_session *s = c->s;
+
+	s->call = NULL;
+	lws_sul_cancel(&s->timer);
+	if (c->out.session) {
+		/* The Agent's context for this exchange; released when the
+		 * session ends, exactly once. */
+		if (s->have_agent_session && s->agent_session != c->out.session)
+			tb_tee_close_agent_session(s->tee, s->agent_session);
+		s->agent_session = c->out.session;
+		s->have_agent_session = 1;
+		c->out.session = NULL;
+	}
+	if (s->finished) { /* timed out or aborted meanwhile */
+		tb_call_free(c);
+		maybe_free(s);
+		return;
+	}
+
+	enum tamsm_action a = TAMSM_A_NONE;
+	int ok = c->status == TB_OK;
+	if (!ok)
+		tb_log(TB_LOG_WARN, "session %p: tee %s call failed (status %d)", (void *)s,
+		       s->tee->conf->name, c->status);
+	switch (c->kind) {
+	case TB_CALL_REQUEST_TA:
+	case TB_CALL_UNREQUEST_TA:
+	case TB_CALL_POLICY_CHECK:
+		if (ok && c->out.tam_uri) {
+			free(s->uri);
+			s->uri = c->out.tam_uri;
+			c->out.tam_uri = NULL;
+			free(s->out_msg);
+			s->out_msg = c->out.msg;
+			s->out_len = c->out.msg_len;
+			c->out.msg = NULL;
+			progress(s, "tam-connect", s->uri);
+		}
+		a = tamsm_agent_started(&s->sm, ok, ok && s->uri);
+		break;
+	case TB_CALL_PROCESS_MESSAGE:
+		if (ok && c->out.msg) {
+			free(s->out_msg);
+			s->out_msg = c->out.msg;
+			s->out_len = c->out.msg_len;
+			c->out.msg = NULL;
+		}
+		a = tamsm_agent_answered(&s->sm, ok, ok && s->out_msg);
+		break;
+	case TB_CALL_PROCESS_ERROR:
+	case TB_CALL_SESSION_CLOSE:
+		a = tamsm_agent_errored(&s->sm);
+		break;
+	}
+	tb_call_free(c);
+	session_act(s, a);
+}
+
+/* ---- HTTP client ----------------------------------------------------- */
+
+static int parse_uri(struct tb_session *s)
+{
+	char tmp[768];
+	const char *prot, *ads, *path;
+	int port;
+
+	if (strlen(s->uri) >= sizeof(tmp))
+		return TB_ERR_TOOBIG;
+	strcpy(tmp, s->uri);
+	if (lws_parse_uri(tmp, &prot, &ads, &port, &path))
+		return TB_ERR_INVAL;
+	if (!strcmp(prot, "https"))
+		s->url_tls = 1;
+	else if (!strcmp(prot, "http"))
+		s->url_tls = 0;
+	else
+		return TB_ERR_UNSUP;
+	if (!ads[0] || strlen(ads) >= sizeof(s->url_host))
+		return TB_ERR_INVAL;
+	strcpy(s->url_host, ads);
+	s->url_port = port;
+	if (snprintf(s->url_path, sizeof(s->url_path), "/%s", path) >= (int)sizeof(s->url_path))
+		return TB_ERR_TOOBIG;
+	return TB_OK;
+}
+
+/* The connection no longer belongs to the session: later callbacks of that
+ * wsi find no session and do nothing. */
+static void http_detach(struct tb_session *s, struct lws *wsi)
+{
+	if (wsi)
+		lws_set_opaque_user_data(wsi, NULL);
+	if (!wsi || wsi == s->wsi) {
+		s->wsi = NULL;
+		s->http_active = 0;
+	}
+}
+
+static void http_outcome(struct tb_session *s, struct lws *wsi, enum tamsm_http_outcome o)
+{
+	http_detach(s, wsi);
+	if (s->http_delivered)
+		return;
+	s->http_delivered = 1;
+	lws_sul_cancel(&s->timer);
+	if (o == TAMSM_HTTP_OK && s->body_len) {
+		enum tb_teep_type t = tb_teep_peek_type(s->body, s->body_len, s->tee->tam->numbering);
+		if (t == TB_TEEP_UPDATE)
+			s->saw_update = 1;
+		progress(s, teep_step(t), NULL);
+	}
+	session_act(s, tamsm_http_done(&s->sm, o, s->http_status, s->http_media_ok, s->body_len));
+}
+
+static void session_post(struct tb_session *s)
+{
+	struct lws_client_connect_info i;
+
+	if (s->out_msg) {
+		enum tb_teep_type t = tb_teep_peek_type(s->out_msg, s->out_len,
+							s->tee->tam->numbering);
+		s->last_agent_type = t;
+		progress(s, teep_step(t), NULL);
+	}
+	if (parse_uri(s)) {
+		tb_log(TB_LOG_WARN, "session %p: unusable TAM URI '%s'", (void *)s, s->uri);
+		s->http_active = 0;
+		s->http_delivered = 0;
+		session_act(s, tamsm_http_done(&s->sm, TAMSM_HTTP_TRANSPORT, 0, 0, 0));
+		return;
+	}
+	free(s->body);
+	s->body = NULL;
+	s->body_len = s->body_cap = 0;
+	s->http_status = 0;
+	s->http_media_ok = 0;
+	s->http_too_large = 0;
+	s->http_delivered = 0;
+
+	memset(&i, 0, sizeof(i));
+	i.context = s->b->ctx;
+	i.vhost = s->tee->tam_vhost;
+	i.address = s->url_host;
+	i.port = s->url_port;
+	i.path = s->url_path;
+	i.host = s->url_host;
+	i.origin = s->url_host;
+	i.method = "POST";
+	i.protocol = tb_tamclient_protocol.name;
+	i.local_protocol_name = tb_tamclient_protocol.name;
+	i.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
+	if (s->url_tls) {
+		i.ssl_connection |= LCCSCF_USE_SSL;
+		if (s->tee->tam->tls_insecure)
+			i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
+					    LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+					    LCCSCF_ALLOW_EXPIRED;
+	}
+	i.opaque_user_data = s;
+	s->http_active = 1;
+	s->wsi = NULL;
+	s->b->counters.tam_posts++;
+	arm(s, s->tee->tam->connect_timeout_ms + s->tee->tam->response_timeout_ms);
+	struct lws *wsi = lws_client_connect_via_info(&i);
+	/* lws may already have reported a failure through
+	 * CLIENT_CONNECTION_ERROR (name resolution happens inside the call);
+	 * http_outcome() acts only once. */
+	if (wsi && !s->http_delivered)
+		s->wsi = wsi;
+	else if (!wsi)
+		http_outcome(s, NULL, TAMSM_HTTP_TRANSPORT);
+	maybe_free(s);
+}
+
+static int body_append(struct tb_session *s, const void *buf, size_t len)
+{
+	uint64_t cap = s->tee->tam->max_response_size;
+	if (len > cap - s->body_len) {
+		s->http_too_large = 1;
+		return -1;
+	}
+	if (s->body_len + len > s->body_cap) {
+		size_t ncap = s->body_cap ? s->body_cap * 2 : 4096;
+		while (ncap < s->body_len + len)
+			ncap *= 2;
+		if (ncap > cap)
+			ncap = (size_t)cap;
+		uint8_t *nb = realloc(s->body, ncap);
+		if (!nb)
+			return -1;
+		s->body = nb;
+		s->body_cap = ncap;
+	}
+	memcpy(s->body + s->body_len, buf, len);
+	s->body_len += len;
+	return 0;
+}
+
+static int media_type_ok(struct lws *wsi)
+{
+	char ct[128];
+	if (lws_hdr_copy(wsi, ct, sizeof(ct), WSI_TOKEN_HTTP_CONTENT_TYPE) <= 0)
+		return 0;
+	/* the media type has no parameters; tolerate whitespace and case */
+	char *p = ct;
+	while (*p == ' ')
+		p++;
+	size_t n = strcspn(p, " ;");
+	return n == strlen(TEEP_MEDIA_TYPE) && !strncasecmp(p, TEEP_MEDIA_TYPE, n);
+}
+
+static int tamclient_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+			size_t len)
+{
+	struct tb_session *s = lws_get_opaque_user_data(wsi);
+	char buf[LWS_PRE + 4096];
+
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+		if (!s)
+			return -1;
+		unsigned char **p = (unsigned char **)in, *end = (*p) + len;
+		char cl[24];
+		snprintf(cl, sizeof(cl), "%zu", s->out_msg ? s->out_len : 0);
+		if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ACCEPT,
+						 (unsigned char *)TEEP_MEDIA_TYPE,
+						 (int)strlen(TEEP_MEDIA_TYPE), p, end) ||
+		    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+						 (unsigned char *)TEEP_MEDIA_TYPE,
+						 (int)strlen(TEEP_MEDIA_TYPE), p, end) ||
+		    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
+						 (unsigned char *)cl, (int)strlen(cl), p, end))
+			return -1;
+		if (s->out_msg && s->out_len) {
+			lws_client_http_body_pending(wsi, 1);
+			lws_callback_on_writable(wsi);
+		}
+		break;
+	}
+	case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE: {
+		if (!s || !s->out_msg)
+			break;
+		/* TEEP messages are small next to the socket buffer; lws
+		 * buffers what the kernel does not take at once. */
+		size_t n = s->out_len;
+		unsigned char *tx = malloc(LWS_PRE + n);
+		if (!tx)
+			return -1;
+		memcpy(tx + LWS_PRE, s->out_msg, n);
+		lws_client_http_body_pending(wsi, 0);
+		int w = lws_write(wsi, tx + LWS_PRE, n, LWS_WRITE_HTTP_FINAL);
+		free(tx);
+		if (w < (int)n)
+			return -1;
+		free(s->out_msg);
+		s->out_msg = NULL;
+		s->out_len = 0;
+		break;
+	}
+	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
+		if (!s)
+			return -1;
+		/* an answer started: the rest must come within the response
+		 * timeout */
+		arm(s, s->tee->tam->response_timeout_ms);
+		s->http_status = (int)lws_http_client_http_response(wsi);
+		s->http_media_ok = media_type_ok(wsi);
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
+			char cl[32];
+			lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+			if (strtoull(cl, NULL, 10) > s->tee->tam->max_response_size) {
+				/* refuse before reading any of it */
+				s->http_too_large = 1;
+				http_outcome(s, wsi, TAMSM_HTTP_TOO_LARGE);
+				return -1;
+			}
+		}
+		break;
+	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
+		if (!s || s->http_delivered)
+			return -1;
+		if (body_append(s, in, len)) {
+			http_outcome(s, wsi, TAMSM_HTTP_TOO_LARGE);
+			return -1;
+		}
+		break;
+	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
+		char *px = buf + LWS_PRE;
+		int lenx = sizeof(buf) - LWS_PRE;
+		if (lws_http_client_read(wsi, &px, &lenx) < 0)
+			return -1;
+		break;
+	}
+	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
+		if (s)
+			http_outcome(s, wsi, TAMSM_HTTP_OK);
+		break;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (s) {
+			tb_log(TB_LOG_WARN, "session %p: connection to %s failed: %s", (void *)s,
+			       s->uri, in ? (const char *)in : "unknown error");
+			http_outcome(s, wsi, TAMSM_HTTP_TRANSPORT);
+			maybe_free(s);
+		}
+		break;
+	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (s) { /* closed before the answer was complete */
+			http_outcome(s, wsi, TAMSM_HTTP_TRANSPORT);
+			maybe_free(s);
+		}
+		break;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+const struct lws_protocols tb_tamclient_protocol = {
+	.name = "tb-tam-client",
+	.callback = tamclient_cb,
+	.rx_buffer_size = 4096,
+};
+
+/* ---- start, stop ----------------------------------------------------- */
+
+struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn,
+				    struct tb_ua_request *req, struct tb_tee *tee)
+{
+	struct tb_session *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->b = b;
+	s->tee = tee;
+	s->conn = conn;
+	s->req_id = req->id;
+	s->op = req->op;
+	s->started_ms = tb_now_ms();
+	/* take over the request's strings and component id */
+	s->component = req->component;
+	memset(&req->component, 0, sizeof(req->component));
+	s->tam_hint = req->tam_uri;
+	req->tam_uri = NULL;
+	snprintf(s->app_id, sizeof(s->app_id), "%s", conn ? conn->peer : "broker");
+	tamsm_init(&s->sm);
+
+	s->next = b->sessions;
+	if (b->sessions)
+		b->sessions->prev = s;
+	b->sessions = s;
+	b->n_sessions++;
+	tee->sessions++;
+	if (conn) {
+		s->conn_next = conn->sessions;
+		conn->sessions = s;
+		conn->n_sessions++;
+	}
+
+	char what[160] = "";
+	if (s->component.n)
+		tb_component_id_format(&s->component, what, sizeof(what));
+	tb_log(TB_LOG_INFO, "session %p: %s %s on tee %s for %s", (void *)s, tb_ua_op_name(s->op),
+	       what, tee->conf->name, s->app_id);
+	if (start_agent_call(s)) {
+		s->finished = 1;
+		/* the caller answers busy; nothing was started */
+		s->answered = 1;
+		session_free(s);
+		return NULL;
+	}
+	progress(s, "tee", tee->conf->name);
+	return s;
+}
+
+void tb_session_abort_all(struct tb_broker *b, int code, const char *reason)
+{
+	struct tb_session *s = b->sessions, *next;
+	for (; s; s = next) {
+		next = s->next;
+		if (s->finished)
+			continue;
+		lws_sul_cancel(&s->timer);
+		answer_error(s, code, reason);
+		if (s->wsi) {
+			lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			http_detach(s, s->wsi);
+		}
+		s->http_delivered = 1;
+		s->finished = 1;
+		maybe_free(s);
+	}
+}
+
+/* ---- periodic policy checks ------------------------------------------ */
+
+static void policy_tick(lws_sorted_usec_list_t *sul)
+{
+	struct tb_tee *t = lws_container_of(sul, struct tb_tee, policy_timer);
+	struct tb_broker *b = t->b;
+
+	if (b->stopping)
+		return;
+	struct tb_ua_request req = {.op = TB_UA_OP_POLICY_CHECK};
+	if (!tb_session_start(b, NULL, &req, t))
+		tb_log(TB_LOG_WARN, "tee %s: periodic policy check could not start",
+		       t->conf->name);
+	lws_sul_schedule(b->ctx, 0, &t->policy_timer, policy_tick,
+			 (lws_usec_t)t->conf->policy_check_interval_ms * LWS_US_PER_MS);
+}
+
+void tb_tee_start_policy_timers(struct tb_broker *b)
+{
+	for (size_t i = 0; i < b->n_tees; i++) {
+		struct tb_tee *t = &b->tees[i];
+		if (t->conf->policy_check_interval_ms)
+			lws_sul_schedule(b->ctx, 0, &t->policy_timer, policy_tick,
+					 (lws_usec_t)t->conf->policy_check_interval_ms *
+						 LWS_US_PER_MS);
+	}
+}

@@ -1,0 +1,230 @@
+/*
+ * TEEs: one loaded driver instance each, with a worker thread that runs its
+ * operations one at a time, off the network loop.
+ */
+#include "config.h"
+#include "broker.h"
+#include "tb_log.h"
+#include "tb_util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void host_log(const struct tb_host *host, int level, const char *fmt, ...)
+{
+	const struct tb_tee *t = lws_container_of(host, struct tb_tee, host);
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	tb_log(level, "tee %s: %s", t->conf->name, line);
+}
+
+static void *host_alloc(size_t n)
+{
+	return malloc(n ? n : 1);
+}
+
+static uint64_t host_now(void)
+{
+	return tb_now_ms();
+}
+
+struct tb_tee *tb_tee_find(struct tb_broker *b, const char *name)
+{
+	if (!name)
+		return b->n_tees ? &b->tees[0] : NULL;
+	for (size_t i = 0; i < b->n_tees; i++)
+		if (!strcmp(b->tees[i].conf->name, name))
+			return &b->tees[i];
+	return NULL;
+}
+
+int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_driver *dc,
+		 char *err, size_t errlen)
+{
+	char why[512];
+
+	memset(t, 0, sizeof(*t));
+	t->b = b;
+	t->conf = dc;
+	t->tam = tb_conf_find_tam(&b->conf, dc->tam);
+	if (!t->tam) {
+		snprintf(err, errlen, "driver %s: no [tam] section for it", dc->name);
+		return TB_ERR_INVAL;
+	}
+	int rc = tb_loader_open(dc->path, b->conf.driver_dir, &t->ld, why, sizeof(why));
+	if (rc) {
+		snprintf(err, errlen, "driver %s: %s", dc->name, why);
+		return rc;
+	}
+	t->host.struct_size = sizeof(t->host);
+	t->host.log = host_log;
+	t->host.alloc = host_alloc;
+	t->host.free = free;
+	t->host.now_ms = host_now;
+
+	struct tb_kv opts[TB_CONF_MAX_OPTS];
+	for (size_t i = 0; i < dc->n_opts; i++) {
+		opts[i].key = dc->opts[i].key;
+		opts[i].value = dc->opts[i].value;
+	}
+	rc = t->ld.ops.init(&t->host, opts, dc->n_opts, &t->instance);
+	if (rc) {
+		snprintf(err, errlen, "driver %s (%s): init failed (status %d); see the lines above",
+			 dc->name, t->ld.path, rc);
+		tb_loader_close(&t->ld);
+		return rc;
+	}
+	t->initialised = 1;
+	rc = tb_worker_start(&t->worker, dc->queue_size);
+	if (rc) {
+		snprintf(err, errlen, "driver %s: cannot start its worker thread", dc->name);
+		t->ld.ops.fini(t->instance);
+		t->initialised = 0;
+		tb_loader_close(&t->ld);
+		return rc;
+	}
+	tb_log(TB_LOG_NOTICE, "tee %s: driver %s %s (%s, ABI %u.%u) from %s", dc->name,
+	       t->ld.drv->name, t->ld.drv->version ? t->ld.drv->version : "?",
+	       t->ld.drv->tee_kind ? t->ld.drv->tee_kind : "?", t->ld.drv->abi_major,
+	       t->ld.drv->abi_minor, t->ld.path);
+	return TB_OK;
+}
+
+void tb_tee_teardown(struct tb_tee *t, unsigned grace_ms)
+{
+	if (!t->initialised)
+		return;
+	lws_sul_cancel(&t->policy_timer);
+	int rc = tb_worker_stop(&t->worker, grace_ms);
+	if (rc) {
+		/* A driver call is stuck inside the TEE. Calling fini() now would
+		 * race with it, and unloading the code would crash it. */
+		tb_log(TB_LOG_ERR, "tee %s: a driver call did not return within %u ms; "
+		       "leaving the driver loaded", t->conf->name, grace_ms);
+		t->initialised = 0;
+		return;
+	}
+	tb_worker_reap(&t->worker); /* finished calls free themselves */
+	t->ld.ops.fini(t->instance);
+	t->initialised = 0;
+	tb_loader_close(&t->ld);
+}
+
+static void free_out(struct tb_agent_out *o)
+{
+	free(o->tam_uri);
+	free(o->msg);
+	o->tam_uri = NULL;
+	o->msg = NULL;
+	o->msg_len = 0;
+}
+
+static void call_run(struct tb_job *job)
+{
+	struct tb_call *c = lws_container_of(job, struct tb_call, job);
+	const struct tb_driver *d = &c->tee->ld.ops;
+	void *inst = c->tee->instance;
+
+	memset(&c->out, 0, sizeof(c->out));
+	switch (c->kind) {
+	case TB_CALL_REQUEST_TA:
+		c->status = d->request_ta(inst, &c->req, &c->out);
+		break;
+	case TB_CALL_UNREQUEST_TA:
+		c->status = d->unrequest_ta(inst, &c->req, &c->out);
+		break;
+	case TB_CALL_POLICY_CHECK:
+		c->status = d->request_policy_check(inst, &c->out);
+		break;
+	case TB_CALL_PROCESS_MESSAGE:
+		c->status = d->process_teep_message(inst, c->agent_session, c->media_type, c->msg,
+						    c->msg_len, &c->out);
+		c->out.tam_uri = NULL; /* ignored for this op (see driver.h) */
+		break;
+	case TB_CALL_PROCESS_ERROR:
+		d->process_error(inst, c->agent_session);
+		c->status = TB_OK;
+		break;
+	case TB_CALL_SESSION_CLOSE:
+		if (d->session_close)
+			d->session_close(inst, c->agent_session);
+		c->status = TB_OK;
+		break;
+	}
+	if (c->status != TB_OK) {
+		/* The driver may have set outputs before failing; they are ours. */
+		void *orphan = c->out.session;
+		free_out(&c->out);
+		c->out.session = orphan;
+	}
+}
+
+static void call_done(struct tb_job *job)
+{
+	struct tb_call *c = lws_container_of(job, struct tb_call, job);
+	if (c->s) {
+		tb_session_call_done(c);
+		return;
+	}
+	/* Nobody waits: release what the driver handed over. */
+	if (c->out.session && c->kind != TB_CALL_SESSION_CLOSE)
+		tb_tee_close_agent_session(c->tee, c->out.session);
+	tb_call_free(c);
+}
+
+struct tb_call *tb_call_new(struct tb_tee *t, enum tb_call_kind kind, struct tb_session *s)
+{
+	struct tb_call *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->job.run = call_run;
+	c->job.done = call_done;
+	c->tee = t;
+	c->kind = kind;
+	c->s = s;
+	c->req.struct_size = sizeof(c->req);
+	return c;
+}
+
+int tb_call_submit(struct tb_call *c, int urgent)
+{
+	c->tee->b->counters.tee_calls++;
+	return tb_worker_submit(&c->tee->worker, &c->job, urgent);
+}
+
+void tb_call_free(struct tb_call *c)
+{
+	if (!c)
+		return;
+	free(c->msg);
+	free_out(&c->out);
+	free(c);
+}
+
+void tb_tee_close_agent_session(struct tb_tee *t, void *agent_session)
+{
+	if (!agent_session)
+		return;
+	struct tb_call *c = tb_call_new(t, TB_CALL_SESSION_CLOSE, NULL);
+	if (!c) {
+		tb_log(TB_LOG_ERR, "tee %s: out of memory closing an Agent session", t->conf->name);
+		return;
+	}
+	c->agent_session = agent_session;
+	if (tb_call_submit(c, 1)) {
+		/* Only when stopping: the driver's fini() owns its sessions. */
+		tb_call_free(c);
+	}
+}
+
+void tb_tee_reap_all(struct tb_broker *b)
+{
+	for (size_t i = 0; i < b->n_tees; i++)
+		if (b->tees[i].initialised)
+			tb_worker_reap(&b->tees[i].worker);
+}

@@ -1,0 +1,4 @@
+dist_sysconf_DATA =
+pkgsysconfdir = $(sysconfdir)/teep-broker
+dist_pkgsysconf_DATA = conf/teep-broker.conf
+EXTRA_DIST += conf/teep-brokerd.service

@@ -1,0 +1,6 @@
+# Software TEE driver: a TEEP Agent in software. NOT a TEE.
+driver_LTLIBRARIES += sim.la
+sim_la_SOURCES = drivers/sim/sim.c drivers/sim/agent.c drivers/sim/agent.h
+sim_la_CFLAGS = $(AM_CFLAGS) $(CBOR_CFLAGS) -fvisibility=hidden
+sim_la_LDFLAGS = $(MODULE_LDFLAGS) -export-symbols-regex '^tb_driver_entry$$'
+sim_la_LIBADD = libtbcommon.la $(CBOR_LIBS) $(MBEDTLS_LIBS)

@@ -1,0 +1,231 @@
+/*
+ * teep-broker TEE driver ABI, version 1.0
+ *
+ * A TEE driver is a shared object that teep-brokerd loads with
+ * dlopen(RTLD_NOW | RTLD_LOCAL). It connects the broker to one kind of TEEP
+ * Agent (a software agent, an agent in a confidential VM, OP-TEE, ...). The
+ * operations are the TEEP Agent API of RFC 9397 section 6.2.1: RequestTA,
+ * UnrequestTA, RequestPolicyCheck, ProcessTeepMessage and ProcessError.
+ *
+ * Build a driver:
+ *
+ *   cc -fPIC -shared -fvisibility=hidden -o mytee.so mytee.c
+ *
+ * and export exactly one symbol, `tb_driver_entry`, best with the
+ * TB_DRIVER_DECLARE() macro at the end of this file:
+ *
+ *   TB_DRIVER_DECLARE(.name = "mytee", .version = "1.0", .tee_kind = "sgx",
+ *                     .description = "...", .init = my_init, ...);
+ *
+ * Versioning. The broker accepts a driver whose abi_major equals
+ * TB_DRIVER_ABI_MAJOR and whose abi_minor is at most its own. New operations
+ * are only ever appended (a minor bump); the broker treats any operation
+ * beyond the driver's struct_size as absent. A major bump means an
+ * incompatible change.
+ *
+ * Threads. The broker creates one worker thread per configured driver
+ * instance (a `[driver:NAME]` section). init() and fini() run on the main
+ * thread before the event loop starts and after it stops; every other
+ * operation of an instance runs on that instance's worker thread, one call at
+ * a time. Operations may block (a real TEE call can take seconds): they never
+ * run on the network loop. A driver that shares state between instances must
+ * lock it itself.
+ *
+ * Ownership. Every pointer the broker passes in is borrowed for the duration
+ * of the call only. Every buffer a driver returns in `struct tb_agent_out` is
+ * allocated with host->alloc() and its ownership moves to the broker, which
+ * frees it with host->free(); the driver must not touch it afterwards. The
+ * broker never frees memory the driver obtained any other way.
+ *
+ * ABI changelog
+ *   1.0  first version
+ */
+#ifndef TEEP_BROKER_DRIVER_H
+#define TEEP_BROKER_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TB_DRIVER_MAGIC     0x54424452u /* "TBDR" */
+#define TB_DRIVER_ABI_MAJOR 1
+#define TB_DRIVER_ABI_MINOR 0
+
+/* Status codes returned by driver operations (and used inside the broker). */
+enum tb_status {
+	TB_OK = 0,
+	TB_ERR_NOMEM = -1,    /* out of memory */
+	TB_ERR_INVAL = -2,    /* bad argument or malformed input */
+	TB_ERR_PARSE = -3,    /* a message could not be decoded */
+	TB_ERR_SIG = -4,      /* a signature did not verify */
+	TB_ERR_UNSUP = -5,    /* not supported (algorithm, operation, ...) */
+	TB_ERR_TOOBIG = -6,   /* a size limit was exceeded */
+	TB_ERR_IO = -7,       /* I/O error (files, devices) */
+	TB_ERR_STATE = -8,    /* call not valid in the current state */
+	TB_ERR_TEE = -9,      /* the TEE failed or cannot be reached */
+	TB_ERR_NOTFOUND = -10 /* no such object */
+};
+
+/* Log levels for host->log(). */
+enum tb_log_level { TB_LOG_ERR = 0, TB_LOG_WARN = 1, TB_LOG_NOTICE = 2, TB_LOG_INFO = 3, TB_LOG_DEBUG = 4 };
+
+/* A byte string. Borrowed unless said otherwise. */
+struct tb_bytes {
+	const uint8_t *ptr;
+	size_t len;
+};
+
+/* A configuration option: one `key = value` line of the driver's section. */
+struct tb_kv {
+	const char *key;
+	const char *value;
+};
+
+/*
+ * Services the broker offers to a driver. Passed to init(); valid until
+ * fini() returns. Check struct_size before using a member added after 1.0.
+ * All members may be called from any thread.
+ */
+struct tb_host {
+	uint32_t struct_size; /* sizeof(struct tb_host) as the broker built it */
+	uint32_t reserved0;
+	/* Log a line under the driver instance's name. */
+	void (*log)(const struct tb_host *host, int level, const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+	/* Allocate memory whose ownership may pass to the broker. */
+	void *(*alloc)(size_t size);
+	void (*free)(void *ptr);
+	/* Monotonic milliseconds. */
+	uint64_t (*now_ms)(void);
+	void *reserved[8]; /* zero */
+};
+
+/*
+ * Input of RequestTA and UnrequestTA (RFC 9397 6.2.1): the Trusted Component
+ * an Untrusted Application depends on, and optional metadata.
+ */
+struct tb_ta_request {
+	uint32_t struct_size;
+	uint32_t reserved0;
+	/* SUIT_Component_Identifier: n_segments byte strings. */
+	const struct tb_bytes *component_id;
+	size_t n_segments;
+	/* Optional TAM URI from the app's metadata; NULL if none. The Agent
+	 * decides which URI is used (the one it returns wins). */
+	const char *tam_uri;
+	/* Identity of the requesting application as the broker knows it
+	 * (an authenticated name, else its address); informational. */
+	const char *app_id;
+	void *reserved[4];
+};
+
+/*
+ * Output of an Agent API call. All members start zeroed. Leave both tam_uri
+ * and msg NULL to say "nothing to do" (RFC 9397: the Agent returns no data).
+ * Set tam_uri (and msg for an unsolicited message) to ask the broker to start
+ * or continue a TEEP-over-HTTP exchange.
+ *
+ * tam_uri, msg: allocated with host->alloc(); owned by the broker once the
+ *               operation returns TB_OK (on an error return the broker frees
+ *               them too, so never free them yourself after setting them).
+ * media_type:   static string or NULL (NULL means "application/teep+cbor").
+ * session:      the Agent's context for this exchange, passed back to
+ *               process_teep_message(), process_error() and session_close().
+ *               The broker calls session_close() exactly once for every
+ *               non-NULL session it receives.
+ */
+struct tb_agent_out {
+	char *tam_uri;
+	uint8_t *msg;
+	size_t msg_len;
+	const char *media_type;
+	void *session;
+	void *reserved[4];
+};
+
+struct tb_driver {
+	/* Header, frozen for all versions. */
+	uint32_t magic;      /* TB_DRIVER_MAGIC */
+	uint16_t abi_major;  /* TB_DRIVER_ABI_MAJOR the driver was built with */
+	uint16_t abi_minor;  /* TB_DRIVER_ABI_MINOR the driver was built with */
+	uint32_t struct_size;/* sizeof(struct tb_driver) the driver was built with */
+	uint32_t flags;      /* none defined yet: 0 */
+	const char *name;    /* short name, e.g. "sim" */
+	const char *version; /* driver version string */
+	const char *tee_kind;/* "software", "optee", "sgx", "sev-snp", "tdx", ... */
+	const char *description;
+
+	/*
+	 * init (REQUIRED). Main thread. Create one driver instance from the
+	 * options of its config section. opts is borrowed for the call; copy
+	 * what you keep. host stays valid until fini() returns. On success
+	 * store the instance in *instance and return TB_OK; on failure log the
+	 * reason through host->log and return an error.
+	 */
+	int (*init)(const struct tb_host *host, const struct tb_kv *opts, size_t n_opts,
+		    void **instance);
+
+	/* fini (REQUIRED). Main thread, after the last operation returned. */
+	void (*fini)(void *instance);
+
+	/*
+	 * request_ta (REQUIRED). Worker thread. An app depends on a Trusted
+	 * Component. Fill *out (see struct tb_agent_out) and return TB_OK, or
+	 * return an error if the Agent cannot be asked at all.
+	 */
+	int (*request_ta)(void *instance, const struct tb_ta_request *req, struct tb_agent_out *out);
+
+	/* unrequest_ta (REQUIRED). Worker thread. An app no longer needs it. */
+	int (*unrequest_ta)(void *instance, const struct tb_ta_request *req,
+			    struct tb_agent_out *out);
+
+	/*
+	 * request_policy_check (REQUIRED). Worker thread. The broker calls it
+	 * again after each exchange it started has ended, until it returns
+	 * nothing (one TAM per call).
+	 */
+	int (*request_policy_check)(void *instance, struct tb_agent_out *out);
+
+	/*
+	 * process_teep_message (REQUIRED). Worker thread. A TAM answered with
+	 * a message (msg, borrowed). Set out->msg to the message to send back
+	 * to the same TAM URI, or leave it NULL to end the exchange. out->
+	 * tam_uri and out->session are ignored here.
+	 */
+	int (*process_teep_message)(void *instance, void *session, const char *media_type,
+				    const uint8_t *msg, size_t msg_len, struct tb_agent_out *out);
+
+	/*
+	 * process_error (REQUIRED). Worker thread. The broker could not
+	 * deliver the last message of this exchange, or the TAM answered with
+	 * an HTTP error, or the exchange timed out. session_close() follows.
+	 */
+	void (*process_error)(void *instance, void *session);
+
+	/* session_close (OPTIONAL). Worker thread. Free an exchange's state. */
+	void (*session_close)(void *instance, void *session);
+
+	void *reserved[8]; /* zero */
+};
+
+/* Smallest struct_size the broker accepts: everything up to session_close. */
+#define TB_DRIVER_MIN_SIZE (offsetof(struct tb_driver, session_close) + sizeof(void *))
+
+#define TB_DRIVER_ENTRY_SYMBOL "tb_driver_entry"
+
+/* Declare the driver's single exported descriptor. */
+#define TB_DRIVER_DECLARE(...)                                                                     \
+	__attribute__((visibility("default"))) const struct tb_driver tb_driver_entry = {          \
+		.magic = TB_DRIVER_MAGIC,                                                          \
+		.abi_major = TB_DRIVER_ABI_MAJOR,                                                  \
+		.abi_minor = TB_DRIVER_ABI_MINOR,                                                  \
+		.struct_size = sizeof(struct tb_driver),                                           \
+		__VA_ARGS__}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

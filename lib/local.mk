@@ -1,0 +1,15 @@
+# Shared code: CBOR, COSE, TEEP messages, SUIT, the app API codec, logging.
+noinst_LTLIBRARIES += libtbcommon.la
+libtbcommon_la_SOURCES = \
+	lib/cbor.c lib/tb_cbor.h \
+	lib/cose.c lib/tb_cose.h \
+	lib/teep.c lib/tb_teep.h \
+	lib/suit.c lib/tb_suit.h \
+	lib/uaproto.c lib/tb_uaproto.h \
+	lib/util.c lib/tb_util.h \
+	lib/log.c lib/tb_log.h
+libtbcommon_la_CFLAGS = $(AM_CFLAGS) $(CBOR_CFLAGS)
+libtbcommon_la_LIBADD = $(CBOR_LIBS) $(MBEDTLS_LIBS)
+
+# libwebsockets log bridge, for the programs that use lws
+LWS_LOG_SRC = lib/log_lws.c

@@ -1,0 +1,63 @@
+/*
+ * P-256 keys and COSE_Sign1 (RFC 9052) with mbedtls.
+ *
+ * Signing uses ECDSA P-256 with SHA-256 and a raw r||s signature. The
+ * algorithm identifier in the protected header is ESP256 (-9) or, for peers
+ * speaking older drafts, ES256 (-7); both verify on the same code path.
+ * EdDSA (-8, -19) is refused with TB_ERR_UNSUP: mbedtls 2.28 has no Ed25519.
+ */
+#ifndef TB_COSE_H
+#define TB_COSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TB_COSE_ALG_ES256   (-7)
+#define TB_COSE_ALG_EDDSA   (-8)
+#define TB_COSE_ALG_ESP256  (-9)
+#define TB_COSE_ALG_ED25519 (-19)
+#define TB_COSE_SIGN1_TAG   18
+#define TB_COSE_SIGN_TAG    98
+
+struct tb_key; /* a P-256 key pair or public key */
+
+/* Load a PEM private or public key. err gets a readable reason. */
+int tb_key_load_pem(const uint8_t *pem, size_t len, struct tb_key **out, char *err, size_t errlen);
+int tb_key_load_file(const char *path, struct tb_key **out, char *err, size_t errlen);
+/* Generate a new P-256 key pair. */
+int tb_key_generate(struct tb_key **out);
+/* PEM text (malloc()ed, NUL-terminated) of the private or public part. */
+int tb_key_to_pem(const struct tb_key *key, int private_part, char **pem_out);
+int tb_key_has_private(const struct tb_key *key);
+/* SHA-256 over the DER SubjectPublicKeyInfo: the kid we put in headers. */
+int tb_key_thumbprint(const struct tb_key *key, uint8_t out[32]);
+void tb_key_free(struct tb_key *key);
+
+/*
+ * Build a tagged COSE_Sign1 over payload with key (which must hold the
+ * private part). alg is TB_COSE_ALG_ESP256 or TB_COSE_ALG_ES256. When
+ * detached is non-zero the payload is signed but carried as nil. kid
+ * (optional) goes into the unprotected header (label 4). *out is malloc()ed.
+ */
+int tb_cose_sign1(const struct tb_key *key, int alg, const uint8_t *payload, size_t payload_len,
+		  int detached, const uint8_t *kid, size_t kid_len, uint8_t **out, size_t *out_len);
+
+/*
+ * Verify a COSE_Sign1 (tag 18 or untagged) against one public key. For a
+ * detached payload pass it in detached/detached_len, else pass NULL. On
+ * success, if payload_out is not NULL, *payload_out gets a malloc()ed copy of
+ * the (attached) payload. Returns TB_OK, TB_ERR_SIG (bad signature),
+ * TB_ERR_PARSE (not a COSE_Sign1), TB_ERR_UNSUP (algorithm), ...
+ */
+int tb_cose_sign1_verify(const uint8_t *msg, size_t len, const struct tb_key *key,
+			 const uint8_t *detached, size_t detached_len, uint8_t **payload_out,
+			 size_t *payload_len);
+
+/*
+ * Extract the attached payload of a COSE_Sign1 or COSE_Sign (tagged or not)
+ * WITHOUT verifying anything: for logging and progress reports only.
+ */
+int tb_cose_peek_payload(const uint8_t *msg, size_t len, uint8_t **payload_out,
+			 size_t *payload_len);
+
+#endif

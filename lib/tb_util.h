@@ -1,0 +1,22 @@
+/* Small helpers shared by every program of the project. */
+#ifndef TB_UTIL_H
+#define TB_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Read a whole file, refusing files larger than max. *out is malloc()ed and
+ * NUL-terminated (the terminator is not counted in *len). */
+int tb_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
+/* Write atomically: path.tmp, fsync, rename. */
+int tb_write_file(const char *path, const uint8_t *buf, size_t len);
+/* Hex: decode ignoring whitespace (malloc()ed); encode lowercase. */
+int tb_hex_decode(const char *hex, size_t hexlen, uint8_t **out, size_t *len);
+void tb_hex_encode(const uint8_t *buf, size_t len, char *out /* 2*len+1 */);
+uint64_t tb_now_ms(void); /* CLOCK_MONOTONIC */
+/* Parse "10", "10s", "500ms", "5m", "1h" into milliseconds. */
+int tb_parse_duration_ms(const char *s, uint64_t *ms);
+/* Parse "4096", "64k", "1M" into bytes. */
+int tb_parse_size(const char *s, uint64_t *bytes);
+
+#endif

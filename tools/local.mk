@@ -1,0 +1,3 @@
+include tools/tool.mk
+include tools/ua.mk
+include tools/tam.mk
