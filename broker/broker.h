@@ -51,6 +51,7 @@ struct tb_tee {
 	const struct tb_conf_driver *conf;
 	const struct tb_conf_tam *tam;
 	struct lws_vhost *tam_vhost; /* client vhost carrying the TAM's TLS settings */
+	char vhost_name[80];         /* lws keeps a pointer to it */
 	struct tb_loaded_driver ld;
 	void *instance;
 	int initialised;

@@ -225,10 +225,9 @@ static int create_context(struct tb_broker *b)
 	/* one client vhost per TEE, carrying its TAM's TLS trust */
 	for (size_t i = 0; i < b->n_tees; i++) {
 		struct tb_tee *t = &b->tees[i];
-		char name[96];
-		snprintf(name, sizeof(name), "tam-%s", t->conf->name);
+		snprintf(t->vhost_name, sizeof(t->vhost_name), "tam-%s", t->conf->name);
 		memset(&info, 0, sizeof(info));
-		info.vhost_name = name;
+		info.vhost_name = t->vhost_name;
 		info.port = CONTEXT_PORT_NO_LISTEN;
 		info.pprotocols = tam_protocols;
 		info.client_ssl_ca_filepath = t->tam->ca_file;

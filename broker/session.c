@@ -206,6 +206,8 @@ static void call_agent_message(struct tb_session *s)
 
 static void call_agent_error(struct tb_session *s)
 {
+	tb_log(TB_LOG_INFO, "session %p: ProcessError (%s) to tee %s", (void *)s,
+	       tamsm_fail_name(s->sm.fail), s->tee->conf->name);
 	struct tb_call *c = tb_call_new(s->tee, TB_CALL_PROCESS_ERROR, s);
 	/* ProcessError must reach the Agent even when its queue is full. */
 	if (c && tb_call_submit(c, 1) == TB_OK) {
@@ -250,10 +252,12 @@ static void finish_ok(struct tb_session *s)
 			if (start_agent_call(s) == TB_OK)
 				return;
 		}
+		progress(s, "end", NULL);
 		answer_done(s, "completed", NULL);
 		break;
 	case TB_UA_OP_REQUEST_TA:
 	case TB_UA_OP_UNREQUEST_TA:
+		progress(s, "end", NULL);
 		if (s->last_agent_type == TB_TEEP_ERROR) {
 			answer_error(s, TB_UA_E_AGENT_ERROR,
 				     "the Agent answered the TAM with a TEEP Error");
@@ -269,7 +273,6 @@ static void finish_ok(struct tb_session *s)
 	default:
 		answer_error(s, TB_UA_E_INTERNAL, "unknown operation");
 	}
-	progress(s, "end", NULL);
 	s->finished = 1;
 }
 
@@ -312,8 +315,8 @@ static void finish(struct tb_session *s)
 			code = TB_UA_E_TEE;
 			snprintf(reason, sizeof(reason), "the TEE driver call failed");
 		}
-		answer_error(s, code, reason);
 		progress(s, "end", NULL);
+		answer_error(s, code, reason);
 	}
 	s->finished = 1;
 }
@@ -493,7 +496,6 @@ static void session_post(struct tb_session *s)
 	i.port = s->url_port;
 	i.path = s->url_path;
 	i.host = s->url_host;
-	i.origin = s->url_host;
 	i.method = "POST";
 	i.protocol = tb_tamclient_protocol.name;
 	i.local_protocol_name = tb_tamclient_protocol.name;
@@ -643,7 +645,9 @@ static int tamclient_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
 		if (s)
 			http_outcome(s, wsi, TAMSM_HTTP_OK);
-		break;
+		/* one exchange per connection: the next POST may go elsewhere
+		 * and an idle connection is a resource nobody owns */
+		return -1;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		if (s) {
 			tb_log(TB_LOG_WARN, "session %p: connection to %s failed: %s", (void *)s,

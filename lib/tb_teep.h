@@ -80,6 +80,10 @@ struct tb_teep_msg {
 	 * means [[[18,-9]],[[18,-19]]] for draft-26, [[[18,-7]],[[18,-8]]] for
 	 * the older numbering) */
 	struct tb_buf cipher_suites_cbor;
+	/* supported-suit-cose-profiles, raw CBOR of element 4 (encode: NULL
+	 * means [[-16,-9,-29,-65534]] in both numberings). Error messages carry
+	 * both lists as options 1 and 4 when set. */
+	struct tb_buf suit_cose_profiles_cbor;
 
 	/* QueryResponse */
 	struct tb_component_id *tc_list; /* installed components */

@@ -17,4 +17,6 @@ include tests/tam.mk
 include tests/sim.mk
 include tests/broker.mk
 include tests/integration.mk
+include tests/fuzz.mk
 EXTRA_DIST += tests/data
+EXTRA_DIST += tests/valgrind-wrap.sh

@@ -1,0 +1,940 @@
+/*
+ * teep-brokerd configuration: an INI file read with libinih and checked
+ * against one schema table.
+ *
+ * libinih splits lines into key and value; everything else happens here.
+ * The lines reach libinih through our own reader (ini_parse_stream), which
+ * is what lets us
+ *   - know the line number of every key (the handler gets none),
+ *   - refuse lines longer than libinih's fixed line buffer, which it would
+ *     otherwise cut silently into two "lines",
+ *   - see section headers, so that a section given twice, or one without
+ *     keys, is noticed,
+ *   - strip leading whitespace, which turns off libinih's multi-line values
+ *     (an indented line would silently continue the previous value).
+ *
+ * Each key has one row in conf_cmds (section, key, type, offset, bounds,
+ * default), as in nginx's command tables: the defaults go through the same
+ * setters as the file, so a default can never be out of its own bounds.
+ */
+#include "conf.h"
+#include "tb_util.h"
+
+#include <teep-broker/driver.h>
+
+#include <ctype.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#ifndef PKGLIBDIR
+#define PKGLIBDIR "/usr/lib/teep-broker"
+#endif
+
+#define CONF_FILE_MAX (1024 * 1024) /* no sane configuration is larger */
+#define CONF_NAME_MAX 64            /* [tam:NAME], [driver:NAME]: a TEE name */
+#define CONF_PATH_MAX 4096
+#define CONF_URI_MAX  512
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+enum sect_kind { SECT_NONE, SECT_BROKER, SECT_LISTENER, SECT_TAM, SECT_DRIVER, SECT_SKIP };
+
+enum conf_type {
+	CT_INT,      /* int, decimal */
+	CT_UINT,     /* uint32_t, decimal */
+	CT_SIZE,     /* uint64_t bytes: "4096", "64k", "1M" */
+	CT_DURATION, /* uint64_t ms: "10s", "500ms", "5m"; a bare number is seconds */
+	CT_BOOL,     /* int 0/1 */
+	CT_STRING,   /* char *, 1..max bytes, no control characters */
+	CT_URI,      /* char *, http:// or https:// */
+	CT_NAME,     /* char *, 1..max bytes of [A-Za-z0-9_-] */
+	CT_ENUM      /* int-sized enum, one of the names in `enums` */
+};
+
+struct conf_enum {
+	const char *name;
+	int value;
+};
+
+struct conf_cmd {
+	enum sect_kind sect;
+	const char *key;
+	enum conf_type type;
+	size_t offset;     /* in the section's struct */
+	uint64_t min, max; /* numbers: the range; texts: max is the length */
+	const char *def;   /* default in file syntax, or NULL */
+	const struct conf_enum *enums;
+	int required;
+};
+
+static const struct conf_enum log_levels[] = {
+	{"err", TB_LOG_ERR},   {"warn", TB_LOG_WARN},   {"notice", TB_LOG_NOTICE},
+	{"info", TB_LOG_INFO}, {"debug", TB_LOG_DEBUG}, {NULL, 0},
+};
+
+static const struct conf_enum numberings[] = {
+	{"draft-26", TB_NUM_DRAFT26},
+	{"pre-26", TB_NUM_PRE26},
+	{NULL, 0},
+};
+
+/* CT_ENUM stores through an int. */
+_Static_assert(sizeof(enum tb_numbering) == sizeof(int), "enum tb_numbering is not int-sized");
+
+#define MS_DAY (24 * 3600 * UINT64_C(1000))
+#define KEY(s, k, t, st, f, lo, hi, d)                                                             \
+	{                                                                                          \
+		.sect = s, .key = k, .type = t, .offset = offsetof(st, f), .min = lo, .max = hi,   \
+		.def = d                                                                           \
+	}
+#define B(k, t, f, lo, hi, d) KEY(SECT_BROKER, k, t, struct tb_conf, f, lo, hi, d)
+#define L(k, t, f, lo, hi, d) KEY(SECT_LISTENER, k, t, struct tb_conf_listener, f, lo, hi, d)
+#define T(k, t, f, lo, hi, d) KEY(SECT_TAM, k, t, struct tb_conf_tam, f, lo, hi, d)
+#define D(k, t, f, lo, hi, d) KEY(SECT_DRIVER, k, t, struct tb_conf_driver, f, lo, hi, d)
+
+/* Keep conf/teep-broker.conf and the comments of conf.h in step with this. */
+static const struct conf_cmd conf_cmds[] = {
+	B("pid_file", CT_STRING, pid_file, 1, CONF_PATH_MAX, NULL),
+	{.sect = SECT_BROKER,
+	 .key = "log_level",
+	 .type = CT_ENUM,
+	 .offset = offsetof(struct tb_conf, log_level),
+	 .def = "notice",
+	 .enums = log_levels},
+	B("log_syslog", CT_BOOL, log_syslog, 0, 1, "no"),
+	B("driver_dir", CT_STRING, driver_dir, 1, CONF_PATH_MAX, PKGLIBDIR "/drivers"),
+	B("shutdown_grace", CT_DURATION, shutdown_grace_ms, 0, 3600 * 1000, "10s"),
+	B("max_sessions", CT_UINT, max_sessions, 1, 1000000, "256"),
+
+	L("address", CT_STRING, address, 1, 255, "127.0.0.1"),
+	L("port", CT_INT, port, 0, 65535, "8470"),
+	L("port_file", CT_STRING, port_file, 1, CONF_PATH_MAX, NULL),
+	L("max_connections", CT_UINT, max_connections, 1, 1000000, "10000"),
+	L("max_message_size", CT_SIZE, max_message_size, 128, 1024 * 1024, "4096"),
+	L("max_requests_per_connection", CT_UINT, max_requests_per_connection, 1, 1024, "8"),
+	L("max_queued_answers", CT_UINT, max_queued_answers, 1, 65536, "64"),
+	L("handshake_timeout", CT_DURATION, handshake_timeout_ms, 100, 600 * 1000, "5s"),
+	L("idle_timeout", CT_DURATION, idle_timeout_ms, 0, MS_DAY, "0"),
+
+	{.sect = SECT_TAM,
+	 .key = "uri",
+	 .type = CT_URI,
+	 .offset = offsetof(struct tb_conf_tam, uri),
+	 .max = CONF_URI_MAX,
+	 .required = 1},
+	{.sect = SECT_TAM,
+	 .key = "numbering",
+	 .type = CT_ENUM,
+	 .offset = offsetof(struct tb_conf_tam, numbering),
+	 .def = "draft-26",
+	 .enums = numberings},
+	T("connect_timeout", CT_DURATION, connect_timeout_ms, 100, 600 * 1000, "10s"),
+	T("response_timeout", CT_DURATION, response_timeout_ms, 100, 3600 * 1000, "30s"),
+	T("max_response_size", CT_SIZE, max_response_size, 1024, 64 * 1024 * 1024, "1M"),
+	T("max_sessions", CT_UINT, max_sessions, 1, 1000000, "64"),
+	T("ca_file", CT_STRING, ca_file, 1, CONF_PATH_MAX, NULL),
+	T("tls_insecure", CT_BOOL, tls_insecure, 0, 1, "no"),
+
+	{.sect = SECT_DRIVER,
+	 .key = "path",
+	 .type = CT_STRING,
+	 .offset = offsetof(struct tb_conf_driver, path),
+	 .min = 1,
+	 .max = CONF_PATH_MAX,
+	 .required = 1},
+	D("tam", CT_NAME, tam, 1, CONF_NAME_MAX, "default"),
+	D("queue_size", CT_UINT, queue_size, 1, 65536, "64"),
+	D("call_timeout", CT_DURATION, call_timeout_ms, 100, 3600 * 1000, "60s"),
+	D("policy_check_interval", CT_DURATION, policy_check_interval_ms, 0, 30 * MS_DAY, "0"),
+};
+
+#define N_CMDS COUNT(conf_cmds)
+
+/* Where each key of one section instance was set (0: not set). */
+struct seen {
+	int line[N_CMDS];
+};
+
+struct parser {
+	struct tb_conf *conf;
+	struct tb_conf_error *errs;
+	size_t errs_cap;
+	size_t n_errs;
+	int failed;
+	int nomem;
+
+	/* input, handed to libinih a line at a time */
+	const char *pos;
+	const char *end;
+	int line;
+
+	/* the section being read */
+	enum sect_kind kind;
+	void *base;
+	struct seen *seen;
+	char sect_name[CONF_NAME_MAX + 16];
+
+	/* where each section began (0: absent), and its keys */
+	int broker_line, listener_line;
+	int tam_line[TB_CONF_MAX_TAMS];
+	int driver_line[TB_CONF_MAX_DRIVERS];
+	int opt_line[TB_CONF_MAX_DRIVERS][TB_CONF_MAX_OPTS];
+	struct seen seen_broker, seen_listener;
+	struct seen seen_tam[TB_CONF_MAX_TAMS];
+	struct seen seen_driver[TB_CONF_MAX_DRIVERS];
+};
+
+static void conf_error(struct parser *p, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void conf_error(struct parser *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->failed = 1;
+	if (p->n_errs >= p->errs_cap)
+		return;
+	p->errs[p->n_errs].line = line;
+	va_start(ap, fmt);
+	vsnprintf(p->errs[p->n_errs].msg, sizeof(p->errs[p->n_errs].msg), fmt, ap);
+	va_end(ap);
+	p->n_errs++;
+}
+
+/* ---- value setters ----------------------------------------------------- */
+
+/* Plain decimal: no sign, no spaces, no base prefixes, which strtoul would
+ * all accept quietly. */
+static int parse_decimal(const char *s, uint64_t *v)
+{
+	uint64_t n = 0;
+
+	if (*s < '0' || *s > '9')
+		return TB_ERR_INVAL;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		unsigned d = (unsigned)(*s - '0');
+		if (n > (UINT64_MAX - d) / 10)
+			return TB_ERR_INVAL;
+		n = n * 10 + d;
+	}
+	if (*s)
+		return TB_ERR_INVAL;
+	*v = n;
+	return TB_OK;
+}
+
+static int parse_bool(const char *s, uint64_t *v)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+
+	for (size_t i = 0; i < COUNT(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*v = 1;
+			return TB_OK;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*v = 0;
+			return TB_OK;
+		}
+	}
+	return TB_ERR_INVAL;
+}
+
+static int text_ok(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int name_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > max)
+		return 0;
+	for (; *s; s++) {
+		char c = *s;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int uri_ok(const char *s)
+{
+	size_t scheme;
+
+	if (strncasecmp(s, "https://", 8) == 0)
+		scheme = 8;
+	else if (strncasecmp(s, "http://", 7) == 0)
+		scheme = 7;
+	else
+		return 0;
+	return s[scheme] && s[scheme] != '/' && !strpbrk(s, " \t");
+}
+
+static int set_number(const struct conf_cmd *cmd, void *field, const char *value, char *why,
+		      size_t whylen)
+{
+	uint64_t v;
+	int rc;
+
+	switch (cmd->type) {
+	case CT_SIZE:
+		rc = tb_parse_size(value, &v);
+		break;
+	case CT_DURATION:
+		rc = tb_parse_duration_ms(value, &v);
+		break;
+	case CT_BOOL:
+		rc = parse_bool(value, &v);
+		break;
+	default:
+		rc = parse_decimal(value, &v);
+		break;
+	}
+	if (rc != TB_OK) {
+		static const char *const expect[] = {
+			[CT_INT] = "a decimal number",
+			[CT_UINT] = "a decimal number",
+			[CT_SIZE] = "a size such as 4096, 64k or 1M",
+			[CT_DURATION] = "a duration such as 10s, 500ms or 5m",
+			[CT_BOOL] = "yes or no",
+		};
+		snprintf(why, whylen, "\"%.48s\" is not %s", value, expect[cmd->type]);
+		return TB_ERR_INVAL;
+	}
+	if (v < cmd->min || v > cmd->max) {
+		if (cmd->type == CT_DURATION)
+			snprintf(why, whylen, "\"%.48s\" is not within %llums..%llums", value,
+				 (unsigned long long)cmd->min, (unsigned long long)cmd->max);
+		else
+			snprintf(why, whylen, "\"%.48s\" is not within %llu..%llu", value,
+				 (unsigned long long)cmd->min, (unsigned long long)cmd->max);
+		return TB_ERR_INVAL;
+	}
+	switch (cmd->type) {
+	case CT_INT:
+	case CT_BOOL:
+		*(int *)field = (int)v;
+		break;
+	case CT_UINT:
+		*(uint32_t *)field = (uint32_t)v;
+		break;
+	default:
+		*(uint64_t *)field = v;
+		break;
+	}
+	return TB_OK;
+}
+
+static int set_text(const struct conf_cmd *cmd, char **field, const char *value, char *why,
+		    size_t whylen)
+{
+	size_t n = strlen(value);
+	char *copy;
+
+	if (n < 1 || n > cmd->max) {
+		snprintf(why, whylen, "must be 1..%llu bytes long", (unsigned long long)cmd->max);
+		return TB_ERR_INVAL;
+	}
+	if (!text_ok(value)) {
+		snprintf(why, whylen, "holds a control character");
+		return TB_ERR_INVAL;
+	}
+	if (cmd->type == CT_URI && !uri_ok(value)) {
+		snprintf(why, whylen, "\"%.48s\" is not an http:// or https:// URI with a host",
+			 value);
+		return TB_ERR_INVAL;
+	}
+	if (cmd->type == CT_NAME && !name_ok(value, cmd->max)) {
+		snprintf(why, whylen, "\"%.48s\" may only hold A-Z a-z 0-9 _ -", value);
+		return TB_ERR_INVAL;
+	}
+	copy = strdup(value);
+	if (!copy) {
+		snprintf(why, whylen, "out of memory");
+		return TB_ERR_NOMEM;
+	}
+	free(*field);
+	*field = copy;
+	return TB_OK;
+}
+
+static int set_enum(const struct conf_cmd *cmd, void *field, const char *value, char *why,
+		    size_t whylen)
+{
+	size_t o = 0;
+
+	for (const struct conf_enum *e = cmd->enums; e->name; e++) {
+		if (strcmp(value, e->name) == 0) {
+			memcpy(field, &e->value, sizeof(int));
+			return TB_OK;
+		}
+	}
+	o += (size_t)snprintf(why, whylen, "\"%.32s\" is not one of", value);
+	for (const struct conf_enum *e = cmd->enums; e->name && o < whylen; e++)
+		o += (size_t)snprintf(why + o, whylen - o, " %s", e->name);
+	return TB_ERR_INVAL;
+}
+
+static int conf_set(const struct conf_cmd *cmd, void *base, const char *value, char *why,
+		    size_t whylen)
+{
+	void *field = (char *)base + cmd->offset;
+
+	if (!*value) {
+		snprintf(why, whylen, "empty value (comment the line out to get the default)");
+		return TB_ERR_INVAL;
+	}
+	switch (cmd->type) {
+	case CT_STRING:
+	case CT_URI:
+	case CT_NAME:
+		return set_text(cmd, field, value, why, whylen);
+	case CT_ENUM:
+		return set_enum(cmd, field, value, why, whylen);
+	default:
+		return set_number(cmd, field, value, why, whylen);
+	}
+}
+
+/* Defaults of one section. Only strdup can fail here: the table's own
+ * defaults are checked by the unit tests. */
+static int apply_defaults(enum sect_kind kind, void *base)
+{
+	char why[128];
+
+	for (size_t i = 0; i < N_CMDS; i++) {
+		const struct conf_cmd *cmd = &conf_cmds[i];
+		if (cmd->sect == kind && cmd->def &&
+		    conf_set(cmd, base, cmd->def, why, sizeof(why)) != TB_OK)
+			return TB_ERR_NOMEM;
+	}
+	return TB_OK;
+}
+
+static const struct conf_cmd *find_cmd(enum sect_kind kind, const char *key)
+{
+	for (size_t i = 0; i < N_CMDS; i++)
+		if (conf_cmds[i].sect == kind && strcmp(conf_cmds[i].key, key) == 0)
+			return &conf_cmds[i];
+	return NULL;
+}
+
+/* ---- sections ---------------------------------------------------------- */
+
+static void enter(struct parser *p, enum sect_kind kind, void *base, struct seen *seen)
+{
+	p->kind = kind;
+	p->base = base;
+	p->seen = seen;
+}
+
+static void open_tam(struct parser *p, const char *name)
+{
+	struct tb_conf *c = p->conf;
+
+	for (size_t i = 0; i < c->n_tams; i++) {
+		if (strcmp(c->tams[i].name, name) == 0) {
+			conf_error(p, p->line, "duplicate section [%s] (first on line %d)",
+				   p->sect_name, p->tam_line[i]);
+			return;
+		}
+	}
+	if (c->n_tams == TB_CONF_MAX_TAMS) {
+		conf_error(p, p->line, "too many TAM sections (at most %d)", TB_CONF_MAX_TAMS);
+		return;
+	}
+	struct tb_conf_tam *t = &c->tams[c->n_tams];
+	t->name = strdup(name);
+	if (!t->name || apply_defaults(SECT_TAM, t) != TB_OK) {
+		p->nomem = 1;
+		c->n_tams++; /* so that tb_conf_free() sees what was allocated */
+		return;
+	}
+	p->tam_line[c->n_tams] = p->line;
+	enter(p, SECT_TAM, t, &p->seen_tam[c->n_tams]);
+	c->n_tams++;
+}
+
+static void open_driver(struct parser *p, const char *name)
+{
+	struct tb_conf *c = p->conf;
+
+	for (size_t i = 0; i < c->n_drivers; i++) {
+		if (strcmp(c->drivers[i].name, name) == 0) {
+			conf_error(p, p->line, "duplicate section [%s] (first on line %d)",
+				   p->sect_name, p->driver_line[i]);
+			return;
+		}
+	}
+	if (c->n_drivers == TB_CONF_MAX_DRIVERS) {
+		conf_error(p, p->line, "too many driver sections (at most %d)",
+			   TB_CONF_MAX_DRIVERS);
+		return;
+	}
+	struct tb_conf_driver *d = &c->drivers[c->n_drivers];
+	d->name = strdup(name);
+	if (!d->name || apply_defaults(SECT_DRIVER, d) != TB_OK) {
+		p->nomem = 1;
+		c->n_drivers++;
+		return;
+	}
+	p->driver_line[c->n_drivers] = p->line;
+	enter(p, SECT_DRIVER, d, &p->seen_driver[c->n_drivers]);
+	c->n_drivers++;
+}
+
+static void open_single(struct parser *p, int *first_line, enum sect_kind kind, void *base,
+			struct seen *seen)
+{
+	if (*first_line) {
+		conf_error(p, p->line, "duplicate section [%s] (first on line %d)", p->sect_name,
+			   *first_line);
+		return;
+	}
+	*first_line = p->line;
+	enter(p, kind, base, seen);
+}
+
+/* Is name "prefix:NAME"? Returns NAME or NULL. */
+static const char *named(const char *name, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (strncmp(name, prefix, n) == 0 && name[n] == ':')
+		return name + n + 1;
+	return NULL;
+}
+
+/* name: the text between '[' and ']'. */
+static void open_section(struct parser *p, const char *name)
+{
+	const char *arg;
+
+	/* Until the section proves valid, its keys are skipped: one mistake
+	 * in a header should give one error, not one per key below it. */
+	p->kind = SECT_SKIP;
+	snprintf(p->sect_name, sizeof(p->sect_name), "%s", name);
+	if (strcmp(name, "broker") == 0) {
+		open_single(p, &p->broker_line, SECT_BROKER, p->conf, &p->seen_broker);
+	} else if (strcmp(name, "listener") == 0) {
+		open_single(p, &p->listener_line, SECT_LISTENER, &p->conf->listener,
+			    &p->seen_listener);
+	} else if (strcmp(name, "tam") == 0) {
+		open_tam(p, "default");
+	} else if ((arg = named(name, "tam")) != NULL) {
+		if (name_ok(arg, CONF_NAME_MAX))
+			open_tam(p, arg);
+		else
+			conf_error(p, p->line, "bad TAM name in [%s]: 1..%d of A-Z a-z 0-9 _ -",
+				   p->sect_name, CONF_NAME_MAX);
+	} else if ((arg = named(name, "driver")) != NULL) {
+		if (name_ok(arg, CONF_NAME_MAX))
+			open_driver(p, arg);
+		else
+			conf_error(p, p->line, "bad TEE name in [%s]: 1..%d of A-Z a-z 0-9 _ -",
+				   p->sect_name, CONF_NAME_MAX);
+	} else if (strcmp(name, "driver") == 0) {
+		conf_error(p, p->line, "[driver] needs a name: [driver:NAME]");
+	} else {
+		conf_error(p, p->line, "unknown section [%s]", p->sect_name);
+	}
+}
+
+/* A header line "[name]" with nothing but whitespace or a comment after. */
+static void header_line(struct parser *p, char *s)
+{
+	char *close = strchr(s, ']');
+	char *rest;
+
+	if (!close) {
+		p->kind = SECT_SKIP;
+		conf_error(p, p->line, "section header without ']'");
+		return;
+	}
+	*close = 0;
+	rest = close + 1;
+	rest += strspn(rest, " \t");
+	if (*rest && *rest != ';' && *rest != '#') {
+		p->kind = SECT_SKIP;
+		conf_error(p, p->line, "text after the section header");
+		return;
+	}
+	open_section(p, s + 1);
+	*close = ']';
+}
+
+/* ---- keys -------------------------------------------------------------- */
+
+static int driver_opt(struct parser *p, const char *key, const char *value)
+{
+	struct tb_conf_driver *d = p->base;
+	size_t di = (size_t)(d - p->conf->drivers);
+	struct tb_conf_kv *kv;
+
+	for (size_t i = 0; i < d->n_opts; i++) {
+		if (strcmp(d->opts[i].key, key) == 0) {
+			conf_error(p, p->line,
+				   "duplicate key \"%.48s\" in [%s] (first on line %d)", key,
+				   p->sect_name, p->opt_line[di][i]);
+			return 0;
+		}
+	}
+	if (d->n_opts == TB_CONF_MAX_OPTS) {
+		conf_error(p, p->line, "too many driver options in [%s] (at most %d)",
+			   p->sect_name, TB_CONF_MAX_OPTS);
+		return 0;
+	}
+	if (!text_ok(value)) {
+		conf_error(p, p->line, "[%s] %.48s: holds a control character", p->sect_name, key);
+		return 0;
+	}
+	kv = &d->opts[d->n_opts];
+	kv->key = strdup(key);
+	kv->value = strdup(value);
+	p->opt_line[di][d->n_opts] = p->line;
+	d->n_opts++; /* counted even if half allocated, for tb_conf_free() */
+	if (!kv->key || !kv->value) {
+		p->nomem = 1;
+		return 0;
+	}
+	return 1;
+}
+
+static int conf_handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parser *p = user;
+	const struct conf_cmd *cmd;
+	char why[160];
+	size_t idx;
+
+	(void)section; /* the reader tracks sections itself */
+	if (p->kind == SECT_SKIP)
+		return 1;
+	if (p->kind == SECT_NONE) {
+		conf_error(p, p->line, "key \"%.48s\" before any [section]", name);
+		return 0;
+	}
+	cmd = find_cmd(p->kind, name);
+	if (!cmd) {
+		if (p->kind == SECT_DRIVER)
+			return driver_opt(p, name, value);
+		conf_error(p, p->line, "unknown key \"%.48s\" in [%s]", name, p->sect_name);
+		return 0;
+	}
+	idx = (size_t)(cmd - conf_cmds);
+	if (p->seen->line[idx]) {
+		conf_error(p, p->line, "duplicate key \"%s\" in [%s] (first on line %d)", name,
+			   p->sect_name, p->seen->line[idx]);
+		return 0;
+	}
+	p->seen->line[idx] = p->line;
+	switch (conf_set(cmd, p->base, value, why, sizeof(why))) {
+	case TB_OK:
+		return 1;
+	case TB_ERR_NOMEM:
+		p->nomem = 1;
+		return 0;
+	default:
+		conf_error(p, p->line, "[%s] %s: %s", p->sect_name, name, why);
+		return 0;
+	}
+}
+
+/* ---- the line reader --------------------------------------------------- */
+
+/* Does a key line hold a '=' or ':' before any inline comment? The same
+ * rule libinih applies; checking here gives the error its line. */
+static int has_separator(const char *s)
+{
+	for (const char *c = s; *c; c++) {
+		if (*c == '=' || *c == ':')
+			return 1;
+		if (*c == ';' && c > s && isspace((unsigned char)c[-1]))
+			return 0;
+	}
+	return 0;
+}
+
+/*
+ * libinih's fgets-style reader. One call hands over exactly one physical
+ * line, so libinih's line count and ours agree. A line we refuse is
+ * reported here and passed on as an empty line.
+ */
+static char *conf_reader(char *str, int num, void *stream)
+{
+	struct parser *p = stream;
+	const char *s = p->pos, *eol;
+	size_t len;
+
+	/* Out of memory: stop, there is nothing useful left to report. */
+	if (p->pos >= p->end || num < 2 || p->nomem)
+		return NULL;
+	eol = memchr(s, '\n', (size_t)(p->end - s));
+	len = eol ? (size_t)(eol - s) : (size_t)(p->end - s);
+	p->pos = eol ? eol + 1 : p->end;
+	p->line++;
+	if (len && s[len - 1] == '\r')
+		len--;
+	if (p->line == 1 && len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
+		s += 3;
+		len -= 3;
+	}
+	while (len && (*s == ' ' || *s == '\t')) {
+		s++;
+		len--;
+	}
+	str[0] = 0;
+	if (len && *s == '[' && (memchr(s, 0, len) || len > (size_t)num - 1))
+		p->kind = SECT_SKIP; /* its keys would land in the section before */
+	if (memchr(s, 0, len)) {
+		conf_error(p, p->line, "NUL byte in the line");
+		return str;
+	}
+	if (len > (size_t)num - 1) {
+		conf_error(p, p->line, "line too long (more than %d bytes)", num - 1);
+		return str;
+	}
+	memcpy(str, s, len);
+	str[len] = 0;
+	if (len == 0 || *str == ';' || *str == '#')
+		return str;
+	if (*str == '[') {
+		header_line(p, str);
+		return str;
+	}
+	if (!has_separator(str)) {
+		conf_error(p, p->line, "expected \"key = value\"");
+		str[0] = 0;
+	}
+	return str;
+}
+
+/* ---- whole-file checks ------------------------------------------------- */
+
+static void check_required(struct parser *p, enum sect_kind kind, void *base, int line,
+			   const char *what)
+{
+	for (size_t i = 0; i < N_CMDS; i++) {
+		const struct conf_cmd *cmd = &conf_cmds[i];
+		if (cmd->sect == kind && cmd->required &&
+		    !*(char **)((char *)base + cmd->offset))
+			conf_error(p, line, "%s has no %s", what, cmd->key);
+	}
+}
+
+static void check_sections(struct parser *p)
+{
+	struct tb_conf *c = p->conf;
+	char what[CONF_NAME_MAX + 16];
+
+	for (size_t i = 0; i < c->n_tams; i++) {
+		if (strcmp(c->tams[i].name, "default") == 0)
+			snprintf(what, sizeof(what), "[tam]");
+		else
+			snprintf(what, sizeof(what), "[tam:%s]", c->tams[i].name);
+		check_required(p, SECT_TAM, &c->tams[i], p->tam_line[i], what);
+	}
+	for (size_t i = 0; i < c->n_drivers; i++) {
+		const struct tb_conf_driver *d = &c->drivers[i];
+		size_t tam_idx = (size_t)(find_cmd(SECT_DRIVER, "tam") - conf_cmds);
+		int tam_line = p->seen_driver[i].line[tam_idx];
+
+		snprintf(what, sizeof(what), "[driver:%s]", d->name);
+		check_required(p, SECT_DRIVER, &c->drivers[i], p->driver_line[i], what);
+		if (d->tam && !tb_conf_find_tam(c, d->tam))
+			conf_error(p, tam_line ? tam_line : p->driver_line[i],
+				   "%s talks to TAM \"%s\", but there is no [%s%s] section", what,
+				   d->tam, strcmp(d->tam, "default") ? "tam:" : "tam",
+				   strcmp(d->tam, "default") ? d->tam : "");
+	}
+	if (c->n_drivers == 0)
+		conf_error(p, 0, "no [driver:NAME] section: the broker needs at least one TEE");
+}
+
+/* Errors in line order; those about the file as a whole (line 0) last. */
+static void sort_errors(struct tb_conf_error *errs, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct tb_conf_error e = errs[i];
+		unsigned key = e.line ? (unsigned)e.line : ~0u;
+		size_t j = i;
+
+		while (j > 0 && (errs[j - 1].line ? (unsigned)errs[j - 1].line : ~0u) > key) {
+			errs[j] = errs[j - 1];
+			j--;
+		}
+		errs[j] = e;
+	}
+}
+
+static int error_on_line(const struct parser *p, int line)
+{
+	for (size_t i = 0; i < p->n_errs; i++)
+		if (p->errs[i].line == line)
+			return 1;
+	return 0;
+}
+
+static int parse_text(const char *text, size_t len, struct tb_conf *conf,
+		      struct tb_conf_error *errs, size_t *n_errs)
+{
+	struct parser *p = calloc(1, sizeof(*p));
+	int r, rc;
+
+	if (!p)
+		return TB_ERR_NOMEM;
+	p->conf = conf;
+	p->errs = errs;
+	p->errs_cap = errs ? TB_CONF_MAX_ERRORS : 0;
+	p->pos = text;
+	p->end = text + len;
+
+	r = ini_parse_stream(conf_reader, p, conf_handler, p);
+	if (r == -2)
+		p->nomem = 1;
+	else if (r > 0 && !error_on_line(p, r) && !p->nomem)
+		conf_error(p, r, "syntax error");
+	if (!p->nomem)
+		check_sections(p);
+
+	if (p->nomem)
+		rc = TB_ERR_NOMEM;
+	else
+		rc = p->failed ? TB_ERR_INVAL : TB_OK;
+	sort_errors(p->errs, p->n_errs);
+	if (n_errs)
+		*n_errs = p->n_errs;
+	free(p);
+	return rc;
+}
+
+/* ---- public functions -------------------------------------------------- */
+
+void tb_conf_defaults(struct tb_conf *conf)
+{
+	memset(conf, 0, sizeof(*conf));
+	/* On allocation failure a string default stays NULL; the loaders
+	 * notice it. */
+	apply_defaults(SECT_BROKER, conf);
+	apply_defaults(SECT_LISTENER, &conf->listener);
+}
+
+static int load_text(const char *text, size_t len, struct tb_conf *conf,
+		     struct tb_conf_error *errs, size_t *n_errs)
+{
+	int rc;
+
+	if (n_errs)
+		*n_errs = 0;
+	tb_conf_defaults(conf);
+	if (!conf->driver_dir || !conf->listener.address)
+		rc = TB_ERR_NOMEM;
+	else
+		rc = parse_text(text, len, conf, errs, n_errs);
+	if (rc == TB_ERR_NOMEM && errs && n_errs && *n_errs < TB_CONF_MAX_ERRORS) {
+		errs[*n_errs].line = 0;
+		snprintf(errs[*n_errs].msg, sizeof(errs[*n_errs].msg), "out of memory");
+		(*n_errs)++;
+	}
+	/* A half-read configuration is of no use to anyone: free it here so
+	 * that no caller can start with it by mistake. */
+	if (rc != TB_OK)
+		tb_conf_free(conf);
+	return rc;
+}
+
+int tb_conf_load_string(const char *text, struct tb_conf *conf, struct tb_conf_error *errs,
+			size_t *n_errs)
+{
+	if (!text || !conf)
+		return TB_ERR_INVAL;
+	return load_text(text, strlen(text), conf, errs, n_errs);
+}
+
+int tb_conf_load(const char *path, struct tb_conf *conf, struct tb_conf_error *errs,
+		 size_t *n_errs)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!path || !conf)
+		return TB_ERR_INVAL;
+	memset(conf, 0, sizeof(*conf));
+	if (n_errs)
+		*n_errs = 0;
+	rc = tb_read_file(path, CONF_FILE_MAX, &buf, &len);
+	if (rc != TB_OK) {
+		if (errs && n_errs) {
+			errs[0].line = 0;
+			snprintf(errs[0].msg, sizeof(errs[0].msg), "cannot read the file: %s",
+				 rc == TB_ERR_NOTFOUND ? "no such file"
+				 : rc == TB_ERR_TOOBIG ? "larger than 1 MiB"
+				 : rc == TB_ERR_NOMEM  ? "out of memory"
+						       : "I/O error");
+			*n_errs = 1;
+		}
+		return rc == TB_ERR_NOMEM ? TB_ERR_NOMEM : TB_ERR_IO;
+	}
+	rc = load_text((const char *)buf, len, conf, errs, n_errs);
+	free(buf);
+	return rc;
+}
+
+static void free_tam(struct tb_conf_tam *t)
+{
+	free(t->name);
+	free(t->uri);
+	free(t->ca_file);
+}
+
+static void free_driver(struct tb_conf_driver *d)
+{
+	free(d->name);
+	free(d->path);
+	free(d->tam);
+	for (size_t i = 0; i < d->n_opts && i < TB_CONF_MAX_OPTS; i++) {
+		free(d->opts[i].key);
+		free(d->opts[i].value);
+	}
+}
+
+void tb_conf_free(struct tb_conf *conf)
+{
+	if (!conf)
+		return;
+	free(conf->pid_file);
+	free(conf->driver_dir);
+	free(conf->listener.address);
+	free(conf->listener.port_file);
+	for (size_t i = 0; i < conf->n_tams && i < TB_CONF_MAX_TAMS; i++)
+		free_tam(&conf->tams[i]);
+	for (size_t i = 0; i < conf->n_drivers && i < TB_CONF_MAX_DRIVERS; i++)
+		free_driver(&conf->drivers[i]);
+	/* Zeroed, so that a second call (or one after a failed load) is
+	 * harmless. */
+	memset(conf, 0, sizeof(*conf));
+}
+
+const struct tb_conf_tam *tb_conf_find_tam(const struct tb_conf *conf, const char *name)
+{
+	if (!conf)
+		return NULL;
+	if (!name)
+		name = "default";
+	for (size_t i = 0; i < conf->n_tams; i++)
+		if (conf->tams[i].name && strcmp(conf->tams[i].name, name) == 0)
+			return &conf->tams[i];
+	return NULL;
+}

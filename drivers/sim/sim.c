@@ -1,0 +1,199 @@
+/*
+ * The "sim" TEE driver: the driver ABI glue around the software TEEP Agent
+ * of agent.c. It is NOT a TEE; see README.md beside this file.
+ *
+ * Thread model (driver.h): init and fini run on the main thread, every other
+ * operation of an instance on that instance's worker thread, one at a time.
+ * An instance shares nothing with another one, so nothing here locks.
+ */
+#include <config.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <teep-broker/driver.h>
+
+#include "agent.h"
+#include "tb_teep.h"
+#include "tb_util.h"
+
+/* The host members this driver calls: everything up to and with free. */
+#define SIM_HOST_MIN_SIZE (offsetof(struct tb_host, free) + sizeof(void *))
+/* The request members it reads: up to and with tam_uri. */
+#define SIM_REQ_MIN_SIZE (offsetof(struct tb_ta_request, tam_uri) + sizeof(char *))
+
+static int parse_count(const char *v, uint64_t min, uint64_t max, size_t *out)
+{
+	uint64_t n;
+
+	if (tb_parse_size(v, &n) != TB_OK || n < min || n > max)
+		return TB_ERR_INVAL;
+	*out = (size_t)n;
+	return TB_OK;
+}
+
+/* One `key = value` line into conf; unknown keys are only warned about so
+ * a config written for a newer version still loads. */
+static int apply_option(const struct tb_host *host, const struct tb_kv *kv, struct sim_conf *c)
+{
+	const struct {
+		const char *key;
+		const char **dst;
+	} strings[] = {
+	    {"state_dir", &c->state_dir}, {"agent_key", &c->agent_key}, {"tam_key", &c->tam_key},
+	    {"tc_signer", &c->tc_signer}, {"tam_uri", &c->tam_uri},
+	};
+	const char *k = kv->key, *v = kv->value;
+
+	if (!k || !v) {
+		host->log(host, TB_LOG_ERR, "sim: option without key or value");
+		return TB_ERR_INVAL;
+	}
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+		if (strcmp(k, strings[i].key) == 0) {
+			*strings[i].dst = *v ? v : NULL;
+			return TB_OK;
+		}
+	}
+	if (strcmp(k, "numbering") == 0) {
+		if (strcmp(v, "draft-26") == 0)
+			c->numbering = TB_NUM_DRAFT26;
+		else if (strcmp(v, "pre-26") == 0)
+			c->numbering = TB_NUM_PRE26;
+		else
+			goto bad;
+		return TB_OK;
+	}
+	if (strcmp(k, "max_components") == 0) {
+		if (parse_count(v, 1, SIM_MAX_COMPONENTS_LIMIT, &c->max_components) != TB_OK)
+			goto bad;
+		return TB_OK;
+	}
+	if (strcmp(k, "max_message") == 0) {
+		/* A message lives in memory several times over while it is
+		 * verified and decoded: keep it well below a gigabyte. */
+		if (parse_count(v, 1, 256u * 1024 * 1024, &c->max_message) != TB_OK)
+			goto bad;
+		return TB_OK;
+	}
+	host->log(host, TB_LOG_WARN, "sim: unknown option '%s' ignored", k);
+	return TB_OK;
+bad:
+	host->log(host, TB_LOG_ERR, "sim: bad value for %s: '%s'", k, v);
+	return TB_ERR_INVAL;
+}
+
+static int sim_init(const struct tb_host *host, const struct tb_kv *opts, size_t n_opts,
+                    void **instance)
+{
+	struct sim_conf c = {
+	    .numbering = TB_NUM_DRAFT26,
+	    .max_components = SIM_DEFAULT_MAX_COMPONENTS,
+	    .max_message = SIM_DEFAULT_MAX_MESSAGE,
+	};
+	struct sim_agent *a = NULL;
+	int rc;
+
+	if (!host || host->struct_size < SIM_HOST_MIN_SIZE || !host->log || !host->alloc ||
+	    !host->free || !instance || (n_opts && !opts))
+		return TB_ERR_INVAL;
+	*instance = NULL;
+	for (size_t i = 0; i < n_opts; i++) {
+		rc = apply_option(host, &opts[i], &c);
+		if (rc != TB_OK)
+			return rc;
+	}
+	rc = agent__create(host, &c, &a);
+	if (rc != TB_OK)
+		return rc;
+	*instance = a;
+	return TB_OK;
+}
+
+static void sim_fini(void *instance)
+{
+	agent__destroy(instance);
+}
+
+/* The broker's borrowed segments become an owned component id. */
+static int cid_from_request(const struct tb_ta_request *req, struct tb_component_id *cid)
+{
+	memset(cid, 0, sizeof(*cid));
+	if (!req || req->struct_size < SIM_REQ_MIN_SIZE || !req->component_id ||
+	    req->n_segments == 0 || req->n_segments > TB_TEEP_MAX_SEGMENTS)
+		return TB_ERR_INVAL;
+	for (size_t i = 0; i < req->n_segments; i++) {
+		const struct tb_bytes *b = &req->component_id[i];
+
+		if ((!b->ptr && b->len) || b->len > SIM_SEGMENT_MAX)
+			goto fail;
+		cid->seg[i].ptr = malloc(b->len + 1);
+		if (!cid->seg[i].ptr)
+			goto fail;
+		if (b->len)
+			memcpy(cid->seg[i].ptr, b->ptr, b->len);
+		cid->seg[i].len = b->len;
+		cid->n = i + 1;
+	}
+	return TB_OK;
+fail:
+	tb_component_id_clear(cid);
+	return TB_ERR_INVAL;
+}
+
+static int sim_request_ta(void *instance, const struct tb_ta_request *req, struct tb_agent_out *out)
+{
+	struct tb_component_id cid;
+	int rc = cid_from_request(req, &cid);
+
+	if (rc != TB_OK)
+		return rc;
+	rc = agent__request_ta(instance, &cid, req->tam_uri, out);
+	tb_component_id_clear(&cid);
+	return rc;
+}
+
+static int sim_unrequest_ta(void *instance, const struct tb_ta_request *req,
+                            struct tb_agent_out *out)
+{
+	struct tb_component_id cid;
+	int rc = cid_from_request(req, &cid);
+
+	if (rc != TB_OK)
+		return rc;
+	rc = agent__unrequest_ta(instance, &cid, req->tam_uri, out);
+	tb_component_id_clear(&cid);
+	return rc;
+}
+
+static int sim_request_policy_check(void *instance, struct tb_agent_out *out)
+{
+	return agent__policy_check(instance, out);
+}
+
+static int sim_process_teep_message(void *instance, void *session, const char *media_type,
+                                    const uint8_t *msg, size_t msg_len, struct tb_agent_out *out)
+{
+	return agent__process_message(instance, session, media_type, msg, msg_len, out);
+}
+
+static void sim_process_error(void *instance, void *session)
+{
+	agent__process_error(instance, session);
+}
+
+static void sim_session_close(void *instance, void *session)
+{
+	agent__session_free(instance, session);
+}
+
+TB_DRIVER_DECLARE(.name = "sim", .version = PACKAGE_VERSION, .tee_kind = "software",
+                  .description = "software TEEP Agent for demos and tests; NOT a TEE: its key and "
+                                 "the installed Trusted Components are plain files",
+                  .init = sim_init, .fini = sim_fini, .request_ta = sim_request_ta,
+                  .unrequest_ta = sim_unrequest_ta,
+                  .request_policy_check = sim_request_policy_check,
+                  .process_teep_message = sim_process_teep_message,
+                  .process_error = sim_process_error, .session_close = sim_session_close);

@@ -1,0 +1,650 @@
+/*
+ * P-256 keys and COSE_Sign1 with mbedtls.
+ *
+ * Threads: a struct tb_key is never written after it is loaded or
+ * generated. Verification and signing copy the curve group into a per-call
+ * context (mbedtls may cache precomputed points inside a group) and signing
+ * uses deterministic ECDSA (RFC 6979) with a per-call DRBG for blinding, so
+ * one key may be used by several threads at once for both verify and sign.
+ */
+#include "tb_cose.h"
+#include "tb_cbor.h"
+#include "tb_util.h"
+
+#include <teep-broker/driver.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecdsa.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/sha256.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_FILE_MAX  (64 * 1024)
+#define PEM_BUF_SIZE  4096
+#define DER_BUF_SIZE  512
+#define P256_BYTES    32
+#define SIG_BYTES     (2 * P256_BYTES)
+#define COSE_HDR_ALG  1
+#define COSE_HDR_CRIT 2
+#define COSE_HDR_KID  4
+
+struct tb_key {
+	mbedtls_pk_context pk;
+	int has_private;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static void set_mbed_err(char *err, size_t errlen, const char *what, int ret)
+{
+	char buf[128];
+
+	mbedtls_strerror(ret, buf, sizeof(buf));
+	set_err(err, errlen, "%s: %s (-0x%04x)", what, buf, (unsigned)-ret);
+}
+
+/* mbedtls' writers take a non-const context although they only read it. */
+static mbedtls_pk_context *pk_of(const struct tb_key *key)
+{
+	return (mbedtls_pk_context *)&key->pk;
+}
+
+static const mbedtls_ecp_keypair *ec_of(const struct tb_key *key)
+{
+	return mbedtls_pk_ec(key->pk);
+}
+
+static struct tb_key *key_new(void)
+{
+	struct tb_key *key = calloc(1, sizeof(*key));
+
+	if (key)
+		mbedtls_pk_init(&key->pk);
+	return key;
+}
+
+void tb_key_free(struct tb_key *key)
+{
+	if (!key)
+		return;
+	/* mbedtls_pk_free zeroizes the private scalar. */
+	mbedtls_pk_free(&key->pk);
+	free(key);
+}
+
+static int check_p256(const struct tb_key *key, char *err, size_t errlen)
+{
+	mbedtls_pk_type_t type = mbedtls_pk_get_type(&key->pk);
+
+	if (type != MBEDTLS_PK_ECKEY && type != MBEDTLS_PK_ECDSA) {
+		set_err(err, errlen, "unsupported key type %s: only EC P-256 keys are supported",
+		        mbedtls_pk_get_name(&key->pk));
+		return TB_ERR_UNSUP;
+	}
+	if (ec_of(key)->grp.id != MBEDTLS_ECP_DP_SECP256R1) {
+		const mbedtls_ecp_curve_info *ci =
+		    mbedtls_ecp_curve_info_from_grp_id(ec_of(key)->grp.id);
+		set_err(err, errlen, "unsupported curve %s: only P-256 (prime256v1) is supported",
+		        ci ? ci->name : "(unknown)");
+		return TB_ERR_UNSUP;
+	}
+	return TB_OK;
+}
+
+static int parse_pem(struct tb_key *key, const unsigned char *pem, size_t len, char *err,
+                     size_t errlen)
+{
+	int ret = mbedtls_pk_parse_key(&key->pk, pem, len, NULL, 0);
+
+	if (ret == 0) {
+		key->has_private = 1;
+		return TB_OK;
+	}
+	mbedtls_pk_free(&key->pk);
+	mbedtls_pk_init(&key->pk);
+	ret = mbedtls_pk_parse_public_key(&key->pk, pem, len);
+	if (ret == 0)
+		return TB_OK;
+	if (ret == MBEDTLS_ERR_PK_UNKNOWN_PK_ALG) {
+		set_err(err, errlen,
+		        "unsupported key algorithm (Ed25519/EdDSA is not available with "
+		        "mbedtls 2.28); use an EC P-256 key");
+		return TB_ERR_UNSUP;
+	}
+	set_mbed_err(err, errlen, "cannot parse PEM key", ret);
+	return TB_ERR_PARSE;
+}
+
+int tb_key_load_pem(const uint8_t *pem, size_t len, struct tb_key **out, char *err, size_t errlen)
+{
+	unsigned char *copy;
+	struct tb_key *key;
+	int rc;
+
+	if (!pem || !out || len == 0 || len > KEY_FILE_MAX) {
+		set_err(err, errlen, "no key or key too large");
+		return TB_ERR_INVAL;
+	}
+	*out = NULL;
+	/* mbedtls recognises PEM only with the terminating NUL counted. */
+	copy = malloc(len + 1);
+	key = key_new();
+	if (!copy || !key) {
+		free(copy);
+		tb_key_free(key);
+		set_err(err, errlen, "out of memory");
+		return TB_ERR_NOMEM;
+	}
+	memcpy(copy, pem, len);
+	copy[len] = 0;
+	rc = parse_pem(key, copy, strlen((char *)copy) == len ? len + 1 : len, err, errlen);
+	if (rc == TB_OK)
+		rc = check_p256(key, err, errlen);
+	mbedtls_platform_zeroize(copy, len + 1);
+	free(copy);
+	if (rc != TB_OK) {
+		tb_key_free(key);
+		return rc;
+	}
+	*out = key;
+	return TB_OK;
+}
+
+int tb_key_load_file(const char *path, struct tb_key **out, char *err, size_t errlen)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if (!path || !out) {
+		set_err(err, errlen, "no key file");
+		return TB_ERR_INVAL;
+	}
+	rc = tb_read_file(path, KEY_FILE_MAX, &buf, &len);
+	if (rc != TB_OK) {
+		set_err(err, errlen, "%s: cannot read key file (%s)", path,
+		        rc == TB_ERR_TOOBIG     ? "too large"
+		        : rc == TB_ERR_NOTFOUND ? "not found"
+		                                : "I/O error");
+		return rc;
+	}
+	rc = tb_key_load_pem(buf, len, out, err, errlen);
+	if (rc != TB_OK && err && errlen > 0) {
+		char reason[200];
+		snprintf(reason, sizeof(reason), "%s", err);
+		set_err(err, errlen, "%s: %s", path, reason);
+	}
+	mbedtls_platform_zeroize(buf, len);
+	free(buf);
+	return rc;
+}
+
+/* A fresh DRBG for one operation, so no RNG state is shared between
+ * threads. The caller frees both contexts. */
+static int drbg_seed(mbedtls_entropy_context *ent, mbedtls_ctr_drbg_context *drbg)
+{
+	static const unsigned char pers[] = "teep-broker cose";
+
+	mbedtls_entropy_init(ent);
+	mbedtls_ctr_drbg_init(drbg);
+	if (mbedtls_ctr_drbg_seed(drbg, mbedtls_entropy_func, ent, pers, sizeof(pers) - 1) != 0)
+		return TB_ERR_IO;
+	return TB_OK;
+}
+
+static void drbg_free(mbedtls_entropy_context *ent, mbedtls_ctr_drbg_context *drbg)
+{
+	mbedtls_ctr_drbg_free(drbg);
+	mbedtls_entropy_free(ent);
+}
+
+int tb_key_generate(struct tb_key **out)
+{
+	mbedtls_entropy_context ent;
+	mbedtls_ctr_drbg_context drbg;
+	struct tb_key *key;
+	int rc;
+
+	if (!out)
+		return TB_ERR_INVAL;
+	*out = NULL;
+	key = key_new();
+	if (!key)
+		return TB_ERR_NOMEM;
+	rc = drbg_seed(&ent, &drbg);
+	if (rc == TB_OK &&
+	    mbedtls_pk_setup(&key->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) != 0)
+		rc = TB_ERR_NOMEM;
+	if (rc == TB_OK && mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key->pk),
+	                                       mbedtls_ctr_drbg_random, &drbg) != 0)
+		rc = TB_ERR_IO;
+	drbg_free(&ent, &drbg);
+	if (rc != TB_OK) {
+		tb_key_free(key);
+		return rc;
+	}
+	key->has_private = 1;
+	*out = key;
+	return TB_OK;
+}
+
+int tb_key_to_pem(const struct tb_key *key, int private_part, char **pem_out)
+{
+	unsigned char *buf;
+	size_t n;
+	int ret;
+
+	if (!key || !pem_out || (private_part && !key->has_private))
+		return TB_ERR_INVAL;
+	*pem_out = NULL;
+	buf = calloc(1, PEM_BUF_SIZE);
+	if (!buf)
+		return TB_ERR_NOMEM;
+	ret = private_part ? mbedtls_pk_write_key_pem(pk_of(key), buf, PEM_BUF_SIZE)
+	                   : mbedtls_pk_write_pubkey_pem(pk_of(key), buf, PEM_BUF_SIZE);
+	if (ret != 0) {
+		mbedtls_platform_zeroize(buf, PEM_BUF_SIZE);
+		free(buf);
+		return TB_ERR_INVAL;
+	}
+	/* Shrink to the text so no stale key bytes linger beyond it. */
+	n = strnlen((char *)buf, PEM_BUF_SIZE - 1);
+	*pem_out = malloc(n + 1);
+	if (*pem_out) {
+		memcpy(*pem_out, buf, n);
+		(*pem_out)[n] = 0;
+	}
+	mbedtls_platform_zeroize(buf, PEM_BUF_SIZE);
+	free(buf);
+	return *pem_out ? TB_OK : TB_ERR_NOMEM;
+}
+
+int tb_key_has_private(const struct tb_key *key)
+{
+	return key && key->has_private;
+}
+
+int tb_key_thumbprint(const struct tb_key *key, uint8_t out[32])
+{
+	unsigned char der[DER_BUF_SIZE];
+	int n;
+
+	if (!key || !out)
+		return TB_ERR_INVAL;
+	/* The DER writer fills the buffer from its end. */
+	n = mbedtls_pk_write_pubkey_der(pk_of(key), der, sizeof(der));
+	if (n <= 0)
+		return TB_ERR_INVAL;
+	if (mbedtls_sha256_ret(der + sizeof(der) - (size_t)n, (size_t)n, out, 0) != 0)
+		return TB_ERR_INVAL;
+	return TB_OK;
+}
+
+/* ---- COSE_Sign1 ---- */
+
+/* Encode a CBOR head (major type, argument) into out; returns its size. */
+static size_t cbor_head(unsigned major, uint64_t arg, uint8_t out[9])
+{
+	uint8_t mt = (uint8_t)(major << 5);
+	size_t n;
+
+	if (arg < 24) {
+		out[0] = mt | (uint8_t)arg;
+		return 1;
+	}
+	if (arg <= UINT8_MAX) {
+		out[0] = mt | 24;
+		n = 1;
+	} else if (arg <= UINT16_MAX) {
+		out[0] = mt | 25;
+		n = 2;
+	} else if (arg <= UINT32_MAX) {
+		out[0] = mt | 26;
+		n = 4;
+	} else {
+		out[0] = mt | 27;
+		n = 8;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[1 + i] = (uint8_t)(arg >> (8 * (n - 1 - i)));
+	return n + 1;
+}
+
+static int hash_bstr(mbedtls_sha256_context *sha, const uint8_t *p, size_t len)
+{
+	uint8_t head[9];
+	size_t hn = cbor_head(2, len, head);
+
+	if (mbedtls_sha256_update_ret(sha, head, hn) != 0)
+		return -1;
+	return len ? mbedtls_sha256_update_ret(sha, p, len) : 0;
+}
+
+/* SHA-256 of Sig_structure ["Signature1", protected, h'', payload],
+ * streamed so a large payload is never copied. */
+static int sig_structure_hash(const uint8_t *prot, size_t prot_len, const uint8_t *payload,
+                              size_t payload_len, uint8_t hash[32])
+{
+	static const uint8_t prefix[] = {0x84, 0x6a, 'S', 'i', 'g', 'n',
+	                                 'a',  't',  'u', 'r', 'e', '1'};
+	static const uint8_t empty_aad[] = {0x40};
+	mbedtls_sha256_context sha;
+	int bad;
+
+	mbedtls_sha256_init(&sha);
+	bad = mbedtls_sha256_starts_ret(&sha, 0) != 0 ||
+	      mbedtls_sha256_update_ret(&sha, prefix, sizeof(prefix)) != 0 ||
+	      hash_bstr(&sha, prot, prot_len) != 0 ||
+	      mbedtls_sha256_update_ret(&sha, empty_aad, sizeof(empty_aad)) != 0 ||
+	      hash_bstr(&sha, payload, payload_len) != 0 ||
+	      mbedtls_sha256_finish_ret(&sha, hash) != 0;
+	mbedtls_sha256_free(&sha);
+	return bad ? TB_ERR_INVAL : TB_OK;
+}
+
+static int ecdsa_sign_raw(const struct tb_key *key, const uint8_t hash[32], uint8_t sig[SIG_BYTES])
+{
+	mbedtls_entropy_context ent;
+	mbedtls_ctr_drbg_context drbg;
+	mbedtls_ecp_group grp;
+	mbedtls_mpi r, s;
+	int rc;
+
+	mbedtls_ecp_group_init(&grp);
+	mbedtls_mpi_init(&r);
+	mbedtls_mpi_init(&s);
+	rc = drbg_seed(&ent, &drbg);
+	if (rc == TB_OK && mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1) != 0)
+		rc = TB_ERR_NOMEM;
+	if (rc == TB_OK &&
+	    mbedtls_ecdsa_sign_det_ext(&grp, &r, &s, &ec_of(key)->d, hash, 32, MBEDTLS_MD_SHA256,
+	                               mbedtls_ctr_drbg_random, &drbg) != 0)
+		rc = TB_ERR_INVAL;
+	if (rc == TB_OK && (mbedtls_mpi_write_binary(&r, sig, P256_BYTES) != 0 ||
+	                    mbedtls_mpi_write_binary(&s, sig + P256_BYTES, P256_BYTES) != 0))
+		rc = TB_ERR_INVAL;
+	mbedtls_mpi_free(&r);
+	mbedtls_mpi_free(&s);
+	mbedtls_ecp_group_free(&grp);
+	drbg_free(&ent, &drbg);
+	return rc;
+}
+
+static int ecdsa_verify_raw(const struct tb_key *key, const uint8_t hash[32], const uint8_t *sig)
+{
+	mbedtls_ecp_group grp;
+	mbedtls_mpi r, s;
+	int rc = TB_OK;
+
+	mbedtls_ecp_group_init(&grp);
+	mbedtls_mpi_init(&r);
+	mbedtls_mpi_init(&s);
+	if (mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1) != 0 ||
+	    mbedtls_mpi_read_binary(&r, sig, P256_BYTES) != 0 ||
+	    mbedtls_mpi_read_binary(&s, sig + P256_BYTES, P256_BYTES) != 0)
+		rc = TB_ERR_NOMEM;
+	if (rc == TB_OK && mbedtls_ecdsa_verify(&grp, hash, 32, &ec_of(key)->Q, &r, &s) != 0)
+		rc = TB_ERR_SIG;
+	mbedtls_mpi_free(&r);
+	mbedtls_mpi_free(&s);
+	mbedtls_ecp_group_free(&grp);
+	return rc;
+}
+
+static cbor_item_t *unprotected_header(const uint8_t *kid, size_t kid_len)
+{
+	cbor_item_t *map = cbor_new_definite_map(kid ? 1 : 0);
+
+	if (map && kid &&
+	    tb_cbor_map_put(map, tb_cbor_int(COSE_HDR_KID), tb_cbor_bytes(kid, kid_len)))
+		cbor_decref(&map);
+	return map;
+}
+
+static cbor_item_t *sign1_array(const uint8_t prot[3], const uint8_t *payload, size_t payload_len,
+                                int detached, const uint8_t *kid, size_t kid_len,
+                                const uint8_t sig[SIG_BYTES])
+{
+	cbor_item_t *arr = cbor_new_definite_array(4);
+	int rc;
+
+	if (!arr)
+		return NULL;
+	rc = tb_cbor_array_push(arr, tb_cbor_bytes(prot, 3));
+	if (rc == TB_OK)
+		rc = tb_cbor_array_push(arr, unprotected_header(kid, kid_len));
+	if (rc == TB_OK)
+		rc = tb_cbor_array_push(arr, detached ? cbor_new_null()
+		                                      : tb_cbor_bytes(payload, payload_len));
+	if (rc == TB_OK)
+		rc = tb_cbor_array_push(arr, tb_cbor_bytes(sig, SIG_BYTES));
+	if (rc != TB_OK)
+		cbor_decref(&arr);
+	return arr;
+}
+
+int tb_cose_sign1(const struct tb_key *key, int alg, const uint8_t *payload, size_t payload_len,
+                  int detached, const uint8_t *kid, size_t kid_len, uint8_t **out, size_t *out_len)
+{
+	/* {1: alg}; both supported algorithms fit a one-byte negative int. */
+	uint8_t prot[3] = {0xa1, COSE_HDR_ALG, 0};
+	uint8_t hash[32], sig[SIG_BYTES];
+	cbor_item_t *arr, *tag;
+	int rc;
+
+	if (!key || !out || !out_len || (!payload && payload_len))
+		return TB_ERR_INVAL;
+	if (!key->has_private)
+		return TB_ERR_INVAL;
+	if (alg != TB_COSE_ALG_ESP256 && alg != TB_COSE_ALG_ES256)
+		return TB_ERR_UNSUP;
+	prot[2] = (uint8_t)(0x20 | (-1 - alg));
+	rc = sig_structure_hash(prot, sizeof(prot), payload, payload_len, hash);
+	if (rc == TB_OK)
+		rc = ecdsa_sign_raw(key, hash, sig);
+	if (rc != TB_OK)
+		return rc;
+	arr = sign1_array(prot, payload, payload_len, detached, kid, kid_len, sig);
+	if (!arr)
+		return TB_ERR_NOMEM;
+	tag = cbor_build_tag(TB_COSE_SIGN1_TAG, arr);
+	cbor_decref(&arr);
+	if (!tag)
+		return TB_ERR_NOMEM;
+	rc = tb_cbor_serialize(tag, out, out_len);
+	cbor_decref(&tag);
+	return rc;
+}
+
+/* Unwrap an optional tag: returns a new reference to the content, or NULL
+ * if the tag is not the wanted one. */
+static cbor_item_t *untag(cbor_item_t *item, uint64_t want1, uint64_t want2, uint64_t *tag_out)
+{
+	*tag_out = 0;
+	if (!cbor_isa_tag(item))
+		return cbor_incref(item);
+	*tag_out = cbor_tag_value(item);
+	if (*tag_out != want1 && *tag_out != want2)
+		return NULL;
+	return cbor_tag_item(item);
+}
+
+/* alg from the protected header bytes. */
+static int protected_alg(const uint8_t *prot, size_t len, int64_t *alg)
+{
+	cbor_item_t *map, *v;
+	int rc = TB_OK;
+
+	if (len == 0)
+		return TB_ERR_PARSE; /* empty protected header: no algorithm */
+	map = tb_cbor_load(prot, len, NULL);
+	if (!map)
+		return TB_ERR_PARSE;
+	if (!cbor_isa_map(map)) {
+		rc = TB_ERR_PARSE;
+	} else if (tb_cbor_map_get_int(map, COSE_HDR_CRIT)) {
+		rc = TB_ERR_UNSUP; /* we understand no critical header */
+	} else if (!(v = tb_cbor_map_get_int(map, COSE_HDR_ALG))) {
+		rc = TB_ERR_PARSE;
+	} else if (tb_cbor_get_int(v, alg) != TB_OK) {
+		rc = TB_ERR_UNSUP; /* text or out-of-range algorithm */
+	}
+	cbor_decref(&map);
+	return rc;
+}
+
+struct sign1_parts {
+	const uint8_t *prot;
+	size_t prot_len;
+	const uint8_t *payload; /* NULL when nil */
+	size_t payload_len;
+	const uint8_t *sig;
+	size_t sig_len;
+};
+
+static int split_sign1(cbor_item_t *arr, struct sign1_parts *p)
+{
+	cbor_item_t **e;
+
+	if (!cbor_isa_array(arr) || cbor_array_size(arr) != 4)
+		return TB_ERR_PARSE;
+	e = cbor_array_handle(arr);
+	if (tb_cbor_get_bytes(e[0], &p->prot, &p->prot_len) != TB_OK || !cbor_isa_map(e[1]) ||
+	    tb_cbor_get_bytes(e[3], &p->sig, &p->sig_len) != TB_OK)
+		return TB_ERR_PARSE;
+	p->payload = NULL;
+	p->payload_len = 0;
+	if (cbor_is_null(e[2]))
+		return TB_OK;
+	return tb_cbor_get_bytes(e[2], &p->payload, &p->payload_len) == TB_OK ? TB_OK
+	                                                                      : TB_ERR_PARSE;
+}
+
+static int copy_out(const uint8_t *p, size_t len, uint8_t **out, size_t *out_len)
+{
+	uint8_t *c = malloc(len ? len : 1);
+
+	if (!c)
+		return TB_ERR_NOMEM;
+	if (len)
+		memcpy(c, p, len);
+	*out = c;
+	*out_len = len;
+	return TB_OK;
+}
+
+static int verify_parts(const struct sign1_parts *p, const struct tb_key *key,
+                        const uint8_t *detached, size_t detached_len)
+{
+	const uint8_t *payload = p->payload;
+	size_t payload_len = p->payload_len;
+	uint8_t hash[32];
+	int64_t alg;
+	int rc;
+
+	rc = protected_alg(p->prot, p->prot_len, &alg);
+	if (rc != TB_OK)
+		return rc;
+	if (alg != TB_COSE_ALG_ESP256 && alg != TB_COSE_ALG_ES256)
+		return TB_ERR_UNSUP; /* EdDSA, Ed25519 and anything else */
+	if (payload && detached)
+		return TB_ERR_INVAL;
+	if (!payload) {
+		if (!detached)
+			return TB_ERR_INVAL; /* detached payload not supplied */
+		payload = detached;
+		payload_len = detached_len;
+	}
+	if (p->sig_len != SIG_BYTES)
+		return TB_ERR_SIG;
+	rc = sig_structure_hash(p->prot, p->prot_len, payload, payload_len, hash);
+	if (rc != TB_OK)
+		return rc;
+	return ecdsa_verify_raw(key, hash, p->sig);
+}
+
+int tb_cose_sign1_verify(const uint8_t *msg, size_t len, const struct tb_key *key,
+                         const uint8_t *detached, size_t detached_len, uint8_t **payload_out,
+                         size_t *payload_len)
+{
+	struct sign1_parts parts;
+	cbor_item_t *item, *arr;
+	uint64_t tag;
+	int rc;
+
+	if (!msg || !key || (payload_out && !payload_len))
+		return TB_ERR_INVAL;
+	if (payload_out) {
+		*payload_out = NULL;
+		*payload_len = 0;
+	}
+	item = tb_cbor_load(msg, len, NULL);
+	if (!item)
+		return TB_ERR_PARSE;
+	arr = untag(item, TB_COSE_SIGN1_TAG, TB_COSE_SIGN1_TAG, &tag);
+	cbor_decref(&item);
+	if (!arr)
+		return TB_ERR_PARSE;
+	rc = split_sign1(arr, &parts);
+	if (rc == TB_OK)
+		rc = verify_parts(&parts, key, detached, detached_len);
+	if (rc == TB_OK && payload_out && parts.payload)
+		rc = copy_out(parts.payload, parts.payload_len, payload_out, payload_len);
+	cbor_decref(&arr);
+	return rc;
+}
+
+int tb_cose_peek_payload(const uint8_t *msg, size_t len, uint8_t **payload_out, size_t *payload_len)
+{
+	cbor_item_t *item, *arr, *payload;
+	const uint8_t *p;
+	size_t n;
+	uint64_t tag;
+	int rc;
+
+	if (!msg || !payload_out || !payload_len)
+		return TB_ERR_INVAL;
+	*payload_out = NULL;
+	*payload_len = 0;
+	item = tb_cbor_load(msg, len, NULL);
+	if (!item)
+		return TB_ERR_PARSE;
+	arr = untag(item, TB_COSE_SIGN1_TAG, TB_COSE_SIGN_TAG, &tag);
+	cbor_decref(&item);
+	if (!arr)
+		return TB_ERR_PARSE;
+	/* COSE_Sign1 and COSE_Sign both carry the payload third. */
+	if (!cbor_isa_array(arr) || cbor_array_size(arr) != 4) {
+		cbor_decref(&arr);
+		return TB_ERR_PARSE;
+	}
+	payload = cbor_array_handle(arr)[2];
+	if (cbor_is_null(payload))
+		rc = TB_ERR_NOTFOUND;
+	else if (tb_cbor_get_bytes(payload, &p, &n) != TB_OK)
+		rc = TB_ERR_PARSE;
+	else
+		rc = copy_out(p, n, payload_out, payload_len);
+	cbor_decref(&arr);
+	return rc;
+}

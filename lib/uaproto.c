@@ -1,0 +1,866 @@
+/*
+ * The app API codec (docs/ua-api.md): requests and answers of the websocket
+ * subprotocol "teep-broker.v1", one CBOR map per frame.
+ *
+ * Decoding goes through tb_cbor_load(), which bounds every declared length
+ * before libcbor allocates. Encoding writes straight into the caller's
+ * buffer with libcbor's streaming encoders, so an answer never allocates and
+ * can be produced even when memory is short.
+ */
+#include "tb_uaproto.h"
+#include "tb_cbor.h"
+
+#include <teep-broker/driver.h>
+
+#include <cbor.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Ids must survive a round trip through a JavaScript number. */
+#define UA_ID_MAX ((UINT64_C(1) << 53) - 1)
+
+#define UA_MAX_SEGMENT 64 /* bytes of one component id segment */
+
+/* The keys a request may carry. */
+enum req_key { RK_ID, RK_OP, RK_COMPONENT, RK_TAM, RK_TEE, RK_COUNT };
+static const char *const req_keys[RK_COUNT] = {"id", "op", "component", "tam", "tee"};
+
+/* The keys an answer may carry. */
+enum ans_key {
+	AK_ID,
+	AK_EVENT,
+	AK_STEP,
+	AK_DETAIL,
+	AK_RESULT,
+	AK_CODE,
+	AK_REASON,
+	AK_RETRY_AFTER,
+	AK_COUNT
+};
+static const char *const ans_keys[AK_COUNT] = {"id",	 "event", "step",   "detail",
+					       "result", "code",  "reason", "retry-after"};
+
+static const char *const op_names[] = {
+	[TB_UA_OP_NONE] = "none",
+	[TB_UA_OP_REQUEST_TA] = "request-ta",
+	[TB_UA_OP_UNREQUEST_TA] = "unrequest-ta",
+	[TB_UA_OP_POLICY_CHECK] = "policy-check",
+};
+
+static const char *const event_names[] = {
+	[TB_UA_EV_PROGRESS] = "progress",
+	[TB_UA_EV_DONE] = "done",
+	[TB_UA_EV_ERROR] = "error",
+	[TB_UA_EV_BUSY] = "busy",
+};
+
+static const char *const code_names[] = {
+	[TB_UA_E_MALFORMED] = "malformed",
+	[TB_UA_E_UNSUPPORTED] = "unsupported",
+	[TB_UA_E_DUPLICATE_ID] = "duplicate-id",
+	[TB_UA_E_NO_TEE] = "no-tee",
+	[TB_UA_E_TEE] = "tee-failed",
+	[TB_UA_E_TAM_UNREACHABLE] = "tam-unreachable",
+	[TB_UA_E_TAM_HTTP] = "tam-http",
+	[TB_UA_E_TAM_PROTOCOL] = "tam-protocol",
+	[TB_UA_E_TIMEOUT] = "timeout",
+	[TB_UA_E_SHUTDOWN] = "shutdown",
+	[TB_UA_E_TOO_LARGE] = "too-large",
+	[TB_UA_E_AGENT_ERROR] = "agent-error",
+	[TB_UA_E_INTERNAL] = "internal",
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *tb_ua_op_name(enum tb_ua_op op)
+{
+	if ((size_t)op < COUNT(op_names) && op_names[op])
+		return op_names[op];
+	return "unknown";
+}
+
+const char *tb_ua_code_name(int code)
+{
+	if (code > 0 && (size_t)code < COUNT(code_names) && code_names[code])
+		return code_names[code];
+	return "unknown";
+}
+
+static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence at s (at most n bytes), or 0.
+ * Overlong forms, surrogates and code points above U+10FFFF are refused, as
+ * RFC 3629 requires; NUL is refused because texts become C strings.
+ */
+static size_t utf8_seq_len(const uint8_t *s, size_t n)
+{
+	uint8_t c = s[0];
+	size_t len;
+	uint32_t cp;
+
+	if (c == 0)
+		return 0;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+static int utf8_valid(const char *s, size_t n)
+{
+	const uint8_t *p = (const uint8_t *)s;
+
+	while (n > 0) {
+		size_t l = utf8_seq_len(p, n);
+		if (!l)
+			return 0;
+		p += l;
+		n -= l;
+	}
+	return 1;
+}
+
+/* ---- encoding ---------------------------------------------------------- */
+
+/* A bounded output buffer; once full, every later write is a no-op and the
+ * caller learns of it once, at the end. */
+struct wbuf {
+	uint8_t *p;
+	size_t cap;
+	size_t len;
+	int full;
+};
+
+static void w_advance(struct wbuf *w, size_t n)
+{
+	if (n == 0)
+		w->full = 1;
+	else
+		w->len += n;
+}
+
+static void w_uint(struct wbuf *w, uint64_t v)
+{
+	if (!w->full)
+		w_advance(w, cbor_encode_uint(v, w->p + w->len, w->cap - w->len));
+}
+
+static void w_map(struct wbuf *w, size_t n)
+{
+	if (!w->full)
+		w_advance(w, cbor_encode_map_start(n, w->p + w->len, w->cap - w->len));
+}
+
+static void w_array(struct wbuf *w, size_t n)
+{
+	if (!w->full)
+		w_advance(w, cbor_encode_array_start(n, w->p + w->len, w->cap - w->len));
+}
+
+static void w_null(struct wbuf *w)
+{
+	if (!w->full)
+		w_advance(w, cbor_encode_null(w->p + w->len, w->cap - w->len));
+}
+
+static void w_raw(struct wbuf *w, const void *src, size_t n)
+{
+	if (w->full)
+		return;
+	if (n > w->cap - w->len) {
+		w->full = 1;
+		return;
+	}
+	if (n)
+		memcpy(w->p + w->len, src, n);
+	w->len += n;
+}
+
+static void w_text(struct wbuf *w, const char *s, size_t n)
+{
+	if (!w->full)
+		w_advance(w, cbor_encode_string_start(n, w->p + w->len, w->cap - w->len));
+	w_raw(w, s, n);
+}
+
+static void w_bytes(struct wbuf *w, const uint8_t *s, size_t n)
+{
+	if (!w->full)
+		w_advance(w, cbor_encode_bytestring_start(n, w->p + w->len, w->cap - w->len));
+	w_raw(w, s, n);
+}
+
+static void w_key(struct wbuf *w, const char *key)
+{
+	w_text(w, key, strlen(key));
+}
+
+/*
+ * Write s as CBOR text of at most TB_UA_MAX_TEXT bytes. Texts in answers can
+ * come from far away (a TAM's error message, an errno string), so bytes that
+ * are not UTF-8 become '?' and truncation never splits a character.
+ */
+static void w_clean_text(struct wbuf *w, const char *s)
+{
+	char out[TB_UA_MAX_TEXT];
+	const uint8_t *p = (const uint8_t *)s;
+	size_t n = strlen(s), o = 0;
+
+	while (n > 0) {
+		size_t l = utf8_seq_len(p, n);
+		if (!l) {
+			l = 1;
+			if (o + 1 > sizeof(out))
+				break;
+			out[o++] = '?';
+		} else {
+			if (o + l > sizeof(out))
+				break;
+			memcpy(out + o, p, l);
+			o += l;
+		}
+		p += l;
+		n -= l;
+	}
+	w_text(w, out, o);
+}
+
+static int event_valid(enum tb_ua_event ev)
+{
+	return ev >= TB_UA_EV_PROGRESS && ev <= TB_UA_EV_BUSY;
+}
+
+/* Which optional texts an event carries; anything else set in the struct is
+ * not sent, which keeps every answer under TB_UA_ANSWER_MAX. */
+static size_t answer_fields(const struct tb_ua_answer *a, int want[AK_COUNT])
+{
+	size_t n = 2;
+
+	memset(want, 0, sizeof(int) * AK_COUNT);
+	switch (a->event) {
+	case TB_UA_EV_PROGRESS:
+		want[AK_STEP] = 1;
+		want[AK_DETAIL] = a->detail != NULL;
+		break;
+	case TB_UA_EV_DONE:
+		want[AK_RESULT] = 1;
+		want[AK_DETAIL] = a->detail != NULL;
+		break;
+	case TB_UA_EV_ERROR:
+		want[AK_CODE] = 1;
+		want[AK_REASON] = 1;
+		want[AK_DETAIL] = a->detail != NULL;
+		break;
+	case TB_UA_EV_BUSY:
+		want[AK_RETRY_AFTER] = 1;
+		want[AK_REASON] = a->reason != NULL;
+		break;
+	}
+	for (int k = AK_STEP; k < AK_COUNT; k++)
+		n += (size_t)want[k];
+	return n;
+}
+
+int tb_ua_answer_encode(const struct tb_ua_answer *a, uint8_t *out, size_t cap)
+{
+	struct wbuf w = {.p = out, .cap = cap};
+	int want[AK_COUNT];
+
+	if (!a || !out || !event_valid(a->event) || (a->has_id && a->id > UA_ID_MAX))
+		return TB_ERR_INVAL;
+	if ((a->event == TB_UA_EV_PROGRESS && !a->step) ||
+	    (a->event == TB_UA_EV_DONE && !a->result) || (a->event == TB_UA_EV_ERROR && a->code <= 0))
+		return TB_ERR_INVAL;
+
+	w_map(&w, answer_fields(a, want));
+	w_key(&w, "id");
+	if (a->has_id)
+		w_uint(&w, a->id);
+	else
+		w_null(&w);
+	w_key(&w, "event");
+	w_key(&w, event_names[a->event]);
+	if (want[AK_STEP]) {
+		w_key(&w, "step");
+		w_clean_text(&w, a->step);
+	}
+	if (want[AK_RESULT]) {
+		w_key(&w, "result");
+		w_clean_text(&w, a->result);
+	}
+	if (want[AK_CODE]) {
+		w_key(&w, "code");
+		w_uint(&w, (uint64_t)a->code);
+	}
+	if (want[AK_REASON]) {
+		w_key(&w, "reason");
+		/* An error always explains itself, if only by its code's name. */
+		w_clean_text(&w, a->reason ? a->reason : tb_ua_code_name(a->code));
+	}
+	if (want[AK_RETRY_AFTER]) {
+		w_key(&w, "retry-after");
+		w_uint(&w, a->retry_after_ms);
+	}
+	if (want[AK_DETAIL]) {
+		w_key(&w, "detail");
+		w_clean_text(&w, a->detail);
+	}
+	if (w.full)
+		return TB_ERR_TOOBIG;
+	return (int)w.len;
+}
+
+/* ---- request checks shared by the encoder and the decoder ------------- */
+
+static int tee_char(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '-';
+}
+
+static int check_tee(const char *s, size_t n, char *err, size_t errlen)
+{
+	if (n < 1 || n > TB_UA_MAX_NAME)
+		return set_err(err, errlen, TB_ERR_INVAL, "\"tee\" must be 1..%d bytes, not %zu",
+			       TB_UA_MAX_NAME, n);
+	for (size_t i = 0; i < n; i++)
+		if (!tee_char((unsigned char)s[i]))
+			return set_err(err, errlen, TB_ERR_INVAL,
+				       "\"tee\" may only hold A-Z a-z 0-9 _ - (byte %zu is not)", i);
+	return TB_OK;
+}
+
+static int has_prefix_nocase(const char *s, size_t n, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+
+	if (n < pl)
+		return 0;
+	for (size_t i = 0; i < pl; i++) {
+		char c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != prefix[i])
+			return 0;
+	}
+	return 1;
+}
+
+static int check_tam(const char *s, size_t n, char *err, size_t errlen)
+{
+	size_t scheme;
+
+	if (n < 1 || n > TB_UA_MAX_URI)
+		return set_err(err, errlen, TB_ERR_INVAL, "\"tam\" must be 1..%d bytes, not %zu",
+			       TB_UA_MAX_URI, n);
+	/* A URI is printable ASCII (RFC 3986); anything else is either a
+	 * mistake or an attempt to smuggle bytes into logs and headers. */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return set_err(err, errlen, TB_ERR_INVAL,
+				       "\"tam\" holds a byte that is not printable ASCII (byte %zu)",
+				       i);
+	if (has_prefix_nocase(s, n, "https://"))
+		scheme = 8;
+	else if (has_prefix_nocase(s, n, "http://"))
+		scheme = 7;
+	else
+		return set_err(err, errlen, TB_ERR_INVAL,
+			       "\"tam\" must start with http:// or https://");
+	if (n == scheme || s[scheme] == '/')
+		return set_err(err, errlen, TB_ERR_INVAL, "\"tam\" has no host");
+	return TB_OK;
+}
+
+static int check_component(const struct tb_component_id *c, enum tb_ua_op op, char *err,
+			   size_t errlen)
+{
+	if (op == TB_UA_OP_POLICY_CHECK) {
+		if (c->n)
+			return set_err(err, errlen, TB_ERR_INVAL,
+				       "\"component\" must be absent for policy-check");
+		return TB_OK;
+	}
+	if (c->n < 1 || c->n > TB_TEEP_MAX_SEGMENTS)
+		return set_err(err, errlen, TB_ERR_INVAL,
+			       "\"component\" must have 1..%d segments, not %zu",
+			       TB_TEEP_MAX_SEGMENTS, c->n);
+	for (size_t i = 0; i < c->n; i++)
+		if (c->seg[i].len < 1 || c->seg[i].len > UA_MAX_SEGMENT || !c->seg[i].ptr)
+			return set_err(err, errlen, TB_ERR_INVAL,
+				       "\"component\" segment %zu must be 1..%d bytes", i,
+				       UA_MAX_SEGMENT);
+	return TB_OK;
+}
+
+static int op_valid(enum tb_ua_op op)
+{
+	return op >= TB_UA_OP_REQUEST_TA && op <= TB_UA_OP_POLICY_CHECK;
+}
+
+/* ---- request encoding -------------------------------------------------- */
+
+int tb_ua_request_encode(const struct tb_ua_request *req, uint8_t **out, size_t *out_len)
+{
+	struct wbuf w = {0};
+	size_t n = 2, cap = 64;
+	const char *opn;
+
+	if (!req || !out || !out_len || !op_valid(req->op) || req->id > UA_ID_MAX)
+		return TB_ERR_INVAL;
+	*out = NULL;
+	*out_len = 0;
+	if (check_component(&req->component, req->op, NULL, 0) != TB_OK)
+		return TB_ERR_INVAL;
+	if (req->tam_uri && check_tam(req->tam_uri, strlen(req->tam_uri), NULL, 0) != TB_OK)
+		return TB_ERR_INVAL;
+	if (req->tee && check_tee(req->tee, strlen(req->tee), NULL, 0) != TB_OK)
+		return TB_ERR_INVAL;
+
+	/* The checks above bound every length, so this sum cannot overflow:
+	 * 9 bytes is the longest CBOR head. */
+	for (size_t i = 0; i < req->component.n; i++)
+		cap += 9 + req->component.seg[i].len;
+	if (req->component.n) {
+		cap += 16;
+		n++;
+	}
+	if (req->tam_uri) {
+		cap += 16 + strlen(req->tam_uri);
+		n++;
+	}
+	if (req->tee) {
+		cap += 16 + strlen(req->tee);
+		n++;
+	}
+	w.p = malloc(cap);
+	if (!w.p)
+		return TB_ERR_NOMEM;
+	w.cap = cap;
+
+	opn = tb_ua_op_name(req->op);
+	w_map(&w, n);
+	w_key(&w, "id");
+	w_uint(&w, req->id);
+	w_key(&w, "op");
+	w_text(&w, opn, strlen(opn));
+	if (req->component.n) {
+		w_key(&w, "component");
+		w_array(&w, req->component.n);
+		for (size_t i = 0; i < req->component.n; i++)
+			w_bytes(&w, req->component.seg[i].ptr, req->component.seg[i].len);
+	}
+	if (req->tam_uri) {
+		w_key(&w, "tam");
+		w_text(&w, req->tam_uri, strlen(req->tam_uri));
+	}
+	if (req->tee) {
+		w_key(&w, "tee");
+		w_text(&w, req->tee, strlen(req->tee));
+	}
+	if (w.full) {
+		/* Unreachable while cap above stays an upper bound. */
+		free(w.p);
+		return TB_ERR_TOOBIG;
+	}
+	*out = w.p;
+	*out_len = w.len;
+	return TB_OK;
+}
+
+/* ---- decoding ---------------------------------------------------------- */
+
+/*
+ * Find the known keys of a map. A known key that appears twice makes the
+ * request ambiguous (two decoders could pick different values), so it is an
+ * error; unknown keys, of any type, are skipped for forward compatibility.
+ * Returns the index of a duplicated key, -1 if none, -2 for a text key in
+ * chunks (which could hide a known key from a simpler decoder).
+ */
+static int collect_keys(const cbor_item_t *map, const char *const *names, int n_names,
+			cbor_item_t **found)
+{
+	struct cbor_pair *pairs = cbor_map_handle(map);
+	size_t n = cbor_map_size(map);
+	int dup = -1;
+
+	for (int k = 0; k < n_names; k++)
+		found[k] = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *key;
+		size_t klen;
+
+		if (!cbor_isa_string(pairs[i].key))
+			continue;
+		if (tb_cbor_get_text(pairs[i].key, &key, &klen) != TB_OK)
+			return -2;
+		for (int k = 0; k < n_names; k++) {
+			if (strlen(names[k]) != klen || memcmp(names[k], key, klen) != 0)
+				continue;
+			if (found[k] && dup < 0)
+				dup = k;
+			found[k] = pairs[i].value;
+		}
+	}
+	return dup;
+}
+
+/* Copy a bounded, already validated text into a new C string. */
+static char *dup_text(const char *s, size_t n)
+{
+	char *d = malloc(n + 1);
+
+	if (d) {
+		memcpy(d, s, n);
+		d[n] = 0;
+	}
+	return d;
+}
+
+static int decode_id(const cbor_item_t *item, uint64_t *id, char *err, size_t errlen)
+{
+	if (!item)
+		return set_err(err, errlen, TB_ERR_INVAL, "missing \"id\"");
+	if (tb_cbor_get_uint(item, id) != TB_OK)
+		return set_err(err, errlen, TB_ERR_INVAL, "\"id\" is not an unsigned integer");
+	if (*id > UA_ID_MAX)
+		return set_err(err, errlen, TB_ERR_INVAL, "\"id\" is larger than 2^53-1");
+	return TB_OK;
+}
+
+/* Print at most 32 bytes of an unknown op, with anything unprintable as
+ * '?', so the reason stays short and safe to log. */
+static void printable_prefix(const char *s, size_t n, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && i < 32 && o + 1 < outlen; i++) {
+		unsigned char c = (unsigned char)s[i];
+		out[o++] = c >= 0x20 && c < 0x7f && c != '"' ? (char)c : '?';
+	}
+	out[o] = 0;
+}
+
+static int decode_op(const cbor_item_t *item, enum tb_ua_op *op, char *err, size_t errlen)
+{
+	const char *s;
+	size_t n;
+	char shown[40];
+
+	if (!item)
+		return set_err(err, errlen, TB_ERR_INVAL, "missing \"op\"");
+	if (tb_cbor_get_text(item, &s, &n) != TB_OK)
+		return set_err(err, errlen, TB_ERR_INVAL, "\"op\" is not a text string");
+	for (int o = TB_UA_OP_REQUEST_TA; o <= TB_UA_OP_POLICY_CHECK; o++) {
+		if (strlen(op_names[o]) == n && memcmp(op_names[o], s, n) == 0) {
+			*op = (enum tb_ua_op)o;
+			return TB_OK;
+		}
+	}
+	printable_prefix(s, n, shown, sizeof(shown));
+	return set_err(err, errlen, TB_ERR_UNSUP, "unknown \"op\" \"%s\"", shown);
+}
+
+static int decode_component(const cbor_item_t *item, enum tb_ua_op op, struct tb_component_id *c,
+			    char *err, size_t errlen)
+{
+	cbor_item_t **segs;
+	size_t n;
+
+	if (!item) {
+		if (op == TB_UA_OP_POLICY_CHECK)
+			return TB_OK;
+		return set_err(err, errlen, TB_ERR_INVAL, "missing \"component\" (required by %s)",
+			       op_names[op]);
+	}
+	if (op == TB_UA_OP_POLICY_CHECK)
+		return set_err(err, errlen, TB_ERR_INVAL,
+			       "\"component\" must be absent for policy-check");
+	if (!cbor_isa_array(item) || !cbor_array_is_definite(item))
+		return set_err(err, errlen, TB_ERR_INVAL,
+			       "\"component\" is not a definite-length array");
+	n = cbor_array_size(item);
+	if (n < 1 || n > TB_TEEP_MAX_SEGMENTS)
+		return set_err(err, errlen, TB_ERR_INVAL,
+			       "\"component\" must have 1..%d segments, not %zu",
+			       TB_TEEP_MAX_SEGMENTS, n);
+	segs = cbor_array_handle(item);
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *p;
+		size_t len;
+
+		if (tb_cbor_get_bytes(segs[i], &p, &len) != TB_OK)
+			return set_err(err, errlen, TB_ERR_INVAL,
+				       "\"component\" segment %zu is not a definite byte string", i);
+		if (len < 1 || len > UA_MAX_SEGMENT)
+			return set_err(err, errlen, TB_ERR_INVAL,
+				       "\"component\" segment %zu must be 1..%d bytes, not %zu", i,
+				       UA_MAX_SEGMENT, len);
+		c->seg[i].ptr = malloc(len);
+		if (!c->seg[i].ptr)
+			return set_err(err, errlen, TB_ERR_NOMEM, "out of memory");
+		memcpy(c->seg[i].ptr, p, len);
+		c->seg[i].len = len;
+		c->n = i + 1;
+	}
+	return TB_OK;
+}
+
+/* An optional text member checked by check(); *out stays NULL if absent. */
+static int decode_opt_text(const cbor_item_t *item, const char *key,
+			   int (*check)(const char *, size_t, char *, size_t), char **out,
+			   char *err, size_t errlen)
+{
+	const char *s;
+	size_t n;
+	int rc;
+
+	if (!item)
+		return TB_OK;
+	if (tb_cbor_get_text(item, &s, &n) != TB_OK)
+		return set_err(err, errlen, TB_ERR_INVAL, "\"%s\" is not a text string", key);
+	rc = check(s, n, err, errlen);
+	if (rc != TB_OK)
+		return rc;
+	*out = dup_text(s, n);
+	if (!*out)
+		return set_err(err, errlen, TB_ERR_NOMEM, "out of memory");
+	return TB_OK;
+}
+
+static int decode_request_map(const cbor_item_t *map, struct tb_ua_request *req, int *has_id,
+			      uint64_t *id_out, char *err, size_t errlen)
+{
+	cbor_item_t *v[RK_COUNT];
+	int dup, rc;
+
+	if (!cbor_isa_map(map))
+		return set_err(err, errlen, TB_ERR_PARSE, "the frame is not a CBOR map");
+	dup = collect_keys(map, req_keys, RK_COUNT, v);
+	if (dup == -2)
+		return set_err(err, errlen, TB_ERR_INVAL, "a map key is an indefinite-length string");
+	if (dup == RK_ID)
+		return set_err(err, errlen, TB_ERR_INVAL, "duplicate key \"id\"");
+	rc = decode_id(v[RK_ID], &req->id, err, errlen);
+	if (rc != TB_OK)
+		return rc;
+	*has_id = 1;
+	*id_out = req->id;
+	if (dup >= 0)
+		return set_err(err, errlen, TB_ERR_INVAL, "duplicate key \"%s\"", req_keys[dup]);
+	rc = decode_op(v[RK_OP], &req->op, err, errlen);
+	if (rc == TB_OK)
+		rc = decode_component(v[RK_COMPONENT], req->op, &req->component, err, errlen);
+	if (rc == TB_OK)
+		rc = decode_opt_text(v[RK_TAM], "tam", check_tam, &req->tam_uri, err, errlen);
+	if (rc == TB_OK)
+		rc = decode_opt_text(v[RK_TEE], "tee", check_tee, &req->tee, err, errlen);
+	return rc;
+}
+
+int tb_ua_request_decode(const uint8_t *buf, size_t len, struct tb_ua_request *req, int *has_id,
+			 uint64_t *id_out, char *err, size_t errlen)
+{
+	const char *why = NULL;
+	cbor_item_t *item;
+	int rc;
+
+	if (err && errlen)
+		err[0] = 0;
+	if (!req || !has_id || !id_out)
+		return set_err(err, errlen, TB_ERR_INVAL, "bad arguments");
+	memset(req, 0, sizeof(*req));
+	*has_id = 0;
+	*id_out = 0;
+	if (!buf || len == 0)
+		return set_err(err, errlen, TB_ERR_PARSE, "empty frame");
+	/* Checking first tells a malformed frame from a failed allocation. */
+	if (tb_cbor_check(buf, len, TB_CBOR_MAX_DEPTH, &why) != TB_OK)
+		return set_err(err, errlen, TB_ERR_PARSE, "not a well-formed CBOR item: %s",
+			       why ? why : "?");
+	item = tb_cbor_load(buf, len, &why);
+	if (!item)
+		return set_err(err, errlen, TB_ERR_NOMEM, "cannot decode: %s", why ? why : "?");
+	rc = decode_request_map(item, req, has_id, id_out, err, errlen);
+	cbor_decref(&item);
+	if (rc != TB_OK)
+		tb_ua_request_clear(req);
+	return rc;
+}
+
+void tb_ua_request_clear(struct tb_ua_request *req)
+{
+	if (!req)
+		return;
+	for (size_t i = 0; i < req->component.n && i < TB_TEEP_MAX_SEGMENTS; i++)
+		free(req->component.seg[i].ptr);
+	free(req->tam_uri);
+	free(req->tee);
+	memset(req, 0, sizeof(*req));
+}
+
+/* ---- answer decoding (clients) ---------------------------------------- */
+
+struct arena {
+	char *p;
+	size_t cap;
+	size_t used;
+};
+
+/* Copy an optional text member into the arena; NULL if absent. */
+static int answer_text(const cbor_item_t *item, struct arena *ar, const char **out)
+{
+	const char *s;
+	size_t n;
+
+	*out = NULL;
+	if (!item)
+		return TB_OK;
+	if (tb_cbor_get_text(item, &s, &n) != TB_OK || n > TB_UA_MAX_TEXT || !utf8_valid(s, n))
+		return TB_ERR_INVAL;
+	if (n + 1 > ar->cap - ar->used)
+		return TB_ERR_TOOBIG;
+	memcpy(ar->p + ar->used, s, n);
+	ar->p[ar->used + n] = 0;
+	*out = ar->p + ar->used;
+	ar->used += n + 1;
+	return TB_OK;
+}
+
+static int answer_event(const cbor_item_t *item, enum tb_ua_event *ev)
+{
+	const char *s;
+	size_t n;
+
+	if (!item || tb_cbor_get_text(item, &s, &n) != TB_OK)
+		return TB_ERR_INVAL;
+	for (int e = TB_UA_EV_PROGRESS; e <= TB_UA_EV_BUSY; e++) {
+		if (strlen(event_names[e]) == n && memcmp(event_names[e], s, n) == 0) {
+			*ev = (enum tb_ua_event)e;
+			return TB_OK;
+		}
+	}
+	return TB_ERR_UNSUP;
+}
+
+static int answer_id(const cbor_item_t *item, struct tb_ua_answer *a)
+{
+	if (!item)
+		return TB_ERR_INVAL;
+	/* libcbor 0.8's cbor_is_null() asserts on a float: check the width
+	 * first. */
+	if (cbor_isa_float_ctrl(item) && cbor_float_get_width(item) == CBOR_FLOAT_0 &&
+	    cbor_is_null(item)) {
+		a->has_id = 0;
+		return TB_OK;
+	}
+	if (tb_cbor_get_uint(item, &a->id) != TB_OK || a->id > UA_ID_MAX)
+		return TB_ERR_INVAL;
+	a->has_id = 1;
+	return TB_OK;
+}
+
+static int answer_numbers(cbor_item_t *const *v, struct tb_ua_answer *a)
+{
+	uint64_t code;
+
+	if (v[AK_CODE]) {
+		if (tb_cbor_get_uint(v[AK_CODE], &code) != TB_OK || code > INT_MAX)
+			return TB_ERR_INVAL;
+		a->code = (int)code;
+	}
+	if (v[AK_RETRY_AFTER] && tb_cbor_get_uint(v[AK_RETRY_AFTER], &a->retry_after_ms) != TB_OK)
+		return TB_ERR_INVAL;
+	/* What each event needs to be acted upon. */
+	if ((a->event == TB_UA_EV_PROGRESS && !a->step) ||
+	    (a->event == TB_UA_EV_DONE && !a->result) ||
+	    (a->event == TB_UA_EV_ERROR && (!v[AK_CODE] || a->code == 0)) ||
+	    (a->event == TB_UA_EV_BUSY && !v[AK_RETRY_AFTER]))
+		return TB_ERR_INVAL;
+	return TB_OK;
+}
+
+static int decode_answer_map(const cbor_item_t *map, struct tb_ua_answer *a, struct arena *ar)
+{
+	cbor_item_t *v[AK_COUNT];
+	int rc;
+
+	if (!cbor_isa_map(map))
+		return TB_ERR_PARSE;
+	if (collect_keys(map, ans_keys, AK_COUNT, v) != -1)
+		return TB_ERR_INVAL;
+	rc = answer_id(v[AK_ID], a);
+	if (rc == TB_OK)
+		rc = answer_event(v[AK_EVENT], &a->event);
+	if (rc == TB_OK)
+		rc = answer_text(v[AK_STEP], ar, &a->step);
+	if (rc == TB_OK)
+		rc = answer_text(v[AK_DETAIL], ar, &a->detail);
+	if (rc == TB_OK)
+		rc = answer_text(v[AK_RESULT], ar, &a->result);
+	if (rc == TB_OK)
+		rc = answer_text(v[AK_REASON], ar, &a->reason);
+	if (rc == TB_OK)
+		rc = answer_numbers(v, a);
+	return rc;
+}
+
+int tb_ua_answer_decode(const uint8_t *buf, size_t len, struct tb_ua_answer *a, char *arena,
+			size_t arena_len)
+{
+	struct arena ar = {.p = arena, .cap = arena_len};
+	cbor_item_t *item;
+	int rc;
+
+	if (!a || !buf || !len || (!arena && arena_len))
+		return TB_ERR_INVAL;
+	memset(a, 0, sizeof(*a));
+	if (tb_cbor_check(buf, len, TB_CBOR_MAX_DEPTH, NULL) != TB_OK)
+		return TB_ERR_PARSE;
+	item = tb_cbor_load(buf, len, NULL);
+	if (!item)
+		return TB_ERR_NOMEM;
+	rc = decode_answer_map(item, a, &ar);
+	cbor_decref(&item);
+	if (rc != TB_OK)
+		memset(a, 0, sizeof(*a));
+	return rc;
+}

@@ -1,0 +1,48 @@
+# Broker units: the TAM-client state machine, the driver loader, the worker.
+# Fake driver objects, each with one defect, for the loader and startup tests.
+FAKE_DRV_LDFLAGS = -module -avoid-version -shared -rpath /nowhere $(SANITIZE_CFLAGS)
+FAKE_DRV_SRC = tests/unit/fake_driver.c
+check_LTLIBRARIES = tests/unit/drv_good.la tests/unit/drv_badmagic.la \
+	tests/unit/drv_major.la tests/unit/drv_minor.la tests/unit/drv_short.la \
+	tests/unit/drv_noentry.la tests/unit/drv_noinit.la tests/unit/drv_initfails.la
+tests_unit_drv_good_la_SOURCES = $(FAKE_DRV_SRC)
+tests_unit_drv_good_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+tests_unit_drv_badmagic_la_SOURCES = $(FAKE_DRV_SRC)
+tests_unit_drv_badmagic_la_CFLAGS = $(AM_CFLAGS) -DFAKE_MAGIC=0x12345678u
+tests_unit_drv_badmagic_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+tests_unit_drv_major_la_SOURCES = $(FAKE_DRV_SRC)
+tests_unit_drv_major_la_CFLAGS = $(AM_CFLAGS) -DFAKE_MAJOR=99
+tests_unit_drv_major_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+tests_unit_drv_minor_la_SOURCES = $(FAKE_DRV_SRC)
+tests_unit_drv_minor_la_CFLAGS = $(AM_CFLAGS) -DFAKE_MINOR=77
+tests_unit_drv_minor_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+tests_unit_drv_short_la_SOURCES = $(FAKE_DRV_SRC)
+tests_unit_drv_short_la_CFLAGS = $(AM_CFLAGS) -DFAKE_SIZE=16
+tests_unit_drv_short_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+tests_unit_drv_noentry_la_SOURCES = $(FAKE_DRV_SRC)
+tests_unit_drv_noentry_la_CFLAGS = $(AM_CFLAGS) -DFAKE_NO_ENTRY
+tests_unit_drv_noentry_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+tests_unit_drv_noinit_la_SOURCES = $(FAKE_DRV_SRC)
+tests_unit_drv_noinit_la_CFLAGS = $(AM_CFLAGS) -DFAKE_NO_INIT
+tests_unit_drv_noinit_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+tests_unit_drv_initfails_la_SOURCES = $(FAKE_DRV_SRC)
+tests_unit_drv_initfails_la_CFLAGS = $(AM_CFLAGS) -DFAKE_INIT_FAILS
+tests_unit_drv_initfails_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+
+if ENABLE_UNIT_TESTS
+check_PROGRAMS += tests/unit/test_tamsm tests/unit/test_loader tests/unit/test_worker
+TESTS += tests/unit/test_tamsm tests/unit/test_loader tests/unit/test_worker
+
+tests_unit_test_tamsm_SOURCES = tests/unit/test_tamsm.c broker/tamsm.c
+tests_unit_test_tamsm_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_tamsm_LDADD = $(CMOCKA_LIBS)
+
+tests_unit_test_loader_SOURCES = tests/unit/test_loader.c broker/loader.c
+tests_unit_test_loader_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/broker \
+	-DTEST_MODULE_DIR='"$(abs_top_builddir)/tests/unit/.libs"'
+tests_unit_test_loader_LDADD = $(CMOCKA_LIBS) $(LIBS)
+
+tests_unit_test_worker_SOURCES = tests/unit/test_worker.c broker/worker.c
+tests_unit_test_worker_CFLAGS = $(UNIT_CFLAGS) $(LWS_CFLAGS) $(PTHREAD_CFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_worker_LDADD = $(CMOCKA_LIBS) $(LWS_LIBS) $(PTHREAD_LIBS)
+endif

@@ -1,0 +1,11 @@
+# Integration tests: the real programs on loopback (see tests/integration/lib.sh)
+INTEGRATION_TESTS = \
+	tests/integration/startup.sh \
+	tests/integration/install.sh \
+	tests/integration/vector.sh \
+	tests/integration/concurrent.sh \
+	tests/integration/bad_input.sh \
+	tests/integration/tam_failures.sh \
+	tests/integration/shutdown.sh
+TESTS += $(INTEGRATION_TESTS)
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

@@ -1,0 +1,38 @@
+#!/bin/bash
+# An app installs a Trusted Component through the broker, the software Agent
+# holds it, the app unrequests it, and it is gone.
+. "$(dirname "$0")/lib.sh"
+standard_setup
+
+ua request-ta "$TC_UUID" || fail "request-ta exited $?: $(cat "$WORK/ua.out")"
+grep -q "done: installed" "$WORK/ua.out" || fail "no 'done: installed': $(cat "$WORK/ua.out")"
+for step in tee tam-connect query-request query-response update success end; do
+	grep -q "progress $step" "$WORK/ua.out" || fail "no progress '$step'"
+done
+img="$(tc_dir $TC_UUID)/image"
+[ -f "$img" ] || fail "component not in the Agent's state: $img"
+[ "$(cat "$img")" = "Hello, Secure World!" ] || fail "wrong image content"
+pass "installed, image in the Agent's state"
+
+# the TAM saw the exchange, with the media type and without Cache-Control
+grep -q "QueryResponse" "$WORK/tam.log" || fail "TAM did not see a QueryResponse"
+grep -q "Success" "$WORK/tam.log" || fail "TAM did not see a Success"
+
+# asking again changes nothing
+ua request-ta "$TC_UUID" || fail "second request-ta exited $?"
+grep -q "done: no-change" "$WORK/ua.out" || fail "second request not no-change: $(cat "$WORK/ua.out")"
+pass "second request: no-change"
+
+ua unrequest-ta "$TC_UUID" || fail "unrequest-ta exited $?: $(cat "$WORK/ua.out")"
+grep -q "done: removed" "$WORK/ua.out" || fail "no 'done: removed': $(cat "$WORK/ua.out")"
+[ ! -e "$img" ] || fail "component still present after unrequest"
+pass "unrequested, gone from the Agent's state"
+
+ua policy-check || fail "policy-check exited $?: $(cat "$WORK/ua.out")"
+grep -q "done: completed" "$WORK/ua.out" || fail "policy-check not completed"
+pass "policy check completed"
+
+kill -TERM "$BROKER_PID"
+wait_exit "$BROKER_PID" 10 || fail "broker exit status $? after SIGTERM"
+grep -q "counters:" "$WORK/broker.log" || fail "no counters on exit"
+pass "clean exit on SIGTERM"

@@ -1,0 +1,38 @@
+#!/bin/bash
+# Startup refuses what it cannot run, with a clear message and exit code.
+. "$(dirname "$0")/lib.sh"
+make_keys
+write_conf "http://127.0.0.1:9/tam"
+
+"$BROKER_BIN" --check-config -c "$WORK/broker.conf" >"$WORK/check.log" 2>&1 ||
+	fail "valid config refused: $(cat "$WORK/check.log")"
+pass "--check-config accepts a valid file"
+
+printf '[listener]\nport = 70000\nbogus = 1\n' >"$WORK/bad.conf"
+"$BROKER_BIN" --check-config -c "$WORK/bad.conf" >"$WORK/bad.log" 2>&1; rc=$?
+[ $rc = 3 ] || fail "bad config: exit $rc"
+grep -q "bad.conf:2:" "$WORK/bad.log" || fail "no line number: $(cat "$WORK/bad.log")"
+grep -q "bad.conf:3:" "$WORK/bad.log" || fail "unknown key not reported: $(cat "$WORK/bad.log")"
+pass "bad config: exit 3 with line numbers"
+
+"$BROKER_BIN" -c "$WORK/nonexistent.conf" >"$WORK/none.log" 2>&1; rc=$?
+[ $rc = 3 ] || fail "missing config: exit $rc"
+pass "missing config: exit 3"
+
+expect_driver_refusal() { # path words
+	DRIVER_PATH=$1 write_conf "http://127.0.0.1:9/tam"
+	"$BROKER_BIN" -f -c "$WORK/broker.conf" >"$WORK/drv.log" 2>&1; rc=$?
+	[ $rc = 4 ] || fail "driver $1: exit $rc: $(cat "$WORK/drv.log")"
+	grep -q "$2" "$WORK/drv.log" || fail "driver $1: message lacks '$2': $(cat "$WORK/drv.log")"
+	pass "driver $(basename "$1"): exit 4, '$2'"
+}
+FAKE="$top_builddir/tests/unit/.libs"
+expect_driver_refusal "$WORK/missing.so" "cannot load"
+expect_driver_refusal "$FAKE/drv_badmagic.so" "bad magic"
+expect_driver_refusal "$FAKE/drv_major.so" "major versions differ"
+expect_driver_refusal "$FAKE/drv_noentry.so" "does not export tb_driver_entry"
+expect_driver_refusal "$FAKE/drv_initfails.so" "init failed"
+
+"$BROKER_BIN" --version | grep -q "driver ABI 1.0" || fail "--version"
+"$BROKER_BIN" --bogus >/dev/null 2>&1; [ $? = 2 ] || fail "bad option: not exit 2"
+pass "--version, usage errors"

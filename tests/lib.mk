@@ -1,0 +1,32 @@
+# Unit tests of the shared protocol library (lib/).
+if ENABLE_UNIT_TESTS
+check_PROGRAMS += tests/unit/test_util
+TESTS += tests/unit/test_util
+tests_unit_test_util_SOURCES = tests/unit/test_util.c
+tests_unit_test_util_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_util_LDADD = $(UNIT_LDADD)
+
+check_PROGRAMS += tests/unit/test_cbor
+TESTS += tests/unit/test_cbor
+tests_unit_test_cbor_SOURCES = tests/unit/test_cbor.c
+tests_unit_test_cbor_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_cbor_LDADD = $(UNIT_LDADD)
+
+check_PROGRAMS += tests/unit/test_cose
+TESTS += tests/unit/test_cose
+tests_unit_test_cose_SOURCES = tests/unit/test_cose.c
+tests_unit_test_cose_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_cose_LDADD = $(UNIT_LDADD) $(PTHREAD_LIBS)
+
+check_PROGRAMS += tests/unit/test_teep
+TESTS += tests/unit/test_teep
+tests_unit_test_teep_SOURCES = tests/unit/test_teep.c
+tests_unit_test_teep_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_teep_LDADD = $(UNIT_LDADD)
+
+check_PROGRAMS += tests/unit/test_suit
+TESTS += tests/unit/test_suit
+tests_unit_test_suit_SOURCES = tests/unit/test_suit.c
+tests_unit_test_suit_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_suit_LDADD = $(UNIT_LDADD)
+endif

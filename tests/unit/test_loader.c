@@ -1,0 +1,104 @@
+/* The driver loader refuses every malformed driver with a clear sentence. */
+#include "config.h"
+#include "loader.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static void expect_refusal(const char *module, int status, const char *words)
+{
+	struct tb_loaded_driver ld;
+	char err[512] = "";
+	int rc = tb_loader_open(module, TEST_MODULE_DIR, &ld, err, sizeof(err));
+	assert_int_equal(rc, status);
+	if (!strstr(err, words))
+		fail_msg("message '%s' lacks '%s'", err, words);
+	assert_null(ld.handle);
+}
+
+static void loader__good_driver__loads(void **state)
+{
+	struct tb_loaded_driver ld;
+	char err[512] = "";
+	assert_int_equal(tb_loader_open("drv_good", TEST_MODULE_DIR, &ld, err, sizeof(err)), TB_OK);
+	assert_non_null(ld.handle);
+	assert_string_equal(ld.drv->name, "fake");
+	assert_non_null(ld.ops.init);
+	tb_loader_close(&ld);
+	assert_null(ld.handle);
+}
+
+static void loader__bad_magic__refused(void **state)
+{
+	expect_refusal("drv_badmagic", TB_ERR_INVAL, "bad magic");
+}
+
+static void loader__wrong_major__refused(void **state)
+{
+	expect_refusal("drv_major", TB_ERR_UNSUP, "major versions differ");
+}
+
+static void loader__newer_minor__refused(void **state)
+{
+	expect_refusal("drv_minor", TB_ERR_UNSUP, "newer than the broker");
+}
+
+static void loader__short_struct__refused(void **state)
+{
+	expect_refusal("drv_short", TB_ERR_INVAL, "descriptor size");
+}
+
+static void loader__missing_symbol__refused(void **state)
+{
+	expect_refusal("drv_noentry", TB_ERR_INVAL, "does not export tb_driver_entry");
+}
+
+static void loader__missing_required_op__refused(void **state)
+{
+	expect_refusal("drv_noinit", TB_ERR_INVAL, "lacks the required operation init");
+}
+
+static void loader__missing_file__refused(void **state)
+{
+	expect_refusal("drv_does_not_exist", TB_ERR_IO, "cannot load");
+}
+
+static void loader__not_a_shared_object__refused(void **state)
+{
+	expect_refusal(TEST_DATA_DIR "/vectors/teep.cddl", TB_ERR_IO, "cannot load");
+}
+
+static void loader__check_descriptor_in_memory(void **state)
+{
+	struct tb_driver d = {0};
+	char err[256];
+	d.magic = TB_DRIVER_MAGIC;
+	d.abi_major = TB_DRIVER_ABI_MAJOR;
+	d.struct_size = sizeof(d);
+	assert_int_equal(tb_loader_check(&d, sizeof(d), err, sizeof(err)), TB_ERR_INVAL);
+	assert_non_null(strstr(err, "no name"));
+	d.name = "x";
+	assert_int_equal(tb_loader_check(&d, sizeof(d), err, sizeof(err)), TB_ERR_INVAL);
+	assert_non_null(strstr(err, "required operation init"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(loader__good_driver__loads),
+		cmocka_unit_test(loader__bad_magic__refused),
+		cmocka_unit_test(loader__wrong_major__refused),
+		cmocka_unit_test(loader__newer_minor__refused),
+		cmocka_unit_test(loader__short_struct__refused),
+		cmocka_unit_test(loader__missing_symbol__refused),
+		cmocka_unit_test(loader__missing_required_op__refused),
+		cmocka_unit_test(loader__missing_file__refused),
+		cmocka_unit_test(loader__not_a_shared_object__refused),
+		cmocka_unit_test(loader__check_descriptor_in_memory),
+	};
+	return cmocka_run_group_tests_name("loader", tests, NULL, NULL);
+}

@@ -1,0 +1,1174 @@
+/*
+ * Unit tests of the "sim" driver. The test plays the TAM: it holds a TAM key
+ * and a Trusted Component signer key, builds and signs TEEP messages and
+ * SUIT envelopes, and drives the Agent through the driver's own ops table
+ * (tb_driver_entry), in a temporary state directory.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <teep-broker/driver.h>
+
+#include "agent.h"
+#include "tb_cose.h"
+#include "tb_suit.h"
+#include "tb_teep.h"
+#include "tb_util.h"
+
+extern const struct tb_driver tb_driver_entry;
+
+#define UUID_HEX      "8d82573a926d4754935332dc29997f74"
+#define TC_TEXT       "TEEP-Device/SecureFS/0x" UUID_HEX "/ta"
+#define MANIFEST_TEXT "TEEP-Device/SecureFS/0x" UUID_HEX "/suit"
+#define TAM_URI       "https://tam.example/tam"
+#define LOG_CAP       65536
+
+static const uint8_t token16[16] = {0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7,
+                                    0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf};
+static const uint8_t payload_v3[] = "first image";
+static const uint8_t payload_v4[] = "second image, longer";
+
+/* The test host: tb_host first, so the log callback finds the fixture. */
+struct fx {
+	struct tb_host host;
+	char log[LOG_CAP];
+	size_t log_len;
+	char root[256];
+	char state[300];
+	char tam_pub[300];
+	char signer_pub[300];
+	char other_pub[300];
+	struct tb_key *tam;
+	struct tb_key *signer;
+	struct tb_key *agent_pub;
+	enum tb_numbering num;
+	void *inst;
+};
+
+static void host_log(const struct tb_host *h, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void host_log(const struct tb_host *h, int level, const char *fmt, ...)
+{
+	struct fx *f = (struct fx *)h;
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (getenv("TEST_SIM_VERBOSE"))
+		fprintf(stderr, "[%d] %s\n", level, line);
+	if (f->log_len + strlen(line) + 2 < LOG_CAP) {
+		memcpy(f->log + f->log_len, line, strlen(line));
+		f->log_len += strlen(line);
+		f->log[f->log_len++] = '\n';
+		f->log[f->log_len] = 0;
+	}
+}
+
+static void *host_alloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void host_free(void *p)
+{
+	free(p);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fixture                                                                  */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void write_pub(const struct tb_key *key, const char *path)
+{
+	char *pem = NULL;
+
+	assert_int_equal(tb_key_to_pem(key, 0, &pem), TB_OK);
+	assert_int_equal(tb_write_file(path, (const uint8_t *)pem, strlen(pem)), TB_OK);
+	free(pem);
+}
+
+static void driver_stop(struct fx *f)
+{
+	if (f->inst)
+		tb_driver_entry.fini(f->inst);
+	f->inst = NULL;
+}
+
+static int driver_start(struct fx *f, const struct tb_kv *extra, size_t n_extra, int with_uri)
+{
+	struct tb_kv kv[16];
+	size_t n = 0;
+	char pub[400];
+	int rc;
+
+	driver_stop(f);
+	kv[n++] = (struct tb_kv){"state_dir", f->state};
+	kv[n++] = (struct tb_kv){"tam_key", f->tam_pub};
+	kv[n++] = (struct tb_kv){"tc_signer", f->signer_pub};
+	kv[n++] = (struct tb_kv){"numbering", f->num == TB_NUM_PRE26 ? "pre-26" : "draft-26"};
+	if (with_uri)
+		kv[n++] = (struct tb_kv){"tam_uri", TAM_URI};
+	for (size_t i = 0; i < n_extra && n < 16; i++)
+		kv[n++] = extra[i];
+	rc = tb_driver_entry.init(&f->host, kv, n, &f->inst);
+	if (rc != TB_OK)
+		return rc;
+	tb_key_free(f->agent_pub);
+	f->agent_pub = NULL;
+	snprintf(pub, sizeof(pub), "%s/agent_pub.pem", f->state);
+	assert_int_equal(tb_key_load_file(pub, &f->agent_pub, NULL, 0), TB_OK);
+	return TB_OK;
+}
+
+static int setup_common(void **state, enum tb_numbering num)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
+	struct tb_key *other = NULL;
+
+	assert_non_null(f);
+	f->host.struct_size = sizeof(f->host);
+	f->host.log = host_log;
+	f->host.alloc = host_alloc;
+	f->host.free = host_free;
+	f->host.now_ms = tb_now_ms;
+	f->num = num;
+	snprintf(f->root, sizeof(f->root), "%s/test_sim.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(f->root));
+	snprintf(f->state, sizeof(f->state), "%s/state", f->root);
+	snprintf(f->tam_pub, sizeof(f->tam_pub), "%s/tam_pub.pem", f->root);
+	snprintf(f->signer_pub, sizeof(f->signer_pub), "%s/signer_pub.pem", f->root);
+	snprintf(f->other_pub, sizeof(f->other_pub), "%s/other_pub.pem", f->root);
+	assert_int_equal(tb_key_generate(&f->tam), TB_OK);
+	assert_int_equal(tb_key_generate(&f->signer), TB_OK);
+	assert_int_equal(tb_key_generate(&other), TB_OK);
+	write_pub(f->tam, f->tam_pub);
+	write_pub(f->signer, f->signer_pub);
+	write_pub(other, f->other_pub);
+	tb_key_free(other);
+	*state = f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	if (setup_common(state, TB_NUM_DRAFT26))
+		return -1;
+	return driver_start(*state, NULL, 0, 1) == TB_OK ? 0 : -1;
+}
+
+static int setup_pre26(void **state)
+{
+	if (setup_common(state, TB_NUM_PRE26))
+		return -1;
+	return driver_start(*state, NULL, 0, 1) == TB_OK ? 0 : -1;
+}
+
+/* For tests that start the driver themselves. */
+static int setup_stopped(void **state)
+{
+	return setup_common(state, TB_NUM_DRAFT26);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	driver_stop(f);
+	tb_key_free(f->tam);
+	tb_key_free(f->signer);
+	tb_key_free(f->agent_pub);
+	nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Playing the TAM                                                          */
+
+static void cid_make(struct tb_component_id *c, const char *last)
+{
+	uint8_t *uuid = NULL;
+	size_t len = 0;
+
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(tb_hex_decode(UUID_HEX, strlen(UUID_HEX), &uuid, &len), TB_OK);
+	c->seg[0].ptr = (uint8_t *)strdup("TEEP-Device");
+	c->seg[0].len = 11;
+	c->seg[1].ptr = (uint8_t *)strdup("SecureFS");
+	c->seg[1].len = 8;
+	c->seg[2].ptr = uuid;
+	c->seg[2].len = len;
+	c->seg[3].ptr = (uint8_t *)strdup(last);
+	c->seg[3].len = strlen(last);
+	c->n = 4;
+}
+
+static void tc_dir(const struct fx *f, char *out, size_t len)
+{
+	snprintf(out, len, "%s/tc/" TC_TEXT, f->state);
+}
+
+/* Encode and sign as the TAM (or as another key). */
+static void tam_sign(const struct fx *f, const struct tb_key *key, const struct tb_teep_msg *m,
+                     uint8_t **out, size_t *out_len)
+{
+	uint8_t *payload = NULL;
+	size_t plen = 0;
+
+	assert_int_equal(tb_teep_encode(m, f->num, &payload, &plen), TB_OK);
+	assert_int_equal(
+	    tb_cose_sign1(key, f->num == TB_NUM_PRE26 ? TB_COSE_ALG_ES256 : TB_COSE_ALG_ESP256,
+	                  payload, plen, 0, NULL, 0, out, out_len),
+	    TB_OK);
+	free(payload);
+}
+
+/* Hand bytes to the Agent; the answer must be a message signed by the
+ * Agent's key. It is decoded into *answer. */
+static void agent_answer_raw(struct fx *f, void *session, const uint8_t *msg, size_t len,
+                             struct tb_teep_msg *answer, uint8_t **raw, size_t *raw_len)
+{
+	struct tb_agent_out out = {0};
+	uint8_t *payload = NULL;
+	size_t plen = 0;
+	char err[128] = "";
+
+	assert_int_equal(tb_driver_entry.process_teep_message(
+	                     f->inst, session, "application/teep+cbor", msg, len, &out),
+	                 TB_OK);
+	assert_non_null(out.msg);
+	assert_null(out.tam_uri);
+	assert_int_equal(
+	    tb_cose_sign1_verify(out.msg, out.msg_len, f->agent_pub, NULL, 0, &payload, &plen),
+	    TB_OK);
+	memset(answer, 0, sizeof(*answer));
+	assert_int_equal(tb_teep_decode(payload, plen, f->num, answer, err, sizeof(err)), TB_OK);
+	free(payload);
+	if (raw) {
+		*raw = out.msg;
+		*raw_len = out.msg_len;
+	} else {
+		f->host.free(out.msg);
+	}
+}
+
+static void agent_answer(struct fx *f, void *session, const struct tb_teep_msg *m,
+                         struct tb_teep_msg *answer)
+{
+	uint8_t *cose = NULL;
+	size_t len = 0;
+
+	tam_sign(f, f->tam, m, &cose, &len);
+	agent_answer_raw(f, session, cose, len, answer, NULL, NULL);
+	free(cose);
+}
+
+static void query_request(struct tb_teep_msg *m, int with_token, uint64_t items)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = TB_TEEP_QUERY_REQUEST;
+	m->data_item_requested = items;
+	if (with_token) {
+		m->token.ptr = malloc(sizeof(token16));
+		assert_non_null(m->token.ptr);
+		memcpy(m->token.ptr, token16, sizeof(token16));
+		m->token.len = sizeof(token16);
+	}
+}
+
+static void build_manifest(const struct fx *f, const struct tb_key *signer, uint64_t seq,
+                           const uint8_t *payload, size_t plen, struct tb_buf *env)
+{
+	struct tb_component_id tc, mid;
+
+	cid_make(&tc, "ta");
+	cid_make(&mid, "suit");
+	(void)f;
+	assert_int_equal(
+	    tb_suit_build_integrated(signer, &tc, &mid, seq, payload, plen, &env->ptr, &env->len),
+	    TB_OK);
+	tb_component_id_clear(&tc);
+	tb_component_id_clear(&mid);
+}
+
+/* An Update holding one envelope (taken over) and/or one unneeded id. */
+static void update_msg(struct tb_teep_msg *m, struct tb_buf *env, int unneeded)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = TB_TEEP_UPDATE;
+	m->token.ptr = malloc(sizeof(token16));
+	assert_non_null(m->token.ptr);
+	memcpy(m->token.ptr, token16, sizeof(token16));
+	m->token.len = sizeof(token16);
+	if (env) {
+		m->manifest_list = calloc(1, sizeof(*m->manifest_list));
+		assert_non_null(m->manifest_list);
+		m->manifest_list[0] = *env;
+		m->n_manifest_list = 1;
+		memset(env, 0, sizeof(*env));
+	}
+	if (unneeded) {
+		m->unneeded_manifest_list = calloc(1, sizeof(*m->unneeded_manifest_list));
+		assert_non_null(m->unneeded_manifest_list);
+		cid_make(&m->unneeded_manifest_list[0], "suit");
+		m->n_unneeded_manifest_list = 1;
+	}
+}
+
+static void assert_cid_text(const struct tb_component_id *c, const char *text)
+{
+	char buf[SIM_CID_TEXT_MAX + 1];
+
+	assert_int_equal(agent__cid_to_text(c, buf, sizeof(buf)), TB_OK);
+	assert_string_equal(buf, text);
+}
+
+/* request_ta / unrequest_ta for the draft's Trusted Component. */
+static int call_ta(struct fx *f, int unrequest, const char *hint, struct tb_agent_out *out)
+{
+	struct tb_component_id c;
+	struct tb_bytes segs[TB_TEEP_MAX_SEGMENTS];
+	struct tb_ta_request req = {0};
+	int rc;
+
+	cid_make(&c, "ta");
+	for (size_t i = 0; i < c.n; i++)
+		segs[i] = (struct tb_bytes){c.seg[i].ptr, c.seg[i].len};
+	req.struct_size = sizeof(req);
+	req.component_id = segs;
+	req.n_segments = c.n;
+	req.tam_uri = hint;
+	req.app_id = "test";
+	memset(out, 0, sizeof(*out));
+	rc = unrequest ? tb_driver_entry.unrequest_ta(f->inst, &req, out)
+	               : tb_driver_entry.request_ta(f->inst, &req, out);
+	tb_component_id_clear(&c);
+	return rc;
+}
+
+static void out_release(struct fx *f, struct tb_agent_out *out)
+{
+	f->host.free(out->tam_uri);
+	f->host.free(out->msg);
+	if (out->session)
+		tb_driver_entry.session_close(f->inst, out->session);
+	memset(out, 0, sizeof(*out));
+}
+
+/* A complete install of the draft's TC with the given sequence number;
+ * returns the error code of the answer (0 for Success). */
+static uint64_t install(struct fx *f, const struct tb_key *signer, uint64_t seq,
+                        const uint8_t *payload, size_t plen)
+{
+	struct tb_agent_out out = {0};
+	struct tb_teep_msg up, ans;
+	struct tb_buf env = {0};
+	uint64_t code;
+
+	/* A policy-check session: installs need no RequestTA first. */
+	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
+	assert_non_null(out.session);
+	build_manifest(f, signer, seq, payload, plen, &env);
+	update_msg(&up, &env, 0);
+	agent_answer(f, out.session, &up, &ans);
+	code = ans.type == TB_TEEP_SUCCESS ? 0 : ans.err_code;
+	assert_true(ans.type == TB_TEEP_SUCCESS || ans.type == TB_TEEP_ERROR);
+	assert_int_equal(ans.token.len, sizeof(token16));
+	tb_teep_msg_clear(&up);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+	/* End the policy round. */
+	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
+	assert_null(out.session);
+	return code;
+}
+
+static void assert_image(const struct fx *f, const uint8_t *want, size_t want_len)
+{
+	char dir[600], path[700];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	tc_dir(f, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/image", dir);
+	assert_int_equal(tb_read_file(path, 1 << 20, &buf, &len), TB_OK);
+	assert_int_equal(len, want_len);
+	assert_memory_equal(buf, want, want_len);
+	free(buf);
+}
+
+static int path_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tests                                                                    */
+
+static void sim__descriptor__is_software_and_says_not_a_tee(void **state)
+{
+	(void)state;
+	assert_int_equal(tb_driver_entry.magic, TB_DRIVER_MAGIC);
+	assert_int_equal(tb_driver_entry.abi_major, TB_DRIVER_ABI_MAJOR);
+	assert_string_equal(tb_driver_entry.name, "sim");
+	assert_string_equal(tb_driver_entry.tee_kind, "software");
+	assert_non_null(strstr(tb_driver_entry.description, "NOT a TEE"));
+	assert_non_null(tb_driver_entry.session_close);
+}
+
+static void sim__init__generates_private_key_0600_and_public_key(void **state)
+{
+	struct fx *f = *state;
+	char path[400];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/agent.pem", f->state);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(stat(f->state, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/agent_pub.pem", f->state);
+	assert_true(path_exists(path));
+	assert_non_null(strstr(f->log, "NOT a TEE"));
+	assert_non_null(strstr(f->log, "agent_pub.pem"));
+	assert_null(strstr(f->log, "PRIVATE"));
+}
+
+static void sim__init__keeps_the_agent_key_across_restarts(void **state)
+{
+	struct fx *f = *state;
+	uint8_t a[32], b[32];
+
+	assert_int_equal(tb_key_thumbprint(f->agent_pub, a), TB_OK);
+	driver_stop(f);
+	assert_int_equal(driver_start(f, NULL, 0, 1), TB_OK);
+	assert_int_equal(tb_key_thumbprint(f->agent_pub, b), TB_OK);
+	assert_memory_equal(a, b, sizeof(a));
+}
+
+static void sim__init__refuses_missing_required_options(void **state)
+{
+	struct fx *f = *state;
+	struct tb_kv no_signer[] = {{"state_dir", f->state}, {"tam_key", f->tam_pub}};
+	struct tb_kv no_state[] = {{"tam_key", f->tam_pub}, {"tc_signer", f->signer_pub}};
+	struct tb_kv bad_num[] = {{"state_dir", f->state},
+	                          {"tam_key", f->tam_pub},
+	                          {"tc_signer", f->signer_pub},
+	                          {"numbering", "draft-99"}};
+	struct tb_kv missing_key[] = {{"state_dir", f->state},
+	                              {"tam_key", f->tam_pub},
+	                              {"tc_signer", f->signer_pub},
+	                              {"agent_key", "/nonexistent/agent.pem"}};
+	void *inst = NULL;
+
+	assert_int_equal(tb_driver_entry.init(&f->host, no_signer, 2, &inst), TB_ERR_INVAL);
+	assert_int_equal(tb_driver_entry.init(&f->host, no_state, 2, &inst), TB_ERR_INVAL);
+	assert_int_equal(tb_driver_entry.init(&f->host, bad_num, 4, &inst), TB_ERR_INVAL);
+	assert_int_not_equal(tb_driver_entry.init(&f->host, missing_key, 4, &inst), TB_OK);
+	assert_null(inst);
+}
+
+static void sim__init__warns_about_unknown_options_and_starts(void **state)
+{
+	struct fx *f = *state;
+	struct tb_kv extra[] = {{"colour", "blue"}};
+
+	assert_int_equal(driver_start(f, extra, 1, 1), TB_OK);
+	assert_non_null(strstr(f->log, "unknown option 'colour'"));
+}
+
+static void sim__request_ta__returns_configured_uri_and_session(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out;
+
+	assert_int_equal(call_ta(f, 0, "https://other.example/tam", &out), TB_OK);
+	assert_non_null(out.tam_uri);
+	assert_string_equal(out.tam_uri, TAM_URI);
+	assert_non_null(out.session);
+	assert_null(out.msg);
+	out_release(f, &out);
+}
+
+static void sim__request_ta__without_any_uri_is_inval(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out;
+
+	assert_int_equal(driver_start(f, NULL, 0, 0), TB_OK);
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_ERR_INVAL);
+	assert_null(out.session);
+	assert_null(out.tam_uri);
+	/* The app's hint is used when nothing is configured. */
+	assert_int_equal(call_ta(f, 0, "https://app.example/tam", &out), TB_OK);
+	assert_string_equal(out.tam_uri, "https://app.example/tam");
+	out_release(f, &out);
+}
+
+static void sim__query_request__answers_signed_response_listing_requested(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out;
+	struct tb_teep_msg qr, ans;
+
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	query_request(&qr, 1, TB_TEEP_DIR_ATTESTATION | TB_TEEP_DIR_TRUSTED_COMPONENTS);
+	agent_answer(f, out.session, &qr, &ans);
+	assert_int_equal(ans.type, TB_TEEP_QUERY_RESPONSE);
+	assert_int_equal(ans.token.len, sizeof(token16));
+	assert_memory_equal(ans.token.ptr, token16, sizeof(token16));
+	assert_int_equal(ans.n_requested_tc_list, 1);
+	assert_cid_text(&ans.requested_tc_list[0], TC_TEXT);
+	assert_int_equal(ans.n_tc_list, 0);
+	assert_int_equal(ans.n_unneeded_manifest_list, 0);
+	assert_non_null(strstr(f->log, "requested=" TC_TEXT));
+	assert_non_null(strstr(f->log, "attestation requested: not supported"));
+	tb_teep_msg_clear(&qr);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+}
+
+static void sim__query_request__without_token__answers_without_token(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out;
+	struct tb_teep_msg qr, ans;
+
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	query_request(&qr, 0, TB_TEEP_DIR_TRUSTED_COMPONENTS);
+	agent_answer(f, out.session, &qr, &ans);
+	assert_int_equal(ans.type, TB_TEEP_QUERY_RESPONSE);
+	assert_int_equal(ans.token.len, 0);
+	tb_teep_msg_clear(&qr);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+}
+
+static void sim__request_update_unrequest__installs_then_removes(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out;
+	struct tb_teep_msg qr, up, ans;
+	struct tb_buf env = {0};
+	char dir[600], path[700];
+	uint8_t *info = NULL;
+	size_t len = 0;
+
+	/* RequestTA: QueryRequest, then Update with the manifest. */
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	query_request(&qr, 1, TB_TEEP_DIR_TRUSTED_COMPONENTS);
+	agent_answer(f, out.session, &qr, &ans);
+	tb_teep_msg_clear(&ans);
+	build_manifest(f, f->signer, 3, payload_v3, sizeof(payload_v3), &env);
+	update_msg(&up, &env, 0);
+	agent_answer(f, out.session, &up, &ans);
+	assert_int_equal(ans.type, TB_TEEP_SUCCESS);
+	assert_int_equal(ans.token.len, sizeof(token16));
+	assert_memory_equal(ans.token.ptr, token16, sizeof(token16));
+	tb_teep_msg_clear(&up);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+	assert_image(f, payload_v3, sizeof(payload_v3));
+	tc_dir(f, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/manifest.suit", dir);
+	assert_true(path_exists(path));
+	snprintf(path, sizeof(path), "%s/info", dir);
+	assert_int_equal(tb_read_file(path, 8192, &info, &len), TB_OK);
+	assert_non_null(strstr((char *)info, "manifest-component-id = " MANIFEST_TEXT "\n"));
+	assert_non_null(strstr((char *)info, "sequence-number = 3\n"));
+	free(info);
+	assert_non_null(strstr(f->log, "installed " TC_TEXT " seq 3"));
+
+	/* Installed: RequestTA has nothing to do. */
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	assert_null(out.session);
+	assert_null(out.tam_uri);
+	assert_null(out.msg);
+
+	/* The QueryResponse of a policy check lists it in tc-list. */
+	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
+	agent_answer(f, out.session, &qr, &ans);
+	assert_int_equal(ans.n_tc_list, 1);
+	assert_cid_text(&ans.tc_list[0], TC_TEXT);
+	assert_int_equal(ans.n_requested_tc_list, 0);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
+
+	/* UnrequestTA: the manifest id goes into unneeded-manifest-list. */
+	assert_int_equal(call_ta(f, 1, NULL, &out), TB_OK);
+	assert_string_equal(out.tam_uri, TAM_URI);
+	assert_non_null(out.session);
+	agent_answer(f, out.session, &qr, &ans);
+	assert_int_equal(ans.type, TB_TEEP_QUERY_RESPONSE);
+	assert_int_equal(ans.n_unneeded_manifest_list, 1);
+	assert_cid_text(&ans.unneeded_manifest_list[0], MANIFEST_TEXT);
+	assert_int_equal(ans.n_requested_tc_list, 0);
+	tb_teep_msg_clear(&ans);
+	update_msg(&up, NULL, 1);
+	agent_answer(f, out.session, &up, &ans);
+	assert_int_equal(ans.type, TB_TEEP_SUCCESS);
+	tb_teep_msg_clear(&up);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+	assert_false(path_exists(dir));
+	snprintf(path, sizeof(path), "%s/tc/TEEP-Device", f->state);
+	assert_false(path_exists(path));
+	snprintf(path, sizeof(path), "%s/tc", f->state);
+	assert_true(path_exists(path));
+
+	/* Gone: UnrequestTA has nothing to do, RequestTA starts again. */
+	assert_int_equal(call_ta(f, 1, NULL, &out), TB_OK);
+	assert_null(out.session);
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	assert_non_null(out.session);
+	out_release(f, &out);
+	tb_teep_msg_clear(&qr);
+}
+
+static void sim__message_signed_by_another_key__answers_error_changes_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out;
+	struct tb_teep_msg up, ans;
+	struct tb_buf env = {0};
+	struct tb_key *impostor = NULL;
+	uint8_t *cose = NULL;
+	size_t len = 0;
+	char dir[600];
+
+	assert_int_equal(tb_key_generate(&impostor), TB_OK);
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	build_manifest(f, f->signer, 3, payload_v3, sizeof(payload_v3), &env);
+	update_msg(&up, &env, 0);
+	tam_sign(f, impostor, &up, &cose, &len);
+	agent_answer_raw(f, out.session, cose, len, &ans, NULL, NULL);
+	assert_int_equal(ans.type, TB_TEEP_ERROR);
+	assert_int_equal(ans.err_code, TB_TEEP_ERR_PERMANENT);
+	assert_non_null(ans.err_msg);
+	assert_int_equal(ans.token.len, 0); /* an unverified token is not echoed */
+	tc_dir(f, dir, sizeof(dir));
+	assert_false(path_exists(dir));
+	assert_int_equal(agent__installed_count(f->inst), 0);
+	assert_int_equal(agent__session_state(out.session), SIM_STATE_FAILED);
+	free(cose);
+	tb_teep_msg_clear(&up);
+	tb_teep_msg_clear(&ans);
+	tb_key_free(impostor);
+	out_release(f, &out);
+}
+
+static void sim__query_request_from_unknown_tam__answers_error(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out;
+	struct tb_teep_msg qr, ans;
+	struct tb_key *impostor = NULL;
+	uint8_t *cose = NULL;
+	size_t len = 0;
+
+	assert_int_equal(tb_key_generate(&impostor), TB_OK);
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	query_request(&qr, 1, TB_TEEP_DIR_TRUSTED_COMPONENTS);
+	tam_sign(f, impostor, &qr, &cose, &len);
+	agent_answer_raw(f, out.session, cose, len, &ans, NULL, NULL);
+	assert_int_equal(ans.type, TB_TEEP_ERROR);
+	assert_int_equal(ans.err_code, TB_TEEP_ERR_PERMANENT);
+	free(cose);
+	tb_teep_msg_clear(&qr);
+	tb_teep_msg_clear(&ans);
+	tb_key_free(impostor);
+	out_release(f, &out);
+}
+
+static void sim__several_tam_keys__any_of_them_verifies(void **state)
+{
+	struct fx *f = *state;
+	char list[700];
+	struct tb_kv extra[] = {{"tam_key", list}};
+	struct tb_agent_out out;
+	struct tb_teep_msg qr, ans;
+
+	/* The real TAM key second in the list. */
+	snprintf(list, sizeof(list), "%s, %s", f->other_pub, f->tam_pub);
+	assert_int_equal(driver_start(f, extra, 1, 1), TB_OK);
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	query_request(&qr, 1, 0);
+	agent_answer(f, out.session, &qr, &ans);
+	assert_int_equal(ans.type, TB_TEEP_QUERY_RESPONSE);
+	tb_teep_msg_clear(&qr);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+}
+
+static void sim__update_with_unknown_manifest_signer__answers_error_installs_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct tb_key *rogue = NULL;
+	char dir[600];
+
+	assert_int_equal(tb_key_generate(&rogue), TB_OK);
+	assert_int_equal(install(f, rogue, 3, payload_v3, sizeof(payload_v3)),
+	                 TB_TEEP_ERR_MANIFEST_PROCESSING_FAILED);
+	tb_key_free(rogue);
+	tc_dir(f, dir, sizeof(dir));
+	assert_false(path_exists(dir));
+	assert_int_equal(agent__installed_count(f->inst), 0);
+}
+
+static void sim__update_with_lower_or_equal_sequence__is_refused_as_rollback(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(install(f, f->signer, 3, payload_v3, sizeof(payload_v3)), 0);
+	assert_int_equal(install(f, f->signer, 3, payload_v4, sizeof(payload_v4)),
+	                 TB_TEEP_ERR_MANIFEST_PROCESSING_FAILED);
+	assert_non_null(strstr(f->log, "rollback"));
+	assert_int_equal(install(f, f->signer, 2, payload_v4, sizeof(payload_v4)),
+	                 TB_TEEP_ERR_MANIFEST_PROCESSING_FAILED);
+	assert_image(f, payload_v3, sizeof(payload_v3));
+	/* A higher sequence number upgrades. */
+	assert_int_equal(install(f, f->signer, 4, payload_v4, sizeof(payload_v4)), 0);
+	assert_image(f, payload_v4, sizeof(payload_v4));
+	assert_int_equal(agent__installed_count(f->inst), 1);
+}
+
+static void sim__garbage_input__answers_error_without_crashing(void **state)
+{
+	struct fx *f = *state;
+	/* A map that declares 2^32 entries in 6 bytes; a COSE_Sign1 tag
+	 * around an array declaring 2^64-1 items; a truncated tag. */
+	static const uint8_t huge_map[] = {0xba, 0xff, 0xff, 0xff, 0xff, 0x00};
+	static const uint8_t huge_arr[] = {0xd2, 0x9b, 0xff, 0xff, 0xff, 0xff,
+	                                   0xff, 0xff, 0xff, 0xff, 0x01};
+	static const uint8_t short_tag[] = {0xd8};
+	struct {
+		const uint8_t *p;
+		size_t len;
+	} cases[5] = {{huge_map, sizeof(huge_map)},
+	              {huge_arr, sizeof(huge_arr)},
+	              {short_tag, sizeof(short_tag)}};
+	struct tb_agent_out out;
+	struct tb_teep_msg ans;
+	uint8_t *noise = malloc(4096), *big = calloc(1, SIM_DEFAULT_MAX_MESSAGE + 1);
+	unsigned seed = 12345;
+
+	assert_non_null(noise);
+	assert_non_null(big);
+	for (size_t i = 0; i < 4096; i++) {
+		seed = seed * 1103515245u + 12345u;
+		noise[i] = (uint8_t)(seed >> 16);
+	}
+	cases[3].p = noise;
+	cases[3].len = 4096;
+	cases[4].p = big;
+	cases[4].len = SIM_DEFAULT_MAX_MESSAGE + 1;
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	for (size_t i = 0; i < 5; i++) {
+		agent_answer_raw(f, out.session, cases[i].p, cases[i].len, &ans, NULL, NULL);
+		assert_int_equal(ans.type, TB_TEEP_ERROR);
+		assert_int_equal(ans.err_code, TB_TEEP_ERR_PERMANENT);
+		tb_teep_msg_clear(&ans);
+	}
+	/* Every prefix of a valid message is rejected too. */
+	{
+		struct tb_teep_msg qr;
+		uint8_t *cose = NULL;
+		size_t len = 0;
+
+		query_request(&qr, 1, TB_TEEP_DIR_TRUSTED_COMPONENTS);
+		tam_sign(f, f->tam, &qr, &cose, &len);
+		for (size_t cut = 1; cut < len; cut++) {
+			agent_answer_raw(f, out.session, cose, cut, &ans, NULL, NULL);
+			assert_int_equal(ans.type, TB_TEEP_ERROR);
+			tb_teep_msg_clear(&ans);
+		}
+		free(cose);
+		tb_teep_msg_clear(&qr);
+	}
+	assert_non_null(strstr(f->log, "over max_message"));
+	free(noise);
+	free(big);
+	out_release(f, &out);
+}
+
+/* Validly signed by the TAM but with a damaged payload: this reaches the
+ * TEEP decoder and the SUIT processor with hostile bytes. */
+static void sim__signed_mutated_payloads__answer_without_crashing(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out;
+	struct tb_teep_msg up, ans;
+	struct tb_buf env = {0};
+	uint8_t *payload = NULL, *cose = NULL;
+	size_t plen = 0, len = 0;
+	unsigned seed = 777;
+
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	build_manifest(f, f->signer, 9, payload_v3, sizeof(payload_v3), &env);
+	update_msg(&up, &env, 1);
+	assert_int_equal(tb_teep_encode(&up, f->num, &payload, &plen), TB_OK);
+	for (int i = 0; i < 120; i++) {
+		size_t at;
+		uint8_t saved;
+
+		seed = seed * 1103515245u + 12345u;
+		at = (seed >> 8) % plen;
+		saved = payload[at];
+		payload[at] ^= (uint8_t)(1u << (seed % 8)) | (uint8_t)(i & 0x40 ? 0xff : 0);
+		assert_int_equal(tb_cose_sign1(f->tam, TB_COSE_ALG_ESP256, payload, plen, 0, NULL,
+		                               0, &cose, &len),
+		                 TB_OK);
+		agent_answer_raw(f, out.session, cose, len, &ans, NULL, NULL);
+		assert_true(ans.type == TB_TEEP_ERROR || ans.type == TB_TEEP_SUCCESS ||
+		            ans.type == TB_TEEP_QUERY_RESPONSE);
+		tb_teep_msg_clear(&ans);
+		free(cose);
+		payload[at] = saved;
+	}
+	free(payload);
+	tb_teep_msg_clear(&up);
+	out_release(f, &out);
+}
+
+static void sim__unexpected_message_type__answers_error_with_token(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out;
+	struct tb_teep_msg m = {0}, ans;
+
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	m.type = TB_TEEP_SUCCESS;
+	m.token.ptr = malloc(sizeof(token16));
+	assert_non_null(m.token.ptr);
+	memcpy(m.token.ptr, token16, sizeof(token16));
+	m.token.len = sizeof(token16);
+	agent_answer(f, out.session, &m, &ans);
+	assert_int_equal(ans.type, TB_TEEP_ERROR);
+	assert_int_equal(ans.err_code, TB_TEEP_ERR_PERMANENT);
+	assert_int_equal(ans.token.len, sizeof(token16));
+	tb_teep_msg_clear(&m);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+}
+
+static void sim__wrong_media_type__answers_error(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out, ans_out = {0};
+	static const uint8_t one[] = {0x01};
+
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	assert_int_equal(tb_driver_entry.process_teep_message(f->inst, out.session, "text/html",
+	                                                      one, 1, &ans_out),
+	                 TB_OK);
+	assert_non_null(ans_out.msg);
+	assert_non_null(strstr(f->log, "unsupported media type"));
+	f->host.free(ans_out.msg);
+	out_release(f, &out);
+}
+
+static void sim__update_with_tam_error_only__ends_the_exchange(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out, ans_out = {0};
+	struct tb_teep_msg up = {0};
+	uint8_t *cose = NULL;
+	size_t len = 0;
+
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	up.type = TB_TEEP_UPDATE;
+	up.err_code = TB_TEEP_ERR_PERMANENT;
+	up.err_msg = strdup("no such component");
+	tam_sign(f, f->tam, &up, &cose, &len);
+	assert_int_equal(
+	    tb_driver_entry.process_teep_message(f->inst, out.session, NULL, cose, len, &ans_out),
+	    TB_OK);
+	assert_null(ans_out.msg);
+	assert_non_null(strstr(f->log, "no such component"));
+	free(cose);
+	tb_teep_msg_clear(&up);
+	out_release(f, &out);
+}
+
+static void sim__appendix_e_vector__installs_hello_secure_world(void **state)
+{
+	struct fx *f = *state;
+	char signer[400], vec[400];
+	struct tb_kv extra[] = {{"tc_signer", signer}};
+	struct tb_agent_out out;
+	struct tb_teep_msg up, ans;
+	uint8_t *hex = NULL;
+	size_t hexlen = 0;
+	struct tb_buf env = {0};
+	static const char hello[] = "Hello, Secure World!";
+
+	snprintf(signer, sizeof(signer), "%s/vectors/suit/appendixE_signer_public_key.pem",
+	         TEST_DATA_DIR);
+	snprintf(vec, sizeof(vec), "%s/vectors/suit/suit_integrated.hex", TEST_DATA_DIR);
+	assert_int_equal(driver_start(f, extra, 1, 1), TB_OK);
+	assert_int_equal(tb_read_file(vec, 1 << 16, &hex, &hexlen), TB_OK);
+	assert_int_equal(tb_hex_decode((char *)hex, hexlen, &env.ptr, &env.len), TB_OK);
+	free(hex);
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	update_msg(&up, &env, 0);
+	agent_answer(f, out.session, &up, &ans);
+	assert_int_equal(ans.type, TB_TEEP_SUCCESS);
+	assert_image(f, (const uint8_t *)hello, strlen(hello));
+	assert_non_null(strstr(f->log, "installed " TC_TEXT " seq 3 (20 bytes)"));
+	tb_teep_msg_clear(&up);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+}
+
+static void sim__installed_set__survives_fini_and_init(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out;
+	struct tb_teep_msg qr, ans;
+	struct tb_component_id c;
+
+	assert_int_equal(install(f, f->signer, 5, payload_v3, sizeof(payload_v3)), 0);
+	driver_stop(f);
+	assert_int_equal(driver_start(f, NULL, 0, 1), TB_OK);
+	cid_make(&c, "ta");
+	assert_true(agent__is_installed(f->inst, &c));
+	tb_component_id_clear(&c);
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	assert_null(out.session);
+	/* The reloaded sequence number still guards against rollback. */
+	assert_int_equal(install(f, f->signer, 5, payload_v4, sizeof(payload_v4)),
+	                 TB_TEEP_ERR_MANIFEST_PROCESSING_FAILED);
+	/* And the reloaded manifest id still unrequests it. */
+	assert_int_equal(call_ta(f, 1, NULL, &out), TB_OK);
+	query_request(&qr, 1, TB_TEEP_DIR_TRUSTED_COMPONENTS);
+	agent_answer(f, out.session, &qr, &ans);
+	assert_int_equal(ans.n_tc_list, 1);
+	assert_int_equal(ans.n_unneeded_manifest_list, 1);
+	assert_cid_text(&ans.unneeded_manifest_list[0], MANIFEST_TEXT);
+	tb_teep_msg_clear(&qr);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+}
+
+static void sim__reload__ignores_tampered_components(void **state)
+{
+	struct fx *f = *state;
+	char dir[600], path[700];
+	static const uint8_t junk[] = "tampered image, other size";
+
+	assert_int_equal(install(f, f->signer, 1, payload_v3, sizeof(payload_v3)), 0);
+	driver_stop(f);
+	tc_dir(f, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/image", dir);
+	assert_int_equal(tb_write_file(path, junk, sizeof(junk)), TB_OK);
+	/* A directory that spells no canonical component id. */
+	snprintf(path, sizeof(path), "%s/tc/0xABCD", f->state);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/tc/0xABCD/info", f->state);
+	assert_int_equal(tb_write_file(path, (const uint8_t *)"x", 1), TB_OK);
+	assert_int_equal(driver_start(f, NULL, 0, 1), TB_OK);
+	assert_int_equal(agent__installed_count(f->inst), 0);
+	assert_non_null(strstr(f->log, "image missing or of the wrong size"));
+	assert_non_null(strstr(f->log, "not a component id"));
+}
+
+static void sim__policy_check__gives_uri_then_nothing_each_round(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out = {0};
+
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
+		assert_non_null(out.tam_uri);
+		assert_string_equal(out.tam_uri, TAM_URI);
+		assert_non_null(out.session);
+		out_release(f, &out);
+		assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
+		assert_null(out.tam_uri);
+		assert_null(out.session);
+	}
+	/* Without a configured TAM there is nobody to ask. */
+	assert_int_equal(driver_start(f, NULL, 0, 0), TB_OK);
+	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
+	assert_null(out.tam_uri);
+	assert_null(out.session);
+}
+
+static void sim__process_error__marks_the_session_failed(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out;
+
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	assert_int_equal(agent__session_state(out.session), SIM_STATE_STARTED);
+	tb_driver_entry.process_error(f->inst, out.session);
+	assert_int_equal(agent__session_state(out.session), SIM_STATE_FAILED);
+	out_release(f, &out);
+}
+
+static void sim__pre26__answers_in_old_numbering_signed_es256(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out;
+	struct tb_teep_msg qr, ans;
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	/* Protected header << {1: -7} >> right after the tag and array head. */
+	static const uint8_t es256_head[] = {0xd2, 0x84, 0x43, 0xa1, 0x01, 0x26};
+
+	assert_int_equal(install(f, f->signer, 1, payload_v3, sizeof(payload_v3)), 0);
+	assert_int_equal(call_ta(f, 1, NULL, &out), TB_OK);
+	query_request(&qr, 1, TB_TEEP_DIR_TRUSTED_COMPONENTS);
+	agent_answer_raw(f, out.session, NULL, 0, &ans, NULL, NULL);
+	assert_int_equal(ans.type, TB_TEEP_ERROR); /* empty message */
+	tb_teep_msg_clear(&ans);
+	{
+		uint8_t *cose = NULL;
+		size_t len = 0;
+
+		tam_sign(f, f->tam, &qr, &cose, &len);
+		agent_answer_raw(f, out.session, cose, len, &ans, &raw, &raw_len);
+		free(cose);
+	}
+	assert_int_equal(ans.type, TB_TEEP_QUERY_RESPONSE);
+	assert_int_equal(ans.n_unneeded_manifest_list, 1);
+	assert_true(raw_len > sizeof(es256_head));
+	assert_memory_equal(raw, es256_head, sizeof(es256_head));
+	f->host.free(raw);
+	tb_teep_msg_clear(&qr);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+}
+
+static void sim__cid_text__maps_unsafe_segments_to_hex_one_to_one(void **state)
+{
+	static const struct {
+		const char *seg;
+		size_t len;
+		const char *text;
+	} cases[] = {
+	    {"TEEP-Device", 11, "TEEP-Device"},
+	    {"..", 2, "0x2e2e"},
+	    {".", 1, "0x2e"},
+	    {"a/b", 3, "0x612f62"},
+	    {"0xab", 4, "0x30786162"},
+	    {"image", 5, "0x696d616765"},
+	    {"x.tmp", 5, "0x782e746d70"},
+	    {"", 0, "0x"},
+	};
+	char text[SIM_CID_TEXT_MAX + 1];
+	struct tb_component_id c, back;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&c, 0, sizeof(c));
+		c.n = 1;
+		c.seg[0].ptr = (uint8_t *)cases[i].seg;
+		c.seg[0].len = cases[i].len;
+		assert_int_equal(agent__cid_to_text(&c, text, sizeof(text)), TB_OK);
+		assert_string_equal(text, cases[i].text);
+		assert_int_equal(agent__cid_from_text(text, &back), TB_OK);
+		assert_true(tb_component_id_equal(&c, &back));
+		tb_component_id_clear(&back);
+	}
+	/* Only the canonical spelling parses. */
+	assert_int_not_equal(agent__cid_from_text("0xABCD", &back), TB_OK);
+	assert_int_not_equal(agent__cid_from_text("0x6162", &back), TB_OK); /* is "ab" */
+	assert_int_not_equal(agent__cid_from_text("a//b", &back), TB_OK);
+	assert_int_not_equal(agent__cid_from_text("0x1", &back), TB_OK);
+	assert_int_not_equal(agent__cid_from_text("1/2/3/4/5/6/7/8/9", &back), TB_OK);
+	assert_int_equal(agent__cid_from_text(TC_TEXT, &back), TB_OK);
+	assert_int_equal(back.n, 4);
+	assert_int_equal(back.seg[2].len, 16);
+	tb_component_id_clear(&back);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(sim__descriptor__is_software_and_says_not_a_tee),
+	    cmocka_unit_test(sim__cid_text__maps_unsafe_segments_to_hex_one_to_one),
+	    cmocka_unit_test_setup_teardown(sim__init__generates_private_key_0600_and_public_key,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__init__keeps_the_agent_key_across_restarts, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(sim__init__refuses_missing_required_options,
+	                                    setup_stopped, teardown),
+	    cmocka_unit_test_setup_teardown(sim__init__warns_about_unknown_options_and_starts,
+	                                    setup_stopped, teardown),
+	    cmocka_unit_test_setup_teardown(sim__request_ta__returns_configured_uri_and_session,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__request_ta__without_any_uri_is_inval,
+	                                    setup_stopped, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        sim__query_request__answers_signed_response_listing_requested, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        sim__query_request__without_token__answers_without_token, setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__request_update_unrequest__installs_then_removes,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        sim__message_signed_by_another_key__answers_error_changes_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__query_request_from_unknown_tam__answers_error,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__several_tam_keys__any_of_them_verifies,
+	                                    setup_stopped, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        sim__update_with_unknown_manifest_signer__answers_error_installs_nothing, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        sim__update_with_lower_or_equal_sequence__is_refused_as_rollback, setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__garbage_input__answers_error_without_crashing,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__signed_mutated_payloads__answer_without_crashing,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__unexpected_message_type__answers_error_with_token,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__wrong_media_type__answers_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__update_with_tam_error_only__ends_the_exchange,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__appendix_e_vector__installs_hello_secure_world,
+	                                    setup_stopped, teardown),
+	    cmocka_unit_test_setup_teardown(sim__installed_set__survives_fini_and_init, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(sim__reload__ignores_tampered_components, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(sim__policy_check__gives_uri_then_nothing_each_round,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__process_error__marks_the_session_failed, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(sim__pre26__answers_in_old_numbering_signed_es256,
+	                                    setup_pre26, teardown),
+	};
+
+	return cmocka_run_group_tests_name("sim", tests, NULL, NULL);
+}

@@ -1,0 +1,893 @@
+/*
+ * Reference TAM logic: sessions, tokens, the catalog and the answers to an
+ * Agent's messages. No networking here; teep-tam.c puts HTTP around it and
+ * the unit tests call it directly.
+ *
+ * A development and test TAM, not a production one: it has no device
+ * database, no policy beyond "give the Agent what it asks for if we have it",
+ * and no attestation.
+ */
+#include "config.h"
+
+#include "tam_core.h"
+
+#include "tb_log.h"
+#include "tb_suit.h"
+#include "tb_util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+/* What a token was issued for, so that an answer of the wrong kind is
+ * noticed: a QueryRequest is answered by a QueryResponse (or an Error), an
+ * Update by a Success (or an Error). */
+enum tam_token_kind { TOKEN_FREE = 0, TOKEN_QUERY = 1, TOKEN_UPDATE = 2 };
+
+struct tam_token {
+	uint8_t id[TAM_TOKEN_LEN];
+	uint64_t issued_ms;
+	enum tam_token_kind kind;
+};
+
+/* One catalog envelope, kept in memory for the lifetime of the core. */
+struct tam_entry {
+	char *file; /* base name, for logs */
+	uint8_t *env;
+	size_t env_len;
+	struct tb_suit_info info;
+};
+
+struct tam_core {
+	const struct tb_key *key;
+	const struct tb_key **agent_keys;
+	size_t n_agent_keys;
+	uint8_t kid[32];
+	enum tb_numbering num;
+	size_t max_body;
+	size_t max_manifest;
+	uint64_t lifetime_ms;
+	uint64_t (*now_ms)(void *arg);
+	void *now_arg;
+
+	struct tam_entry *catalog;
+	size_t n_catalog;
+
+	struct tam_token *tokens;
+	size_t max_tokens;
+
+	struct tam_counters cnt;
+};
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+static uint64_t default_now(void *arg)
+{
+	(void)arg;
+	return tb_now_ms();
+}
+
+static uint64_t core_now(const struct tam_core *tam)
+{
+	return tam->now_ms(tam->now_arg);
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* The token source: the draft requires a cryptographically secure one. */
+static int random_bytes(uint8_t *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = getrandom(buf + done, len - done, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return TB_ERR_IO;
+		}
+		done += (size_t)n;
+	}
+	return TB_OK;
+}
+
+/* A short token prefix for traces: enough to follow one exchange. */
+static void token_trace(const uint8_t *tok, size_t len, char out[16])
+{
+	size_t n = len < 4 ? len : 4;
+
+	tb_hex_encode(tok, n, out);
+	strcat(out, "..");
+}
+
+/* Agent-supplied text goes into our logs: keep it printable and short. */
+static void sanitize_text(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	if (!outlen)
+		return;
+	for (; in && *in && o + 1 < outlen; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		out[o++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? (char)c : '?';
+	}
+	out[o] = '\0';
+}
+
+/* "[a, b, ...]" for a trace line; truncated with "..." when too long. */
+static void format_ids(const struct tb_component_id *ids, size_t n, char *out, size_t outlen)
+{
+	size_t o = 0;
+	char one[256];
+
+	if (outlen < 8) {
+		if (outlen)
+			out[0] = '\0';
+		return;
+	}
+	out[o++] = '[';
+	for (size_t i = 0; i < n; i++) {
+		size_t l = tb_component_id_format(&ids[i], one, sizeof(one));
+		size_t need = l + (i ? 2 : 0);
+
+		/* keep room for "...]" and the terminator */
+		if (o + need + 5 > outlen) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (i) {
+			out[o++] = ',';
+			out[o++] = ' ';
+		}
+		memcpy(out + o, one, l);
+		o += l;
+	}
+	out[o++] = ']';
+	out[o] = '\0';
+}
+
+int tam_numbering_parse(const char *s, enum tb_numbering *out)
+{
+	if (!s)
+		return TB_ERR_INVAL;
+	if (!strcmp(s, "draft-26") || !strcmp(s, "26")) {
+		*out = TB_NUM_DRAFT26;
+		return TB_OK;
+	}
+	if (!strcmp(s, "pre-26") || !strcmp(s, "pre26")) {
+		*out = TB_NUM_PRE26;
+		return TB_OK;
+	}
+	return TB_ERR_INVAL;
+}
+
+const char *tam_numbering_name(enum tb_numbering num)
+{
+	return num == TB_NUM_PRE26 ? "pre-26" : "draft-26";
+}
+
+/* ------------------------------------------------------------------ */
+/* Token table                                                         */
+/* ------------------------------------------------------------------ */
+
+/* The draft requires token state to be bounded by a timeout. */
+static void tokens_expire(struct tam_core *tam)
+{
+	uint64_t now = core_now(tam);
+
+	for (size_t i = 0; i < tam->max_tokens; i++) {
+		struct tam_token *t = &tam->tokens[i];
+
+		if (t->kind != TOKEN_FREE && now >= t->issued_ms &&
+		    now - t->issued_ms >= tam->lifetime_ms) {
+			t->kind = TOKEN_FREE;
+			tam->cnt.tokens_expired++;
+		}
+	}
+}
+
+/* Remember a token we sent. When the table is full the oldest one goes:
+ * memory stays bounded whatever the Agents do, and a session that old is
+ * the least likely to still be answered. */
+static void token_remember(struct tam_core *tam, const uint8_t id[TAM_TOKEN_LEN],
+                           enum tam_token_kind kind)
+{
+	struct tam_token *slot = NULL;
+
+	tokens_expire(tam);
+	for (size_t i = 0; i < tam->max_tokens; i++) {
+		struct tam_token *t = &tam->tokens[i];
+
+		if (t->kind == TOKEN_FREE) {
+			slot = t;
+			break;
+		}
+		if (!slot || t->issued_ms < slot->issued_ms)
+			slot = t;
+	}
+	if (slot->kind != TOKEN_FREE) {
+		tam->cnt.tokens_evicted++;
+		tb_log(TB_LOG_DEBUG, "tam: token table full (%zu), oldest token forgotten",
+		       tam->max_tokens);
+	}
+	memcpy(slot->id, id, TAM_TOKEN_LEN);
+	slot->issued_ms = core_now(tam);
+	slot->kind = kind;
+}
+
+/* Take a token out of the table: one validly signed answer per token.
+ * Returns what it was issued for, TOKEN_FREE if it is not ours. */
+static enum tam_token_kind token_take(struct tam_core *tam, const struct tb_buf *tok)
+{
+	tokens_expire(tam);
+	if (tok->len != TAM_TOKEN_LEN)
+		return TOKEN_FREE;
+	for (size_t i = 0; i < tam->max_tokens; i++) {
+		struct tam_token *t = &tam->tokens[i];
+
+		if (t->kind != TOKEN_FREE && !memcmp(t->id, tok->ptr, TAM_TOKEN_LEN)) {
+			enum tam_token_kind kind = t->kind;
+
+			t->kind = TOKEN_FREE;
+			return kind;
+		}
+	}
+	return TOKEN_FREE;
+}
+
+size_t tam_core_outstanding_tokens(struct tam_core *tam)
+{
+	size_t n = 0;
+
+	tokens_expire(tam);
+	for (size_t i = 0; i < tam->max_tokens; i++)
+		n += tam->tokens[i].kind != TOKEN_FREE;
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Catalog                                                             */
+/* ------------------------------------------------------------------ */
+
+static void entry_clear(struct tam_entry *e)
+{
+	free(e->file);
+	free(e->env);
+	tb_suit_info_clear(&e->info);
+	memset(e, 0, sizeof(*e));
+}
+
+static int suit_name_filter(const struct dirent *d)
+{
+	size_t l = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && l > 5 && !strcmp(d->d_name + l - 5, ".suit");
+}
+
+static struct tam_entry *catalog_find_component(struct tam_core *tam,
+                                                const struct tb_component_id *c)
+{
+	for (size_t i = 0; i < tam->n_catalog; i++)
+		if (tam->catalog[i].info.component.n &&
+		    tb_component_id_equal(&tam->catalog[i].info.component, c))
+			return &tam->catalog[i];
+	return NULL;
+}
+
+static struct tam_entry *catalog_find_manifest(struct tam_core *tam,
+                                               const struct tb_component_id *c)
+{
+	for (size_t i = 0; i < tam->n_catalog; i++)
+		if (tam->catalog[i].info.manifest_component_id.n &&
+		    tb_component_id_equal(&tam->catalog[i].info.manifest_component_id, c))
+			return &tam->catalog[i];
+	return NULL;
+}
+
+/* An envelope that names the same component or manifest as one already
+ * indexed: keep the higher sequence number, as an Agent would. */
+static struct tam_entry *catalog_find_clash(struct tam_core *tam, const struct tb_suit_info *info)
+{
+	struct tam_entry *e = NULL;
+
+	if (info->component.n)
+		e = catalog_find_component(tam, &info->component);
+	if (!e && info->manifest_component_id.n)
+		e = catalog_find_manifest(tam, &info->manifest_component_id);
+	return e;
+}
+
+/* Read and index one file. A file that cannot be used is skipped with a
+ * warning rather than failing the whole TAM: the catalog is a test fixture
+ * and one bad file should not hide the others. Only running out of memory
+ * is fatal. */
+static int catalog_add_file(struct tam_core *tam, const char *dir, const char *name)
+{
+	char path[PATH_MAX], why[160], comp[256], man[256];
+	struct tam_entry e = {0};
+	struct tam_entry *clash;
+	struct stat st;
+	int rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path)) {
+		tb_log(TB_LOG_WARN, "tam: catalog: %s: path too long, skipped", name);
+		return TB_OK;
+	}
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+		tb_log(TB_LOG_WARN, "tam: catalog: %s: not a readable regular file, skipped", name);
+		return TB_OK;
+	}
+	/* refuse before reading: the cap is what bounds our memory */
+	if ((uint64_t)st.st_size > tam->max_manifest) {
+		tb_log(TB_LOG_WARN, "tam: catalog: %s: %lld bytes, over the %zu-byte cap, refused",
+		       name, (long long)st.st_size, tam->max_manifest);
+		return TB_OK;
+	}
+	rc = tb_read_file(path, tam->max_manifest, &e.env, &e.env_len);
+	if (rc == TB_ERR_NOMEM)
+		return rc;
+	if (rc != TB_OK) {
+		tb_log(TB_LOG_WARN, "tam: catalog: %s: cannot read (%d), skipped", name, rc);
+		return TB_OK;
+	}
+	why[0] = '\0';
+	rc = tb_suit_info(e.env, e.env_len, &e.info, why, sizeof(why));
+	if (rc == TB_ERR_NOMEM) {
+		entry_clear(&e);
+		return rc;
+	}
+	if (rc != TB_OK || (!e.info.component.n && !e.info.manifest_component_id.n)) {
+		tb_log(TB_LOG_WARN, "tam: catalog: %s: not a usable SUIT envelope (%s), skipped",
+		       name, rc != TB_OK ? why : "no component id");
+		entry_clear(&e);
+		return TB_OK;
+	}
+	e.file = strdup(name);
+	if (!e.file) {
+		entry_clear(&e);
+		return TB_ERR_NOMEM;
+	}
+	tb_component_id_format(&e.info.component, comp, sizeof(comp));
+	tb_component_id_format(&e.info.manifest_component_id, man, sizeof(man));
+
+	clash = catalog_find_clash(tam, &e.info);
+	if (clash) {
+		struct tam_entry *loser = &e;
+
+		if (e.info.sequence_number > clash->info.sequence_number) {
+			struct tam_entry tmp = *clash;
+
+			*clash = e;
+			e = tmp;
+		}
+		tb_log(TB_LOG_WARN,
+		       "tam: catalog: %s and %s name the same component; keeping %s (seq %llu)",
+		       clash->file, loser->file, clash->file,
+		       (unsigned long long)clash->info.sequence_number);
+		entry_clear(&e);
+		return TB_OK;
+	}
+	if (tam->n_catalog >= TAM_MAX_CATALOG) {
+		tb_log(TB_LOG_WARN, "tam: catalog: more than %u envelopes, %s skipped",
+		       TAM_MAX_CATALOG, name);
+		entry_clear(&e);
+		return TB_OK;
+	}
+	tb_log(TB_LOG_INFO, "tam: catalog: %s component=%s manifest=%s seq=%llu size=%zu", name,
+	       e.info.component.n ? comp : "-", e.info.manifest_component_id.n ? man : "-",
+	       (unsigned long long)e.info.sequence_number, e.env_len);
+	tam->catalog[tam->n_catalog++] = e;
+	return TB_OK;
+}
+
+static int catalog_load(struct tam_core *tam, const char *dir, char *err, size_t errlen)
+{
+	struct dirent **names = NULL;
+	int n, rc = TB_OK;
+
+	n = scandir(dir, &names, suit_name_filter, alphasort);
+	if (n < 0) {
+		set_err(err, errlen, "catalog %s: %s", dir, strerror(errno));
+		return TB_ERR_IO;
+	}
+	/* the table never grows past the cap, whatever the directory holds */
+	tam->catalog = calloc(n < (int)TAM_MAX_CATALOG ? (size_t)n + 1 : TAM_MAX_CATALOG,
+	                      sizeof(*tam->catalog));
+	if (!tam->catalog) {
+		rc = TB_ERR_NOMEM;
+		set_err(err, errlen, "out of memory");
+	}
+	for (int i = 0; i < n; i++) {
+		if (rc == TB_OK) {
+			rc = catalog_add_file(tam, dir, names[i]->d_name);
+			if (rc != TB_OK)
+				set_err(err, errlen, "catalog %s: out of memory", dir);
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (rc == TB_OK && !tam->n_catalog)
+		tb_log(TB_LOG_WARN, "tam: catalog %s holds no usable *.suit envelope", dir);
+	return rc;
+}
+
+size_t tam_core_catalog_count(const struct tam_core *tam)
+{
+	return tam->n_catalog;
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                          */
+/* ------------------------------------------------------------------ */
+
+static int check_conf(const struct tam_core_conf *conf, char *err, size_t errlen)
+{
+	if (!conf || !conf->signing_key || !conf->catalog_dir) {
+		set_err(err, errlen, "signing key and catalog directory are required");
+		return TB_ERR_INVAL;
+	}
+	if (!tb_key_has_private(conf->signing_key)) {
+		set_err(err, errlen, "the TAM signing key has no private part");
+		return TB_ERR_INVAL;
+	}
+	if (!conf->n_agent_keys || !conf->agent_keys) {
+		set_err(err, errlen, "at least one trusted agent key is required");
+		return TB_ERR_INVAL;
+	}
+	for (size_t i = 0; i < conf->n_agent_keys; i++) {
+		if (!conf->agent_keys[i]) {
+			set_err(err, errlen, "agent key %zu is missing", i + 1);
+			return TB_ERR_INVAL;
+		}
+	}
+	if (conf->numbering != TB_NUM_DRAFT26 && conf->numbering != TB_NUM_PRE26) {
+		set_err(err, errlen, "unknown numbering");
+		return TB_ERR_INVAL;
+	}
+	if (conf->max_tokens > TAM_MAX_TOKENS) {
+		set_err(err, errlen, "max tokens %zu over the limit %u", conf->max_tokens,
+		        TAM_MAX_TOKENS);
+		return TB_ERR_INVAL;
+	}
+	return TB_OK;
+}
+
+int tam_core_create(const struct tam_core_conf *conf, struct tam_core **out, char *err,
+                    size_t errlen)
+{
+	struct tam_core *tam;
+	int rc;
+
+	*out = NULL;
+	rc = check_conf(conf, err, errlen);
+	if (rc != TB_OK)
+		return rc;
+	tam = calloc(1, sizeof(*tam));
+	if (!tam)
+		goto nomem;
+	tam->key = conf->signing_key;
+	tam->num = conf->numbering;
+	tam->max_body = conf->max_body ? conf->max_body : TAM_DEFAULT_MAX_BODY;
+	tam->max_manifest = conf->max_manifest ? conf->max_manifest : TAM_DEFAULT_MAX_MANIFEST;
+	tam->max_tokens = conf->max_tokens ? conf->max_tokens : TAM_DEFAULT_MAX_TOKENS;
+	tam->lifetime_ms =
+	    conf->token_lifetime_ms ? conf->token_lifetime_ms : TAM_DEFAULT_TOKEN_LIFETIME_MS;
+	tam->now_ms = conf->now_ms ? conf->now_ms : default_now;
+	tam->now_arg = conf->now_arg;
+
+	tam->agent_keys = calloc(conf->n_agent_keys, sizeof(*tam->agent_keys));
+	tam->tokens = calloc(tam->max_tokens, sizeof(*tam->tokens));
+	if (!tam->agent_keys || !tam->tokens)
+		goto nomem;
+	memcpy(tam->agent_keys, conf->agent_keys, conf->n_agent_keys * sizeof(*tam->agent_keys));
+	tam->n_agent_keys = conf->n_agent_keys;
+
+	rc = tb_key_thumbprint(tam->key, tam->kid);
+	if (rc != TB_OK) {
+		set_err(err, errlen, "cannot compute the key thumbprint (%d)", rc);
+		tam_core_free(tam);
+		return rc;
+	}
+	rc = catalog_load(tam, conf->catalog_dir, err, errlen);
+	if (rc != TB_OK) {
+		tam_core_free(tam);
+		return rc;
+	}
+	tb_log(TB_LOG_INFO, "tam: ready: %zu catalog envelope(s), %zu agent key(s), numbering %s",
+	       tam->n_catalog, tam->n_agent_keys, tam_numbering_name(tam->num));
+	*out = tam;
+	return TB_OK;
+
+nomem:
+	tam_core_free(tam);
+	set_err(err, errlen, "out of memory");
+	return TB_ERR_NOMEM;
+}
+
+void tam_core_free(struct tam_core *tam)
+{
+	if (!tam)
+		return;
+	for (size_t i = 0; i < tam->n_catalog; i++)
+		entry_clear(&tam->catalog[i]);
+	free(tam->catalog);
+	free(tam->tokens);
+	free(tam->agent_keys);
+	free(tam);
+}
+
+const struct tam_counters *tam_core_counters(const struct tam_core *tam)
+{
+	return &tam->cnt;
+}
+
+size_t tam_core_max_body(const struct tam_core *tam)
+{
+	return tam->max_body;
+}
+
+/* ------------------------------------------------------------------ */
+/* Outgoing messages                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Encode m and sign it with the TAM key. The algorithm identifier follows
+ * the numbering: peers of the older drafts expect ES256, draft-26 ESP256. */
+static int sign_message(const struct tam_core *tam, const struct tb_teep_msg *m, uint8_t **out,
+                        size_t *out_len)
+{
+	int alg = tam->num == TB_NUM_PRE26 ? TB_COSE_ALG_ES256 : TB_COSE_ALG_ESP256;
+	uint8_t *payload = NULL;
+	size_t plen = 0;
+	int rc;
+
+	rc = tb_teep_encode(m, tam->num, &payload, &plen);
+	if (rc != TB_OK) {
+		tb_log(TB_LOG_ERR, "tam: cannot encode %s (%d)", tb_teep_type_name(m->type), rc);
+		return rc;
+	}
+	rc = tb_cose_sign1(tam->key, alg, payload, plen, 0, tam->kid, sizeof(tam->kid), out,
+	                   out_len);
+	free(payload);
+	if (rc != TB_OK)
+		tb_log(TB_LOG_ERR, "tam: cannot sign %s (%d)", tb_teep_type_name(m->type), rc);
+	return rc;
+}
+
+/* A fresh token, copied into m (which owns it from then on). */
+static int new_token(struct tb_teep_msg *m, uint8_t id[TAM_TOKEN_LEN])
+{
+	int rc = random_bytes(id, TAM_TOKEN_LEN);
+
+	if (rc != TB_OK) {
+		tb_log(TB_LOG_ERR, "tam: no random bytes for a token: %s", strerror(errno));
+		return rc;
+	}
+	m->token.ptr = malloc(TAM_TOKEN_LEN);
+	if (!m->token.ptr)
+		return TB_ERR_NOMEM;
+	memcpy(m->token.ptr, id, TAM_TOKEN_LEN);
+	m->token.len = TAM_TOKEN_LEN;
+	return TB_OK;
+}
+
+int tam_core_connect(struct tam_core *tam, uint8_t **out, size_t *out_len)
+{
+	struct tb_teep_msg m = {0};
+	uint8_t id[TAM_TOKEN_LEN];
+	char tr[16];
+	int rc;
+
+	*out = NULL;
+	*out_len = 0;
+	m.type = TB_TEEP_QUERY_REQUEST;
+	m.data_item_requested = TB_TEEP_DIR_TRUSTED_COMPONENTS;
+	/* cipher_suites_cbor left empty: the encoder offers the default suites */
+	rc = new_token(&m, id);
+	if (rc == TB_OK)
+		rc = sign_message(tam, &m, out, out_len);
+	tb_teep_msg_clear(&m);
+	if (rc != TB_OK)
+		return rc;
+	/* remembered only once it is sure to be sent */
+	token_remember(tam, id, TOKEN_QUERY);
+	tam->cnt.connects++;
+	token_trace(id, sizeof(id), tr);
+	tb_log(TB_LOG_NOTICE, "tam: -> QueryRequest token=%s", tr);
+	return TB_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Incoming messages                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Collect the catalog entries an Update must carry. Each entry at most once,
+ * whatever the Agent repeats. */
+struct update_plan {
+	struct tam_entry *install[TB_TEEP_MAX_LIST];
+	size_t n_install;
+	struct tam_entry *unlink[TB_TEEP_MAX_LIST];
+	size_t n_unlink;
+};
+
+static int plan_has(struct tam_entry *const *list, size_t n, const struct tam_entry *e)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == e)
+			return 1;
+	return 0;
+}
+
+static void plan_update(struct tam_core *tam, const struct tb_teep_msg *qr, struct update_plan *p)
+{
+	char name[256];
+
+	for (size_t i = 0; i < qr->n_requested_tc_list; i++) {
+		struct tam_entry *e = catalog_find_component(tam, &qr->requested_tc_list[i]);
+
+		if (!e) {
+			tb_component_id_format(&qr->requested_tc_list[i], name, sizeof(name));
+			tb_log(TB_LOG_NOTICE, "tam: requested component %s is not in the catalog",
+			       name);
+			tam->cnt.unknown_components++;
+			continue;
+		}
+		if (!plan_has(p->install, p->n_install, e) && p->n_install < TB_TEEP_MAX_LIST)
+			p->install[p->n_install++] = e;
+	}
+	for (size_t i = 0; i < qr->n_unneeded_manifest_list; i++) {
+		struct tam_entry *e = catalog_find_manifest(tam, &qr->unneeded_manifest_list[i]);
+
+		if (!e) {
+			tb_component_id_format(&qr->unneeded_manifest_list[i], name, sizeof(name));
+			tb_log(TB_LOG_NOTICE, "tam: unneeded manifest %s is not in the catalog",
+			       name);
+			continue;
+		}
+		if (!plan_has(p->unlink, p->n_unlink, e) && p->n_unlink < TB_TEEP_MAX_LIST)
+			p->unlink[p->n_unlink++] = e;
+	}
+}
+
+/* Fill an Update from the plan. The message owns copies of everything, so
+ * tb_teep_msg_clear() releases it on every path. */
+static int build_update(const struct update_plan *p, struct tb_teep_msg *m)
+{
+	m->type = TB_TEEP_UPDATE;
+	if (p->n_install) {
+		m->manifest_list = calloc(p->n_install, sizeof(*m->manifest_list));
+		if (!m->manifest_list)
+			return TB_ERR_NOMEM;
+		for (size_t i = 0; i < p->n_install; i++) {
+			struct tb_buf *b = &m->manifest_list[i];
+
+			b->ptr = malloc(p->install[i]->env_len);
+			if (!b->ptr)
+				return TB_ERR_NOMEM;
+			memcpy(b->ptr, p->install[i]->env, p->install[i]->env_len);
+			b->len = p->install[i]->env_len;
+			m->n_manifest_list++;
+		}
+	}
+	if (p->n_unlink) {
+		m->unneeded_manifest_list = calloc(p->n_unlink, sizeof(*m->unneeded_manifest_list));
+		if (!m->unneeded_manifest_list)
+			return TB_ERR_NOMEM;
+		for (size_t i = 0; i < p->n_unlink; i++) {
+			int rc = tb_component_id_copy(&m->unneeded_manifest_list[i],
+			                              &p->unlink[i]->info.manifest_component_id);
+			if (rc != TB_OK)
+				return rc;
+			m->n_unneeded_manifest_list++;
+		}
+	}
+	return TB_OK;
+}
+
+static int on_query_response(struct tam_core *tam, const struct tb_teep_msg *qr, uint8_t **out,
+                             size_t *out_len)
+{
+	struct update_plan plan = {0};
+	struct tb_teep_msg upd = {0};
+	uint8_t id[TAM_TOKEN_LEN];
+	char req[512], unneeded[512], tr[16];
+	int rc;
+
+	tam->cnt.query_responses++;
+	format_ids(qr->requested_tc_list, qr->n_requested_tc_list, req, sizeof(req));
+	format_ids(qr->unneeded_manifest_list, qr->n_unneeded_manifest_list, unneeded,
+	           sizeof(unneeded));
+	tb_log(TB_LOG_NOTICE, "tam: <- QueryResponse requested=%s unneeded=%s installed=%zu", req,
+	       unneeded, qr->n_tc_list);
+
+	plan_update(tam, qr, &plan);
+	if (!plan.n_install && !plan.n_unlink) {
+		tb_log(TB_LOG_NOTICE, "tam: nothing to update");
+		return TB_OK;
+	}
+	rc = build_update(&plan, &upd);
+	if (rc == TB_OK)
+		rc = new_token(&upd, id);
+	if (rc == TB_OK)
+		rc = sign_message(tam, &upd, out, out_len);
+	tb_teep_msg_clear(&upd);
+	if (rc != TB_OK)
+		return rc;
+	token_remember(tam, id, TOKEN_UPDATE);
+	tam->cnt.updates++;
+	token_trace(id, sizeof(id), tr);
+	tb_log(TB_LOG_NOTICE, "tam: -> Update manifests=%zu unneeded=%zu token=%s", plan.n_install,
+	       plan.n_unlink, tr);
+	return TB_OK;
+}
+
+static void on_success(struct tam_core *tam, const struct tb_teep_msg *m)
+{
+	char text[TB_TEEP_MSG_MAX + 1];
+
+	tam->cnt.successes++;
+	if (m->msg) {
+		sanitize_text(m->msg, text, sizeof(text));
+		tb_log(TB_LOG_NOTICE, "tam: <- Success msg=\"%s\"", text);
+	} else {
+		tb_log(TB_LOG_NOTICE, "tam: <- Success");
+	}
+}
+
+static void on_error(struct tam_core *tam, const struct tb_teep_msg *m)
+{
+	char text[TB_TEEP_MSG_MAX + 1];
+
+	tam->cnt.errors++;
+	sanitize_text(m->err_msg ? m->err_msg : "", text, sizeof(text));
+	tb_log(TB_LOG_NOTICE, "tam: <- Error err-code=%llu err-msg=\"%s\"",
+	       (unsigned long long)m->err_code, text);
+}
+
+/* Verify against each trusted Agent key in turn. TB_OK with the payload,
+ * TB_ERR_NOMEM, or another code meaning "drop it" (reason in why). */
+static int verify_any(struct tam_core *tam, const uint8_t *body, size_t len, uint8_t **payload,
+                      size_t *plen, const char **why)
+{
+	int rc = TB_ERR_SIG;
+
+	for (size_t i = 0; i < tam->n_agent_keys; i++) {
+		rc = tb_cose_sign1_verify(body, len, tam->agent_keys[i], NULL, 0, payload, plen);
+		if (rc == TB_OK || rc == TB_ERR_NOMEM)
+			return rc;
+		/* only a bad signature can depend on the key; anything else
+		 * is wrong with the message itself */
+		if (rc != TB_ERR_SIG)
+			break;
+	}
+	if (rc == TB_ERR_SIG) {
+		*why = "no trusted agent key verifies the signature";
+		tam->cnt.drop_bad_signature++;
+	} else {
+		*why = rc == TB_ERR_UNSUP ? "unsupported COSE algorithm" : "not a COSE_Sign1";
+		tam->cnt.drop_bad_cose++;
+	}
+	return rc;
+}
+
+/* Which message types may answer a token of this kind. */
+static int answers_kind(enum tb_teep_type type, enum tam_token_kind kind)
+{
+	switch (type) {
+	case TB_TEEP_QUERY_RESPONSE:
+		return kind == TOKEN_QUERY;
+	case TB_TEEP_SUCCESS:
+		return kind == TOKEN_UPDATE;
+	case TB_TEEP_ERROR:
+		return kind == TOKEN_QUERY || kind == TOKEN_UPDATE;
+	default:
+		return 0;
+	}
+}
+
+static void drop(const char *what, const char *why)
+{
+	tb_log(TB_LOG_WARN, "tam: drop %s: %s", what, why);
+}
+
+int tam_core_message(struct tam_core *tam, const uint8_t *body, size_t len, uint8_t **out,
+                     size_t *out_len)
+{
+	struct tb_teep_msg m = {0};
+	enum tam_token_kind kind;
+	uint8_t *payload = NULL;
+	size_t plen = 0;
+	const char *why = "";
+	char reason[160];
+	const char *name;
+	int rc;
+
+	*out = NULL;
+	*out_len = 0;
+	if (len > tam->max_body) {
+		tam->cnt.drop_too_big++;
+		drop("message", "larger than the body limit");
+		return TB_OK;
+	}
+	/* signature first: nothing of an unverified message is trusted */
+	rc = verify_any(tam, body, len, &payload, &plen, &why);
+	if (rc == TB_ERR_NOMEM)
+		return rc;
+	if (rc != TB_OK) {
+		drop("message", why);
+		return TB_OK;
+	}
+	reason[0] = '\0';
+	rc = tb_teep_decode(payload, plen, tam->num, &m, reason, sizeof(reason));
+	free(payload);
+	if (rc == TB_ERR_NOMEM) {
+		tb_teep_msg_clear(&m);
+		return rc;
+	}
+	if (rc != TB_OK) {
+		tam->cnt.drop_bad_message++;
+		drop("signed message", reason[0] ? reason : "not a valid TEEP message");
+		tb_teep_msg_clear(&m);
+		return TB_OK;
+	}
+	name = tb_teep_type_name(m.type);
+	if (m.type != TB_TEEP_QUERY_RESPONSE && m.type != TB_TEEP_SUCCESS &&
+	    m.type != TB_TEEP_ERROR) {
+		tam->cnt.drop_unexpected++;
+		drop(name, "a TAM does not accept this message type");
+		tb_teep_msg_clear(&m);
+		return TB_OK;
+	}
+	/* The token is retired by the first validly signed message carrying
+	 * it, whatever follows: a replay of it is then always dropped. */
+	kind = token_take(tam, &m.token);
+	if (kind == TOKEN_FREE) {
+		tam->cnt.drop_unknown_token++;
+		drop(name, m.token.len ? "token unknown, already used or expired"
+		                       : "no token (the TAM always sends one)");
+		tb_teep_msg_clear(&m);
+		return TB_OK;
+	}
+	if (!answers_kind(m.type, kind)) {
+		tam->cnt.drop_unexpected++;
+		drop(name, kind == TOKEN_QUERY ? "token belongs to a QueryRequest"
+		                               : "token belongs to an Update");
+		tb_teep_msg_clear(&m);
+		return TB_OK;
+	}
+	rc = TB_OK;
+	switch (m.type) {
+	case TB_TEEP_QUERY_RESPONSE:
+		rc = on_query_response(tam, &m, out, out_len);
+		break;
+	case TB_TEEP_SUCCESS:
+		on_success(tam, &m);
+		break;
+	default:
+		on_error(tam, &m);
+		break;
+	}
+	tb_teep_msg_clear(&m);
+	return rc;
+}

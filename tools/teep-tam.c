@@ -1,0 +1,941 @@
+/*
+ * teep-tam: the bundled reference TAM, a TEEP-over-HTTP server
+ * (draft-ietf-teep-otrp-over-http-15 section 6) for development and tests.
+ *
+ * It is what the broker's integration tests and the demo talk to. It is NOT
+ * a production TAM: it serves a fixed catalog to a fixed set of Agent keys,
+ * keeps everything in memory, speaks plain HTTP and listens on loopback by
+ * default. The TEEP logic lives in tam_core.c; this file is the HTTP
+ * server (libwebsockets, one vhost, one listener), the command line and the
+ * fault modes the broker's failure tests use.
+ */
+#include "config.h"
+
+#include "tam_core.h"
+
+#include "tb_cose.h"
+#include "tb_log.h"
+#include "tb_util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#define TEEP_MEDIA_TYPE  "application/teep+cbor"
+#define TAM_MAX_AGENTS   16
+#define TAM_DEFAULT_PORT 8480
+#define TAM_HDR_MAX      4096 /* largest request header we look at */
+#define GARBAGE_LEN      32
+
+enum tam_fault {
+	FAULT_NONE = 0,
+	FAULT_HTTP500,
+	FAULT_GARBAGE,
+	FAULT_HANG,
+	FAULT_WRONG_TYPE,
+	FAULT_REDIRECT
+};
+
+static const char *const fault_names[] = {
+    "none", "http500", "garbage", "hang", "wrong-type", "redirect",
+};
+
+struct tam_opts {
+	const char *key_file;
+	const char *agent_key_files[TAM_MAX_AGENTS];
+	size_t n_agent_keys;
+	const char *catalog;
+	const char *listen;
+	int port;
+	const char *port_file;
+	const char *path;
+	enum tb_numbering numbering;
+	uint64_t max_body;
+	uint64_t max_manifest;
+	uint64_t max_tokens;
+	uint64_t token_lifetime_ms;
+	enum tam_fault fault;
+	int verbose;
+};
+
+/* Everything the server owns; the lws context user pointer. */
+struct tam_server {
+	struct tam_opts opts;
+	struct tb_key *key;
+	struct tb_key *agent_keys[TAM_MAX_AGENTS];
+	struct tam_core *core;
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	lws_sorted_usec_list_t tick; /* wakes the loop to look at signals */
+};
+
+/* Where one HTTP transaction stands. A connection may carry several
+ * transactions (keep-alive); each starts again at PH_IDLE. */
+enum tam_phase {
+	PH_IDLE = 0,
+	PH_BODY,    /* reading a request body */
+	PH_RESPOND, /* a response is queued for the next WRITEABLE */
+	PH_HANG,    /* fault "hang": the request was read, no answer ever */
+};
+
+/* The response being written: headers first, then the body, one lws_write
+ * per WRITEABLE callback. */
+struct tam_response {
+	unsigned int status;
+	const char *ctype; /* NULL: no content */
+	uint8_t *buf;      /* LWS_PRE headroom, then len bytes */
+	size_t len;
+	char *location; /* redirect target */
+	int allow_post; /* 405: "Allow: POST" */
+	int close;      /* close the connection once written */
+	int headers_done;
+};
+
+/* per_session_data: lws zeroes it; our heap pointers are released by
+ * pss_release(), which is idempotent so that the several lws callbacks
+ * ending a transaction or a connection can all call it safely. */
+struct tam_pss {
+	enum tam_phase phase;
+	uint8_t *body;
+	size_t len;
+	size_t cap;      /* bytes allocated */
+	size_t expected; /* Content-Length */
+	struct tam_response rsp;
+};
+
+static void pss_release(struct tam_pss *pss)
+{
+	free(pss->body);
+	free(pss->rsp.buf);
+	free(pss->rsp.location);
+	memset(pss, 0, sizeof(*pss));
+}
+
+/* ------------------------------------------------------------------ */
+/* Request header checks                                               */
+/* ------------------------------------------------------------------ */
+
+/* Copy a request header; 0 if absent, -1 if longer than we accept. */
+static int hdr_get(struct lws *wsi, enum lws_token_indexes h, char *buf, size_t len)
+{
+	int n = lws_hdr_total_length(wsi, h);
+
+	buf[0] = '\0';
+	if (n <= 0)
+		return 0;
+	if ((size_t)n >= len)
+		return -1;
+	return lws_hdr_copy(wsi, buf, (int)len, h) < 0 ? -1 : n;
+}
+
+static const char *skip_ws(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return s;
+}
+
+/* Length of a media type token at s, before parameters and whitespace. */
+static size_t media_type_len(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n] && s[n] != ';' && s[n] != ',' && s[n] != ' ' && s[n] != '\t')
+		n++;
+	return n;
+}
+
+static int is_teep_type(const char *v)
+{
+	const char *s = skip_ws(v);
+	size_t n = media_type_len(s);
+
+	return n == strlen(TEEP_MEDIA_TYPE) && !strncasecmp(s, TEEP_MEDIA_TYPE, n);
+}
+
+/* Does a media range's parameter list say q=0 (i.e. "not acceptable")? */
+static int range_refused(const char *params, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if ((params[i] == 'q' || params[i] == 'Q') &&
+		    (i == 0 || params[i - 1] == ';' || params[i - 1] == ' ')) {
+			const char *v = skip_ws(params + i + 1);
+
+			if (*v != '=')
+				continue;
+			v = skip_ws(v + 1);
+			/* q=0, q=0.0, q=0.00, q=0.000 */
+			if (*v != '0')
+				return 0;
+			for (v++; *v == '.' || *v == '0'; v++)
+				;
+			return *v == '\0' || *v == ',' || *v == ';' || *v == ' ';
+		}
+	}
+	return 0;
+}
+
+/* RFC 9110 Accept: does any media range admit application/teep+cbor? */
+static int accept_allows_teep(const char *v)
+{
+	const char *s = v;
+
+	while (*s) {
+		const char *end = strchr(s, ',');
+		size_t rlen = end ? (size_t)(end - s) : strlen(s);
+		const char *r = skip_ws(s);
+		size_t n = media_type_len(r);
+		int match = (n == strlen(TEEP_MEDIA_TYPE) && !strncasecmp(r, TEEP_MEDIA_TYPE, n)) ||
+		            (n == 13 && !strncasecmp(r, "application/*", n)) ||
+		            (n == 3 && !strncmp(r, "*/*", n));
+
+		if (match && !range_refused(r + n, rlen - (size_t)(r + n - s)))
+			return 1;
+		if (!end)
+			break;
+		s = end + 1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Responses                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Queue a response: it is written from LWS_CALLBACK_HTTP_WRITEABLE. body is
+ * copied (after LWS_PRE bytes of headroom lws needs in front of it). */
+static int respond(struct lws *wsi, struct tam_pss *pss, unsigned int status, const char *ctype,
+                   const uint8_t *body, size_t len)
+{
+	struct tam_response *r = &pss->rsp;
+
+	r->status = status;
+	r->ctype = ctype;
+	if (len) {
+		r->buf = malloc(LWS_PRE + len);
+		if (!r->buf)
+			return -1;
+		memcpy(r->buf + LWS_PRE, body, len);
+		r->len = len;
+	}
+	pss->phase = PH_RESPOND;
+	/* nothing of a request we answer early is kept */
+	free(pss->body);
+	pss->body = NULL;
+	pss->len = pss->cap = 0;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* An error status without content. If the request still has a body on the
+ * wire, the connection is closed after the answer rather than reading on:
+ * lws shuts the socket down gracefully, so the client still gets it. */
+static int respond_error(struct lws *wsi, struct tam_pss *pss, unsigned int status,
+                         int body_pending)
+{
+	tb_log(TB_LOG_INFO, "tam: http: answer %u", status);
+	if (respond(wsi, pss, status, NULL, NULL, 0))
+		return -1;
+	pss->rsp.close = body_pending;
+	return 0;
+}
+
+static int add_hdr(struct lws *wsi, const char *name, const char *value, unsigned char **p,
+                   unsigned char *end)
+{
+	return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+	                                   (const unsigned char *)value, (int)strlen(value), p,
+	                                   end);
+}
+
+static int write_headers(struct lws *wsi, struct tam_response *r)
+{
+	unsigned char hbuf[LWS_PRE + 1024];
+	unsigned char *start = hbuf + LWS_PRE, *p = start, *end = hbuf + sizeof(hbuf) - 1;
+
+	if (lws_add_http_header_status(wsi, r->status | LWSAHH_FLAG_NO_SERVER_NAME, &p, end))
+		return -1;
+	/* draft -15 section 4: every response with content carries these */
+	if (r->ctype && (add_hdr(wsi, "content-type:", r->ctype, &p, end) ||
+	                 add_hdr(wsi, "x-content-type-options:", "nosniff", &p, end) ||
+	                 add_hdr(wsi, "content-security-policy:", "default-src 'none'", &p, end) ||
+	                 add_hdr(wsi, "referrer-policy:", "no-referrer", &p, end)))
+		return -1;
+	if (r->allow_post && add_hdr(wsi, "allow:", "POST", &p, end))
+		return -1;
+	if (r->location && add_hdr(wsi, "location:", r->location, &p, end))
+		return -1;
+	if (r->close && add_hdr(wsi, "connection:", "close", &p, end))
+		return -1;
+	/* RFC 9110 section 8.6: no Content-Length on a 204 */
+	if (r->status != HTTP_STATUS_NO_CONTENT &&
+	    lws_add_http_header_content_length(wsi, r->len, &p, end))
+		return -1;
+	return lws_finalize_write_http_header(wsi, start, &p, end) ? -1 : 0;
+}
+
+/* The transaction is over: get ready for the next one on this connection,
+ * or close it (return -1). */
+static int transaction_done(struct lws *wsi, struct tam_pss *pss)
+{
+	int close = pss->rsp.close;
+
+	pss_release(pss);
+	if (close)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int on_writeable(struct lws *wsi, struct tam_pss *pss)
+{
+	struct tam_response *r = &pss->rsp;
+
+	/* lws may call us when we have nothing to say */
+	if (pss->phase != PH_RESPOND)
+		return 0;
+	if (!r->headers_done) {
+		if (write_headers(wsi, r))
+			return -1;
+		r->headers_done = 1;
+		if (r->len) {
+			/* one write per WRITEABLE: the body comes next time */
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+		return transaction_done(wsi, pss);
+	}
+	/* lws keeps and flushes whatever the socket does not take at once */
+	if (lws_write(wsi, r->buf + LWS_PRE, r->len, LWS_WRITE_HTTP_FINAL) < (int)r->len)
+		return -1;
+	return transaction_done(wsi, pss);
+}
+
+/* ------------------------------------------------------------------ */
+/* TEEP processing and fault modes                                     */
+/* ------------------------------------------------------------------ */
+
+static int respond_fault(struct lws *wsi, struct tam_server *srv, struct tam_pss *pss)
+{
+	static const char html[] = "<html><body>not a TEEP message</body></html>\n";
+	uint8_t garbage[GARBAGE_LEN];
+	char host[256], loc[600];
+
+	switch (srv->opts.fault) {
+	case FAULT_HTTP500:
+		tb_log(TB_LOG_NOTICE, "tam: fault http500: -> 500");
+		return respond(wsi, pss, HTTP_STATUS_INTERNAL_SERVER_ERROR, NULL, NULL, 0);
+	case FAULT_GARBAGE:
+		if (getrandom(garbage, sizeof(garbage), 0) != (ssize_t)sizeof(garbage))
+			memset(garbage, 0xa5, sizeof(garbage));
+		/* 0xff (a "break" outside any indefinite item) is not
+		 * well-formed CBOR, so the bytes can never decode by chance */
+		garbage[0] = 0xff;
+		tb_log(TB_LOG_NOTICE, "tam: fault garbage: -> 200 with %d random bytes",
+		       GARBAGE_LEN);
+		return respond(wsi, pss, HTTP_STATUS_OK, TEEP_MEDIA_TYPE, garbage, sizeof(garbage));
+	case FAULT_HANG:
+		tb_log(TB_LOG_NOTICE, "tam: fault hang: request read, never answered");
+		/* lws would otherwise close the connection when its wait for
+		 * our answer times out; a hang must last */
+		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+		pss->phase = PH_HANG;
+		free(pss->body);
+		pss->body = NULL;
+		pss->len = pss->cap = 0;
+		return 0;
+	case FAULT_WRONG_TYPE:
+		tb_log(TB_LOG_NOTICE, "tam: fault wrong-type: -> 200 text/html");
+		return respond(wsi, pss, HTTP_STATUS_OK, "text/html", (const uint8_t *)html,
+		               sizeof(html) - 1);
+	case FAULT_REDIRECT:
+		if (hdr_get(wsi, WSI_TOKEN_HOST, host, sizeof(host)) > 0 &&
+		    !strpbrk(host, "\r\n/ "))
+			snprintf(loc, sizeof(loc), "http://%s%s", host, srv->opts.path);
+		else
+			snprintf(loc, sizeof(loc), "%s", srv->opts.path);
+		tb_log(TB_LOG_NOTICE, "tam: fault redirect: -> 302 %s", loc);
+		if (respond(wsi, pss, HTTP_STATUS_FOUND, NULL, NULL, 0))
+			return -1;
+		pss->rsp.location = strdup(loc);
+		return pss->rsp.location ? 0 : -1;
+	default:
+		return -1;
+	}
+}
+
+/* ProcessConnect (empty body) or ProcessTeepMessage, then answer. */
+static int process(struct lws *wsi, struct tam_server *srv, struct tam_pss *pss)
+{
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	int rc, ret;
+
+	if (srv->opts.fault != FAULT_NONE)
+		return respond_fault(wsi, srv, pss);
+	if (!pss->len)
+		rc = tam_core_connect(srv->core, &out, &out_len);
+	else
+		rc = tam_core_message(srv->core, pss->body, pss->len, &out, &out_len);
+	if (rc != TB_OK) {
+		/* the TAM could not produce a result: 5xx, per section 6 */
+		tb_log(TB_LOG_ERR, "tam: internal failure (%d): -> 500", rc);
+		return respond(wsi, pss, HTTP_STATUS_INTERNAL_SERVER_ERROR, NULL, NULL, 0);
+	}
+	if (!out)
+		return respond(wsi, pss, HTTP_STATUS_NO_CONTENT, NULL, NULL, 0);
+	ret = respond(wsi, pss, HTTP_STATUS_OK, TEEP_MEDIA_TYPE, out, out_len);
+	free(out);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* lws callbacks                                                       */
+/* ------------------------------------------------------------------ */
+
+/* A new request: route, check the method and headers, and either answer at
+ * once or get ready for the body. */
+static int on_http(struct lws *wsi, struct tam_server *srv, struct tam_pss *pss, const char *uri,
+                   size_t uri_len)
+{
+	char hv[TAM_HDR_MAX];
+	uint64_t content_length = 0;
+	int has_cl, chunked, body_pending, n;
+
+	pss_release(pss);
+	has_cl = hdr_get(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, hv, sizeof(hv));
+	if (has_cl < 0) {
+		tb_log(TB_LOG_NOTICE, "tam: http: bad Content-Length");
+		return respond_error(wsi, pss, HTTP_STATUS_BAD_REQUEST, 1);
+	}
+	if (has_cl > 0) {
+		char *end;
+
+		errno = 0;
+		content_length = strtoull(hv, &end, 10);
+		if (errno || end == hv || *skip_ws(end) || hv[0] == '-') {
+			tb_log(TB_LOG_NOTICE, "tam: http: bad Content-Length");
+			return respond_error(wsi, pss, HTTP_STATUS_BAD_REQUEST, 1);
+		}
+	}
+	chunked = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+	body_pending = content_length > 0 || chunked;
+
+	if (uri_len != strlen(srv->opts.path) || memcmp(uri, srv->opts.path, uri_len)) {
+		tb_log(TB_LOG_INFO, "tam: http: unknown path");
+		return respond_error(wsi, pss, HTTP_STATUS_NOT_FOUND, body_pending);
+	}
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) <= 0) {
+		if (respond_error(wsi, pss, HTTP_STATUS_METHOD_NOT_ALLOWED, body_pending))
+			return -1;
+		pss->rsp.allow_post = 1;
+		return 0;
+	}
+	n = hdr_get(wsi, WSI_TOKEN_HTTP_ACCEPT, hv, sizeof(hv));
+	if (n < 0 || (n > 0 && !accept_allows_teep(hv))) {
+		tb_log(TB_LOG_NOTICE, "tam: http: Accept does not allow %s", TEEP_MEDIA_TYPE);
+		return respond_error(wsi, pss, HTTP_STATUS_NOT_ACCEPTABLE, body_pending);
+	}
+	if (chunked) {
+		/* a body of unknown size: we want the size before reading */
+		tb_log(TB_LOG_NOTICE, "tam: http: chunked request body refused");
+		return respond_error(wsi, pss, HTTP_STATUS_LENGTH_REQUIRED, 1);
+	}
+	if (content_length > srv->opts.max_body) {
+		tb_log(TB_LOG_NOTICE, "tam: http: body of %llu bytes over the %llu-byte limit",
+		       (unsigned long long)content_length, (unsigned long long)srv->opts.max_body);
+		return respond_error(wsi, pss, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, 1);
+	}
+	if (!content_length) {
+		/* An empty POST opens a session. The body callbacks are not
+		 * relied upon for it: lws may never call them without a body.
+		 * Content-Type is not required here (section 5.1.1 sends only
+		 * Accept). */
+		return process(wsi, srv, pss);
+	}
+	n = hdr_get(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, hv, sizeof(hv));
+	if (n <= 0 || !is_teep_type(hv)) {
+		tb_log(TB_LOG_NOTICE, "tam: http: Content-Type is not %s", TEEP_MEDIA_TYPE);
+		return respond_error(wsi, pss, HTTP_STATUS_UNSUPPORTED_MEDIA_TYPE, 1);
+	}
+	pss->expected = (size_t)content_length;
+	pss->phase = PH_BODY;
+	return 0;
+}
+
+/* Accumulate the body, growing the buffer as bytes really arrive (never to
+ * a size the client merely announced) and never past the limit. */
+static int on_body(struct lws *wsi, struct tam_server *srv, struct tam_pss *pss, const void *in,
+                   size_t len)
+{
+	if (pss->phase != PH_BODY)
+		return 0; /* answered early or hanging: the rest is ignored */
+	if (len > pss->expected - pss->len || pss->len + len > srv->opts.max_body) {
+		tb_log(TB_LOG_NOTICE, "tam: http: body longer than announced or allowed");
+		return respond_error(wsi, pss, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, 1);
+	}
+	if (pss->len + len > pss->cap) {
+		size_t cap = pss->cap ? pss->cap : 4096;
+		uint8_t *nb;
+
+		while (cap < pss->len + len)
+			cap *= 2;
+		if (cap > pss->expected)
+			cap = pss->expected;
+		nb = realloc(pss->body, cap);
+		if (!nb)
+			return respond_error(wsi, pss, HTTP_STATUS_INTERNAL_SERVER_ERROR, 1);
+		pss->body = nb;
+		pss->cap = cap;
+	}
+	memcpy(pss->body + pss->len, in, len);
+	pss->len += len;
+	return 0;
+}
+
+static int on_body_complete(struct lws *wsi, struct tam_server *srv, struct tam_pss *pss)
+{
+	if (pss->phase != PH_BODY)
+		return 0;
+	if (pss->len != pss->expected) {
+		tb_log(TB_LOG_NOTICE, "tam: http: body shorter than announced");
+		return respond_error(wsi, pss, HTTP_STATUS_BAD_REQUEST, 0);
+	}
+	return process(wsi, srv, pss);
+}
+
+static int callback_tam(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+	struct tam_server *srv = lws_context_user(lws_get_context(wsi));
+	struct tam_pss *pss = user;
+
+	/* every HTTP transaction has its per_session_data; without it there is
+	 * nowhere to keep the request */
+	if (!pss && (reason == LWS_CALLBACK_HTTP || reason == LWS_CALLBACK_HTTP_BODY ||
+	             reason == LWS_CALLBACK_HTTP_BODY_COMPLETION))
+		return -1;
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return on_http(wsi, srv, pss, in ? in : "", in ? strlen(in) : 0);
+	case LWS_CALLBACK_HTTP_BODY:
+		return on_body(wsi, srv, pss, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return on_body_complete(wsi, srv, pss);
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return pss ? on_writeable(wsi, pss) : 0;
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (pss)
+			pss_release(pss);
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+static const struct lws_protocols tam_protocols[] = {
+    {"teep-tam-http", callback_tam, sizeof(struct tam_pss), 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* ------------------------------------------------------------------ */
+/* Signals                                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The one piece of file-scope state: a signal handler can reach nothing
+ * else. The handler only sets the flag. It does not call
+ * lws_cancel_service(): that may log through lws, and our log funnel takes
+ * a lock the interrupted code could be holding. Without SA_RESTART the
+ * signal interrupts poll(), so lws_service() returns and the loop sees the
+ * flag; a signal landing just before poll() is caught by the next tick of a
+ * short timer that keeps the loop from sleeping for long.
+ */
+static volatile sig_atomic_t stop_requested;
+
+#define TICK_US (200 * LWS_US_PER_MS)
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+	struct tam_server *srv = lws_container_of(sul, struct tam_server, tick);
+
+	lws_sul_schedule(srv->ctx, 0, &srv->tick, on_tick, TICK_US);
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* no SA_RESTART: poll() returns early and the loop sees the flag */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* ------------------------------------------------------------------ */
+/* Command line                                                        */
+/* ------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "Usage: teep-tam --key TAM.pem --agent-key AGENT_PUB.pem [--agent-key ...]\n"
+	        "                --catalog DIR [options]\n"
+	        "\n"
+	        "The bundled reference TAM: a TEEP-over-HTTP server (draft-ietf-teep-otrp-\n"
+	        "over-http-15) for development and tests. NOT a production TAM: it serves a\n"
+	        "fixed catalog of SUIT envelopes to a fixed set of Agent keys, keeps its state\n"
+	        "in memory and speaks plain HTTP.\n"
+	        "\n"
+	        "  --key FILE            TAM signing key (PEM, P-256 private key)\n"
+	        "  --agent-key FILE      trusted TEEP Agent public key (PEM); up to %d\n"
+	        "  --catalog DIR         directory of *.suit SUIT envelopes\n"
+	        "  --listen ADDR         address to listen on (default 127.0.0.1)\n"
+	        "  --port N              TCP port (default %d; 0 = any free port)\n"
+	        "  --port-file FILE      write the bound port here once listening\n"
+	        "  --path PATH           the TAM URI path (default /tam)\n"
+	        "  --numbering NUM       draft-26 (default) or pre-26\n"
+	        "  --max-body BYTES      largest request body (default 1M)\n"
+	        "  --max-manifest BYTES  largest catalog envelope (default 1M)\n"
+	        "  --max-tokens N        outstanding tokens remembered (default %u)\n"
+	        "  --token-lifetime T    token lifetime, e.g. 30s, 6h (default 6h)\n"
+	        "  --fault MODE          none, http500, garbage, hang, wrong-type, redirect\n"
+	        "  -v, --verbose         debug output\n"
+	        "  -h, --help            this text\n"
+	        "\n"
+	        "Trace lines go to stderr. SIGTERM or SIGINT stops the server (exit 0).\n",
+	        TAM_MAX_AGENTS, TAM_DEFAULT_PORT, TAM_DEFAULT_MAX_TOKENS);
+}
+
+static int parse_fault(const char *s, enum tam_fault *out)
+{
+	for (size_t i = 0; i < sizeof(fault_names) / sizeof(fault_names[0]); i++) {
+		if (!strcmp(s, fault_names[i])) {
+			*out = (enum tam_fault)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int parse_port(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > 65535)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+enum {
+	OPT_KEY = 256,
+	OPT_AGENT_KEY,
+	OPT_CATALOG,
+	OPT_LISTEN,
+	OPT_PORT,
+	OPT_PORT_FILE,
+	OPT_PATH,
+	OPT_NUMBERING,
+	OPT_MAX_BODY,
+	OPT_MAX_MANIFEST,
+	OPT_MAX_TOKENS,
+	OPT_TOKEN_LIFETIME,
+	OPT_FAULT,
+};
+
+static const struct option long_opts[] = {
+    {"key", required_argument, NULL, OPT_KEY},
+    {"agent-key", required_argument, NULL, OPT_AGENT_KEY},
+    {"catalog", required_argument, NULL, OPT_CATALOG},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"port-file", required_argument, NULL, OPT_PORT_FILE},
+    {"path", required_argument, NULL, OPT_PATH},
+    {"numbering", required_argument, NULL, OPT_NUMBERING},
+    {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"max-manifest", required_argument, NULL, OPT_MAX_MANIFEST},
+    {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
+    {"token-lifetime", required_argument, NULL, OPT_TOKEN_LIFETIME},
+    {"fault", required_argument, NULL, OPT_FAULT},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int bad_value(const char *opt, const char *v)
+{
+	fprintf(stderr, "teep-tam: invalid value for --%s: '%s'\n", opt, v);
+	return -1;
+}
+
+/* Returns 0 to run, 1 after --help, -1 on a usage error. */
+static int parse_args(int argc, char **argv, struct tam_opts *o)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->listen = "127.0.0.1";
+	o->port = TAM_DEFAULT_PORT;
+	o->path = "/tam";
+	o->numbering = TB_NUM_DRAFT26;
+	o->max_body = TAM_DEFAULT_MAX_BODY;
+	o->max_manifest = TAM_DEFAULT_MAX_MANIFEST;
+	o->max_tokens = TAM_DEFAULT_MAX_TOKENS;
+	o->token_lifetime_ms = TAM_DEFAULT_TOKEN_LIFETIME_MS;
+
+	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_KEY:
+			o->key_file = optarg;
+			break;
+		case OPT_AGENT_KEY:
+			if (o->n_agent_keys >= TAM_MAX_AGENTS) {
+				fprintf(stderr, "teep-tam: at most %d --agent-key\n",
+				        TAM_MAX_AGENTS);
+				return -1;
+			}
+			o->agent_key_files[o->n_agent_keys++] = optarg;
+			break;
+		case OPT_CATALOG:
+			o->catalog = optarg;
+			break;
+		case OPT_LISTEN:
+			o->listen = optarg;
+			break;
+		case OPT_PORT:
+			if (parse_port(optarg, &o->port))
+				return bad_value("port", optarg);
+			break;
+		case OPT_PORT_FILE:
+			o->port_file = optarg;
+			break;
+		case OPT_PATH:
+			if (optarg[0] != '/' || strlen(optarg) > 200)
+				return bad_value("path", optarg);
+			o->path = optarg;
+			break;
+		case OPT_NUMBERING:
+			if (tam_numbering_parse(optarg, &o->numbering) != TB_OK)
+				return bad_value("numbering", optarg);
+			break;
+		case OPT_MAX_BODY:
+			if (tb_parse_size(optarg, &o->max_body) != TB_OK || !o->max_body ||
+			    o->max_body > (uint64_t)INT32_MAX)
+				return bad_value("max-body", optarg);
+			break;
+		case OPT_MAX_MANIFEST:
+			if (tb_parse_size(optarg, &o->max_manifest) != TB_OK || !o->max_manifest ||
+			    o->max_manifest > (uint64_t)INT32_MAX)
+				return bad_value("max-manifest", optarg);
+			break;
+		case OPT_MAX_TOKENS:
+			if (tb_parse_size(optarg, &o->max_tokens) != TB_OK || !o->max_tokens ||
+			    o->max_tokens > TAM_MAX_TOKENS)
+				return bad_value("max-tokens", optarg);
+			break;
+		case OPT_TOKEN_LIFETIME:
+			if (tb_parse_duration_ms(optarg, &o->token_lifetime_ms) != TB_OK ||
+			    !o->token_lifetime_ms)
+				return bad_value("token-lifetime", optarg);
+			break;
+		case OPT_FAULT:
+			if (parse_fault(optarg, &o->fault))
+				return bad_value("fault", optarg);
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "teep-tam: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (!o->key_file || !o->n_agent_keys || !o->catalog) {
+		fprintf(stderr, "teep-tam: --key, --agent-key and --catalog are required\n");
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Setup and main loop                                                 */
+/* ------------------------------------------------------------------ */
+
+static int load_keys(struct tam_server *srv)
+{
+	char err[256];
+
+	if (tb_key_load_file(srv->opts.key_file, &srv->key, err, sizeof(err)) != TB_OK) {
+		tb_log(TB_LOG_ERR, "tam: %s: %s", srv->opts.key_file, err);
+		return -1;
+	}
+	if (!tb_key_has_private(srv->key)) {
+		tb_log(TB_LOG_ERR, "tam: %s: not a private key", srv->opts.key_file);
+		return -1;
+	}
+	for (size_t i = 0; i < srv->opts.n_agent_keys; i++) {
+		const char *f = srv->opts.agent_key_files[i];
+
+		if (tb_key_load_file(f, &srv->agent_keys[i], err, sizeof(err)) != TB_OK) {
+			tb_log(TB_LOG_ERR, "tam: %s: %s", f, err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int create_core(struct tam_server *srv)
+{
+	struct tam_core_conf conf = {0};
+	char err[256] = "";
+
+	conf.signing_key = srv->key;
+	conf.agent_keys = (const struct tb_key *const *)srv->agent_keys;
+	conf.n_agent_keys = srv->opts.n_agent_keys;
+	conf.catalog_dir = srv->opts.catalog;
+	conf.numbering = srv->opts.numbering;
+	conf.max_body = (size_t)srv->opts.max_body;
+	conf.max_manifest = (size_t)srv->opts.max_manifest;
+	conf.max_tokens = (size_t)srv->opts.max_tokens;
+	conf.token_lifetime_ms = srv->opts.token_lifetime_ms;
+	if (tam_core_create(&conf, &srv->core, err, sizeof(err)) != TB_OK) {
+		tb_log(TB_LOG_ERR, "tam: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int start_http(struct tam_server *srv)
+{
+	struct lws_context_creation_info info;
+	char port[16];
+	int bound;
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.user = srv;
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	srv->ctx = lws_create_context(&info);
+	if (!srv->ctx) {
+		tb_log(TB_LOG_ERR, "tam: cannot create the lws context");
+		return -1;
+	}
+
+	memset(&info, 0, sizeof(info));
+	info.vhost_name = "teep-tam";
+	info.port = srv->opts.port;
+	info.iface = srv->opts.listen;
+	info.protocols = tam_protocols;
+	info.max_http_header_data = TAM_HDR_MAX;
+	/* an IPv4 literal must not get an IPv6 socket */
+	if (!strchr(srv->opts.listen, ':'))
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	srv->vh = lws_create_vhost(srv->ctx, &info);
+	if (!srv->vh) {
+		tb_log(TB_LOG_ERR, "tam: cannot listen on %s port %d", srv->opts.listen,
+		       srv->opts.port);
+		return -1;
+	}
+	bound = lws_get_vhost_listen_port(srv->vh);
+	if (bound <= 0) {
+		tb_log(TB_LOG_ERR, "tam: no listening port");
+		return -1;
+	}
+	if (srv->opts.port_file) {
+		int n = snprintf(port, sizeof(port), "%d\n", bound);
+
+		if (tb_write_file(srv->opts.port_file, (const uint8_t *)port, (size_t)n) != TB_OK) {
+			tb_log(TB_LOG_ERR, "tam: cannot write %s", srv->opts.port_file);
+			return -1;
+		}
+	}
+	tb_log(TB_LOG_NOTICE, "tam: listening on http://%s:%d%s (fault %s)", srv->opts.listen,
+	       bound, srv->opts.path, fault_names[srv->opts.fault]);
+	return 0;
+}
+
+static void server_free(struct tam_server *srv)
+{
+	if (srv->ctx) {
+		lws_sul_cancel(&srv->tick);
+		lws_context_destroy(srv->ctx);
+	}
+	tam_core_free(srv->core);
+	for (size_t i = 0; i < TAM_MAX_AGENTS; i++)
+		tb_key_free(srv->agent_keys[i]);
+	tb_key_free(srv->key);
+}
+
+static void log_counters(const struct tam_counters *c)
+{
+	tb_log(TB_LOG_INFO,
+	       "tam: totals: connects=%llu query-responses=%llu updates=%llu successes=%llu "
+	       "errors=%llu dropped: too-big=%llu bad-cose=%llu bad-signature=%llu "
+	       "bad-message=%llu unknown-token=%llu unexpected=%llu",
+	       (unsigned long long)c->connects, (unsigned long long)c->query_responses,
+	       (unsigned long long)c->updates, (unsigned long long)c->successes,
+	       (unsigned long long)c->errors, (unsigned long long)c->drop_too_big,
+	       (unsigned long long)c->drop_bad_cose, (unsigned long long)c->drop_bad_signature,
+	       (unsigned long long)c->drop_bad_message, (unsigned long long)c->drop_unknown_token,
+	       (unsigned long long)c->drop_unexpected);
+}
+
+int main(int argc, char **argv)
+{
+	struct tam_server srv;
+	struct tb_log_conf lc = {0};
+	int rc;
+
+	memset(&srv, 0, sizeof(srv));
+	rc = parse_args(argc, argv, &srv.opts);
+	if (rc)
+		return rc > 0 ? 0 : 2;
+
+	lc.level = srv.opts.verbose ? TB_LOG_DEBUG : TB_LOG_INFO;
+	tb_log_setup("teep-tam", &lc);
+	tb_log_bridge_lws(srv.opts.verbose ? TB_LOG_INFO : TB_LOG_WARN);
+	tb_log(TB_LOG_NOTICE, "tam: reference TAM for development and tests, not for production");
+
+	install_signals();
+	if (load_keys(&srv) || create_core(&srv) || start_http(&srv)) {
+		server_free(&srv);
+		return 1;
+	}
+	on_tick(&srv.tick);
+
+	rc = 0;
+	while (!stop_requested && rc >= 0)
+		rc = lws_service(srv.ctx, 0);
+
+	tb_log(TB_LOG_NOTICE, "tam: stopping");
+	log_counters(tam_core_counters(srv.core));
+	server_free(&srv);
+	return rc < 0 ? 1 : 0;
+}

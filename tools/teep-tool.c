@@ -1,0 +1,974 @@
+/*
+ * teep-tool: developer tool for the project's keys, SUIT manifests and TEEP
+ * messages.
+ *
+ *   teep-tool keygen PRIVATE.pem [PUBLIC.pem]
+ *   teep-tool manifest --component ID --payload FILE --key SIGNER.pem
+ *                      [--seq N] [--manifest-id ID] [-o OUT.suit]
+ *   teep-tool dump [--pre26] [--diag] FILE|-
+ *   teep-tool verify --key PUB.pem FILE|-
+ *
+ * Exit status: 0 success, 1 failure, 2 usage error.
+ */
+#include "config.h"
+
+#include "tb_cbor.h"
+#include "tb_cose.h"
+#include "tb_suit.h"
+#include "tb_teep.h"
+#include "tb_util.h"
+#include <teep-broker/driver.h>
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define EXIT_USAGE   2
+#define INPUT_MAX    (64u * 1024 * 1024)
+#define ID_TEXT_MAX  512
+#define DIAG_MAX_HEX 64 /* bytes of a byte string shown before eliding */
+
+static const char *prog = "teep-tool";
+
+static const char usage_main[] =
+    "usage: teep-tool COMMAND [OPTIONS]\n"
+    "\n"
+    "commands:\n"
+    "  keygen PRIVATE.pem [PUBLIC.pem]   generate a P-256 key pair\n"
+    "  manifest --component ID --payload FILE --key SIGNER.pem [--seq N]\n"
+    "           [--manifest-id ID] [-o OUT.suit]\n"
+    "                                    build a signed SUIT envelope with an\n"
+    "                                    integrated payload\n"
+    "  dump [--pre26] [--diag] FILE|-    describe a COSE object, TEEP message or\n"
+    "                                    SUIT envelope (binary or hex input)\n"
+    "  verify --key PUB.pem FILE|-       verify a COSE_Sign1 (exit 0 valid, 1 not)\n"
+    "\n"
+    "`teep-tool COMMAND --help` describes a command.\n";
+
+static const char usage_keygen[] =
+    "usage: teep-tool keygen PRIVATE.pem [PUBLIC.pem]\n"
+    "\n"
+    "Generate a P-256 key pair. The private key is written as PEM with mode\n"
+    "0600; the public key, if a second file is named, as a PEM SubjectPublicKeyInfo.\n"
+    "Existing files are replaced.\n";
+
+static const char usage_manifest[] =
+    "usage: teep-tool manifest --component ID --payload FILE --key SIGNER.pem\n"
+    "                          [--seq N] [--manifest-id ID] [-o OUT.suit]\n"
+    "\n"
+    "Build a SUIT envelope that installs FILE (integrated as \"#tc\") into the\n"
+    "component ID, signed with SIGNER.pem (ESP256).\n"
+    "\n"
+    "  --component ID      component id: segments joined by '/', \"0x...\" for hex;\n"
+    "                      a bare UUID means TEEP-Device/SecureFS/0xUUID/ta\n"
+    "  --payload FILE      the Trusted Component binary\n"
+    "  --key SIGNER.pem    the signer's private key (P-256)\n"
+    "  --seq N             manifest sequence number (default 1)\n"
+    "  --manifest-id ID    manifest component id (default: the component id with\n"
+    "                      its last segment replaced by \"suit\")\n"
+    "  -o, --output FILE   output file (default: standard output)\n";
+
+static const char usage_dump[] =
+    "usage: teep-tool dump [--pre26] [--diag] FILE|-\n"
+    "\n"
+    "Describe a COSE_Sign1/COSE_Sign, a TEEP message (signed or bare) or a SUIT\n"
+    "envelope. Input may be binary or hex text; '-' reads standard input.\n"
+    "\n"
+    "  --pre26   read TEEP messages in the numbering of drafts up to -25\n"
+    "  --diag    also print the whole item in CBOR diagnostic notation\n";
+
+static const char usage_verify[] =
+    "usage: teep-tool verify --key PUB.pem FILE|-\n"
+    "\n"
+    "Verify a COSE_Sign1 (tagged or not) with a P-256 public (or private) key.\n"
+    "Exit status 0 if the signature is valid, 1 otherwise.\n";
+
+static int usage_error(const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n%s", usage);
+	return EXIT_USAGE;
+}
+
+static const char *status_name(int rc)
+{
+	switch (rc) {
+	case TB_OK:
+		return "ok";
+	case TB_ERR_NOMEM:
+		return "out of memory";
+	case TB_ERR_INVAL:
+		return "invalid";
+	case TB_ERR_PARSE:
+		return "malformed";
+	case TB_ERR_SIG:
+		return "bad signature";
+	case TB_ERR_UNSUP:
+		return "not supported";
+	case TB_ERR_TOOBIG:
+		return "too large";
+	case TB_ERR_IO:
+		return "I/O error";
+	case TB_ERR_NOTFOUND:
+		return "not found";
+	default:
+		return "error";
+	}
+}
+
+/* ---- input ---- */
+
+static int is_hex_text(const uint8_t *p, size_t n)
+{
+	size_t digits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (isxdigit(p[i]))
+			digits++;
+		else if (!isspace(p[i]))
+			return 0;
+	}
+	return digits > 0 && digits % 2 == 0;
+}
+
+/* Read FILE or stdin; hex text is decoded, anything else taken as is. */
+static int read_input(const char *path, uint8_t **out, size_t *len)
+{
+	uint8_t *raw, *bin;
+	size_t rlen, blen;
+	int rc = tb_read_file(path, INPUT_MAX, &raw, &rlen);
+
+	if (rc != TB_OK) {
+		fprintf(stderr, "%s: %s: cannot read (%s)\n", prog, path, status_name(rc));
+		return rc;
+	}
+	if (!is_hex_text(raw, rlen)) {
+		*out = raw;
+		*len = rlen;
+		return TB_OK;
+	}
+	rc = tb_hex_decode((const char *)raw, rlen, &bin, &blen);
+	free(raw);
+	if (rc != TB_OK) {
+		fprintf(stderr, "%s: %s: bad hex (%s)\n", prog, path, status_name(rc));
+		return rc;
+	}
+	*out = bin;
+	*len = blen;
+	return TB_OK;
+}
+
+static int write_output(const char *path, const uint8_t *buf, size_t len)
+{
+	if (!path || strcmp(path, "-") == 0) {
+		if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
+			fprintf(stderr, "%s: cannot write to standard output\n", prog);
+			return TB_ERR_IO;
+		}
+		return TB_OK;
+	}
+	if (tb_write_file(path, buf, len) != TB_OK) {
+		fprintf(stderr, "%s: %s: cannot write\n", prog, path);
+		return TB_ERR_IO;
+	}
+	return TB_OK;
+}
+
+static int load_key(const char *path, struct tb_key **key)
+{
+	char err[256] = "";
+	int rc = tb_key_load_file(path, key, err, sizeof(err));
+
+	if (rc != TB_OK)
+		fprintf(stderr, "%s: %s\n", prog, err);
+	return rc;
+}
+
+/* ---- keygen ---- */
+
+static int write_pem(const char *path, const struct tb_key *key, int private_part)
+{
+	char *pem;
+	int rc = tb_key_to_pem(key, private_part, &pem);
+
+	if (rc != TB_OK) {
+		fprintf(stderr, "%s: cannot encode the key (%s)\n", prog, status_name(rc));
+		return rc;
+	}
+	rc = tb_write_file(path, (const uint8_t *)pem, strlen(pem));
+	/* tb_write_file creates files 0600; a public key may be read by all */
+	if (rc == TB_OK && !private_part)
+		chmod(path, 0644);
+	if (rc != TB_OK)
+		fprintf(stderr, "%s: %s: cannot write\n", prog, path);
+	free(pem);
+	return rc;
+}
+
+static int cmd_keygen(int argc, char **argv)
+{
+	struct tb_key *key;
+	uint8_t thumb[32];
+	char hex[65];
+	int rc;
+
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(usage_keygen, stdout);
+		return 0;
+	}
+	if (argc < 2 || argc > 3 || argv[1][0] == '-')
+		return usage_error(usage_keygen, "%s", "keygen needs PRIVATE.pem [PUBLIC.pem]");
+	rc = tb_key_generate(&key);
+	if (rc != TB_OK) {
+		fprintf(stderr, "%s: key generation failed (%s)\n", prog, status_name(rc));
+		return 1;
+	}
+	rc = write_pem(argv[1], key, 1);
+	if (rc == TB_OK && argc == 3)
+		rc = write_pem(argv[2], key, 0);
+	if (rc == TB_OK && tb_key_thumbprint(key, thumb) == TB_OK) {
+		tb_hex_encode(thumb, sizeof(thumb), hex);
+		printf("P-256 key written to %s%s%s\nSHA-256 thumbprint: %s\n", argv[1],
+		       argc == 3 ? ", public key to " : "", argc == 3 ? argv[2] : "", hex);
+	}
+	tb_key_free(key);
+	return rc == TB_OK ? 0 : 1;
+}
+
+/* ---- manifest ---- */
+
+struct manifest_opts {
+	const char *component;
+	const char *payload;
+	const char *key;
+	const char *manifest_id;
+	const char *output;
+	uint64_t seq;
+};
+
+static int parse_manifest_opts(int argc, char **argv, struct manifest_opts *o)
+{
+	static const struct option longopts[] = {
+	    {"component", required_argument, NULL, 'c'},
+	    {"payload", required_argument, NULL, 'p'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"seq", required_argument, NULL, 's'},
+	    {"manifest-id", required_argument, NULL, 'm'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	o->seq = 1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case 'c':
+			o->component = optarg;
+			break;
+		case 'p':
+			o->payload = optarg;
+			break;
+		case 'k':
+			o->key = optarg;
+			break;
+		case 'm':
+			o->manifest_id = optarg;
+			break;
+		case 'o':
+			o->output = optarg;
+			break;
+		case 's':
+			o->seq = strtoull(optarg, &end, 10);
+			if (!isdigit((unsigned char)optarg[0]) || *end || o->seq > INT64_MAX)
+				return usage_error(usage_manifest, "bad --seq %s", optarg);
+			break;
+		case 'h':
+			fputs(usage_manifest, stdout);
+			return -1;
+		default:
+			fputs(usage_manifest, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return usage_error(usage_manifest, "unexpected argument %s", argv[optind]);
+	if (!o->component || !o->payload || !o->key)
+		return usage_error(usage_manifest, "%s",
+		                   "manifest needs --component, --payload and --key");
+	return 0;
+}
+
+/* The component id with its last segment replaced by "suit". */
+static int default_manifest_id(const struct tb_component_id *comp, struct tb_component_id *mid)
+{
+	int rc = tb_component_id_copy(mid, comp);
+	struct tb_buf *last;
+
+	if (rc != TB_OK)
+		return rc;
+	last = &mid->seg[mid->n - 1];
+	free(last->ptr);
+	last->ptr = malloc(4);
+	if (!last->ptr) {
+		last->len = 0;
+		tb_component_id_clear(mid);
+		return TB_ERR_NOMEM;
+	}
+	memcpy(last->ptr, "suit", 4);
+	last->len = 4;
+	return TB_OK;
+}
+
+static int build_manifest(const struct manifest_opts *o, const struct tb_component_id *comp,
+                          const struct tb_component_id *mid)
+{
+	struct tb_key *key = NULL;
+	uint8_t *payload = NULL, *env = NULL;
+	size_t plen, elen;
+	int rc = tb_read_file(o->payload, INPUT_MAX, &payload, &plen);
+
+	if (rc != TB_OK) {
+		fprintf(stderr, "%s: %s: cannot read (%s)\n", prog, o->payload, status_name(rc));
+		return 1;
+	}
+	rc = load_key(o->key, &key);
+	if (rc == TB_OK && !tb_key_has_private(key)) {
+		fprintf(stderr, "%s: %s: not a private key\n", prog, o->key);
+		rc = TB_ERR_INVAL;
+	}
+	if (rc == TB_OK) {
+		rc = tb_suit_build_integrated(key, comp, mid, o->seq, payload, plen, &env, &elen);
+		if (rc != TB_OK)
+			fprintf(stderr, "%s: cannot build the envelope (%s)\n", prog,
+			        status_name(rc));
+	}
+	if (rc == TB_OK)
+		rc = write_output(o->output, env, elen);
+	if (rc == TB_OK && o->output && strcmp(o->output, "-") != 0) {
+		char c[ID_TEXT_MAX], m[ID_TEXT_MAX];
+		tb_component_id_format(comp, c, sizeof(c));
+		tb_component_id_format(mid, m, sizeof(m));
+		printf("%s: %zu bytes, component %s, manifest %s, sequence %" PRIu64
+		       ", payload %zu bytes\n",
+		       o->output, elen, c, m, o->seq, plen);
+	}
+	free(env);
+	free(payload);
+	tb_key_free(key);
+	return rc == TB_OK ? 0 : 1;
+}
+
+static int cmd_manifest(int argc, char **argv)
+{
+	struct manifest_opts o = {0};
+	struct tb_component_id comp, mid;
+	int rc = parse_manifest_opts(argc, argv, &o);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (tb_component_id_parse(o.component, &comp) != TB_OK)
+		return usage_error(usage_manifest, "bad component id %s", o.component);
+	rc = o.manifest_id ? tb_component_id_parse(o.manifest_id, &mid)
+	                   : default_manifest_id(&comp, &mid);
+	if (rc != TB_OK) {
+		tb_component_id_clear(&comp);
+		return usage_error(usage_manifest, "bad manifest id %s",
+		                   o.manifest_id ? o.manifest_id : o.component);
+	}
+	rc = build_manifest(&o, &comp, &mid);
+	tb_component_id_clear(&comp);
+	tb_component_id_clear(&mid);
+	return rc;
+}
+
+/* ---- CBOR diagnostic notation ---- */
+
+static void diag(FILE *f, const cbor_item_t *item, int indent);
+
+static void print_hex(FILE *f, const uint8_t *p, size_t n, size_t max)
+{
+	for (size_t i = 0; i < n && i < max; i++)
+		fprintf(f, "%02x", p[i]);
+	if (n > max)
+		fprintf(f, "...");
+}
+
+static void diag_bytes(FILE *f, const cbor_item_t *item, int indent)
+{
+	const uint8_t *p;
+	size_t n;
+	cbor_item_t *inner;
+
+	if (tb_cbor_get_bytes(item, &p, &n) != TB_OK) {
+		fprintf(f, "(_ indefinite byte string)");
+		return;
+	}
+	/* Show nested CBOR (bstr .cbor) when it is a container. */
+	if (n > 1 && ((p[0] >> 5) == 4 || (p[0] >> 5) == 5 || (p[0] >> 5) == 6) &&
+	    (inner = tb_cbor_load(p, n, NULL)) != NULL) {
+		fprintf(f, "<< ");
+		diag(f, inner, indent);
+		fprintf(f, " >>");
+		cbor_decref(&inner);
+		return;
+	}
+	fprintf(f, "h'");
+	print_hex(f, p, n, DIAG_MAX_HEX);
+	fprintf(f, "'");
+	if (n > DIAG_MAX_HEX)
+		fprintf(f, " / %zu bytes /", n);
+}
+
+static void diag_text(FILE *f, const cbor_item_t *item)
+{
+	const char *p;
+	size_t n;
+
+	if (tb_cbor_get_text(item, &p, &n) != TB_OK) {
+		fprintf(f, "(_ indefinite text)");
+		return;
+	}
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* Containers narrower than this print on one line. */
+#define DIAG_INLINE_WIDTH 60
+
+/* Rough printed width of an item, saturating at DIAG_INLINE_WIDTH + 1. */
+static size_t diag_width(const cbor_item_t *item)
+{
+	size_t w = 2, n;
+
+	switch (cbor_typeof(item)) {
+	case CBOR_TYPE_BYTESTRING:
+		n = cbor_bytestring_is_definite(item) ? cbor_bytestring_length(item) : 0;
+		/* nested CBOR is shown expanded, never inline */
+		return n > 16 ? DIAG_INLINE_WIDTH + 1 : 3 + 2 * n;
+	case CBOR_TYPE_STRING:
+		return 2 + (cbor_string_is_definite(item) ? cbor_string_length(item) : 8);
+	case CBOR_TYPE_ARRAY:
+		n = cbor_array_size(item);
+		for (size_t i = 0; i < n && w <= DIAG_INLINE_WIDTH; i++)
+			w += diag_width(cbor_array_handle(item)[i]) + 2;
+		return w;
+	case CBOR_TYPE_MAP:
+		n = cbor_map_size(item);
+		for (size_t i = 0; i < n && w <= DIAG_INLINE_WIDTH; i++)
+			w += diag_width(cbor_map_handle(item)[i].key) +
+			     diag_width(cbor_map_handle(item)[i].value) + 4;
+		return w;
+	case CBOR_TYPE_TAG:
+		return DIAG_INLINE_WIDTH + 1;
+	default:
+		return 8;
+	}
+}
+
+/* indent < 0: everything on one line */
+static void newline(FILE *f, int indent)
+{
+	if (indent < 0)
+		fputc(' ', f);
+	else
+		fprintf(f, "\n%*s", indent * 2, "");
+}
+
+static int child_indent(int indent)
+{
+	return indent < 0 ? -1 : indent + 1;
+}
+
+static void diag_array(FILE *f, const cbor_item_t *item, int indent)
+{
+	size_t n = cbor_array_size(item);
+
+	if (indent >= 0 && diag_width(item) <= DIAG_INLINE_WIDTH)
+		indent = -1;
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++) {
+		newline(f, child_indent(indent));
+		diag(f, cbor_array_handle(item)[i], child_indent(indent));
+		if (i + 1 < n)
+			fputc(',', f);
+	}
+	if (n)
+		newline(f, indent);
+	fputc(']', f);
+}
+
+static void diag_map(FILE *f, const cbor_item_t *item, int indent)
+{
+	size_t n = cbor_map_size(item);
+	struct cbor_pair *pairs = cbor_map_handle(item);
+
+	if (indent >= 0 && diag_width(item) <= DIAG_INLINE_WIDTH)
+		indent = -1;
+	fputc('{', f);
+	for (size_t i = 0; i < n; i++) {
+		newline(f, child_indent(indent));
+		diag(f, pairs[i].key, child_indent(indent));
+		fprintf(f, ": ");
+		diag(f, pairs[i].value, child_indent(indent));
+		if (i + 1 < n)
+			fputc(',', f);
+	}
+	if (n)
+		newline(f, indent);
+	fputc('}', f);
+}
+
+static void diag_simple(FILE *f, const cbor_item_t *item)
+{
+	if (!cbor_float_ctrl_is_ctrl(item)) {
+		fprintf(f, "%g", cbor_float_get_float(item));
+		return;
+	}
+	switch (cbor_ctrl_value(item)) {
+	case CBOR_CTRL_FALSE:
+		fprintf(f, "false");
+		break;
+	case CBOR_CTRL_TRUE:
+		fprintf(f, "true");
+		break;
+	case CBOR_CTRL_NULL:
+		fprintf(f, "null");
+		break;
+	case CBOR_CTRL_UNDEF:
+		fprintf(f, "undefined");
+		break;
+	default:
+		fprintf(f, "simple(%u)", cbor_ctrl_value(item));
+	}
+}
+
+static void diag(FILE *f, const cbor_item_t *item, int indent)
+{
+	int64_t v;
+	uint64_t u;
+
+	switch (cbor_typeof(item)) {
+	case CBOR_TYPE_UINT:
+		tb_cbor_get_uint(item, &u);
+		fprintf(f, "%" PRIu64, u);
+		break;
+	case CBOR_TYPE_NEGINT:
+		if (tb_cbor_get_int(item, &v) == TB_OK)
+			fprintf(f, "%" PRId64, v);
+		else
+			fprintf(f, "-1-%" PRIu64, cbor_get_int(item));
+		break;
+	case CBOR_TYPE_BYTESTRING:
+		diag_bytes(f, item, indent);
+		break;
+	case CBOR_TYPE_STRING:
+		diag_text(f, item);
+		break;
+	case CBOR_TYPE_ARRAY:
+		diag_array(f, item, indent);
+		break;
+	case CBOR_TYPE_MAP:
+		diag_map(f, item, indent);
+		break;
+	case CBOR_TYPE_TAG: {
+		cbor_item_t *inner = cbor_tag_item(item);
+		fprintf(f, "%" PRIu64 "(", cbor_tag_value(item));
+		diag(f, inner, indent);
+		fputc(')', f);
+		cbor_decref(&inner);
+		break;
+	}
+	default:
+		diag_simple(f, item);
+	}
+}
+
+/* ---- dump ---- */
+
+struct dump_opts {
+	enum tb_numbering num;
+	int diag;
+};
+
+static void print_id_list(const char *name, const struct tb_component_id *ids, size_t n)
+{
+	char text[ID_TEXT_MAX];
+
+	printf("  %s: %zu\n", name, n);
+	for (size_t i = 0; i < n; i++) {
+		tb_component_id_format(&ids[i], text, sizeof(text));
+		printf("    %s\n", text);
+	}
+}
+
+static void print_raw(const char *name, const struct tb_buf *b)
+{
+	cbor_item_t *item;
+
+	if (!b->len)
+		return;
+	item = tb_cbor_load(b->ptr, b->len, NULL);
+	if (!item)
+		return;
+	printf("  %s: ", name);
+	diag(stdout, item, 1);
+	printf("\n");
+	cbor_decref(&item);
+}
+
+static void print_suit_summary(const uint8_t *env, size_t len, const char *prefix)
+{
+	struct tb_suit_info info;
+	char err[256] = "", c[ID_TEXT_MAX], m[ID_TEXT_MAX];
+
+	if (tb_suit_info(env, len, &info, err, sizeof(err)) != TB_OK) {
+		printf("%snot a usable SUIT envelope: %s\n", prefix, err);
+		return;
+	}
+	tb_component_id_format(&info.component, c, sizeof(c));
+	tb_component_id_format(&info.manifest_component_id, m, sizeof(m));
+	printf("%ssequence number: %" PRIu64 "\n", prefix, info.sequence_number);
+	printf("%scomponent: %s\n", prefix, c);
+	printf("%smanifest id: %s\n", prefix, info.manifest_component_id.n ? m : "(none)");
+	tb_suit_info_clear(&info);
+}
+
+static const char *err_code_name(uint64_t code)
+{
+	static const char *const names[] = {
+	    NULL,
+	    "ERR_PERMANENT_ERROR",
+	    "ERR_UNSUPPORTED_EXTENSION",
+	    "ERR_UNSUPPORTED_FRESHNESS_MECHANISMS",
+	    "ERR_UNSUPPORTED_MSG_VERSION",
+	    "ERR_UNSUPPORTED_CIPHER_SUITES",
+	    "ERR_BAD_CERTIFICATE",
+	    "ERR_ATTESTATION_REQUIRED",
+	    "ERR_UNSUPPORTED_SUIT_REPORT",
+	    "ERR_CERTIFICATE_EXPIRED",
+	    "ERR_TEMPORARY_ERROR",
+	    "ERR_MANIFEST_PROCESSING_FAILED",
+	};
+
+	return code < sizeof(names) / sizeof(names[0]) && names[code] ? names[code] : "unknown";
+}
+
+static void print_teep_fields(const struct tb_teep_msg *m)
+{
+	if (m->token.len) {
+		printf("  token: ");
+		print_hex(stdout, m->token.ptr, m->token.len, m->token.len);
+		printf("\n");
+	}
+	if (m->challenge.len) {
+		printf("  challenge: ");
+		print_hex(stdout, m->challenge.ptr, m->challenge.len, DIAG_MAX_HEX);
+		printf(" (%zu bytes)\n", m->challenge.len);
+	}
+	if (m->type == TB_TEEP_QUERY_REQUEST)
+		printf("  data-item-requested: 0x%" PRIx64 "%s%s%s%s\n", m->data_item_requested,
+		       m->data_item_requested & TB_TEEP_DIR_ATTESTATION ? " attestation" : "",
+		       m->data_item_requested & TB_TEEP_DIR_TRUSTED_COMPONENTS
+		           ? " trusted-components"
+		           : "",
+		       m->data_item_requested & TB_TEEP_DIR_EXTENSIONS ? " extensions" : "",
+		       m->data_item_requested & TB_TEEP_DIR_SUIT_REPORTS ? " suit-reports" : "");
+	print_raw("supported-teep-cipher-suites", &m->cipher_suites_cbor);
+	print_raw("supported-suit-cose-profiles", &m->suit_cose_profiles_cbor);
+	if (m->type == TB_TEEP_QUERY_RESPONSE) {
+		print_id_list("tc-list", m->tc_list, m->n_tc_list);
+		print_id_list("requested-tc-list", m->requested_tc_list, m->n_requested_tc_list);
+	}
+	if (m->n_unneeded_manifest_list || m->type == TB_TEEP_QUERY_RESPONSE)
+		print_id_list("unneeded-manifest-list", m->unneeded_manifest_list,
+		              m->n_unneeded_manifest_list);
+	if (m->type == TB_TEEP_UPDATE) {
+		printf("  manifest-list: %zu\n", m->n_manifest_list);
+		for (size_t i = 0; i < m->n_manifest_list; i++) {
+			printf("    [%zu] SUIT envelope, %zu bytes\n", i, m->manifest_list[i].len);
+			print_suit_summary(m->manifest_list[i].ptr, m->manifest_list[i].len,
+			                   "        ");
+		}
+	}
+	if (m->err_code)
+		printf("  err-code: %" PRIu64 " (%s)\n", m->err_code, err_code_name(m->err_code));
+	if (m->err_msg)
+		printf("  err-msg: \"%s\"\n", m->err_msg);
+	if (m->msg)
+		printf("  msg: \"%s\"\n", m->msg);
+}
+
+static int dump_teep(const uint8_t *buf, size_t len, const struct dump_opts *o)
+{
+	struct tb_teep_msg m;
+	char err[256] = "";
+	const char *numbering = o->num == TB_NUM_PRE26 ? "pre-26" : "draft-26";
+
+	if (tb_teep_decode(buf, len, o->num, &m, err, sizeof(err)) != TB_OK) {
+		printf("TEEP message (%s numbering): cannot decode: %s\n", numbering, err);
+		if (o->num == TB_NUM_DRAFT26)
+			printf("  (a peer of an older draft? try --pre26)\n");
+		return 1;
+	}
+	printf("TEEP %s (wire type %d, %s numbering)\n", tb_teep_type_name(m.type),
+	       tb_teep_type_to_wire(o->num, m.type), numbering);
+	print_teep_fields(&m);
+	tb_teep_msg_clear(&m);
+	return 0;
+}
+
+static void print_headers(const cbor_item_t *arr)
+{
+	const uint8_t *prot;
+	size_t plen;
+	cbor_item_t *ph;
+
+	if (tb_cbor_get_bytes(cbor_array_handle(arr)[0], &prot, &plen) == TB_OK && plen &&
+	    (ph = tb_cbor_load(prot, plen, NULL)) != NULL) {
+		printf("  protected: ");
+		diag(stdout, ph, 1);
+		printf("\n");
+		cbor_decref(&ph);
+	} else {
+		printf("  protected: (empty)\n");
+	}
+	printf("  unprotected: ");
+	diag(stdout, cbor_array_handle(arr)[1], 1);
+	printf("\n");
+}
+
+static int dump_cose(const cbor_item_t *arr, const char *kind, const struct dump_opts *o)
+{
+	const cbor_item_t *payload = cbor_array_handle(arr)[2];
+	const uint8_t *p;
+	size_t n;
+
+	printf("%s\n", kind);
+	print_headers(arr);
+	if (strcmp(kind, "COSE_Sign") == 0) {
+		const cbor_item_t *sigs = cbor_array_handle(arr)[3];
+		printf("  signatures: %zu\n", cbor_isa_array(sigs) ? cbor_array_size(sigs) : 0);
+	} else if (tb_cbor_get_bytes(cbor_array_handle(arr)[3], &p, &n) == TB_OK) {
+		printf("  signature: %zu bytes\n", n);
+	}
+	if (cbor_is_null(payload)) {
+		printf("  payload: detached\n");
+		return 0;
+	}
+	if (tb_cbor_get_bytes(payload, &p, &n) != TB_OK) {
+		printf("  payload: not a byte string\n");
+		return 1;
+	}
+	printf("  payload: %zu bytes\n", n);
+	return dump_teep(p, n, o);
+}
+
+static int is_cose_array(const cbor_item_t *item)
+{
+	return cbor_isa_array(item) && cbor_array_size(item) == 4 &&
+	       cbor_isa_bytestring(cbor_array_handle(item)[0]) &&
+	       cbor_isa_map(cbor_array_handle(item)[1]);
+}
+
+static void print_envelope_members(const cbor_item_t *env)
+{
+	struct cbor_pair *pairs = cbor_map_handle(env);
+
+	for (size_t i = 0; i < cbor_map_size(env); i++) {
+		const char *name;
+		size_t nlen, blen;
+		const uint8_t *b;
+
+		if (tb_cbor_get_text(pairs[i].key, &name, &nlen) == TB_OK &&
+		    tb_cbor_get_bytes(pairs[i].value, &b, &blen) == TB_OK)
+			printf("  integrated payload \"%.*s\": %zu bytes\n", (int)nlen, name, blen);
+	}
+}
+
+static int dump_item(const uint8_t *buf, size_t len, const cbor_item_t *item,
+                     const struct dump_opts *o)
+{
+	const cbor_item_t *body = item;
+	cbor_item_t *inner = NULL;
+	uint64_t tag = 0;
+	int rc;
+
+	if (cbor_isa_tag(item)) {
+		tag = cbor_tag_value(item);
+		body = inner = cbor_tag_item(item);
+	}
+	if ((tag == TB_COSE_SIGN1_TAG || tag == 0) && is_cose_array(body)) {
+		rc = dump_cose(
+		    body, tag ? "COSE_Sign1 (tagged)" : "COSE_Sign1 (untagged, or COSE_Sign)", o);
+	} else if (tag == TB_COSE_SIGN_TAG && is_cose_array(body)) {
+		rc = dump_cose(body, "COSE_Sign", o);
+	} else if ((tag == 0 || tag == 107) && cbor_isa_map(body) && tb_cbor_map_get_int(body, 3)) {
+		printf("SUIT envelope%s, %zu bytes\n", tag ? " (tagged)" : "", len);
+		print_suit_summary(buf, len, "  ");
+		print_envelope_members(body);
+		rc = 0;
+	} else if (tag == 0 && cbor_isa_array(body)) {
+		rc = dump_teep(buf, len, o);
+	} else {
+		printf("CBOR item, %zu bytes (not a COSE object, TEEP message or SUIT envelope)\n",
+		       len);
+		rc = o->diag ? 0 : 1;
+	}
+	if (inner)
+		cbor_decref(&inner);
+	return rc;
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"pre26", no_argument, NULL, 'p'},
+	    {"diag", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct dump_opts o = {TB_NUM_DRAFT26, 0};
+	const char *why = NULL;
+	cbor_item_t *item;
+	uint8_t *buf;
+	size_t len;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == 'p') {
+			o.num = TB_NUM_PRE26;
+		} else if (c == 'd') {
+			o.diag = 1;
+		} else if (c == 'h') {
+			fputs(usage_dump, stdout);
+			return 0;
+		} else {
+			fputs(usage_dump, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1)
+		return usage_error(usage_dump, "%s", "dump needs one FILE (or - for stdin)");
+	if (read_input(argv[optind], &buf, &len) != TB_OK)
+		return 1;
+	rc = tb_cbor_check(buf, len, TB_CBOR_MAX_DEPTH, &why);
+	item = rc == TB_OK ? tb_cbor_load(buf, len, &why) : NULL;
+	if (!item) {
+		printf("not well-formed CBOR (%zu bytes): %s\n", len, why ? why : "?");
+		free(buf);
+		return 1;
+	}
+	rc = dump_item(buf, len, item, &o);
+	if (o.diag) {
+		printf("\n");
+		diag(stdout, item, 0);
+		printf("\n");
+	}
+	cbor_decref(&item);
+	free(buf);
+	return rc;
+}
+
+/* ---- verify ---- */
+
+static int cmd_verify(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"key", required_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *keyfile = NULL;
+	struct tb_key *key;
+	uint8_t *buf, *payload = NULL;
+	size_t len, plen = 0;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "k:h", longopts, NULL)) != -1) {
+		if (c == 'k') {
+			keyfile = optarg;
+		} else if (c == 'h') {
+			fputs(usage_verify, stdout);
+			return 0;
+		} else {
+			fputs(usage_verify, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!keyfile || optind != argc - 1)
+		return usage_error(usage_verify, "%s", "verify needs --key PUB.pem and one FILE");
+	if (load_key(keyfile, &key) != TB_OK)
+		return 1;
+	if (read_input(argv[optind], &buf, &len) != TB_OK) {
+		tb_key_free(key);
+		return 1;
+	}
+	rc = tb_cose_sign1_verify(buf, len, key, NULL, 0, &payload, &plen);
+	if (rc == TB_OK)
+		printf("signature valid (payload %zu bytes)\n", plen);
+	else if (rc == TB_ERR_INVAL)
+		printf("signature not checked: detached payload\n");
+	else
+		printf("signature NOT valid: %s\n", status_name(rc));
+	free(payload);
+	free(buf);
+	tb_key_free(key);
+	return rc == TB_OK ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*run)(int argc, char **argv);
+	} commands[] = {
+	    {"keygen", cmd_keygen},
+	    {"manifest", cmd_manifest},
+	    {"dump", cmd_dump},
+	    {"verify", cmd_verify},
+	};
+
+	if (argc < 2)
+		return usage_error(usage_main, "%s", "no command");
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("teep-tool (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	return usage_error(usage_main, "unknown command %s", argv[1]);
+}
