@@ -72,14 +72,14 @@ struct conf_cmd {
 };
 
 static const struct conf_enum log_levels[] = {
-	{"err", TB_LOG_ERR},   {"warn", TB_LOG_WARN},   {"notice", TB_LOG_NOTICE},
-	{"info", TB_LOG_INFO}, {"debug", TB_LOG_DEBUG}, {NULL, 0},
+    {"err", TB_LOG_ERR},   {"warn", TB_LOG_WARN},   {"notice", TB_LOG_NOTICE},
+    {"info", TB_LOG_INFO}, {"debug", TB_LOG_DEBUG}, {NULL, 0},
 };
 
 static const struct conf_enum numberings[] = {
-	{"draft-26", TB_NUM_DRAFT26},
-	{"pre-26", TB_NUM_PRE26},
-	{NULL, 0},
+    {"draft-26", TB_NUM_DRAFT26},
+    {"pre-26", TB_NUM_PRE26},
+    {NULL, 0},
 };
 
 /* CT_ENUM stores through an int. */
@@ -98,58 +98,58 @@ _Static_assert(sizeof(enum tb_numbering) == sizeof(int), "enum tb_numbering is n
 
 /* Keep conf/teep-broker.conf and the comments of conf.h in step with this. */
 static const struct conf_cmd conf_cmds[] = {
-	B("pid_file", CT_STRING, pid_file, 1, CONF_PATH_MAX, NULL),
-	{.sect = SECT_BROKER,
-	 .key = "log_level",
-	 .type = CT_ENUM,
-	 .offset = offsetof(struct tb_conf, log_level),
-	 .def = "notice",
-	 .enums = log_levels},
-	B("log_syslog", CT_BOOL, log_syslog, 0, 1, "no"),
-	B("driver_dir", CT_STRING, driver_dir, 1, CONF_PATH_MAX, PKGLIBDIR "/drivers"),
-	B("shutdown_grace", CT_DURATION, shutdown_grace_ms, 0, 3600 * 1000, "10s"),
-	B("max_sessions", CT_UINT, max_sessions, 1, 1000000, "256"),
+    B("pid_file", CT_STRING, pid_file, 1, CONF_PATH_MAX, NULL),
+    {.sect = SECT_BROKER,
+     .key = "log_level",
+     .type = CT_ENUM,
+     .offset = offsetof(struct tb_conf, log_level),
+     .def = "notice",
+     .enums = log_levels},
+    B("log_syslog", CT_BOOL, log_syslog, 0, 1, "no"),
+    B("driver_dir", CT_STRING, driver_dir, 1, CONF_PATH_MAX, PKGLIBDIR "/drivers"),
+    B("shutdown_grace", CT_DURATION, shutdown_grace_ms, 0, 3600 * 1000, "10s"),
+    B("max_sessions", CT_UINT, max_sessions, 1, 1000000, "256"),
 
-	L("address", CT_STRING, address, 1, 255, "127.0.0.1"),
-	L("port", CT_INT, port, 0, 65535, "8470"),
-	L("port_file", CT_STRING, port_file, 1, CONF_PATH_MAX, NULL),
-	L("max_connections", CT_UINT, max_connections, 1, 1000000, "10000"),
-	L("max_message_size", CT_SIZE, max_message_size, 128, 1024 * 1024, "4096"),
-	L("max_requests_per_connection", CT_UINT, max_requests_per_connection, 1, 1024, "8"),
-	L("max_queued_answers", CT_UINT, max_queued_answers, 1, 65536, "64"),
-	L("handshake_timeout", CT_DURATION, handshake_timeout_ms, 100, 600 * 1000, "5s"),
-	L("idle_timeout", CT_DURATION, idle_timeout_ms, 0, MS_DAY, "0"),
+    L("address", CT_STRING, address, 1, 255, "127.0.0.1"),
+    L("port", CT_INT, port, 0, 65535, "8470"),
+    L("port_file", CT_STRING, port_file, 1, CONF_PATH_MAX, NULL),
+    L("max_connections", CT_UINT, max_connections, 1, 1000000, "10000"),
+    L("max_message_size", CT_SIZE, max_message_size, 128, 1024 * 1024, "4096"),
+    L("max_requests_per_connection", CT_UINT, max_requests_per_connection, 1, 1024, "8"),
+    L("max_queued_answers", CT_UINT, max_queued_answers, 1, 65536, "64"),
+    L("handshake_timeout", CT_DURATION, handshake_timeout_ms, 100, 600 * 1000, "5s"),
+    L("idle_timeout", CT_DURATION, idle_timeout_ms, 0, MS_DAY, "0"),
 
-	{.sect = SECT_TAM,
-	 .key = "uri",
-	 .type = CT_URI,
-	 .offset = offsetof(struct tb_conf_tam, uri),
-	 .max = CONF_URI_MAX,
-	 .required = 1},
-	{.sect = SECT_TAM,
-	 .key = "numbering",
-	 .type = CT_ENUM,
-	 .offset = offsetof(struct tb_conf_tam, numbering),
-	 .def = "draft-26",
-	 .enums = numberings},
-	T("connect_timeout", CT_DURATION, connect_timeout_ms, 100, 600 * 1000, "10s"),
-	T("response_timeout", CT_DURATION, response_timeout_ms, 100, 3600 * 1000, "30s"),
-	T("max_response_size", CT_SIZE, max_response_size, 1024, 64 * 1024 * 1024, "1M"),
-	T("max_sessions", CT_UINT, max_sessions, 1, 1000000, "64"),
-	T("ca_file", CT_STRING, ca_file, 1, CONF_PATH_MAX, NULL),
-	T("tls_insecure", CT_BOOL, tls_insecure, 0, 1, "no"),
+    {.sect = SECT_TAM,
+     .key = "uri",
+     .type = CT_URI,
+     .offset = offsetof(struct tb_conf_tam, uri),
+     .max = CONF_URI_MAX,
+     .required = 1},
+    {.sect = SECT_TAM,
+     .key = "numbering",
+     .type = CT_ENUM,
+     .offset = offsetof(struct tb_conf_tam, numbering),
+     .def = "draft-26",
+     .enums = numberings},
+    T("connect_timeout", CT_DURATION, connect_timeout_ms, 100, 600 * 1000, "10s"),
+    T("response_timeout", CT_DURATION, response_timeout_ms, 100, 3600 * 1000, "30s"),
+    T("max_response_size", CT_SIZE, max_response_size, 1024, 64 * 1024 * 1024, "1M"),
+    T("max_sessions", CT_UINT, max_sessions, 1, 1000000, "64"),
+    T("ca_file", CT_STRING, ca_file, 1, CONF_PATH_MAX, NULL),
+    T("tls_insecure", CT_BOOL, tls_insecure, 0, 1, "no"),
 
-	{.sect = SECT_DRIVER,
-	 .key = "path",
-	 .type = CT_STRING,
-	 .offset = offsetof(struct tb_conf_driver, path),
-	 .min = 1,
-	 .max = CONF_PATH_MAX,
-	 .required = 1},
-	D("tam", CT_NAME, tam, 1, CONF_NAME_MAX, "default"),
-	D("queue_size", CT_UINT, queue_size, 1, 65536, "64"),
-	D("call_timeout", CT_DURATION, call_timeout_ms, 100, 3600 * 1000, "60s"),
-	D("policy_check_interval", CT_DURATION, policy_check_interval_ms, 0, 30 * MS_DAY, "0"),
+    {.sect = SECT_DRIVER,
+     .key = "path",
+     .type = CT_STRING,
+     .offset = offsetof(struct tb_conf_driver, path),
+     .min = 1,
+     .max = CONF_PATH_MAX,
+     .required = 1},
+    D("tam", CT_NAME, tam, 1, CONF_NAME_MAX, "default"),
+    D("queue_size", CT_UINT, queue_size, 1, 65536, "64"),
+    D("call_timeout", CT_DURATION, call_timeout_ms, 100, 3600 * 1000, "60s"),
+    D("policy_check_interval", CT_DURATION, policy_check_interval_ms, 0, 30 * MS_DAY, "0"),
 };
 
 #define N_CMDS COUNT(conf_cmds)
@@ -189,7 +189,7 @@ struct parser {
 };
 
 static void conf_error(struct parser *p, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void conf_error(struct parser *p, int line, const char *fmt, ...)
 {
@@ -282,7 +282,7 @@ static int uri_ok(const char *s)
 }
 
 static int set_number(const struct conf_cmd *cmd, void *field, const char *value, char *why,
-		      size_t whylen)
+                      size_t whylen)
 {
 	uint64_t v;
 	int rc;
@@ -303,11 +303,11 @@ static int set_number(const struct conf_cmd *cmd, void *field, const char *value
 	}
 	if (rc != TB_OK) {
 		static const char *const expect[] = {
-			[CT_INT] = "a decimal number",
-			[CT_UINT] = "a decimal number",
-			[CT_SIZE] = "a size such as 4096, 64k or 1M",
-			[CT_DURATION] = "a duration such as 10s, 500ms or 5m",
-			[CT_BOOL] = "yes or no",
+		    [CT_INT] = "a decimal number",
+		    [CT_UINT] = "a decimal number",
+		    [CT_SIZE] = "a size such as 4096, 64k or 1M",
+		    [CT_DURATION] = "a duration such as 10s, 500ms or 5m",
+		    [CT_BOOL] = "yes or no",
 		};
 		snprintf(why, whylen, "\"%.48s\" is not %s", value, expect[cmd->type]);
 		return TB_ERR_INVAL;
@@ -315,10 +315,10 @@ static int set_number(const struct conf_cmd *cmd, void *field, const char *value
 	if (v < cmd->min || v > cmd->max) {
 		if (cmd->type == CT_DURATION)
 			snprintf(why, whylen, "\"%.48s\" is not within %llums..%llums", value,
-				 (unsigned long long)cmd->min, (unsigned long long)cmd->max);
+			         (unsigned long long)cmd->min, (unsigned long long)cmd->max);
 		else
 			snprintf(why, whylen, "\"%.48s\" is not within %llu..%llu", value,
-				 (unsigned long long)cmd->min, (unsigned long long)cmd->max);
+			         (unsigned long long)cmd->min, (unsigned long long)cmd->max);
 		return TB_ERR_INVAL;
 	}
 	switch (cmd->type) {
@@ -337,7 +337,7 @@ static int set_number(const struct conf_cmd *cmd, void *field, const char *value
 }
 
 static int set_text(const struct conf_cmd *cmd, char **field, const char *value, char *why,
-		    size_t whylen)
+                    size_t whylen)
 {
 	size_t n = strlen(value);
 	char *copy;
@@ -352,7 +352,7 @@ static int set_text(const struct conf_cmd *cmd, char **field, const char *value,
 	}
 	if (cmd->type == CT_URI && !uri_ok(value)) {
 		snprintf(why, whylen, "\"%.48s\" is not an http:// or https:// URI with a host",
-			 value);
+		         value);
 		return TB_ERR_INVAL;
 	}
 	if (cmd->type == CT_NAME && !name_ok(value, cmd->max)) {
@@ -370,7 +370,7 @@ static int set_text(const struct conf_cmd *cmd, char **field, const char *value,
 }
 
 static int set_enum(const struct conf_cmd *cmd, void *field, const char *value, char *why,
-		    size_t whylen)
+                    size_t whylen)
 {
 	size_t o = 0;
 
@@ -387,7 +387,7 @@ static int set_enum(const struct conf_cmd *cmd, void *field, const char *value, 
 }
 
 static int conf_set(const struct conf_cmd *cmd, void *base, const char *value, char *why,
-		    size_t whylen)
+                    size_t whylen)
 {
 	void *field = (char *)base + cmd->offset;
 
@@ -446,7 +446,7 @@ static void open_tam(struct parser *p, const char *name)
 	for (size_t i = 0; i < c->n_tams; i++) {
 		if (strcmp(c->tams[i].name, name) == 0) {
 			conf_error(p, p->line, "duplicate section [%s] (first on line %d)",
-				   p->sect_name, p->tam_line[i]);
+			           p->sect_name, p->tam_line[i]);
 			return;
 		}
 	}
@@ -473,13 +473,13 @@ static void open_driver(struct parser *p, const char *name)
 	for (size_t i = 0; i < c->n_drivers; i++) {
 		if (strcmp(c->drivers[i].name, name) == 0) {
 			conf_error(p, p->line, "duplicate section [%s] (first on line %d)",
-				   p->sect_name, p->driver_line[i]);
+			           p->sect_name, p->driver_line[i]);
 			return;
 		}
 	}
 	if (c->n_drivers == TB_CONF_MAX_DRIVERS) {
 		conf_error(p, p->line, "too many driver sections (at most %d)",
-			   TB_CONF_MAX_DRIVERS);
+		           TB_CONF_MAX_DRIVERS);
 		return;
 	}
 	struct tb_conf_driver *d = &c->drivers[c->n_drivers];
@@ -495,11 +495,11 @@ static void open_driver(struct parser *p, const char *name)
 }
 
 static void open_single(struct parser *p, int *first_line, enum sect_kind kind, void *base,
-			struct seen *seen)
+                        struct seen *seen)
 {
 	if (*first_line) {
 		conf_error(p, p->line, "duplicate section [%s] (first on line %d)", p->sect_name,
-			   *first_line);
+		           *first_line);
 		return;
 	}
 	*first_line = p->line;
@@ -529,7 +529,7 @@ static void open_section(struct parser *p, const char *name)
 		open_single(p, &p->broker_line, SECT_BROKER, p->conf, &p->seen_broker);
 	} else if (strcmp(name, "listener") == 0) {
 		open_single(p, &p->listener_line, SECT_LISTENER, &p->conf->listener,
-			    &p->seen_listener);
+		            &p->seen_listener);
 	} else if (strcmp(name, "tam") == 0) {
 		open_tam(p, "default");
 	} else if ((arg = named(name, "tam")) != NULL) {
@@ -537,13 +537,13 @@ static void open_section(struct parser *p, const char *name)
 			open_tam(p, arg);
 		else
 			conf_error(p, p->line, "bad TAM name in [%s]: 1..%d of A-Z a-z 0-9 _ -",
-				   p->sect_name, CONF_NAME_MAX);
+			           p->sect_name, CONF_NAME_MAX);
 	} else if ((arg = named(name, "driver")) != NULL) {
 		if (name_ok(arg, CONF_NAME_MAX))
 			open_driver(p, arg);
 		else
 			conf_error(p, p->line, "bad TEE name in [%s]: 1..%d of A-Z a-z 0-9 _ -",
-				   p->sect_name, CONF_NAME_MAX);
+			           p->sect_name, CONF_NAME_MAX);
 	} else if (strcmp(name, "driver") == 0) {
 		conf_error(p, p->line, "[driver] needs a name: [driver:NAME]");
 	} else {
@@ -584,15 +584,14 @@ static int driver_opt(struct parser *p, const char *key, const char *value)
 
 	for (size_t i = 0; i < d->n_opts; i++) {
 		if (strcmp(d->opts[i].key, key) == 0) {
-			conf_error(p, p->line,
-				   "duplicate key \"%.48s\" in [%s] (first on line %d)", key,
-				   p->sect_name, p->opt_line[di][i]);
+			conf_error(p, p->line, "duplicate key \"%.48s\" in [%s] (first on line %d)",
+			           key, p->sect_name, p->opt_line[di][i]);
 			return 0;
 		}
 	}
 	if (d->n_opts == TB_CONF_MAX_OPTS) {
-		conf_error(p, p->line, "too many driver options in [%s] (at most %d)",
-			   p->sect_name, TB_CONF_MAX_OPTS);
+		conf_error(p, p->line, "too many driver options in [%s] (at most %d)", p->sect_name,
+		           TB_CONF_MAX_OPTS);
 		return 0;
 	}
 	if (!text_ok(value)) {
@@ -635,7 +634,7 @@ static int conf_handler(void *user, const char *section, const char *name, const
 	idx = (size_t)(cmd - conf_cmds);
 	if (p->seen->line[idx]) {
 		conf_error(p, p->line, "duplicate key \"%s\" in [%s] (first on line %d)", name,
-			   p->sect_name, p->seen->line[idx]);
+		           p->sect_name, p->seen->line[idx]);
 		return 0;
 	}
 	p->seen->line[idx] = p->line;
@@ -723,12 +722,11 @@ static char *conf_reader(char *str, int num, void *stream)
 /* ---- whole-file checks ------------------------------------------------- */
 
 static void check_required(struct parser *p, enum sect_kind kind, void *base, int line,
-			   const char *what)
+                           const char *what)
 {
 	for (size_t i = 0; i < N_CMDS; i++) {
 		const struct conf_cmd *cmd = &conf_cmds[i];
-		if (cmd->sect == kind && cmd->required &&
-		    !*(char **)((char *)base + cmd->offset))
+		if (cmd->sect == kind && cmd->required && !*(char **)((char *)base + cmd->offset))
 			conf_error(p, line, "%s has no %s", what, cmd->key);
 	}
 }
@@ -754,9 +752,9 @@ static void check_sections(struct parser *p)
 		check_required(p, SECT_DRIVER, &c->drivers[i], p->driver_line[i], what);
 		if (d->tam && !tb_conf_find_tam(c, d->tam))
 			conf_error(p, tam_line ? tam_line : p->driver_line[i],
-				   "%s talks to TAM \"%s\", but there is no [%s%s] section", what,
-				   d->tam, strcmp(d->tam, "default") ? "tam:" : "tam",
-				   strcmp(d->tam, "default") ? d->tam : "");
+			           "%s talks to TAM \"%s\", but there is no [%s%s] section", what,
+			           d->tam, strcmp(d->tam, "default") ? "tam:" : "tam",
+			           strcmp(d->tam, "default") ? d->tam : "");
 	}
 	if (c->n_drivers == 0)
 		conf_error(p, 0, "no [driver:NAME] section: the broker needs at least one TEE");
@@ -787,7 +785,7 @@ static int error_on_line(const struct parser *p, int line)
 }
 
 static int parse_text(const char *text, size_t len, struct tb_conf *conf,
-		      struct tb_conf_error *errs, size_t *n_errs)
+                      struct tb_conf_error *errs, size_t *n_errs)
 {
 	struct parser *p = calloc(1, sizeof(*p));
 	int r, rc;
@@ -830,8 +828,8 @@ void tb_conf_defaults(struct tb_conf *conf)
 	apply_defaults(SECT_LISTENER, &conf->listener);
 }
 
-static int load_text(const char *text, size_t len, struct tb_conf *conf,
-		     struct tb_conf_error *errs, size_t *n_errs)
+static int load_text(const char *text, size_t len, struct tb_conf *conf, struct tb_conf_error *errs,
+                     size_t *n_errs)
 {
 	int rc;
 
@@ -855,15 +853,14 @@ static int load_text(const char *text, size_t len, struct tb_conf *conf,
 }
 
 int tb_conf_load_string(const char *text, struct tb_conf *conf, struct tb_conf_error *errs,
-			size_t *n_errs)
+                        size_t *n_errs)
 {
 	if (!text || !conf)
 		return TB_ERR_INVAL;
 	return load_text(text, strlen(text), conf, errs, n_errs);
 }
 
-int tb_conf_load(const char *path, struct tb_conf *conf, struct tb_conf_error *errs,
-		 size_t *n_errs)
+int tb_conf_load(const char *path, struct tb_conf *conf, struct tb_conf_error *errs, size_t *n_errs)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -879,10 +876,10 @@ int tb_conf_load(const char *path, struct tb_conf *conf, struct tb_conf_error *e
 		if (errs && n_errs) {
 			errs[0].line = 0;
 			snprintf(errs[0].msg, sizeof(errs[0].msg), "cannot read the file: %s",
-				 rc == TB_ERR_NOTFOUND ? "no such file"
-				 : rc == TB_ERR_TOOBIG ? "larger than 1 MiB"
-				 : rc == TB_ERR_NOMEM  ? "out of memory"
-						       : "I/O error");
+			         rc == TB_ERR_NOTFOUND ? "no such file"
+			         : rc == TB_ERR_TOOBIG ? "larger than 1 MiB"
+			         : rc == TB_ERR_NOMEM  ? "out of memory"
+			                               : "I/O error");
 			*n_errs = 1;
 		}
 		return rc == TB_ERR_NOMEM ? TB_ERR_NOMEM : TB_ERR_IO;

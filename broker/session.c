@@ -241,9 +241,9 @@ static void finish_ok(struct tb_session *s)
 {
 	switch (s->op) {
 	case TB_UA_OP_POLICY_CHECK:
-		/* The Agent names one TAM per call: ask again until it has
-		 * nothing more (draft -15 §5.5). */
-		if (++s->policy_rounds < MAX_POLICY_ROUNDS && !s->b->stopping) {
+		/* The Agent names one TAM per call: after each exchange ask
+		 * again, until a call returns nothing (draft -15 §5.5). */
+		if (s->uri && ++s->policy_rounds < MAX_POLICY_ROUNDS && !s->b->stopping) {
 			free(s->uri);
 			s->uri = NULL;
 			s->saw_update = 0;

@@ -116,10 +116,15 @@ static void handle_frame(struct tb_ua_conn *c)
 		answer_error(c, 0, 0, TB_UA_E_UNSUPPORTED, "text frames are not accepted: send CBOR in binary frames");
 		return;
 	}
-	if (tb_ua_request_decode(c->rx, c->rx_len, &req, &has_id, &id, err, sizeof(err))) {
+	int rc = tb_ua_request_decode(c->rx, c->rx_len, &req, &has_id, &id, err, sizeof(err));
+	if (rc) {
 		b->counters.frames_rejected++;
-		tb_log(TB_LOG_INFO, "app %s: malformed request: %s", c->peer, err);
-		answer_error(c, has_id, id, TB_UA_E_MALFORMED, err);
+		tb_log(TB_LOG_INFO, "app %s: rejected request: %s", c->peer, err);
+		answer_error(c, has_id, id,
+			     rc == TB_ERR_UNSUP   ? TB_UA_E_UNSUPPORTED
+			     : rc == TB_ERR_NOMEM ? TB_UA_E_INTERNAL
+						  : TB_UA_E_MALFORMED,
+			     err);
 		return;
 	}
 	if (b->stopping) {
@@ -178,6 +183,14 @@ static int rx_append(struct tb_ua_conn *c, struct lws *wsi, const void *in, size
 	return 0;
 }
 
+/* lws timeouts count whole seconds: round up so that 500ms is not "never" */
+static void idle_timer(struct tb_ua_conn *c)
+{
+	uint64_t ms = c->b->conf.listener.idle_timeout_ms;
+	if (ms)
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)((ms + 999) / 1000));
+}
+
 static void conn_free_tx(struct tb_ua_conn *c)
 {
 	while (c->tx_head) {
@@ -215,16 +228,12 @@ static int ua_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		b->n_conns++;
 		b->counters.conns_accepted++;
 		tb_log(TB_LOG_DEBUG, "app %s: connected", c->peer);
-		if (b->conf.listener.idle_timeout_ms)
-			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
-					(int)(b->conf.listener.idle_timeout_ms / 1000));
+		idle_timer(c);
 		break;
 	case LWS_CALLBACK_RECEIVE:
 		if (!c->b)
 			return -1;
-		if (b->conf.listener.idle_timeout_ms)
-			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
-					(int)(b->conf.listener.idle_timeout_ms / 1000));
+		idle_timer(c);
 		if (rx_append(c, wsi, in, len))
 			return -1;
 		if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
@@ -305,7 +314,10 @@ const struct lws_protocols tb_ua_protocol = {
 	.name = TB_UA_SUBPROTOCOL,
 	.callback = ua_cb,
 	.per_session_data_size = sizeof(struct tb_ua_conn),
-	.rx_buffer_size = 4096,
+	/* lws gives every connection a receive buffer of this size for its
+	 * whole life: keep it small, requests are far smaller and larger
+	 * frames simply arrive in several pieces */
+	.rx_buffer_size = 512,
 };
 
 size_t tb_ua_pending_tx(struct tb_broker *b)

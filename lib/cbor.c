@@ -417,6 +417,34 @@ int tb_cbor_get_text(const cbor_item_t *item, const char **ptr, size_t *len)
 	return TB_OK;
 }
 
+/* A simple value, not a float: only then may libcbor's ctrl getters be
+ * called, they assert on anything else. */
+static int is_ctrl(const cbor_item_t *item)
+{
+	return item && cbor_isa_float_ctrl(item) && cbor_float_ctrl_is_ctrl(item);
+}
+
+int tb_cbor_is_null(const cbor_item_t *item)
+{
+	return is_ctrl(item) && cbor_ctrl_value(item) == CBOR_CTRL_NULL;
+}
+
+int tb_cbor_get_bool(const cbor_item_t *item, int *out)
+{
+	if (!out || !is_ctrl(item))
+		return TB_ERR_INVAL;
+	switch (cbor_ctrl_value(item)) {
+	case CBOR_CTRL_TRUE:
+		*out = 1;
+		return TB_OK;
+	case CBOR_CTRL_FALSE:
+		*out = 0;
+		return TB_OK;
+	default:
+		return TB_ERR_INVAL;
+	}
+}
+
 /* libcbor encodes an integer in the width of its item, so pick the
  * smallest one: deterministic encoding is what peers compare against. */
 static cbor_item_t *build_width(uint64_t v, int negative)

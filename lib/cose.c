@@ -534,7 +534,7 @@ static int split_sign1(cbor_item_t *arr, struct sign1_parts *p)
 		return TB_ERR_PARSE;
 	p->payload = NULL;
 	p->payload_len = 0;
-	if (cbor_is_null(e[2]))
+	if (tb_cbor_is_null(e[2]))
 		return TB_OK;
 	return tb_cbor_get_bytes(e[2], &p->payload, &p->payload_len) == TB_OK ? TB_OK
 	                                                                      : TB_ERR_PARSE;
@@ -639,7 +639,7 @@ int tb_cose_peek_payload(const uint8_t *msg, size_t len, uint8_t **payload_out, 
 		return TB_ERR_PARSE;
 	}
 	payload = cbor_array_handle(arr)[2];
-	if (cbor_is_null(payload))
+	if (tb_cbor_is_null(payload))
 		rc = TB_ERR_NOTFOUND;
 	else if (tb_cbor_get_bytes(payload, &p, &n) != TB_OK)
 		rc = TB_ERR_PARSE;

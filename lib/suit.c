@@ -502,8 +502,9 @@ static int cmd_params(struct runner *r, const cbor_item_t *arg, int override)
 static int cmd_set_component(struct runner *r, const cbor_item_t *arg)
 {
 	uint64_t idx;
+	int all;
 
-	if (cbor_isa_float_ctrl(arg) && cbor_is_bool(arg) && cbor_get_bool(arg))
+	if (tb_cbor_get_bool(arg, &all) == TB_OK && all)
 		return TB_OK; /* "all components": there is only one */
 	if (tb_cbor_get_uint(arg, &idx) == TB_OK && idx == 0)
 		return TB_OK;

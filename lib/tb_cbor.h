@@ -43,6 +43,11 @@ int tb_cbor_get_uint(const cbor_item_t *item, uint64_t *out);
 int tb_cbor_get_bytes(const cbor_item_t *item, const uint8_t **ptr, size_t *len);
 int tb_cbor_get_text(const cbor_item_t *item, const char **ptr, size_t *len);
 
+/* null and bool tests that are safe on any item: libcbor 0.8's
+ * cbor_is_null()/cbor_is_bool()/cbor_get_bool() abort on a float. */
+int tb_cbor_is_null(const cbor_item_t *item);
+int tb_cbor_get_bool(const cbor_item_t *item, int *out);
+
 /* Builders that return a new reference or NULL on allocation failure. */
 cbor_item_t *tb_cbor_int(int64_t v);
 cbor_item_t *tb_cbor_bytes(const uint8_t *ptr, size_t len);

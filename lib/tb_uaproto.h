@@ -66,7 +66,8 @@ struct tb_ua_answer {
 /*
  * Decode one request frame. On failure returns TB_ERR_PARSE/TB_ERR_INVAL with
  * a reason in err; if an id could be read it is stored in *id_out and
- * *has_id set, so the error answer can name it.
+ * *has_id set, so the error answer can name it. An unknown op returns
+ * TB_ERR_UNSUP (answer TB_UA_E_UNSUPPORTED rather than TB_UA_E_MALFORMED).
  */
 int tb_ua_request_decode(const uint8_t *buf, size_t len, struct tb_ua_request *req, int *has_id,
 			 uint64_t *id_out, char *err, size_t errlen);

@@ -40,37 +40,37 @@ enum ans_key {
 	AK_RETRY_AFTER,
 	AK_COUNT
 };
-static const char *const ans_keys[AK_COUNT] = {"id",	 "event", "step",   "detail",
-					       "result", "code",  "reason", "retry-after"};
+static const char *const ans_keys[AK_COUNT] = {"id",     "event", "step",   "detail",
+                                               "result", "code",  "reason", "retry-after"};
 
 static const char *const op_names[] = {
-	[TB_UA_OP_NONE] = "none",
-	[TB_UA_OP_REQUEST_TA] = "request-ta",
-	[TB_UA_OP_UNREQUEST_TA] = "unrequest-ta",
-	[TB_UA_OP_POLICY_CHECK] = "policy-check",
+    [TB_UA_OP_NONE] = "none",
+    [TB_UA_OP_REQUEST_TA] = "request-ta",
+    [TB_UA_OP_UNREQUEST_TA] = "unrequest-ta",
+    [TB_UA_OP_POLICY_CHECK] = "policy-check",
 };
 
 static const char *const event_names[] = {
-	[TB_UA_EV_PROGRESS] = "progress",
-	[TB_UA_EV_DONE] = "done",
-	[TB_UA_EV_ERROR] = "error",
-	[TB_UA_EV_BUSY] = "busy",
+    [TB_UA_EV_PROGRESS] = "progress",
+    [TB_UA_EV_DONE] = "done",
+    [TB_UA_EV_ERROR] = "error",
+    [TB_UA_EV_BUSY] = "busy",
 };
 
 static const char *const code_names[] = {
-	[TB_UA_E_MALFORMED] = "malformed",
-	[TB_UA_E_UNSUPPORTED] = "unsupported",
-	[TB_UA_E_DUPLICATE_ID] = "duplicate-id",
-	[TB_UA_E_NO_TEE] = "no-tee",
-	[TB_UA_E_TEE] = "tee-failed",
-	[TB_UA_E_TAM_UNREACHABLE] = "tam-unreachable",
-	[TB_UA_E_TAM_HTTP] = "tam-http",
-	[TB_UA_E_TAM_PROTOCOL] = "tam-protocol",
-	[TB_UA_E_TIMEOUT] = "timeout",
-	[TB_UA_E_SHUTDOWN] = "shutdown",
-	[TB_UA_E_TOO_LARGE] = "too-large",
-	[TB_UA_E_AGENT_ERROR] = "agent-error",
-	[TB_UA_E_INTERNAL] = "internal",
+    [TB_UA_E_MALFORMED] = "malformed",
+    [TB_UA_E_UNSUPPORTED] = "unsupported",
+    [TB_UA_E_DUPLICATE_ID] = "duplicate-id",
+    [TB_UA_E_NO_TEE] = "no-tee",
+    [TB_UA_E_TEE] = "tee-failed",
+    [TB_UA_E_TAM_UNREACHABLE] = "tam-unreachable",
+    [TB_UA_E_TAM_HTTP] = "tam-http",
+    [TB_UA_E_TAM_PROTOCOL] = "tam-protocol",
+    [TB_UA_E_TIMEOUT] = "timeout",
+    [TB_UA_E_SHUTDOWN] = "shutdown",
+    [TB_UA_E_TOO_LARGE] = "too-large",
+    [TB_UA_E_AGENT_ERROR] = "agent-error",
+    [TB_UA_E_INTERNAL] = "internal",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -90,7 +90,7 @@ const char *tb_ua_code_name(int code)
 }
 
 static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
@@ -307,7 +307,8 @@ int tb_ua_answer_encode(const struct tb_ua_answer *a, uint8_t *out, size_t cap)
 	if (!a || !out || !event_valid(a->event) || (a->has_id && a->id > UA_ID_MAX))
 		return TB_ERR_INVAL;
 	if ((a->event == TB_UA_EV_PROGRESS && !a->step) ||
-	    (a->event == TB_UA_EV_DONE && !a->result) || (a->event == TB_UA_EV_ERROR && a->code <= 0))
+	    (a->event == TB_UA_EV_DONE && !a->result) ||
+	    (a->event == TB_UA_EV_ERROR && a->code <= 0))
 		return TB_ERR_INVAL;
 
 	w_map(&w, answer_fields(a, want));
@@ -360,11 +361,12 @@ static int check_tee(const char *s, size_t n, char *err, size_t errlen)
 {
 	if (n < 1 || n > TB_UA_MAX_NAME)
 		return set_err(err, errlen, TB_ERR_INVAL, "\"tee\" must be 1..%d bytes, not %zu",
-			       TB_UA_MAX_NAME, n);
+		               TB_UA_MAX_NAME, n);
 	for (size_t i = 0; i < n; i++)
 		if (!tee_char((unsigned char)s[i]))
 			return set_err(err, errlen, TB_ERR_INVAL,
-				       "\"tee\" may only hold A-Z a-z 0-9 _ - (byte %zu is not)", i);
+			               "\"tee\" may only hold A-Z a-z 0-9 _ - (byte %zu is not)",
+			               i);
 	return TB_OK;
 }
 
@@ -390,44 +392,44 @@ static int check_tam(const char *s, size_t n, char *err, size_t errlen)
 
 	if (n < 1 || n > TB_UA_MAX_URI)
 		return set_err(err, errlen, TB_ERR_INVAL, "\"tam\" must be 1..%d bytes, not %zu",
-			       TB_UA_MAX_URI, n);
+		               TB_UA_MAX_URI, n);
 	/* A URI is printable ASCII (RFC 3986); anything else is either a
 	 * mistake or an attempt to smuggle bytes into logs and headers. */
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return set_err(err, errlen, TB_ERR_INVAL,
-				       "\"tam\" holds a byte that is not printable ASCII (byte %zu)",
-				       i);
+			return set_err(
+			    err, errlen, TB_ERR_INVAL,
+			    "\"tam\" holds a byte that is not printable ASCII (byte %zu)", i);
 	if (has_prefix_nocase(s, n, "https://"))
 		scheme = 8;
 	else if (has_prefix_nocase(s, n, "http://"))
 		scheme = 7;
 	else
 		return set_err(err, errlen, TB_ERR_INVAL,
-			       "\"tam\" must start with http:// or https://");
+		               "\"tam\" must start with http:// or https://");
 	if (n == scheme || s[scheme] == '/')
 		return set_err(err, errlen, TB_ERR_INVAL, "\"tam\" has no host");
 	return TB_OK;
 }
 
 static int check_component(const struct tb_component_id *c, enum tb_ua_op op, char *err,
-			   size_t errlen)
+                           size_t errlen)
 {
 	if (op == TB_UA_OP_POLICY_CHECK) {
 		if (c->n)
 			return set_err(err, errlen, TB_ERR_INVAL,
-				       "\"component\" must be absent for policy-check");
+			               "\"component\" must be absent for policy-check");
 		return TB_OK;
 	}
 	if (c->n < 1 || c->n > TB_TEEP_MAX_SEGMENTS)
 		return set_err(err, errlen, TB_ERR_INVAL,
-			       "\"component\" must have 1..%d segments, not %zu",
-			       TB_TEEP_MAX_SEGMENTS, c->n);
+		               "\"component\" must have 1..%d segments, not %zu",
+		               TB_TEEP_MAX_SEGMENTS, c->n);
 	for (size_t i = 0; i < c->n; i++)
 		if (c->seg[i].len < 1 || c->seg[i].len > UA_MAX_SEGMENT || !c->seg[i].ptr)
 			return set_err(err, errlen, TB_ERR_INVAL,
-				       "\"component\" segment %zu must be 1..%d bytes", i,
-				       UA_MAX_SEGMENT);
+			               "\"component\" segment %zu must be 1..%d bytes", i,
+			               UA_MAX_SEGMENT);
 	return TB_OK;
 }
 
@@ -516,7 +518,7 @@ int tb_ua_request_encode(const struct tb_ua_request *req, uint8_t **out, size_t 
  * chunks (which could hide a known key from a simpler decoder).
  */
 static int collect_keys(const cbor_item_t *map, const char *const *names, int n_names,
-			cbor_item_t **found)
+                        cbor_item_t **found)
 {
 	struct cbor_pair *pairs = cbor_map_handle(map);
 	size_t n = cbor_map_size(map);
@@ -600,7 +602,7 @@ static int decode_op(const cbor_item_t *item, enum tb_ua_op *op, char *err, size
 }
 
 static int decode_component(const cbor_item_t *item, enum tb_ua_op op, struct tb_component_id *c,
-			    char *err, size_t errlen)
+                            char *err, size_t errlen)
 {
 	cbor_item_t **segs;
 	size_t n;
@@ -609,19 +611,19 @@ static int decode_component(const cbor_item_t *item, enum tb_ua_op op, struct tb
 		if (op == TB_UA_OP_POLICY_CHECK)
 			return TB_OK;
 		return set_err(err, errlen, TB_ERR_INVAL, "missing \"component\" (required by %s)",
-			       op_names[op]);
+		               op_names[op]);
 	}
 	if (op == TB_UA_OP_POLICY_CHECK)
 		return set_err(err, errlen, TB_ERR_INVAL,
-			       "\"component\" must be absent for policy-check");
+		               "\"component\" must be absent for policy-check");
 	if (!cbor_isa_array(item) || !cbor_array_is_definite(item))
 		return set_err(err, errlen, TB_ERR_INVAL,
-			       "\"component\" is not a definite-length array");
+		               "\"component\" is not a definite-length array");
 	n = cbor_array_size(item);
 	if (n < 1 || n > TB_TEEP_MAX_SEGMENTS)
 		return set_err(err, errlen, TB_ERR_INVAL,
-			       "\"component\" must have 1..%d segments, not %zu",
-			       TB_TEEP_MAX_SEGMENTS, n);
+		               "\"component\" must have 1..%d segments, not %zu",
+		               TB_TEEP_MAX_SEGMENTS, n);
 	segs = cbor_array_handle(item);
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *p;
@@ -629,11 +631,12 @@ static int decode_component(const cbor_item_t *item, enum tb_ua_op op, struct tb
 
 		if (tb_cbor_get_bytes(segs[i], &p, &len) != TB_OK)
 			return set_err(err, errlen, TB_ERR_INVAL,
-				       "\"component\" segment %zu is not a definite byte string", i);
+			               "\"component\" segment %zu is not a definite byte string",
+			               i);
 		if (len < 1 || len > UA_MAX_SEGMENT)
 			return set_err(err, errlen, TB_ERR_INVAL,
-				       "\"component\" segment %zu must be 1..%d bytes, not %zu", i,
-				       UA_MAX_SEGMENT, len);
+			               "\"component\" segment %zu must be 1..%d bytes, not %zu", i,
+			               UA_MAX_SEGMENT, len);
 		c->seg[i].ptr = malloc(len);
 		if (!c->seg[i].ptr)
 			return set_err(err, errlen, TB_ERR_NOMEM, "out of memory");
@@ -646,8 +649,8 @@ static int decode_component(const cbor_item_t *item, enum tb_ua_op op, struct tb
 
 /* An optional text member checked by check(); *out stays NULL if absent. */
 static int decode_opt_text(const cbor_item_t *item, const char *key,
-			   int (*check)(const char *, size_t, char *, size_t), char **out,
-			   char *err, size_t errlen)
+                           int (*check)(const char *, size_t, char *, size_t), char **out,
+                           char *err, size_t errlen)
 {
 	const char *s;
 	size_t n;
@@ -667,7 +670,7 @@ static int decode_opt_text(const cbor_item_t *item, const char *key,
 }
 
 static int decode_request_map(const cbor_item_t *map, struct tb_ua_request *req, int *has_id,
-			      uint64_t *id_out, char *err, size_t errlen)
+                              uint64_t *id_out, char *err, size_t errlen)
 {
 	cbor_item_t *v[RK_COUNT];
 	int dup, rc;
@@ -676,7 +679,8 @@ static int decode_request_map(const cbor_item_t *map, struct tb_ua_request *req,
 		return set_err(err, errlen, TB_ERR_PARSE, "the frame is not a CBOR map");
 	dup = collect_keys(map, req_keys, RK_COUNT, v);
 	if (dup == -2)
-		return set_err(err, errlen, TB_ERR_INVAL, "a map key is an indefinite-length string");
+		return set_err(err, errlen, TB_ERR_INVAL,
+		               "a map key is an indefinite-length string");
 	if (dup == RK_ID)
 		return set_err(err, errlen, TB_ERR_INVAL, "duplicate key \"id\"");
 	rc = decode_id(v[RK_ID], &req->id, err, errlen);
@@ -697,7 +701,7 @@ static int decode_request_map(const cbor_item_t *map, struct tb_ua_request *req,
 }
 
 int tb_ua_request_decode(const uint8_t *buf, size_t len, struct tb_ua_request *req, int *has_id,
-			 uint64_t *id_out, char *err, size_t errlen)
+                         uint64_t *id_out, char *err, size_t errlen)
 {
 	const char *why = NULL;
 	cbor_item_t *item;
@@ -715,7 +719,7 @@ int tb_ua_request_decode(const uint8_t *buf, size_t len, struct tb_ua_request *r
 	/* Checking first tells a malformed frame from a failed allocation. */
 	if (tb_cbor_check(buf, len, TB_CBOR_MAX_DEPTH, &why) != TB_OK)
 		return set_err(err, errlen, TB_ERR_PARSE, "not a well-formed CBOR item: %s",
-			       why ? why : "?");
+		               why ? why : "?");
 	item = tb_cbor_load(buf, len, &why);
 	if (!item)
 		return set_err(err, errlen, TB_ERR_NOMEM, "cannot decode: %s", why ? why : "?");
@@ -844,7 +848,7 @@ static int decode_answer_map(const cbor_item_t *map, struct tb_ua_answer *a, str
 }
 
 int tb_ua_answer_decode(const uint8_t *buf, size_t len, struct tb_ua_answer *a, char *arena,
-			size_t arena_len)
+                        size_t arena_len)
 {
 	struct arena ar = {.p = arena, .cap = arena_len};
 	cbor_item_t *item;

@@ -777,7 +777,7 @@ static int dump_cose(const cbor_item_t *arr, const char *kind, const struct dump
 	} else if (tb_cbor_get_bytes(cbor_array_handle(arr)[3], &p, &n) == TB_OK) {
 		printf("  signature: %zu bytes\n", n);
 	}
-	if (cbor_is_null(payload)) {
+	if (tb_cbor_is_null(payload)) {
 		printf("  payload: detached\n");
 		return 0;
 	}

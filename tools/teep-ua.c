@@ -83,31 +83,32 @@ struct ua_state {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: teep-ua [--url URL] [--tee NAME] [--tam URI] [--timeout SECONDS]\n"
-		   "               [--quiet] [--json] request-ta COMPONENT\n"
-		   "       teep-ua [options] unrequest-ta COMPONENT\n"
-		   "       teep-ua [options] policy-check\n"
-		   "       teep-ua --raw-hex HEX [--url URL] [--timeout SECONDS] [--json]\n"
-		   "\n"
-		   "Asks a TEEP Broker (teep-brokerd) over its app API to install or remove a\n"
-		   "Trusted Component, or to check policy with the TAM.\n"
-		   "\n"
-		   "  --url URL          broker websocket (default " UA_DEFAULT_URL ")\n"
-		   "  --tee NAME         the TEE to use (default: the broker's first)\n"
-		   "  --tam URI          suggest a TAM to the Agent (http:// or https://)\n"
-		   "  --timeout SECONDS  give up after this long (default %d)\n"
-		   "  --quiet            print only the final answer\n"
-		   "  --json             print each answer as one JSON object per line\n"
-		   "  --raw-hex HEX      send these bytes as one binary frame, print every\n"
-		   "                     answer, stop at the first final one or after %d s\n"
-		   "                     of silence (a test aid)\n"
-		   "\n"
-		   "COMPONENT is a Trusted Component id: segments joined by '/', \"0x...\" for\n"
-		   "hex, or a bare UUID for the draft's ['TEEP-Device','SecureFS',UUID,'ta'].\n"
-		   "\n"
-		   "Exit codes: 0 done, 1 error answer, 2 usage, 3 cannot connect or\n"
-		   "connection lost, 4 busy, 5 timeout.\n",
-		UA_DEFAULT_TIMEOUT, UA_RAW_SILENCE_S);
+	fprintf(f,
+	        "usage: teep-ua [--url URL] [--tee NAME] [--tam URI] [--timeout SECONDS]\n"
+	        "               [--quiet] [--json] request-ta COMPONENT\n"
+	        "       teep-ua [options] unrequest-ta COMPONENT\n"
+	        "       teep-ua [options] policy-check\n"
+	        "       teep-ua --raw-hex HEX [--url URL] [--timeout SECONDS] [--json]\n"
+	        "\n"
+	        "Asks a TEEP Broker (teep-brokerd) over its app API to install or remove a\n"
+	        "Trusted Component, or to check policy with the TAM.\n"
+	        "\n"
+	        "  --url URL          broker websocket (default " UA_DEFAULT_URL ")\n"
+	        "  --tee NAME         the TEE to use (default: the broker's first)\n"
+	        "  --tam URI          suggest a TAM to the Agent (http:// or https://)\n"
+	        "  --timeout SECONDS  give up after this long (default %d)\n"
+	        "  --quiet            print only the final answer\n"
+	        "  --json             print each answer as one JSON object per line\n"
+	        "  --raw-hex HEX      send these bytes as one binary frame, print every\n"
+	        "                     answer, stop at the first final one or after %d s\n"
+	        "                     of silence (a test aid)\n"
+	        "\n"
+	        "COMPONENT is a Trusted Component id: segments joined by '/', \"0x...\" for\n"
+	        "hex, or a bare UUID for the draft's ['TEEP-Device','SecureFS',UUID,'ta'].\n"
+	        "\n"
+	        "Exit codes: 0 done, 1 error answer, 2 usage, 3 cannot connect or\n"
+	        "connection lost, 4 busy, 5 timeout.\n",
+	        UA_DEFAULT_TIMEOUT, UA_RAW_SILENCE_S);
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -229,7 +230,7 @@ static void arm_silence(struct ua_state *st)
 {
 	if (st->o->raw_hex)
 		lws_sul_schedule(st->ctx, 0, &st->sul_silence, on_silence,
-				 (lws_usec_t)UA_RAW_SILENCE_S * LWS_US_PER_SEC);
+		                 (lws_usec_t)UA_RAW_SILENCE_S * LWS_US_PER_SEC);
 }
 
 static void on_connect(lws_sorted_usec_list_t *sul)
@@ -277,7 +278,7 @@ static int handle_answer(struct ua_state *st)
 	 * any id. */
 	if (!st->o->raw_hex && a.has_id && a.id != UA_REQUEST_ID) {
 		fprintf(stderr, "teep-ua: ignoring an answer for id %llu\n",
-			(unsigned long long)a.id);
+		        (unsigned long long)a.id);
 		return 0;
 	}
 	if (a.event == TB_UA_EV_PROGRESS && st->o->quiet)
@@ -315,7 +316,7 @@ static int receive(struct ua_state *st, struct lws *wsi, const void *in, size_t 
 	if (!st->rx_skip) {
 		if (len > sizeof(st->rx) - st->rx_len) {
 			fprintf(stderr, "teep-ua: ignoring an answer larger than %d bytes\n",
-				UA_RX_MAX);
+			        UA_RX_MAX);
 			st->rx_skip = 1;
 		} else {
 			memcpy(st->rx + st->rx_len, in, len);
@@ -331,14 +332,14 @@ static int receive(struct ua_state *st, struct lws *wsi, const void *in, size_t 
 }
 
 static int ua_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		       size_t len)
+                       size_t len)
 {
 	struct ua_state *st = lws_context_user(lws_get_context(wsi));
 
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		fprintf(stderr, "teep-ua: cannot connect to %s: %s\n", st->o->url,
-			in ? (const char *)in : "connection failed");
+		        in ? (const char *)in : "connection failed");
 		st->wsi = NULL;
 		finish(st, UA_EXIT_CONNECT);
 		break;
@@ -370,7 +371,7 @@ static int ua_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		st->wsi = NULL;
 		if (!st->finished) {
 			fprintf(stderr, "teep-ua: the broker closed the connection before the "
-					"final answer\n");
+			                "final answer\n");
 			finish(st, UA_EXIT_CONNECT);
 		}
 		break;
@@ -381,12 +382,12 @@ static int ua_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 }
 
 static const struct lws_protocols ua_protocols[] = {
-	{
-		.name = TB_UA_SUBPROTOCOL,
-		.callback = ua_callback,
-		.rx_buffer_size = 4096,
-	},
-	{0},
+    {
+        .name = TB_UA_SUBPROTOCOL,
+        .callback = ua_callback,
+        .rx_buffer_size = 4096,
+    },
+    {0},
 };
 
 /* ---- setup ------------------------------------------------------------- */
@@ -425,15 +426,16 @@ static void explain_invalid(const struct ua_opts *o, const struct tb_ua_request 
 	r.tee = (char *)o->tee;
 	if (o->tee && tb_ua_request_encode(&r, &buf, &len) != TB_OK)
 		fprintf(stderr, "teep-ua: --tee must be 1..%d of A-Z a-z 0-9 _ -\n",
-			TB_UA_MAX_NAME);
+		        TB_UA_MAX_NAME);
 	free(buf);
 	buf = NULL;
 	r.tee = NULL;
 	r.tam_uri = (char *)o->tam;
 	if (o->tam && tb_ua_request_encode(&r, &buf, &len) != TB_OK)
-		fprintf(stderr, "teep-ua: --tam must be an http:// or https:// URI of at most %d "
-				"bytes\n",
-			TB_UA_MAX_URI);
+		fprintf(stderr,
+		        "teep-ua: --tam must be an http:// or https:// URI of at most %d "
+		        "bytes\n",
+		        TB_UA_MAX_URI);
 	free(buf);
 	buf = NULL;
 	r.tam_uri = NULL;
@@ -457,14 +459,14 @@ static int build_frame(struct ua_state *st)
 		rc = tb_hex_decode(o->raw_hex, strlen(o->raw_hex), &body, &len);
 		if (rc != TB_OK || len == 0 || len > UA_RAW_MAX) {
 			fprintf(stderr, "teep-ua: --raw-hex needs 1..%d bytes of hex digits\n",
-				UA_RAW_MAX);
+			        UA_RAW_MAX);
 			free(body);
 			return -1;
 		}
 	} else {
 		if (o->component && tb_component_id_parse(o->component, &req.component) != TB_OK) {
 			fprintf(stderr, "teep-ua: cannot parse the component id '%s'\n",
-				o->component);
+			        o->component);
 			return -1;
 		}
 		req.tam_uri = (char *)o->tam;
@@ -498,9 +500,9 @@ static int parse_op(struct ua_opts *o, int argc, char **argv)
 		enum tb_ua_op op;
 		int needs_component;
 	} ops[] = {
-		{"request-ta", TB_UA_OP_REQUEST_TA, 1},
-		{"unrequest-ta", TB_UA_OP_UNREQUEST_TA, 1},
-		{"policy-check", TB_UA_OP_POLICY_CHECK, 0},
+	    {"request-ta", TB_UA_OP_REQUEST_TA, 1},
+	    {"unrequest-ta", TB_UA_OP_UNREQUEST_TA, 1},
+	    {"policy-check", TB_UA_OP_POLICY_CHECK, 0},
 	};
 
 	if (o->raw_hex)
@@ -533,15 +535,15 @@ static int parse_seconds(const char *s, uint64_t *v)
 static int parse_args(struct ua_opts *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"url", required_argument, NULL, 'u'},
-		{"tee", required_argument, NULL, 'e'},
-		{"tam", required_argument, NULL, 'm'},
-		{"timeout", required_argument, NULL, 't'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"json", no_argument, NULL, 'j'},
-		{"raw-hex", required_argument, NULL, 'x'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"url", required_argument, NULL, 'u'},
+	    {"tee", required_argument, NULL, 'e'},
+	    {"tam", required_argument, NULL, 'm'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"raw-hex", required_argument, NULL, 'x'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	uint64_t v;
 	int c;
@@ -608,7 +610,7 @@ static int run(struct ua_state *st)
 	/* Connect from inside the loop, like every later step. */
 	lws_sul_schedule(st->ctx, 0, &st->sul_connect, on_connect, 1);
 	lws_sul_schedule(st->ctx, 0, &st->sul_timeout, on_timeout,
-			 (lws_usec_t)st->o->timeout_s * LWS_US_PER_SEC);
+	                 (lws_usec_t)st->o->timeout_s * LWS_US_PER_SEC);
 	while (!st->finished && lws_service(st->ctx, 0) >= 0)
 		;
 	/* A timer ended the run with the connection still open: drop it

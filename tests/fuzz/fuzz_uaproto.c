@@ -48,7 +48,7 @@ static void request_round_trip(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < req.component.n; i++)
 		check(again.component.seg[i].len == req.component.seg[i].len &&
 		      memcmp(again.component.seg[i].ptr, req.component.seg[i].ptr,
-			     req.component.seg[i].len) == 0);
+		             req.component.seg[i].len) == 0);
 	check(same_text(again.tam_uri, req.tam_uri) && same_text(again.tee, req.tee));
 	free(buf);
 	tb_ua_request_clear(&again);

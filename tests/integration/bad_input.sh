@@ -10,7 +10,7 @@ raw() { # hex expected-code
 raw "ff" 1                         # not CBOR
 raw "83010203" 1                   # an array, not a map
 raw "a1626f706a726571756573742d7461" 1   # {"op": "request-ta"}: no id
-raw "a262696418076265706b6a756e6b6e6f776e2d6f70" 1 # unknown op
+raw "a262696407626f706a756e6b6e6f776e2d6f70" 2 # unknown op: unsupported
 raw "9b00000000ffffffff" 1         # array declaring 2^32 items in 9 bytes
 raw "$(printf 'a1%.0s' $(seq 1 40))00" 1  # nesting deeper than allowed
 raw "$(printf '00%.0s' $(seq 1 600))" 11 # over max_message_size

@@ -28,9 +28,12 @@ grep -q "done: removed" "$WORK/ua.out" || fail "no 'done: removed': $(cat "$WORK
 [ ! -e "$img" ] || fail "component still present after unrequest"
 pass "unrequested, gone from the Agent's state"
 
+before=$(grep -c -- "-> QueryRequest" "$WORK/tam.log")
 ua policy-check || fail "policy-check exited $?: $(cat "$WORK/ua.out")"
 grep -q "done: completed" "$WORK/ua.out" || fail "policy-check not completed"
-pass "policy check completed"
+after=$(grep -c -- "-> QueryRequest" "$WORK/tam.log")
+[ $((after - before)) = 1 ] || fail "policy check ran $((after - before)) exchanges, expected 1"
+pass "policy check completed: one exchange, then the Agent had nothing more"
 
 kill -TERM "$BROKER_PID"
 wait_exit "$BROKER_PID" 10 || fail "broker exit status $? after SIGTERM"

@@ -231,6 +231,33 @@ static void cbor__floats_and_simple_values__accepted(void **state)
 		assert_int_equal(tb_cbor_check(items[i], lens[i], TB_CBOR_MAX_DEPTH, NULL), TB_OK);
 }
 
+static void cbor__null_and_bool__safe_on_floats(void **state)
+{
+	/* [null, true, false, 1.0 (single), 0.0 (half)] */
+	static const uint8_t arr[] = {0x85, 0xf6, 0xf5, 0xf4, 0xfa, 0x3f,
+	                              0x80, 0x00, 0x00, 0xf9, 0x00, 0x00};
+	cbor_item_t *item = tb_cbor_load(arr, sizeof(arr), NULL);
+	cbor_item_t **e;
+	int b = -1;
+
+	(void)state;
+	assert_non_null(item);
+	e = cbor_array_handle(item);
+	assert_true(tb_cbor_is_null(e[0]));
+	assert_false(tb_cbor_is_null(e[1]));
+	assert_int_equal(tb_cbor_get_bool(e[1], &b), TB_OK);
+	assert_int_equal(b, 1);
+	assert_int_equal(tb_cbor_get_bool(e[2], &b), TB_OK);
+	assert_int_equal(b, 0);
+	assert_int_equal(tb_cbor_get_bool(e[0], &b), TB_ERR_INVAL);
+	/* libcbor's own cbor_is_null() would abort on these two */
+	assert_false(tb_cbor_is_null(e[3]));
+	assert_false(tb_cbor_is_null(e[4]));
+	assert_int_equal(tb_cbor_get_bool(e[3], &b), TB_ERR_INVAL);
+	assert_false(tb_cbor_is_null(NULL));
+	cbor_decref(&item);
+}
+
 static void cbor__get_int__handles_sign_and_overflow(void **state)
 {
 	static const uint8_t neg[] = {0x39, 0xff, 0xfd}; /* -65534 */
@@ -349,6 +376,7 @@ int main(void)
 	    cmocka_unit_test(cbor__reserved_additional_info__rejected),
 	    cmocka_unit_test(cbor__indefinite_items__checked),
 	    cmocka_unit_test(cbor__floats_and_simple_values__accepted),
+	    cmocka_unit_test(cbor__null_and_bool__safe_on_floats),
 	    cmocka_unit_test(cbor__get_int__handles_sign_and_overflow),
 	    cmocka_unit_test(cbor__int_builder__uses_shortest_form),
 	    cmocka_unit_test(cbor__map_helpers__put_and_get),

@@ -132,7 +132,7 @@ static void conf__shipped_file_uncommented__parses_with_the_same_values(void **s
 	assert_int_equal(all.listener.max_connections, def.listener.max_connections);
 	assert_int_equal(all.listener.max_message_size, def.listener.max_message_size);
 	assert_int_equal(all.listener.max_requests_per_connection,
-			 def.listener.max_requests_per_connection);
+	                 def.listener.max_requests_per_connection);
 	assert_int_equal(all.listener.max_queued_answers, def.listener.max_queued_answers);
 	assert_int_equal(all.listener.handshake_timeout_ms, def.listener.handshake_timeout_ms);
 	assert_int_equal(all.listener.idle_timeout_ms, def.listener.idle_timeout_ms);
@@ -146,7 +146,7 @@ static void conf__shipped_file_uncommented__parses_with_the_same_values(void **s
 	assert_int_equal(all.drivers[0].queue_size, def.drivers[0].queue_size);
 	assert_int_equal(all.drivers[0].call_timeout_ms, def.drivers[0].call_timeout_ms);
 	assert_int_equal(all.drivers[0].policy_check_interval_ms,
-			 def.drivers[0].policy_check_interval_ms);
+	                 def.drivers[0].policy_check_interval_ms);
 	tb_conf_free(&all);
 	tb_conf_free(&def);
 }
@@ -205,12 +205,12 @@ static void conf__sizes_and_durations__parsed_with_their_units(void **state)
 	struct tb_conf c;
 
 	load_ok("[broker]\nshutdown_grace = 3\n"
-		"[listener]\nmax_message_size = 64k\nhandshake_timeout = 500ms\n"
-		"idle_timeout = 2m\n"
-		"[tam]\nuri = https://tam.example/\nmax_response_size = 2M\n"
-		"response_timeout = 1h\n"
-		"[driver:a]\npath = sim\ncall_timeout = 90s\n",
-		&c);
+	        "[listener]\nmax_message_size = 64k\nhandshake_timeout = 500ms\n"
+	        "idle_timeout = 2m\n"
+	        "[tam]\nuri = https://tam.example/\nmax_response_size = 2M\n"
+	        "response_timeout = 1h\n"
+	        "[driver:a]\npath = sim\ncall_timeout = 90s\n",
+	        &c);
 	assert_int_equal(c.shutdown_grace_ms, 3000);
 	assert_int_equal(c.listener.max_message_size, 64 * 1024);
 	assert_int_equal(c.listener.handshake_timeout_ms, 500);
@@ -226,8 +226,8 @@ static void conf__booleans_and_enums__every_spelling(void **state)
 	static const struct {
 		const char *text;
 		int value;
-	} bools[] = {{"yes", 1},  {"true", 1},  {"on", 1},  {"1", 1}, {"YES", 1},
-		     {"no", 0},	  {"false", 0}, {"off", 0}, {"0", 0}, {"Off", 0}};
+	} bools[] = {{"yes", 1}, {"true", 1},  {"on", 1},  {"1", 1}, {"YES", 1},
+	             {"no", 0},  {"false", 0}, {"off", 0}, {"0", 0}, {"Off", 0}};
 	static const char *const levels[] = {"err", "warn", "notice", "info", "debug"};
 	char text[256];
 	struct tb_conf c;
@@ -245,8 +245,8 @@ static void conf__booleans_and_enums__every_spelling(void **state)
 		tb_conf_free(&c);
 	}
 	load_ok("[tam]\nuri = http://t/\nnumbering = pre-26\ntls_insecure = yes\n"
-		"ca_file = /etc/ca.pem\n[driver:a]\npath = sim\n",
-		&c);
+	        "ca_file = /etc/ca.pem\n[driver:a]\npath = sim\n",
+	        &c);
 	assert_int_equal(c.tams[0].numbering, TB_NUM_PRE26);
 	assert_int_equal(c.tams[0].tls_insecure, 1);
 	assert_string_equal(c.tams[0].ca_file, "/etc/ca.pem");
@@ -258,9 +258,9 @@ static void conf__driver_options__collected_in_order(void **state)
 	struct tb_conf c;
 
 	load_ok("[tam]\nuri = http://t/\n"
-		"[driver:a]\nstate_dir = /var/x\npath = sim\nkey:with-colon-form = v1\n"
-		"empty =\nsemi = a;b ; this part is a comment\n",
-		&c);
+	        "[driver:a]\nstate_dir = /var/x\npath = sim\nkey:with-colon-form = v1\n"
+	        "empty =\nsemi = a;b ; this part is a comment\n",
+	        &c);
 	assert_int_equal(c.drivers[0].n_opts, 4);
 	assert_string_equal(c.drivers[0].opts[0].key, "state_dir");
 	assert_string_equal(c.drivers[0].opts[0].value, "/var/x");
@@ -279,8 +279,8 @@ static void conf__several_tams_and_drivers__linked_by_name(void **state)
 	struct tb_conf c;
 
 	load_ok("[tam]\nuri = http://a/\n[tam:edge-2]\nuri = https://b:8443/tam\n"
-		"[driver:one]\npath = sim\n[driver:two]\npath = /opt/x.so\ntam = edge-2\n",
-		&c);
+	        "[driver:one]\npath = sim\n[driver:two]\npath = /opt/x.so\ntam = edge-2\n",
+	        &c);
 	assert_int_equal(c.n_tams, 2);
 	assert_int_equal(c.n_drivers, 2);
 	assert_ptr_equal(tb_conf_find_tam(&c, c.drivers[0].tam), &c.tams[0]);
@@ -297,9 +297,9 @@ static void conf__layout_details__tolerated(void **state)
 	/* BOM, CRLF, indentation (no multi-line values), comments of both
 	 * kinds, a comment after a header, no final newline. */
 	load_ok("\xef\xbb\xbf; comment\r\n# comment\r\n[listener] ; the listener\r\n"
-		"  port = 9000\r\n\tmax_connections = 5\r\n[tam]\nuri = http://t/\n"
-		"[driver:a]\n    path = sim",
-		&c);
+	        "  port = 9000\r\n\tmax_connections = 5\r\n[tam]\nuri = http://t/\n"
+	        "[driver:a]\n    path = sim",
+	        &c);
 	assert_int_equal(c.listener.port, 9000);
 	assert_int_equal(c.listener.max_connections, 5);
 	assert_string_equal(c.drivers[0].path, "sim");
@@ -350,7 +350,7 @@ static void conf__unknown_section__error_on_its_line(void **state)
 static void conf__unknown_key__error_on_its_line(void **state)
 {
 	expect_error("[broker]\nlog_level = info\nloglevel = info\n" MINIMAL, 3,
-		     "unknown key \"loglevel\" in [broker]");
+	             "unknown key \"loglevel\" in [broker]");
 	expect_error(MINIMAL "[listener]\nmax_conections = 3\n", 6, "unknown key");
 	expect_error("port = 1\n" MINIMAL, 1, "before any [section]");
 }
@@ -358,21 +358,21 @@ static void conf__unknown_key__error_on_its_line(void **state)
 static void conf__duplicate_key__error_names_the_first_line(void **state)
 {
 	expect_error("[listener]\nport = 1\n\nport = 2\n" MINIMAL, 4,
-		     "duplicate key \"port\" in [listener] (first on line 2)");
+	             "duplicate key \"port\" in [listener] (first on line 2)");
 	expect_error("[tam]\nuri = http://a/\nuri = http://b/\n[driver:a]\npath = sim\n", 3,
-		     "duplicate key \"uri\"");
+	             "duplicate key \"uri\"");
 	expect_error(MINIMAL "state_dir = /a\nstate_dir = /b\n", 6,
-		     "duplicate key \"state_dir\" in [driver:a] (first on line 5)");
+	             "duplicate key \"state_dir\" in [driver:a] (first on line 5)");
 }
 
 static void conf__duplicate_section__error_names_the_first_line(void **state)
 {
 	expect_error("[listener]\nport = 1\n[listener]\nmax_connections = 2\n" MINIMAL, 3,
-		     "duplicate section [listener] (first on line 1)");
+	             "duplicate section [listener] (first on line 1)");
 	expect_error(MINIMAL "[tam:default]\nuri = http://b/\n", 5,
-		     "duplicate section [tam:default] (first on line 1)");
+	             "duplicate section [tam:default] (first on line 1)");
 	expect_error(MINIMAL "[driver:a]\npath = other\n", 5,
-		     "duplicate section [driver:a] (first on line 3)");
+	             "duplicate section [driver:a] (first on line 3)");
 	expect_error("[broker]\n[broker]\n" MINIMAL, 2, "duplicate section [broker]");
 }
 
@@ -385,11 +385,11 @@ static void conf__bad_values__error_on_their_line(void **state)
 	expect_error("[listener]\nhandshake_timeout = 5 s\n" MINIMAL, 2, "is not a duration");
 	expect_error("[broker]\nlog_syslog = maybe\n" MINIMAL, 2, "is not yes or no");
 	expect_error("[broker]\nlog_level = verbose\n" MINIMAL, 2,
-		     "is not one of err warn notice info debug");
+	             "is not one of err warn notice info debug");
 	expect_error("[tam]\nuri = http://t/\nnumbering = 26\n[driver:a]\npath = x\n", 3,
-		     "is not one of draft-26 pre-26");
+	             "is not one of draft-26 pre-26");
 	expect_error("[tam]\nuri = ftp://t/\n[driver:a]\npath = x\n", 2,
-		     "is not an http:// or https:// URI");
+	             "is not an http:// or https:// URI");
 	expect_error("[tam]\nuri = http://\n[driver:a]\npath = x\n", 2, "URI with a host");
 	expect_error(MINIMAL "tam = no/such\n", 5, "may only hold");
 	expect_error("[listener]\naddress =\n" MINIMAL, 2, "empty value");
@@ -401,9 +401,9 @@ static void conf__values_out_of_range__error_shows_the_range(void **state)
 	expect_error("[listener]\nmax_connections = 0\n" MINIMAL, 2, "is not within 1..1000000");
 	expect_error("[listener]\nmax_message_size = 2M\n" MINIMAL, 2, "is not within 128..");
 	expect_error("[listener]\nhandshake_timeout = 50ms\n" MINIMAL, 2,
-		     "is not within 100ms..600000ms");
+	             "is not within 100ms..600000ms");
 	expect_error("[listener]\nport = 99999999999999999999999\n" MINIMAL, 2,
-		     "is not a decimal number");
+	             "is not a decimal number");
 	expect_error(MINIMAL "queue_size = 65537\n", 5, "is not within 1..65536");
 }
 
@@ -412,15 +412,15 @@ static void conf__missing_required_keys__error_on_the_section_line(void **state)
 	expect_error("[tam]\nnumbering = pre-26\n[driver:a]\npath = x\n", 1, "[tam] has no uri");
 	expect_error(MINIMAL "[tam:b]\n", 5, "[tam:b] has no uri");
 	expect_error("[tam]\nuri = http://t/\n\n[driver:a]\nstate_dir = /x\n", 4,
-		     "[driver:a] has no path");
+	             "[driver:a] has no path");
 }
 
 static void conf__driver_naming_no_tam__error(void **state)
 {
 	expect_error(MINIMAL "tam = edge\n", 5,
-		     "[driver:a] talks to TAM \"edge\", but there is no [tam:edge] section");
+	             "[driver:a] talks to TAM \"edge\", but there is no [tam:edge] section");
 	expect_error("[tam:x]\nuri = http://t/\n[driver:a]\npath = sim\n", 3,
-		     "there is no [tam] section");
+	             "there is no [tam] section");
 }
 
 static void conf__no_driver__error_on_line_0(void **state)
@@ -506,8 +506,8 @@ static void conf__too_many_sections_or_options__error(void **state)
 
 	o = 0;
 	for (int i = 0; i <= TB_CONF_MAX_TAMS; i++)
-		o += (size_t)snprintf(text + o, sizeof(text) - o, "[tam:t%d]\nuri = http://t/\n",
-				      i);
+		o +=
+		    (size_t)snprintf(text + o, sizeof(text) - o, "[tam:t%d]\nuri = http://t/\n", i);
 	expect_error(text, 1 + 2 * TB_CONF_MAX_TAMS, "too many TAM sections");
 }
 
@@ -517,9 +517,9 @@ static void conf__several_errors__all_reported_in_line_order(void **state)
 	struct tb_conf c;
 	size_t n;
 
-	assert_int_equal(load("[listener]\nport = x\nbogus = 1\n[tam]\n[nope]\nk = v\n", &c,
-			      errs, &n),
-			 TB_ERR_INVAL);
+	assert_int_equal(
+	    load("[listener]\nport = x\nbogus = 1\n[tam]\n[nope]\nk = v\n", &c, errs, &n),
+	    TB_ERR_INVAL);
 	/* port (2), bogus (3), [tam] without uri (4), [nope] (5), no driver
 	 * (0, last); "k" inside the unknown section gives no error of its own */
 	assert_int_equal(n, 5);
@@ -549,31 +549,31 @@ static void conf__error_list__bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(conf__shipped_file__parses_into_a_working_setup),
-		cmocka_unit_test(conf__shipped_file_uncommented__parses_with_the_same_values),
-		cmocka_unit_test(conf__defaults__are_those_documented_in_conf_h),
-		cmocka_unit_test(conf__sizes_and_durations__parsed_with_their_units),
-		cmocka_unit_test(conf__booleans_and_enums__every_spelling),
-		cmocka_unit_test(conf__driver_options__collected_in_order),
-		cmocka_unit_test(conf__several_tams_and_drivers__linked_by_name),
-		cmocka_unit_test(conf__layout_details__tolerated),
-		cmocka_unit_test(conf__file_on_disk__read),
-		cmocka_unit_test(conf__missing_file__io_error_on_line_0),
-		cmocka_unit_test(conf__unknown_section__error_on_its_line),
-		cmocka_unit_test(conf__unknown_key__error_on_its_line),
-		cmocka_unit_test(conf__duplicate_key__error_names_the_first_line),
-		cmocka_unit_test(conf__duplicate_section__error_names_the_first_line),
-		cmocka_unit_test(conf__bad_values__error_on_their_line),
-		cmocka_unit_test(conf__values_out_of_range__error_shows_the_range),
-		cmocka_unit_test(conf__missing_required_keys__error_on_the_section_line),
-		cmocka_unit_test(conf__driver_naming_no_tam__error),
-		cmocka_unit_test(conf__no_driver__error_on_line_0),
-		cmocka_unit_test(conf__line_too_long__error_instead_of_a_cut_value),
-		cmocka_unit_test(conf__malformed_lines__error_on_their_line),
-		cmocka_unit_test(conf__nul_byte__error_on_its_line),
-		cmocka_unit_test(conf__too_many_sections_or_options__error),
-		cmocka_unit_test(conf__several_errors__all_reported_in_line_order),
-		cmocka_unit_test(conf__error_list__bounded),
+	    cmocka_unit_test(conf__shipped_file__parses_into_a_working_setup),
+	    cmocka_unit_test(conf__shipped_file_uncommented__parses_with_the_same_values),
+	    cmocka_unit_test(conf__defaults__are_those_documented_in_conf_h),
+	    cmocka_unit_test(conf__sizes_and_durations__parsed_with_their_units),
+	    cmocka_unit_test(conf__booleans_and_enums__every_spelling),
+	    cmocka_unit_test(conf__driver_options__collected_in_order),
+	    cmocka_unit_test(conf__several_tams_and_drivers__linked_by_name),
+	    cmocka_unit_test(conf__layout_details__tolerated),
+	    cmocka_unit_test(conf__file_on_disk__read),
+	    cmocka_unit_test(conf__missing_file__io_error_on_line_0),
+	    cmocka_unit_test(conf__unknown_section__error_on_its_line),
+	    cmocka_unit_test(conf__unknown_key__error_on_its_line),
+	    cmocka_unit_test(conf__duplicate_key__error_names_the_first_line),
+	    cmocka_unit_test(conf__duplicate_section__error_names_the_first_line),
+	    cmocka_unit_test(conf__bad_values__error_on_their_line),
+	    cmocka_unit_test(conf__values_out_of_range__error_shows_the_range),
+	    cmocka_unit_test(conf__missing_required_keys__error_on_the_section_line),
+	    cmocka_unit_test(conf__driver_naming_no_tam__error),
+	    cmocka_unit_test(conf__no_driver__error_on_line_0),
+	    cmocka_unit_test(conf__line_too_long__error_instead_of_a_cut_value),
+	    cmocka_unit_test(conf__malformed_lines__error_on_their_line),
+	    cmocka_unit_test(conf__nul_byte__error_on_its_line),
+	    cmocka_unit_test(conf__too_many_sections_or_options__error),
+	    cmocka_unit_test(conf__several_errors__all_reported_in_line_order),
+	    cmocka_unit_test(conf__error_list__bounded),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);

@@ -364,6 +364,9 @@ static void cose__peek_payload__sign1_and_sign(void **state)
 	/* COSE_Sign 98([h'', {}, h'010203', []]) and the same untagged */
 	static const uint8_t sign[] = {0xd8, 0x62, 0x84, 0x40, 0xa0, 0x43, 1, 2, 3, 0x80};
 	static const uint8_t nil_payload[] = {0xd2, 0x84, 0x40, 0xa0, 0xf6, 0x40};
+	/* a float where the payload goes (found by fuzzing: libcbor asserts) */
+	static const uint8_t float_payload[] = {0x84, 0x40, 0xa0, 0xfa, 0x42,
+	                                        0x42, 0xbf, 0x7d, 0x40};
 	size_t len, plen;
 	uint8_t *msg = load_hex(LIBTEEP "success_cose_sign1.hex", &len), *p;
 
@@ -382,6 +385,8 @@ static void cose__peek_payload__sign1_and_sign(void **state)
 	free(p);
 	assert_int_equal(tb_cose_peek_payload(nil_payload, sizeof(nil_payload), &p, &plen),
 	                 TB_ERR_NOTFOUND);
+	assert_int_equal(tb_cose_peek_payload(float_payload, sizeof(float_payload), &p, &plen),
+	                 TB_ERR_PARSE);
 	assert_int_equal(tb_cose_peek_payload(msg, len - 1, &p, &plen), TB_ERR_PARSE);
 	free(msg);
 }

@@ -794,6 +794,8 @@ static void sim__garbage_input__answers_error_without_crashing(void **state)
 	cases[4].len = SIM_DEFAULT_MAX_MESSAGE + 1;
 	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
 	for (size_t i = 0; i < 5; i++) {
+		out_release(f, &out); /* an exchange ends with its first Error */
+		assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
 		agent_answer_raw(f, out.session, cases[i].p, cases[i].len, &ans, NULL, NULL);
 		assert_int_equal(ans.type, TB_TEEP_ERROR);
 		assert_int_equal(ans.err_code, TB_TEEP_ERR_PERMANENT);
@@ -808,6 +810,8 @@ static void sim__garbage_input__answers_error_without_crashing(void **state)
 		query_request(&qr, 1, TB_TEEP_DIR_TRUSTED_COMPONENTS);
 		tam_sign(f, f->tam, &qr, &cose, &len);
 		for (size_t cut = 1; cut < len; cut++) {
+			out_release(f, &out); /* an exchange ends with its first Error */
+			assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
 			agent_answer_raw(f, out.session, cose, cut, &ans, NULL, NULL);
 			assert_int_equal(ans.type, TB_TEEP_ERROR);
 			tb_teep_msg_clear(&ans);
@@ -851,12 +855,45 @@ static void sim__signed_mutated_payloads__answer_without_crashing(void **state)
 		agent_answer_raw(f, out.session, cose, len, &ans, NULL, NULL);
 		assert_true(ans.type == TB_TEEP_ERROR || ans.type == TB_TEEP_SUCCESS ||
 		            ans.type == TB_TEEP_QUERY_RESPONSE);
+		if (ans.type == TB_TEEP_ERROR) {
+			/* an exchange ends with its first Error: start another
+			 * (an unrequest once a mutation happened to install) */
+			out_release(f, &out);
+			assert_int_equal(call_ta(f, agent__installed_count(f->inst) ? 1 : 0, NULL,
+			                         &out),
+			                 TB_OK);
+			assert_non_null(out.session);
+		}
 		tb_teep_msg_clear(&ans);
 		free(cose);
 		payload[at] = saved;
 	}
 	free(payload);
 	tb_teep_msg_clear(&up);
+	out_release(f, &out);
+}
+
+/* After the Agent answered an Error, the exchange is over: a TAM that keeps
+ * sending gets no answer, which ends the exchange at the broker. */
+static void sim__after_an_error__the_exchange_ends(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out, ans_out = {0};
+	static const uint8_t junk[] = {0xff, 0x00};
+
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	assert_int_equal(tb_driver_entry.process_teep_message(f->inst, out.session,
+	                                                      "application/teep+cbor", junk,
+	                                                      sizeof(junk), &ans_out),
+	                 TB_OK);
+	assert_non_null(ans_out.msg); /* the Error */
+	f->host.free(ans_out.msg);
+	memset(&ans_out, 0, sizeof(ans_out));
+	assert_int_equal(tb_driver_entry.process_teep_message(f->inst, out.session,
+	                                                      "application/teep+cbor", junk,
+	                                                      sizeof(junk), &ans_out),
+	                 TB_OK);
+	assert_null(ans_out.msg);
 	out_release(f, &out);
 }
 
@@ -1052,6 +1089,8 @@ static void sim__pre26__answers_in_old_numbering_signed_es256(void **state)
 	agent_answer_raw(f, out.session, NULL, 0, &ans, NULL, NULL);
 	assert_int_equal(ans.type, TB_TEEP_ERROR); /* empty message */
 	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+	assert_int_equal(call_ta(f, 1, NULL, &out), TB_OK);
 	{
 		uint8_t *cose = NULL;
 		size_t len = 0;
@@ -1151,6 +1190,7 @@ int main(void)
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(sim__signed_mutated_payloads__answer_without_crashing,
 	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__after_an_error__the_exchange_ends, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sim__unexpected_message_type__answers_error_with_token,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(sim__wrong_media_type__answers_error, setup, teardown),

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,7 +112,7 @@ static void tw_component1(struct tw *w)
 /* Decode must fail with rc, a reason containing `needle`, and the id
  * recovered exactly when want_id says so. */
 static void expect_reject(const struct tw *w, int rc, int want_has_id, uint64_t want_id,
-			  const char *needle)
+                          const char *needle)
 {
 	struct tb_ua_request req;
 	char err[256];
@@ -168,7 +169,7 @@ static void ua__request_ta_with_every_member__round_trips(void **state)
 
 	assert_int_equal(tb_ua_request_encode(&in, &buf, &len), TB_OK);
 	assert_int_equal(tb_ua_request_decode(buf, len, &out, &has_id, &id, err, sizeof(err)),
-			 TB_OK);
+	                 TB_OK);
 	free(buf);
 	assert_int_equal(has_id, 1);
 	assert_int_equal(id, in.id);
@@ -195,7 +196,7 @@ static void ua__policy_check_without_options__round_trips(void **state)
 
 	assert_int_equal(tb_ua_request_encode(&in, &buf, &len), TB_OK);
 	assert_int_equal(tb_ua_request_decode(buf, len, &out, &has_id, &id, err, sizeof(err)),
-			 TB_OK);
+	                 TB_OK);
 	free(buf);
 	assert_int_equal(out.op, TB_UA_OP_POLICY_CHECK);
 	assert_int_equal(out.id, 0);
@@ -208,10 +209,10 @@ static void ua__policy_check_without_options__round_trips(void **state)
 static void ua__unrequest_ta_encoding__is_the_documented_map(void **state)
 {
 	/* {"id": 7, "op": "unrequest-ta", "component": [h'7461']} */
-	static const uint8_t want[] = {0xa3, 0x62, 'i', 'd', 0x07, 0x62, 'o', 'p', 0x6c, 'u',
-				       'n',  'r',  'e', 'q', 'u',  'e',  's', 't', '-',  't', 'a',
-				       0x69, 'c',  'o', 'm', 'p',  'o',  'n', 'e', 'n',  't', 0x81,
-				       0x42, 't',  'a'};
+	static const uint8_t want[] = {0xa3, 0x62, 'i', 'd',  0x07, 0x62, 'o', 'p', 0x6c,
+	                               'u',  'n',  'r', 'e',  'q',  'u',  'e', 's', 't',
+	                               '-',  't',  'a', 0x69, 'c',  'o',  'm', 'p', 'o',
+	                               'n',  'e',  'n', 't',  0x81, 0x42, 't', 'a'};
 	struct tb_ua_request in = {.id = 7, .op = TB_UA_OP_UNREQUEST_TA};
 	uint8_t ta[] = "ta";
 	uint8_t *buf = NULL;
@@ -223,6 +224,35 @@ static void ua__unrequest_ta_encoding__is_the_documented_map(void **state)
 	assert_int_equal(len, sizeof(want));
 	assert_memory_equal(buf, want, sizeof(want));
 	free(buf);
+}
+
+static void ua__docs_worked_example__decodes_and_encodes_to_the_same_bytes(void **state)
+{
+	/* docs/ua-api.md section 8 */
+	static const char hex[] = "a362696401626f706a726571756573742d746169636f6d706f6e656e74"
+	                          "844b544545502d446576696365485365637572654653508d82573a926d"
+	                          "4754935332dc29997f74427461";
+	uint8_t frame[sizeof(hex) / 2];
+	struct tb_ua_request req;
+	struct tw w = {0};
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	for (size_t i = 0; i < sizeof(frame); i++) {
+		unsigned v;
+		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+		frame[i] = (uint8_t)v;
+	}
+	tw_raw(&w, frame, sizeof(frame));
+	expect_accept(&w, &req);
+	assert_int_equal(req.op, TB_UA_OP_REQUEST_TA);
+	assert_int_equal(req.component.n, 4);
+	assert_memory_equal(req.component.seg[1].ptr, "SecureFS", 8);
+	assert_int_equal(tb_ua_request_encode(&req, &buf, &len), TB_OK);
+	assert_int_equal(len, sizeof(frame));
+	assert_memory_equal(buf, frame, sizeof(frame));
+	free(buf);
+	tb_ua_request_clear(&req);
 }
 
 static void ua__encode_of_invalid_request__refused(void **state)
@@ -279,9 +309,9 @@ static void ua__unknown_keys__ignored(void **state)
 
 static void ua__indefinite_length_map__accepted(void **state)
 {
-	static const uint8_t frame[] = {0xbf, 0x62, 'i', 'd',  0x18, 0x2a, 0x62, 'o',
-					'p',  0x6c, 'p', 'o',  'l',  'i',  'c',  'y',
-					'-',  'c',  'h', 'e',  'c',  'k',  0xff};
+	static const uint8_t frame[] = {0xbf, 0x62, 'i', 'd', 0x18, 0x2a, 0x62, 'o',
+	                                'p',  0x6c, 'p', 'o', 'l',  'i',  'c',  'y',
+	                                '-',  'c',  'h', 'e', 'c',  'k',  0xff};
 	struct tb_ua_request req;
 	struct tw w = {0};
 
@@ -417,9 +447,9 @@ static void ua__duplicate_op__rejected_with_id(void **state)
 static void ua__chunked_text_key__rejected(void **state)
 {
 	/* {"id": 1, (_ "o", "p"): "policy-check"} */
-	static const uint8_t frame[] = {0xa2, 0x62, 'i', 'd', 0x01, 0x7f, 0x61, 'o', 0x61, 'p',
-					0xff, 0x6c, 'p', 'o', 'l',  'i',  'c',  'y', '-',  'c',
-					'h',  'e',  'c', 'k'};
+	static const uint8_t frame[] = {0xa2, 0x62, 'i',  'd',  0x01, 0x7f, 0x61, 'o',
+	                                0x61, 'p',  0xff, 0x6c, 'p',  'o',  'l',  'i',
+	                                'c',  'y',  '-',  'c',  'h',  'e',  'c',  'k'};
 	struct tw w = {0};
 
 	tw_raw(&w, frame, sizeof(frame));
@@ -516,7 +546,8 @@ static void ua__component_segment_of_bad_size__rejected_with_id(void **state)
 	tw_text(&w, "component");
 	tw_array(&w, 1);
 	tw_bytes(&w, big, sizeof(big));
-	expect_reject(&w, TB_ERR_INVAL, 1, 4, "\"component\" segment 0 must be 1..64 bytes, not 65");
+	expect_reject(&w, TB_ERR_INVAL, 1, 4,
+	              "\"component\" segment 0 must be 1..64 bytes, not 65");
 
 	w.len = 0;
 	tw_head(&w, 1, 4, "request-ta");
@@ -554,7 +585,7 @@ static void ua__tam_too_long__rejected_with_id(void **state)
 static void ua__tam_with_other_scheme__rejected_with_id(void **state)
 {
 	static const char *const bad[] = {"ftp://tam.example/", "tam.example", "http:/x",
-					  "httpx://tam", ""};
+	                                  "httpx://tam", ""};
 	struct tw w = {0};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -659,9 +690,9 @@ static void ua__every_truncation_of_a_valid_request__rejected(void **state)
 	expect_accept(&w, &req);
 	tb_ua_request_clear(&req);
 	for (size_t cut = 1; cut < w.len; cut++) {
-		assert_int_equal(tb_ua_request_decode(w.buf, cut, &req, &has_id, &id, err,
-						      sizeof(err)),
-				 TB_ERR_PARSE);
+		assert_int_equal(
+		    tb_ua_request_decode(w.buf, cut, &req, &has_id, &id, err, sizeof(err)),
+		    TB_ERR_PARSE);
 		assert_int_equal(has_id, 0);
 		assert_non_null(strstr(err, "CBOR"));
 	}
@@ -671,14 +702,14 @@ static void ua__huge_declared_lengths__rejected_without_allocating(void **state)
 {
 	static const uint8_t map_4g[] = {0xba, 0xff, 0xff, 0xff, 0xff, 0x62, 'i', 'd', 0x01};
 	static const uint8_t map_2_63[] = {0xbb, 0x7f, 0xff, 0xff, 0xff,
-					   0xff, 0xff, 0xff, 0xff, 0x00};
+	                                   0xff, 0xff, 0xff, 0xff, 0x00};
 	/* {"id": 1, "op": "request-ta", "component": [ 2^32-1 segments ]} */
-	static const uint8_t tail_array[] = {0x69, 'c', 'o', 'm', 'p', 'o', 'n', 'e', 'n', 't',
-					     0x9a, 0xff, 0xff, 0xff, 0xff, 0x41, 'x'};
+	static const uint8_t tail_array[] = {0x69, 'c',  'o',  'm',  'p',  'o',  'n',  'e', 'n',
+	                                     't',  0x9a, 0xff, 0xff, 0xff, 0xff, 0x41, 'x'};
 	/* a byte string that claims 2^63 bytes */
 	static const uint8_t tail_bstr[] = {0x69, 'c',  'o',  'm',  'p',  'o',  'n',
-					    'e',  'n',  't',  0x81, 0x5b, 0x7f, 0xff,
-					    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 'x'};
+	                                    'e',  'n',  't',  0x81, 0x5b, 0x7f, 0xff,
+	                                    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 'x'};
 	struct tw w = {0};
 
 	tw_raw(&w, map_4g, sizeof(map_4g));
@@ -711,7 +742,7 @@ static void ua__deep_nesting__rejected(void **state)
 /* ---- answers ----------------------------------------------------------- */
 
 static void decode_answer(const uint8_t *buf, int n, struct tb_ua_answer *a, char *arena,
-			  size_t arena_len)
+                          size_t arena_len)
 {
 	assert_true(n > 0);
 	assert_true(n <= TB_UA_ANSWER_MAX);
@@ -721,11 +752,11 @@ static void decode_answer(const uint8_t *buf, int n, struct tb_ua_answer *a, cha
 static void ua__progress_answer__round_trips(void **state)
 {
 	struct tb_ua_answer in = {.has_id = 1,
-				  .id = 3,
-				  .event = TB_UA_EV_PROGRESS,
-				  .step = "tam-connect",
-				  .detail = "http://127.0.0.1:8480/tam"},
-			    out;
+	                          .id = 3,
+	                          .event = TB_UA_EV_PROGRESS,
+	                          .step = "tam-connect",
+	                          .detail = "http://127.0.0.1:8480/tam"},
+	                    out;
 	uint8_t buf[TB_UA_ANSWER_MAX];
 	char arena[1024];
 
@@ -742,13 +773,13 @@ static void ua__progress_answer__round_trips(void **state)
 static void ua__done_answer__round_trips(void **state)
 {
 	struct tb_ua_answer in = {.has_id = 1,
-				  .id = 4,
-				  .event = TB_UA_EV_DONE,
-				  .result = "installed",
-				  /* members of other events are not sent */
-				  .step = "ignored",
-				  .code = 5},
-			    out;
+	                          .id = 4,
+	                          .event = TB_UA_EV_DONE,
+	                          .result = "installed",
+	                          /* members of other events are not sent */
+	                          .step = "ignored",
+	                          .code = 5},
+	                    out;
 	uint8_t buf[TB_UA_ANSWER_MAX];
 	char arena[1024];
 
@@ -763,15 +794,15 @@ static void ua__done_answer__round_trips(void **state)
 static void ua__error_answer_with_null_id__round_trips(void **state)
 {
 	/* {"id": null, "event": "error", "code": 1, "reason": "bad"} */
-	static const uint8_t want[] = {0xa4, 0x62, 'i', 'd', 0xf6, 0x65, 'e',  'v',  'e',
-				       'n',  't',  0x65, 'e', 'r',  'r',  'o',  'r',  0x64,
-				       'c',  'o',  'd',  'e', 0x01, 0x66, 'r',  'e',  'a',
-				       's',  'o',  'n',  0x63, 'b', 'a',  'd'};
+	static const uint8_t want[] = {0xa4, 0x62, 'i',  'd',  0xf6, 0x65, 'e', 'v', 'e',
+	                               'n',  't',  0x65, 'e',  'r',  'r',  'o', 'r', 0x64,
+	                               'c',  'o',  'd',  'e',  0x01, 0x66, 'r', 'e', 'a',
+	                               's',  'o',  'n',  0x63, 'b',  'a',  'd'};
 	struct tb_ua_answer in = {.has_id = 0,
-				  .event = TB_UA_EV_ERROR,
-				  .code = TB_UA_E_MALFORMED,
-				  .reason = "bad"},
-			    out;
+	                          .event = TB_UA_EV_ERROR,
+	                          .code = TB_UA_E_MALFORMED,
+	                          .reason = "bad"},
+	                    out;
 	uint8_t buf[TB_UA_ANSWER_MAX];
 	char arena[1024];
 	int n = tb_ua_answer_encode(&in, buf, sizeof(buf));
@@ -788,10 +819,10 @@ static void ua__error_answer_with_null_id__round_trips(void **state)
 static void ua__error_answer_without_reason__names_its_code(void **state)
 {
 	struct tb_ua_answer in = {.has_id = 1,
-				  .id = 2,
-				  .event = TB_UA_EV_ERROR,
-				  .code = TB_UA_E_TAM_UNREACHABLE},
-			    out;
+	                          .id = 2,
+	                          .event = TB_UA_EV_ERROR,
+	                          .code = TB_UA_E_TAM_UNREACHABLE},
+	                    out;
 	uint8_t buf[TB_UA_ANSWER_MAX];
 	char arena[1024];
 
@@ -802,11 +833,11 @@ static void ua__error_answer_without_reason__names_its_code(void **state)
 static void ua__busy_answer__round_trips(void **state)
 {
 	struct tb_ua_answer in = {.has_id = 1,
-				  .id = 9,
-				  .event = TB_UA_EV_BUSY,
-				  .retry_after_ms = 1000,
-				  .reason = "too many requests in flight"},
-			    out;
+	                          .id = 9,
+	                          .event = TB_UA_EV_BUSY,
+	                          .retry_after_ms = 1000,
+	                          .reason = "too many requests in flight"},
+	                    out;
 	uint8_t buf[TB_UA_ANSWER_MAX];
 	char arena[1024];
 
@@ -820,12 +851,12 @@ static void ua__long_texts__truncated_on_a_character_boundary(void **state)
 {
 	char detail[600], reason[600];
 	struct tb_ua_answer in = {.has_id = 1,
-				  .id = (UINT64_C(1) << 53) - 1,
-				  .event = TB_UA_EV_ERROR,
-				  .code = TB_UA_E_INTERNAL,
-				  .reason = reason,
-				  .detail = detail},
-			    out;
+	                          .id = (UINT64_C(1) << 53) - 1,
+	                          .event = TB_UA_EV_ERROR,
+	                          .code = TB_UA_E_INTERNAL,
+	                          .reason = reason,
+	                          .detail = detail},
+	                    out;
 	uint8_t buf[TB_UA_ANSWER_MAX];
 	char arena[1024];
 	int n;
@@ -848,11 +879,11 @@ static void ua__long_texts__truncated_on_a_character_boundary(void **state)
 static void ua__invalid_utf8_in_texts__replaced(void **state)
 {
 	struct tb_ua_answer in = {.has_id = 1,
-				  .id = 1,
-				  .event = TB_UA_EV_ERROR,
-				  .code = TB_UA_E_TAM_HTTP,
-				  .reason = "bad \xff\xc3 \xed\xa0\x80 end"},
-			    out;
+	                          .id = 1,
+	                          .event = TB_UA_EV_ERROR,
+	                          .code = TB_UA_E_TAM_HTTP,
+	                          .reason = "bad \xff\xc3 \xed\xa0\x80 end"},
+	                    out;
 	uint8_t buf[TB_UA_ANSWER_MAX];
 	char arena[1024];
 
@@ -911,8 +942,7 @@ static void ua__answer_decode__rejects_answers_that_cannot_be_acted_upon(void **
 	tw_uint(&w, 1);
 	tw_text(&w, "event");
 	tw_text(&w, "error");
-	assert_int_equal(tb_ua_answer_decode(w.buf, w.len, &a, arena, sizeof(arena)),
-			 TB_ERR_INVAL);
+	assert_int_equal(tb_ua_answer_decode(w.buf, w.len, &a, arena, sizeof(arena)), TB_ERR_INVAL);
 	/* unknown event: a later version may add one */
 	w.len = 0;
 	tw_map(&w, 2);
@@ -920,8 +950,7 @@ static void ua__answer_decode__rejects_answers_that_cannot_be_acted_upon(void **
 	tw_uint(&w, 1);
 	tw_text(&w, "event");
 	tw_text(&w, "teleport");
-	assert_int_equal(tb_ua_answer_decode(w.buf, w.len, &a, arena, sizeof(arena)),
-			 TB_ERR_UNSUP);
+	assert_int_equal(tb_ua_answer_decode(w.buf, w.len, &a, arena, sizeof(arena)), TB_ERR_UNSUP);
 	/* missing id */
 	w.len = 0;
 	tw_map(&w, 3);
@@ -931,8 +960,7 @@ static void ua__answer_decode__rejects_answers_that_cannot_be_acted_upon(void **
 	tw_text(&w, "installed");
 	tw_text(&w, "x");
 	tw_null(&w);
-	assert_int_equal(tb_ua_answer_decode(w.buf, w.len, &a, arena, sizeof(arena)),
-			 TB_ERR_INVAL);
+	assert_int_equal(tb_ua_answer_decode(w.buf, w.len, &a, arena, sizeof(arena)), TB_ERR_INVAL);
 	/* an id that is a float (libcbor 0.8 asserts if asked whether a
 	 * float is null) */
 	w.len = 0;
@@ -943,30 +971,28 @@ static void ua__answer_decode__rejects_answers_that_cannot_be_acted_upon(void **
 	tw_text(&w, "done");
 	tw_text(&w, "result");
 	tw_text(&w, "installed");
-	assert_int_equal(tb_ua_answer_decode(w.buf, w.len, &a, arena, sizeof(arena)),
-			 TB_ERR_INVAL);
+	assert_int_equal(tb_ua_answer_decode(w.buf, w.len, &a, arena, sizeof(arena)), TB_ERR_INVAL);
 	/* not a map */
 	w.len = 0;
 	tw_uint(&w, 1);
-	assert_int_equal(tb_ua_answer_decode(w.buf, w.len, &a, arena, sizeof(arena)),
-			 TB_ERR_PARSE);
+	assert_int_equal(tb_ua_answer_decode(w.buf, w.len, &a, arena, sizeof(arena)), TB_ERR_PARSE);
 }
 
 static void ua__answer_decode__arena_too_small__reported(void **state)
 {
 	struct tb_ua_answer in = {.has_id = 1,
-				  .id = 4,
-				  .event = TB_UA_EV_DONE,
-				  .result = "installed",
-				  .detail = "component TEEP-Device/ta"},
-			    out;
+	                          .id = 4,
+	                          .event = TB_UA_EV_DONE,
+	                          .result = "installed",
+	                          .detail = "component TEEP-Device/ta"},
+	                    out;
 	uint8_t buf[TB_UA_ANSWER_MAX];
 	char arena[16];
 	int n = tb_ua_answer_encode(&in, buf, sizeof(buf));
 
 	assert_true(n > 0);
 	assert_int_equal(tb_ua_answer_decode(buf, (size_t)n, &out, arena, sizeof(arena)),
-			 TB_ERR_TOOBIG);
+	                 TB_ERR_TOOBIG);
 }
 
 static void ua__names__cover_every_value(void **state)
@@ -987,53 +1013,54 @@ static void ua__names__cover_every_value(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(ua__request_ta_with_every_member__round_trips),
-		cmocka_unit_test(ua__policy_check_without_options__round_trips),
-		cmocka_unit_test(ua__unrequest_ta_encoding__is_the_documented_map),
-		cmocka_unit_test(ua__encode_of_invalid_request__refused),
-		cmocka_unit_test(ua__unknown_keys__ignored),
-		cmocka_unit_test(ua__indefinite_length_map__accepted),
-		cmocka_unit_test(ua__limits_at_their_maximum__accepted),
-		cmocka_unit_test(ua__empty_frame__rejected_without_id),
-		cmocka_unit_test(ua__not_cbor__rejected_without_id),
-		cmocka_unit_test(ua__trailing_bytes__rejected),
-		cmocka_unit_test(ua__not_a_map__rejected_without_id),
-		cmocka_unit_test(ua__missing_id__rejected_without_id),
-		cmocka_unit_test(ua__id_of_wrong_type__rejected_without_id),
-		cmocka_unit_test(ua__id_beyond_2_53__rejected_without_id),
-		cmocka_unit_test(ua__duplicate_id__rejected_without_id),
-		cmocka_unit_test(ua__duplicate_op__rejected_with_id),
-		cmocka_unit_test(ua__chunked_text_key__rejected),
-		cmocka_unit_test(ua__unknown_op__unsupported_with_id),
-		cmocka_unit_test(ua__missing_or_non_text_op__rejected_with_id),
-		cmocka_unit_test(ua__request_ta_without_component__rejected_with_id),
-		cmocka_unit_test(ua__empty_component__rejected_with_id),
-		cmocka_unit_test(ua__component_of_nine_segments__rejected_with_id),
-		cmocka_unit_test(ua__component_not_an_array__rejected_with_id),
-		cmocka_unit_test(ua__component_segment_not_bstr__rejected_with_id),
-		cmocka_unit_test(ua__component_segment_of_bad_size__rejected_with_id),
-		cmocka_unit_test(ua__policy_check_with_component__rejected_with_id),
-		cmocka_unit_test(ua__tam_too_long__rejected_with_id),
-		cmocka_unit_test(ua__tam_with_other_scheme__rejected_with_id),
-		cmocka_unit_test(ua__tam_with_upper_case_scheme__accepted),
-		cmocka_unit_test(ua__tam_without_host_or_with_control_bytes__rejected_with_id),
-		cmocka_unit_test(ua__tee_with_bad_characters__rejected_with_id),
-		cmocka_unit_test(ua__tee_of_bad_length__rejected_with_id),
-		cmocka_unit_test(ua__every_truncation_of_a_valid_request__rejected),
-		cmocka_unit_test(ua__huge_declared_lengths__rejected_without_allocating),
-		cmocka_unit_test(ua__deep_nesting__rejected),
-		cmocka_unit_test(ua__progress_answer__round_trips),
-		cmocka_unit_test(ua__done_answer__round_trips),
-		cmocka_unit_test(ua__error_answer_with_null_id__round_trips),
-		cmocka_unit_test(ua__error_answer_without_reason__names_its_code),
-		cmocka_unit_test(ua__busy_answer__round_trips),
-		cmocka_unit_test(ua__long_texts__truncated_on_a_character_boundary),
-		cmocka_unit_test(ua__invalid_utf8_in_texts__replaced),
-		cmocka_unit_test(ua__largest_answer__fits_answer_max),
-		cmocka_unit_test(ua__answer_encode__refuses_incomplete_answers_and_small_buffers),
-		cmocka_unit_test(ua__answer_decode__rejects_answers_that_cannot_be_acted_upon),
-		cmocka_unit_test(ua__answer_decode__arena_too_small__reported),
-		cmocka_unit_test(ua__names__cover_every_value),
+	    cmocka_unit_test(ua__request_ta_with_every_member__round_trips),
+	    cmocka_unit_test(ua__policy_check_without_options__round_trips),
+	    cmocka_unit_test(ua__unrequest_ta_encoding__is_the_documented_map),
+	    cmocka_unit_test(ua__docs_worked_example__decodes_and_encodes_to_the_same_bytes),
+	    cmocka_unit_test(ua__encode_of_invalid_request__refused),
+	    cmocka_unit_test(ua__unknown_keys__ignored),
+	    cmocka_unit_test(ua__indefinite_length_map__accepted),
+	    cmocka_unit_test(ua__limits_at_their_maximum__accepted),
+	    cmocka_unit_test(ua__empty_frame__rejected_without_id),
+	    cmocka_unit_test(ua__not_cbor__rejected_without_id),
+	    cmocka_unit_test(ua__trailing_bytes__rejected),
+	    cmocka_unit_test(ua__not_a_map__rejected_without_id),
+	    cmocka_unit_test(ua__missing_id__rejected_without_id),
+	    cmocka_unit_test(ua__id_of_wrong_type__rejected_without_id),
+	    cmocka_unit_test(ua__id_beyond_2_53__rejected_without_id),
+	    cmocka_unit_test(ua__duplicate_id__rejected_without_id),
+	    cmocka_unit_test(ua__duplicate_op__rejected_with_id),
+	    cmocka_unit_test(ua__chunked_text_key__rejected),
+	    cmocka_unit_test(ua__unknown_op__unsupported_with_id),
+	    cmocka_unit_test(ua__missing_or_non_text_op__rejected_with_id),
+	    cmocka_unit_test(ua__request_ta_without_component__rejected_with_id),
+	    cmocka_unit_test(ua__empty_component__rejected_with_id),
+	    cmocka_unit_test(ua__component_of_nine_segments__rejected_with_id),
+	    cmocka_unit_test(ua__component_not_an_array__rejected_with_id),
+	    cmocka_unit_test(ua__component_segment_not_bstr__rejected_with_id),
+	    cmocka_unit_test(ua__component_segment_of_bad_size__rejected_with_id),
+	    cmocka_unit_test(ua__policy_check_with_component__rejected_with_id),
+	    cmocka_unit_test(ua__tam_too_long__rejected_with_id),
+	    cmocka_unit_test(ua__tam_with_other_scheme__rejected_with_id),
+	    cmocka_unit_test(ua__tam_with_upper_case_scheme__accepted),
+	    cmocka_unit_test(ua__tam_without_host_or_with_control_bytes__rejected_with_id),
+	    cmocka_unit_test(ua__tee_with_bad_characters__rejected_with_id),
+	    cmocka_unit_test(ua__tee_of_bad_length__rejected_with_id),
+	    cmocka_unit_test(ua__every_truncation_of_a_valid_request__rejected),
+	    cmocka_unit_test(ua__huge_declared_lengths__rejected_without_allocating),
+	    cmocka_unit_test(ua__deep_nesting__rejected),
+	    cmocka_unit_test(ua__progress_answer__round_trips),
+	    cmocka_unit_test(ua__done_answer__round_trips),
+	    cmocka_unit_test(ua__error_answer_with_null_id__round_trips),
+	    cmocka_unit_test(ua__error_answer_without_reason__names_its_code),
+	    cmocka_unit_test(ua__busy_answer__round_trips),
+	    cmocka_unit_test(ua__long_texts__truncated_on_a_character_boundary),
+	    cmocka_unit_test(ua__invalid_utf8_in_texts__replaced),
+	    cmocka_unit_test(ua__largest_answer__fits_answer_max),
+	    cmocka_unit_test(ua__answer_encode__refuses_incomplete_answers_and_small_buffers),
+	    cmocka_unit_test(ua__answer_decode__rejects_answers_that_cannot_be_acted_upon),
+	    cmocka_unit_test(ua__answer_decode__arena_too_small__reported),
+	    cmocka_unit_test(ua__names__cover_every_value),
 	};
 
 	return cmocka_run_group_tests_name("uaproto", tests, NULL, NULL);

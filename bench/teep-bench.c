@@ -1,0 +1,334 @@
+/*
+ * teep-bench: load generator for teep-brokerd's app side (loopback only).
+ *
+ *   teep-bench [--url URL] [--pid PID] idle N [HOLD_SECONDS]
+ *       open N idle app connections, report the broker's RSS before and
+ *       after (from /proc/PID/status) and the cost per connection
+ *   teep-bench [--url URL] rtt N KIND [COMPONENT]
+ *       N sequential round trips on one connection; KIND is
+ *         malformed     a 1-byte frame the broker answers at once (an error):
+ *                       the bare websocket round trip through the broker
+ *         request-ta    request-ta COMPONENT (installed already: the call
+ *                       goes to the TEE worker and back, no TAM traffic)
+ *         install       request-ta then unrequest-ta COMPONENT, alternating:
+ *                       full TEEP exchanges with the TAM
+ *       prints min/p50/p90/p99/max in microseconds
+ *
+ * Every run is bounded: at most 60000 connections, 1000000 round trips, and a
+ * 300 s overall deadline after which it stops by itself.
+ */
+#include "tb_teep.h"
+#include "tb_uaproto.h"
+#include "tb_util.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#define MAX_CONNS    60000
+#define MAX_ROUNDS   1000000
+#define DEADLINE_S   300
+#define CONNECT_BURST 256 /* connection attempts in flight at once */
+
+enum mode { M_IDLE, M_RTT };
+enum kind { K_MALFORMED, K_REQUEST_TA, K_INSTALL };
+
+struct bench {
+	struct lws_context *ctx;
+	enum mode mode;
+	enum kind kind;
+	const char *host, *path;
+	int port;
+	long pid;
+	unsigned target, hold_s;
+	unsigned attempted, established, failed, closed;
+	struct tb_component_id comp;
+	/* rtt */
+	struct lws *wsi;
+	unsigned rounds, done_rounds, errors;
+	uint64_t *lat_us;
+	struct timespec t_send;
+	int waiting;
+	int stop;
+	uint64_t start_ms;
+	lws_sorted_usec_list_t tick;
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static long rss_kib(long pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmRSS:", 6))
+			kib = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kib;
+}
+
+static void connect_one(struct bench *b)
+{
+	struct lws_client_connect_info i;
+	memset(&i, 0, sizeof(i));
+	i.context = b->ctx;
+	i.address = b->host;
+	i.port = b->port;
+	i.path = b->path;
+	i.host = b->host;
+	i.origin = b->host;
+	i.protocol = TB_UA_SUBPROTOCOL;
+	b->attempted++;
+	if (!lws_client_connect_via_info(&i))
+		b->failed++;
+}
+
+static int send_request(struct bench *b, struct lws *wsi)
+{
+	uint8_t buf[LWS_PRE + 512];
+	uint8_t *frame = NULL;
+	size_t len = 0;
+
+	if (b->kind == K_MALFORMED) {
+		buf[LWS_PRE] = 0xff;
+		len = 1;
+	} else {
+		struct tb_ua_request r = {.id = b->done_rounds + 1, .op = TB_UA_OP_REQUEST_TA};
+		if (b->kind == K_INSTALL && (b->done_rounds & 1))
+			r.op = TB_UA_OP_UNREQUEST_TA;
+		r.component = b->comp;
+		if (tb_ua_request_encode(&r, &frame, &len) || len > 512) {
+			free(frame);
+			return -1;
+		}
+		memcpy(buf + LWS_PRE, frame, len);
+		free(frame);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b->t_send);
+	b->waiting = 1;
+	return lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_BINARY) < (int)len ? -1 : 0;
+}
+
+static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct bench *b = lws_context_user(lws_get_context(wsi));
+
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		b->established++;
+		if (b->mode == M_RTT) {
+			b->wsi = wsi;
+			lws_callback_on_writable(wsi);
+		}
+		break;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		b->failed++;
+		break;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		b->closed++;
+		if (b->mode == M_RTT)
+			b->stop = 1;
+		break;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		if (b->mode == M_RTT && !b->waiting && b->done_rounds < b->rounds)
+			return send_request(b, wsi);
+		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE: {
+		if (b->mode != M_RTT || !b->waiting)
+			break;
+		struct tb_ua_answer a;
+		char arena[1024];
+		if (tb_ua_answer_decode(in, len, &a, arena, sizeof(arena)))
+			break;
+		if (a.event == TB_UA_EV_PROGRESS)
+			break;
+		uint64_t t1 = now_us();
+		uint64_t t0 = (uint64_t)b->t_send.tv_sec * 1000000u +
+			      (uint64_t)b->t_send.tv_nsec / 1000u;
+		int expected = b->kind == K_MALFORMED ? a.event == TB_UA_EV_ERROR
+						      : a.event == TB_UA_EV_DONE;
+		if (!expected)
+			b->errors++;
+		b->lat_us[b->done_rounds++] = t1 - t0;
+		b->waiting = 0;
+		if (b->done_rounds >= b->rounds)
+			b->stop = 1;
+		else
+			lws_callback_on_writable(wsi);
+		break;
+	}
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const struct lws_protocols protocols[] = {
+	{"bench", cb, 0, 4096, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	struct bench *b = lws_container_of(sul, struct bench, tick);
+	if (tb_now_ms() - b->start_ms > DEADLINE_S * 1000u) {
+		fprintf(stderr, "teep-bench: deadline reached, stopping\n");
+		b->stop = 1;
+	}
+	if (b->mode == M_IDLE) {
+		unsigned pending = b->attempted - b->established - b->failed;
+		while (b->attempted < b->target && pending < CONNECT_BURST) {
+			connect_one(b);
+			pending++;
+		}
+	}
+	lws_sul_schedule(b->ctx, 0, &b->tick, tick, 10 * LWS_US_PER_MS);
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, c = *(const uint64_t *)y;
+	return a < c ? -1 : a > c;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: teep-bench [--url ws://127.0.0.1:8470/] [--pid PID] idle N [HOLD_S]\n"
+			"       teep-bench [--url URL] rtt N malformed|request-ta|install [COMPONENT]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static struct bench bb;
+	struct bench *b = &bb;
+	char url[512] = "ws://127.0.0.1:8470/";
+	int i = 1;
+
+	for (; i + 1 < argc && !strncmp(argv[i], "--", 2); i += 2) {
+		if (!strcmp(argv[i], "--url"))
+			snprintf(url, sizeof(url), "%s", argv[i + 1]);
+		else if (!strcmp(argv[i], "--pid"))
+			b->pid = strtol(argv[i + 1], NULL, 10);
+		else
+			usage();
+	}
+	if (i + 1 >= argc)
+		usage();
+	const char *prot;
+	char urlc[512];
+	snprintf(urlc, sizeof(urlc), "%s", url);
+	if (lws_parse_uri(urlc, &prot, &b->host, &b->port, &b->path))
+		usage();
+	char path[512];
+	snprintf(path, sizeof(path), "/%s", b->path);
+	b->path = path;
+
+	if (!strcmp(argv[i], "idle")) {
+		b->mode = M_IDLE;
+		b->target = (unsigned)strtoul(argv[i + 1], NULL, 10);
+		b->hold_s = i + 2 < argc ? (unsigned)strtoul(argv[i + 2], NULL, 10) : 2;
+		if (!b->target || b->target > MAX_CONNS)
+			usage();
+	} else if (!strcmp(argv[i], "rtt") && i + 2 < argc) {
+		b->mode = M_RTT;
+		b->rounds = (unsigned)strtoul(argv[i + 1], NULL, 10);
+		if (!b->rounds || b->rounds > MAX_ROUNDS)
+			usage();
+		if (!strcmp(argv[i + 2], "malformed"))
+			b->kind = K_MALFORMED;
+		else if (!strcmp(argv[i + 2], "request-ta") && i + 3 < argc)
+			b->kind = K_REQUEST_TA;
+		else if (!strcmp(argv[i + 2], "install") && i + 3 < argc)
+			b->kind = K_INSTALL;
+		else
+			usage();
+		if (b->kind != K_MALFORMED && tb_component_id_parse(argv[i + 3], &b->comp))
+			usage();
+		b->lat_us = calloc(b->rounds, sizeof(*b->lat_us));
+		if (!b->lat_us)
+			return 1;
+	} else {
+		usage();
+	}
+
+	struct rlimit rl;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < b->target + 64u) {
+		rl.rlim_cur = rl.rlim_max < b->target + 64u ? rl.rlim_max : b->target + 64u;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	lws_set_log_level(LLL_ERR, NULL);
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.user = b;
+	info.fd_limit_per_thread = b->target + 64;
+	info.timeout_secs = 30;
+	b->ctx = lws_create_context(&info);
+	if (!b->ctx)
+		return 1;
+
+	long rss0 = b->pid ? rss_kib(b->pid) : -1;
+	b->start_ms = tb_now_ms();
+	lws_sul_schedule(b->ctx, 0, &b->tick, tick, 1);
+	if (b->mode == M_RTT)
+		connect_one(b);
+
+	uint64_t all_up_ms = 0, hold_until = 0;
+	while (!b->stop && lws_service(b->ctx, 0) >= 0) {
+		if (b->mode == M_RTT && b->failed)
+			break;
+		if (b->mode == M_IDLE && !all_up_ms &&
+		    b->established + b->failed >= b->target) {
+			all_up_ms = tb_now_ms();
+			hold_until = all_up_ms + b->hold_s * 1000u;
+		}
+		if (all_up_ms && tb_now_ms() >= hold_until)
+			break;
+	}
+
+	int rc = 0;
+	if (b->mode == M_IDLE) {
+		long rss1 = b->pid ? rss_kib(b->pid) : -1;
+		printf("idle: %u connections established, %u failed, in %llu ms\n", b->established,
+		       b->failed, (unsigned long long)(all_up_ms - b->start_ms));
+		if (rss0 > 0 && rss1 > 0)
+			printf("idle: broker RSS %ld KiB before, %ld KiB with the connections: "
+			       "%.0f bytes per connection\n",
+			       rss0, rss1,
+			       b->established ? (double)(rss1 - rss0) * 1024.0 / b->established : 0.0);
+		rc = b->established == b->target ? 0 : 1;
+	} else {
+		unsigned n = b->done_rounds;
+		qsort(b->lat_us, n, sizeof(*b->lat_us), cmp_u64);
+		if (n)
+			printf("rtt %s: %u round trips, %u unexpected answers; us: min %llu p50 %llu "
+			       "p90 %llu p99 %llu max %llu\n",
+			       b->kind == K_MALFORMED    ? "malformed"
+			       : b->kind == K_REQUEST_TA ? "request-ta"
+							 : "install",
+			       n, b->errors, (unsigned long long)b->lat_us[0],
+			       (unsigned long long)b->lat_us[n / 2],
+			       (unsigned long long)b->lat_us[n * 9 / 10],
+			       (unsigned long long)b->lat_us[n * 99 / 100],
+			       (unsigned long long)b->lat_us[n - 1]);
+		rc = n == b->rounds && !b->errors ? 0 : 1;
+	}
+	lws_context_destroy(b->ctx);
+	free(b->lat_us);
+	tb_component_id_clear(&b->comp);
+	return rc;
+}
