@@ -28,9 +28,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#define MAX_CONNS    60000
-#define MAX_ROUNDS   1000000
-#define DEADLINE_S   300
+#define MAX_CONNS     60000
+#define MAX_ROUNDS    1000000
+#define DEADLINE_S    300
 #define CONNECT_BURST 256 /* connection attempts in flight at once */
 
 enum mode { M_IDLE, M_RTT };
@@ -155,10 +155,10 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		if (a.event == TB_UA_EV_PROGRESS)
 			break;
 		uint64_t t1 = now_us();
-		uint64_t t0 = (uint64_t)b->t_send.tv_sec * 1000000u +
-			      (uint64_t)b->t_send.tv_nsec / 1000u;
-		int expected = b->kind == K_MALFORMED ? a.event == TB_UA_EV_ERROR
-						      : a.event == TB_UA_EV_DONE;
+		uint64_t t0 =
+		    (uint64_t)b->t_send.tv_sec * 1000000u + (uint64_t)b->t_send.tv_nsec / 1000u;
+		int expected =
+		    b->kind == K_MALFORMED ? a.event == TB_UA_EV_ERROR : a.event == TB_UA_EV_DONE;
 		if (!expected)
 			b->errors++;
 		b->lat_us[b->done_rounds++] = t1 - t0;
@@ -176,8 +176,8 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 }
 
 static const struct lws_protocols protocols[] = {
-	{"bench", cb, 0, 4096, 0, NULL, 0},
-	{NULL, NULL, 0, 0, 0, NULL, 0},
+    {"bench", cb, 0, 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
 static void tick(lws_sorted_usec_list_t *sul)
@@ -205,8 +205,9 @@ static int cmp_u64(const void *x, const void *y)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: teep-bench [--url ws://127.0.0.1:8470/] [--pid PID] idle N [HOLD_S]\n"
-			"       teep-bench [--url URL] rtt N malformed|request-ta|install [COMPONENT]\n");
+	fprintf(stderr,
+	        "usage: teep-bench [--url ws://127.0.0.1:8470/] [--pid PID] idle N [HOLD_S]\n"
+	        "       teep-bench [--url URL] rtt N malformed|request-ta|install [COMPONENT]\n");
 	exit(2);
 }
 
@@ -291,8 +292,7 @@ int main(int argc, char **argv)
 	while (!b->stop && lws_service(b->ctx, 0) >= 0) {
 		if (b->mode == M_RTT && b->failed)
 			break;
-		if (b->mode == M_IDLE && !all_up_ms &&
-		    b->established + b->failed >= b->target) {
+		if (b->mode == M_IDLE && !all_up_ms && b->established + b->failed >= b->target) {
 			all_up_ms = tb_now_ms();
 			hold_until = all_up_ms + b->hold_s * 1000u;
 		}
@@ -309,22 +309,24 @@ int main(int argc, char **argv)
 			printf("idle: broker RSS %ld KiB before, %ld KiB with the connections: "
 			       "%.0f bytes per connection\n",
 			       rss0, rss1,
-			       b->established ? (double)(rss1 - rss0) * 1024.0 / b->established : 0.0);
+			       b->established ? (double)(rss1 - rss0) * 1024.0 / b->established
+			                      : 0.0);
 		rc = b->established == b->target ? 0 : 1;
 	} else {
 		unsigned n = b->done_rounds;
 		qsort(b->lat_us, n, sizeof(*b->lat_us), cmp_u64);
 		if (n)
-			printf("rtt %s: %u round trips, %u unexpected answers; us: min %llu p50 %llu "
-			       "p90 %llu p99 %llu max %llu\n",
-			       b->kind == K_MALFORMED    ? "malformed"
-			       : b->kind == K_REQUEST_TA ? "request-ta"
-							 : "install",
-			       n, b->errors, (unsigned long long)b->lat_us[0],
-			       (unsigned long long)b->lat_us[n / 2],
-			       (unsigned long long)b->lat_us[n * 9 / 10],
-			       (unsigned long long)b->lat_us[n * 99 / 100],
-			       (unsigned long long)b->lat_us[n - 1]);
+			printf(
+			    "rtt %s: %u round trips, %u unexpected answers; us: min %llu p50 %llu "
+			    "p90 %llu p99 %llu max %llu\n",
+			    b->kind == K_MALFORMED    ? "malformed"
+			    : b->kind == K_REQUEST_TA ? "request-ta"
+			                              : "install",
+			    n, b->errors, (unsigned long long)b->lat_us[0],
+			    (unsigned long long)b->lat_us[n / 2],
+			    (unsigned long long)b->lat_us[n * 9 / 10],
+			    (unsigned long long)b->lat_us[n * 99 / 100],
+			    (unsigned long long)b->lat_us[n - 1]);
 		rc = n == b->rounds && !b->errors ? 0 : 1;
 	}
 	lws_context_destroy(b->ctx);

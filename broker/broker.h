@@ -134,8 +134,8 @@ struct tb_session {
 
 	/* the HTTP request in flight */
 	struct lws *wsi;
-	int http_active;     /* a connection attempt belongs to this session */
-	int http_delivered;  /* its outcome was handed to the state machine */
+	int http_active;    /* a connection attempt belongs to this session */
+	int http_delivered; /* its outcome was handed to the state machine */
 	int http_status;
 	int http_media_ok;
 	int http_too_large;
@@ -176,8 +176,8 @@ struct tb_broker {
 };
 
 /* tee.c */
-int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_driver *dc,
-		 char *err, size_t errlen);
+int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_driver *dc, char *err,
+                 size_t errlen);
 void tb_tee_teardown(struct tb_tee *t, unsigned grace_ms);
 struct tb_tee *tb_tee_find(struct tb_broker *b, const char *name);
 struct tb_call *tb_call_new(struct tb_tee *t, enum tb_call_kind kind, struct tb_session *s);
@@ -190,7 +190,7 @@ void tb_tee_start_policy_timers(struct tb_broker *b);
 
 /* session.c */
 struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn,
-				    struct tb_ua_request *req, struct tb_tee *tee);
+                                    struct tb_ua_request *req, struct tb_tee *tee);
 void tb_session_call_done(struct tb_call *c);
 void tb_session_detach_conn(struct tb_session *s);
 void tb_session_abort_all(struct tb_broker *b, int code, const char *reason);

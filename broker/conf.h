@@ -10,10 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TB_CONF_MAX_TAMS     16
-#define TB_CONF_MAX_DRIVERS  8
-#define TB_CONF_MAX_OPTS     32 /* extra key = value lines per driver */
-#define TB_CONF_MAX_ERRORS   16
+#define TB_CONF_MAX_TAMS    16
+#define TB_CONF_MAX_DRIVERS 8
+#define TB_CONF_MAX_OPTS    32 /* extra key = value lines per driver */
+#define TB_CONF_MAX_ERRORS  16
 
 struct tb_conf_kv {
 	char *key;
@@ -22,15 +22,15 @@ struct tb_conf_kv {
 
 /* [listener] */
 struct tb_conf_listener {
-	char *address;              /* "127.0.0.1"; "*" = all; default 127.0.0.1 */
-	int port;                   /* 0 = ephemeral (tests); default 8470 */
-	char *port_file;            /* write the bound port here once listening */
-	uint32_t max_connections;   /* default 10000 */
-	uint64_t max_message_size;  /* bytes of one app frame; default 4096 */
+	char *address;                        /* "127.0.0.1"; "*" = all; default 127.0.0.1 */
+	int port;                             /* 0 = ephemeral (tests); default 8470 */
+	char *port_file;                      /* write the bound port here once listening */
+	uint32_t max_connections;             /* default 10000 */
+	uint64_t max_message_size;            /* bytes of one app frame; default 4096 */
 	uint32_t max_requests_per_connection; /* in flight; default 8 */
-	uint32_t max_queued_answers;/* answers waiting to be written; default 64 */
-	uint64_t handshake_timeout_ms; /* default 5000 */
-	uint64_t idle_timeout_ms;      /* 0 = none; default 0 */
+	uint32_t max_queued_answers;          /* answers waiting to be written; default 64 */
+	uint64_t handshake_timeout_ms;        /* default 5000 */
+	uint64_t idle_timeout_ms;             /* 0 = none; default 0 */
 };
 
 /* [tam] or [tam:NAME] */
@@ -48,25 +48,25 @@ struct tb_conf_tam {
 
 /* [driver:NAME] */
 struct tb_conf_driver {
-	char *name;                   /* the TEE's name, as apps select it */
-	char *path;                   /* .so path; a bare name is looked up in
-					 the driver directory */
-	char *tam;                    /* name of the [tam] it talks to (default) */
-	uint32_t queue_size;          /* pending calls to this TEE; default 64 */
-	uint64_t call_timeout_ms;     /* one driver call; default 60000 */
-	uint64_t policy_check_interval_ms; /* 0 = off; default 0 */
+	char *name;                               /* the TEE's name, as apps select it */
+	char *path;                               /* .so path; a bare name is looked up in
+	                                             the driver directory */
+	char *tam;                                /* name of the [tam] it talks to (default) */
+	uint32_t queue_size;                      /* pending calls to this TEE; default 64 */
+	uint64_t call_timeout_ms;                 /* one driver call; default 60000 */
+	uint64_t policy_check_interval_ms;        /* 0 = off; default 0 */
 	struct tb_conf_kv opts[TB_CONF_MAX_OPTS]; /* every other key */
 	size_t n_opts;
 };
 
 /* [broker] */
 struct tb_conf {
-	char *pid_file;               /* NULL: none */
-	int log_level;                /* TB_LOG_*; default notice */
-	int log_syslog;               /* default 0: stderr */
-	char *driver_dir;             /* default PKGLIBDIR "/drivers" */
-	uint64_t shutdown_grace_ms;   /* default 10000 */
-	uint32_t max_sessions;        /* all TAM exchanges; default 256 */
+	char *pid_file;             /* NULL: none */
+	int log_level;              /* TB_LOG_*; default notice */
+	int log_syslog;             /* default 0: stderr */
+	char *driver_dir;           /* default PKGLIBDIR "/drivers" */
+	uint64_t shutdown_grace_ms; /* default 10000 */
+	uint32_t max_sessions;      /* all TAM exchanges; default 256 */
 
 	struct tb_conf_listener listener;
 	struct tb_conf_tam tams[TB_CONF_MAX_TAMS];
@@ -90,10 +90,10 @@ struct tb_conf_error {
  * [tam] uri), a driver naming an unknown TAM, no driver at all.
  */
 int tb_conf_load(const char *path, struct tb_conf *conf, struct tb_conf_error *errs,
-		 size_t *n_errs);
+                 size_t *n_errs);
 /* The same from a string (tests, fuzzing); name is used in messages. */
 int tb_conf_load_string(const char *text, struct tb_conf *conf, struct tb_conf_error *errs,
-			size_t *n_errs);
+                        size_t *n_errs);
 void tb_conf_defaults(struct tb_conf *conf);
 void tb_conf_free(struct tb_conf *conf);
 const struct tb_conf_tam *tb_conf_find_tam(const struct tb_conf *conf, const char *name);

@@ -13,17 +13,17 @@ int tb_loader_check(const struct tb_driver *drv, size_t avail_size, char *err, s
 	}
 	if (drv->abi_major != TB_DRIVER_ABI_MAJOR) {
 		snprintf(err, errlen, "driver ABI %u.%u, broker ABI %u.%u: major versions differ",
-			 drv->abi_major, drv->abi_minor, TB_DRIVER_ABI_MAJOR, TB_DRIVER_ABI_MINOR);
+		         drv->abi_major, drv->abi_minor, TB_DRIVER_ABI_MAJOR, TB_DRIVER_ABI_MINOR);
 		return TB_ERR_UNSUP;
 	}
 	if (drv->abi_minor > TB_DRIVER_ABI_MINOR) {
 		snprintf(err, errlen, "driver ABI %u.%u is newer than the broker's %u.%u",
-			 drv->abi_major, drv->abi_minor, TB_DRIVER_ABI_MAJOR, TB_DRIVER_ABI_MINOR);
+		         drv->abi_major, drv->abi_minor, TB_DRIVER_ABI_MAJOR, TB_DRIVER_ABI_MINOR);
 		return TB_ERR_UNSUP;
 	}
 	if (drv->struct_size < TB_DRIVER_MIN_SIZE || drv->struct_size > avail_size) {
 		snprintf(err, errlen, "descriptor size %u is not within %zu..%zu", drv->struct_size,
-			 (size_t)TB_DRIVER_MIN_SIZE, avail_size);
+		         (size_t)TB_DRIVER_MIN_SIZE, avail_size);
 		return TB_ERR_INVAL;
 	}
 	if (!drv->name || !drv->name[0]) {
@@ -34,20 +34,20 @@ int tb_loader_check(const struct tb_driver *drv, size_t avail_size, char *err, s
 		size_t off;
 		const char *what;
 	} required[] = {
-		{offsetof(struct tb_driver, init), "init"},
-		{offsetof(struct tb_driver, fini), "fini"},
-		{offsetof(struct tb_driver, request_ta), "request_ta"},
-		{offsetof(struct tb_driver, unrequest_ta), "unrequest_ta"},
-		{offsetof(struct tb_driver, request_policy_check), "request_policy_check"},
-		{offsetof(struct tb_driver, process_teep_message), "process_teep_message"},
-		{offsetof(struct tb_driver, process_error), "process_error"},
+	    {offsetof(struct tb_driver, init), "init"},
+	    {offsetof(struct tb_driver, fini), "fini"},
+	    {offsetof(struct tb_driver, request_ta), "request_ta"},
+	    {offsetof(struct tb_driver, unrequest_ta), "unrequest_ta"},
+	    {offsetof(struct tb_driver, request_policy_check), "request_policy_check"},
+	    {offsetof(struct tb_driver, process_teep_message), "process_teep_message"},
+	    {offsetof(struct tb_driver, process_error), "process_error"},
 	};
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
 		void *fn;
 		memcpy(&fn, (const char *)drv + required[i].off, sizeof(fn));
 		if (!fn) {
 			snprintf(err, errlen, "driver '%s' lacks the required operation %s",
-				 drv->name, required[i].what);
+			         drv->name, required[i].what);
 			return TB_ERR_INVAL;
 		}
 	}
@@ -65,7 +65,7 @@ static int resolve_path(const char *name, const char *dir, char *out, size_t out
 }
 
 int tb_loader_open(const char *name, const char *dir, struct tb_loaded_driver *out, char *err,
-		   size_t errlen)
+                   size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	if (resolve_path(name, dir, out->path, sizeof(out->path))) {
@@ -84,7 +84,7 @@ int tb_loader_open(const char *name, const char *dir, struct tb_loaded_driver *o
 	const struct tb_driver *drv = dlsym(h, TB_DRIVER_ENTRY_SYMBOL);
 	if (!drv) {
 		snprintf(err, errlen, "%s does not export %s: not a teep-broker driver", out->path,
-			 TB_DRIVER_ENTRY_SYMBOL);
+		         TB_DRIVER_ENTRY_SYMBOL);
 		dlclose(h);
 		return TB_ERR_INVAL;
 	}

@@ -22,7 +22,7 @@ struct tb_loaded_driver {
  * writes a sentence for the operator into err; the object is closed.
  */
 int tb_loader_open(const char *name, const char *dir, struct tb_loaded_driver *out, char *err,
-		   size_t errlen);
+                   size_t errlen);
 /* Check a descriptor without loading anything (the loader's rules; tests). */
 int tb_loader_check(const struct tb_driver *drv, size_t avail_size, char *err, size_t errlen);
 void tb_loader_close(struct tb_loaded_driver *ld);

@@ -26,23 +26,30 @@
 #define DEFAULT_CONF SYSCONFDIR "/teep-broker/teep-broker.conf"
 
 /* exit codes */
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_CONFIG = 3, EXIT_DRIVER = 4, EXIT_LISTEN = 5 };
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_CONFIG = 3,
+	EXIT_DRIVER = 4,
+	EXIT_LISTEN = 5
+};
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: teep-brokerd [-c FILE] [-f] [--check-config] [--version] [-h]\n"
-		"TEEP Broker: relays TEEP between Trusted Application Managers (HTTP) and\n"
-		"TEE drivers, on behalf of apps connecting over websockets.\n\n"
-		"  -c, --config FILE   configuration file (default %s)\n"
-		"  -f, --foreground    log to stderr even if the config says syslog\n"
-		"      --check-config  read and check the configuration, then exit\n"
-		"  -v, --verbose       log at debug level\n"
-		"      --version       print the version and exit\n"
-		"  -h, --help          this text\n\n"
-		"Exit status: 0 stopped cleanly, 1 runtime failure, 2 usage, 3 configuration\n"
-		"error, 4 a driver could not be loaded, 5 cannot listen.\n",
-		DEFAULT_CONF);
+	        "Usage: teep-brokerd [-c FILE] [-f] [--check-config] [--version] [-h]\n"
+	        "TEEP Broker: relays TEEP between Trusted Application Managers (HTTP) and\n"
+	        "TEE drivers, on behalf of apps connecting over websockets.\n\n"
+	        "  -c, --config FILE   configuration file (default %s)\n"
+	        "  -f, --foreground    log to stderr even if the config says syslog\n"
+	        "      --check-config  read and check the configuration, then exit\n"
+	        "  -v, --verbose       log at debug level\n"
+	        "      --version       print the version and exit\n"
+	        "  -h, --help          this text\n\n"
+	        "Exit status: 0 stopped cleanly, 1 runtime failure, 2 usage, 3 configuration\n"
+	        "error, 4 a driver could not be loaded, 5 cannot listen.\n",
+	        DEFAULT_CONF);
 }
 
 void tb_broker_maybe_exit(struct tb_broker *b)
@@ -73,7 +80,7 @@ static void stop_timeout(lws_sorted_usec_list_t *sul)
 	if (b->stopping == 1) {
 		b->stopping = 2;
 		lws_sul_schedule(b->ctx, 0, &b->stop_timer, stop_timeout,
-				 (lws_usec_t)flush_ms * LWS_US_PER_MS);
+		                 (lws_usec_t)flush_ms * LWS_US_PER_MS);
 	} else {
 		b->exit_loop = 1;
 	}
@@ -90,7 +97,7 @@ static void begin_stop(struct tb_broker *b, const char *why)
 	sd_notify(0, "STOPPING=1");
 #endif
 	lws_sul_schedule(b->ctx, 0, &b->stop_timer, stop_timeout,
-			 (lws_usec_t)b->conf.shutdown_grace_ms * LWS_US_PER_MS);
+	                 (lws_usec_t)b->conf.shutdown_grace_ms * LWS_US_PER_MS);
 	tb_broker_maybe_exit(b);
 }
 
@@ -123,7 +130,7 @@ static void on_signal(struct tb_broker *b)
 			break;
 		case SIGHUP:
 			tb_log(TB_LOG_NOTICE, "SIGHUP: configuration reload is not supported yet; "
-			       "restart the daemon to apply changes");
+			                      "restart the daemon to apply changes");
 			log_counters(b);
 			break;
 		case SIGUSR1:
@@ -134,7 +141,7 @@ static void on_signal(struct tb_broker *b)
 }
 
 static int system_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		     size_t len)
+                     size_t len)
 {
 	struct lws_context *ctx = lws_get_context(wsi);
 	struct tb_broker *b = ctx ? lws_context_user(ctx) : NULL;
@@ -155,8 +162,8 @@ static int system_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 }
 
 static const struct lws_protocols system_protocol = {
-	.name = "tb-system",
-	.callback = system_cb,
+    .name = "tb-system",
+    .callback = system_cb,
 };
 
 static const struct lws_protocols *ua_protocols[] = {&tb_ua_protocol, &system_protocol, NULL};
@@ -236,14 +243,16 @@ static int create_context(struct tb_broker *b)
 		if (!t->tam_vhost)
 			return -3;
 		if (t->tam->tls_insecure)
-			tb_log(TB_LOG_WARN, "tam %s: TLS certificate checks are OFF (tls_insecure): "
-			       "anyone on the path can impersonate the TAM", t->tam->name);
+			tb_log(TB_LOG_WARN,
+			       "tam %s: TLS certificate checks are OFF (tls_insecure): "
+			       "anyone on the path can impersonate the TAM",
+			       t->tam->name);
 		tb_worker_set_wake(&t->worker, b->ctx);
 	}
 
 	lws_sock_file_fd_type fd = {.filefd = b->sig_fd};
 	if (!lws_adopt_descriptor_vhost(b->ua_vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
-					system_protocol.name, NULL))
+	                                system_protocol.name, NULL))
 		return -4;
 	return 0;
 }
@@ -257,7 +266,7 @@ static int load_config(struct tb_broker *b, const char *path)
 		for (size_t i = 0; i < n; i++) {
 			if (errs[i].line > 0)
 				fprintf(stderr, "teep-brokerd: %s:%d: %s\n", path, errs[i].line,
-					errs[i].msg);
+				        errs[i].msg);
 			else
 				fprintf(stderr, "teep-brokerd: %s: %s\n", path, errs[i].msg);
 		}
@@ -270,13 +279,13 @@ static int load_config(struct tb_broker *b, const char *path)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"foreground", no_argument, NULL, 'f'},
-		{"check-config", no_argument, NULL, 'C'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"check-config", no_argument, NULL, 'C'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *conf_path = DEFAULT_CONF;
 	int foreground = 0, check_only = 0, verbose = 0, opt;
@@ -332,8 +341,8 @@ int main(int argc, char **argv)
 	}
 
 	struct tb_log_conf lc = {.level = verbose ? TB_LOG_DEBUG : b->conf.log_level,
-				 .to_syslog = b->conf.log_syslog && !foreground,
-				 .timestamps = 0};
+	                         .to_syslog = b->conf.log_syslog && !foreground,
+	                         .timestamps = 0};
 	tb_log_setup("teep-brokerd", &lc);
 	tb_log_bridge_lws(verbose ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR);
 

@@ -39,10 +39,10 @@ static void progress(struct tb_session *s, const char *step, const char *detail)
 	if (!s->conn || s->answered)
 		return;
 	struct tb_ua_answer a = {.has_id = 1,
-				 .id = s->req_id,
-				 .event = TB_UA_EV_PROGRESS,
-				 .step = step,
-				 .detail = detail};
+	                         .id = s->req_id,
+	                         .event = TB_UA_EV_PROGRESS,
+	                         .step = step,
+	                         .detail = detail};
 	tb_ua_answer(s->conn, &a);
 }
 
@@ -66,21 +66,18 @@ static void answer_final(struct tb_session *s, const struct tb_ua_answer *a)
 
 static void answer_error(struct tb_session *s, int code, const char *reason)
 {
-	struct tb_ua_answer a = {.has_id = 1,
-				 .id = s->req_id,
-				 .event = TB_UA_EV_ERROR,
-				 .code = code,
-				 .reason = reason};
+	struct tb_ua_answer a = {
+	    .has_id = 1, .id = s->req_id, .event = TB_UA_EV_ERROR, .code = code, .reason = reason};
 	answer_final(s, &a);
 }
 
 static void answer_done(struct tb_session *s, const char *result, const char *detail)
 {
 	struct tb_ua_answer a = {.has_id = 1,
-				 .id = s->req_id,
-				 .event = TB_UA_EV_DONE,
-				 .result = result,
-				 .detail = detail};
+	                         .id = s->req_id,
+	                         .event = TB_UA_EV_DONE,
+	                         .result = result,
+	                         .detail = detail};
 	answer_final(s, &a);
 }
 
@@ -169,8 +166,8 @@ static int submit(struct tb_session *s, struct tb_call *c)
 static int start_agent_call(struct tb_session *s)
 {
 	enum tb_call_kind kind = s->op == TB_UA_OP_REQUEST_TA     ? TB_CALL_REQUEST_TA
-				 : s->op == TB_UA_OP_UNREQUEST_TA ? TB_CALL_UNREQUEST_TA
-								  : TB_CALL_POLICY_CHECK;
+	                         : s->op == TB_UA_OP_UNREQUEST_TA ? TB_CALL_UNREQUEST_TA
+	                                                          : TB_CALL_POLICY_CHECK;
 	struct tb_call *c = tb_call_new(s->tee, kind, s);
 	if (!c)
 		return TB_ERR_NOMEM;
@@ -260,14 +257,14 @@ static void finish_ok(struct tb_session *s)
 		progress(s, "end", NULL);
 		if (s->last_agent_type == TB_TEEP_ERROR) {
 			answer_error(s, TB_UA_E_AGENT_ERROR,
-				     "the Agent answered the TAM with a TEEP Error");
+			             "the Agent answered the TAM with a TEEP Error");
 		} else if (s->saw_update && s->last_agent_type == TB_TEEP_SUCCESS) {
 			answer_done(s, s->op == TB_UA_OP_REQUEST_TA ? "installed" : "removed",
-				    NULL);
+			            NULL);
 		} else {
 			answer_done(s, "no-change",
-				    s->uri ? "the TAM ended the exchange without an Update"
-					   : "the Agent had nothing to do");
+			            s->uri ? "the TAM ended the exchange without an Update"
+			                   : "the Agent had nothing to do");
 		}
 		break;
 	default:
@@ -299,13 +296,14 @@ static void finish(struct tb_session *s)
 		case TAMSM_F_HTTP:
 			code = TB_UA_E_TAM_HTTP;
 			snprintf(reason, sizeof(reason), "the TAM answered HTTP %d",
-				 s->sm.http_status);
+			         s->sm.http_status);
 			break;
 		case TAMSM_F_PROTOCOL:
 			code = TB_UA_E_TAM_PROTOCOL;
 			snprintf(reason, sizeof(reason), "%s",
-				 s->http_too_large ? "the TAM's answer is larger than allowed"
-						   : "the TAM's answer is not application/teep+cbor");
+			         s->http_too_large
+			             ? "the TAM's answer is larger than allowed"
+			             : "the TAM's answer is not application/teep+cbor");
 			break;
 		case TAMSM_F_TIMEOUT:
 			code = TB_UA_E_TIMEOUT;
@@ -456,7 +454,8 @@ static void http_outcome(struct tb_session *s, struct lws *wsi, enum tamsm_http_
 	s->http_delivered = 1;
 	lws_sul_cancel(&s->timer);
 	if (o == TAMSM_HTTP_OK && s->body_len) {
-		enum tb_teep_type t = tb_teep_peek_type(s->body, s->body_len, s->tee->tam->numbering);
+		enum tb_teep_type t =
+		    tb_teep_peek_type(s->body, s->body_len, s->tee->tam->numbering);
 		if (t == TB_TEEP_UPDATE)
 			s->saw_update = 1;
 		progress(s, teep_step(t), NULL);
@@ -469,8 +468,8 @@ static void session_post(struct tb_session *s)
 	struct lws_client_connect_info i;
 
 	if (s->out_msg) {
-		enum tb_teep_type t = tb_teep_peek_type(s->out_msg, s->out_len,
-							s->tee->tam->numbering);
+		enum tb_teep_type t =
+		    tb_teep_peek_type(s->out_msg, s->out_len, s->tee->tam->numbering);
 		s->last_agent_type = t;
 		progress(s, teep_step(t), NULL);
 	}
@@ -504,8 +503,8 @@ static void session_post(struct tb_session *s)
 		i.ssl_connection |= LCCSCF_USE_SSL;
 		if (s->tee->tam->tls_insecure)
 			i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
-					    LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-					    LCCSCF_ALLOW_EXPIRED;
+			                    LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+			                    LCCSCF_ALLOW_EXPIRED;
 	}
 	i.opaque_user_data = s;
 	s->http_active = 1;
@@ -561,7 +560,7 @@ static int media_type_ok(struct lws *wsi)
 }
 
 static int tamclient_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-			size_t len)
+                        size_t len)
 {
 	struct tb_session *s = lws_get_opaque_user_data(wsi);
 	char buf[LWS_PRE + 4096];
@@ -574,13 +573,13 @@ static int tamclient_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 		char cl[24];
 		snprintf(cl, sizeof(cl), "%zu", s->out_msg ? s->out_len : 0);
 		if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ACCEPT,
-						 (unsigned char *)TEEP_MEDIA_TYPE,
-						 (int)strlen(TEEP_MEDIA_TYPE), p, end) ||
+		                                 (unsigned char *)TEEP_MEDIA_TYPE,
+		                                 (int)strlen(TEEP_MEDIA_TYPE), p, end) ||
 		    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-						 (unsigned char *)TEEP_MEDIA_TYPE,
-						 (int)strlen(TEEP_MEDIA_TYPE), p, end) ||
+		                                 (unsigned char *)TEEP_MEDIA_TYPE,
+		                                 (int)strlen(TEEP_MEDIA_TYPE), p, end) ||
 		    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
-						 (unsigned char *)cl, (int)strlen(cl), p, end))
+		                                 (unsigned char *)cl, (int)strlen(cl), p, end))
 			return -1;
 		if (s->out_msg && s->out_len) {
 			lws_client_http_body_pending(wsi, 1);
@@ -670,15 +669,15 @@ static int tamclient_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 }
 
 const struct lws_protocols tb_tamclient_protocol = {
-	.name = "tb-tam-client",
-	.callback = tamclient_cb,
-	.rx_buffer_size = 4096,
+    .name = "tb-tam-client",
+    .callback = tamclient_cb,
+    .rx_buffer_size = 4096,
 };
 
 /* ---- start, stop ----------------------------------------------------- */
 
 struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn,
-				    struct tb_ua_request *req, struct tb_tee *tee)
+                                    struct tb_ua_request *req, struct tb_tee *tee)
 {
 	struct tb_session *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -755,10 +754,9 @@ static void policy_tick(lws_sorted_usec_list_t *sul)
 		return;
 	struct tb_ua_request req = {.op = TB_UA_OP_POLICY_CHECK};
 	if (!tb_session_start(b, NULL, &req, t))
-		tb_log(TB_LOG_WARN, "tee %s: periodic policy check could not start",
-		       t->conf->name);
+		tb_log(TB_LOG_WARN, "tee %s: periodic policy check could not start", t->conf->name);
 	lws_sul_schedule(b->ctx, 0, &t->policy_timer, policy_tick,
-			 (lws_usec_t)t->conf->policy_check_interval_ms * LWS_US_PER_MS);
+	                 (lws_usec_t)t->conf->policy_check_interval_ms * LWS_US_PER_MS);
 }
 
 void tb_tee_start_policy_timers(struct tb_broker *b)
@@ -767,7 +765,7 @@ void tb_tee_start_policy_timers(struct tb_broker *b)
 		struct tb_tee *t = &b->tees[i];
 		if (t->conf->policy_check_interval_ms)
 			lws_sul_schedule(b->ctx, 0, &t->policy_timer, policy_tick,
-					 (lws_usec_t)t->conf->policy_check_interval_ms *
-						 LWS_US_PER_MS);
+			                 (lws_usec_t)t->conf->policy_check_interval_ms *
+			                     LWS_US_PER_MS);
 	}
 }

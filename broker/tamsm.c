@@ -37,7 +37,7 @@ enum tamsm_action tamsm_agent_started(struct tamsm *sm, int ok, int has_uri)
 }
 
 enum tamsm_action tamsm_http_done(struct tamsm *sm, enum tamsm_http_outcome outcome, int status,
-				  int media_type_ok, size_t body_len)
+                                  int media_type_ok, size_t body_len)
 {
 	if (sm->state != TAMSM_POSTING)
 		return TAMSM_A_NONE;

@@ -19,10 +19,10 @@
 #include <stddef.h>
 
 enum tamsm_state {
-	TAMSM_IDLE = 0,    /* waiting for the first Agent result */
-	TAMSM_POSTING,     /* an HTTP request is outstanding */
-	TAMSM_AGENT,       /* ProcessTeepMessage is outstanding */
-	TAMSM_ERRORING,    /* ProcessError is outstanding */
+	TAMSM_IDLE = 0, /* waiting for the first Agent result */
+	TAMSM_POSTING,  /* an HTTP request is outstanding */
+	TAMSM_AGENT,    /* ProcessTeepMessage is outstanding */
+	TAMSM_ERRORING, /* ProcessError is outstanding */
 	TAMSM_DONE
 };
 
@@ -45,16 +45,16 @@ enum tamsm_fail {
 };
 
 enum tamsm_http_outcome {
-	TAMSM_HTTP_OK = 0,     /* a complete response arrived */
-	TAMSM_HTTP_TRANSPORT,  /* lower-layer failure */
-	TAMSM_HTTP_TIMEOUT,    /* connect or response timeout */
-	TAMSM_HTTP_TOO_LARGE   /* body exceeded the configured cap */
+	TAMSM_HTTP_OK = 0,    /* a complete response arrived */
+	TAMSM_HTTP_TRANSPORT, /* lower-layer failure */
+	TAMSM_HTTP_TIMEOUT,   /* connect or response timeout */
+	TAMSM_HTTP_TOO_LARGE  /* body exceeded the configured cap */
 };
 
 struct tamsm {
 	enum tamsm_state state;
 	enum tamsm_fail fail;
-	int http_status;  /* last HTTP status seen, 0 if none */
+	int http_status; /* last HTTP status seen, 0 if none */
 	unsigned round_trips;
 };
 
@@ -69,7 +69,7 @@ enum tamsm_action tamsm_agent_started(struct tamsm *sm, int ok, int has_uri);
  * Content-Type is acceptable, and the body length.
  */
 enum tamsm_action tamsm_http_done(struct tamsm *sm, enum tamsm_http_outcome outcome, int status,
-				  int media_type_ok, size_t body_len);
+                                  int media_type_ok, size_t body_len);
 
 /* ProcessTeepMessage returned: ok, and whether it produced a message. */
 enum tamsm_action tamsm_agent_answered(struct tamsm *sm, int ok, int has_msg);

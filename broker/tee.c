@@ -43,8 +43,8 @@ struct tb_tee *tb_tee_find(struct tb_broker *b, const char *name)
 	return NULL;
 }
 
-int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_driver *dc,
-		 char *err, size_t errlen)
+int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_driver *dc, char *err,
+                 size_t errlen)
 {
 	char why[512];
 
@@ -74,8 +74,9 @@ int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_dri
 	}
 	rc = t->ld.ops.init(&t->host, opts, dc->n_opts, &t->instance);
 	if (rc) {
-		snprintf(err, errlen, "driver %s (%s): init failed (status %d); see the lines above",
-			 dc->name, t->ld.path, rc);
+		snprintf(err, errlen,
+		         "driver %s (%s): init failed (status %d); see the lines above", dc->name,
+		         t->ld.path, rc);
 		tb_loader_close(&t->ld);
 		return rc;
 	}
@@ -104,8 +105,10 @@ void tb_tee_teardown(struct tb_tee *t, unsigned grace_ms)
 	if (rc) {
 		/* A driver call is stuck inside the TEE. Calling fini() now would
 		 * race with it, and unloading the code would crash it. */
-		tb_log(TB_LOG_ERR, "tee %s: a driver call did not return within %u ms; "
-		       "leaving the driver loaded", t->conf->name, grace_ms);
+		tb_log(TB_LOG_ERR,
+		       "tee %s: a driver call did not return within %u ms; "
+		       "leaving the driver loaded",
+		       t->conf->name, grace_ms);
 		t->initialised = 0;
 		return;
 	}
@@ -143,7 +146,7 @@ static void call_run(struct tb_job *job)
 		break;
 	case TB_CALL_PROCESS_MESSAGE:
 		c->status = d->process_teep_message(inst, c->agent_session, c->media_type, c->msg,
-						    c->msg_len, &c->out);
+		                                    c->msg_len, &c->out);
 		c->out.tam_uri = NULL; /* ignored for this op (see driver.h) */
 		break;
 	case TB_CALL_PROCESS_ERROR:

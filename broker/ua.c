@@ -66,10 +66,10 @@ void tb_ua_answer(struct tb_ua_conn *c, const struct tb_ua_answer *a)
 }
 
 static void answer_error(struct tb_ua_conn *c, int has_id, uint64_t id, int code,
-			 const char *reason)
+                         const char *reason)
 {
 	struct tb_ua_answer a = {
-		.has_id = has_id, .id = id, .event = TB_UA_EV_ERROR, .code = code, .reason = reason};
+	    .has_id = has_id, .id = id, .event = TB_UA_EV_ERROR, .code = code, .reason = reason};
 	c->b->counters.answers_error++;
 	tb_ua_answer(c, &a);
 }
@@ -77,7 +77,7 @@ static void answer_error(struct tb_ua_conn *c, int has_id, uint64_t id, int code
 static void answer_busy(struct tb_ua_conn *c, uint64_t id, uint64_t retry_ms)
 {
 	struct tb_ua_answer a = {
-		.has_id = 1, .id = id, .event = TB_UA_EV_BUSY, .retry_after_ms = retry_ms};
+	    .has_id = 1, .id = id, .event = TB_UA_EV_BUSY, .retry_after_ms = retry_ms};
 	c->b->counters.answers_busy++;
 	tb_ua_answer(c, &a);
 }
@@ -113,7 +113,8 @@ static void handle_frame(struct tb_ua_conn *c)
 	b->counters.frames_in++;
 	if (!c->rx_binary) {
 		b->counters.frames_rejected++;
-		answer_error(c, 0, 0, TB_UA_E_UNSUPPORTED, "text frames are not accepted: send CBOR in binary frames");
+		answer_error(c, 0, 0, TB_UA_E_UNSUPPORTED,
+		             "text frames are not accepted: send CBOR in binary frames");
 		return;
 	}
 	int rc = tb_ua_request_decode(c->rx, c->rx_len, &req, &has_id, &id, err, sizeof(err));
@@ -121,10 +122,10 @@ static void handle_frame(struct tb_ua_conn *c)
 		b->counters.frames_rejected++;
 		tb_log(TB_LOG_INFO, "app %s: rejected request: %s", c->peer, err);
 		answer_error(c, has_id, id,
-			     rc == TB_ERR_UNSUP   ? TB_UA_E_UNSUPPORTED
-			     : rc == TB_ERR_NOMEM ? TB_UA_E_INTERNAL
-						  : TB_UA_E_MALFORMED,
-			     err);
+		             rc == TB_ERR_UNSUP   ? TB_UA_E_UNSUPPORTED
+		             : rc == TB_ERR_NOMEM ? TB_UA_E_INTERNAL
+		                                  : TB_UA_E_MALFORMED,
+		             err);
 		return;
 	}
 	if (b->stopping) {
@@ -133,7 +134,7 @@ static void handle_frame(struct tb_ua_conn *c)
 	}
 	if (id_in_use(c, req.id)) {
 		answer_error(c, 1, req.id, TB_UA_E_DUPLICATE_ID,
-			     "a request with this id is still in flight");
+		             "a request with this id is still in flight");
 		goto out;
 	}
 	struct tb_tee *tee = tb_tee_find(b, req.tee);
@@ -143,8 +144,7 @@ static void handle_frame(struct tb_ua_conn *c)
 		goto out;
 	}
 	if (c->n_sessions >= b->conf.listener.max_requests_per_connection ||
-	    b->n_sessions >= b->conf.max_sessions ||
-	    tee->sessions >= tee->tam->max_sessions) {
+	    b->n_sessions >= b->conf.max_sessions || tee->sessions >= tee->tam->max_sessions) {
 		answer_busy(c, req.id, BUSY_RETRY_MS);
 		goto out;
 	}
@@ -203,7 +203,7 @@ static void conn_free_tx(struct tb_ua_conn *c)
 }
 
 static int ua_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		 size_t len)
+                 size_t len)
 {
 	struct tb_broker *b = lws_context_user(lws_get_context(wsi));
 	struct tb_ua_conn *c = user;
@@ -242,7 +242,7 @@ static int ua_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 			b->counters.frames_rejected++;
 			char why[96];
 			snprintf(why, sizeof(why), "frame larger than %llu bytes",
-				 (unsigned long long)b->conf.listener.max_message_size);
+			         (unsigned long long)b->conf.listener.max_message_size);
 			answer_error(c, 0, 0, TB_UA_E_TOO_LARGE, why);
 			c->rx_discard = 0;
 			break;
@@ -301,7 +301,7 @@ static int ua_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	case LWS_CALLBACK_HTTP:
 		/* plain HTTP on the app port: only websocket upgrades are served */
 		if (lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
-					   "websocket (teep-broker.v1) only"))
+		                           "websocket (teep-broker.v1) only"))
 			return -1;
 		return lws_http_transaction_completed(wsi);
 	default:
@@ -311,13 +311,13 @@ static int ua_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 }
 
 const struct lws_protocols tb_ua_protocol = {
-	.name = TB_UA_SUBPROTOCOL,
-	.callback = ua_cb,
-	.per_session_data_size = sizeof(struct tb_ua_conn),
-	/* lws gives every connection a receive buffer of this size for its
-	 * whole life: keep it small, requests are far smaller and larger
-	 * frames simply arrive in several pieces */
-	.rx_buffer_size = 512,
+    .name = TB_UA_SUBPROTOCOL,
+    .callback = ua_cb,
+    .per_session_data_size = sizeof(struct tb_ua_conn),
+    /* lws gives every connection a receive buffer of this size for its
+     * whole life: keep it small, requests are far smaller and larger
+     * frames simply arrive in several pieces */
+    .rx_buffer_size = 512,
 };
 
 size_t tb_ua_pending_tx(struct tb_broker *b)

@@ -40,7 +40,7 @@ void tb_key_free(struct tb_key *key);
  * (optional) goes into the unprotected header (label 4). *out is malloc()ed.
  */
 int tb_cose_sign1(const struct tb_key *key, int alg, const uint8_t *payload, size_t payload_len,
-		  int detached, const uint8_t *kid, size_t kid_len, uint8_t **out, size_t *out_len);
+                  int detached, const uint8_t *kid, size_t kid_len, uint8_t **out, size_t *out_len);
 
 /*
  * Verify a COSE_Sign1 (tag 18 or untagged) against one public key. For a
@@ -50,14 +50,14 @@ int tb_cose_sign1(const struct tb_key *key, int alg, const uint8_t *payload, siz
  * TB_ERR_PARSE (not a COSE_Sign1), TB_ERR_UNSUP (algorithm), ...
  */
 int tb_cose_sign1_verify(const uint8_t *msg, size_t len, const struct tb_key *key,
-			 const uint8_t *detached, size_t detached_len, uint8_t **payload_out,
-			 size_t *payload_len);
+                         const uint8_t *detached, size_t detached_len, uint8_t **payload_out,
+                         size_t *payload_len);
 
 /*
  * Extract the attached payload of a COSE_Sign1 or COSE_Sign (tagged or not)
  * WITHOUT verifying anything: for logging and progress reports only.
  */
 int tb_cose_peek_payload(const uint8_t *msg, size_t len, uint8_t **payload_out,
-			 size_t *payload_len);
+                         size_t *payload_len);
 
 #endif

@@ -17,7 +17,7 @@ struct tb_suit_info {
 };
 
 int tb_suit_info(const uint8_t *env, size_t len, struct tb_suit_info *info, char *err,
-		 size_t errlen);
+                 size_t errlen);
 void tb_suit_info_clear(struct tb_suit_info *info);
 
 /* Result of processing an envelope for installation. */
@@ -35,8 +35,8 @@ struct tb_suit_install {
  * Returns TB_OK, TB_ERR_SIG (no anchor verifies), TB_ERR_PARSE, TB_ERR_UNSUP
  * (e.g. a URI it cannot fetch), TB_ERR_INVAL (digest or size mismatch).
  */
-int tb_suit_process(const uint8_t *env, size_t len, struct tb_key *const *anchors,
-		    size_t n_anchors, struct tb_suit_install *out, char *err, size_t errlen);
+int tb_suit_process(const uint8_t *env, size_t len, struct tb_key *const *anchors, size_t n_anchors,
+                    struct tb_suit_install *out, char *err, size_t errlen);
 void tb_suit_install_clear(struct tb_suit_install *in);
 
 /*
@@ -46,8 +46,8 @@ void tb_suit_install_clear(struct tb_suit_install *in);
  * signer (ESP256). *out is malloc()ed.
  */
 int tb_suit_build_integrated(const struct tb_key *signer, const struct tb_component_id *component,
-			     const struct tb_component_id *manifest_id, uint64_t sequence_number,
-			     const uint8_t *payload, size_t payload_len, uint8_t **out,
-			     size_t *out_len);
+                             const struct tb_component_id *manifest_id, uint64_t sequence_number,
+                             const uint8_t *payload, size_t payload_len, uint8_t **out,
+                             size_t *out_len);
 
 #endif

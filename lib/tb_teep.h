@@ -46,11 +46,11 @@ enum tb_teep_err {
 #define TB_TEEP_DIR_EXTENSIONS         0x04u
 #define TB_TEEP_DIR_SUIT_REPORTS       0x08u
 
-#define TB_TEEP_MAX_SEGMENTS  8    /* segments of one component id */
-#define TB_TEEP_MAX_LIST      64   /* entries in any list we decode */
-#define TB_TEEP_TOKEN_MIN     8
-#define TB_TEEP_TOKEN_MAX     64
-#define TB_TEEP_MSG_MAX       128  /* msg / err-msg, bytes */
+#define TB_TEEP_MAX_SEGMENTS 8  /* segments of one component id */
+#define TB_TEEP_MAX_LIST     64 /* entries in any list we decode */
+#define TB_TEEP_TOKEN_MIN    8
+#define TB_TEEP_TOKEN_MAX    64
+#define TB_TEEP_MSG_MAX      128 /* msg / err-msg, bytes */
 
 /* An owned byte string (malloc()ed). */
 struct tb_buf {
@@ -114,11 +114,11 @@ const char *tb_teep_type_name(enum tb_teep_type type);
  * TB_ERR_TOOBIG) and writes a reason naming the field into err.
  */
 int tb_teep_decode(const uint8_t *buf, size_t len, enum tb_numbering num, struct tb_teep_msg *m,
-		   char *err, size_t errlen);
+                   char *err, size_t errlen);
 
 /* Encode m (type and its members) into a malloc()ed buffer. */
 int tb_teep_encode(const struct tb_teep_msg *m, enum tb_numbering num, uint8_t **out,
-		   size_t *out_len);
+                   size_t *out_len);
 
 void tb_teep_msg_clear(struct tb_teep_msg *m);
 

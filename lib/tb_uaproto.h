@@ -24,19 +24,19 @@ enum tb_ua_op {
 
 /* Error codes in "error" answers (stable; documented in docs/ua-api.md). */
 enum tb_ua_code {
-	TB_UA_E_MALFORMED = 1,     /* frame is not a valid request */
-	TB_UA_E_UNSUPPORTED = 2,   /* unknown op, text frame, ... */
-	TB_UA_E_DUPLICATE_ID = 3,  /* id already in use on this connection */
-	TB_UA_E_NO_TEE = 4,        /* no such TEE */
-	TB_UA_E_TEE = 5,           /* the TEE driver failed */
-	TB_UA_E_TAM_UNREACHABLE = 6,/* connect/transport error towards the TAM */
-	TB_UA_E_TAM_HTTP = 7,      /* the TAM answered with an HTTP error */
-	TB_UA_E_TAM_PROTOCOL = 8,  /* bad answer from the TAM (type, size, ...) */
-	TB_UA_E_TIMEOUT = 9,       /* TAM or TEE did not answer in time */
-	TB_UA_E_SHUTDOWN = 10,     /* broker is stopping */
-	TB_UA_E_TOO_LARGE = 11,    /* frame over the configured size */
-	TB_UA_E_AGENT_ERROR = 12,  /* exchange ended with a TEEP Error from the Agent */
-	TB_UA_E_INTERNAL = 13      /* out of memory or a bug */
+	TB_UA_E_MALFORMED = 1,       /* frame is not a valid request */
+	TB_UA_E_UNSUPPORTED = 2,     /* unknown op, text frame, ... */
+	TB_UA_E_DUPLICATE_ID = 3,    /* id already in use on this connection */
+	TB_UA_E_NO_TEE = 4,          /* no such TEE */
+	TB_UA_E_TEE = 5,             /* the TEE driver failed */
+	TB_UA_E_TAM_UNREACHABLE = 6, /* connect/transport error towards the TAM */
+	TB_UA_E_TAM_HTTP = 7,        /* the TAM answered with an HTTP error */
+	TB_UA_E_TAM_PROTOCOL = 8,    /* bad answer from the TAM (type, size, ...) */
+	TB_UA_E_TIMEOUT = 9,         /* TAM or TEE did not answer in time */
+	TB_UA_E_SHUTDOWN = 10,       /* broker is stopping */
+	TB_UA_E_TOO_LARGE = 11,      /* frame over the configured size */
+	TB_UA_E_AGENT_ERROR = 12,    /* exchange ended with a TEEP Error from the Agent */
+	TB_UA_E_INTERNAL = 13        /* out of memory or a bug */
 };
 
 /* A decoded request; strings are NUL-terminated copies owned by the struct. */
@@ -55,11 +55,11 @@ struct tb_ua_answer {
 	int has_id; /* 0 for an error about a frame without a usable id */
 	uint64_t id;
 	enum tb_ua_event event;
-	const char *step;   /* progress: "tee", "tam-connect", "query-request", ... */
-	const char *detail; /* progress/done: optional free text */
-	const char *result; /* done: "installed", "removed", "no-change", "completed" */
-	int code;           /* error */
-	const char *reason; /* error */
+	const char *step;        /* progress: "tee", "tam-connect", "query-request", ... */
+	const char *detail;      /* progress/done: optional free text */
+	const char *result;      /* done: "installed", "removed", "no-change", "completed" */
+	int code;                /* error */
+	const char *reason;      /* error */
 	uint64_t retry_after_ms; /* busy */
 };
 
@@ -70,7 +70,7 @@ struct tb_ua_answer {
  * TB_ERR_UNSUP (answer TB_UA_E_UNSUPPORTED rather than TB_UA_E_MALFORMED).
  */
 int tb_ua_request_decode(const uint8_t *buf, size_t len, struct tb_ua_request *req, int *has_id,
-			 uint64_t *id_out, char *err, size_t errlen);
+                         uint64_t *id_out, char *err, size_t errlen);
 void tb_ua_request_clear(struct tb_ua_request *req);
 int tb_ua_request_encode(const struct tb_ua_request *req, uint8_t **out, size_t *out_len);
 
@@ -80,7 +80,7 @@ int tb_ua_request_encode(const struct tb_ua_request *req, uint8_t **out, size_t 
 int tb_ua_answer_encode(const struct tb_ua_answer *a, uint8_t *out, size_t cap);
 /* Decode an answer (clients). Strings are copied into the caller's arena. */
 int tb_ua_answer_decode(const uint8_t *buf, size_t len, struct tb_ua_answer *a, char *arena,
-			size_t arena_len);
+                        size_t arena_len);
 
 const char *tb_ua_op_name(enum tb_ua_op op);
 const char *tb_ua_code_name(int code);

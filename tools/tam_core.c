@@ -543,11 +543,6 @@ const struct tam_counters *tam_core_counters(const struct tam_core *tam)
 	return &tam->cnt;
 }
 
-size_t tam_core_max_body(const struct tam_core *tam)
-{
-	return tam->max_body;
-}
-
 /* ------------------------------------------------------------------ */
 /* Outgoing messages                                                   */
 /* ------------------------------------------------------------------ */
@@ -627,6 +622,7 @@ int tam_core_connect(struct tam_core *tam, uint8_t **out, size_t *out_len)
 struct update_plan {
 	struct tam_entry *install[TB_TEEP_MAX_LIST];
 	size_t n_install;
+	size_t install_bytes;
 	struct tam_entry *unlink[TB_TEEP_MAX_LIST];
 	size_t n_unlink;
 };
@@ -653,8 +649,16 @@ static void plan_update(struct tam_core *tam, const struct tb_teep_msg *qr, stru
 			tam->cnt.unknown_components++;
 			continue;
 		}
-		if (!plan_has(p->install, p->n_install, e) && p->n_install < TB_TEEP_MAX_LIST)
-			p->install[p->n_install++] = e;
+		if (plan_has(p->install, p->n_install, e) || p->n_install >= TB_TEEP_MAX_LIST)
+			continue;
+		/* the Update is built in memory: keep it bounded */
+		if (e->env_len > TAM_MAX_UPDATE - p->install_bytes) {
+			tb_log(TB_LOG_NOTICE, "tam: %s left out: the Update would exceed %u bytes",
+			       e->file, TAM_MAX_UPDATE);
+			continue;
+		}
+		p->install[p->n_install++] = e;
+		p->install_bytes += e->env_len;
 	}
 	for (size_t i = 0; i < qr->n_unneeded_manifest_list; i++) {
 		struct tam_entry *e = catalog_find_manifest(tam, &qr->unneeded_manifest_list[i]);

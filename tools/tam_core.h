@@ -28,6 +28,7 @@
 #define TAM_DEFAULT_TOKEN_LIFETIME_MS (6ull * 3600u * 1000u)
 #define TAM_MAX_CATALOG               1024u /* envelopes indexed at most */
 #define TAM_MAX_TOKENS                (1024u * 1024u)
+#define TAM_MAX_UPDATE                (64u * 1024u * 1024u) /* envelope bytes per Update */
 
 struct tam_core_conf {
 	/* The TAM's signing key (private part required). Borrowed: it must
@@ -101,7 +102,6 @@ int tam_core_message(struct tam_core *tam, const uint8_t *body, size_t len, uint
 const struct tam_counters *tam_core_counters(const struct tam_core *tam);
 size_t tam_core_catalog_count(const struct tam_core *tam);
 size_t tam_core_outstanding_tokens(struct tam_core *tam); /* after expiry */
-size_t tam_core_max_body(const struct tam_core *tam);
 
 /* "draft-26" / "pre-26" (also "26", "pre26"). Returns TB_OK or TB_ERR_INVAL. */
 int tam_numbering_parse(const char *s, enum tb_numbering *out);

@@ -70,7 +70,13 @@ enum tb_status {
 };
 
 /* Log levels for host->log(). */
-enum tb_log_level { TB_LOG_ERR = 0, TB_LOG_WARN = 1, TB_LOG_NOTICE = 2, TB_LOG_INFO = 3, TB_LOG_DEBUG = 4 };
+enum tb_log_level {
+	TB_LOG_ERR = 0,
+	TB_LOG_WARN = 1,
+	TB_LOG_NOTICE = 2,
+	TB_LOG_INFO = 3,
+	TB_LOG_DEBUG = 4
+};
 
 /* A byte string. Borrowed unless said otherwise. */
 struct tb_bytes {
@@ -94,7 +100,7 @@ struct tb_host {
 	uint32_t reserved0;
 	/* Log a line under the driver instance's name. */
 	void (*log)(const struct tb_host *host, int level, const char *fmt, ...)
-		__attribute__((format(printf, 3, 4)));
+	    __attribute__((format(printf, 3, 4)));
 	/* Allocate memory whose ownership may pass to the broker. */
 	void *(*alloc)(size_t size);
 	void (*free)(void *ptr);
@@ -148,14 +154,14 @@ struct tb_agent_out {
 
 struct tb_driver {
 	/* Header, frozen for all versions. */
-	uint32_t magic;      /* TB_DRIVER_MAGIC */
-	uint16_t abi_major;  /* TB_DRIVER_ABI_MAJOR the driver was built with */
-	uint16_t abi_minor;  /* TB_DRIVER_ABI_MINOR the driver was built with */
-	uint32_t struct_size;/* sizeof(struct tb_driver) the driver was built with */
-	uint32_t flags;      /* none defined yet: 0 */
-	const char *name;    /* short name, e.g. "sim" */
-	const char *version; /* driver version string */
-	const char *tee_kind;/* "software", "optee", "sgx", "sev-snp", "tdx", ... */
+	uint32_t magic;       /* TB_DRIVER_MAGIC */
+	uint16_t abi_major;   /* TB_DRIVER_ABI_MAJOR the driver was built with */
+	uint16_t abi_minor;   /* TB_DRIVER_ABI_MINOR the driver was built with */
+	uint32_t struct_size; /* sizeof(struct tb_driver) the driver was built with */
+	uint32_t flags;       /* none defined yet: 0 */
+	const char *name;     /* short name, e.g. "sim" */
+	const char *version;  /* driver version string */
+	const char *tee_kind; /* "software", "optee", "sgx", "sev-snp", "tdx", ... */
 	const char *description;
 
 	/*
@@ -166,7 +172,7 @@ struct tb_driver {
 	 * reason through host->log and return an error.
 	 */
 	int (*init)(const struct tb_host *host, const struct tb_kv *opts, size_t n_opts,
-		    void **instance);
+	            void **instance);
 
 	/* fini (REQUIRED). Main thread, after the last operation returned. */
 	void (*fini)(void *instance);
@@ -176,11 +182,12 @@ struct tb_driver {
 	 * Component. Fill *out (see struct tb_agent_out) and return TB_OK, or
 	 * return an error if the Agent cannot be asked at all.
 	 */
-	int (*request_ta)(void *instance, const struct tb_ta_request *req, struct tb_agent_out *out);
+	int (*request_ta)(void *instance, const struct tb_ta_request *req,
+	                  struct tb_agent_out *out);
 
 	/* unrequest_ta (REQUIRED). Worker thread. An app no longer needs it. */
 	int (*unrequest_ta)(void *instance, const struct tb_ta_request *req,
-			    struct tb_agent_out *out);
+	                    struct tb_agent_out *out);
 
 	/*
 	 * request_policy_check (REQUIRED). Worker thread. The broker calls it
@@ -196,7 +203,7 @@ struct tb_driver {
 	 * tam_uri and out->session are ignored here.
 	 */
 	int (*process_teep_message)(void *instance, void *session, const char *media_type,
-				    const uint8_t *msg, size_t msg_len, struct tb_agent_out *out);
+	                            const uint8_t *msg, size_t msg_len, struct tb_agent_out *out);
 
 	/*
 	 * process_error (REQUIRED). Worker thread. The broker could not
@@ -218,12 +225,12 @@ struct tb_driver {
 
 /* Declare the driver's single exported descriptor. */
 #define TB_DRIVER_DECLARE(...)                                                                     \
-	__attribute__((visibility("default"))) const struct tb_driver tb_driver_entry = {          \
-		.magic = TB_DRIVER_MAGIC,                                                          \
-		.abi_major = TB_DRIVER_ABI_MAJOR,                                                  \
-		.abi_minor = TB_DRIVER_ABI_MINOR,                                                  \
-		.struct_size = sizeof(struct tb_driver),                                           \
-		__VA_ARGS__}
+	__attribute__((visibility("default")))                                                     \
+	const struct tb_driver tb_driver_entry = {.magic = TB_DRIVER_MAGIC,                        \
+	                                          .abi_major = TB_DRIVER_ABI_MAJOR,                \
+	                                          .abi_minor = TB_DRIVER_ABI_MINOR,                \
+	                                          .struct_size = sizeof(struct tb_driver),         \
+	                                          __VA_ARGS__}
 
 #ifdef __cplusplus
 }

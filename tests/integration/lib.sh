@@ -128,6 +128,7 @@ CONF
 # start_broker: sets BROKER_PORT, BROKER_PID, URL
 start_broker() {
 	rm -f "$WORK/broker.port"
+	[ -n "$BROKER_WRAP" ] && echo "# teep-brokerd runs under ${BROKER_WRAP%% *}"
 	$BROKER_WRAP "$BROKER_BIN" -f -c "$WORK/broker.conf" >"$WORK/broker.log" 2>&1 &
 	BROKER_PID=$!
 	PIDS="$PIDS $BROKER_PID"

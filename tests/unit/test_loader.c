@@ -89,16 +89,16 @@ static void loader__check_descriptor_in_memory(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(loader__good_driver__loads),
-		cmocka_unit_test(loader__bad_magic__refused),
-		cmocka_unit_test(loader__wrong_major__refused),
-		cmocka_unit_test(loader__newer_minor__refused),
-		cmocka_unit_test(loader__short_struct__refused),
-		cmocka_unit_test(loader__missing_symbol__refused),
-		cmocka_unit_test(loader__missing_required_op__refused),
-		cmocka_unit_test(loader__missing_file__refused),
-		cmocka_unit_test(loader__not_a_shared_object__refused),
-		cmocka_unit_test(loader__check_descriptor_in_memory),
+	    cmocka_unit_test(loader__good_driver__loads),
+	    cmocka_unit_test(loader__bad_magic__refused),
+	    cmocka_unit_test(loader__wrong_major__refused),
+	    cmocka_unit_test(loader__newer_minor__refused),
+	    cmocka_unit_test(loader__short_struct__refused),
+	    cmocka_unit_test(loader__missing_symbol__refused),
+	    cmocka_unit_test(loader__missing_required_op__refused),
+	    cmocka_unit_test(loader__missing_file__refused),
+	    cmocka_unit_test(loader__not_a_shared_object__refused),
+	    cmocka_unit_test(loader__check_descriptor_in_memory),
 	};
 	return cmocka_run_group_tests_name("loader", tests, NULL, NULL);
 }

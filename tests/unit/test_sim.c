@@ -859,9 +859,8 @@ static void sim__signed_mutated_payloads__answer_without_crashing(void **state)
 			/* an exchange ends with its first Error: start another
 			 * (an unrequest once a mutation happened to install) */
 			out_release(f, &out);
-			assert_int_equal(call_ta(f, agent__installed_count(f->inst) ? 1 : 0, NULL,
-			                         &out),
-			                 TB_OK);
+			assert_int_equal(
+			    call_ta(f, agent__installed_count(f->inst) ? 1 : 0, NULL, &out), TB_OK);
 			assert_non_null(out.session);
 		}
 		tb_teep_msg_clear(&ans);
@@ -1190,7 +1189,8 @@ int main(void)
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(sim__signed_mutated_payloads__answer_without_crashing,
 	                                    setup, teardown),
-	    cmocka_unit_test_setup_teardown(sim__after_an_error__the_exchange_ends, setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__after_an_error__the_exchange_ends, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(sim__unexpected_message_type__answers_error_with_token,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(sim__wrong_media_type__answers_error, setup, teardown),

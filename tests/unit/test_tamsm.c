@@ -57,8 +57,8 @@ static void tamsm__agent_has_no_answer__finishes_ok(void **state)
 	assert_int_equal(sm.fail, TAMSM_F_NONE);
 }
 
-static void expect_delivery_failure(enum tamsm_http_outcome o, int status, int media_ok,
-				    size_t len, enum tamsm_fail why)
+static void expect_delivery_failure(enum tamsm_http_outcome o, int status, int media_ok, size_t len,
+                                    enum tamsm_fail why)
 {
 	struct tamsm sm;
 	tamsm_init(&sm);
@@ -158,21 +158,21 @@ static void tamsm__events_out_of_order__ignored(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(tamsm__agent_returns_nothing__finishes_ok_without_http),
-		cmocka_unit_test(tamsm__full_install_exchange__ends_on_204),
-		cmocka_unit_test(tamsm__empty_200__also_ends),
-		cmocka_unit_test(tamsm__agent_has_no_answer__finishes_ok),
-		cmocka_unit_test(tamsm__http_500__process_error_then_fail),
-		cmocka_unit_test(tamsm__redirect__is_an_error),
-		cmocka_unit_test(tamsm__informational__is_an_error),
-		cmocka_unit_test(tamsm__wrong_media_type__is_an_error),
-		cmocka_unit_test(tamsm__transport_error__process_error_then_fail),
-		cmocka_unit_test(tamsm__timeout__process_error_then_fail),
-		cmocka_unit_test(tamsm__oversize_body__process_error_then_fail),
-		cmocka_unit_test(tamsm__agent_call_fails__no_process_error),
-		cmocka_unit_test(tamsm__abort_while_posting__tells_the_agent),
-		cmocka_unit_test(tamsm__abort_while_agent_busy__finishes),
-		cmocka_unit_test(tamsm__events_out_of_order__ignored),
+	    cmocka_unit_test(tamsm__agent_returns_nothing__finishes_ok_without_http),
+	    cmocka_unit_test(tamsm__full_install_exchange__ends_on_204),
+	    cmocka_unit_test(tamsm__empty_200__also_ends),
+	    cmocka_unit_test(tamsm__agent_has_no_answer__finishes_ok),
+	    cmocka_unit_test(tamsm__http_500__process_error_then_fail),
+	    cmocka_unit_test(tamsm__redirect__is_an_error),
+	    cmocka_unit_test(tamsm__informational__is_an_error),
+	    cmocka_unit_test(tamsm__wrong_media_type__is_an_error),
+	    cmocka_unit_test(tamsm__transport_error__process_error_then_fail),
+	    cmocka_unit_test(tamsm__timeout__process_error_then_fail),
+	    cmocka_unit_test(tamsm__oversize_body__process_error_then_fail),
+	    cmocka_unit_test(tamsm__agent_call_fails__no_process_error),
+	    cmocka_unit_test(tamsm__abort_while_posting__tells_the_agent),
+	    cmocka_unit_test(tamsm__abort_while_agent_busy__finishes),
+	    cmocka_unit_test(tamsm__events_out_of_order__ignored),
 	};
 	return cmocka_run_group_tests_name("tamsm", tests, NULL, NULL);
 }

@@ -121,10 +121,10 @@ static void worker__submit_after_stop__refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(worker__runs_off_thread_and_completes_on_reaper),
-		cmocka_unit_test(worker__full_queue__refuses_but_urgent_passes),
-		cmocka_unit_test(worker__stop_with_stuck_job__reports_and_detaches),
-		cmocka_unit_test(worker__submit_after_stop__refused),
+	    cmocka_unit_test(worker__runs_off_thread_and_completes_on_reaper),
+	    cmocka_unit_test(worker__full_queue__refuses_but_urgent_passes),
+	    cmocka_unit_test(worker__stop_with_stuck_job__reports_and_detaches),
+	    cmocka_unit_test(worker__submit_after_stop__refused),
 	};
 	return cmocka_run_group_tests_name("worker", tests, NULL, NULL);
 }
