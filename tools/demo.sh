@@ -29,7 +29,8 @@ wait_file() {
 }
 
 rm -rf "$D"
-mkdir -p "$D/catalog" "$D/state"
+mkdir -p "$D/catalog"
+mkdir -m 700 "$D/state"
 
 bold "1. Keys: the TAM's signing key and the software Agent's key (P-256)"
 "$B/teep-tool" keygen "$D/tam.pem" "$D/tam_pub.pem"

@@ -52,7 +52,7 @@
 static const char *const component_files[] = {F_IMAGE, F_MANIFEST, F_INFO};
 #define N_COMPONENT_FILES (sizeof(component_files) / sizeof(component_files[0]))
 
-#define SIM_LOG(a, level, ...) (a)->host->log((a)->host, (level), "sim: " __VA_ARGS__)
+#define SIM_LOG(a, level, ...) (a)->host->log((a)->host, (level), __VA_ARGS__)
 
 /* One installed Trusted Component, mirrored from its info file. */
 struct sim_tc {
@@ -1481,7 +1481,7 @@ static int check_conf(const struct tb_host *host, const struct sim_conf *c)
 	else if (c->max_message == 0)
 		why = "max_message must not be 0";
 	if (why)
-		host->log(host, TB_LOG_ERR, "sim: %s", why);
+		host->log(host, TB_LOG_ERR, "%s", why);
 	return why ? TB_ERR_INVAL : TB_OK;
 }
 

@@ -48,7 +48,7 @@ static int apply_option(const struct tb_host *host, const struct tb_kv *kv, stru
 	const char *k = kv->key, *v = kv->value;
 
 	if (!k || !v) {
-		host->log(host, TB_LOG_ERR, "sim: option without key or value");
+		host->log(host, TB_LOG_ERR, "option without key or value");
 		return TB_ERR_INVAL;
 	}
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
@@ -78,10 +78,10 @@ static int apply_option(const struct tb_host *host, const struct tb_kv *kv, stru
 			goto bad;
 		return TB_OK;
 	}
-	host->log(host, TB_LOG_WARN, "sim: unknown option '%s' ignored", k);
+	host->log(host, TB_LOG_WARN, "unknown option '%s' ignored", k);
 	return TB_OK;
 bad:
-	host->log(host, TB_LOG_ERR, "sim: bad value for %s: '%s'", k, v);
+	host->log(host, TB_LOG_ERR, "bad value for %s: '%s'", k, v);
 	return TB_ERR_INVAL;
 }
 

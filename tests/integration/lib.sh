@@ -70,7 +70,8 @@ wait_exit() {
 make_keys() {
 	"$TOOL" keygen "$WORK/tam.pem" "$WORK/tam_pub.pem" >/dev/null || fail "keygen tam"
 	"$TOOL" keygen "$WORK/signer.pem" "$WORK/signer_pub.pem" >/dev/null || fail "keygen signer"
-	mkdir -p "$WORK/catalog" "$WORK/state"
+	mkdir -p "$WORK/catalog"
+	mkdir -m 700 "$WORK/state"
 	"$TOOL" keygen "$WORK/state/agent.pem" "$WORK/state/agent_pub.pem" >/dev/null ||
 		fail "keygen agent"
 }
