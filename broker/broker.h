@@ -29,6 +29,7 @@
 
 struct tb_broker;
 struct tb_session;
+struct tb_resolve;
 
 struct tb_counters {
 	uint64_t conns_accepted;
@@ -138,6 +139,7 @@ struct tb_session {
 	int http_delivered; /* its outcome was handed to the state machine */
 	int http_status;
 	int http_media_ok;
+	char http_ctype[80]; /* media type of the answer, lower case as sent */
 	int http_too_large;
 	uint8_t *body;
 	size_t body_len, body_cap;
@@ -146,7 +148,8 @@ struct tb_session {
 	int url_port;
 	int url_tls;
 
-	struct tb_call *call; /* driver call in flight */
+	struct tb_call *call;         /* driver call in flight */
+	struct tb_resolve *resolving; /* name resolution in flight */
 	lws_sorted_usec_list_t timer;
 	uint64_t started_ms;
 	enum tb_teep_type last_agent_type;
@@ -163,6 +166,7 @@ struct tb_broker {
 	struct lws_vhost *ua_vhost;
 	struct tb_tee tees[TB_CONF_MAX_DRIVERS];
 	size_t n_tees;
+	struct tb_worker resolver; /* TAM host names, resolved off the loop */
 	struct tb_session *sessions;
 	unsigned n_sessions;
 	struct tb_ua_conn *conns;

@@ -44,15 +44,16 @@
 enum sect_kind { SECT_NONE, SECT_BROKER, SECT_LISTENER, SECT_TAM, SECT_DRIVER, SECT_SKIP };
 
 enum conf_type {
-	CT_INT,      /* int, decimal */
-	CT_UINT,     /* uint32_t, decimal */
-	CT_SIZE,     /* uint64_t bytes: "4096", "64k", "1M" */
-	CT_DURATION, /* uint64_t ms: "10s", "500ms", "5m"; a bare number is seconds */
-	CT_BOOL,     /* int 0/1 */
-	CT_STRING,   /* char *, 1..max bytes, no control characters */
-	CT_URI,      /* char *, http:// or https:// */
-	CT_NAME,     /* char *, 1..max bytes of [A-Za-z0-9_-] */
-	CT_ENUM      /* int-sized enum, one of the names in `enums` */
+	CT_INT,        /* int, decimal */
+	CT_UINT,       /* uint32_t, decimal */
+	CT_SIZE,       /* uint64_t bytes: "4096", "64k", "1M" */
+	CT_DURATION,   /* uint64_t ms: "10s", "500ms", "5m"; a bare number is seconds */
+	CT_BOOL,       /* int 0/1 */
+	CT_STRING,     /* char *, 1..max bytes, no control characters */
+	CT_URI,        /* char *, http:// or https:// */
+	CT_NAME,       /* char *, 1..max bytes of [A-Za-z0-9_-] */
+	CT_MEDIA_LIST, /* char *, media types "type/subtype" separated by commas */
+	CT_ENUM        /* int-sized enum, one of the names in `enums` */
 };
 
 struct conf_enum {
@@ -138,6 +139,7 @@ static const struct conf_cmd conf_cmds[] = {
     T("max_sessions", CT_UINT, max_sessions, 1, 1000000, "64"),
     T("ca_file", CT_STRING, ca_file, 1, CONF_PATH_MAX, NULL),
     T("tls_insecure", CT_BOOL, tls_insecure, 0, 1, "no"),
+    T("accept_media_types", CT_MEDIA_LIST, accept_media_types, 1, 255, NULL),
 
     {.sect = SECT_DRIVER,
      .key = "path",
@@ -281,6 +283,38 @@ static int uri_ok(const char *s)
 	return s[scheme] && s[scheme] != '/' && !strpbrk(s, " \t");
 }
 
+/* RFC 6838 restricted-name characters */
+static int media_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       strchr("!#$&^_.+-", c) != NULL;
+}
+
+static int media_list_ok(const char *s)
+{
+	for (;;) {
+		while (*s == ' ')
+			s++;
+		size_t type = 0, sub = 0;
+		while (media_char(s[type]))
+			type++;
+		if (!type || s[type] != '/')
+			return 0;
+		s += type + 1;
+		while (media_char(s[sub]))
+			sub++;
+		if (!sub)
+			return 0;
+		s += sub;
+		while (*s == ' ')
+			s++;
+		if (!*s)
+			return 1;
+		if (*s++ != ',')
+			return 0;
+	}
+}
+
 static int set_number(const struct conf_cmd *cmd, void *field, const char *value, char *why,
                       size_t whylen)
 {
@@ -355,6 +389,11 @@ static int set_text(const struct conf_cmd *cmd, char **field, const char *value,
 		         value);
 		return TB_ERR_INVAL;
 	}
+	if (cmd->type == CT_MEDIA_LIST && !media_list_ok(value)) {
+		snprintf(why, whylen, "\"%.48s\" is not a comma-separated list of media types",
+		         value);
+		return TB_ERR_INVAL;
+	}
 	if (cmd->type == CT_NAME && !name_ok(value, cmd->max)) {
 		snprintf(why, whylen, "\"%.48s\" may only hold A-Z a-z 0-9 _ -", value);
 		return TB_ERR_INVAL;
@@ -399,6 +438,7 @@ static int conf_set(const struct conf_cmd *cmd, void *base, const char *value, c
 	case CT_STRING:
 	case CT_URI:
 	case CT_NAME:
+	case CT_MEDIA_LIST:
 		return set_text(cmd, field, value, why, whylen);
 	case CT_ENUM:
 		return set_enum(cmd, field, value, why, whylen);
@@ -894,6 +934,7 @@ static void free_tam(struct tb_conf_tam *t)
 	free(t->name);
 	free(t->uri);
 	free(t->ca_file);
+	free(t->accept_media_types);
 }
 
 static void free_driver(struct tb_conf_driver *d)

@@ -44,6 +44,9 @@ struct tb_conf_tam {
 	uint32_t max_sessions;        /* concurrent exchanges; default 64 */
 	char *ca_file;                /* CA bundle for https; NULL = system */
 	int tls_insecure;             /* skip certificate checks; default 0 */
+	char *accept_media_types;     /* media types accepted in answers besides
+	                                 application/teep+cbor (older TAMs use
+	                                 other +cbor/+cose types); NULL: none */
 };
 
 /* [driver:NAME] */

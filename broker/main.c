@@ -148,8 +148,10 @@ static int system_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 
 	switch (reason) {
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		if (b)
+		if (b) {
 			tb_tee_reap_all(b);
+			tb_worker_reap(&b->resolver);
+		}
 		break;
 	case LWS_CALLBACK_RAW_RX_FILE:
 		if (b)
@@ -249,6 +251,7 @@ static int create_context(struct tb_broker *b)
 			       t->tam->name);
 		tb_worker_set_wake(&t->worker, b->ctx);
 	}
+	tb_worker_set_wake(&b->resolver, b->ctx);
 
 	lws_sock_file_fd_type fd = {.filefd = b->sig_fd};
 	if (!lws_adopt_descriptor_vhost(b->ua_vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
@@ -353,6 +356,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	/* at most one name resolution per exchange */
+	if (tb_worker_start(&b->resolver, b->conf.max_sessions)) {
+		tb_log(TB_LOG_ERR, "cannot start the resolver thread");
+		rc = EXIT_FAIL;
+		goto out;
+	}
 	for (size_t i = 0; i < b->conf.n_drivers; i++) {
 		char err[768];
 		if (tb_tee_setup(b, &b->tees[i], &b->conf.drivers[i], err, sizeof(err))) {
@@ -404,6 +413,11 @@ out:
 		lws_context_destroy(b->ctx);
 		b->ctx = NULL;
 	}
+	if (tb_worker_stop(&b->resolver, 2000) == TB_OK) {
+		tb_worker_reap(&b->resolver); /* finishes sessions waiting on it */
+		tb_worker_free(&b->resolver);
+	} else
+		tb_log(TB_LOG_WARN, "a name resolution did not finish; not waiting for it");
 	for (size_t i = b->n_tees; i-- > 0;)
 		tb_tee_teardown(&b->tees[i], (unsigned)b->conf.shutdown_grace_ms);
 	/* sessions whose last call came back during teardown */

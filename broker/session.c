@@ -15,6 +15,7 @@
 #include "tb_util.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@
 
 static void session_act(struct tb_session *s, enum tamsm_action a);
 static void session_post(struct tb_session *s);
+static void http_connect(struct tb_session *s, const char *addr);
+static void resolve(struct tb_session *s);
 static void http_outcome(struct tb_session *s, struct lws *wsi, enum tamsm_http_outcome o);
 
 static uint64_t elapsed(const struct tb_session *s)
@@ -109,7 +112,7 @@ static void session_free(struct tb_session *s)
 
 static void maybe_free(struct tb_session *s)
 {
-	if (s->finished && !s->call && !s->http_active)
+	if (s->finished && !s->call && !s->http_active && !s->resolving)
 		session_free(s);
 }
 
@@ -192,7 +195,9 @@ static void call_agent_message(struct tb_session *s)
 	c->agent_session = s->agent_session;
 	c->msg = s->body; /* ownership moves to the call */
 	c->msg_len = s->body_len;
-	c->media_type = TEEP_MEDIA_TYPE;
+	/* the Agent learns the type the TAM used (the operator may accept
+	 * others than application/teep+cbor for older TAMs) */
+	c->media_type = s->http_ctype[0] ? s->http_ctype : TEEP_MEDIA_TYPE;
 	s->body = NULL;
 	s->body_len = s->body_cap = 0;
 	if (submit(s, c)) {
@@ -463,10 +468,86 @@ static void http_outcome(struct tb_session *s, struct lws *wsi, enum tamsm_http_
 	session_act(s, tamsm_http_done(&s->sm, o, s->http_status, s->http_media_ok, s->body_len));
 }
 
+/* ---- name resolution, off the loop ----------------------------------- */
+
+struct tb_resolve {
+	struct tb_job job;
+	struct tb_session *s;
+	char host[256];
+	char addr[INET6_ADDRSTRLEN];
+	int rc;
+};
+
+static void resolve_run(struct tb_job *job)
+{
+	struct tb_resolve *r = lws_container_of(job, struct tb_resolve, job);
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+
+	r->rc = getaddrinfo(r->host, NULL, &hints, &res);
+	/* IPv4 first when a name has both (dual-stack hosts such as
+	 * "localhost"), else whatever the resolver gave */
+	const struct addrinfo *pick = res;
+	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+		if (ai->ai_family == AF_INET) {
+			pick = ai;
+			break;
+		}
+	if (r->rc == 0 && pick) {
+		const void *a =
+		    pick->ai_family == AF_INET6
+		        ? (const void *)&((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr
+		        : (const void *)&((struct sockaddr_in *)pick->ai_addr)->sin_addr;
+		if (!inet_ntop(pick->ai_family, a, r->addr, sizeof(r->addr)))
+			r->rc = EAI_FAIL;
+	} else if (r->rc == 0) {
+		r->rc = EAI_NONAME;
+	}
+	if (res)
+		freeaddrinfo(res);
+}
+
+static void resolve_done(struct tb_job *job)
+{
+	struct tb_resolve *r = lws_container_of(job, struct tb_resolve, job);
+	struct tb_session *s = r->s;
+
+	s->resolving = NULL;
+	if (s->http_delivered || s->finished) {
+		/* timed out or aborted while resolving */
+	} else if (r->rc) {
+		tb_log(TB_LOG_WARN, "session %p: cannot resolve %s: %s", (void *)s, r->host,
+		       gai_strerror(r->rc));
+		http_outcome(s, NULL, TAMSM_HTTP_TRANSPORT);
+	} else {
+		tb_log(TB_LOG_DEBUG, "session %p: %s is %s", (void *)s, r->host, r->addr);
+		http_connect(s, r->addr);
+	}
+	free(r);
+	maybe_free(s);
+}
+
+static void resolve(struct tb_session *s)
+{
+	struct tb_resolve *r = calloc(1, sizeof(*r));
+	if (!r) {
+		http_outcome(s, NULL, TAMSM_HTTP_TRANSPORT);
+		return;
+	}
+	r->job.run = resolve_run;
+	r->job.done = resolve_done;
+	r->s = s;
+	snprintf(r->host, sizeof(r->host), "%s", s->url_host);
+	if (tb_worker_submit(&s->b->resolver, &r->job, 0)) {
+		tb_log(TB_LOG_WARN, "session %p: name resolution queue full", (void *)s);
+		free(r);
+		http_outcome(s, NULL, TAMSM_HTTP_TRANSPORT);
+		return;
+	}
+	s->resolving = r;
+}
+
 static void session_post(struct tb_session *s)
 {
-	struct lws_client_connect_info i;
-
 	if (s->out_msg) {
 		enum tb_teep_type t =
 		    tb_teep_peek_type(s->out_msg, s->out_len, s->tee->tam->numbering);
@@ -487,11 +568,28 @@ static void session_post(struct tb_session *s)
 	s->http_media_ok = 0;
 	s->http_too_large = 0;
 	s->http_delivered = 0;
+	s->http_active = 1;
+	s->wsi = NULL;
+	s->b->counters.tam_posts++;
+	arm(s, s->tee->tam->connect_timeout_ms + s->tee->tam->response_timeout_ms);
+
+	unsigned char bin[16];
+	if (inet_pton(AF_INET, s->url_host, bin) == 1 || inet_pton(AF_INET6, s->url_host, bin) == 1)
+		http_connect(s, s->url_host);
+	else
+		resolve(s); /* never on the loop: lws would resolve synchronously */
+}
+
+/* Connect to addr (a numeric address) and send the POST; the URI's host
+ * name goes into the Host header and the TLS name checks. */
+static void http_connect(struct tb_session *s, const char *addr)
+{
+	struct lws_client_connect_info i;
 
 	memset(&i, 0, sizeof(i));
 	i.context = s->b->ctx;
 	i.vhost = s->tee->tam_vhost;
-	i.address = s->url_host;
+	i.address = addr;
 	i.port = s->url_port;
 	i.path = s->url_path;
 	i.host = s->url_host;
@@ -507,14 +605,9 @@ static void session_post(struct tb_session *s)
 			                    LCCSCF_ALLOW_EXPIRED;
 	}
 	i.opaque_user_data = s;
-	s->http_active = 1;
-	s->wsi = NULL;
-	s->b->counters.tam_posts++;
-	arm(s, s->tee->tam->connect_timeout_ms + s->tee->tam->response_timeout_ms);
 	struct lws *wsi = lws_client_connect_via_info(&i);
 	/* lws may already have reported a failure through
-	 * CLIENT_CONNECTION_ERROR (name resolution happens inside the call);
-	 * http_outcome() acts only once. */
+	 * CLIENT_CONNECTION_ERROR; http_outcome() acts only once. */
 	if (wsi && !s->http_delivered)
 		s->wsi = wsi;
 	else if (!wsi)
@@ -546,17 +639,38 @@ static int body_append(struct tb_session *s, const void *buf, size_t len)
 	return 0;
 }
 
-static int media_type_ok(struct lws *wsi)
+/* "type/subtype" at p (n bytes) equals one of the comma-separated list */
+static int media_in_list(const char *p, size_t n, const char *list)
+{
+	while (list && *list) {
+		while (*list == ' ' || *list == ',')
+			list++;
+		size_t m = strcspn(list, " ,");
+		if (m == n && m && !strncasecmp(p, list, n))
+			return 1;
+		list += m;
+	}
+	return 0;
+}
+
+/* The answer's media type: application/teep+cbor (no parameters are
+ * defined for it), or one the operator lists for this TAM. */
+static int media_type_ok(struct tb_session *s, struct lws *wsi)
 {
 	char ct[128];
+	s->http_ctype[0] = 0;
 	if (lws_hdr_copy(wsi, ct, sizeof(ct), WSI_TOKEN_HTTP_CONTENT_TYPE) <= 0)
 		return 0;
-	/* the media type has no parameters; tolerate whitespace and case */
 	char *p = ct;
 	while (*p == ' ')
 		p++;
 	size_t n = strcspn(p, " ;");
-	return n == strlen(TEEP_MEDIA_TYPE) && !strncasecmp(p, TEEP_MEDIA_TYPE, n);
+	if (n >= sizeof(s->http_ctype))
+		return 0;
+	memcpy(s->http_ctype, p, n);
+	s->http_ctype[n] = 0;
+	return media_in_list(p, n, TEEP_MEDIA_TYPE) ||
+	       media_in_list(p, n, s->tee->tam->accept_media_types);
 }
 
 static int tamclient_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -614,7 +728,7 @@ static int tamclient_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 		 * timeout */
 		arm(s, s->tee->tam->response_timeout_ms);
 		s->http_status = (int)lws_http_client_http_response(wsi);
-		s->http_media_ok = media_type_ok(wsi);
+		s->http_media_ok = media_type_ok(s, wsi);
 		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
 			char cl[32];
 			lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH);

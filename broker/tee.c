@@ -113,6 +113,7 @@ void tb_tee_teardown(struct tb_tee *t, unsigned grace_ms)
 		return;
 	}
 	tb_worker_reap(&t->worker); /* finished calls free themselves */
+	tb_worker_free(&t->worker);
 	t->ld.ops.fini(t->instance);
 	t->initialised = 0;
 	tb_loader_close(&t->ld);

@@ -61,6 +61,7 @@ int tb_worker_start(struct tb_worker *w, size_t max_queued)
 		return TB_ERR_NOMEM;
 	}
 	w->started = 1;
+	w->joined = 0;
 	return TB_OK;
 }
 
@@ -146,7 +147,15 @@ int tb_worker_stop(struct tb_worker *w, unsigned timeout_ms)
 		return TB_ERR_TEE;
 	}
 	pthread_join(w->thread, NULL);
+	w->joined = 1;
+	return TB_OK;
+}
+
+void tb_worker_free(struct tb_worker *w)
+{
+	if (!w->joined)
+		return; /* never started, or a thread may still use it */
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
-	return TB_OK;
+	w->joined = 0;
 }

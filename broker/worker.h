@@ -30,6 +30,7 @@ struct tb_worker {
 	struct tb_job *running; /* job being run, NULL when idle */
 	int stop;
 	int started;
+	int joined;               /* stopped and joined: tb_worker_free() may release it */
 	struct lws_context *wake; /* NULL until the loop exists */
 };
 
@@ -52,5 +53,8 @@ size_t tb_worker_pending(struct tb_worker *w);
  * job (the thread is then detached and left alone).
  */
 int tb_worker_stop(struct tb_worker *w, unsigned timeout_ms);
+/* Release the lock and condition of a worker stopped with TB_OK, after the
+ * last tb_worker_reap(). */
+void tb_worker_free(struct tb_worker *w);
 
 #endif

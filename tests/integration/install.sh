@@ -35,6 +35,17 @@ after=$(grep -c -- "-> QueryRequest" "$WORK/tam.log")
 [ $((after - before)) = 1 ] || fail "policy check ran $((after - before)) exchanges, expected 1"
 pass "policy check completed: one exchange, then the Agent had nothing more"
 
+# a TAM named by host name: resolved off the event loop, then the same flow
+kill -TERM "$BROKER_PID"
+wait_exit "$BROKER_PID" 10 || fail "broker exit status $? after SIGTERM"
+grep -q "counters:" "$WORK/broker.log" || fail "no counters on exit"
+write_conf "http://localhost:$TAM_PORT/tam"
+start_broker
+ua request-ta "$TC_UUID" || fail "request-ta via localhost exited $?: $(cat "$WORK/ua.out")"
+grep -q "done: installed" "$WORK/ua.out" || fail "not installed via localhost"
+grep -q "tam-connect http://localhost:" "$WORK/ua.out" || fail "URI not the host name one"
+pass "TAM URI with a host name: resolved, installed"
+
 kill -TERM "$BROKER_PID"
 wait_exit "$BROKER_PID" 10 || fail "broker exit status $? after SIGTERM"
 grep -q "counters:" "$WORK/broker.log" || fail "no counters on exit"

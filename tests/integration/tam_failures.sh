@@ -17,9 +17,9 @@ grep -qi "process_error\|ProcessError" "$WORK/broker.log" || fail "TAM down: Age
 pass "TAM down: tam-unreachable, ProcessError called"
 kill -TERM "$BROKER_PID"; wait_exit "$BROKER_PID" 10 || fail "broker exit"
 
-check_fault() { # fault expected-code words
+check_fault() { # fault expected-code words [extra [tam] lines]
 	start_tam --fault "$1"
-	write_conf "http://127.0.0.1:$TAM_PORT/tam"
+	write_conf "http://127.0.0.1:$TAM_PORT/tam" "${4:-}"
 	start_broker
 	ua request-ta "$TC_UUID"; rc=$?
 	[ $rc = 1 ] || fail "$1: teep-ua exited $rc: $(cat "$WORK/ua.out")"
@@ -36,5 +36,10 @@ check_fault() { # fault expected-code words
 check_fault http500 7 "(tam-http)"
 check_fault redirect 7 "(3xx is not followed)"
 check_fault wrong-type 8 "(tam-protocol)"
+# an operator who accepts that type lets the answer through to the Agent, which
+# refuses it: the media type reached the Agent
+check_fault wrong-type 12 "accepted by the operator, refused by the Agent" \
+	"accept_media_types = application/cose, text/html"
+grep -q "unsupported media type" "$WORK/broker.log" || fail "the Agent did not see text/html"
 check_fault garbage 12 "(the Agent rejects it: agent-error)"
 RESPONSE_TIMEOUT=2s check_fault hang 9 "(timeout)"

@@ -142,6 +142,8 @@ static void conf__shipped_file_uncommented__parses_with_the_same_values(void **s
 	assert_int_equal(all.tams[0].max_response_size, def.tams[0].max_response_size);
 	assert_int_equal(all.tams[0].max_sessions, def.tams[0].max_sessions);
 	assert_int_equal(all.tams[0].tls_insecure, def.tams[0].tls_insecure);
+	assert_null(def.tams[0].accept_media_types);
+	assert_string_equal(all.tams[0].accept_media_types, "application/cose, application/cbor");
 	assert_string_equal(all.drivers[0].tam, def.drivers[0].tam);
 	assert_int_equal(all.drivers[0].queue_size, def.drivers[0].queue_size);
 	assert_int_equal(all.drivers[0].call_timeout_ms, def.drivers[0].call_timeout_ms);
@@ -393,6 +395,11 @@ static void conf__bad_values__error_on_their_line(void **state)
 	expect_error("[tam]\nuri = http://\n[driver:a]\npath = x\n", 2, "URI with a host");
 	expect_error(MINIMAL "tam = no/such\n", 5, "may only hold");
 	expect_error("[listener]\naddress =\n" MINIMAL, 2, "empty value");
+	expect_error("[tam]\nuri = http://t/\naccept_media_types = cose\n[driver:a]\npath = x\n", 3,
+	             "is not a comma-separated list of media types");
+	expect_error(
+	    "[tam]\nuri = http://t/\naccept_media_types = a/b,,c/d\n[driver:a]\npath = x\n", 3,
+	    "is not a comma-separated list of media types");
 }
 
 static void conf__values_out_of_range__error_shows_the_range(void **state)

@@ -67,6 +67,7 @@ static void worker__runs_off_thread_and_completes_on_reaper(void **state)
 	assert_int_equal(a.dones, 1);
 	assert_true(pthread_equal(a.done_on, pthread_self()));
 	assert_int_equal(tb_worker_stop(&w, 1000), TB_OK);
+	tb_worker_free(&w);
 }
 
 static void worker__full_queue__refuses_but_urgent_passes(void **state)
@@ -89,6 +90,7 @@ static void worker__full_queue__refuses_but_urgent_passes(void **state)
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(jobs[i].dones, 1);
 	assert_int_equal(tb_worker_stop(&w, 1000), TB_OK);
+	tb_worker_free(&w);
 }
 
 static void worker__stop_with_stuck_job__reports_and_detaches(void **state)
@@ -116,6 +118,7 @@ static void worker__submit_after_stop__refused(void **state)
 	assert_int_equal(tb_worker_submit(&w, &a.job, 1), TB_ERR_STATE);
 	w.stop = 0;
 	assert_int_equal(tb_worker_stop(&w, 1000), TB_OK);
+	tb_worker_free(&w);
 }
 
 int main(void)
