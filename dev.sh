@@ -16,7 +16,7 @@ TOP=$(pwd)
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 PACKAGES="build-essential autoconf automake autoconf-archive libtool pkg-config
-	libwebsockets-dev libcbor-dev libmbedtls-dev libcmocka-dev libinih-dev
+	libwebsockets-dev libssl-dev libcbor-dev libmbedtls-dev libcmocka-dev libinih-dev
 	libsystemd-dev valgrind clang libclang-rt-14-dev"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }

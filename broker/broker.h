@@ -18,6 +18,7 @@
 #define TB_BROKER_H
 
 #include "conf.h"
+#include "http1.h"
 #include "loader.h"
 #include "tamsm.h"
 #include "tb_teep.h"
@@ -30,6 +31,10 @@
 struct tb_broker;
 struct tb_session;
 struct tb_resolve;
+struct tb_tls;
+struct tb_tls_ctx;
+
+#define TB_HTTP_MAX_HEAD 16384 /* bytes of an HTTP answer's status and headers */
 
 struct tb_counters {
 	uint64_t conns_accepted;
@@ -53,6 +58,7 @@ struct tb_tee {
 	const struct tb_conf_tam *tam;
 	struct lws_vhost *tam_vhost; /* client vhost carrying the TAM's TLS settings */
 	char vhost_name[80];         /* lws keeps a pointer to it */
+	struct tb_tls_ctx *tls;      /* the TAM's TLS trust (https URIs) */
 	struct tb_loaded_driver ld;
 	void *instance;
 	int initialised;
@@ -139,6 +145,12 @@ struct tb_session {
 	int http_delivered; /* its outcome was handed to the state machine */
 	int http_status;
 	int http_media_ok;
+	int http_parsing;   /* `http` holds a parser to free */
+	struct tb_tls *tls; /* https: the TLS session of this connection */
+	int tls_up;         /* handshake done and verified */
+	uint8_t *tx;        /* bytes waiting for the socket */
+	size_t tx_len;
+	struct tb_http1_response http;
 	char http_ctype[80]; /* media type of the answer, lower case as sent */
 	int http_too_large;
 	uint8_t *body;

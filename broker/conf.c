@@ -287,7 +287,7 @@ static int uri_ok(const char *s)
 static int media_char(char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       strchr("!#$&^_.+-", c) != NULL;
+	       (c && strchr("!#$&^_.+-", c) != NULL);
 }
 
 static int media_list_ok(const char *s)

@@ -6,9 +6,11 @@ teep_brokerd_SOURCES = \
 	broker/loader.c broker/loader.h \
 	broker/worker.c broker/worker.h \
 	broker/tamsm.c broker/tamsm.h \
+	broker/http1.c broker/http1.h \
+	broker/tls.c broker/tls.h \
 	broker/tee.c \
 	broker/session.c \
 	broker/ua.c \
 	$(LWS_LOG_SRC)
-teep_brokerd_CFLAGS = $(AM_CFLAGS) $(LWS_CFLAGS) $(CBOR_CFLAGS) $(INIH_CFLAGS) $(SYSTEMD_CFLAGS)
-teep_brokerd_LDADD = libtbcommon.la $(LWS_LIBS) $(INIH_LIBS) $(SYSTEMD_LIBS) $(PTHREAD_LIBS) $(LIBS)
+teep_brokerd_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(LWS_CFLAGS) $(CBOR_CFLAGS) $(INIH_CFLAGS) $(SYSTEMD_CFLAGS)
+teep_brokerd_LDADD = libtbcommon.la $(OPENSSL_LIBS) $(LWS_LIBS) $(INIH_LIBS) $(SYSTEMD_LIBS) $(PTHREAD_LIBS) $(LIBS)

@@ -9,6 +9,7 @@
 #include "broker.h"
 #include "tb_log.h"
 #include "tb_util.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -239,11 +240,18 @@ static int create_context(struct tb_broker *b)
 		info.vhost_name = t->vhost_name;
 		info.port = CONTEXT_PORT_NO_LISTEN;
 		info.pprotocols = tam_protocols;
-		info.client_ssl_ca_filepath = t->tam->ca_file;
 		info.connect_timeout_secs = (unsigned)((t->tam->connect_timeout_ms + 999) / 1000);
 		t->tam_vhost = lws_create_vhost(b->ctx, &info);
 		if (!t->tam_vhost)
 			return -3;
+		/* https is ours (broker/tls.c): ca_file replaces the system's
+		 * CA store rather than adding to it */
+		char why[256];
+		t->tls = tb_tls_ctx_new(t->tam->ca_file, t->tam->tls_insecure, why, sizeof(why));
+		if (!t->tls) {
+			tb_log(TB_LOG_ERR, "tam %s: %s", t->tam->name, why);
+			return -5;
+		}
 		if (t->tam->tls_insecure)
 			tb_log(TB_LOG_WARN,
 			       "tam %s: TLS certificate checks are OFF (tls_insecure): "
@@ -379,7 +387,7 @@ int main(int argc, char **argv)
 			       b->conf.listener.port);
 		else
 			tb_log(TB_LOG_ERR, "cannot create the network context (%d)", cr);
-		rc = cr == -2 ? EXIT_LISTEN : EXIT_FAIL;
+		rc = cr == -2 ? EXIT_LISTEN : cr == -5 ? EXIT_CONFIG : EXIT_FAIL;
 		goto out;
 	}
 	if (b->conf.listener.port_file &&
@@ -418,8 +426,10 @@ out:
 		tb_worker_free(&b->resolver);
 	} else
 		tb_log(TB_LOG_WARN, "a name resolution did not finish; not waiting for it");
-	for (size_t i = b->n_tees; i-- > 0;)
+	for (size_t i = b->n_tees; i-- > 0;) {
 		tb_tee_teardown(&b->tees[i], (unsigned)b->conf.shutdown_grace_ms);
+		tb_tls_ctx_free(b->tees[i].tls);
+	}
 	/* sessions whose last call came back during teardown */
 	while (b->sessions) {
 		struct tb_session *s = b->sessions;

@@ -13,6 +13,8 @@
 #include "tb_cose.h"
 #include "tb_log.h"
 #include "tb_util.h"
+#include "http1.h"
+#include "tls.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -106,6 +108,10 @@ static void session_free(struct tb_session *s)
 	free(s->uri);
 	free(s->out_msg);
 	free(s->body);
+	if (s->http_parsing)
+		tb_http1_response_free(&s->http);
+	tb_tls_free(s->tls);
+	free(s->tx);
 	free(s);
 	tb_broker_maybe_exit(b);
 }
@@ -568,6 +574,15 @@ static void session_post(struct tb_session *s)
 	s->http_media_ok = 0;
 	s->http_too_large = 0;
 	s->http_delivered = 0;
+	tb_tls_free(s->tls);
+	s->tls = NULL;
+	s->tls_up = 0;
+	free(s->tx);
+	s->tx = NULL;
+	s->tx_len = 0;
+	if (s->http_parsing)
+		tb_http1_response_free(&s->http);
+	s->http_parsing = 0;
 	s->http_active = 1;
 	s->wsi = NULL;
 	s->b->counters.tam_posts++;
@@ -593,17 +608,11 @@ static void http_connect(struct tb_session *s, const char *addr)
 	i.port = s->url_port;
 	i.path = s->url_path;
 	i.host = s->url_host;
-	i.method = "POST";
+	/* a raw connection: the HTTP/1.1 request is ours (see http1.h) */
+	i.method = "RAW";
 	i.protocol = tb_tamclient_protocol.name;
 	i.local_protocol_name = tb_tamclient_protocol.name;
-	i.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
-	if (s->url_tls) {
-		i.ssl_connection |= LCCSCF_USE_SSL;
-		if (s->tee->tam->tls_insecure)
-			i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
-			                    LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-			                    LCCSCF_ALLOW_EXPIRED;
-	}
+	i.ssl_connection = 0; /* TLS is ours too (tls.h) */
 	i.opaque_user_data = s;
 	struct lws *wsi = lws_client_connect_via_info(&i);
 	/* lws may already have reported a failure through
@@ -613,30 +622,6 @@ static void http_connect(struct tb_session *s, const char *addr)
 	else if (!wsi)
 		http_outcome(s, NULL, TAMSM_HTTP_TRANSPORT);
 	maybe_free(s);
-}
-
-static int body_append(struct tb_session *s, const void *buf, size_t len)
-{
-	uint64_t cap = s->tee->tam->max_response_size;
-	if (len > cap - s->body_len) {
-		s->http_too_large = 1;
-		return -1;
-	}
-	if (s->body_len + len > s->body_cap) {
-		size_t ncap = s->body_cap ? s->body_cap * 2 : 4096;
-		while (ncap < s->body_len + len)
-			ncap *= 2;
-		if (ncap > cap)
-			ncap = (size_t)cap;
-		uint8_t *nb = realloc(s->body, ncap);
-		if (!nb)
-			return -1;
-		s->body = nb;
-		s->body_cap = ncap;
-	}
-	memcpy(s->body + s->body_len, buf, len);
-	s->body_len += len;
-	return 0;
 }
 
 /* "type/subtype" at p (n bytes) equals one of the comma-separated list */
@@ -655,112 +640,199 @@ static int media_in_list(const char *p, size_t n, const char *list)
 
 /* The answer's media type: application/teep+cbor (no parameters are
  * defined for it), or one the operator lists for this TAM. */
-static int media_type_ok(struct tb_session *s, struct lws *wsi)
+static int media_type_ok(const struct tb_session *s)
 {
-	char ct[128];
-	s->http_ctype[0] = 0;
-	if (lws_hdr_copy(wsi, ct, sizeof(ct), WSI_TOKEN_HTTP_CONTENT_TYPE) <= 0)
+	const char *ct = s->http.content_type;
+	size_t n = strlen(ct);
+	return n && (media_in_list(ct, n, TEEP_MEDIA_TYPE) ||
+	             media_in_list(ct, n, s->tee->tam->accept_media_types));
+}
+
+/* A whole response is in (or the parse failed): hand it to the exchange. */
+static void http_response_end(struct tb_session *s, struct lws *wsi, enum tb_http1_result res)
+{
+	if (res == TB_HTTP1_COMPLETE) {
+		s->http_status = s->http.status;
+		s->http_media_ok = media_type_ok(s);
+		snprintf(s->http_ctype, sizeof(s->http_ctype), "%s", s->http.content_type);
+		free(s->body);
+		s->body = tb_http1_response_take_body(&s->http, &s->body_len);
+		http_outcome(s, wsi, TAMSM_HTTP_OK);
+		return;
+	}
+	tb_log(TB_LOG_WARN, "session %p: bad HTTP answer from %s: %s", (void *)s, s->uri,
+	       s->http.why ? s->http.why : "?");
+	if (res == TB_HTTP1_TOO_LARGE) {
+		s->http_too_large = 1;
+		http_outcome(s, wsi, TAMSM_HTTP_TOO_LARGE);
+	} else {
+		http_outcome(s, wsi, TAMSM_HTTP_MALFORMED);
+	}
+}
+
+/* Queue bytes for the socket; WRITEABLE sends them. */
+static int tx_queue(struct tb_session *s, struct lws *wsi, const uint8_t *buf, size_t len)
+{
+	uint8_t *nb = realloc(s->tx, s->tx_len + len);
+	if (!nb)
+		return -1;
+	memcpy(nb + s->tx_len, buf, len);
+	s->tx = nb;
+	s->tx_len += len;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* The request: our head (http1.h) and the Agent's message. */
+static int http_request(struct tb_session *s, struct lws *wsi)
+{
+	char head[1024];
+	size_t body = s->out_msg ? s->out_len : 0;
+	int hl = tb_http1_request_head(head, sizeof(head), s->url_path, s->url_host, s->url_port,
+	                               s->url_tls, TEEP_MEDIA_TYPE, body);
+	if (hl < 0) {
+		tb_log(TB_LOG_WARN, "session %p: cannot form a request for %s", (void *)s, s->uri);
+		return -1;
+	}
+	int rc;
+	if (s->tls) {
+		rc = tb_tls_write(s->tls, (const uint8_t *)head, (size_t)hl);
+		if (!rc && body)
+			rc = tb_tls_write(s->tls, s->out_msg, body);
+		if (!rc)
+			rc = tb_tls_take_output(s->tls, &s->tx, &s->tx_len);
+		if (!rc)
+			lws_callback_on_writable(wsi);
+	} else {
+		rc = tx_queue(s, wsi, (const uint8_t *)head, (size_t)hl);
+		if (!rc && body)
+			rc = tx_queue(s, wsi, s->out_msg, body);
+	}
+	if (rc)
+		return -1;
+	free(s->out_msg);
+	s->out_msg = NULL;
+	s->out_len = 0;
+	return 0;
+}
+
+/* Bytes of the answer (plaintext). 1 when the exchange is decided. */
+static int http_rx(struct tb_session *s, struct lws *wsi, const uint8_t *buf, size_t len)
+{
+	enum tb_http1_result res = tb_http1_response_feed(&s->http, buf, len);
+	if (res == TB_HTTP1_MORE)
 		return 0;
-	char *p = ct;
-	while (*p == ' ')
-		p++;
-	size_t n = strcspn(p, " ;");
-	if (n >= sizeof(s->http_ctype))
-		return 0;
-	memcpy(s->http_ctype, p, n);
-	s->http_ctype[n] = 0;
-	return media_in_list(p, n, TEEP_MEDIA_TYPE) ||
-	       media_in_list(p, n, s->tee->tam->accept_media_types);
+	http_response_end(s, wsi, res);
+	return 1;
+}
+
+static void tls_failed(struct tb_session *s, struct lws *wsi)
+{
+	tb_log(TB_LOG_WARN, "session %p: connection to %s failed: %s", (void *)s, s->uri,
+	       tb_tls_error(s->tls));
+	http_outcome(s, wsi, TAMSM_HTTP_TRANSPORT);
+}
+
+/* Run TLS on what arrived: finish the handshake (then send the request),
+ * pass decrypted bytes to the HTTP parser, queue TLS output. -1: close. */
+static int tls_pump(struct tb_session *s, struct lws *wsi)
+{
+	if (!s->tls_up) {
+		int h = tb_tls_handshake(s->tls);
+		if (h < 0) {
+			tls_failed(s, wsi);
+			return -1;
+		}
+		if (h == 1) {
+			s->tls_up = 1;
+			if (http_request(s, wsi)) {
+				http_outcome(s, wsi, TAMSM_HTTP_TRANSPORT);
+				return -1;
+			}
+		}
+	}
+	if (s->tls_up) {
+		uint8_t plain[4096];
+		for (;;) {
+			int n = tb_tls_read(s->tls, plain, sizeof(plain));
+			if (n == 0)
+				break;
+			if (n == -2) { /* close_notify: a close-delimited body ends */
+				http_response_end(s, wsi, tb_http1_response_eof(&s->http));
+				return -1;
+			}
+			if (n < 0) {
+				tls_failed(s, wsi);
+				return -1;
+			}
+			if (http_rx(s, wsi, plain, (size_t)n))
+				return -1;
+		}
+	}
+	if (tb_tls_take_output(s->tls, &s->tx, &s->tx_len))
+		return -1;
+	if (s->tx_len)
+		lws_callback_on_writable(wsi);
+	return 0;
 }
 
 static int tamclient_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                         size_t len)
 {
 	struct tb_session *s = lws_get_opaque_user_data(wsi);
-	char buf[LWS_PRE + 4096];
 
 	switch (reason) {
-	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+	case LWS_CALLBACK_RAW_CONNECTED:
 		if (!s)
 			return -1;
-		unsigned char **p = (unsigned char **)in, *end = (*p) + len;
-		char cl[24];
-		snprintf(cl, sizeof(cl), "%zu", s->out_msg ? s->out_len : 0);
-		if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ACCEPT,
-		                                 (unsigned char *)TEEP_MEDIA_TYPE,
-		                                 (int)strlen(TEEP_MEDIA_TYPE), p, end) ||
-		    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-		                                 (unsigned char *)TEEP_MEDIA_TYPE,
-		                                 (int)strlen(TEEP_MEDIA_TYPE), p, end) ||
-		    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
-		                                 (unsigned char *)cl, (int)strlen(cl), p, end))
-			return -1;
-		if (s->out_msg && s->out_len) {
-			lws_client_http_body_pending(wsi, 1);
-			lws_callback_on_writable(wsi);
-		}
-		break;
-	}
-	case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE: {
-		if (!s || !s->out_msg)
-			break;
-		/* TEEP messages are small next to the socket buffer; lws
-		 * buffers what the kernel does not take at once. */
-		size_t n = s->out_len;
-		unsigned char *tx = malloc(LWS_PRE + n);
-		if (!tx)
-			return -1;
-		memcpy(tx + LWS_PRE, s->out_msg, n);
-		lws_client_http_body_pending(wsi, 0);
-		int w = lws_write(wsi, tx + LWS_PRE, n, LWS_WRITE_HTTP_FINAL);
-		free(tx);
-		if (w < (int)n)
-			return -1;
-		free(s->out_msg);
-		s->out_msg = NULL;
-		s->out_len = 0;
-		break;
-	}
-	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
-		if (!s)
-			return -1;
-		/* an answer started: the rest must come within the response
-		 * timeout */
-		arm(s, s->tee->tam->response_timeout_ms);
-		s->http_status = (int)lws_http_client_http_response(wsi);
-		s->http_media_ok = media_type_ok(s, wsi);
-		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
-			char cl[32];
-			lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH);
-			if (strtoull(cl, NULL, 10) > s->tee->tam->max_response_size) {
-				/* refuse before reading any of it */
-				s->http_too_large = 1;
-				http_outcome(s, wsi, TAMSM_HTTP_TOO_LARGE);
+		tb_http1_response_init(&s->http, TB_HTTP_MAX_HEAD, s->tee->tam->max_response_size);
+		s->http_parsing = 1;
+		if (s->url_tls) {
+			s->tls = tb_tls_new(s->tee->tls, s->url_host);
+			if (!s->tls) {
+				tb_log(TB_LOG_WARN, "session %p: cannot start TLS", (void *)s);
+				http_outcome(s, wsi, TAMSM_HTTP_TRANSPORT);
 				return -1;
 			}
+			return tls_pump(s, wsi); /* sends the ClientHello */
 		}
-		break;
-	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
-		if (!s || s->http_delivered)
-			return -1;
-		if (body_append(s, in, len)) {
-			http_outcome(s, wsi, TAMSM_HTTP_TOO_LARGE);
+		if (http_request(s, wsi)) {
+			http_outcome(s, wsi, TAMSM_HTTP_TRANSPORT);
 			return -1;
 		}
 		break;
-	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
-		char *px = buf + LWS_PRE;
-		int lenx = sizeof(buf) - LWS_PRE;
-		if (lws_http_client_read(wsi, &px, &lenx) < 0)
+	case LWS_CALLBACK_RAW_WRITEABLE: {
+		if (!s)
 			return -1;
+		if (!s->tx_len)
+			break;
+		unsigned char *buf = malloc(LWS_PRE + s->tx_len);
+		if (!buf)
+			return -1;
+		memcpy(buf + LWS_PRE, s->tx, s->tx_len);
+		/* lws keeps what the socket does not take at once */
+		int w = lws_write(wsi, buf + LWS_PRE, s->tx_len, LWS_WRITE_RAW);
+		free(buf);
+		if (w < (int)s->tx_len) {
+			http_outcome(s, wsi, TAMSM_HTTP_TRANSPORT);
+			return -1;
+		}
+		s->tx_len = 0;
+		if (!s->out_msg && (!s->tls || s->tls_up))
+			/* the request is out: the answer must come within the
+			 * response timeout */
+			arm(s, s->tee->tam->response_timeout_ms);
 		break;
 	}
-	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
-		if (s)
-			http_outcome(s, wsi, TAMSM_HTTP_OK);
-		/* one exchange per connection: the next POST may go elsewhere
-		 * and an idle connection is a resource nobody owns */
-		return -1;
+	case LWS_CALLBACK_RAW_RX:
+		if (!s || !s->http_parsing)
+			return -1;
+		if (s->tls) {
+			if (tb_tls_feed(s->tls, in, len))
+				return -1;
+			return tls_pump(s, wsi);
+		}
+		return http_rx(s, wsi, in, len) ? -1 : 0; /* one exchange per connection */
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		if (s) {
 			tb_log(TB_LOG_WARN, "session %p: connection to %s failed: %s", (void *)s,
@@ -769,17 +841,21 @@ static int tamclient_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 			maybe_free(s);
 		}
 		break;
-	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+	case LWS_CALLBACK_RAW_CLOSE:
 	case LWS_CALLBACK_WSI_DESTROY:
-		if (s) { /* closed before the answer was complete */
-			http_outcome(s, wsi, TAMSM_HTTP_TRANSPORT);
+		if (s) {
+			if (s->http_parsing && !s->http_delivered && (!s->tls || s->tls_up))
+				/* a body delimited by the end of the connection */
+				http_response_end(s, wsi, tb_http1_response_eof(&s->http));
+			else
+				http_outcome(s, wsi, TAMSM_HTTP_TRANSPORT);
 			maybe_free(s);
 		}
 		break;
 	default:
 		break;
 	}
-	return lws_callback_http_dummy(wsi, reason, user, in, len);
+	return 0;
 }
 
 const struct lws_protocols tb_tamclient_protocol = {

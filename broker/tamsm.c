@@ -48,6 +48,7 @@ enum tamsm_action tamsm_http_done(struct tamsm *sm, enum tamsm_http_outcome outc
 	case TAMSM_HTTP_TIMEOUT:
 		return delivery_failed(sm, TAMSM_F_TIMEOUT);
 	case TAMSM_HTTP_TOO_LARGE:
+	case TAMSM_HTTP_MALFORMED:
 		return delivery_failed(sm, TAMSM_F_PROTOCOL);
 	case TAMSM_HTTP_OK:
 		break;

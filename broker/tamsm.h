@@ -48,7 +48,8 @@ enum tamsm_http_outcome {
 	TAMSM_HTTP_OK = 0,    /* a complete response arrived */
 	TAMSM_HTTP_TRANSPORT, /* lower-layer failure */
 	TAMSM_HTTP_TIMEOUT,   /* connect or response timeout */
-	TAMSM_HTTP_TOO_LARGE  /* body exceeded the configured cap */
+	TAMSM_HTTP_TOO_LARGE, /* body exceeded the configured cap */
+	TAMSM_HTTP_MALFORMED  /* not an HTTP/1.1 answer we can read */
 };
 
 struct tamsm {

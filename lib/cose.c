@@ -1,5 +1,5 @@
 /*
- * P-256 keys and COSE_Sign1 with mbedtls.
+ * P-256 keys, COSE_Sign1 and COSE_Sign with mbedtls.
  *
  * Threads: a struct tb_key is never written after it is loaded or
  * generated. Verification and signing copy the curve group into a per-call
@@ -35,6 +35,7 @@
 #define COSE_HDR_ALG  1
 #define COSE_HDR_CRIT 2
 #define COSE_HDR_KID  4
+#define ALG_HDR_BYTES 3 /* {1: alg} for a supported alg */
 
 struct tb_key {
 	mbedtls_pk_context pk;
@@ -340,23 +341,47 @@ static int hash_bstr(mbedtls_sha256_context *sha, const uint8_t *p, size_t len)
 	return len ? mbedtls_sha256_update_ret(sha, p, len) : 0;
 }
 
-/* SHA-256 of Sig_structure ["Signature1", protected, h'', payload],
- * streamed so a large payload is never copied. */
-static int sig_structure_hash(const uint8_t *prot, size_t prot_len, const uint8_t *payload,
-                              size_t payload_len, uint8_t hash[32])
+static int hash_text(mbedtls_sha256_context *sha, const char *text)
 {
-	static const uint8_t prefix[] = {0x84, 0x6a, 'S', 'i', 'g', 'n',
-	                                 'a',  't',  'u', 'r', 'e', '1'};
+	uint8_t head[9];
+	size_t len = strlen(text);
+	size_t hn = cbor_head(3, len, head);
+
+	if (mbedtls_sha256_update_ret(sha, head, hn) != 0)
+		return -1;
+	return mbedtls_sha256_update_ret(sha, (const uint8_t *)text, len);
+}
+
+/* What a signature covers (RFC 9052 section 4.4). signer_prot is NULL for
+ * a COSE_Sign1, whose Sig_structure has no signer element. */
+struct sig_input {
+	const uint8_t *body_prot;
+	size_t body_prot_len;
+	const uint8_t *signer_prot;
+	size_t signer_prot_len;
+	const uint8_t *payload;
+	size_t payload_len;
+};
+
+/* SHA-256 of Sig_structure ["Signature1", body_protected, h'', payload]
+ * or ["Signature", body_protected, sign_protected, h'', payload], streamed
+ * so a large payload is never copied. The external AAD is always empty:
+ * TEEP defines none. */
+static int sig_structure_hash(const struct sig_input *in, uint8_t hash[32])
+{
 	static const uint8_t empty_aad[] = {0x40};
+	const uint8_t head = in->signer_prot ? 0x85 : 0x84;
 	mbedtls_sha256_context sha;
 	int bad;
 
 	mbedtls_sha256_init(&sha);
 	bad = mbedtls_sha256_starts_ret(&sha, 0) != 0 ||
-	      mbedtls_sha256_update_ret(&sha, prefix, sizeof(prefix)) != 0 ||
-	      hash_bstr(&sha, prot, prot_len) != 0 ||
+	      mbedtls_sha256_update_ret(&sha, &head, 1) != 0 ||
+	      hash_text(&sha, in->signer_prot ? "Signature" : "Signature1") != 0 ||
+	      hash_bstr(&sha, in->body_prot, in->body_prot_len) != 0 ||
+	      (in->signer_prot && hash_bstr(&sha, in->signer_prot, in->signer_prot_len) != 0) ||
 	      mbedtls_sha256_update_ret(&sha, empty_aad, sizeof(empty_aad)) != 0 ||
-	      hash_bstr(&sha, payload, payload_len) != 0 ||
+	      hash_bstr(&sha, in->payload, in->payload_len) != 0 ||
 	      mbedtls_sha256_finish_ret(&sha, hash) != 0;
 	mbedtls_sha256_free(&sha);
 	return bad ? TB_ERR_INVAL : TB_OK;
@@ -411,6 +436,22 @@ static int ecdsa_verify_raw(const struct tb_key *key, const uint8_t hash[32], co
 	return rc;
 }
 
+/* The only algorithms mbedtls 2.28 lets us do: ECDSA P-256 with SHA-256
+ * under its draft-26 and its older identifier. */
+static int alg_supported(int64_t alg)
+{
+	return alg == TB_COSE_ALG_ESP256 || alg == TB_COSE_ALG_ES256;
+}
+
+/* The protected header {1: alg}. Both supported algorithms fit a one-byte
+ * negative integer, so the encoding is always three bytes. */
+static void alg_header(int alg, uint8_t prot[ALG_HDR_BYTES])
+{
+	prot[0] = 0xa1;
+	prot[1] = COSE_HDR_ALG;
+	prot[2] = (uint8_t)(0x20 | (-1 - alg));
+}
+
 static cbor_item_t *unprotected_header(const uint8_t *kid, size_t kid_len)
 {
 	cbor_item_t *map = cbor_new_definite_map(kid ? 1 : 0);
@@ -421,16 +462,16 @@ static cbor_item_t *unprotected_header(const uint8_t *kid, size_t kid_len)
 	return map;
 }
 
-static cbor_item_t *sign1_array(const uint8_t prot[3], const uint8_t *payload, size_t payload_len,
-                                int detached, const uint8_t *kid, size_t kid_len,
-                                const uint8_t sig[SIG_BYTES])
+static cbor_item_t *sign1_array(const uint8_t prot[ALG_HDR_BYTES], const uint8_t *payload,
+                                size_t payload_len, int detached, const uint8_t *kid,
+                                size_t kid_len, const uint8_t sig[SIG_BYTES])
 {
 	cbor_item_t *arr = cbor_new_definite_array(4);
 	int rc;
 
 	if (!arr)
 		return NULL;
-	rc = tb_cbor_array_push(arr, tb_cbor_bytes(prot, 3));
+	rc = tb_cbor_array_push(arr, tb_cbor_bytes(prot, ALG_HDR_BYTES));
 	if (rc == TB_OK)
 		rc = tb_cbor_array_push(arr, unprotected_header(kid, kid_len));
 	if (rc == TB_OK)
@@ -446,8 +487,8 @@ static cbor_item_t *sign1_array(const uint8_t prot[3], const uint8_t *payload, s
 int tb_cose_sign1(const struct tb_key *key, int alg, const uint8_t *payload, size_t payload_len,
                   int detached, const uint8_t *kid, size_t kid_len, uint8_t **out, size_t *out_len)
 {
-	/* {1: alg}; both supported algorithms fit a one-byte negative int. */
-	uint8_t prot[3] = {0xa1, COSE_HDR_ALG, 0};
+	struct sig_input in = {0};
+	uint8_t prot[ALG_HDR_BYTES];
 	uint8_t hash[32], sig[SIG_BYTES];
 	cbor_item_t *arr, *tag;
 	int rc;
@@ -456,10 +497,14 @@ int tb_cose_sign1(const struct tb_key *key, int alg, const uint8_t *payload, siz
 		return TB_ERR_INVAL;
 	if (!key->has_private)
 		return TB_ERR_INVAL;
-	if (alg != TB_COSE_ALG_ESP256 && alg != TB_COSE_ALG_ES256)
+	if (!alg_supported(alg))
 		return TB_ERR_UNSUP;
-	prot[2] = (uint8_t)(0x20 | (-1 - alg));
-	rc = sig_structure_hash(prot, sizeof(prot), payload, payload_len, hash);
+	alg_header(alg, prot);
+	in.body_prot = prot;
+	in.body_prot_len = sizeof(prot);
+	in.payload = payload;
+	in.payload_len = payload_len;
+	rc = sig_structure_hash(&in, hash);
 	if (rc == TB_OK)
 		rc = ecdsa_sign_raw(key, hash, sig);
 	if (rc != TB_OK)
@@ -513,6 +558,17 @@ static int protected_alg(const uint8_t *prot, size_t len, int64_t *alg)
 	return rc;
 }
 
+/* TB_OK when a protected header names an algorithm we can verify. */
+static int check_protected_alg(const uint8_t *prot, size_t len)
+{
+	int64_t alg;
+	int rc = protected_alg(prot, len, &alg);
+
+	if (rc != TB_OK)
+		return rc;
+	return alg_supported(alg) ? TB_OK : TB_ERR_UNSUP; /* EdDSA, Ed25519, ... */
+}
+
 struct sign1_parts {
 	const uint8_t *prot;
 	size_t prot_len;
@@ -558,15 +614,13 @@ static int verify_parts(const struct sign1_parts *p, const struct tb_key *key,
 {
 	const uint8_t *payload = p->payload;
 	size_t payload_len = p->payload_len;
+	struct sig_input in = {0};
 	uint8_t hash[32];
-	int64_t alg;
 	int rc;
 
-	rc = protected_alg(p->prot, p->prot_len, &alg);
+	rc = check_protected_alg(p->prot, p->prot_len);
 	if (rc != TB_OK)
 		return rc;
-	if (alg != TB_COSE_ALG_ESP256 && alg != TB_COSE_ALG_ES256)
-		return TB_ERR_UNSUP; /* EdDSA, Ed25519 and anything else */
 	if (payload && detached)
 		return TB_ERR_INVAL;
 	if (!payload) {
@@ -577,7 +631,11 @@ static int verify_parts(const struct sign1_parts *p, const struct tb_key *key,
 	}
 	if (p->sig_len != SIG_BYTES)
 		return TB_ERR_SIG;
-	rc = sig_structure_hash(p->prot, p->prot_len, payload, payload_len, hash);
+	in.body_prot = p->prot;
+	in.body_prot_len = p->prot_len;
+	in.payload = payload;
+	in.payload_len = payload_len;
+	rc = sig_structure_hash(&in, hash);
 	if (rc != TB_OK)
 		return rc;
 	return ecdsa_verify_raw(key, hash, p->sig);
@@ -645,6 +703,355 @@ int tb_cose_peek_payload(const uint8_t *msg, size_t len, uint8_t **payload_out, 
 		rc = TB_ERR_PARSE;
 	else
 		rc = copy_out(p, n, payload_out, payload_len);
+	cbor_decref(&arr);
+	return rc;
+}
+
+/* ---- COSE_Sign (several signers) and verification of either form ---- */
+
+/* One COSE_Signature: [h'{1: alg}', {4: kid}, signature]. */
+static int build_signer(const struct tb_key *key, int alg, const uint8_t *payload, size_t len,
+                        cbor_item_t **out)
+{
+	struct sig_input in = {0};
+	uint8_t prot[ALG_HDR_BYTES], kid[32], hash[32], sig[SIG_BYTES];
+	cbor_item_t *s;
+	int rc;
+
+	*out = NULL;
+	alg_header(alg, prot);
+	rc = tb_key_thumbprint(key, kid);
+	if (rc != TB_OK)
+		return rc;
+	/* The body's protected header is h'': TEEP needs nothing signed at
+	 * the body level, and each signer protects its own algorithm. */
+	in.body_prot = NULL;
+	in.body_prot_len = 0;
+	in.signer_prot = prot;
+	in.signer_prot_len = sizeof(prot);
+	in.payload = payload;
+	in.payload_len = len;
+	rc = sig_structure_hash(&in, hash);
+	if (rc == TB_OK)
+		rc = ecdsa_sign_raw(key, hash, sig);
+	if (rc != TB_OK)
+		return rc;
+	s = cbor_new_definite_array(3);
+	if (!s)
+		return TB_ERR_NOMEM;
+	rc = tb_cbor_array_push(s, tb_cbor_bytes(prot, sizeof(prot)));
+	if (rc == TB_OK)
+		rc = tb_cbor_array_push(s, unprotected_header(kid, sizeof(kid)));
+	if (rc == TB_OK)
+		rc = tb_cbor_array_push(s, tb_cbor_bytes(sig, sizeof(sig)));
+	if (rc != TB_OK) {
+		cbor_decref(&s);
+		return rc;
+	}
+	*out = s;
+	return TB_OK;
+}
+
+static int check_signers(struct tb_key *const *keys, const int *algs, size_t n)
+{
+	if (n == 0)
+		return TB_ERR_INVAL;
+	if (n > TB_COSE_MAX_SIGNERS)
+		return TB_ERR_TOOBIG;
+	for (size_t i = 0; i < n; i++) {
+		if (!keys[i] || !keys[i]->has_private)
+			return TB_ERR_INVAL;
+		if (!alg_supported(algs[i]))
+			return TB_ERR_UNSUP;
+	}
+	return TB_OK;
+}
+
+/* [h'', {}, payload, signatures], tagged 98. Takes over sigs. */
+static int serialize_sign(cbor_item_t *sigs, const uint8_t *payload, size_t len, uint8_t **out,
+                          size_t *out_len)
+{
+	cbor_item_t *arr = cbor_new_definite_array(4), *tag = NULL;
+	int rc = arr ? TB_OK : TB_ERR_NOMEM;
+
+	if (rc == TB_OK)
+		rc = tb_cbor_array_push(arr, tb_cbor_bytes(NULL, 0));
+	if (rc == TB_OK)
+		rc = tb_cbor_array_push(arr, cbor_new_definite_map(0));
+	if (rc == TB_OK)
+		rc = tb_cbor_array_push(arr, tb_cbor_bytes(payload, len));
+	if (rc == TB_OK) {
+		rc = tb_cbor_array_push(arr, sigs);
+		sigs = NULL;
+	}
+	if (rc == TB_OK) {
+		tag = cbor_build_tag(TB_COSE_SIGN_TAG, arr);
+		rc = tag ? TB_OK : TB_ERR_NOMEM;
+	}
+	if (rc == TB_OK)
+		rc = tb_cbor_serialize(tag, out, out_len);
+	if (tag)
+		cbor_decref(&tag);
+	if (arr)
+		cbor_decref(&arr);
+	if (sigs)
+		cbor_decref(&sigs);
+	return rc;
+}
+
+int tb_cose_sign_multi(struct tb_key *const *keys, const int *algs, size_t n,
+                       const uint8_t *payload, size_t len, uint8_t **out, size_t *out_len)
+{
+	cbor_item_t *sigs;
+	int rc;
+
+	if (!keys || !algs || !out || !out_len || (!payload && len))
+		return TB_ERR_INVAL;
+	*out = NULL;
+	*out_len = 0;
+	rc = check_signers(keys, algs, n);
+	if (rc != TB_OK)
+		return rc;
+	sigs = cbor_new_definite_array(n);
+	if (!sigs)
+		return TB_ERR_NOMEM;
+	for (size_t i = 0; i < n && rc == TB_OK; i++) {
+		cbor_item_t *s;
+
+		rc = build_signer(keys[i], algs[i], payload, len, &s);
+		if (rc == TB_OK)
+			rc = tb_cbor_array_push(sigs, s);
+	}
+	if (rc != TB_OK) {
+		cbor_decref(&sigs);
+		return rc;
+	}
+	return serialize_sign(sigs, payload, len, out, out_len);
+}
+
+/* The first key that verifies hash/sig, trying each in turn. */
+static int verify_with_keys(const uint8_t hash[32], const uint8_t *sig, struct tb_key *const *keys,
+                            size_t n)
+{
+	int rc = TB_ERR_SIG;
+
+	for (size_t i = 0; i < n; i++) {
+		rc = ecdsa_verify_raw(keys[i], hash, sig);
+		if (rc != TB_ERR_SIG)
+			return rc; /* verified, or out of memory */
+	}
+	return TB_ERR_SIG;
+}
+
+static int sign1_verify_any(cbor_item_t *arr, struct tb_key *const *keys, size_t n,
+                            const uint8_t **payload, size_t *payload_len)
+{
+	struct sign1_parts p;
+	struct sig_input in = {0};
+	uint8_t hash[32];
+	int rc;
+
+	rc = split_sign1(arr, &p);
+	if (rc != TB_OK)
+		return rc;
+	rc = check_protected_alg(p.prot, p.prot_len);
+	if (rc != TB_OK)
+		return rc;
+	/* TEEP messages always carry their payload. */
+	if (!p.payload)
+		return TB_ERR_PARSE;
+	if (p.sig_len != SIG_BYTES)
+		return TB_ERR_SIG;
+	in.body_prot = p.prot;
+	in.body_prot_len = p.prot_len;
+	in.payload = p.payload;
+	in.payload_len = p.payload_len;
+	rc = sig_structure_hash(&in, hash);
+	if (rc == TB_OK)
+		rc = verify_with_keys(hash, p.sig, keys, n);
+	if (rc == TB_OK) {
+		*payload = p.payload;
+		*payload_len = p.payload_len;
+	}
+	return rc;
+}
+
+struct sign_parts {
+	const uint8_t *body_prot;
+	size_t body_prot_len;
+	const uint8_t *payload;
+	size_t payload_len;
+	cbor_item_t **signers;
+	size_t n_signers;
+};
+
+/* An empty body protected header is the usual case. A non-empty one must
+ * be a map, and we understand no critical header parameter in it. */
+static int check_body_protected(const uint8_t *prot, size_t len)
+{
+	cbor_item_t *map;
+	int rc = TB_OK;
+
+	if (len == 0)
+		return TB_OK;
+	map = tb_cbor_load(prot, len, NULL);
+	if (!map)
+		return TB_ERR_PARSE;
+	if (!cbor_isa_map(map))
+		rc = TB_ERR_PARSE;
+	else if (tb_cbor_map_get_int(map, COSE_HDR_CRIT))
+		rc = TB_ERR_UNSUP;
+	cbor_decref(&map);
+	return rc;
+}
+
+/* COSE_Signature = [protected bstr, unprotected map, signature bstr] */
+static int signer_well_formed(cbor_item_t *s)
+{
+	const uint8_t *p;
+	size_t n;
+	cbor_item_t **e;
+
+	if (!cbor_isa_array(s) || cbor_array_size(s) != 3)
+		return 0;
+	e = cbor_array_handle(s);
+	return tb_cbor_get_bytes(e[0], &p, &n) == TB_OK && cbor_isa_map(e[1]) &&
+	       tb_cbor_get_bytes(e[2], &p, &n) == TB_OK;
+}
+
+/* The whole structure is checked before any signature is: a message with
+ * a malformed signer is not a COSE_Sign, even if another signer verifies. */
+static int split_sign(cbor_item_t *arr, struct sign_parts *p)
+{
+	cbor_item_t **e;
+	size_t n;
+
+	if (!cbor_isa_array(arr) || cbor_array_size(arr) != 4)
+		return TB_ERR_PARSE;
+	e = cbor_array_handle(arr);
+	if (tb_cbor_get_bytes(e[0], &p->body_prot, &p->body_prot_len) != TB_OK ||
+	    !cbor_isa_map(e[1]) || tb_cbor_get_bytes(e[2], &p->payload, &p->payload_len) != TB_OK ||
+	    !cbor_isa_array(e[3]))
+		return TB_ERR_PARSE; /* a nil (detached) payload is not a TEEP message */
+	n = cbor_array_size(e[3]);
+	if (n == 0)
+		return TB_ERR_PARSE; /* [+ COSE_Signature] */
+	if (n > TB_COSE_MAX_SIGNERS)
+		return TB_ERR_TOOBIG;
+	p->signers = cbor_array_handle(e[3]);
+	p->n_signers = n;
+	for (size_t i = 0; i < n; i++)
+		if (!signer_well_formed(p->signers[i]))
+			return TB_ERR_PARSE;
+	return check_body_protected(p->body_prot, p->body_prot_len);
+}
+
+/* One signer against every key: TB_OK, TB_ERR_SIG, TB_ERR_UNSUP (skip it),
+ * TB_ERR_PARSE or TB_ERR_NOMEM. */
+static int signer_verify(const struct sign_parts *p, cbor_item_t *s, struct tb_key *const *keys,
+                         size_t n)
+{
+	cbor_item_t **e = cbor_array_handle(s);
+	struct sig_input in = {0};
+	const uint8_t *sig;
+	size_t sig_len;
+	uint8_t hash[32];
+	int rc;
+
+	if (tb_cbor_get_bytes(e[0], &in.signer_prot, &in.signer_prot_len) != TB_OK ||
+	    tb_cbor_get_bytes(e[2], &sig, &sig_len) != TB_OK)
+		return TB_ERR_PARSE;
+	rc = check_protected_alg(in.signer_prot, in.signer_prot_len);
+	if (rc != TB_OK)
+		return rc;
+	if (sig_len != SIG_BYTES)
+		return TB_ERR_SIG;
+	in.body_prot = p->body_prot;
+	in.body_prot_len = p->body_prot_len;
+	in.payload = p->payload;
+	in.payload_len = p->payload_len;
+	rc = sig_structure_hash(&in, hash);
+	if (rc != TB_OK)
+		return rc;
+	return verify_with_keys(hash, sig, keys, n);
+}
+
+static int sign_verify_any(cbor_item_t *arr, struct tb_key *const *keys, size_t n,
+                           const uint8_t **payload, size_t *payload_len)
+{
+	struct sign_parts p;
+	size_t unsupported = 0;
+	int rc;
+
+	rc = split_sign(arr, &p);
+	if (rc != TB_OK)
+		return rc;
+	for (size_t i = 0; i < p.n_signers; i++) {
+		rc = signer_verify(&p, p.signers[i], keys, n);
+		if (rc == TB_OK) {
+			*payload = p.payload;
+			*payload_len = p.payload_len;
+			return TB_OK;
+		}
+		/* A signer we cannot check (an Ed25519 signature for an
+		 * Agent that also does ESP256) is skipped, not an error. */
+		if (rc == TB_ERR_UNSUP)
+			unsupported++;
+		else if (rc != TB_ERR_SIG)
+			return rc;
+	}
+	return unsupported == p.n_signers ? TB_ERR_UNSUP : TB_ERR_SIG;
+}
+
+/* Tag 18, tag 98, or untagged and told apart by the fourth element: a
+ * signature (bstr) in a COSE_Sign1, an array of signers in a COSE_Sign. */
+static int is_cose_sign(cbor_item_t *arr, uint64_t tag)
+{
+	if (tag == TB_COSE_SIGN_TAG)
+		return 1;
+	if (tag == TB_COSE_SIGN1_TAG || !cbor_isa_array(arr) || cbor_array_size(arr) != 4)
+		return 0;
+	return cbor_isa_array(cbor_array_handle(arr)[3]);
+}
+
+static int check_keys(struct tb_key *const *keys, size_t n)
+{
+	if (!keys || n == 0)
+		return TB_ERR_INVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!keys[i])
+			return TB_ERR_INVAL;
+	return TB_OK;
+}
+
+int tb_cose_verify_any(const uint8_t *msg, size_t len, struct tb_key *const *keys, size_t n,
+                       uint8_t **payload_out, size_t *payload_len)
+{
+	const uint8_t *payload = NULL;
+	size_t plen = 0;
+	cbor_item_t *item, *arr;
+	uint64_t tag;
+	int rc;
+
+	if (!msg || (payload_out && !payload_len) || check_keys(keys, n) != TB_OK)
+		return TB_ERR_INVAL;
+	if (payload_out) {
+		*payload_out = NULL;
+		*payload_len = 0;
+	}
+	item = tb_cbor_load(msg, len, NULL);
+	if (!item)
+		return TB_ERR_PARSE;
+	arr = untag(item, TB_COSE_SIGN1_TAG, TB_COSE_SIGN_TAG, &tag);
+	cbor_decref(&item);
+	if (!arr)
+		return TB_ERR_PARSE;
+	if (is_cose_sign(arr, tag))
+		rc = sign_verify_any(arr, keys, n, &payload, &plen);
+	else
+		rc = sign1_verify_any(arr, keys, n, &payload, &plen);
+	if (rc == TB_OK && payload_out)
+		rc = copy_out(payload, plen, payload_out, payload_len);
 	cbor_decref(&arr);
 	return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * P-256 keys and COSE_Sign1 (RFC 9052) with mbedtls.
+ * P-256 keys, COSE_Sign1 and COSE_Sign (RFC 9052) with mbedtls.
  *
  * Signing uses ECDSA P-256 with SHA-256 and a raw r||s signature. The
  * algorithm identifier in the protected header is ESP256 (-9) or, for peers
@@ -18,6 +18,10 @@
 #define TB_COSE_ALG_ED25519 (-19)
 #define TB_COSE_SIGN1_TAG   18
 #define TB_COSE_SIGN_TAG    98
+/* Signers of a COSE_Sign, made or accepted. TEEP defines two cipher
+ * suites, so a TAM's first QueryRequest carries two signatures; the bound
+ * keeps what a hostile message can make us verify small. */
+#define TB_COSE_MAX_SIGNERS 8
 
 struct tb_key; /* a P-256 key pair or public key */
 
@@ -52,6 +56,33 @@ int tb_cose_sign1(const struct tb_key *key, int alg, const uint8_t *payload, siz
 int tb_cose_sign1_verify(const uint8_t *msg, size_t len, const struct tb_key *key,
                          const uint8_t *detached, size_t detached_len, uint8_t **payload_out,
                          size_t *payload_len);
+
+/*
+ * Build a tagged COSE_Sign (tag 98) over payload with one signature per key,
+ * as a TAM signs a first QueryRequest when it does not know which cipher
+ * suite the Agent has: [h'', {}, payload, [+ [h'{1: alg}', {4: kid},
+ * signature]]], each kid the key's thumbprint, each signature over the
+ * Sig_structure "Signature" (RFC 9052 section 4.4). keys[i] must hold the
+ * private part; algs[i] is TB_COSE_ALG_ESP256 or TB_COSE_ALG_ES256. n is
+ * 1..TB_COSE_MAX_SIGNERS (TB_ERR_TOOBIG above). *out is malloc()ed.
+ */
+int tb_cose_sign_multi(struct tb_key *const *keys, const int *algs, size_t n,
+                       const uint8_t *payload, size_t len, uint8_t **out, size_t *out_len);
+
+/*
+ * Verify a COSE_Sign1 (tag 18 or untagged) or a COSE_Sign (tag 98, or an
+ * untagged 4-element array whose fourth element is the array of signers)
+ * with an attached payload. It succeeds when one signature verifies with
+ * one of the n keys. Signatures in algorithms we cannot verify (EdDSA -8,
+ * Ed25519 -19, ...) are skipped as long as another one verifies. Returns
+ * TB_OK (and, if payload_out is not NULL, a malloc()ed copy of the payload),
+ * TB_ERR_SIG when no signature verifies, TB_ERR_UNSUP when every signature
+ * uses an algorithm we cannot do (or a critical header), TB_ERR_PARSE for
+ * anything that is not one of those structures (a detached payload
+ * included), TB_ERR_TOOBIG for more than TB_COSE_MAX_SIGNERS signers.
+ */
+int tb_cose_verify_any(const uint8_t *msg, size_t len, struct tb_key *const *keys, size_t n,
+                       uint8_t **payload_out, size_t *payload_len);
 
 /*
  * Extract the attached payload of a COSE_Sign1 or COSE_Sign (tagged or not)

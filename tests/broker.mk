@@ -30,8 +30,14 @@ tests_unit_drv_initfails_la_CFLAGS = $(AM_CFLAGS) -DFAKE_INIT_FAILS
 tests_unit_drv_initfails_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
 
 if ENABLE_UNIT_TESTS
-check_PROGRAMS += tests/unit/test_tamsm tests/unit/test_loader tests/unit/test_worker
-TESTS += tests/unit/test_tamsm tests/unit/test_loader tests/unit/test_worker
+check_PROGRAMS += tests/unit/test_tamsm tests/unit/test_loader tests/unit/test_worker \
+	tests/unit/test_http1
+TESTS += tests/unit/test_tamsm tests/unit/test_loader tests/unit/test_worker \
+	tests/unit/test_http1
+
+tests_unit_test_http1_SOURCES = tests/unit/test_http1.c broker/http1.c
+tests_unit_test_http1_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_http1_LDADD = $(CMOCKA_LIBS)
 
 tests_unit_test_tamsm_SOURCES = tests/unit/test_tamsm.c broker/tamsm.c
 tests_unit_test_tamsm_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/broker

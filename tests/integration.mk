@@ -6,6 +6,9 @@ INTEGRATION_TESTS = \
 	tests/integration/concurrent.sh \
 	tests/integration/bad_input.sh \
 	tests/integration/tam_failures.sh \
-	tests/integration/shutdown.sh
+	tests/integration/https.sh \
+	tests/integration/http_rules.sh \
+	tests/integration/shutdown.sh \
+	tests/integration/numbering.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

@@ -49,6 +49,7 @@ struct tam_core {
 	size_t n_agent_keys;
 	uint8_t kid[32];
 	enum tb_numbering num;
+	enum tam_first_message first;
 	size_t max_body;
 	size_t max_manifest;
 	uint64_t lifetime_ms;
@@ -186,6 +187,33 @@ int tam_numbering_parse(const char *s, enum tb_numbering *out)
 const char *tam_numbering_name(enum tb_numbering num)
 {
 	return num == TB_NUM_PRE26 ? "pre-26" : "draft-26";
+}
+
+int tam_first_message_parse(const char *s, enum tam_first_message *out)
+{
+	if (!s)
+		return TB_ERR_INVAL;
+	if (!strcmp(s, "cose-sign1")) {
+		*out = TAM_FIRST_COSE_SIGN1;
+		return TB_OK;
+	}
+	if (!strcmp(s, "cose-sign")) {
+		*out = TAM_FIRST_COSE_SIGN;
+		return TB_OK;
+	}
+	return TB_ERR_INVAL;
+}
+
+const char *tam_first_message_name(enum tam_first_message first)
+{
+	return first == TAM_FIRST_COSE_SIGN ? "cose-sign" : "cose-sign1";
+}
+
+/* The COSE API takes key lists without const (its other callers own
+ * theirs); it only reads the keys. */
+static struct tb_key *const *key_list(const struct tb_key *const *keys)
+{
+	return (struct tb_key *const *)keys;
 }
 
 /* ------------------------------------------------------------------ */
@@ -466,6 +494,11 @@ static int check_conf(const struct tam_core_conf *conf, char *err, size_t errlen
 		set_err(err, errlen, "unknown numbering");
 		return TB_ERR_INVAL;
 	}
+	if (conf->first_message != TAM_FIRST_COSE_SIGN1 &&
+	    conf->first_message != TAM_FIRST_COSE_SIGN) {
+		set_err(err, errlen, "unknown first-message form");
+		return TB_ERR_INVAL;
+	}
 	if (conf->max_tokens > TAM_MAX_TOKENS) {
 		set_err(err, errlen, "max tokens %zu over the limit %u", conf->max_tokens,
 		        TAM_MAX_TOKENS);
@@ -489,6 +522,7 @@ int tam_core_create(const struct tam_core_conf *conf, struct tam_core **out, cha
 		goto nomem;
 	tam->key = conf->signing_key;
 	tam->num = conf->numbering;
+	tam->first = conf->first_message;
 	tam->max_body = conf->max_body ? conf->max_body : TAM_DEFAULT_MAX_BODY;
 	tam->max_manifest = conf->max_manifest ? conf->max_manifest : TAM_DEFAULT_MAX_MANIFEST;
 	tam->max_tokens = conf->max_tokens ? conf->max_tokens : TAM_DEFAULT_MAX_TOKENS;
@@ -515,8 +549,11 @@ int tam_core_create(const struct tam_core_conf *conf, struct tam_core **out, cha
 		tam_core_free(tam);
 		return rc;
 	}
-	tb_log(TB_LOG_INFO, "tam: ready: %zu catalog envelope(s), %zu agent key(s), numbering %s",
-	       tam->n_catalog, tam->n_agent_keys, tam_numbering_name(tam->num));
+	tb_log(TB_LOG_INFO,
+	       "tam: ready: %zu catalog envelope(s), %zu agent key(s), numbering %s, "
+	       "first message %s",
+	       tam->n_catalog, tam->n_agent_keys, tam_numbering_name(tam->num),
+	       tam_first_message_name(tam->first));
 	*out = tam;
 	return TB_OK;
 
@@ -547,12 +584,19 @@ const struct tam_counters *tam_core_counters(const struct tam_core *tam)
 /* Outgoing messages                                                   */
 /* ------------------------------------------------------------------ */
 
-/* Encode m and sign it with the TAM key. The algorithm identifier follows
- * the numbering: peers of the older drafts expect ES256, draft-26 ESP256. */
-static int sign_message(const struct tam_core *tam, const struct tb_teep_msg *m, uint8_t **out,
-                        size_t *out_len)
+/* Encode m and sign it with the TAM key: a COSE_Sign1, or a COSE_Sign when
+ * multi is set. The algorithm identifier follows the numbering: peers of
+ * the older drafts expect ES256, draft-26 ESP256.
+ *
+ * The draft wants the COSE_Sign of a first QueryRequest to carry one
+ * signature per cipher suite the QueryRequest offers (ESP256 and Ed25519).
+ * mbedtls 2.28 has no Ed25519, so ours carries the ESP256 (or ES256)
+ * signature only: an Agent with Ed25519 alone cannot verify it. */
+static int sign_message(const struct tam_core *tam, const struct tb_teep_msg *m, int multi,
+                        uint8_t **out, size_t *out_len)
 {
 	int alg = tam->num == TB_NUM_PRE26 ? TB_COSE_ALG_ES256 : TB_COSE_ALG_ESP256;
+	const struct tb_key *signer = tam->key;
 	uint8_t *payload = NULL;
 	size_t plen = 0;
 	int rc;
@@ -562,8 +606,11 @@ static int sign_message(const struct tam_core *tam, const struct tb_teep_msg *m,
 		tb_log(TB_LOG_ERR, "tam: cannot encode %s (%d)", tb_teep_type_name(m->type), rc);
 		return rc;
 	}
-	rc = tb_cose_sign1(tam->key, alg, payload, plen, 0, tam->kid, sizeof(tam->kid), out,
-	                   out_len);
+	if (multi)
+		rc = tb_cose_sign_multi(key_list(&signer), &alg, 1, payload, plen, out, out_len);
+	else
+		rc = tb_cose_sign1(tam->key, alg, payload, plen, 0, tam->kid, sizeof(tam->kid), out,
+		                   out_len);
 	free(payload);
 	if (rc != TB_OK)
 		tb_log(TB_LOG_ERR, "tam: cannot sign %s (%d)", tb_teep_type_name(m->type), rc);
@@ -601,7 +648,7 @@ int tam_core_connect(struct tam_core *tam, uint8_t **out, size_t *out_len)
 	/* cipher_suites_cbor left empty: the encoder offers the default suites */
 	rc = new_token(&m, id);
 	if (rc == TB_OK)
-		rc = sign_message(tam, &m, out, out_len);
+		rc = sign_message(tam, &m, tam->first == TAM_FIRST_COSE_SIGN, out, out_len);
 	tb_teep_msg_clear(&m);
 	if (rc != TB_OK)
 		return rc;
@@ -609,7 +656,8 @@ int tam_core_connect(struct tam_core *tam, uint8_t **out, size_t *out_len)
 	token_remember(tam, id, TOKEN_QUERY);
 	tam->cnt.connects++;
 	token_trace(id, sizeof(id), tr);
-	tb_log(TB_LOG_NOTICE, "tam: -> QueryRequest token=%s", tr);
+	tb_log(TB_LOG_NOTICE, "tam: -> QueryRequest token=%s%s", tr,
+	       tam->first == TAM_FIRST_COSE_SIGN ? " (COSE_Sign)" : "");
 	return TB_OK;
 }
 
@@ -734,7 +782,7 @@ static int on_query_response(struct tam_core *tam, const struct tb_teep_msg *qr,
 	if (rc == TB_OK)
 		rc = new_token(&upd, id);
 	if (rc == TB_OK)
-		rc = sign_message(tam, &upd, out, out_len);
+		rc = sign_message(tam, &upd, 0, out, out_len);
 	tb_teep_msg_clear(&upd);
 	if (rc != TB_OK)
 		return rc;
@@ -769,29 +817,26 @@ static void on_error(struct tam_core *tam, const struct tb_teep_msg *m)
 	       (unsigned long long)m->err_code, text);
 }
 
-/* Verify against each trusted Agent key in turn. TB_OK with the payload,
- * TB_ERR_NOMEM, or another code meaning "drop it" (reason in why). */
+/* A COSE_Sign1 or COSE_Sign that one trusted Agent key verifies. TB_OK
+ * with the payload, TB_ERR_NOMEM, or another code meaning "drop it"
+ * (reason in why). */
 static int verify_any(struct tam_core *tam, const uint8_t *body, size_t len, uint8_t **payload,
                       size_t *plen, const char **why)
 {
-	int rc = TB_ERR_SIG;
+	int rc = tb_cose_verify_any(body, len, key_list(tam->agent_keys), tam->n_agent_keys,
+	                            payload, plen);
 
-	for (size_t i = 0; i < tam->n_agent_keys; i++) {
-		rc = tb_cose_sign1_verify(body, len, tam->agent_keys[i], NULL, 0, payload, plen);
-		if (rc == TB_OK || rc == TB_ERR_NOMEM)
-			return rc;
-		/* only a bad signature can depend on the key; anything else
-		 * is wrong with the message itself */
-		if (rc != TB_ERR_SIG)
-			break;
-	}
+	if (rc == TB_OK || rc == TB_ERR_NOMEM)
+		return rc;
 	if (rc == TB_ERR_SIG) {
 		*why = "no trusted agent key verifies the signature";
 		tam->cnt.drop_bad_signature++;
-	} else {
-		*why = rc == TB_ERR_UNSUP ? "unsupported COSE algorithm" : "not a COSE_Sign1";
-		tam->cnt.drop_bad_cose++;
+		return rc;
 	}
+	*why = rc == TB_ERR_UNSUP    ? "unsupported COSE algorithm"
+	       : rc == TB_ERR_TOOBIG ? "too many COSE signatures"
+	                             : "not a COSE_Sign1 or COSE_Sign";
+	tam->cnt.drop_bad_cose++;
 	return rc;
 }
 

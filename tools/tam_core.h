@@ -30,6 +30,14 @@
 #define TAM_MAX_TOKENS                (1024u * 1024u)
 #define TAM_MAX_UPDATE                (64u * 1024u * 1024u) /* envelope bytes per Update */
 
+/* How the first QueryRequest of a session is signed. The draft wants a
+ * COSE_Sign with one signature per offered cipher suite when the TAM does
+ * not know the Agent's; a COSE_Sign1 is allowed when it does. */
+enum tam_first_message {
+	TAM_FIRST_COSE_SIGN1 = 0, /* default: COSE_Sign1, like every other message */
+	TAM_FIRST_COSE_SIGN = 1,  /* COSE_Sign (tag 98), ESP256/ES256 signer only */
+};
+
 struct tam_core_conf {
 	/* The TAM's signing key (private part required). Borrowed: it must
 	 * outlive the core. */
@@ -41,6 +49,7 @@ struct tam_core_conf {
 	/* Directory of *.suit SUIT envelopes, indexed once at creation. */
 	const char *catalog_dir;
 	enum tb_numbering numbering;
+	enum tam_first_message first_message;
 	size_t max_body;            /* 0: TAM_DEFAULT_MAX_BODY */
 	size_t max_manifest;        /* catalog file cap; 0: TAM_DEFAULT_MAX_MANIFEST */
 	size_t max_tokens;          /* outstanding tokens; 0: TAM_DEFAULT_MAX_TOKENS */
@@ -61,7 +70,7 @@ struct tam_counters {
 	uint64_t unknown_components; /* requested but not in the catalog */
 	/* dropped messages, by reason */
 	uint64_t drop_too_big;
-	uint64_t drop_bad_cose;      /* not a COSE_Sign1 we can process */
+	uint64_t drop_bad_cose;      /* not a COSE_Sign1/COSE_Sign we can process */
 	uint64_t drop_bad_signature; /* no trusted agent key verifies it */
 	uint64_t drop_bad_message;   /* signed, but not a valid TEEP message */
 	uint64_t drop_unknown_token; /* missing, never issued, used or expired */
@@ -84,8 +93,9 @@ void tam_core_free(struct tam_core *tam);
 
 /*
  * ProcessConnect: start a session. *out gets a malloc()ed, signed
- * QueryRequest (a COSE_Sign1) carrying a fresh token. Returns TB_OK or a
- * TB_ERR_* code when the TAM cannot produce it (HTTP 500).
+ * QueryRequest (a COSE_Sign1, or a COSE_Sign with TAM_FIRST_COSE_SIGN)
+ * carrying a fresh token. Returns TB_OK or a TB_ERR_* code when the TAM
+ * cannot produce it (HTTP 500).
  */
 int tam_core_connect(struct tam_core *tam, uint8_t **out, size_t *out_len);
 
@@ -106,5 +116,8 @@ size_t tam_core_outstanding_tokens(struct tam_core *tam); /* after expiry */
 /* "draft-26" / "pre-26" (also "26", "pre26"). Returns TB_OK or TB_ERR_INVAL. */
 int tam_numbering_parse(const char *s, enum tb_numbering *out);
 const char *tam_numbering_name(enum tb_numbering num);
+/* "cose-sign1" / "cose-sign". Returns TB_OK or TB_ERR_INVAL. */
+int tam_first_message_parse(const char *s, enum tam_first_message *out);
+const char *tam_first_message_name(enum tam_first_message first);
 
 #endif

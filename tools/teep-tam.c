@@ -4,10 +4,11 @@
  *
  * It is what the broker's integration tests and the demo talk to. It is NOT
  * a production TAM: it serves a fixed catalog to a fixed set of Agent keys,
- * keeps everything in memory, speaks plain HTTP and listens on loopback by
- * default. The TEEP logic lives in tam_core.c; this file is the HTTP
- * server (libwebsockets, one vhost, one listener), the command line and the
- * fault modes the broker's failure tests use.
+ * keeps everything in memory, speaks plain HTTP (or HTTPS with a test
+ * certificate) and listens on loopback by default. The TEEP logic lives in
+ * tam_core.c; this file is the HTTP server (libwebsockets, one vhost, one
+ * listener), the command line and the fault modes the broker's failure
+ * tests use.
  */
 #include "config.h"
 
@@ -32,6 +33,7 @@
 #define TAM_DEFAULT_PORT 8480
 #define TAM_HDR_MAX      4096 /* largest request header we look at */
 #define GARBAGE_LEN      32
+#define LOG_VALUE_MAX    96 /* --log-headers: longest value shown */
 
 enum tam_fault {
 	FAULT_NONE = 0,
@@ -56,11 +58,15 @@ struct tam_opts {
 	const char *port_file;
 	const char *path;
 	enum tb_numbering numbering;
+	enum tam_first_message first_message;
 	uint64_t max_body;
 	uint64_t max_manifest;
 	uint64_t max_tokens;
 	uint64_t token_lifetime_ms;
 	enum tam_fault fault;
+	const char *tls_cert; /* both set: HTTPS */
+	const char *tls_key;
+	int log_headers;
 	int verbose;
 };
 
@@ -356,7 +362,8 @@ static int respond_fault(struct lws *wsi, struct tam_server *srv, struct tam_pss
 	case FAULT_REDIRECT:
 		if (hdr_get(wsi, WSI_TOKEN_HOST, host, sizeof(host)) > 0 &&
 		    !strpbrk(host, "\r\n/ "))
-			snprintf(loc, sizeof(loc), "http://%s%s", host, srv->opts.path);
+			snprintf(loc, sizeof(loc), "%s://%s%s",
+			         srv->opts.tls_cert ? "https" : "http", host, srv->opts.path);
 		else
 			snprintf(loc, sizeof(loc), "%s", srv->opts.path);
 		tb_log(TB_LOG_NOTICE, "tam: fault redirect: -> 302 %s", loc);
@@ -398,6 +405,79 @@ static int process(struct lws *wsi, struct tam_server *srv, struct tam_pss *pss)
 /* lws callbacks                                                       */
 /* ------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------ */
+/* --log-headers                                                       */
+/* ------------------------------------------------------------------ */
+
+static const char *request_method(struct lws *wsi)
+{
+	static const struct {
+		enum lws_token_indexes token;
+		const char *name;
+	} methods[] = {
+		{WSI_TOKEN_POST_URI, "POST"},
+		{WSI_TOKEN_GET_URI, "GET"},
+		{WSI_TOKEN_HEAD_URI, "HEAD"},
+		{WSI_TOKEN_CONNECT, "CONNECT"},
+#if defined(LWS_WITH_HTTP_UNCOMMON_HEADERS) || defined(LWS_HTTP_HEADERS_ALL)
+		{WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+		{WSI_TOKEN_PUT_URI, "PUT"},
+		{WSI_TOKEN_PATCH_URI, "PATCH"},
+		{WSI_TOKEN_DELETE_URI, "DELETE"},
+#endif
+	};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (lws_hdr_total_length(wsi, methods[i].token) > 0)
+			return methods[i].name;
+	return "?";
+}
+
+/* A value fit for one trace line: shortened, unprintable bytes shown as '?'
+ * (the client chooses these bytes, the log reader trusts the line). */
+static void printable(const char *in, size_t in_len, char *out, size_t out_size)
+{
+	size_t n = in_len < out_size - 1 ? in_len : out_size - 1;
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = in[i] >= 0x20 && in[i] < 0x7f ? in[i] : '?';
+	out[n] = '\0';
+	if (n < in_len && n >= 3)
+		memcpy(out + n - 3, "...", 3);
+}
+
+/* A request header as printable text; "(none)" when absent. */
+static void header_text(struct lws *wsi, enum lws_token_indexes h, char *out, size_t out_size)
+{
+	char v[TAM_HDR_MAX];
+	int n = hdr_get(wsi, h, v, sizeof(v));
+
+	if (n > 0)
+		printable(v, (size_t)n, out, out_size);
+	else
+		snprintf(out, out_size, "%s", n < 0 ? "(too long)" : "(none)");
+}
+
+/* One line per request with what draft -15 section 4 rules on for the
+ * client: Accept and Content-Type, the length, and no Cookie nor
+ * Cache-Control. It is what tests read to check the broker's requests.
+ * (lws reports an empty header as absent: the values are what counts.) */
+static void log_request_headers(struct lws *wsi, const char *uri, size_t uri_len)
+{
+	char path[LOG_VALUE_MAX], accept[LOG_VALUE_MAX], ctype[LOG_VALUE_MAX], clen[32];
+
+	printable(uri, uri_len, path, sizeof(path));
+	header_text(wsi, WSI_TOKEN_HTTP_ACCEPT, accept, sizeof(accept));
+	header_text(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, ctype, sizeof(ctype));
+	header_text(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, clen, sizeof(clen));
+	tb_log(TB_LOG_NOTICE,
+	       "tam: request %s %s accept=%s content-type=%s content-length=%s cookie=%s "
+	       "cache-control=%s",
+	       request_method(wsi), path, accept, ctype, clen,
+	       lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE) > 0 ? "present" : "absent",
+	       lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL) > 0 ? "present" : "absent");
+}
+
 /* A new request: route, check the method and headers, and either answer at
  * once or get ready for the body. */
 static int on_http(struct lws *wsi, struct tam_server *srv, struct tam_pss *pss, const char *uri,
@@ -408,6 +488,8 @@ static int on_http(struct lws *wsi, struct tam_server *srv, struct tam_pss *pss,
 	int has_cl, chunked, body_pending, n;
 
 	pss_release(pss);
+	if (srv->opts.log_headers)
+		log_request_headers(wsi, uri, uri_len);
 	has_cl = hdr_get(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, hv, sizeof(hv));
 	if (has_cl < 0) {
 		tb_log(TB_LOG_NOTICE, "tam: http: bad Content-Length");
@@ -600,7 +682,7 @@ static void usage(FILE *f)
 	        "The bundled reference TAM: a TEEP-over-HTTP server (draft-ietf-teep-otrp-\n"
 	        "over-http-15) for development and tests. NOT a production TAM: it serves a\n"
 	        "fixed catalog of SUIT envelopes to a fixed set of Agent keys, keeps its state\n"
-	        "in memory and speaks plain HTTP.\n"
+	        "in memory and speaks plain HTTP, or HTTPS with --tls-cert and --tls-key.\n"
 	        "\n"
 	        "  --key FILE            TAM signing key (PEM, P-256 private key)\n"
 	        "  --agent-key FILE      trusted TEEP Agent public key (PEM); up to %d\n"
@@ -610,11 +692,16 @@ static void usage(FILE *f)
 	        "  --port-file FILE      write the bound port here once listening\n"
 	        "  --path PATH           the TAM URI path (default /tam)\n"
 	        "  --numbering NUM       draft-26 (default) or pre-26\n"
+	        "  --first-message FORM  cose-sign1 (default) or cose-sign: how the first\n"
+	        "                        QueryRequest is signed (COSE_Sign: ESP256 signer only)\n"
 	        "  --max-body BYTES      largest request body (default 1M)\n"
 	        "  --max-manifest BYTES  largest catalog envelope (default 1M)\n"
 	        "  --max-tokens N        outstanding tokens remembered (default %u)\n"
 	        "  --token-lifetime T    token lifetime, e.g. 30s, 6h (default 6h)\n"
 	        "  --fault MODE          none, http500, garbage, hang, wrong-type, redirect\n"
+	        "  --tls-cert FILE       serve HTTPS with this certificate (PEM; with --tls-key)\n"
+	        "  --tls-key FILE        the certificate's private key (PEM)\n"
+	        "  --log-headers         log the method, path and HTTP headers of every request\n"
 	        "  -v, --verbose         debug output\n"
 	        "  -h, --help            this text\n"
 	        "\n"
@@ -655,11 +742,15 @@ enum {
 	OPT_PORT_FILE,
 	OPT_PATH,
 	OPT_NUMBERING,
+	OPT_FIRST_MESSAGE,
 	OPT_MAX_BODY,
 	OPT_MAX_MANIFEST,
 	OPT_MAX_TOKENS,
 	OPT_TOKEN_LIFETIME,
 	OPT_FAULT,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_LOG_HEADERS,
 };
 
 static const struct option long_opts[] = {
@@ -671,11 +762,15 @@ static const struct option long_opts[] = {
     {"port-file", required_argument, NULL, OPT_PORT_FILE},
     {"path", required_argument, NULL, OPT_PATH},
     {"numbering", required_argument, NULL, OPT_NUMBERING},
+    {"first-message", required_argument, NULL, OPT_FIRST_MESSAGE},
     {"max-body", required_argument, NULL, OPT_MAX_BODY},
     {"max-manifest", required_argument, NULL, OPT_MAX_MANIFEST},
     {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
     {"token-lifetime", required_argument, NULL, OPT_TOKEN_LIFETIME},
     {"fault", required_argument, NULL, OPT_FAULT},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"log-headers", no_argument, NULL, OPT_LOG_HEADERS},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -697,6 +792,7 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 	o->port = TAM_DEFAULT_PORT;
 	o->path = "/tam";
 	o->numbering = TB_NUM_DRAFT26;
+	o->first_message = TAM_FIRST_COSE_SIGN1;
 	o->max_body = TAM_DEFAULT_MAX_BODY;
 	o->max_manifest = TAM_DEFAULT_MAX_MANIFEST;
 	o->max_tokens = TAM_DEFAULT_MAX_TOKENS;
@@ -737,6 +833,10 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 			if (tam_numbering_parse(optarg, &o->numbering) != TB_OK)
 				return bad_value("numbering", optarg);
 			break;
+		case OPT_FIRST_MESSAGE:
+			if (tam_first_message_parse(optarg, &o->first_message) != TB_OK)
+				return bad_value("first-message", optarg);
+			break;
 		case OPT_MAX_BODY:
 			if (tb_parse_size(optarg, &o->max_body) != TB_OK || !o->max_body ||
 			    o->max_body > (uint64_t)INT32_MAX)
@@ -761,6 +861,15 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 			if (parse_fault(optarg, &o->fault))
 				return bad_value("fault", optarg);
 			break;
+		case OPT_TLS_CERT:
+			o->tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			o->tls_key = optarg;
+			break;
+		case OPT_LOG_HEADERS:
+			o->log_headers = 1;
+			break;
 		case 'v':
 			o->verbose = 1;
 			break;
@@ -779,6 +888,10 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 	if (!o->key_file || !o->n_agent_keys || !o->catalog) {
 		fprintf(stderr, "teep-tam: --key, --agent-key and --catalog are required\n");
 		usage(stderr);
+		return -1;
+	}
+	if (!o->tls_cert != !o->tls_key) {
+		fprintf(stderr, "teep-tam: --tls-cert and --tls-key go together\n");
 		return -1;
 	}
 	return 0;
@@ -821,6 +934,7 @@ static int create_core(struct tam_server *srv)
 	conf.n_agent_keys = srv->opts.n_agent_keys;
 	conf.catalog_dir = srv->opts.catalog;
 	conf.numbering = srv->opts.numbering;
+	conf.first_message = srv->opts.first_message;
 	conf.max_body = (size_t)srv->opts.max_body;
 	conf.max_manifest = (size_t)srv->opts.max_manifest;
 	conf.max_tokens = (size_t)srv->opts.max_tokens;
@@ -840,6 +954,8 @@ static int start_http(struct tam_server *srv)
 
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	if (srv->opts.tls_cert)
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.user = srv;
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	srv->ctx = lws_create_context(&info);
@@ -857,10 +973,17 @@ static int start_http(struct tam_server *srv)
 	/* an IPv4 literal must not get an IPv6 socket */
 	if (!strchr(srv->opts.listen, ':'))
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (srv->opts.tls_cert) {
+		/* lws sets TLS up on a vhost only when its own options ask */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = srv->opts.tls_cert;
+		info.ssl_private_key_filepath = srv->opts.tls_key;
+	}
 	srv->vh = lws_create_vhost(srv->ctx, &info);
 	if (!srv->vh) {
-		tb_log(TB_LOG_ERR, "tam: cannot listen on %s port %d", srv->opts.listen,
-		       srv->opts.port);
+		tb_log(TB_LOG_ERR, "tam: cannot listen on %s port %d%s", srv->opts.listen,
+		       srv->opts.port,
+		       srv->opts.tls_cert ? " (or the TLS certificate or key is unusable)" : "");
 		return -1;
 	}
 	bound = lws_get_vhost_listen_port(srv->vh);
@@ -876,8 +999,9 @@ static int start_http(struct tam_server *srv)
 			return -1;
 		}
 	}
-	tb_log(TB_LOG_NOTICE, "tam: listening on http://%s:%d%s (fault %s)", srv->opts.listen,
-	       bound, srv->opts.path, fault_names[srv->opts.fault]);
+	tb_log(TB_LOG_NOTICE, "tam: listening on %s://%s:%d%s (fault %s)",
+	       srv->opts.tls_cert ? "https" : "http", srv->opts.listen, bound, srv->opts.path,
+	       fault_names[srv->opts.fault]);
 	return 0;
 }
 

@@ -7,6 +7,9 @@
  *                      [--seq N] [--manifest-id ID] [-o OUT.suit]
  *   teep-tool dump [--pre26] [--diag] FILE|-
  *   teep-tool verify --key PUB.pem FILE|-
+ *   teep-tool cert ca CA_KEY.pem CA_CERT.pem [--cn NAME] [--days N]
+ *   teep-tool cert server CA_KEY.pem CA_CERT.pem KEY.pem CERT.pem --cn NAME
+ *                         [--san DNS:NAME,IP:ADDR,...] [--days N]
  *
  * Exit status: 0 success, 1 failure, 2 usage error.
  */
@@ -19,6 +22,7 @@
 #include "tb_util.h"
 #include <teep-broker/driver.h>
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <getopt.h>
@@ -26,7 +30,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
+
+#include <mbedtls/asn1write.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/x509_crt.h>
 
 #define EXIT_USAGE   2
 #define INPUT_MAX    (64u * 1024 * 1024)
@@ -47,6 +63,11 @@ static const char usage_main[] =
     "  dump [--pre26] [--diag] FILE|-    describe a COSE object, TEEP message or\n"
     "                                    SUIT envelope (binary or hex input)\n"
     "  verify --key PUB.pem FILE|-       verify a COSE_Sign1 (exit 0 valid, 1 not)\n"
+    "  cert ca CA_KEY.pem CA_CERT.pem [--cn NAME] [--days N]\n"
+    "  cert server CA_KEY.pem CA_CERT.pem KEY.pem CERT.pem --cn NAME\n"
+    "       [--san DNS:NAME,IP:ADDR,...] [--days N]\n"
+    "                                    make a test CA, or a TLS server\n"
+    "                                    certificate it signs (for teep-tam)\n"
     "\n"
     "`teep-tool COMMAND --help` describes a command.\n";
 
@@ -87,6 +108,36 @@ static const char usage_verify[] =
     "\n"
     "Verify a COSE_Sign1 (tagged or not) with a P-256 public (or private) key.\n"
     "Exit status 0 if the signature is valid, 1 otherwise.\n";
+
+static const char usage_cert[] =
+    "usage: teep-tool cert ca CA_KEY.pem CA_CERT.pem [--cn NAME] [--days N]\n"
+    "       teep-tool cert server CA_KEY.pem CA_CERT.pem KEY.pem CERT.pem --cn NAME\n"
+    "                             [--san DNS:NAME,IP:ADDR,...] [--days N]\n"
+    "\n"
+    "A small PKI for testing HTTPS between teep-brokerd and a TAM (teep-tam\n"
+    "--tls-cert/--tls-key, the broker's [tam] ca_file). Keys are P-256,\n"
+    "signatures ECDSA with SHA-256. Not for production use.\n"
+    "\n"
+    "  ca       generate a key (CA_KEY.pem, mode 0600) and a self-signed CA\n"
+    "           certificate (CA_CERT.pem): basicConstraints CA:TRUE (critical),\n"
+    "           keyUsage keyCertSign and cRLSign\n"
+    "  server   generate a key (KEY.pem, mode 0600) and a certificate (CERT.pem)\n"
+    "           for it, signed with the CA's key: basicConstraints CA:FALSE,\n"
+    "           keyUsage digitalSignature, extendedKeyUsage serverAuth and a\n"
+    "           subjectAltName; it is checked against the CA before it is written\n"
+    "\n"
+    "  --cn NAME     subject common name (ca: default \"teep-broker test CA\";\n"
+    "                server: required); at most 64 printable characters, none of\n"
+    "                , = + \\ \" < > ; #\n"
+    "  --san LIST    server: comma-separated subjectAltName entries, each DNS:NAME\n"
+    "                or IP:ADDR (IPv4 or IPv6), at most 16. Default: the common\n"
+    "                name, as IP: if it is an address, else as DNS:. TLS clients\n"
+    "                check the host of the URI against these entries only.\n"
+    "  --days N      validity in days from now (default 365, at most 36500); the\n"
+    "                certificate is valid from an hour ago, for small clock skew\n"
+    "\n"
+    "Existing files are replaced. Inspect the result with\n"
+    "`openssl x509 -in CERT.pem -noout -text`.\n";
 
 static int usage_error(const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -944,16 +995,568 @@ static int cmd_verify(int argc, char **argv)
 	return rc == TB_OK ? 0 : 1;
 }
 
+/* ---- cert: a test PKI for HTTPS between the broker and a TAM ---- */
+
+#define CERT_CN_MAX     64 /* RFC 5280 ub-common-name */
+#define CERT_DAYS_MAX   36500
+#define CERT_DAYS_DEF   365
+#define CERT_SAN_MAX    16
+#define CERT_DNS_MAX    253 /* longest DNS name in text form */
+#define CERT_SAN_DER    (CERT_SAN_MAX * (CERT_DNS_MAX + 4) + 8)
+#define CERT_PEM_MAX    4096 /* a P-256 key or certificate in PEM is far smaller */
+#define CERT_SERIAL_LEN 16
+
+/* One GeneralName of a subjectAltName (RFC 5280 section 4.2.1.6). */
+struct san_entry {
+	unsigned char tag; /* context tag: 2 dNSName, 7 iPAddress */
+	size_t len;
+	unsigned char data[CERT_DNS_MAX];
+};
+
+struct cert_opts {
+	int server; /* "server" rather than "ca" */
+	const char *cn;
+	const char *san; /* NULL: derived from the common name */
+	long days;
+	const char *ca_key, *ca_cert, *key, *cert;
+};
+
+struct cert_rng {
+	mbedtls_entropy_context ent;
+	mbedtls_ctr_drbg_context drbg;
+};
+
+/* Report an mbedtls failure; 0 stays 0, anything else becomes -1. */
+static int mbed_check(int ret, const char *what)
+{
+	char msg[128];
+
+	if (ret == 0)
+		return 0;
+	mbedtls_strerror(ret, msg, sizeof(msg));
+	fprintf(stderr, "%s: %s: %s\n", prog, what, msg);
+	return -1;
+}
+
+/* The name goes into a "CN=..." string that mbedtls parses, so nothing it
+ * would read as a separator or escape may appear in it. */
+static int cn_ok(const char *cn)
+{
+	size_t n = strlen(cn);
+
+	if (n == 0 || n > CERT_CN_MAX || cn[0] == ' ' || cn[n - 1] == ' ')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (cn[i] < 0x20 || cn[i] > 0x7e || strchr(",=+\\\"<>;#", cn[i]))
+			return 0;
+	return 1;
+}
+
+/* A DNS name of letters, digits, '-' and '.', optionally "*." first. */
+static int dns_name_ok(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	if (n == 0 || n > CERT_DNS_MAX)
+		return 0;
+	if (n > 2 && s[0] == '*' && s[1] == '.')
+		i = 2;
+	for (; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.')
+			return 0;
+	return s[0] != '.' && s[n - 1] != '.';
+}
+
+/* An IPv4 or IPv6 literal as the 4 or 16 bytes of an iPAddress. */
+static int san_ip(const char *text, struct san_entry *e)
+{
+	e->tag = MBEDTLS_X509_SAN_IP_ADDRESS;
+	if (inet_pton(AF_INET, text, e->data) == 1) {
+		e->len = 4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, text, e->data) == 1) {
+		e->len = 16;
+		return 0;
+	}
+	return -1;
+}
+
+static int san_dns(const char *text, struct san_entry *e)
+{
+	size_t n = strlen(text);
+
+	if (!dns_name_ok(text, n))
+		return -1;
+	e->tag = MBEDTLS_X509_SAN_DNS_NAME;
+	memcpy(e->data, text, n);
+	e->len = n;
+	return 0;
+}
+
+/* "DNS:a,IP:b,..." into entries; on error, the offending item is named. */
+static int san_parse(const char *list, struct san_entry *e, size_t *n)
+{
+	const char *s = list;
+
+	*n = 0;
+	for (;;) {
+		size_t len = strcspn(s, ",");
+		char item[CERT_DNS_MAX + 8];
+		int bad;
+
+		if (*n == CERT_SAN_MAX) {
+			fprintf(stderr, "%s: --san: at most %d entries\n", prog, CERT_SAN_MAX);
+			return -1;
+		}
+		if (len >= sizeof(item)) {
+			fprintf(stderr, "%s: --san: entry too long\n", prog);
+			return -1;
+		}
+		memcpy(item, s, len);
+		item[len] = '\0';
+		if (!strncasecmp(item, "DNS:", 4))
+			bad = san_dns(item + 4, &e[*n]);
+		else if (!strncasecmp(item, "IP:", 3))
+			bad = san_ip(item + 3, &e[*n]);
+		else
+			bad = 1;
+		if (bad) {
+			fprintf(stderr, "%s: --san: bad entry '%s' (DNS:NAME or IP:ADDR)\n", prog,
+			        item);
+			return -1;
+		}
+		(*n)++;
+		if (!s[len])
+			return 0;
+		s += len + 1;
+	}
+}
+
+/* Without --san the common name is the one entry: clients no longer look at
+ * the common name, only at subjectAltName. */
+static int san_from_cn(const char *cn, struct san_entry *e, size_t *n)
+{
+	if (san_ip(cn, e) && san_dns(cn, e)) {
+		fprintf(stderr, "%s: --cn %s is neither a DNS name nor an address: give --san\n",
+		        prog, cn);
+		return -1;
+	}
+	*n = 1;
+	return 0;
+}
+
+/* GeneralNames ::= SEQUENCE OF GeneralName, each an implicitly tagged
+ * [2] IA5String or [7] OCTET STRING. The asn1 writers fill buf from its end
+ * towards its start, so the entries are written last first. */
+static int san_der(const struct san_entry *e, size_t n, unsigned char *buf, size_t size,
+                   unsigned char **out, size_t *out_len)
+{
+	unsigned char *p = buf + size;
+	size_t len = 0;
+	int ret;
+
+	for (size_t i = n; i-- > 0;) {
+		size_t one = 0;
+
+		MBEDTLS_ASN1_CHK_ADD(one,
+		                     mbedtls_asn1_write_raw_buffer(&p, buf, e[i].data, e[i].len));
+		MBEDTLS_ASN1_CHK_ADD(one, mbedtls_asn1_write_len(&p, buf, one));
+		MBEDTLS_ASN1_CHK_ADD(
+		    one, mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | e[i].tag));
+		len += one;
+	}
+	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(&p, buf, len));
+	MBEDTLS_ASN1_CHK_ADD(
+	    len, mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
+	*out = p;
+	*out_len = len;
+	return 0;
+}
+
+/* ExtKeyUsageSyntax ::= SEQUENCE OF KeyPurposeId, here id-kp-serverAuth
+ * only: mbedtls 2.28 has no writer for it. */
+static int eku_server_der(unsigned char *buf, size_t size, unsigned char **out, size_t *out_len)
+{
+	unsigned char *p = buf + size;
+	size_t len = 0;
+	int ret;
+
+	MBEDTLS_ASN1_CHK_ADD(len,
+	                     mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_SERVER_AUTH,
+	                                            MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH)));
+	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(&p, buf, len));
+	MBEDTLS_ASN1_CHK_ADD(
+	    len, mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
+	*out = p;
+	*out_len = len;
+	return 0;
+}
+
+static int rng_init(struct cert_rng *r)
+{
+	static const unsigned char pers[] = "teep-tool cert";
+
+	mbedtls_entropy_init(&r->ent);
+	mbedtls_ctr_drbg_init(&r->drbg);
+	return mbed_check(
+	    mbedtls_ctr_drbg_seed(&r->drbg, mbedtls_entropy_func, &r->ent, pers, sizeof(pers) - 1),
+	    "random generator");
+}
+
+static void rng_free(struct cert_rng *r)
+{
+	mbedtls_ctr_drbg_free(&r->drbg);
+	mbedtls_entropy_free(&r->ent);
+}
+
+static int gen_key(mbedtls_pk_context *pk, struct cert_rng *r)
+{
+	if (mbed_check(mbedtls_pk_setup(pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)),
+	               "key setup"))
+		return -1;
+	return mbed_check(mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(*pk),
+	                                      mbedtls_ctr_drbg_random, &r->drbg),
+	                  "key generation");
+}
+
+/* YYYYMMDDhhmmss in UTC, what mbedtls_x509write_crt_set_validity takes */
+static int utc_stamp(time_t t, char out[16])
+{
+	struct tm tm;
+
+	return gmtime_r(&t, &tm) && strftime(out, 16, "%Y%m%d%H%M%S", &tm) == 14 ? 0 : -1;
+}
+
+/* What both kinds share: serial, validity, keys, SHA-256, key ids. */
+static int cert_base(mbedtls_x509write_cert *crt, mbedtls_pk_context *subject_key,
+                     mbedtls_pk_context *issuer_key, long days, struct cert_rng *r)
+{
+	unsigned char serial_bytes[CERT_SERIAL_LEN];
+	char from[16], to[16];
+	time_t now = time(NULL);
+	mbedtls_mpi serial;
+	int rc;
+
+	/* an hour back: a peer whose clock lags a little still accepts it */
+	if (utc_stamp(now - 3600, from) || utc_stamp(now + (time_t)days * 86400, to)) {
+		fprintf(stderr, "%s: cannot format the validity period\n", prog);
+		return -1;
+	}
+	if (mbed_check(mbedtls_ctr_drbg_random(&r->drbg, serial_bytes, sizeof(serial_bytes)),
+	               "serial number"))
+		return -1;
+	/* positive (RFC 5280 4.1.2.2) and always the full 16 bytes */
+	serial_bytes[0] = (unsigned char)((serial_bytes[0] & 0x7f) | 0x40);
+	mbedtls_mpi_init(&serial);
+	rc = mbed_check(mbedtls_mpi_read_binary(&serial, serial_bytes, sizeof(serial_bytes)),
+	                "serial number");
+	if (!rc)
+		rc = mbed_check(mbedtls_x509write_crt_set_serial(crt, &serial), "serial number");
+	mbedtls_mpi_free(&serial);
+	if (rc)
+		return -1;
+	mbedtls_x509write_crt_set_version(crt, MBEDTLS_X509_CRT_VERSION_3);
+	mbedtls_x509write_crt_set_md_alg(crt, MBEDTLS_MD_SHA256);
+	mbedtls_x509write_crt_set_subject_key(crt, subject_key);
+	mbedtls_x509write_crt_set_issuer_key(crt, issuer_key);
+	if (mbed_check(mbedtls_x509write_crt_set_validity(crt, from, to), "validity") ||
+	    mbed_check(mbedtls_x509write_crt_set_subject_key_identifier(crt), "key id") ||
+	    mbed_check(mbedtls_x509write_crt_set_authority_key_identifier(crt), "key id"))
+		return -1;
+	return 0;
+}
+
+/* "CN=name" as the subject, and as the issuer too for a self-signed one */
+static int set_cn(mbedtls_x509write_cert *crt, const char *cn, int self_signed)
+{
+	char name[CERT_CN_MAX + 4];
+
+	snprintf(name, sizeof(name), "CN=%s", cn);
+	if (mbed_check(mbedtls_x509write_crt_set_subject_name(crt, name), "subject name"))
+		return -1;
+	if (self_signed)
+		return mbed_check(mbedtls_x509write_crt_set_issuer_name(crt, name), "issuer name");
+	return 0;
+}
+
+/* The issuer of a certificate is its CA's subject, attribute by attribute
+ * and with the same string types, so that name chaining compares equal.
+ * mbedtls keeps a name as a list in the reverse of its DER order and
+ * mbedtls_asn1_store_named_data prepends, so walking the CA's subject in
+ * order rebuilds that list. Storing merges attributes of the same type,
+ * hence such names (and multi-valued RDNs) are refused. */
+static int issuer_from_ca(mbedtls_x509write_cert *crt, const mbedtls_x509_name *subject)
+{
+	for (const mbedtls_x509_name *n = subject; n; n = n->next) {
+		mbedtls_asn1_named_data *d;
+
+		if (n->next_merged ||
+		    mbedtls_asn1_find_named_data(crt->issuer, (const char *)n->oid.p, n->oid.len)) {
+			fprintf(stderr, "%s: the CA's subject name has a form not supported here\n",
+			        prog);
+			return -1;
+		}
+		d = mbedtls_asn1_store_named_data(&crt->issuer, (const char *)n->oid.p, n->oid.len,
+		                                  n->val.p, n->val.len);
+		if (!d) {
+			fprintf(stderr, "%s: out of memory\n", prog);
+			return -1;
+		}
+		d->val.tag = n->val.tag;
+	}
+	return 0;
+}
+
+static int add_extension(mbedtls_x509write_cert *crt, const char *oid, size_t oid_len,
+                         const unsigned char *der, size_t len, const char *what)
+{
+	return mbed_check(mbedtls_x509write_crt_set_extension(crt, oid, oid_len, 0, der, len),
+	                  what);
+}
+
+static int server_extensions(mbedtls_x509write_cert *crt, const struct san_entry *san, size_t n_san)
+{
+	unsigned char buf[CERT_SAN_DER], *der = NULL;
+	size_t len = 0;
+
+	if (mbed_check(mbedtls_x509write_crt_set_basic_constraints(crt, 0, -1), "extensions") ||
+	    mbed_check(mbedtls_x509write_crt_set_key_usage(crt, MBEDTLS_X509_KU_DIGITAL_SIGNATURE),
+	               "extensions"))
+		return -1;
+	if (mbed_check(eku_server_der(buf, sizeof(buf), &der, &len), "extendedKeyUsage") ||
+	    add_extension(crt, MBEDTLS_OID_EXTENDED_KEY_USAGE,
+	                  MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), der, len,
+	                  "extendedKeyUsage"))
+		return -1;
+	if (mbed_check(san_der(san, n_san, buf, sizeof(buf), &der, &len), "subjectAltName") ||
+	    add_extension(crt, MBEDTLS_OID_SUBJECT_ALT_NAME,
+	                  MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), der, len,
+	                  "subjectAltName"))
+		return -1;
+	return 0;
+}
+
+/* Does the new certificate chain to trust (NULL: to itself, a new CA)? A last
+ * check before anything is written, so that a broken certificate never
+ * reaches a test. */
+static int self_check(const unsigned char *pem, mbedtls_x509_crt *trust)
+{
+	mbedtls_x509_crt crt;
+	uint32_t flags = 0;
+	char why[256];
+	int rc;
+
+	mbedtls_x509_crt_init(&crt);
+	rc = mbed_check(mbedtls_x509_crt_parse(&crt, pem, strlen((const char *)pem) + 1),
+	                "the new certificate does not parse");
+	if (!rc &&
+	    mbedtls_x509_crt_verify(&crt, trust ? trust : &crt, NULL, NULL, &flags, NULL, NULL)) {
+		mbedtls_x509_crt_verify_info(why, sizeof(why), "", flags);
+		fprintf(stderr, "%s: the new certificate does not verify: %s", prog, why);
+		rc = -1;
+	}
+	mbedtls_x509_crt_free(&crt);
+	return rc;
+}
+
+static int write_key_pem(const char *path, mbedtls_pk_context *pk)
+{
+	unsigned char pem[CERT_PEM_MAX];
+	int rc = mbed_check(mbedtls_pk_write_key_pem(pk, pem, sizeof(pem)), "key encoding");
+
+	/* tb_write_file creates the file with mode 0600 */
+	if (!rc && tb_write_file(path, pem, strlen((const char *)pem)) != TB_OK) {
+		fprintf(stderr, "%s: %s: cannot write\n", prog, path);
+		rc = -1;
+	}
+	mbedtls_platform_zeroize(pem, sizeof(pem));
+	return rc;
+}
+
+static int write_cert_pem(const char *path, const unsigned char *pem)
+{
+	if (tb_write_file(path, pem, strlen((const char *)pem)) != TB_OK) {
+		fprintf(stderr, "%s: %s: cannot write\n", prog, path);
+		return -1;
+	}
+	/* a certificate is public */
+	chmod(path, 0644);
+	return 0;
+}
+
+/* Sign, check, then write the key and the certificate. */
+static int finish(mbedtls_x509write_cert *crt, mbedtls_pk_context *key, mbedtls_x509_crt *trust,
+                  const char *key_path, const char *cert_path, struct cert_rng *r)
+{
+	unsigned char pem[CERT_PEM_MAX];
+
+	if (mbed_check(
+	        mbedtls_x509write_crt_pem(crt, pem, sizeof(pem), mbedtls_ctr_drbg_random, &r->drbg),
+	        "signing the certificate") ||
+	    self_check(pem, trust) || write_key_pem(key_path, key) ||
+	    write_cert_pem(cert_path, pem))
+		return -1;
+	printf("certificate written to %s, its key to %s\n", cert_path, key_path);
+	return 0;
+}
+
+static int make_ca(const struct cert_opts *o, struct cert_rng *r)
+{
+	mbedtls_x509write_cert crt;
+	mbedtls_pk_context key;
+	int rc;
+
+	mbedtls_pk_init(&key);
+	mbedtls_x509write_crt_init(&crt);
+	rc = gen_key(&key, r) || cert_base(&crt, &key, &key, o->days, r) ||
+	     set_cn(&crt, o->cn, 1) ||
+	     mbed_check(mbedtls_x509write_crt_set_basic_constraints(&crt, 1, -1), "extensions") ||
+	     mbed_check(mbedtls_x509write_crt_set_key_usage(&crt, MBEDTLS_X509_KU_KEY_CERT_SIGN |
+	                                                              MBEDTLS_X509_KU_CRL_SIGN),
+	                "extensions") ||
+	     finish(&crt, &key, NULL, o->ca_key, o->ca_cert, r);
+	mbedtls_x509write_crt_free(&crt);
+	mbedtls_pk_free(&key);
+	return rc ? -1 : 0;
+}
+
+/* The CA's key and certificate, which must belong together and be a CA. */
+static int load_ca(const struct cert_opts *o, mbedtls_pk_context *key, mbedtls_x509_crt *crt)
+{
+	if (mbed_check(mbedtls_pk_parse_keyfile(key, o->ca_key, NULL), o->ca_key) ||
+	    mbed_check(mbedtls_x509_crt_parse_file(crt, o->ca_cert), o->ca_cert))
+		return -1;
+	if (!crt->ca_istrue) {
+		fprintf(stderr, "%s: %s: not a CA certificate\n", prog, o->ca_cert);
+		return -1;
+	}
+	return mbed_check(mbedtls_pk_check_pair(&crt->pk, key),
+	                  "the CA key does not match its certificate");
+}
+
+static int make_server(const struct cert_opts *o, const struct san_entry *san, size_t n_san,
+                       struct cert_rng *r)
+{
+	mbedtls_pk_context ca_key, key;
+	mbedtls_x509write_cert crt;
+	mbedtls_x509_crt ca;
+	int rc;
+
+	mbedtls_pk_init(&ca_key);
+	mbedtls_pk_init(&key);
+	mbedtls_x509_crt_init(&ca);
+	mbedtls_x509write_crt_init(&crt);
+	rc = load_ca(o, &ca_key, &ca) || gen_key(&key, r) ||
+	     cert_base(&crt, &key, &ca_key, o->days, r) || set_cn(&crt, o->cn, 0) ||
+	     issuer_from_ca(&crt, &ca.subject) || server_extensions(&crt, san, n_san) ||
+	     finish(&crt, &key, &ca, o->key, o->cert, r);
+	mbedtls_x509write_crt_free(&crt);
+	mbedtls_x509_crt_free(&ca);
+	mbedtls_pk_free(&key);
+	mbedtls_pk_free(&ca_key);
+	return rc ? -1 : 0;
+}
+
+/* argv[0] is "ca" or "server"; 0 to run, -1 after --help, else EXIT_USAGE */
+static int parse_cert_opts(int argc, char **argv, struct cert_opts *o)
+{
+	static const struct option longopts[] = {
+	    {"cn", required_argument, NULL, 'c'},
+	    {"san", required_argument, NULL, 's'},
+	    {"days", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c, want;
+
+	o->days = CERT_DAYS_DEF;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case 'c':
+			o->cn = optarg;
+			break;
+		case 's':
+			o->san = optarg;
+			break;
+		case 'd':
+			o->days = strtol(optarg, &end, 10);
+			if (!isdigit((unsigned char)optarg[0]) || *end || o->days < 1 ||
+			    o->days > CERT_DAYS_MAX)
+				return usage_error(usage_cert, "bad --days %s (1 to %d)", optarg,
+				                   CERT_DAYS_MAX);
+			break;
+		case 'h':
+			fputs(usage_cert, stdout);
+			return -1;
+		default:
+			fputs(usage_cert, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	want = o->server ? 4 : 2;
+	if (argc - optind != want)
+		return usage_error(usage_cert, "cert %s needs %d files", argv[0], want);
+	o->ca_key = argv[optind];
+	o->ca_cert = argv[optind + 1];
+	if (o->server) {
+		o->key = argv[optind + 2];
+		o->cert = argv[optind + 3];
+		if (!o->cn)
+			return usage_error(usage_cert, "%s", "cert server needs --cn");
+	} else {
+		if (o->san)
+			return usage_error(usage_cert, "%s", "--san is for cert server");
+		if (!o->cn)
+			o->cn = "teep-broker test CA";
+	}
+	if (!cn_ok(o->cn))
+		return usage_error(usage_cert, "bad --cn '%s'", o->cn);
+	return 0;
+}
+
+static int cmd_cert(int argc, char **argv)
+{
+	struct cert_opts o = {0};
+	struct san_entry san[CERT_SAN_MAX];
+	struct cert_rng r;
+	size_t n_san = 0;
+	int rc;
+
+	if (argc < 2)
+		return usage_error(usage_cert, "%s", "cert needs ca or server");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_cert, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "ca") && strcmp(argv[1], "server"))
+		return usage_error(usage_cert, "unknown kind %s (ca or server)", argv[1]);
+	o.server = !strcmp(argv[1], "server");
+	rc = parse_cert_opts(argc - 1, argv + 1, &o);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (o.server && (o.san ? san_parse(o.san, san, &n_san) : san_from_cn(o.cn, san, &n_san)))
+		return EXIT_USAGE;
+	if (rng_init(&r)) {
+		rng_free(&r);
+		return 1;
+	}
+	rc = o.server ? make_server(&o, san, n_san, &r) : make_ca(&o, &r);
+	rng_free(&r);
+	return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
 		int (*run)(int argc, char **argv);
 	} commands[] = {
-	    {"keygen", cmd_keygen},
-	    {"manifest", cmd_manifest},
-	    {"dump", cmd_dump},
-	    {"verify", cmd_verify},
+	    {"keygen", cmd_keygen}, {"manifest", cmd_manifest}, {"dump", cmd_dump},
+	    {"verify", cmd_verify}, {"cert", cmd_cert},
 	};
 
 	if (argc < 2)

@@ -2,4 +2,5 @@
 bin_PROGRAMS += teep-tool
 teep_tool_SOURCES = tools/teep-tool.c
 teep_tool_CFLAGS = $(AM_CFLAGS) $(CBOR_CFLAGS)
-teep_tool_LDADD = libtbcommon.la $(CBOR_LIBS) $(MBEDTLS_LIBS)
+# libmbedx509 writes the certificates of `teep-tool cert`
+teep_tool_LDADD = libtbcommon.la $(CBOR_LIBS) -lmbedx509 $(MBEDTLS_LIBS)

@@ -1251,25 +1251,29 @@ static bool media_type_ok(const char *mt)
 	return *mt == 0 || *mt == ';';
 }
 
-/* Verify against each TAM key; *why names the most telling failure. */
+/* A COSE_Sign1, or a COSE_Sign such as a TAM's first QueryRequest, that
+ * one tam_key verifies; *why names the failure. */
 static int verify_from_tam(struct sim_agent *a, const uint8_t *msg, size_t len, uint8_t **payload,
                            size_t *plen, const char **why)
 {
-	int rc = TB_ERR_SIG;
+	int rc = tb_cose_verify_any(msg, len, a->tam_keys, a->n_tam_keys, payload, plen);
 
-	*why = "signature does not verify with any tam_key";
-	for (size_t i = 0; i < a->n_tam_keys; i++) {
-		rc = tb_cose_sign1_verify(msg, len, a->tam_keys[i], NULL, 0, payload, plen);
-		if (rc == TB_OK)
-			return TB_OK;
-		if (rc == TB_ERR_PARSE) {
-			*why = "not a COSE_Sign1 message";
-			return rc; /* the same bytes will not parse with the next key */
-		}
-		if (rc == TB_ERR_UNSUP)
-			*why = "unsupported COSE algorithm or header";
-		else if (rc == TB_ERR_NOMEM)
-			return rc;
+	switch (rc) {
+	case TB_OK:
+	case TB_ERR_NOMEM:
+		break;
+	case TB_ERR_PARSE:
+		*why = "not a COSE_Sign1 or COSE_Sign message";
+		break;
+	case TB_ERR_UNSUP:
+		*why = "unsupported COSE algorithm or header";
+		break;
+	case TB_ERR_TOOBIG:
+		*why = "too many COSE signatures";
+		break;
+	default:
+		*why = "signature does not verify with any tam_key";
+		break;
 	}
 	return rc;
 }

@@ -1,6 +1,7 @@
 /*
- * libFuzzer target: COSE_Sign1 verification and payload peeking against a
- * fixed P-256 public key (the one that signed the libteep TAM messages).
+ * libFuzzer target: COSE_Sign1 verification, COSE_Sign1/COSE_Sign
+ * verification with a list of keys, and payload peeking, against a fixed
+ * P-256 public key (the one that signed the libteep TAM messages).
  */
 #include "tb_cose.h"
 #include <teep-broker/driver.h>
@@ -33,6 +34,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* Either COSE form, the key listed twice so the key loop runs as well. */
+static void check_verify_any(const uint8_t *data, size_t size)
+{
+	struct tb_key *const keys[2] = {key, key};
+	uint8_t *payload = NULL, *peeked = NULL;
+	size_t plen = 0, peeked_len = 0;
+
+	if (tb_cose_verify_any(data, size, keys, 2, &payload, &plen) == TB_OK) {
+		if (tb_cose_peek_payload(data, size, &peeked, &peeked_len) != TB_OK ||
+		    peeked_len != plen || memcmp(peeked, payload, plen) != 0)
+			abort();
+		free(peeked);
+	} else if (payload || plen) {
+		abort();
+	}
+	free(payload);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *payload = NULL, *peeked = NULL;
@@ -54,5 +73,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)tb_cose_sign1_verify(data, size, key, data, size / 2, NULL, NULL);
 	if (tb_cose_peek_payload(data, size, &peeked, &peeked_len) == TB_OK)
 		free(peeked);
+	check_verify_any(data, size);
 	return 0;
 }

@@ -710,6 +710,52 @@ static void sim__query_request_from_unknown_tam__answers_error(void **state)
 	out_release(f, &out);
 }
 
+/* The draft's first QueryRequest: a COSE_Sign with one signature per
+ * cipher suite. A signer the Agent does not trust comes first here; the
+ * TAM's own signature after it is enough. */
+static void sim__query_request_as_cose_sign__accepted(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out;
+	struct tb_teep_msg qr, ans;
+	struct tb_key *signers[2] = {NULL, f->tam};
+	const int algs[2] = {TB_COSE_ALG_ESP256, TB_COSE_ALG_ESP256};
+	uint8_t *payload = NULL, *cose = NULL;
+	size_t plen = 0, len = 0;
+
+	assert_int_equal(tb_key_generate(&signers[0]), TB_OK);
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	query_request(&qr, 1, TB_TEEP_DIR_TRUSTED_COMPONENTS);
+	assert_int_equal(tb_teep_encode(&qr, f->num, &payload, &plen), TB_OK);
+	assert_int_equal(tb_cose_sign_multi(signers, algs, 2, payload, plen, &cose, &len), TB_OK);
+	assert_memory_equal(cose, "\xd8\x62", 2); /* tag 98 */
+	agent_answer_raw(f, out.session, cose, len, &ans, NULL, NULL);
+	assert_int_equal(ans.type, TB_TEEP_QUERY_RESPONSE);
+	assert_int_equal(ans.token.len, sizeof(token16));
+	assert_memory_equal(ans.token.ptr, token16, sizeof(token16));
+	assert_int_equal(ans.n_requested_tc_list, 1);
+	assert_cid_text(&ans.requested_tc_list[0], TC_TEXT);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+	free(cose);
+
+	/* signed by the stranger alone: an Error, as for a COSE_Sign1 */
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	assert_int_equal(tb_cose_sign_multi(signers, algs, 1, payload, plen, &cose, &len), TB_OK);
+	agent_answer_raw(f, out.session, cose, len, &ans, NULL, NULL);
+	assert_int_equal(ans.type, TB_TEEP_ERROR);
+	assert_int_equal(ans.err_code, TB_TEEP_ERR_PERMANENT);
+	assert_int_equal(ans.token.len, 0);
+	assert_non_null(ans.err_msg);
+	assert_non_null(strstr(ans.err_msg, "does not verify"));
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+	free(cose);
+	free(payload);
+	tb_teep_msg_clear(&qr);
+	tb_key_free(signers[0]);
+}
+
 static void sim__several_tam_keys__any_of_them_verifies(void **state)
 {
 	struct fx *f = *state;
@@ -1178,6 +1224,8 @@ int main(void)
 	        sim__message_signed_by_another_key__answers_error_changes_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sim__query_request_from_unknown_tam__answers_error,
 	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__query_request_as_cose_sign__accepted, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(sim__several_tam_keys__any_of_them_verifies,
 	                                    setup_stopped, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -48,6 +48,7 @@ struct fixture {
 	size_t envelope_len;
 	uint64_t now; /* the TAM's clock */
 	enum tb_numbering num;
+	enum tam_first_message first;
 	struct tam_core *tam;
 };
 
@@ -135,6 +136,7 @@ static int create_tam(struct fixture *f, size_t max_tokens, uint64_t lifetime_ms
 	conf.n_agent_keys = 2;
 	conf.catalog_dir = f->dir;
 	conf.numbering = f->num;
+	conf.first_message = f->first;
 	conf.max_body = 64 * 1024;
 	conf.max_manifest = 16 * 1024;
 	conf.max_tokens = max_tokens;
@@ -811,6 +813,110 @@ static void tam__numbering_names__parse(void **state)
 	assert_string_equal(tam_numbering_name(TB_NUM_PRE26), "pre-26");
 }
 
+/* The same bytes an Agent signed as a COSE_Sign1, re-signed by key as a
+ * COSE_Sign with one signer. */
+static void resign_as_cose_sign(struct fixture *f, struct tb_key *key, uint8_t **msg, size_t *len)
+{
+	struct tb_key *const signers[1] = {key};
+	const int alg = f->num == TB_NUM_PRE26 ? TB_COSE_ALG_ES256 : TB_COSE_ALG_ESP256;
+	uint8_t *payload = NULL;
+	size_t plen = 0;
+
+	assert_int_equal(tb_cose_verify_any(*msg, *len, &key, 1, &payload, &plen), TB_OK);
+	free(*msg);
+	assert_int_equal(tb_cose_sign_multi(signers, &alg, 1, payload, plen, msg, len), TB_OK);
+	free(payload);
+}
+
+/* Connect with first_message = cose-sign; checks the COSE_Sign with one
+ * signer in alg_byte and returns the QueryRequest's token. */
+static void connect_cose_sign(struct fixture *f, uint8_t alg_byte, uint8_t token[TAM_TOKEN_LEN])
+{
+	struct tb_key *const tam_pub[1] = {f->tam_pub};
+	struct tb_key *const agent_pub[1] = {f->agent_pub};
+	const uint8_t signer_head[] = {0x81,     0x83, 0x43, 0xa1, 0x01,
+	                               alg_byte, 0xa1, 0x04, 0x58, 0x20};
+	struct tb_teep_msg qr = {0};
+	uint8_t *out = NULL, *payload = NULL;
+	size_t out_len = 0, plen = 0, at;
+	char err[160] = "";
+
+	assert_int_equal(tam_core_connect(f->tam, &out, &out_len), TB_OK);
+	/* 98([h'', {}, h'<QueryRequest>', [[h'{1: alg}', {4: kid}, sig]]]) */
+	assert_memory_equal(out, "\xd8\x62\x84\x40\xa0", 5);
+	assert_int_equal(tb_cose_sign1_verify(out, out_len, f->tam_pub, NULL, 0, NULL, NULL),
+	                 TB_ERR_PARSE);
+	assert_int_equal(tb_cose_verify_any(out, out_len, agent_pub, 1, NULL, NULL), TB_ERR_SIG);
+	assert_int_equal(tb_cose_verify_any(out, out_len, tam_pub, 1, &payload, &plen), TB_OK);
+	at = 5 + (plen < 24 ? 1 : plen < 256 ? 2 : 3) + plen;
+	assert_true(out_len > at + sizeof(signer_head));
+	assert_memory_equal(out + at, signer_head, sizeof(signer_head));
+	assert_int_equal(tb_teep_decode(payload, plen, f->num, &qr, err, sizeof(err)), TB_OK);
+	assert_int_equal(qr.type, TB_TEEP_QUERY_REQUEST);
+	assert_int_equal(qr.token.len, TAM_TOKEN_LEN);
+	memcpy(token, qr.token.ptr, TAM_TOKEN_LEN);
+	tb_teep_msg_clear(&qr);
+	free(payload);
+	free(out);
+}
+
+/* --first-message cose-sign: the first QueryRequest is a COSE_Sign, what
+ * follows is a COSE_Sign1 again, and the TAM takes an Agent's answer in
+ * either form. */
+static void tam__first_message_cose_sign__query_request_then_sign1(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t token[TAM_TOKEN_LEN];
+	struct tb_teep_msg upd = {0};
+	uint8_t *msg, *out;
+	size_t len, out_len;
+
+	f->first = (enum tam_first_message)2;
+	assert_int_equal(create_tam(f, 0, 0), TB_ERR_INVAL);
+	f->first = TAM_FIRST_COSE_SIGN;
+	assert_int_equal(create_tam(f, 0, 0), TB_OK);
+	connect_cose_sign(f, 0x28, token); /* ESP256 */
+	query_response(f, f->agent_key, token, &f->tc, NULL, &msg, &len);
+	resign_as_cose_sign(f, f->agent_key, &msg, &len);
+	out = deliver(f, msg, len, &out_len);
+	free(msg);
+	assert_non_null(out);
+	assert_memory_equal(out, "\xd2\x84\x43\xa1\x01\x28", 6);
+	open_tam_message(f, out, out_len, &upd);
+	assert_int_equal(upd.type, TB_TEEP_UPDATE);
+	assert_int_equal(upd.n_manifest_list, 1);
+	tb_teep_msg_clear(&upd);
+	free(out);
+
+	/* an Agent's COSE_Sign by a key the TAM does not trust is dropped */
+	connect_cose_sign(f, 0x28, token);
+	query_response(f, f->stranger_key, token, &f->tc, NULL, &msg, &len);
+	resign_as_cose_sign(f, f->stranger_key, &msg, &len);
+	out = deliver(f, msg, len, &out_len);
+	free(msg);
+	assert_null(out);
+	assert_int_equal(tam_core_counters(f->tam)->drop_bad_signature, 1);
+
+	/* pre-26: the one signer uses ES256 */
+	f->num = TB_NUM_PRE26;
+	assert_int_equal(create_tam(f, 0, 0), TB_OK);
+	connect_cose_sign(f, 0x26, token);
+}
+
+static void tam__first_message_names__parse(void **state)
+{
+	enum tam_first_message m = TAM_FIRST_COSE_SIGN;
+
+	(void)state;
+	assert_int_equal(tam_first_message_parse("cose-sign1", &m), TB_OK);
+	assert_int_equal(m, TAM_FIRST_COSE_SIGN1);
+	assert_int_equal(tam_first_message_parse("cose-sign", &m), TB_OK);
+	assert_int_equal(m, TAM_FIRST_COSE_SIGN);
+	assert_int_equal(tam_first_message_parse("sign", &m), TB_ERR_INVAL);
+	assert_string_equal(tam_first_message_name(TAM_FIRST_COSE_SIGN), "cose-sign");
+	assert_string_equal(tam_first_message_name(TAM_FIRST_COSE_SIGN1), "cose-sign1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -860,6 +966,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(tam__create__refuses_bad_configuration, setup,
 	                                    teardown),
 	    cmocka_unit_test(tam__numbering_names__parse),
+	    cmocka_unit_test_setup_teardown(tam__first_message_cose_sign__query_request_then_sign1,
+	                                    setup, teardown),
+	    cmocka_unit_test(tam__first_message_names__parse),
 	};
 
 	return cmocka_run_group_tests_name("tam", tests, NULL, NULL);

@@ -1,0 +1,111 @@
+#!/bin/bash
+# Both registry numberings end to end, and the first QueryRequest as a
+# COSE_Sign: install and unrequest through the broker (i) with the TAM, the
+# broker and the sim Agent all in pre-26 numbering, (ii) in draft-26 with
+# the TAM's first QueryRequest signed as a COSE_Sign, and (iii) with a TAM
+# in pre-26 and an Agent in draft-26, which must install nothing and break
+# nothing.
+. "$(dirname "$0")/lib.sh"
+make_keys
+add_component "$TC_UUID" "Hello, Secure World!"
+IMG="$(tc_dir $TC_UUID)/image"
+ALL_STEPS="tee tam-connect query-request query-response update success end"
+
+# conf TAM_NUMBERING AGENT_NUMBERING: the broker configuration for the TAM
+# just started. write_conf puts its extra lines in [tam] and ends with the
+# [driver:sim] section, so the line appended here belongs to the driver.
+conf() {
+	write_conf "http://127.0.0.1:$TAM_PORT/tam" "numbering = $1"
+	echo "numbering = $2" >>"$WORK/broker.conf"
+}
+
+# steps: the progress steps teep-ua printed, in order, on one line
+steps() {
+	sed -n 's/^\[ *[0-9.]*s\] progress \([a-z-]*\).*/\1/p' "$WORK/ua.out" | tr '\n' ' ' |
+		sed 's/ $//'
+}
+
+# expect_steps WHAT: exactly the steps of a whole install or removal
+expect_steps() {
+	[ "$(steps)" = "$ALL_STEPS" ] || fail "$1: progress steps '$(steps)', expected '$ALL_STEPS'"
+}
+
+# install_and_remove WHAT: request the component, check it, unrequest it
+install_and_remove() {
+	ua request-ta "$TC_UUID" || fail "$1: request-ta exited $?: $(cat "$WORK/ua.out")"
+	grep -q "^done: installed" "$WORK/ua.out" || fail "$1: not installed: $(cat "$WORK/ua.out")"
+	expect_steps "$1 install"
+	[ "$(cat "$IMG" 2>/dev/null)" = "Hello, Secure World!" ] || fail "$1: image missing or wrong"
+	ua unrequest-ta "$TC_UUID" || fail "$1: unrequest-ta exited $?: $(cat "$WORK/ua.out")"
+	grep -q "^done: removed" "$WORK/ua.out" || fail "$1: not removed: $(cat "$WORK/ua.out")"
+	expect_steps "$1 removal"
+	[ ! -e "$IMG" ] || fail "$1: component still present after unrequest"
+}
+
+stop_all() {
+	kill -TERM "$BROKER_PID" "$TAM_PID"
+	wait_exit "$BROKER_PID" 10 || fail "$1: broker exit status $?"
+	wait_exit "$TAM_PID" 10 || fail "$1: TAM exit status $?"
+}
+
+# (i) pre-26 everywhere. Success is wire type 5 there, Error in draft-26:
+# a broker peeking with the wrong numbering would report "error" instead
+# of "success" (the control below shows that it does).
+start_tam --numbering pre-26
+conf pre-26 pre-26
+start_broker
+grep -q "numbering pre-26" "$WORK/broker.log" || fail "pre-26: the sim driver is not in pre-26"
+install_and_remove "pre-26"
+[ "$(grep -c -- "<- Success" "$WORK/tam.log")" = 2 ] || fail "pre-26: the TAM did not take 2 Success"
+kill -0 "$BROKER_PID" || fail "pre-26: broker died"
+pass "pre-26 numbering: install and removal, progress steps read in pre-26"
+
+# the control: the same peers, the broker left at its default numbering
+kill -TERM "$BROKER_PID"
+wait_exit "$BROKER_PID" 10 || fail "control: broker exit status $?"
+write_conf "http://127.0.0.1:$TAM_PORT/tam"
+echo "numbering = pre-26" >>"$WORK/broker.conf"
+start_broker
+ua request-ta "$TC_UUID"
+case " $(steps) " in
+*" update error "*) ;;
+*) fail "control: the Agent's pre-26 Success not peeked as an Error: '$(steps)'" ;;
+esac
+ua unrequest-ta "$TC_UUID" # clean up for what follows
+[ ! -e "$IMG" ] || fail "control: component still present after unrequest"
+stop_all control
+pass "control: peeked with draft-26 numbering, the pre-26 Success reads as an Error"
+
+# (ii) draft-26, the first QueryRequest of each exchange a COSE_Sign
+start_tam --first-message cose-sign
+conf draft-26 draft-26
+start_broker
+install_and_remove "COSE_Sign"
+[ "$(grep -c -- "-> QueryRequest .*(COSE_Sign)" "$WORK/tam.log")" = 2 ] ||
+	fail "COSE_Sign: the TAM did not send 2 QueryRequests as COSE_Sign"
+grep -q "tam: drop" "$WORK/tam.log" && fail "COSE_Sign: the TAM dropped a message"
+stop_all "COSE_Sign"
+pass "draft-26 with the first QueryRequest as COSE_Sign: install and removal"
+
+# (iii) a TAM in pre-26, an Agent in draft-26: the Agent reads no token
+# where the TAM put it (label 20 is token only in pre-26), so the TAM drops
+# its QueryResponse and nothing is installed. The app's one answer must not
+# claim an install; today it is "done: no-change" (the TAM ended the
+# exchange without an Update), an error answer is also accepted.
+start_tam --numbering pre-26
+conf pre-26 draft-26
+start_broker
+ua request-ta "$TC_UUID"
+rc=$?
+[ $rc -le 1 ] || fail "mismatch: teep-ua exited $rc: $(cat "$WORK/ua.out")"
+grep -Eq "^(error [0-9]+ |done: no-change)" "$WORK/ua.out" ||
+	fail "mismatch: unexpected answer: $(cat "$WORK/ua.out")"
+answer=$(grep -E "^(error|done)" "$WORK/ua.out")
+[ ! -e "$IMG" ] || fail "mismatch: something got installed"
+grep -q "tam: drop QueryResponse" "$WORK/tam.log" || fail "mismatch: the TAM did not drop the answer"
+kill -0 "$BROKER_PID" || fail "mismatch: broker died"
+kill -0 "$TAM_PID" || fail "mismatch: TAM died"
+ua policy-check
+[ $? -le 1 ] || fail "mismatch: broker no longer answers"
+stop_all mismatch
+pass "mismatch (TAM pre-26, Agent draft-26): nothing installed, nothing crashed ($answer)"

@@ -1,0 +1,227 @@
+/* The broker's HTTP/1.1 request head and response parser. */
+#include "config.h"
+#include "http1.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define MAX_HEAD 4096
+#define MAX_BODY 1000
+
+/* Feed text whole, or one byte at a time; return the final result. */
+static enum tb_http1_result run(const char *text, size_t len, int bytewise, int eof,
+                                struct tb_http1_response *r)
+{
+	enum tb_http1_result res = TB_HTTP1_MORE;
+	tb_http1_response_init(r, MAX_HEAD, MAX_BODY);
+	if (bytewise) {
+		for (size_t i = 0; i < len && res == TB_HTTP1_MORE; i++)
+			res = tb_http1_response_feed(r, (const uint8_t *)text + i, 1);
+	} else {
+		res = tb_http1_response_feed(r, (const uint8_t *)text, len);
+	}
+	if (res == TB_HTTP1_MORE && eof)
+		res = tb_http1_response_eof(r);
+	return res;
+}
+
+struct good_case {
+	const char *name;
+	const char *text;
+	int eof;
+	int status;
+	const char *ctype;
+	const char *body;
+};
+
+static const struct good_case good[] = {
+    {"content-length",
+     "HTTP/1.1 200 OK\r\nContent-Type: application/teep+cbor\r\nContent-Length: 5\r\n\r\nhello", 0,
+     200, "application/teep+cbor", "hello"},
+    {"204 has no body", "HTTP/1.1 204 \r\nContent-Length: 7\r\n\r\n", 0, 204, "", ""},
+    {"bare LF line ends", "HTTP/1.0 200 OK\nContent-Length: 2\n\nok", 0, 200, "", "ok"},
+    {"chunked with extension and trailer",
+     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: application/teep+cbor; "
+     "x=y\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: t\r\n\r\n",
+     0, 200, "application/teep+cbor", "abcde"},
+    {"close-delimited", "HTTP/1.1 200 OK\r\nContent-Type: a/b\r\n\r\nuntil close", 1, 200, "a/b",
+     "until close"},
+    {"interim 100 then 200",
+     "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", 0, 200, "", "x"},
+    {"redirect is just a status", "HTTP/1.1 302 Found\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n",
+     0, 302, "", ""},
+    {"same Content-Length twice",
+     "HTTP/1.1 500 x\r\nContent-Length: 1\r\ncontent-length: 1\r\n\r\nz", 0, 500, "", "z"},
+};
+
+static void http1__good_responses__parsed_whole_and_bytewise(void **state)
+{
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		for (int bytewise = 0; bytewise < 2; bytewise++) {
+			struct tb_http1_response r;
+			enum tb_http1_result res =
+			    run(good[i].text, strlen(good[i].text), bytewise, good[i].eof, &r);
+			if (res != TB_HTTP1_COMPLETE)
+				fail_msg("%s (bytewise %d): result %d (%s)", good[i].name, bytewise,
+				         res, r.why ? r.why : "");
+			assert_int_equal(r.status, good[i].status);
+			assert_string_equal(r.content_type, good[i].ctype);
+			size_t n;
+			uint8_t *body = tb_http1_response_take_body(&r, &n);
+			assert_int_equal(n, strlen(good[i].body));
+			if (n)
+				assert_memory_equal(body, good[i].body, n);
+			free(body);
+			tb_http1_response_free(&r);
+		}
+	}
+}
+
+struct bad_case {
+	const char *name;
+	const char *text;
+	int eof;
+	enum tb_http1_result res;
+};
+
+static const struct bad_case bad[] = {
+    {"not http", "SSH-2.0-OpenSSH\r\n", 0, TB_HTTP1_BAD},
+    {"garbage bytes", "\x82\x01\xff\r\n", 0, TB_HTTP1_BAD},
+    {"status too short", "HTTP/1.1 20\r\n\r\n", 0, TB_HTTP1_BAD},
+    {"folded header", "HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n", 0, TB_HTTP1_BAD},
+    {"no colon", "HTTP/1.1 200 OK\r\nnocolon\r\n\r\n", 0, TB_HTTP1_BAD},
+    {"space in name", "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", 0, TB_HTTP1_BAD},
+    {"content-length not a number", "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", 0,
+     TB_HTTP1_BAD},
+    {"conflicting lengths", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 0,
+     TB_HTTP1_BAD},
+    {"length and chunked",
+     "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 0, TB_HTTP1_BAD},
+    {"gzip coding", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 0, TB_HTTP1_BAD},
+    {"bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0,
+     TB_HTTP1_BAD},
+    {"chunk without CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\naXX\r\n", 0,
+     TB_HTTP1_BAD},
+    {"truncated body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 1, TB_HTTP1_BAD},
+    {"truncated head", "HTTP/1.1 200 OK\r\nContent-", 1, TB_HTTP1_BAD},
+    {"content-length over the cap", "HTTP/1.1 200 OK\r\nContent-Length: 1001\r\n\r\n", 0,
+     TB_HTTP1_TOO_LARGE},
+    {"huge content-length", "HTTP/1.1 200 OK\r\nContent-Length: 999999999999999999\r\n\r\n", 0,
+     TB_HTTP1_TOO_LARGE},
+    {"chunk over the cap", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3e9\r\n", 0,
+     TB_HTTP1_TOO_LARGE},
+    {"chunk size overflow",
+     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n", 0,
+     TB_HTTP1_TOO_LARGE},
+};
+
+static void http1__bad_responses__refused_whole_and_bytewise(void **state)
+{
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		for (int bytewise = 0; bytewise < 2; bytewise++) {
+			struct tb_http1_response r;
+			enum tb_http1_result res =
+			    run(bad[i].text, strlen(bad[i].text), bytewise, bad[i].eof, &r);
+			if (res != bad[i].res)
+				fail_msg("%s (bytewise %d): result %d, expected %d", bad[i].name,
+				         bytewise, res, bad[i].res);
+			assert_non_null(r.why);
+			/* once failed, it stays failed */
+			assert_int_equal(tb_http1_response_feed(&r, (const uint8_t *)"x", 1),
+			                 TB_HTTP1_BAD);
+			tb_http1_response_free(&r);
+		}
+	}
+}
+
+static void http1__body_over_the_cap_without_length__refused(void **state)
+{
+	static char text[2000];
+	struct tb_http1_response r;
+	int n = snprintf(text, sizeof(text), "HTTP/1.1 200 OK\r\n\r\n");
+	memset(text + n, 'a', 1001);
+	assert_int_equal(run(text, (size_t)n + 1001, 0, 0, &r), TB_HTTP1_TOO_LARGE);
+	assert_true(r.body_len <= MAX_BODY);
+	tb_http1_response_free(&r);
+}
+
+static void http1__long_line_or_head__refused(void **state)
+{
+	static char text[8192];
+	struct tb_http1_response r;
+	int n = snprintf(text, sizeof(text), "HTTP/1.1 200 OK\r\nX: ");
+	memset(text + n, 'a', 2000);
+	assert_int_equal(run(text, (size_t)n + 2000, 0, 0, &r), TB_HTTP1_TOO_LARGE);
+	tb_http1_response_free(&r);
+
+	n = snprintf(text, sizeof(text), "HTTP/1.1 200 OK\r\n");
+	while (n < 5000)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "X-Filler: %040d\r\n", n);
+	assert_int_equal(run(text, (size_t)n, 0, 0, &r), TB_HTTP1_TOO_LARGE);
+	tb_http1_response_free(&r);
+}
+
+static void http1__request_head__exact_bytes(void **state)
+{
+	char out[512];
+	int n = tb_http1_request_head(out, sizeof(out), "/tam", "127.0.0.1", 8480, 0,
+	                              "application/teep+cbor", 0);
+	assert_true(n > 0);
+	assert_string_equal(out, "POST /tam HTTP/1.1\r\n"
+	                         "Host: 127.0.0.1:8480\r\n"
+	                         "User-Agent: teep-brokerd/" PACKAGE_VERSION "\r\n"
+	                         "Accept: application/teep+cbor\r\n"
+	                         "Content-Type: application/teep+cbor\r\n"
+	                         "Content-Length: 0\r\n"
+	                         "Connection: close\r\n"
+	                         "\r\n");
+	assert_null(strstr(out, "Cache-Control"));
+	assert_null(strstr(out, "Pragma"));
+	assert_null(strstr(out, "Cookie"));
+}
+
+static void http1__request_head__host_forms(void **state)
+{
+	char out[512];
+	assert_true(tb_http1_request_head(out, sizeof(out), "/", "tam.example", 443, 1, "a/b", 9) >
+	            0);
+	assert_non_null(strstr(out, "Host: tam.example\r\n"));
+	assert_non_null(strstr(out, "Content-Length: 9\r\n"));
+	assert_true(tb_http1_request_head(out, sizeof(out), "/", "::1", 8080, 0, "a/b", 0) > 0);
+	assert_non_null(strstr(out, "Host: [::1]:8080\r\n"));
+	assert_true(tb_http1_request_head(out, sizeof(out), "/", "h", 80, 0, "a/b", 0) > 0);
+	assert_non_null(strstr(out, "Host: h\r\n"));
+}
+
+static void http1__request_head__injection_refused(void **state)
+{
+	char out[512];
+	assert_int_equal(tb_http1_request_head(out, sizeof(out), "/a b", "h", 80, 0, "a/b", 0), -1);
+	assert_int_equal(
+	    tb_http1_request_head(out, sizeof(out), "/a\r\nX: y", "h", 80, 0, "a/b", 0), -1);
+	assert_int_equal(tb_http1_request_head(out, sizeof(out), "tam", "h", 80, 0, "a/b", 0), -1);
+	assert_int_equal(tb_http1_request_head(out, sizeof(out), "/", "h/x", 80, 0, "a/b", 0), -1);
+	assert_int_equal(tb_http1_request_head(out, sizeof(out), "/", "h\r\n", 80, 0, "a/b", 0),
+	                 -1);
+	assert_int_equal(tb_http1_request_head(out, 20, "/", "h", 80, 0, "a/b", 0), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(http1__good_responses__parsed_whole_and_bytewise),
+	    cmocka_unit_test(http1__bad_responses__refused_whole_and_bytewise),
+	    cmocka_unit_test(http1__body_over_the_cap_without_length__refused),
+	    cmocka_unit_test(http1__long_line_or_head__refused),
+	    cmocka_unit_test(http1__request_head__exact_bytes),
+	    cmocka_unit_test(http1__request_head__host_forms),
+	    cmocka_unit_test(http1__request_head__injection_refused),
+	};
+	return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
+}
