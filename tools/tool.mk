@@ -3,4 +3,4 @@ bin_PROGRAMS += teep-tool
 teep_tool_SOURCES = tools/teep-tool.c
 teep_tool_CFLAGS = $(AM_CFLAGS) $(CBOR_CFLAGS)
 # libmbedx509 writes the certificates of `teep-tool cert`
-teep_tool_LDADD = libtbcommon.la $(CBOR_LIBS) -lmbedx509 $(MBEDTLS_LIBS)
+teep_tool_LDADD = libtbcommon.la $(CBOR_LIBS) $(MBEDX509_LIBS) $(MBEDTLS_LIBS)
