@@ -91,7 +91,7 @@ test_all() {
 	say "test suite under valgrind (unit tests and the install path)"
 	make -C _build/valgrind -j"$JOBS" check TEST_SUITE_LOG=test-suite-valgrind.log \
 		LOG_COMPILER="$TOP/tests/valgrind-wrap.sh" SH_LOG_COMPILER="$TOP/tests/valgrind-wrap.sh" \
-		TESTS="\$(check_PROGRAMS) tests/integration/install.sh" \
+		TESTS="\$(filter tests/unit/%,\$(check_PROGRAMS)) tests/integration/install.sh" \
 		>_build/valgrind/check.out 2>&1 || failed=1
 	grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' _build/valgrind/check.out || true
 	logs="$logs _build/valgrind/test-suite-valgrind.log"

@@ -12,10 +12,16 @@
  *                       goes to the TEE worker and back, no TAM traffic)
  *         install       request-ta then unrequest-ta COMPONENT, alternating:
  *                       full TEEP exchanges with the TAM
- *       prints min/p50/p90/p99/max in microseconds
+ *       prints min/p50/p90/p99/max in microseconds; with --wait-close, keeps
+ *       the connection after the last round until the broker closes it
+ *   teep-bench [--url URL] burst N request-ta COMPONENT
+ *       N requests (ids 1..N) sent back to back on one connection without
+ *       waiting; prints each final answer as it comes and a summary, and
+ *       fails unless every id got exactly one
  *
- * Every run is bounded: at most 60000 connections, 1000000 round trips, and a
- * 300 s overall deadline after which it stops by itself.
+ * Every run is bounded: at most 60000 connections, 1000000 round trips, and
+ * an overall deadline (300 s, or --deadline SECONDS) after which it stops by
+ * itself. A close by the broker is reported with its websocket status.
  */
 #include "tb_teep.h"
 #include "tb_uaproto.h"
@@ -30,10 +36,10 @@
 
 #define MAX_CONNS     60000
 #define MAX_ROUNDS    1000000
-#define DEADLINE_S    300
+#define DEADLINE_S    300 /* default of --deadline */
 #define CONNECT_BURST 256 /* connection attempts in flight at once */
 
-enum mode { M_IDLE, M_RTT };
+enum mode { M_IDLE, M_RTT, M_BURST };
 enum kind { K_MALFORMED, K_REQUEST_TA, K_INSTALL };
 
 struct bench {
@@ -54,6 +60,15 @@ struct bench {
 	int waiting;
 	int stop;
 	uint64_t start_ms;
+	unsigned deadline_s;
+	int wait_close;   /* rtt: stay until the broker closes */
+	int close_status; /* status of a close by the broker, 0: none */
+	int reported_up;  /* idle: "all up" printed */
+	/* burst */
+	unsigned sent, finals, dup_finals;
+	unsigned n_done, n_error, n_busy;
+	uint8_t *got; /* final answers per id */
+	uint64_t burst_t0_us;
 	lws_sorted_usec_list_t tick;
 };
 
@@ -121,6 +136,67 @@ static int send_request(struct bench *b, struct lws *wsi)
 	return lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_BINARY) < (int)len ? -1 : 0;
 }
 
+/* Burst: the next request, ids 1..N; one write per WRITEABLE, as lws wants. */
+static int send_burst(struct bench *b, struct lws *wsi)
+{
+	uint8_t buf[LWS_PRE + 512];
+	uint8_t *frame = NULL;
+	size_t len = 0;
+	struct tb_ua_request r = {.id = b->sent + 1, .op = TB_UA_OP_REQUEST_TA};
+
+	r.component = b->comp;
+	if (tb_ua_request_encode(&r, &frame, &len) || len > 512) {
+		free(frame);
+		return -1;
+	}
+	memcpy(buf + LWS_PRE, frame, len);
+	free(frame);
+	if (!b->sent)
+		b->burst_t0_us = now_us();
+	if (lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_BINARY) < (int)len)
+		return -1;
+	if (++b->sent < b->rounds)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static void burst_answer(struct bench *b, const struct tb_ua_answer *a)
+{
+	unsigned long long ms = (now_us() - b->burst_t0_us) / 1000;
+
+	if (a->event == TB_UA_EV_PROGRESS)
+		return;
+	if (!a->has_id || a->id < 1 || a->id > b->rounds) {
+		printf("answer for an unknown id after %llu ms\n", ms);
+		b->errors++;
+		return;
+	}
+	switch (a->event) {
+	case TB_UA_EV_DONE:
+		b->n_done++;
+		printf("answer id %llu done %s after %llu ms\n", (unsigned long long)a->id,
+		       a->result ? a->result : "", ms);
+		break;
+	case TB_UA_EV_BUSY:
+		b->n_busy++;
+		printf("answer id %llu busy retry-after %llu after %llu ms\n",
+		       (unsigned long long)a->id, (unsigned long long)a->retry_after_ms, ms);
+		break;
+	default:
+		b->n_error++;
+		printf("answer id %llu error %d after %llu ms\n", (unsigned long long)a->id,
+		       a->code, ms);
+		break;
+	}
+	fflush(stdout); /* scripts watch these lines as they come */
+	if (b->got[a->id - 1]++)
+		b->dup_finals++;
+	else
+		b->finals++;
+	if (b->finals == b->rounds)
+		b->stop = 1;
+}
+
 static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct bench *b = lws_context_user(lws_get_context(wsi));
@@ -128,9 +204,15 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		b->established++;
-		if (b->mode == M_RTT) {
+		if (b->mode != M_IDLE) {
 			b->wsi = wsi;
 			lws_callback_on_writable(wsi);
+		}
+		break;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (len >= 2) {
+			const uint8_t *p = in;
+			b->close_status = p[0] << 8 | p[1];
 		}
 		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -138,20 +220,28 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		break;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		b->closed++;
-		if (b->mode == M_RTT)
+		if (b->mode != M_IDLE) {
+			b->wsi = NULL;
 			b->stop = 1;
+		}
 		break;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		if (b->mode == M_RTT && !b->waiting && b->done_rounds < b->rounds)
 			return send_request(b, wsi);
+		if (b->mode == M_BURST && b->sent < b->rounds)
+			return send_burst(b, wsi);
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE: {
-		if (b->mode != M_RTT || !b->waiting)
-			break;
 		struct tb_ua_answer a;
 		char arena[1024];
+		if (b->mode == M_IDLE || (b->mode == M_RTT && !b->waiting))
+			break;
 		if (tb_ua_answer_decode(in, len, &a, arena, sizeof(arena)))
 			break;
+		if (b->mode == M_BURST) {
+			burst_answer(b, &a);
+			break;
+		}
 		if (a.event == TB_UA_EV_PROGRESS)
 			break;
 		uint64_t t1 = now_us();
@@ -164,7 +254,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		b->lat_us[b->done_rounds++] = t1 - t0;
 		b->waiting = 0;
 		if (b->done_rounds >= b->rounds)
-			b->stop = 1;
+			b->stop = !b->wait_close;
 		else
 			lws_callback_on_writable(wsi);
 		break;
@@ -183,7 +273,7 @@ static const struct lws_protocols protocols[] = {
 static void tick(lws_sorted_usec_list_t *sul)
 {
 	struct bench *b = lws_container_of(sul, struct bench, tick);
-	if (tb_now_ms() - b->start_ms > DEADLINE_S * 1000u) {
+	if (tb_now_ms() - b->start_ms > b->deadline_s * 1000u) {
 		fprintf(stderr, "teep-bench: deadline reached, stopping\n");
 		b->stop = 1;
 	}
@@ -206,8 +296,11 @@ static int cmp_u64(const void *x, const void *y)
 static void usage(void)
 {
 	fprintf(stderr,
-	        "usage: teep-bench [--url ws://127.0.0.1:8470/] [--pid PID] idle N [HOLD_S]\n"
-	        "       teep-bench [--url URL] rtt N malformed|request-ta|install [COMPONENT]\n");
+	        "usage: teep-bench [--url ws://127.0.0.1:8470/] [--deadline S] [--pid PID] idle N "
+	        "[HOLD_S]\n"
+	        "       teep-bench [--url URL] [--deadline S] [--wait-close] rtt N "
+	        "malformed|request-ta|install [COMPONENT]\n"
+	        "       teep-bench [--url URL] [--deadline S] burst N request-ta COMPONENT\n");
 	exit(2);
 }
 
@@ -218,13 +311,22 @@ int main(int argc, char **argv)
 	char url[512] = "ws://127.0.0.1:8470/";
 	int i = 1;
 
+	b->deadline_s = DEADLINE_S;
 	for (; i + 1 < argc && !strncmp(argv[i], "--", 2); i += 2) {
-		if (!strcmp(argv[i], "--url"))
+		if (!strcmp(argv[i], "--wait-close")) {
+			b->wait_close = 1;
+			i--; /* takes no value */
+		} else if (!strcmp(argv[i], "--url")) {
 			snprintf(url, sizeof(url), "%s", argv[i + 1]);
-		else if (!strcmp(argv[i], "--pid"))
+		} else if (!strcmp(argv[i], "--pid")) {
 			b->pid = strtol(argv[i + 1], NULL, 10);
-		else
+		} else if (!strcmp(argv[i], "--deadline")) {
+			b->deadline_s = (unsigned)strtoul(argv[i + 1], NULL, 10);
+			if (!b->deadline_s || b->deadline_s > DEADLINE_S)
+				usage();
+		} else {
 			usage();
+		}
 	}
 	if (i + 1 >= argc)
 		usage();
@@ -261,6 +363,16 @@ int main(int argc, char **argv)
 		b->lat_us = calloc(b->rounds, sizeof(*b->lat_us));
 		if (!b->lat_us)
 			return 1;
+	} else if (!strcmp(argv[i], "burst") && i + 3 < argc &&
+	           !strcmp(argv[i + 2], "request-ta")) {
+		b->mode = M_BURST;
+		b->rounds = (unsigned)strtoul(argv[i + 1], NULL, 10);
+		if (!b->rounds || b->rounds > MAX_ROUNDS ||
+		    tb_component_id_parse(argv[i + 3], &b->comp))
+			usage();
+		b->got = calloc(b->rounds, 1);
+		if (!b->got)
+			return 1;
 	} else {
 		usage();
 	}
@@ -285,16 +397,20 @@ int main(int argc, char **argv)
 	long rss0 = b->pid ? rss_kib(b->pid) : -1;
 	b->start_ms = tb_now_ms();
 	lws_sul_schedule(b->ctx, 0, &b->tick, tick, 1);
-	if (b->mode == M_RTT)
+	if (b->mode != M_IDLE)
 		connect_one(b);
 
 	uint64_t all_up_ms = 0, hold_until = 0;
 	while (!b->stop && lws_service(b->ctx, 0) >= 0) {
-		if (b->mode == M_RTT && b->failed)
+		if (b->mode != M_IDLE && b->failed)
 			break;
 		if (b->mode == M_IDLE && !all_up_ms && b->established + b->failed >= b->target) {
 			all_up_ms = tb_now_ms();
 			hold_until = all_up_ms + b->hold_s * 1000u;
+			/* scripts wait for this line before they go on */
+			printf("idle: %u up, %u failed; holding them %u s\n", b->established,
+			       b->failed, b->hold_s);
+			fflush(stdout);
 		}
 		if (all_up_ms && tb_now_ms() >= hold_until)
 			break;
@@ -312,6 +428,12 @@ int main(int argc, char **argv)
 			       b->established ? (double)(rss1 - rss0) * 1024.0 / b->established
 			                      : 0.0);
 		rc = b->established == b->target ? 0 : 1;
+	} else if (b->mode == M_BURST) {
+		unsigned missing = b->rounds - b->finals;
+		printf("burst: %u sent, %u done, %u error, %u busy; %u without a final answer, "
+		       "%u with more than one\n",
+		       b->sent, b->n_done, b->n_error, b->n_busy, missing, b->dup_finals);
+		rc = b->sent == b->rounds && !missing && !b->dup_finals && !b->errors ? 0 : 1;
 	} else {
 		unsigned n = b->done_rounds;
 		qsort(b->lat_us, n, sizeof(*b->lat_us), cmp_u64);
@@ -328,9 +450,18 @@ int main(int argc, char **argv)
 			    (unsigned long long)b->lat_us[n * 99 / 100],
 			    (unsigned long long)b->lat_us[n - 1]);
 		rc = n == b->rounds && !b->errors ? 0 : 1;
+		if (b->wait_close && !b->close_status)
+			rc = 1;
 	}
+	if (b->close_status)
+		printf("closed by the broker with status %d\n", b->close_status);
+	/* a connection still open is dropped now, not after a close handshake
+	 * with a broker that may not answer */
+	if (b->wsi)
+		lws_set_timeout(b->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 	lws_context_destroy(b->ctx);
 	free(b->lat_us);
+	free(b->got);
 	tb_component_id_clear(&b->comp);
 	return rc;
 }

@@ -10,6 +10,8 @@
  *   tb_session  one accepted app request, from its first Agent call through
  *               the TEEP-over-HTTP exchange(s) to its single final answer
  *   tb_call     one driver call travelling to a TEE worker and back
+ *   tb_defences the denial-of-service defences (defence.c): rate-limit zones,
+ *               the ban table, open connections per address
  *
  * Everything here is touched on the loop thread only, except the inside of a
  * tb_call while its job runs on a worker.
@@ -17,9 +19,12 @@
 #ifndef TB_BROKER_H
 #define TB_BROKER_H
 
+#include "banscore.h"
 #include "conf.h"
 #include "http1.h"
+#include "keytable.h"
 #include "loader.h"
+#include "ratelimit.h"
 #include "tamsm.h"
 #include "tb_teep.h"
 #include "tb_uaproto.h"
@@ -38,7 +43,13 @@ struct tb_tls_ctx;
 
 struct tb_counters {
 	uint64_t conns_accepted;
-	uint64_t conns_refused;
+	/* connections refused, by reason: at accept time, before any
+	 * per-connection cost (or right after the handshake when several
+	 * raced past the accept-time check) */
+	uint64_t refused_stopping; /* the broker is stopping */
+	uint64_t refused_global;   /* max_connections reached */
+	uint64_t refused_per_ip;   /* max_connections_per_ip reached */
+	uint64_t refused_banned;   /* the address is banned */
 	uint64_t frames_in;
 	uint64_t frames_rejected; /* malformed, oversize, text */
 	uint64_t requests;        /* accepted requests */
@@ -50,6 +61,34 @@ struct tb_counters {
 	uint64_t tam_failures;
 	uint64_t tee_calls;
 	uint64_t tee_timeouts;
+	uint64_t rate_limited; /* frames refused by a [limit:NAME] zone (or its table full) */
+	uint64_t rate_delayed; /* frames held back, then served */
+	uint64_t rate_dryrun;  /* frames a dry-run zone would have delayed or refused */
+	uint64_t bans;         /* bans started */
+};
+
+/* A peer's address as the defences key it: 4 bytes for IPv4 (also when a
+ * dual-stack socket reports it as ::ffff:a.b.c.d, so that one peer has one
+ * key), 16 for IPv6, in network order. len 0: unknown (never limited per
+ * address, never scored). */
+struct tb_peer {
+	uint8_t addr[16];
+	uint8_t len;
+};
+
+/* One [limit:NAME] zone. */
+struct tb_zone {
+	const struct tb_conf_limit *conf;
+	struct tb_rl_zone *rl;
+	int warned_full; /* "table full" is logged once, then only counted */
+};
+
+struct tb_defences {
+	struct tb_zone zones[TB_CONF_MAX_LIMITS];
+	size_t n_zones;
+	struct tb_ban_table *bans; /* NULL: [ban] enabled = no */
+	struct tb_kt per_ip;       /* open connections of each address */
+	int per_ip_ready;
 };
 
 struct tb_tee {
@@ -100,11 +139,18 @@ struct tb_answer {
 	unsigned char buf[]; /* LWS_PRE headroom, then the frame */
 };
 
+struct tb_held;
+
 struct tb_ua_conn {
 	struct tb_broker *b;
 	struct lws *wsi;
 	struct tb_ua_conn *next, *prev;
 	char peer[64];
+	struct tb_peer addr;  /* the defences' key */
+	int counted_per_ip;   /* holds one count in b->def.per_ip */
+	struct tb_held *held; /* a frame a rate limit delays; the connection reads
+	                         nothing more until it has run */
+	int ban_closing;      /* banned: close with 1008 once the answers are out */
 	/* reassembly of the current frame */
 	uint8_t *rx;
 	size_t rx_len;
@@ -184,6 +230,7 @@ struct tb_broker {
 	struct tb_ua_conn *conns;
 	unsigned n_conns;
 	struct tb_counters counters;
+	struct tb_defences def;
 	int sig_fd;
 	int stopping;
 	int exit_loop;
@@ -219,6 +266,44 @@ void tb_ua_answer(struct tb_ua_conn *c, const struct tb_ua_answer *a);
 void tb_ua_session_gone(struct tb_ua_conn *c, struct tb_session *s);
 void tb_ua_close_all(struct tb_broker *b);
 size_t tb_ua_pending_tx(struct tb_broker *b);
+
+/* Answer a frame held back by a rate limit now, as the broker stops. */
+void tb_ua_stopping(struct tb_broker *b);
+/* Close every connection from p with status 1008, once the answers queued
+ * on it are written. */
+void tb_ua_ban_close(struct tb_broker *b, const struct tb_peer *p, uint64_t until_ms);
+
+/* defence.c */
+int tb_def_setup(struct tb_broker *b, char *err, size_t errlen);
+void tb_def_teardown(struct tb_broker *b);
+/* The peer of a connected socket; TB_ERR_INVAL when it has no IP address. */
+int tb_peer_from_fd(int fd, struct tb_peer *p);
+/* The address as text, for logs. */
+const char *tb_peer_str(const struct tb_peer *p, char *buf, size_t len);
+/* May a connection from p be taken now (the broker is not stopping nor
+ * full, p is not banned and below max_connections_per_ip)? 0 yes; else
+ * refused and counted by reason. */
+int tb_def_admit(struct tb_broker *b, const struct tb_peer *p);
+/* One more / one fewer open connection from p. */
+int tb_def_conn_add(struct tb_broker *b, const struct tb_peer *p);
+void tb_def_conn_remove(struct tb_broker *b, const struct tb_peer *p);
+
+enum tb_def_verdict { TB_DEF_PASS, TB_DEF_DELAY, TB_DEF_REFUSE };
+/*
+ * Charge one frame (TB_LIMIT_MESSAGES) or one request about to start a TEE
+ * call (TB_LIMIT_TEE_CALLS) to the zones of that kind, keyed by the peer.
+ * DELAY: *delay_ms is set and the key is pinned in the zones whose bits are
+ * set in *pins (release with tb_def_unpin). REFUSE: *retry_ms is set.
+ * Dry-run verdicts are logged and counted and change nothing.
+ */
+enum tb_def_verdict tb_def_limit(struct tb_broker *b, struct tb_ua_conn *c,
+                                 enum tb_limit_applies kind, uint64_t *delay_ms, uint64_t *retry_ms,
+                                 unsigned *pins);
+void tb_def_unpin(struct tb_broker *b, const struct tb_peer *p, unsigned pins);
+/* One violation by p; when it starts a ban, logs it and closes every
+ * connection of p (tb_ua_ban_close). Allowlisted addresses are not scored. */
+void tb_def_score(struct tb_broker *b, const struct tb_peer *p, uint32_t weight, const char *what);
+void tb_def_log_counters(const struct tb_broker *b);
 
 /* main.c */
 void tb_broker_maybe_exit(struct tb_broker *b);

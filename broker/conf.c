@@ -18,6 +18,9 @@
  * setters as the file, so a default can never be out of its own bounds.
  */
 #include "conf.h"
+#include "banscore.h"
+#include "keytable.h"
+#include "ratelimit.h"
 #include "tb_util.h"
 
 #include <teep-broker/driver.h>
@@ -38,10 +41,20 @@
 #define CONF_NAME_MAX 64            /* [tam:NAME], [driver:NAME]: a TEE name */
 #define CONF_PATH_MAX 4096
 #define CONF_URI_MAX  512
+#define CONF_CIDR_MAX 64 /* one allow entry: an IPv6 address and "/128" fit */
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-enum sect_kind { SECT_NONE, SECT_BROKER, SECT_LISTENER, SECT_TAM, SECT_DRIVER, SECT_SKIP };
+enum sect_kind {
+	SECT_NONE,
+	SECT_BROKER,
+	SECT_LISTENER,
+	SECT_TAM,
+	SECT_DRIVER,
+	SECT_LIMIT,
+	SECT_BAN,
+	SECT_SKIP
+};
 
 enum conf_type {
 	CT_INT,        /* int, decimal */
@@ -53,7 +66,9 @@ enum conf_type {
 	CT_URI,        /* char *, http:// or https:// */
 	CT_NAME,       /* char *, 1..max bytes of [A-Za-z0-9_-] */
 	CT_MEDIA_LIST, /* char *, media types "type/subtype" separated by commas */
-	CT_ENUM        /* int-sized enum, one of the names in `enums` */
+	CT_ENUM,       /* int-sized enum, one of the names in `enums` */
+	CT_RATE,       /* uint32_t requests/s x1000: "10r/s", "600r/m" (tb_rl_parse_rate) */
+	CT_CIDR_LIST   /* char *, CIDRs separated by commas, or "none" */
 };
 
 struct conf_enum {
@@ -83,6 +98,17 @@ static const struct conf_enum numberings[] = {
     {NULL, 0},
 };
 
+static const struct conf_enum limit_applies[] = {
+    {"messages", TB_LIMIT_MESSAGES},
+    {"tee-calls", TB_LIMIT_TEE_CALLS},
+    {NULL, 0},
+};
+
+static const struct conf_enum limit_keys[] = {
+    {"address", TB_LIMIT_KEY_ADDRESS},
+    {NULL, 0},
+};
+
 /* CT_ENUM stores through an int. */
 _Static_assert(sizeof(enum tb_numbering) == sizeof(int), "enum tb_numbering is not int-sized");
 
@@ -96,6 +122,8 @@ _Static_assert(sizeof(enum tb_numbering) == sizeof(int), "enum tb_numbering is n
 #define L(k, t, f, lo, hi, d) KEY(SECT_LISTENER, k, t, struct tb_conf_listener, f, lo, hi, d)
 #define T(k, t, f, lo, hi, d) KEY(SECT_TAM, k, t, struct tb_conf_tam, f, lo, hi, d)
 #define D(k, t, f, lo, hi, d) KEY(SECT_DRIVER, k, t, struct tb_conf_driver, f, lo, hi, d)
+#define R(k, t, f, lo, hi, d) KEY(SECT_LIMIT, k, t, struct tb_conf_limit, f, lo, hi, d)
+#define N(k, t, f, lo, hi, d) KEY(SECT_BAN, k, t, struct tb_conf_ban, f, lo, hi, d)
 
 /* Keep conf/teep-broker.conf and the comments of conf.h in step with this. */
 static const struct conf_cmd conf_cmds[] = {
@@ -120,6 +148,7 @@ static const struct conf_cmd conf_cmds[] = {
     L("max_queued_answers", CT_UINT, max_queued_answers, 1, 65536, "64"),
     L("handshake_timeout", CT_DURATION, handshake_timeout_ms, 100, 600 * 1000, "5s"),
     L("idle_timeout", CT_DURATION, idle_timeout_ms, 0, MS_DAY, "0"),
+    L("max_connections_per_ip", CT_UINT, max_connections_per_ip, 1, 1000000, "64"),
 
     {.sect = SECT_TAM,
      .key = "uri",
@@ -152,6 +181,46 @@ static const struct conf_cmd conf_cmds[] = {
     D("queue_size", CT_UINT, queue_size, 1, 65536, "64"),
     D("call_timeout", CT_DURATION, call_timeout_ms, 100, 3600 * 1000, "60s"),
     D("policy_check_interval", CT_DURATION, policy_check_interval_ms, 0, 30 * MS_DAY, "0"),
+
+    {.sect = SECT_LIMIT,
+     .key = "rate",
+     .type = CT_RATE,
+     .offset = offsetof(struct tb_conf_limit, rate_milli),
+     .required = 1},
+    /* burst and delay are bounded so that the longest delay, burst * 1000 /
+     * the smallest rate (1r/m), stays far inside a timer's range */
+    R("burst", CT_UINT, burst, 0, 1000000, "0"),
+    R("delay", CT_UINT, delay, 0, 1000000, "0"),
+    R("nodelay", CT_BOOL, nodelay, 0, 1, "no"),
+    R("dry_run", CT_BOOL, dry_run, 0, 1, "no"),
+    {.sect = SECT_LIMIT,
+     .key = "applies_to",
+     .type = CT_ENUM,
+     .offset = offsetof(struct tb_conf_limit, applies_to),
+     .enums = limit_applies,
+     .required = 1},
+    {.sect = SECT_LIMIT,
+     .key = "key",
+     .type = CT_ENUM,
+     .offset = offsetof(struct tb_conf_limit, key),
+     .def = "address",
+     .enums = limit_keys},
+    R("max_keys", CT_UINT, max_keys, 1, TB_KT_MAX_KEYS, "65536"),
+
+    N("enabled", CT_BOOL, enabled, 0, 1, "yes"),
+    N("threshold", CT_UINT, threshold, 1, UINT32_MAX, "100"),
+    /* the ban table keeps the half-life in 32 bits of milliseconds */
+    N("half_life", CT_DURATION, half_life_ms, 1, 1000 * 3600 * UINT64_C(1000), "60s"),
+    N("ban_time", CT_DURATION, ban_time_ms, 1, 365 * MS_DAY, "60s"),
+    N("ban_time_max", CT_DURATION, ban_time_max_ms, 1, 365 * MS_DAY, "1h"),
+    N("memory", CT_DURATION, memory_ms, 0, 365 * MS_DAY, "24h"),
+    N("allow", CT_CIDR_LIST, allow, 1, 4096, "127.0.0.0/8, ::1/128"),
+    N("max_keys", CT_UINT, max_keys, 1, TB_KT_MAX_KEYS, "65536"),
+    N("weight_malformed", CT_UINT, weight_malformed, 0, UINT32_MAX, "10"),
+    N("weight_oversize", CT_UINT, weight_oversize, 0, UINT32_MAX, "20"),
+    N("weight_text_frame", CT_UINT, weight_text_frame, 0, UINT32_MAX, "10"),
+    N("weight_rate_limited", CT_UINT, weight_rate_limited, 0, UINT32_MAX, "1"),
+    N("weight_unknown_tee", CT_UINT, weight_unknown_tee, 0, UINT32_MAX, "5"),
 };
 
 #define N_CMDS COUNT(conf_cmds)
@@ -181,13 +250,15 @@ struct parser {
 	char sect_name[CONF_NAME_MAX + 16];
 
 	/* where each section began (0: absent), and its keys */
-	int broker_line, listener_line;
+	int broker_line, listener_line, ban_line;
 	int tam_line[TB_CONF_MAX_TAMS];
 	int driver_line[TB_CONF_MAX_DRIVERS];
+	int limit_line[TB_CONF_MAX_LIMITS];
 	int opt_line[TB_CONF_MAX_DRIVERS][TB_CONF_MAX_OPTS];
-	struct seen seen_broker, seen_listener;
+	struct seen seen_broker, seen_listener, seen_ban;
 	struct seen seen_tam[TB_CONF_MAX_TAMS];
 	struct seen seen_driver[TB_CONF_MAX_DRIVERS];
+	struct seen seen_limit[TB_CONF_MAX_LIMITS];
 };
 
 static void conf_error(struct parser *p, int line, const char *fmt, ...)
@@ -315,6 +386,42 @@ static int media_list_ok(const char *s)
 	}
 }
 
+/*
+ * "192.0.2.0/24, ::1/128, 10.0.0.1": CIDRs (or single addresses) separated
+ * by commas, at most TB_BAN_MAX_ALLOW; "none" is the empty list. out (may be
+ * NULL: check only) gets the entries.
+ */
+int tb_conf_parse_cidrs(const char *s, struct tb_cidr *out, size_t cap, size_t *n)
+{
+	struct tb_cidr one;
+	char entry[CONF_CIDR_MAX];
+
+	*n = 0;
+	if (strcmp(s, "none") == 0)
+		return TB_OK;
+	for (;;) {
+		size_t len;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		len = strcspn(s, ", \t");
+		if (len == 0 || len >= sizeof(entry) || *n >= cap)
+			return TB_ERR_INVAL;
+		memcpy(entry, s, len);
+		entry[len] = 0;
+		if (tb_ban_parse_cidr(entry, out ? &out[*n] : &one) != TB_OK)
+			return TB_ERR_INVAL;
+		(*n)++;
+		s += len;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!*s)
+			return TB_OK;
+		if (*s++ != ',')
+			return TB_ERR_INVAL;
+	}
+}
+
 static int set_number(const struct conf_cmd *cmd, void *field, const char *value, char *why,
                       size_t whylen)
 {
@@ -394,6 +501,17 @@ static int set_text(const struct conf_cmd *cmd, char **field, const char *value,
 		         value);
 		return TB_ERR_INVAL;
 	}
+	if (cmd->type == CT_CIDR_LIST) {
+		size_t entries;
+		/* tb_ban_parse_cidr refuses bits beyond the prefix: likely typos */
+		if (tb_conf_parse_cidrs(value, NULL, TB_BAN_MAX_ALLOW, &entries) != TB_OK) {
+			snprintf(why, whylen,
+			         "\"%.40s\" is not \"none\" or up to %u CIDRs such as "
+			         "192.0.2.0/24, comma separated",
+			         value, TB_BAN_MAX_ALLOW);
+			return TB_ERR_INVAL;
+		}
+	}
 	if (cmd->type == CT_NAME && !name_ok(value, cmd->max)) {
 		snprintf(why, whylen, "\"%.48s\" may only hold A-Z a-z 0-9 _ -", value);
 		return TB_ERR_INVAL;
@@ -440,8 +558,18 @@ static int conf_set(const struct conf_cmd *cmd, void *base, const char *value, c
 	case CT_NAME:
 	case CT_MEDIA_LIST:
 		return set_text(cmd, field, value, why, whylen);
+	case CT_CIDR_LIST:
+		return set_text(cmd, field, value, why, whylen);
 	case CT_ENUM:
 		return set_enum(cmd, field, value, why, whylen);
+	case CT_RATE:
+		if (tb_rl_parse_rate(value, (uint32_t *)field) != TB_OK) {
+			snprintf(why, whylen,
+			         "\"%.48s\" is not a rate such as 10r/s or 600r/m (at least 1r/m)",
+			         value);
+			return TB_ERR_INVAL;
+		}
+		return TB_OK;
 	default:
 		return set_number(cmd, field, value, why, whylen);
 	}
@@ -534,6 +662,33 @@ static void open_driver(struct parser *p, const char *name)
 	c->n_drivers++;
 }
 
+static void open_limit(struct parser *p, const char *name)
+{
+	struct tb_conf *c = p->conf;
+
+	for (size_t i = 0; i < c->n_limits; i++) {
+		if (strcmp(c->limits[i].name, name) == 0) {
+			conf_error(p, p->line, "duplicate section [%s] (first on line %d)",
+			           p->sect_name, p->limit_line[i]);
+			return;
+		}
+	}
+	if (c->n_limits == TB_CONF_MAX_LIMITS) {
+		conf_error(p, p->line, "too many limit sections (at most %d)", TB_CONF_MAX_LIMITS);
+		return;
+	}
+	struct tb_conf_limit *l = &c->limits[c->n_limits];
+	l->name = strdup(name);
+	if (!l->name || apply_defaults(SECT_LIMIT, l) != TB_OK) {
+		p->nomem = 1;
+		c->n_limits++;
+		return;
+	}
+	p->limit_line[c->n_limits] = p->line;
+	enter(p, SECT_LIMIT, l, &p->seen_limit[c->n_limits]);
+	c->n_limits++;
+}
+
 static void open_single(struct parser *p, int *first_line, enum sect_kind kind, void *base,
                         struct seen *seen)
 {
@@ -586,6 +741,16 @@ static void open_section(struct parser *p, const char *name)
 			           p->sect_name, CONF_NAME_MAX);
 	} else if (strcmp(name, "driver") == 0) {
 		conf_error(p, p->line, "[driver] needs a name: [driver:NAME]");
+	} else if ((arg = named(name, "limit")) != NULL) {
+		if (name_ok(arg, CONF_NAME_MAX))
+			open_limit(p, arg);
+		else
+			conf_error(p, p->line, "bad zone name in [%s]: 1..%d of A-Z a-z 0-9 _ -",
+			           p->sect_name, CONF_NAME_MAX);
+	} else if (strcmp(name, "limit") == 0) {
+		conf_error(p, p->line, "[limit] needs a name: [limit:NAME]");
+	} else if (strcmp(name, "ban") == 0) {
+		open_single(p, &p->ban_line, SECT_BAN, &p->conf->ban, &p->seen_ban);
 	} else {
 		conf_error(p, p->line, "unknown section [%s]", p->sect_name);
 	}
@@ -761,14 +926,45 @@ static char *conf_reader(char *str, int num, void *stream)
 
 /* ---- whole-file checks ------------------------------------------------- */
 
-static void check_required(struct parser *p, enum sect_kind kind, void *base, int line,
+static void check_required(struct parser *p, enum sect_kind kind, const struct seen *seen, int line,
                            const char *what)
 {
 	for (size_t i = 0; i < N_CMDS; i++) {
 		const struct conf_cmd *cmd = &conf_cmds[i];
-		if (cmd->sect == kind && cmd->required && !*(char **)((char *)base + cmd->offset))
+		if (cmd->sect == kind && cmd->required && !seen->line[i])
 			conf_error(p, line, "%s has no %s", what, cmd->key);
 	}
+}
+
+/* The line of a key in one section instance, or else the section's line. */
+static int key_line(const struct seen *seen, enum sect_kind kind, const char *key, int sect_line)
+{
+	const struct conf_cmd *cmd = find_cmd(kind, key);
+	int line = cmd ? seen->line[cmd - conf_cmds] : 0;
+
+	return line ? line : sect_line;
+}
+
+static void check_limits_and_ban(struct parser *p)
+{
+	struct tb_conf *c = p->conf;
+	char what[CONF_NAME_MAX + 16];
+
+	for (size_t i = 0; i < c->n_limits; i++) {
+		const struct tb_conf_limit *l = &c->limits[i];
+		const struct seen *seen = &p->seen_limit[i];
+		size_t delay_idx = (size_t)(find_cmd(SECT_LIMIT, "delay") - conf_cmds);
+
+		snprintf(what, sizeof(what), "[limit:%s]", l->name);
+		check_required(p, SECT_LIMIT, seen, p->limit_line[i], what);
+		/* nginx refuses "delay=N nodelay" too: which one was meant? */
+		if (l->nodelay && seen->line[delay_idx])
+			conf_error(p, key_line(seen, SECT_LIMIT, "nodelay", p->limit_line[i]),
+			           "%s has both delay and nodelay = yes: keep one", what);
+	}
+	if (c->ban.ban_time_max_ms < c->ban.ban_time_ms)
+		conf_error(p, key_line(&p->seen_ban, SECT_BAN, "ban_time_max", p->ban_line),
+		           "[ban] ban_time_max is shorter than ban_time");
 }
 
 static void check_sections(struct parser *p)
@@ -781,7 +977,7 @@ static void check_sections(struct parser *p)
 			snprintf(what, sizeof(what), "[tam]");
 		else
 			snprintf(what, sizeof(what), "[tam:%s]", c->tams[i].name);
-		check_required(p, SECT_TAM, &c->tams[i], p->tam_line[i], what);
+		check_required(p, SECT_TAM, &p->seen_tam[i], p->tam_line[i], what);
 	}
 	for (size_t i = 0; i < c->n_drivers; i++) {
 		const struct tb_conf_driver *d = &c->drivers[i];
@@ -789,7 +985,7 @@ static void check_sections(struct parser *p)
 		int tam_line = p->seen_driver[i].line[tam_idx];
 
 		snprintf(what, sizeof(what), "[driver:%s]", d->name);
-		check_required(p, SECT_DRIVER, &c->drivers[i], p->driver_line[i], what);
+		check_required(p, SECT_DRIVER, &p->seen_driver[i], p->driver_line[i], what);
 		if (d->tam && !tb_conf_find_tam(c, d->tam))
 			conf_error(p, tam_line ? tam_line : p->driver_line[i],
 			           "%s talks to TAM \"%s\", but there is no [%s%s] section", what,
@@ -798,6 +994,7 @@ static void check_sections(struct parser *p)
 	}
 	if (c->n_drivers == 0)
 		conf_error(p, 0, "no [driver:NAME] section: the broker needs at least one TEE");
+	check_limits_and_ban(p);
 }
 
 /* Errors in line order; those about the file as a whole (line 0) last. */
@@ -866,6 +1063,7 @@ void tb_conf_defaults(struct tb_conf *conf)
 	 * notice it. */
 	apply_defaults(SECT_BROKER, conf);
 	apply_defaults(SECT_LISTENER, &conf->listener);
+	apply_defaults(SECT_BAN, &conf->ban);
 }
 
 static int load_text(const char *text, size_t len, struct tb_conf *conf, struct tb_conf_error *errs,
@@ -876,7 +1074,7 @@ static int load_text(const char *text, size_t len, struct tb_conf *conf, struct 
 	if (n_errs)
 		*n_errs = 0;
 	tb_conf_defaults(conf);
-	if (!conf->driver_dir || !conf->listener.address)
+	if (!conf->driver_dir || !conf->listener.address || !conf->ban.allow)
 		rc = TB_ERR_NOMEM;
 	else
 		rc = parse_text(text, len, conf, errs, n_errs);
@@ -960,6 +1158,9 @@ void tb_conf_free(struct tb_conf *conf)
 		free_tam(&conf->tams[i]);
 	for (size_t i = 0; i < conf->n_drivers && i < TB_CONF_MAX_DRIVERS; i++)
 		free_driver(&conf->drivers[i]);
+	for (size_t i = 0; i < conf->n_limits && i < TB_CONF_MAX_LIMITS; i++)
+		free(conf->limits[i].name);
+	free(conf->ban.allow);
 	/* Zeroed, so that a second call (or one after a failed load) is
 	 * harmless. */
 	memset(conf, 0, sizeof(*conf));

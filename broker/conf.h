@@ -12,6 +12,7 @@
 
 #define TB_CONF_MAX_TAMS    16
 #define TB_CONF_MAX_DRIVERS 8
+#define TB_CONF_MAX_LIMITS  8  /* [limit:NAME] sections */
 #define TB_CONF_MAX_OPTS    32 /* extra key = value lines per driver */
 #define TB_CONF_MAX_ERRORS  16
 
@@ -31,6 +32,7 @@ struct tb_conf_listener {
 	uint32_t max_queued_answers;          /* answers waiting to be written; default 64 */
 	uint64_t handshake_timeout_ms;        /* default 5000 */
 	uint64_t idle_timeout_ms;             /* 0 = none; default 0 */
+	uint32_t max_connections_per_ip;      /* open connections of one address; default 64 */
 };
 
 /* [tam] or [tam:NAME] */
@@ -62,6 +64,49 @@ struct tb_conf_driver {
 	size_t n_opts;
 };
 
+/* What a [limit:NAME] zone counts. */
+enum tb_limit_applies {
+	TB_LIMIT_MESSAGES = 1, /* "messages": every app frame */
+	TB_LIMIT_TEE_CALLS     /* "tee-calls": every request that would start a TEE call */
+};
+
+/* What a zone's buckets belong to. */
+enum tb_limit_key {
+	TB_LIMIT_KEY_ADDRESS = 1 /* "address": the peer's IP address */
+};
+
+/* [limit:NAME]: one rate-limiting zone (docs/defences.md), nginx limit_req
+ * vocabulary. */
+struct tb_conf_limit {
+	char *name;
+	uint32_t rate_milli; /* "10r/s", "600r/m", in requests/s x1000 (required) */
+	uint32_t burst;      /* requests above the rate held before refusing; default 0 */
+	uint32_t delay;      /* of those, served without delay; default 0 */
+	int nodelay;         /* serve the whole burst at once; default no */
+	int dry_run;         /* count and log, never enforce; default no */
+	int applies_to;      /* enum tb_limit_applies (required) */
+	int key;             /* enum tb_limit_key; default address */
+	uint32_t max_keys;   /* keys remembered; default 65536 */
+};
+
+/* [ban]: scoring of misbehaving addresses (docs/defences.md), fail2ban
+ * vocabulary. */
+struct tb_conf_ban {
+	int enabled;                  /* default yes */
+	uint32_t threshold;           /* score that starts a ban; default 100 */
+	uint64_t half_life_ms;        /* a score halves in this time; default 60s */
+	uint64_t ban_time_ms;         /* first ban; default 60s */
+	uint64_t ban_time_max_ms;     /* longest ban; default 1h */
+	uint64_t memory_ms;           /* ban count kept after a ban ends; default 24h */
+	char *allow;                  /* CIDRs never scored; default "127.0.0.0/8, ::1/128" */
+	uint32_t max_keys;            /* addresses remembered; default 65536 */
+	uint32_t weight_malformed;    /* a frame that is not a valid request; default 10 */
+	uint32_t weight_oversize;     /* a frame over max_message_size; default 20 */
+	uint32_t weight_text_frame;   /* a text frame; default 10 */
+	uint32_t weight_rate_limited; /* a frame refused by a [limit:NAME] zone; default 1 */
+	uint32_t weight_unknown_tee;  /* a request naming no configured TEE; default 5 */
+};
+
 /* [broker] */
 struct tb_conf {
 	char *pid_file;             /* NULL: none */
@@ -76,6 +121,9 @@ struct tb_conf {
 	size_t n_tams;
 	struct tb_conf_driver drivers[TB_CONF_MAX_DRIVERS];
 	size_t n_drivers;
+	struct tb_conf_limit limits[TB_CONF_MAX_LIMITS];
+	size_t n_limits;
+	struct tb_conf_ban ban;
 };
 
 /* One problem found while reading: line 0 means "the file as a whole". */
@@ -90,7 +138,9 @@ struct tb_conf_error {
  * problems in errs (each with its line number) and their count in *n_errs.
  * Checks the whole file before returning: unknown sections and keys, bad
  * values, out-of-range numbers, missing required keys ([driver:*] path,
- * [tam] uri), a driver naming an unknown TAM, no driver at all.
+ * [tam] uri, [limit:*] rate and applies_to), a driver naming an unknown
+ * TAM, no driver at all, [limit:*] with both delay and nodelay, [ban]
+ * ban_time_max below ban_time.
  */
 int tb_conf_load(const char *path, struct tb_conf *conf, struct tb_conf_error *errs,
                  size_t *n_errs);
@@ -98,6 +148,12 @@ int tb_conf_load(const char *path, struct tb_conf *conf, struct tb_conf_error *e
 int tb_conf_load_string(const char *text, struct tb_conf *conf, struct tb_conf_error *errs,
                         size_t *n_errs);
 void tb_conf_defaults(struct tb_conf *conf);
+
+struct tb_cidr;
+/* [ban] allow: "none", or addresses and CIDRs separated by commas, into
+ * out[0..cap) (out may be NULL to check only). Returns TB_OK or TB_ERR_INVAL
+ * (a bad entry, or more than cap). */
+int tb_conf_parse_cidrs(const char *s, struct tb_cidr *out, size_t cap, size_t *n);
 void tb_conf_free(struct tb_conf *conf);
 const struct tb_conf_tam *tb_conf_find_tam(const struct tb_conf *conf, const char *name);
 

@@ -11,6 +11,10 @@ teep_brokerd_SOURCES = \
 	broker/tee.c \
 	broker/session.c \
 	broker/ua.c \
+	broker/defence.c \
+	broker/ratelimit.c broker/ratelimit.h \
+	broker/banscore.c broker/banscore.h \
+	broker/keytable.c broker/keytable.h \
 	$(LWS_LOG_SRC)
 teep_brokerd_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(LWS_CFLAGS) $(CBOR_CFLAGS) $(INIH_CFLAGS) $(SYSTEMD_CFLAGS)
 teep_brokerd_LDADD = libtbcommon.la $(OPENSSL_LIBS) $(LWS_LIBS) $(INIH_LIBS) $(SYSTEMD_LIBS) $(PTHREAD_LIBS) $(LIBS)

@@ -94,6 +94,7 @@ static void begin_stop(struct tb_broker *b, const char *why)
 	tb_log(TB_LOG_NOTICE, "%s: stopping (%u exchange(s) in flight, grace %llu ms)", why,
 	       b->n_sessions, (unsigned long long)b->conf.shutdown_grace_ms);
 	b->stopping = 1;
+	tb_ua_stopping(b);
 #ifdef HAVE_SYSTEMD
 	sd_notify(0, "STOPPING=1");
 #endif
@@ -106,16 +107,22 @@ static void log_counters(const struct tb_broker *b)
 {
 	const struct tb_counters *k = &b->counters;
 	tb_log(TB_LOG_NOTICE,
-	       "counters: conns %llu accepted %llu refused; frames %llu in %llu rejected; "
-	       "requests %llu; answers %llu done %llu error %llu busy; progress dropped %llu; "
-	       "tam posts %llu failures %llu; tee calls %llu timeouts %llu",
-	       (unsigned long long)k->conns_accepted, (unsigned long long)k->conns_refused,
-	       (unsigned long long)k->frames_in, (unsigned long long)k->frames_rejected,
-	       (unsigned long long)k->requests, (unsigned long long)k->answers_done,
-	       (unsigned long long)k->answers_error, (unsigned long long)k->answers_busy,
-	       (unsigned long long)k->progress_dropped, (unsigned long long)k->tam_posts,
-	       (unsigned long long)k->tam_failures, (unsigned long long)k->tee_calls,
-	       (unsigned long long)k->tee_timeouts);
+	       "counters: conns %llu accepted, refused %llu stopping %llu global %llu per-ip "
+	       "%llu banned; frames %llu in %llu rejected; requests %llu; answers %llu done "
+	       "%llu error %llu busy; progress dropped %llu; tam posts %llu failures %llu; "
+	       "tee calls %llu timeouts %llu; rate limited %llu delayed %llu dry-run %llu; "
+	       "bans %llu",
+	       (unsigned long long)k->conns_accepted, (unsigned long long)k->refused_stopping,
+	       (unsigned long long)k->refused_global, (unsigned long long)k->refused_per_ip,
+	       (unsigned long long)k->refused_banned, (unsigned long long)k->frames_in,
+	       (unsigned long long)k->frames_rejected, (unsigned long long)k->requests,
+	       (unsigned long long)k->answers_done, (unsigned long long)k->answers_error,
+	       (unsigned long long)k->answers_busy, (unsigned long long)k->progress_dropped,
+	       (unsigned long long)k->tam_posts, (unsigned long long)k->tam_failures,
+	       (unsigned long long)k->tee_calls, (unsigned long long)k->tee_timeouts,
+	       (unsigned long long)k->rate_limited, (unsigned long long)k->rate_delayed,
+	       (unsigned long long)k->rate_dryrun, (unsigned long long)k->bans);
+	tb_def_log_counters(b);
 }
 
 static void on_signal(struct tb_broker *b)
@@ -380,6 +387,13 @@ int main(int argc, char **argv)
 		b->n_tees++;
 	}
 
+	char why[256];
+	if (tb_def_setup(b, why, sizeof(why))) {
+		tb_log(TB_LOG_ERR, "%s", why);
+		rc = EXIT_FAIL;
+		goto out;
+	}
+
 	int cr = create_context(b);
 	if (cr) {
 		if (cr == -2)
@@ -441,6 +455,7 @@ out:
 		free(s->body);
 		free(s);
 	}
+	tb_def_teardown(b);
 	if (b->conf.pid_file)
 		unlink(b->conf.pid_file);
 	if (b->sig_fd >= 0)

@@ -9,16 +9,27 @@
  * Progress events beyond that are dropped (and counted); final answers are
  * never dropped, and there is at most one per request, so the queue stays
  * within max_queued_answers + max_requests_per_connection entries.
+ *
+ * Defences (docs/defences.md, defence.c): a connection is admitted at accept
+ * time, before lws spends anything on it. Every complete frame is charged to
+ * the "messages" rate-limit zones, every request about to start a TEE call
+ * to the "tee-calls" zones. A zone that delays a frame has it held in the
+ * connection (one at most) while the connection reads nothing, until a timer
+ * runs it. Faults are scored against the peer's address; a ban closes all of
+ * its connections with status 1008 once their queued answers are written.
  */
 #include "config.h"
 #include "broker.h"
 #include "tb_log.h"
+#include "tb_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define BUSY_RETRY_MS 1000
+/* A banned app that does not read its last answers is cut off after this. */
+#define BAN_CLOSE_GRACE_S 5
 
 static void conn_write_later(struct tb_ua_conn *c)
 {
@@ -74,10 +85,13 @@ static void answer_error(struct tb_ua_conn *c, int has_id, uint64_t id, int code
 	tb_ua_answer(c, &a);
 }
 
-static void answer_busy(struct tb_ua_conn *c, uint64_t id, uint64_t retry_ms)
+static void answer_busy(struct tb_ua_conn *c, uint64_t id, uint64_t retry_ms, const char *reason)
 {
-	struct tb_ua_answer a = {
-	    .has_id = 1, .id = id, .event = TB_UA_EV_BUSY, .retry_after_ms = retry_ms};
+	struct tb_ua_answer a = {.has_id = 1,
+	                         .id = id,
+	                         .event = TB_UA_EV_BUSY,
+	                         .retry_after_ms = retry_ms,
+	                         .reason = reason};
 	c->b->counters.answers_busy++;
 	tb_ua_answer(c, &a);
 }
@@ -102,57 +116,258 @@ static int id_in_use(struct tb_ua_conn *c, uint64_t id)
 	return 0;
 }
 
-static void handle_frame(struct tb_ua_conn *c)
+/* lws timeouts count whole seconds: round up so that 500ms is not "never" */
+static void idle_timer(struct tb_ua_conn *c)
 {
-	struct tb_broker *b = c->b;
-	struct tb_ua_request req;
-	char err[160];
-	int has_id = 0;
-	uint64_t id = 0;
+	uint64_t ms = c->b->conf.listener.idle_timeout_ms;
+	if (ms)
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)((ms + 999) / 1000));
+}
 
-	b->counters.frames_in++;
-	if (!c->rx_binary) {
-		b->counters.frames_rejected++;
-		answer_error(c, 0, 0, TB_UA_E_UNSUPPORTED,
-		             "text frames are not accepted: send CBOR in binary frames");
+/* ---- frames ------------------------------------------------------------ */
+
+/* How far a frame got through the rate limits: a held frame resumes there. */
+enum stage {
+	STAGE_MESSAGES, /* not yet charged to the "messages" zones */
+	STAGE_CHECKS,   /* charged; the request's own checks come next */
+	STAGE_RUN       /* charged to the "tee-calls" zones too: start it */
+};
+
+/* One complete frame: a request, or what is wrong with it. */
+struct frame {
+	int bad; /* not a request: answer the error below */
+	int code;
+	int has_id;
+	uint64_t id;
+	uint32_t weight;  /* ban score of the fault */
+	const char *what; /* the fault, for the ban log */
+	char err[160];
+	struct tb_ua_request req; /* !bad */
+};
+
+/* A frame held back by a rate limit; the connection reads nothing more until
+ * the timer has run it. */
+struct tb_held {
+	struct tb_ua_conn *c;
+	lws_sorted_usec_list_t sul;
+	enum stage stage;
+	unsigned pins; /* zones where the peer's key is pinned while it waits */
+	struct frame f;
+};
+
+static void read_frame(struct tb_ua_conn *c, struct frame *f)
+{
+	const struct tb_conf *conf = &c->b->conf;
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	if (c->rx_discard) {
+		f->bad = 1;
+		f->code = TB_UA_E_TOO_LARGE;
+		f->weight = conf->ban.weight_oversize;
+		f->what = "oversize frame";
+		snprintf(f->err, sizeof(f->err), "frame larger than %llu bytes",
+		         (unsigned long long)conf->listener.max_message_size);
 		return;
 	}
-	int rc = tb_ua_request_decode(c->rx, c->rx_len, &req, &has_id, &id, err, sizeof(err));
+	if (!c->rx_binary) {
+		f->bad = 1;
+		f->code = TB_UA_E_UNSUPPORTED;
+		f->weight = conf->ban.weight_text_frame;
+		f->what = "text frame";
+		snprintf(f->err, sizeof(f->err),
+		         "text frames are not accepted: send CBOR in binary frames");
+		return;
+	}
+	rc = tb_ua_request_decode(c->rx, c->rx_len, &f->req, &f->has_id, &f->id, f->err,
+	                          sizeof(f->err));
 	if (rc) {
-		b->counters.frames_rejected++;
-		tb_log(TB_LOG_INFO, "app %s: rejected request: %s", c->peer, err);
-		answer_error(c, has_id, id,
-		             rc == TB_ERR_UNSUP   ? TB_UA_E_UNSUPPORTED
-		             : rc == TB_ERR_NOMEM ? TB_UA_E_INTERNAL
-		                                  : TB_UA_E_MALFORMED,
-		             err);
+		f->bad = 1;
+		f->code = rc == TB_ERR_UNSUP   ? TB_UA_E_UNSUPPORTED
+		          : rc == TB_ERR_NOMEM ? TB_UA_E_INTERNAL
+		                               : TB_UA_E_MALFORMED;
+		/* running out of memory is ours, not the app's fault */
+		f->weight = rc == TB_ERR_NOMEM ? 0 : conf->ban.weight_malformed;
+		f->what = "malformed frame";
+	}
+}
+
+/* The one answer of a frame that is not a request, then its score. */
+static void answer_bad(struct tb_ua_conn *c, struct frame *f)
+{
+	struct tb_broker *b = c->b;
+
+	b->counters.frames_rejected++;
+	tb_log(TB_LOG_INFO, "app %s: rejected frame: %s", c->peer, f->err);
+	answer_error(c, f->has_id, f->id, f->code, f->err);
+	tb_def_score(b, &c->addr, f->weight, f->what);
+}
+
+/* A frame a rate limit refuses: a request is answered "busy"; a frame that is
+ * no request keeps its own error, since "busy" would invite the app to send
+ * it again. */
+static void refuse(struct tb_ua_conn *c, struct frame *f, uint64_t retry_ms)
+{
+	if (f->bad)
+		answer_bad(c, f);
+	else
+		answer_busy(c, f->req.id, retry_ms, "rate limited");
+	tb_def_score(c->b, &c->addr, c->b->conf.ban.weight_rate_limited, "rate limited");
+}
+
+static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage);
+
+static void held_free(struct tb_ua_conn *c)
+{
+	struct tb_held *h = c->held;
+
+	if (!h)
+		return;
+	lws_sul_cancel(&h->sul);
+	tb_def_unpin(c->b, &c->addr, h->pins);
+	tb_ua_request_clear(&h->f.req);
+	free(h);
+	c->held = NULL;
+}
+
+static void resume_rx(struct tb_ua_conn *c)
+{
+	if (!c->held && !c->ban_closing && !c->closing && c->wsi) {
+		lws_rx_flow_control(c->wsi, 1);
+		idle_timer(c);
+	}
+}
+
+static void held_run(lws_sorted_usec_list_t *sul)
+{
+	struct tb_held *h = lws_container_of(sul, struct tb_held, sul);
+	struct tb_ua_conn *c = h->c;
+	struct frame f = h->f;
+	enum stage stage = h->stage;
+
+	/* the frame moves out of the hold before it runs: it may be held
+	 * again, by a "tee-calls" zone */
+	memset(&h->f.req, 0, sizeof(h->f.req));
+	held_free(c);
+	process(c, &f, stage);
+	tb_ua_request_clear(&f.req);
+	resume_rx(c);
+}
+
+/* Hold the frame for delay_ms, reading nothing more from this app until it
+ * has run: the app feels TCP backpressure instead of being buffered. */
+static void hold(struct tb_ua_conn *c, struct frame *f, enum stage stage, uint64_t delay_ms,
+                 unsigned pins)
+{
+	struct tb_held *h = calloc(1, sizeof(*h));
+
+	if (!h) {
+		/* it cannot wait: refuse it rather than serve it early */
+		tb_def_unpin(c->b, &c->addr, pins);
+		if (f->bad)
+			answer_bad(c, f);
+		else
+			answer_busy(c, f->req.id, BUSY_RETRY_MS, "out of memory");
+		return;
+	}
+	h->c = c;
+	h->stage = stage;
+	h->pins = pins;
+	h->f = *f;
+	memset(&f->req, 0, sizeof(f->req));
+	c->held = h;
+	lws_rx_flow_control(c->wsi, 0);
+	/* the idle timeout is for silent apps; this one waits for us (a
+	 * connection already being closed keeps its timeout) */
+	if (!c->closing && !c->ban_closing)
+		lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+	lws_sul_schedule(lws_get_context(c->wsi), 0, &h->sul, held_run,
+	                 (lws_usec_t)delay_ms * LWS_US_PER_MS);
+}
+
+/* The frame's way from the rate limits to its session, from `stage` on. */
+static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
+{
+	struct tb_broker *b = c->b;
+	struct tb_ua_request *req = &f->req;
+	uint64_t delay, retry;
+	unsigned pins;
+	char err[160];
+
+	/* Once the broker stops, nothing is held (it would not be answered)
+	 * and every request is answered "shutdown" below, which costs less. */
+	if (stage == STAGE_MESSAGES && !b->stopping) {
+		switch (tb_def_limit(b, c, TB_LIMIT_MESSAGES, &delay, &retry, &pins)) {
+		case TB_DEF_DELAY:
+			hold(c, f, STAGE_CHECKS, delay, pins);
+			return;
+		case TB_DEF_REFUSE:
+			refuse(c, f, retry);
+			return;
+		case TB_DEF_PASS:
+			break;
+		}
+	}
+	if (f->bad) {
+		answer_bad(c, f);
 		return;
 	}
 	if (b->stopping) {
-		answer_error(c, 1, req.id, TB_UA_E_SHUTDOWN, "the broker is stopping");
-		goto out;
+		answer_error(c, 1, req->id, TB_UA_E_SHUTDOWN, "the broker is stopping");
+		return;
 	}
-	if (id_in_use(c, req.id)) {
-		answer_error(c, 1, req.id, TB_UA_E_DUPLICATE_ID,
+	if (id_in_use(c, req->id)) {
+		answer_error(c, 1, req->id, TB_UA_E_DUPLICATE_ID,
 		             "a request with this id is still in flight");
-		goto out;
+		return;
 	}
-	struct tb_tee *tee = tb_tee_find(b, req.tee);
+	struct tb_tee *tee = tb_tee_find(b, req->tee);
 	if (!tee) {
-		snprintf(err, sizeof(err), "no TEE named '%s'", req.tee);
-		answer_error(c, 1, req.id, TB_UA_E_NO_TEE, err);
-		goto out;
+		snprintf(err, sizeof(err), "no TEE named '%s'", req->tee);
+		answer_error(c, 1, req->id, TB_UA_E_NO_TEE, err);
+		tb_def_score(b, &c->addr, b->conf.ban.weight_unknown_tee, "unknown TEE");
+		return;
 	}
 	if (c->n_sessions >= b->conf.listener.max_requests_per_connection ||
 	    b->n_sessions >= b->conf.max_sessions || tee->sessions >= tee->tam->max_sessions) {
-		answer_busy(c, req.id, BUSY_RETRY_MS);
-		goto out;
+		answer_busy(c, req->id, BUSY_RETRY_MS, NULL);
+		return;
+	}
+	/* charged only now: a request refused above calls no TEE */
+	if (stage != STAGE_RUN) {
+		switch (tb_def_limit(b, c, TB_LIMIT_TEE_CALLS, &delay, &retry, &pins)) {
+		case TB_DEF_DELAY:
+			hold(c, f, STAGE_RUN, delay, pins);
+			return;
+		case TB_DEF_REFUSE:
+			refuse(c, f, retry);
+			return;
+		case TB_DEF_PASS:
+			break;
+		}
 	}
 	b->counters.requests++;
-	if (!tb_session_start(b, c, &req, tee))
-		answer_busy(c, req.id, BUSY_RETRY_MS); /* TEE queue full */
-out:
-	tb_ua_request_clear(&req);
+	if (!tb_session_start(b, c, req, tee))
+		answer_busy(c, req->id, BUSY_RETRY_MS, NULL); /* TEE queue full */
+}
+
+static void handle_frame(struct tb_ua_conn *c)
+{
+	struct frame f;
+
+	c->b->counters.frames_in++;
+	read_frame(c, &f);
+	if (c->held || c->ban_closing) {
+		/* lws delivers nothing while rx is off, so this is not expected;
+		 * should it happen, the frame still gets its one answer */
+		if (f.bad)
+			answer_bad(c, &f);
+		else
+			answer_busy(c, f.req.id, BUSY_RETRY_MS, NULL);
+	} else {
+		process(c, &f, STAGE_MESSAGES);
+	}
+	tb_ua_request_clear(&f.req);
 }
 
 static int rx_append(struct tb_ua_conn *c, struct lws *wsi, const void *in, size_t len)
@@ -183,14 +398,6 @@ static int rx_append(struct tb_ua_conn *c, struct lws *wsi, const void *in, size
 	return 0;
 }
 
-/* lws timeouts count whole seconds: round up so that 500ms is not "never" */
-static void idle_timer(struct tb_ua_conn *c)
-{
-	uint64_t ms = c->b->conf.listener.idle_timeout_ms;
-	if (ms)
-		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)((ms + 999) / 1000));
-}
-
 static void conn_free_tx(struct tb_ua_conn *c)
 {
 	while (c->tx_head) {
@@ -202,60 +409,81 @@ static void conn_free_tx(struct tb_ua_conn *c)
 	c->tx_count = 0;
 }
 
-static int ua_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                 size_t len)
+/* Admission before cost: refused here, a connection costs one accept() and
+ * one close(), and lws has spent nothing on it yet. */
+static int filter_connection(struct tb_broker *b, int fd)
 {
-	struct tb_broker *b = lws_context_user(lws_get_context(wsi));
-	struct tb_ua_conn *c = user;
+	struct tb_peer p;
+	char text[64];
 
-	switch (reason) {
-	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-		/* Admission before any per-connection cost. */
-		if (b->stopping || b->n_conns >= b->conf.listener.max_connections) {
-			b->counters.conns_refused++;
-			return 1;
-		}
-		break;
-	case LWS_CALLBACK_ESTABLISHED:
-		memset(c, 0, sizeof(*c));
-		c->b = b;
-		c->wsi = wsi;
-		lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
-		c->next = b->conns;
-		if (b->conns)
-			b->conns->prev = c;
-		b->conns = c;
-		b->n_conns++;
-		b->counters.conns_accepted++;
-		tb_log(TB_LOG_DEBUG, "app %s: connected", c->peer);
-		idle_timer(c);
-		break;
-	case LWS_CALLBACK_RECEIVE:
-		if (!c->b)
-			return -1;
-		idle_timer(c);
-		if (rx_append(c, wsi, in, len))
-			return -1;
-		if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
-			break;
-		if (c->rx_discard) {
-			b->counters.frames_rejected++;
-			char why[96];
-			snprintf(why, sizeof(why), "frame larger than %llu bytes",
-			         (unsigned long long)b->conf.listener.max_message_size);
-			answer_error(c, 0, 0, TB_UA_E_TOO_LARGE, why);
-			c->rx_discard = 0;
-			break;
-		}
-		handle_frame(c);
-		/* idle connections keep no receive buffer */
-		free(c->rx);
-		c->rx = NULL;
-		c->rx_len = 0;
-		break;
-	case LWS_CALLBACK_SERVER_WRITEABLE: {
-		if (!c->b || !c->tx_head)
-			break;
+	/* an address we cannot read is only subject to the global bounds */
+	tb_peer_from_fd(fd, &p);
+	if (!tb_def_admit(b, &p))
+		return 0;
+	tb_log(TB_LOG_DEBUG, "app %s: connection refused", tb_peer_str(&p, text, sizeof(text)));
+	return 1;
+}
+
+static int established(struct tb_broker *b, struct tb_ua_conn *c, struct lws *wsi)
+{
+	struct tb_peer p;
+
+	tb_peer_from_fd(lws_get_socket_fd(wsi), &p);
+	/* Again: handshakes that were under way together all passed the
+	 * accept-time check, and a ban may have started since. Refused here,
+	 * the connection is closed before it holds anything. */
+	if (tb_def_admit(b, &p) || tb_def_conn_add(b, &p) != TB_OK)
+		return -1;
+	memset(c, 0, sizeof(*c));
+	c->b = b;
+	c->wsi = wsi;
+	c->addr = p;
+	c->counted_per_ip = 1;
+	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+	c->next = b->conns;
+	if (b->conns)
+		b->conns->prev = c;
+	b->conns = c;
+	b->n_conns++;
+	b->counters.conns_accepted++;
+	tb_log(TB_LOG_DEBUG, "app %s: connected", c->peer);
+	idle_timer(c);
+	return 0;
+}
+
+static void closed(struct tb_broker *b, struct tb_ua_conn *c)
+{
+	tb_log(TB_LOG_DEBUG, "app %s: closed with %u request(s) in flight", c->peer, c->n_sessions);
+	/* Exchanges go on (an Agent must not be left half-way); their
+	 * answers have nobody to go to. */
+	while (c->sessions) {
+		struct tb_session *s = c->sessions;
+		c->sessions = s->conn_next;
+		s->conn_next = NULL;
+		tb_session_detach_conn(s);
+	}
+	c->n_sessions = 0;
+	held_free(c);
+	conn_free_tx(c);
+	free(c->rx);
+	c->rx = NULL;
+	if (c->counted_per_ip)
+		tb_def_conn_remove(b, &c->addr);
+	c->counted_per_ip = 0;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		b->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	b->n_conns--;
+	c->b = NULL;
+	tb_broker_maybe_exit(b);
+}
+
+static int writeable(struct tb_broker *b, struct tb_ua_conn *c, struct lws *wsi)
+{
+	if (c->tx_head) {
 		struct tb_answer *a = c->tx_head;
 		int n = lws_write(wsi, a->buf + LWS_PRE, a->len, LWS_WRITE_BINARY);
 		if (n < (int)a->len)
@@ -265,38 +493,56 @@ static int ua_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 			c->tx_tail = NULL;
 		c->tx_count--;
 		free(a);
-		if (c->tx_head)
+		if (c->tx_head || c->ban_closing)
 			lws_callback_on_writable(wsi);
 		else
 			tb_broker_maybe_exit(b);
-		break;
+		return 0;
 	}
-	case LWS_CALLBACK_CLOSED:
+	if (c->ban_closing) {
+		/* the answers are out: 1008, policy violation (RFC 6455) */
+		static const char why[] = "banned";
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why,
+		                 sizeof(why) - 1);
+		return -1;
+	}
+	return 0;
+}
+
+static int ua_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                 size_t len)
+{
+	struct tb_broker *b = lws_context_user(lws_get_context(wsi));
+	struct tb_ua_conn *c = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		/* `in` is the accepted socket; `user` is no connection yet */
+		return filter_connection(b, (int)(lws_intptr_t)in);
+	case LWS_CALLBACK_ESTABLISHED:
+		return established(b, c, wsi);
+	case LWS_CALLBACK_RECEIVE:
 		if (!c->b)
+			return -1;
+		idle_timer(c);
+		if (rx_append(c, wsi, in, len))
+			return -1;
+		if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
 			break;
-		tb_log(TB_LOG_DEBUG, "app %s: closed with %u request(s) in flight", c->peer,
-		       c->n_sessions);
-		/* Exchanges go on (an Agent must not be left half-way); their
-		 * answers have nobody to go to. */
-		while (c->sessions) {
-			struct tb_session *s = c->sessions;
-			c->sessions = s->conn_next;
-			s->conn_next = NULL;
-			tb_session_detach_conn(s);
-		}
-		c->n_sessions = 0;
-		conn_free_tx(c);
+		handle_frame(c);
+		/* idle connections keep no receive buffer */
 		free(c->rx);
 		c->rx = NULL;
-		if (c->prev)
-			c->prev->next = c->next;
-		else
-			b->conns = c->next;
-		if (c->next)
-			c->next->prev = c->prev;
-		b->n_conns--;
-		c->b = NULL;
-		tb_broker_maybe_exit(b);
+		c->rx_len = 0;
+		c->rx_discard = 0;
+		break;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (!c->b)
+			break;
+		return writeable(b, c, wsi);
+	case LWS_CALLBACK_CLOSED:
+		if (c->b)
+			closed(b, c);
 		break;
 	case LWS_CALLBACK_HTTP:
 		/* plain HTTP on the app port: only websocket upgrades are served */
@@ -333,4 +579,49 @@ void tb_ua_close_all(struct tb_broker *b)
 	for (struct tb_ua_conn *c = b->conns; c; c = c->next)
 		if (c->wsi)
 			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* A held frame gets its one answer now: "shutdown" for a request (it was not
+ * started), its own error for a frame that is no request. */
+void tb_ua_stopping(struct tb_broker *b)
+{
+	for (struct tb_ua_conn *c = b->conns; c; c = c->next) {
+		struct tb_held *h = c->held;
+		if (!h)
+			continue;
+		if (h->f.bad)
+			answer_bad(c, &h->f);
+		else
+			answer_error(c, 1, h->f.req.id, TB_UA_E_SHUTDOWN, "the broker is stopping");
+		held_free(c);
+		resume_rx(c);
+	}
+}
+
+void tb_ua_ban_close(struct tb_broker *b, const struct tb_peer *p, uint64_t until_ms)
+{
+	uint64_t now = tb_now_ms();
+	uint64_t retry = until_ms > now ? until_ms - now : 0;
+
+	for (struct tb_ua_conn *c = b->conns; c; c = c->next) {
+		if (c->ban_closing || !c->wsi || c->addr.len != p->len ||
+		    memcmp(c->addr.addr, p->addr, p->len) != 0)
+			continue;
+		c->ban_closing = 1;
+		if (c->held) {
+			/* not started: the app may send it again once the ban ends */
+			struct tb_held *h = c->held;
+			if (h->f.bad)
+				answer_bad(c, &h->f);
+			else
+				answer_busy(c, h->f.req.id, retry, "banned");
+			held_free(c);
+		}
+		/* nothing more is read; the queued answers go out, then the
+		 * close (writeable()); an app that does not read them is cut
+		 * off all the same */
+		lws_rx_flow_control(c->wsi, 0);
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, BAN_CLOSE_GRACE_S);
+		lws_callback_on_writable(c->wsi);
+	}
 }

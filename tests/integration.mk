@@ -9,6 +9,9 @@ INTEGRATION_TESTS = \
 	tests/integration/https.sh \
 	tests/integration/http_rules.sh \
 	tests/integration/shutdown.sh \
-	tests/integration/numbering.sh
+	tests/integration/numbering.sh \
+	tests/integration/defence_conns.sh \
+	tests/integration/defence_ratelimit.sh \
+	tests/integration/defence_ban.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

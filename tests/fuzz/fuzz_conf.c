@@ -31,6 +31,15 @@ static void check_accepted(const struct tb_conf *c)
 		check(tb_conf_find_tam(c, c->drivers[i].tam) != NULL);
 		check(c->drivers[i].n_opts <= TB_CONF_MAX_OPTS);
 	}
+	check(c->n_limits <= TB_CONF_MAX_LIMITS);
+	for (size_t i = 0; i < c->n_limits; i++) {
+		const struct tb_conf_limit *l = &c->limits[i];
+		check(l->name && l->rate_milli > 0 && l->max_keys > 0);
+		check(l->applies_to == TB_LIMIT_MESSAGES || l->applies_to == TB_LIMIT_TEE_CALLS);
+		check(!(l->nodelay && l->delay));
+	}
+	check(c->ban.allow && c->ban.threshold > 0 && c->ban.half_life_ms > 0);
+	check(c->ban.ban_time_ms > 0 && c->ban.ban_time_max_ms >= c->ban.ban_time_ms);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -12,6 +12,7 @@ TOOL="$top_builddir/teep-tool"
 TAM_BIN="$top_builddir/teep-tam"
 BROKER_BIN="$top_builddir/teep-brokerd"
 UA="$top_builddir/teep-ua"
+BENCH="$top_builddir/bench/teep-bench"
 SIM_SO="$top_builddir/.libs/sim.so"
 
 # The Trusted Component of the draft's Appendix E examples
@@ -49,6 +50,17 @@ wait_file() {
 	local f=$1 n=$(( ${2:-10} * 20 ))
 	while [ $n -gt 0 ]; do
 		[ -s "$f" ] && return 0
+		sleep 0.05
+		n=$((n - 1))
+	done
+	return 1
+}
+
+# wait_line FILE PATTERN [SECONDS]: until a line of FILE matches PATTERN
+wait_line() {
+	local f=$1 re=$2 n=$(( ${3:-10} * 20 ))
+	while [ $n -gt 0 ]; do
+		grep -q -- "$re" "$f" 2>/dev/null && return 0
 		sleep 0.05
 		n=$((n - 1))
 	done
@@ -95,7 +107,8 @@ start_tam() {
 	TAM_PORT=$(cat "$WORK/tam.port")
 }
 
-# write_conf TAM_URI [extra [tam] lines] : the broker configuration
+# write_conf TAM_URI [extra [tam] lines] : the broker configuration;
+# LISTENER_EXTRA holds more [listener] lines, CONF_EXTRA more sections
 write_conf() {
 	local uri=$1
 	shift
@@ -109,6 +122,7 @@ address = 127.0.0.1
 port = 0
 port_file = $WORK/broker.port
 max_message_size = ${MAX_MESSAGE_SIZE:-4096}
+${LISTENER_EXTRA:-}
 
 [tam]
 uri = $uri
@@ -123,6 +137,8 @@ agent_key = $WORK/state/agent.pem
 tam_key = $WORK/tam_pub.pem
 tc_signer = $WORK/signer_pub.pem,$VECTORS/suit/appendixE_signer_public_key.pem
 tam_uri = $uri
+
+${CONF_EXTRA:-}
 CONF
 }
 
@@ -138,6 +154,28 @@ start_broker() {
 	URL="ws://127.0.0.1:$BROKER_PORT/"
 }
 BROKER_WRAP=${BROKER_WRAP:-}
+
+# stop_broker: SIGTERM, then wait (bounded) for a clean exit
+stop_broker() {
+	kill -TERM "$BROKER_PID"
+	wait_exit "$BROKER_PID" 20 || fail "teep-brokerd did not stop cleanly (status $?)"
+}
+
+# broker_counters: have the broker log its counters (SIGUSR1) and print
+# them, the general line and one line per defence table
+broker_counters() {
+	local marker="addresses with open connections" before
+	before=$(grep -c "$marker" "$WORK/broker.log")
+	kill -USR1 "$BROKER_PID"
+	local n=200
+	while [ "$(grep -c "$marker" "$WORK/broker.log")" -le "$before" ]; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || fail "teep-brokerd did not log its counters"
+		sleep 0.05
+	done
+	awk -v m="$marker" '/counters:/ { block = "" } { block = block $0 "\n" }
+		index($0, m) { last = block } END { printf "%s", last }' "$WORK/broker.log"
+}
 
 # ua ARGS...: run teep-ua against the broker, output in $WORK/ua.out
 ua() {

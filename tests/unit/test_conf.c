@@ -12,7 +12,10 @@
 
 #include <teep-broker/driver.h>
 
+#include "banscore.h"
 #include "conf.h"
+
+#include <sys/socket.h>
 
 #define MINIMAL "[tam]\nuri = http://127.0.0.1:8480/tam\n[driver:a]\npath = sim\n"
 
@@ -149,6 +152,21 @@ static void conf__shipped_file_uncommented__parses_with_the_same_values(void **s
 	assert_int_equal(all.drivers[0].call_timeout_ms, def.drivers[0].call_timeout_ms);
 	assert_int_equal(all.drivers[0].policy_check_interval_ms,
 	                 def.drivers[0].policy_check_interval_ms);
+	assert_int_equal(all.listener.max_connections_per_ip, def.listener.max_connections_per_ip);
+	assert_int_equal(all.n_limits, 0); /* the examples are not key lines */
+	assert_int_equal(all.ban.enabled, def.ban.enabled);
+	assert_int_equal(all.ban.threshold, def.ban.threshold);
+	assert_int_equal(all.ban.half_life_ms, def.ban.half_life_ms);
+	assert_int_equal(all.ban.ban_time_ms, def.ban.ban_time_ms);
+	assert_int_equal(all.ban.ban_time_max_ms, def.ban.ban_time_max_ms);
+	assert_int_equal(all.ban.memory_ms, def.ban.memory_ms);
+	assert_string_equal(all.ban.allow, def.ban.allow);
+	assert_int_equal(all.ban.max_keys, def.ban.max_keys);
+	assert_int_equal(all.ban.weight_malformed, def.ban.weight_malformed);
+	assert_int_equal(all.ban.weight_oversize, def.ban.weight_oversize);
+	assert_int_equal(all.ban.weight_text_frame, def.ban.weight_text_frame);
+	assert_int_equal(all.ban.weight_rate_limited, def.ban.weight_rate_limited);
+	assert_int_equal(all.ban.weight_unknown_tee, def.ban.weight_unknown_tee);
 	tb_conf_free(&all);
 	tb_conf_free(&def);
 }
@@ -175,6 +193,22 @@ static void conf__defaults__are_those_documented_in_conf_h(void **state)
 	assert_int_equal(c.listener.max_queued_answers, 64);
 	assert_int_equal(c.listener.handshake_timeout_ms, 5000);
 	assert_int_equal(c.listener.idle_timeout_ms, 0);
+	assert_int_equal(c.listener.max_connections_per_ip, 64);
+
+	assert_int_equal(c.n_limits, 0);
+	assert_int_equal(c.ban.enabled, 1);
+	assert_int_equal(c.ban.threshold, 100);
+	assert_int_equal(c.ban.half_life_ms, 60000);
+	assert_int_equal(c.ban.ban_time_ms, 60000);
+	assert_int_equal(c.ban.ban_time_max_ms, 3600000);
+	assert_int_equal(c.ban.memory_ms, 24 * 3600000);
+	assert_string_equal(c.ban.allow, "127.0.0.0/8, ::1/128");
+	assert_int_equal(c.ban.max_keys, 65536);
+	assert_int_equal(c.ban.weight_malformed, 10);
+	assert_int_equal(c.ban.weight_oversize, 20);
+	assert_int_equal(c.ban.weight_text_frame, 10);
+	assert_int_equal(c.ban.weight_rate_limited, 1);
+	assert_int_equal(c.ban.weight_unknown_tee, 5);
 
 	assert_int_equal(c.n_tams, 1);
 	assert_string_equal(c.tams[0].name, "default");
@@ -198,6 +232,8 @@ static void conf__defaults__are_those_documented_in_conf_h(void **state)
 	tb_conf_defaults(&c);
 	assert_string_equal(c.listener.address, "127.0.0.1");
 	assert_int_equal(c.listener.port, 8470);
+	assert_int_equal(c.listener.max_connections_per_ip, 64);
+	assert_string_equal(c.ban.allow, "127.0.0.0/8, ::1/128");
 	assert_int_equal(c.n_drivers, 0);
 	tb_conf_free(&c);
 }
@@ -337,6 +373,138 @@ static void conf__missing_file__io_error_on_line_0(void **state)
 	assert_int_equal(errs[0].line, 0);
 	assert_non_null(strstr(errs[0].msg, "no such file"));
 	tb_conf_free(&c);
+}
+
+static void conf__shipped_limit_examples__parse_as_documented(void **state)
+{
+	/* The [limit:NAME] examples of the shipped file are comment lines
+	 * "# key = value" after "# [limit:NAME]": with the "# " removed they
+	 * must be a valid configuration. */
+	uint8_t raw[65536];
+	char text[8192];
+	struct tb_conf c;
+	FILE *f = fopen(TEST_DATA_DIR "/../../conf/teep-broker.conf", "r");
+	size_t len, o;
+	int in_example = 0;
+
+	assert_non_null(f);
+	len = fread(raw, 1, sizeof(raw) - 1, f);
+	fclose(f);
+	raw[len] = 0;
+	o = (size_t)snprintf(text, sizeof(text), MINIMAL);
+	for (char *line = strtok((char *)raw, "\n"); line; line = strtok(NULL, "\n")) {
+		if (strncmp(line, "# [limit:", 9) == 0)
+			in_example = 1;
+		else if (strncmp(line, "# ", 2) != 0 || !strchr(line, '='))
+			in_example = 0;
+		if (in_example)
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "%s\n", line + 2);
+		assert_true(o < sizeof(text));
+	}
+	load_ok(text, &c);
+	assert_int_equal(c.n_limits, 2);
+	assert_string_equal(c.limits[0].name, "messages");
+	assert_int_equal(c.limits[0].applies_to, TB_LIMIT_MESSAGES);
+	assert_int_equal(c.limits[0].rate_milli, 50000);
+	assert_int_equal(c.limits[0].burst, 100);
+	assert_int_equal(c.limits[0].nodelay, 1);
+	assert_string_equal(c.limits[1].name, "tee-calls");
+	assert_int_equal(c.limits[1].applies_to, TB_LIMIT_TEE_CALLS);
+	assert_int_equal(c.limits[1].rate_milli, 5000);
+	assert_int_equal(c.limits[1].burst, 10);
+	assert_int_equal(c.limits[1].nodelay, 0);
+	assert_int_equal(c.limits[1].delay, 0);
+	tb_conf_free(&c);
+}
+
+static void conf__limit_sections__every_key_and_default(void **state)
+{
+	struct tb_conf c;
+
+	load_ok(MINIMAL "[limit:a]\napplies_to = messages\nrate = 10r/s\n"
+	                "[limit:b_2]\napplies_to = tee-calls\nrate = 30r/m\nburst = 20\n"
+	                "delay = 5\ndry_run = yes\nkey = address\nmax_keys = 1048576\n"
+	                "[limit:c]\napplies_to = messages\nrate = 1r/m\nburst = 3\n"
+	                "nodelay = yes\n",
+	        &c);
+	assert_int_equal(c.n_limits, 3);
+	assert_string_equal(c.limits[0].name, "a");
+	assert_int_equal(c.limits[0].applies_to, TB_LIMIT_MESSAGES);
+	assert_int_equal(c.limits[0].rate_milli, 10000);
+	assert_int_equal(c.limits[0].burst, 0);
+	assert_int_equal(c.limits[0].delay, 0);
+	assert_int_equal(c.limits[0].nodelay, 0);
+	assert_int_equal(c.limits[0].dry_run, 0);
+	assert_int_equal(c.limits[0].key, TB_LIMIT_KEY_ADDRESS);
+	assert_int_equal(c.limits[0].max_keys, 65536);
+	assert_string_equal(c.limits[1].name, "b_2");
+	assert_int_equal(c.limits[1].applies_to, TB_LIMIT_TEE_CALLS);
+	assert_int_equal(c.limits[1].rate_milli, 500); /* 30/60 r/s */
+	assert_int_equal(c.limits[1].burst, 20);
+	assert_int_equal(c.limits[1].delay, 5);
+	assert_int_equal(c.limits[1].dry_run, 1);
+	assert_int_equal(c.limits[1].max_keys, 1048576);
+	assert_int_equal(c.limits[2].rate_milli, 16); /* 1000/60, rounded down */
+	assert_int_equal(c.limits[2].nodelay, 1);
+	tb_conf_free(&c);
+}
+
+static void conf__ban_section__every_key(void **state)
+{
+	struct tb_conf c;
+
+	load_ok(MINIMAL "[ban]\nenabled = no\nthreshold = 30\nhalf_life = 100h\nban_time = 2s\n"
+	                "ban_time_max = 2s\nmemory = 0\nallow = 192.0.2.0/24, 2001:db8::/32, "
+	                "10.1.2.3\nmax_keys = 1\nweight_malformed = 0\nweight_oversize = 1\n"
+	                "weight_text_frame = 2\nweight_rate_limited = 3\n"
+	                "weight_unknown_tee = 4294967295\n",
+	        &c);
+	assert_int_equal(c.ban.enabled, 0);
+	assert_int_equal(c.ban.threshold, 30);
+	assert_int_equal(c.ban.half_life_ms, 100 * 3600000ull);
+	assert_int_equal(c.ban.ban_time_ms, 2000);
+	assert_int_equal(c.ban.ban_time_max_ms, 2000);
+	assert_int_equal(c.ban.memory_ms, 0);
+	assert_string_equal(c.ban.allow, "192.0.2.0/24, 2001:db8::/32, 10.1.2.3");
+	assert_int_equal(c.ban.max_keys, 1);
+	assert_int_equal(c.ban.weight_malformed, 0);
+	assert_int_equal(c.ban.weight_oversize, 1);
+	assert_int_equal(c.ban.weight_text_frame, 2);
+	assert_int_equal(c.ban.weight_rate_limited, 3);
+	assert_int_equal(c.ban.weight_unknown_tee, 4294967295u);
+	tb_conf_free(&c);
+
+	load_ok(MINIMAL "[ban]\nallow = none\n[listener]\nmax_connections_per_ip = 3\n", &c);
+	assert_string_equal(c.ban.allow, "none");
+	assert_int_equal(c.listener.max_connections_per_ip, 3);
+	tb_conf_free(&c);
+}
+
+static void conf__allow_list__parsed_into_cidrs(void **state)
+{
+	struct tb_cidr out[TB_BAN_MAX_ALLOW];
+	char text[2048];
+	size_t n = 99, o = 0;
+
+	assert_int_equal(tb_conf_parse_cidrs("none", out, TB_BAN_MAX_ALLOW, &n), TB_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(tb_conf_parse_cidrs(" 127.0.0.0/8 ,::1/128,10.0.0.1", out, 3, &n), TB_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(out[0].family, AF_INET);
+	assert_int_equal(out[0].prefix, 8);
+	assert_int_equal(out[1].family, AF_INET6);
+	assert_int_equal(out[1].prefix, 128);
+	assert_int_equal(out[2].prefix, 32);
+	/* more than cap, empty entries, junk */
+	assert_int_equal(tb_conf_parse_cidrs("10.0.0.1, 10.0.0.2", out, 1, &n), TB_ERR_INVAL);
+	assert_int_equal(tb_conf_parse_cidrs("10.0.0.1,,10.0.0.2", out, 3, &n), TB_ERR_INVAL);
+	assert_int_equal(tb_conf_parse_cidrs("10.0.0.1,", out, 3, &n), TB_ERR_INVAL);
+	assert_int_equal(tb_conf_parse_cidrs("10.0.0.1 10.0.0.2", out, 3, &n), TB_ERR_INVAL);
+	assert_int_equal(tb_conf_parse_cidrs("none, 10.0.0.1", out, 3, &n), TB_ERR_INVAL);
+	/* at most TB_BAN_MAX_ALLOW entries in a file */
+	for (unsigned i = 0; i <= TB_BAN_MAX_ALLOW; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s10.0.0.%u", i ? "," : "", i);
+	assert_int_equal(tb_conf_parse_cidrs(text, NULL, TB_BAN_MAX_ALLOW, &n), TB_ERR_INVAL);
 }
 
 /* ---- refused files: each kind of error, with its line ------------------ */
@@ -537,6 +705,60 @@ static void conf__several_errors__all_reported_in_line_order(void **state)
 	assert_int_equal(errs[4].line, 0);
 }
 
+static void conf__limit_and_ban_mistakes__error_on_their_line(void **state)
+{
+	expect_error(MINIMAL "[limit:a]\nrate = 10r/s\n", 5, "[limit:a] has no applies_to");
+	expect_error(MINIMAL "[limit:a]\napplies_to = messages\n", 5, "[limit:a] has no rate");
+	expect_error(MINIMAL "[limit:a]\napplies_to = messages\nrate = 10/s\n", 7,
+	             "is not a rate such as 10r/s");
+	expect_error(MINIMAL "[limit:a]\napplies_to = messages\nrate = 0r/s\n", 7, "is not a rate");
+	expect_error(MINIMAL "[limit:a]\napplies_to = messages\nrate = 10 r/s\n", 7,
+	             "is not a rate");
+	expect_error(MINIMAL "[limit:a]\napplies_to = all\nrate = 1r/s\n", 6,
+	             "is not one of messages tee-calls");
+	expect_error(MINIMAL "[limit:a]\napplies_to = messages\nrate = 1r/s\nkey = app\n", 8,
+	             "is not one of address");
+	expect_error(MINIMAL "[limit:a]\napplies_to = messages\nrate = 1r/s\ndelay = 2\n"
+	                     "nodelay = yes\n",
+	             9, "both delay and nodelay");
+	expect_error(MINIMAL "[limit:a]\napplies_to = messages\nrate = 1r/s\nburst = 1000001\n", 8,
+	             "is not within 0..1000000");
+	expect_error(MINIMAL "[limit:a]\napplies_to = messages\nrate = 1r/s\nmax_keys = 0\n", 8,
+	             "is not within 1..1048576");
+	expect_error(MINIMAL "[limit:a]\napplies_to = messages\nrate = 1r/s\nbogus = 1\n", 8,
+	             "unknown key \"bogus\" in [limit:a]");
+	expect_error(MINIMAL "[limit]\nrate = 1r/s\n", 5, "[limit] needs a name");
+	expect_error(MINIMAL "[limit:a b]\nrate = 1r/s\n", 5, "bad zone name");
+	expect_error(MINIMAL "[limit:a]\napplies_to = messages\nrate = 1r/s\n"
+	                     "[limit:a]\napplies_to = messages\nrate = 1r/s\n",
+	             8, "duplicate section [limit:a] (first on line 5)");
+
+	expect_error(MINIMAL "[ban]\nban_time = 2h\n", 5,
+	             "[ban] ban_time_max is shorter than ban_time");
+	expect_error(MINIMAL "[ban]\nban_time = 10s\nban_time_max = 5s\n", 7,
+	             "[ban] ban_time_max is shorter than ban_time");
+	expect_error(MINIMAL "[ban]\nallow = 10.1.2.3/8\n", 6, "is not \"none\" or up to");
+	expect_error(MINIMAL "[ban]\nallow = localhost\n", 6, "is not \"none\" or up to");
+	expect_error(MINIMAL "[ban]\nthreshold = 0\n", 6, "is not within 1..4294967295");
+	expect_error(MINIMAL "[ban]\nhalf_life = 0\n", 6, "is not within 1ms..");
+	expect_error(MINIMAL "[ban]\nhalf_life = 1001h\n", 6, "is not within 1ms..3600000000ms");
+	expect_error(MINIMAL "[ban]\nweight_malformed = -1\n", 6, "is not a decimal number");
+	expect_error(MINIMAL "[ban]\nenabled = no\n[ban]\n", 7, "duplicate section [ban]");
+	expect_error(MINIMAL "[listener]\nmax_connections_per_ip = 0\n", 6,
+	             "is not within 1..1000000");
+}
+
+static void conf__too_many_limit_sections__error(void **state)
+{
+	char text[8192];
+	size_t o = (size_t)snprintf(text, sizeof(text), MINIMAL);
+
+	for (int i = 0; i <= TB_CONF_MAX_LIMITS; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o,
+		                      "[limit:z%d]\napplies_to = messages\nrate = 1r/s\n", i);
+	expect_error(text, 5 + 3 * TB_CONF_MAX_LIMITS, "too many limit sections");
+}
+
 static void conf__error_list__bounded(void **state)
 {
 	struct tb_conf_error errs[TB_CONF_MAX_ERRORS];
@@ -581,6 +803,12 @@ int main(void)
 	    cmocka_unit_test(conf__too_many_sections_or_options__error),
 	    cmocka_unit_test(conf__several_errors__all_reported_in_line_order),
 	    cmocka_unit_test(conf__error_list__bounded),
+	    cmocka_unit_test(conf__shipped_limit_examples__parse_as_documented),
+	    cmocka_unit_test(conf__limit_sections__every_key_and_default),
+	    cmocka_unit_test(conf__ban_section__every_key),
+	    cmocka_unit_test(conf__allow_list__parsed_into_cidrs),
+	    cmocka_unit_test(conf__limit_and_ban_mistakes__error_on_their_line),
+	    cmocka_unit_test(conf__too_many_limit_sections__error),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
