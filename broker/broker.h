@@ -57,6 +57,7 @@ struct tb_counters {
 	uint64_t answers_error;
 	uint64_t answers_busy;
 	uint64_t progress_dropped; /* progress events not queued (slow app) */
+	uint64_t tx_throttled;     /* times an app's reading stopped: answers unread */
 	uint64_t tam_posts;
 	uint64_t tam_failures;
 	uint64_t tee_calls;
@@ -151,6 +152,7 @@ struct tb_ua_conn {
 	struct tb_held *held; /* a frame a rate limit delays; the connection reads
 	                         nothing more until it has run */
 	int ban_closing;      /* banned: close with 1008 once the answers are out */
+	int tx_throttled;     /* not reading: too many answers unread */
 	/* reassembly of the current frame */
 	uint8_t *rx;
 	size_t rx_len;

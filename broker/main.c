@@ -109,7 +109,8 @@ static void log_counters(const struct tb_broker *b)
 	tb_log(TB_LOG_NOTICE,
 	       "counters: conns %llu accepted, refused %llu stopping %llu global %llu per-ip "
 	       "%llu banned; frames %llu in %llu rejected; requests %llu; answers %llu done "
-	       "%llu error %llu busy; progress dropped %llu; tam posts %llu failures %llu; "
+	       "%llu error %llu busy; progress dropped %llu; unread stops %llu; tam posts %llu "
+	       "failures %llu; "
 	       "tee calls %llu timeouts %llu; rate limited %llu delayed %llu dry-run %llu; "
 	       "bans %llu",
 	       (unsigned long long)k->conns_accepted, (unsigned long long)k->refused_stopping,
@@ -118,10 +119,11 @@ static void log_counters(const struct tb_broker *b)
 	       (unsigned long long)k->frames_rejected, (unsigned long long)k->requests,
 	       (unsigned long long)k->answers_done, (unsigned long long)k->answers_error,
 	       (unsigned long long)k->answers_busy, (unsigned long long)k->progress_dropped,
-	       (unsigned long long)k->tam_posts, (unsigned long long)k->tam_failures,
-	       (unsigned long long)k->tee_calls, (unsigned long long)k->tee_timeouts,
-	       (unsigned long long)k->rate_limited, (unsigned long long)k->rate_delayed,
-	       (unsigned long long)k->rate_dryrun, (unsigned long long)k->bans);
+	       (unsigned long long)k->tx_throttled, (unsigned long long)k->tam_posts,
+	       (unsigned long long)k->tam_failures, (unsigned long long)k->tee_calls,
+	       (unsigned long long)k->tee_timeouts, (unsigned long long)k->rate_limited,
+	       (unsigned long long)k->rate_delayed, (unsigned long long)k->rate_dryrun,
+	       (unsigned long long)k->bans);
 	tb_def_log_counters(b);
 }
 

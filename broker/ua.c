@@ -57,6 +57,15 @@ static void enqueue(struct tb_ua_conn *c, const uint8_t *frame, size_t len)
 	c->tx_tail = a;
 	c->tx_count++;
 	conn_write_later(c);
+	/* An app that sends but does not read: stop reading its frames until
+	 * it has taken half of its answers. Only the final answers of requests
+	 * already in flight can still come, so the queue stays within
+	 * max_queued_answers + max_requests_per_connection. */
+	if (!c->tx_throttled && c->wsi && c->tx_count >= c->b->conf.listener.max_queued_answers) {
+		c->tx_throttled = 1;
+		c->b->counters.tx_throttled++;
+		lws_rx_flow_control(c->wsi, 0);
+	}
 }
 
 void tb_ua_answer(struct tb_ua_conn *c, const struct tb_ua_answer *a)
@@ -232,7 +241,7 @@ static void held_free(struct tb_ua_conn *c)
 
 static void resume_rx(struct tb_ua_conn *c)
 {
-	if (!c->held && !c->ban_closing && !c->closing && c->wsi) {
+	if (!c->held && !c->tx_throttled && !c->ban_closing && !c->closing && c->wsi) {
 		lws_rx_flow_control(c->wsi, 1);
 		idle_timer(c);
 	}
@@ -493,6 +502,10 @@ static int writeable(struct tb_broker *b, struct tb_ua_conn *c, struct lws *wsi)
 			c->tx_tail = NULL;
 		c->tx_count--;
 		free(a);
+		if (c->tx_throttled && c->tx_count <= b->conf.listener.max_queued_answers / 2) {
+			c->tx_throttled = 0;
+			resume_rx(c);
+		}
 		if (c->tx_head || c->ban_closing)
 			lws_callback_on_writable(wsi);
 		else
