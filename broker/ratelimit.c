@@ -334,18 +334,26 @@ int tb_rl_check(struct tb_rl_zone *z, const void *key, size_t keylen, uint64_t n
 	return tb_rl_check_all(zones, keys, 1, now_ms, delay_ms);
 }
 
-int tb_rl_pin(struct tb_rl_zone *z, const void *key, size_t keylen)
+/* The entry of a key that pin/unpin act on. */
+static int pin_target(struct tb_rl_zone *z, const void *key, size_t keylen, struct rl_entry **e)
 {
 	int rc = check_key(key, keylen);
-	struct rl_entry *e;
 
 	if (!z)
 		return TB_ERR_INVAL;
 	if (rc != TB_OK)
 		return rc;
-	e = find(z, key, keylen);
-	if (!e)
-		return TB_ERR_NOTFOUND;
+	*e = find(z, key, keylen);
+	return *e ? TB_OK : TB_ERR_NOTFOUND;
+}
+
+int tb_rl_pin(struct tb_rl_zone *z, const void *key, size_t keylen)
+{
+	struct rl_entry *e;
+	int rc = pin_target(z, key, keylen, &e);
+
+	if (rc != TB_OK)
+		return rc;
 	if (e->pins == UINT32_MAX)
 		return TB_ERR_TOOBIG;
 	if (e->pins++ == 0)
@@ -355,16 +363,11 @@ int tb_rl_pin(struct tb_rl_zone *z, const void *key, size_t keylen)
 
 int tb_rl_unpin(struct tb_rl_zone *z, const void *key, size_t keylen)
 {
-	int rc = check_key(key, keylen);
 	struct rl_entry *e;
+	int rc = pin_target(z, key, keylen, &e);
 
-	if (!z)
-		return TB_ERR_INVAL;
 	if (rc != TB_OK)
 		return rc;
-	e = find(z, key, keylen);
-	if (!e)
-		return TB_ERR_NOTFOUND;
 	if (e->pins == 0)
 		return TB_ERR_STATE;
 	if (--e->pins == 0)

@@ -534,6 +534,19 @@ static cbor_item_t *untag(cbor_item_t *item, uint64_t want1, uint64_t want2, uin
 	return cbor_tag_item(item);
 }
 
+/* Load a COSE object and strip its tag (one of want1/want2, or none).
+ * Returns a new reference to the inner item, or NULL. */
+static cbor_item_t *load_untagged(const uint8_t *msg, size_t len, uint64_t want1, uint64_t want2,
+                                  uint64_t *tag_out)
+{
+	cbor_item_t *item = tb_cbor_load(msg, len, NULL);
+	if (!item)
+		return NULL;
+	cbor_item_t *arr = untag(item, want1, want2, tag_out);
+	cbor_decref(&item);
+	return arr;
+}
+
 /* alg from the protected header bytes. */
 static int protected_alg(const uint8_t *prot, size_t len, int64_t *alg)
 {
@@ -646,7 +659,7 @@ int tb_cose_sign1_verify(const uint8_t *msg, size_t len, const struct tb_key *ke
                          size_t *payload_len)
 {
 	struct sign1_parts parts;
-	cbor_item_t *item, *arr;
+	cbor_item_t *arr;
 	uint64_t tag;
 	int rc;
 
@@ -656,11 +669,7 @@ int tb_cose_sign1_verify(const uint8_t *msg, size_t len, const struct tb_key *ke
 		*payload_out = NULL;
 		*payload_len = 0;
 	}
-	item = tb_cbor_load(msg, len, NULL);
-	if (!item)
-		return TB_ERR_PARSE;
-	arr = untag(item, TB_COSE_SIGN1_TAG, TB_COSE_SIGN1_TAG, &tag);
-	cbor_decref(&item);
+	arr = load_untagged(msg, len, TB_COSE_SIGN1_TAG, TB_COSE_SIGN1_TAG, &tag);
 	if (!arr)
 		return TB_ERR_PARSE;
 	rc = split_sign1(arr, &parts);
@@ -674,7 +683,7 @@ int tb_cose_sign1_verify(const uint8_t *msg, size_t len, const struct tb_key *ke
 
 int tb_cose_peek_payload(const uint8_t *msg, size_t len, uint8_t **payload_out, size_t *payload_len)
 {
-	cbor_item_t *item, *arr, *payload;
+	cbor_item_t *arr, *payload;
 	const uint8_t *p;
 	size_t n;
 	uint64_t tag;
@@ -684,11 +693,7 @@ int tb_cose_peek_payload(const uint8_t *msg, size_t len, uint8_t **payload_out, 
 		return TB_ERR_INVAL;
 	*payload_out = NULL;
 	*payload_len = 0;
-	item = tb_cbor_load(msg, len, NULL);
-	if (!item)
-		return TB_ERR_PARSE;
-	arr = untag(item, TB_COSE_SIGN1_TAG, TB_COSE_SIGN_TAG, &tag);
-	cbor_decref(&item);
+	arr = load_untagged(msg, len, TB_COSE_SIGN1_TAG, TB_COSE_SIGN_TAG, &tag);
 	if (!arr)
 		return TB_ERR_PARSE;
 	/* COSE_Sign1 and COSE_Sign both carry the payload third. */
@@ -1029,7 +1034,7 @@ int tb_cose_verify_any(const uint8_t *msg, size_t len, struct tb_key *const *key
 {
 	const uint8_t *payload = NULL;
 	size_t plen = 0;
-	cbor_item_t *item, *arr;
+	cbor_item_t *arr;
 	uint64_t tag;
 	int rc;
 
@@ -1039,11 +1044,7 @@ int tb_cose_verify_any(const uint8_t *msg, size_t len, struct tb_key *const *key
 		*payload_out = NULL;
 		*payload_len = 0;
 	}
-	item = tb_cbor_load(msg, len, NULL);
-	if (!item)
-		return TB_ERR_PARSE;
-	arr = untag(item, TB_COSE_SIGN1_TAG, TB_COSE_SIGN_TAG, &tag);
-	cbor_decref(&item);
+	arr = load_untagged(msg, len, TB_COSE_SIGN1_TAG, TB_COSE_SIGN_TAG, &tag);
 	if (!arr)
 		return TB_ERR_PARSE;
 	if (is_cose_sign(arr, tag))
