@@ -14,6 +14,7 @@
 #include <teep-broker/driver.h>
 
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecdh.h>
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
@@ -219,6 +220,21 @@ static void drbg_free(mbedtls_entropy_context *ent, mbedtls_ctr_drbg_context *dr
 	mbedtls_entropy_free(ent);
 }
 
+int tb_random(uint8_t *buf, size_t len)
+{
+	mbedtls_entropy_context ent;
+	mbedtls_ctr_drbg_context drbg;
+	int rc;
+
+	if (!buf && len)
+		return TB_ERR_INVAL;
+	rc = drbg_seed(&ent, &drbg);
+	if (rc == TB_OK && mbedtls_ctr_drbg_random(&drbg, buf, len) != 0)
+		rc = TB_ERR_IO;
+	drbg_free(&ent, &drbg);
+	return rc;
+}
+
 int tb_key_generate(struct tb_key **out)
 {
 	mbedtls_entropy_context ent;
@@ -299,6 +315,54 @@ int tb_key_thumbprint(const struct tb_key *key, uint8_t out[32])
 	if (mbedtls_sha256_ret(der + sizeof(der) - (size_t)n, (size_t)n, out, 0) != 0)
 		return TB_ERR_INVAL;
 	return TB_OK;
+}
+
+int tb_key_public_xy(const struct tb_key *key, uint8_t x[32], uint8_t y[32])
+{
+	const mbedtls_ecp_keypair *ec;
+
+	if (!key || !x || !y)
+		return TB_ERR_INVAL;
+	ec = ec_of(key);
+	if (mbedtls_mpi_write_binary(&ec->Q.X, x, P256_BYTES) != 0 ||
+	    mbedtls_mpi_write_binary(&ec->Q.Y, y, P256_BYTES) != 0)
+		return TB_ERR_INVAL;
+	return TB_OK;
+}
+
+int tb_key_ecdh(const struct tb_key *key, const uint8_t x[32], const uint8_t y[32], uint8_t z[32])
+{
+	mbedtls_entropy_context ent;
+	mbedtls_ctr_drbg_context drbg;
+	mbedtls_ecp_group grp;
+	mbedtls_ecp_point peer;
+	mbedtls_mpi shared;
+	int rc;
+
+	if (!key || !key->has_private || !x || !y || !z)
+		return TB_ERR_INVAL;
+	mbedtls_ecp_group_init(&grp);
+	mbedtls_ecp_point_init(&peer);
+	mbedtls_mpi_init(&shared);
+	rc = drbg_seed(&ent, &drbg);
+	/* A point not on the curve (an invalid-curve attack) is refused by
+	 * mbedtls_ecp_check_pubkey before any multiplication. */
+	if (rc == TB_OK && (mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1) != 0 ||
+	                    mbedtls_mpi_read_binary(&peer.X, x, P256_BYTES) != 0 ||
+	                    mbedtls_mpi_read_binary(&peer.Y, y, P256_BYTES) != 0 ||
+	                    mbedtls_mpi_lset(&peer.Z, 1) != 0))
+		rc = TB_ERR_NOMEM;
+	if (rc == TB_OK && mbedtls_ecp_check_pubkey(&grp, &peer) != 0)
+		rc = TB_ERR_INVAL;
+	if (rc == TB_OK && (mbedtls_ecdh_compute_shared(&grp, &shared, &peer, &ec_of(key)->d,
+	                                                mbedtls_ctr_drbg_random, &drbg) != 0 ||
+	                    mbedtls_mpi_write_binary(&shared, z, P256_BYTES) != 0))
+		rc = TB_ERR_INVAL;
+	drbg_free(&ent, &drbg);
+	mbedtls_mpi_free(&shared);
+	mbedtls_ecp_point_free(&peer);
+	mbedtls_ecp_group_free(&grp);
+	return rc;
 }
 
 /* ---- COSE_Sign1 ---- */

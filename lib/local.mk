@@ -3,6 +3,7 @@ noinst_LTLIBRARIES += libtbcommon.la
 libtbcommon_la_SOURCES = \
 	lib/cbor.c lib/tb_cbor.h \
 	lib/cose.c lib/tb_cose.h \
+	lib/cose_encrypt.c lib/tb_cose_encrypt.h \
 	lib/teep.c lib/tb_teep.h \
 	lib/suit.c lib/tb_suit.h \
 	lib/uaproto.c lib/tb_uaproto.h \

@@ -28,6 +28,8 @@ struct tb_key; /* a P-256 key pair or public key */
 /* Load a PEM private or public key. err gets a readable reason. */
 int tb_key_load_pem(const uint8_t *pem, size_t len, struct tb_key **out, char *err, size_t errlen);
 int tb_key_load_file(const char *path, struct tb_key **out, char *err, size_t errlen);
+/* len bytes from a CTR-DRBG seeded from the system's entropy. */
+int tb_random(uint8_t *buf, size_t len);
 /* Generate a new P-256 key pair. */
 int tb_key_generate(struct tb_key **out);
 /* PEM text (malloc()ed, NUL-terminated) of the private or public part. */
@@ -36,6 +38,12 @@ int tb_key_has_private(const struct tb_key *key);
 /* SHA-256 over the DER SubjectPublicKeyInfo: the kid we put in headers. */
 int tb_key_thumbprint(const struct tb_key *key, uint8_t out[32]);
 void tb_key_free(struct tb_key *key);
+/* The public point's affine coordinates, big-endian. */
+int tb_key_public_xy(const struct tb_key *key, uint8_t x[32], uint8_t y[32]);
+/* ECDH on P-256: z = the x-coordinate of key's private scalar times the
+ * peer point (x, y). The peer point is checked to be on the curve
+ * (TB_ERR_INVAL otherwise). key must hold the private part. */
+int tb_key_ecdh(const struct tb_key *key, const uint8_t x[32], const uint8_t y[32], uint8_t z[32]);
 
 /*
  * Build a tagged COSE_Sign1 over payload with key (which must hold the

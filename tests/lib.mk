@@ -18,6 +18,12 @@ tests_unit_test_cose_SOURCES = tests/unit/test_cose.c
 tests_unit_test_cose_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_cose_LDADD = $(UNIT_LDADD) $(PTHREAD_LIBS)
 
+check_PROGRAMS += tests/unit/test_cose_encrypt
+TESTS += tests/unit/test_cose_encrypt
+tests_unit_test_cose_encrypt_SOURCES = tests/unit/test_cose_encrypt.c
+tests_unit_test_cose_encrypt_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_cose_encrypt_LDADD = $(UNIT_LDADD)
+
 check_PROGRAMS += tests/unit/test_teep
 TESTS += tests/unit/test_teep
 tests_unit_test_teep_SOURCES = tests/unit/test_teep.c
