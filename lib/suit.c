@@ -5,9 +5,11 @@
  */
 #include "tb_suit.h"
 #include "tb_cbor.h"
+#include "tb_cose_encrypt.h"
 
 #include <teep-broker/driver.h>
 
+#include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
 #include <stdarg.h>
@@ -59,6 +61,9 @@
 #define REPORT_POLICY_ALL 15 /* the reporting policy the examples use */
 #define MANIFEST_VERSION  1
 #define INTEGRATED_NAME   "#tc"
+#define DEP_PREFIX        1 /* SUIT_Dependency_Metadata: dependency-prefix */
+/* Component indices a manifest may use: its component and dependencies. */
+#define MAX_INDEX 4
 
 /* Everything the processing of one envelope refers to. Items are owned. */
 struct envelope {
@@ -188,6 +193,8 @@ static int read_component_id(const cbor_item_t *item, struct tb_component_id *ou
 	return TB_OK;
 }
 
+static int sha256_bstr_wrapped(const uint8_t *p, size_t len, uint8_t out[SHA256_LEN]);
+
 static int read_info(struct envelope *e, struct tb_suit_info *info)
 {
 	cbor_item_t *v;
@@ -210,6 +217,13 @@ static int read_info(struct envelope *e, struct tb_suit_info *info)
 		return fail(e, TB_ERR_PARSE, "common: no components");
 	}
 	rc = read_component_id(cbor_array_handle(v)[0], &info->component);
+	v = tb_cbor_map_get_int(e->common, COMMON_DEPS);
+	if (rc == TB_OK && v && cbor_isa_map(v) && cbor_map_size(v) > 0 &&
+	    cbor_isa_map(cbor_map_handle(v)[0].value) &&
+	    (v = tb_cbor_map_get_int(cbor_map_handle(v)[0].value, DEP_PREFIX)) != NULL)
+		rc = read_component_id(v, &info->dependency);
+	if (rc == TB_OK)
+		rc = sha256_bstr_wrapped(e->manifest_bytes, e->manifest_len, info->manifest_digest);
 	if (rc != TB_OK) {
 		tb_suit_info_clear(info);
 		return fail(e, rc, "common: bad component id");
@@ -239,6 +253,7 @@ void tb_suit_info_clear(struct tb_suit_info *info)
 		return;
 	tb_component_id_clear(&info->manifest_component_id);
 	tb_component_id_clear(&info->component);
+	tb_component_id_clear(&info->dependency);
 	info->sequence_number = 0;
 }
 
@@ -387,12 +402,26 @@ struct params {
 	int have_content;
 	const char *uri; /* borrowed, not NUL-terminated */
 	size_t uri_len;
+	const uint8_t *encryption; /* borrowed SUIT_Encryption_Info, or NULL */
+	size_t encryption_len;
+};
+
+/* A dependency: a component index that names another manifest. */
+struct dependency {
+	int used;
+	int resolved;
+	struct tb_component_id prefix; /* n == 0: none given */
 };
 
 struct runner {
 	struct envelope *e;
-	struct params par;
-	struct tb_buf image; /* the component's content so far */
+	const struct tb_suit_opts *opts;
+	size_t n_components; /* indices 0..n-1 are components */
+	size_t cur;          /* current component index */
+	struct params par_of[MAX_INDEX];
+	struct params par; /* of cur: copied in and out around each command */
+	struct dependency dep[MAX_INDEX];
+	struct tb_buf image; /* component 0's content so far */
 	int have_image;
 };
 
@@ -451,7 +480,10 @@ static int param_set_one(struct runner *r, int64_t key, const cbor_item_t *v)
 		r->par.have_content = 1;
 		return TB_OK;
 	case PAR_ENCRYPTION:
-		return fail(r->e, TB_ERR_UNSUP, "encrypted payloads are not supported");
+		if (tb_cbor_get_bytes(v, &r->par.encryption, &r->par.encryption_len) != TB_OK)
+			return fail(r->e, TB_ERR_PARSE,
+			            "parameter encryption-info: expected bytes");
+		return TB_OK;
 	case PAR_URI:
 		if (tb_cbor_get_text(v, &r->par.uri, &r->par.uri_len) != TB_OK)
 			return fail(r->e, TB_ERR_PARSE, "parameter uri: expected text");
@@ -472,6 +504,8 @@ static int param_is_set(const struct runner *r, int64_t key)
 		return r->par.have_content;
 	case PAR_URI:
 		return r->par.uri != NULL;
+	case PAR_ENCRYPTION:
+		return r->par.encryption != NULL;
 	default:
 		return 0;
 	}
@@ -504,11 +538,62 @@ static int cmd_set_component(struct runner *r, const cbor_item_t *arg)
 	uint64_t idx;
 	int all;
 
-	if (tb_cbor_get_bool(arg, &all) == TB_OK && all)
-		return TB_OK; /* "all components": there is only one */
-	if (tb_cbor_get_uint(arg, &idx) == TB_OK && idx == 0)
+	if (tb_cbor_get_bool(arg, &all) == TB_OK && all) {
+		if (r->n_components != 1)
+			return fail(r->e, TB_ERR_UNSUP,
+			            "set-component-index true: only one component");
+		idx = 0;
+	} else if (tb_cbor_get_uint(arg, &idx) != TB_OK) {
+		return fail(r->e, TB_ERR_PARSE, "set-component-index: expected a uint or true");
+	}
+	if (idx >= MAX_INDEX || (idx >= r->n_components && !r->dep[idx].used))
+		return fail(r->e, TB_ERR_PARSE, "set-component-index %llu: no such component",
+		            (unsigned long long)idx);
+	r->cur = (size_t)idx;
+	return TB_OK;
+}
+
+static int is_dependency(const struct runner *r)
+{
+	return r->dep[r->cur].used;
+}
+
+/* A dependency is resolved by the caller's lookup of an installed manifest
+ * with that digest (and prefix): nothing is fetched. */
+static int resolve_dependency(struct runner *r)
+{
+	struct dependency *d = &r->dep[r->cur];
+	char text[160];
+	int rc;
+
+	if (d->resolved)
 		return TB_OK;
-	return fail(r->e, TB_ERR_UNSUP, "set-component-index: only component 0 is supported");
+	if (!r->par.have_digest)
+		return fail(r->e, TB_ERR_PARSE, "dependency %zu: no image-digest parameter",
+		            r->cur);
+	if (!r->opts->dependency)
+		return fail(r->e, TB_ERR_UNSUP, "dependencies are not supported here");
+	rc = r->opts->dependency(r->opts->arg, &d->prefix, r->par.digest);
+	if (rc == TB_OK) {
+		d->resolved = 1;
+		return TB_OK;
+	}
+	if (d->prefix.n)
+		tb_component_id_format(&d->prefix, text, sizeof(text));
+	else
+		snprintf(text, sizeof(text), "(index %zu)", r->cur);
+	return fail(r->e, rc == TB_ERR_NOTFOUND ? TB_ERR_NOTFOUND : rc,
+	            "dependency %s is not installed with the required digest", text);
+}
+
+static int cmd_process_dependency(struct runner *r)
+{
+	if (!is_dependency(r))
+		return fail(r->e, TB_ERR_PARSE,
+		            "process-dependency: component %zu is not a "
+		            "dependency",
+		            r->cur);
+	return resolve_dependency(r);
 }
 
 static int cmd_fetch(struct runner *r)
@@ -518,6 +603,8 @@ static int cmd_fetch(struct runner *r)
 	cbor_item_t *payload;
 	char name[128];
 
+	if (is_dependency(r))
+		return resolve_dependency(r);
 	if (!r->par.uri)
 		return fail(r->e, TB_ERR_PARSE, "fetch: no uri parameter");
 	if (r->par.uri_len >= sizeof(name))
@@ -536,15 +623,36 @@ static int cmd_fetch(struct runner *r)
 
 static int cmd_write(struct runner *r)
 {
+	uint8_t *plain;
+	size_t plain_len;
+	char why[128] = "";
+	int rc;
+
+	if (is_dependency(r))
+		return fail(r->e, TB_ERR_UNSUP, "write: not into a dependency");
 	if (!r->par.have_content)
 		return fail(r->e, TB_ERR_PARSE, "write: no content parameter");
-	return set_image(r, r->par.content, r->par.content_len);
+	if (!r->par.encryption)
+		return set_image(r, r->par.content, r->par.content_len);
+	if (!r->opts->decrypt_key)
+		return fail(r->e, TB_ERR_UNSUP, "encrypted payload: no decryption key configured");
+	rc = tb_cose_decrypt_detached(r->par.encryption, r->par.encryption_len,
+	                              r->opts->decrypt_key, TB_SUIT_KDF_OTHER, r->par.content,
+	                              r->par.content_len, &plain, &plain_len, why, sizeof(why));
+	if (rc != TB_OK)
+		return fail(r->e, rc, "encrypted payload: %s", why);
+	rc = set_image(r, plain, plain_len);
+	mbedtls_platform_zeroize(plain, plain_len);
+	free(plain);
+	return rc;
 }
 
 static int cmd_image_match(struct runner *r)
 {
 	uint8_t got[SHA256_LEN];
 
+	if (is_dependency(r))
+		return fail(r->e, TB_ERR_UNSUP, "image-match on a dependency");
 	if (!r->par.have_digest)
 		return fail(r->e, TB_ERR_PARSE, "image-match: no image-digest parameter");
 	if (!r->have_image)
@@ -581,8 +689,7 @@ static int run_command(struct runner *r, int64_t code, const cbor_item_t *arg)
 	case CMD_ABORT:
 		return fail(r->e, TB_ERR_INVAL, "manifest aborted (condition-abort)");
 	case CMD_PROCESS_DEP:
-		return fail(r->e, TB_ERR_UNSUP,
-		            "process-dependency: dependencies are not supported");
+		return cmd_process_dependency(r);
 	default:
 		return fail(r->e, TB_ERR_UNSUP, "SUIT command %lld is not supported",
 		            (long long)code);
@@ -607,10 +714,16 @@ static int run_sequence(struct runner *r, const cbor_item_t *bstr, const char *n
 	for (size_t i = 0; rc == TB_OK && i < n; i += 2) {
 		int64_t code;
 
-		if (tb_cbor_get_int(items[i], &code) != TB_OK)
+		if (tb_cbor_get_int(items[i], &code) != TB_OK) {
 			rc = fail(r->e, TB_ERR_PARSE, "%s: command code is not an integer", name);
-		else
+		} else {
+			r->par = r->par_of[r->cur];
 			rc = run_command(r, code, items[i + 1]);
+			/* set-component-index moved cur: the parameters stay with
+			 * the index they were set for. */
+			if (code != CMD_SET_COMPONENT)
+				r->par_of[r->cur] = r->par;
+		}
 	}
 	cbor_decref(&seq);
 	return rc;
@@ -625,6 +738,8 @@ static int run_with_shared(struct runner *r, const cbor_item_t *seq, const char 
 	int rc = TB_OK;
 
 	memset(&r->par, 0, sizeof(r->par));
+	memset(r->par_of, 0, sizeof(r->par_of));
+	r->cur = 0;
 	if (shared)
 		rc = run_sequence(r, shared, "shared-sequence");
 	if (rc == TB_OK)
@@ -632,36 +747,74 @@ static int run_with_shared(struct runner *r, const cbor_item_t *seq, const char 
 	return rc;
 }
 
-static int check_supported(struct envelope *e)
+/* common: one component (index 0) and dependencies at indices 1.. */
+static int read_layout(struct runner *r)
 {
-	cbor_item_t *v;
+	struct envelope *e = r->e;
+	cbor_item_t *v = e->common ? tb_cbor_map_get_int(e->common, COMMON_COMPONENTS) : NULL;
+	struct cbor_pair *pairs;
 
-	if (e->common && tb_cbor_map_get_int(e->common, COMMON_DEPS))
-		return fail(e, TB_ERR_UNSUP, "manifest dependencies are not supported");
-	if (tb_cbor_map_get_int(e->manifest, MAN_DEP_RESOLVE))
-		return fail(e, TB_ERR_UNSUP, "dependency-resolution is not supported");
-	v = e->common ? tb_cbor_map_get_int(e->common, COMMON_COMPONENTS) : NULL;
 	if (v && cbor_isa_array(v) && cbor_array_size(v) > 1)
 		return fail(e, TB_ERR_UNSUP, "manifests with several components are not supported");
+	r->n_components = 1;
+	v = e->common ? tb_cbor_map_get_int(e->common, COMMON_DEPS) : NULL;
+	if (!v)
+		return TB_OK;
+	if (!cbor_isa_map(v))
+		return fail(e, TB_ERR_PARSE, "common: dependencies must be a map");
+	pairs = cbor_map_handle(v);
+	for (size_t i = 0; i < cbor_map_size(v); i++) {
+		cbor_item_t *prefix;
+		uint64_t idx;
+		int rc;
+
+		if (tb_cbor_get_uint(pairs[i].key, &idx) != TB_OK || idx < r->n_components ||
+		    idx >= MAX_INDEX || r->dep[idx].used || !cbor_isa_map(pairs[i].value))
+			return fail(e, TB_ERR_PARSE,
+			            "common: dependency index must be %zu..%d, once, with a map",
+			            r->n_components, MAX_INDEX - 1);
+		r->dep[idx].used = 1;
+		prefix = tb_cbor_map_get_int(pairs[i].value, DEP_PREFIX);
+		if (prefix && (rc = read_component_id(prefix, &r->dep[idx].prefix)) != TB_OK)
+			return fail(e, rc, "common: bad dependency-prefix");
+	}
 	return TB_OK;
 }
 
-static int run_manifest(struct envelope *e, struct tb_suit_install *out)
+static void runner_free(struct runner *r)
 {
-	struct runner r = {.e = e};
+	for (size_t i = 0; i < MAX_INDEX; i++)
+		tb_component_id_clear(&r->dep[i].prefix);
+}
+
+/* dependency-resolution, install, validate: the order of a SUIT update
+ * (payload-fetch is not needed: payloads are integrated or in content). */
+static int run_manifest(struct envelope *e, const struct tb_suit_opts *opts,
+                        struct tb_suit_install *out)
+{
+	struct runner r = {.e = e, .opts = opts};
 	cbor_item_t *install = tb_cbor_map_get_int(e->manifest, MAN_INSTALL);
 	cbor_item_t *validate = tb_cbor_map_get_int(e->manifest, MAN_VALIDATE);
-	int rc = check_supported(e);
+	cbor_item_t *resolve = tb_cbor_map_get_int(e->manifest, MAN_DEP_RESOLVE);
+	int rc = read_layout(&r);
 
 	if (rc == TB_OK && (!install || !cbor_isa_bytestring(install)))
 		rc = fail(e, TB_ERR_PARSE, "manifest: no install sequence (key 20)");
+	if (rc == TB_OK && resolve)
+		rc = run_with_shared(&r, resolve, "dependency-resolution");
 	if (rc == TB_OK)
 		rc = run_with_shared(&r, install, "install");
 	if (rc == TB_OK && validate)
 		rc = run_with_shared(&r, validate, "validate");
 	if (rc == TB_OK && !r.have_image)
 		rc = fail(e, TB_ERR_PARSE, "install: no image was fetched or written");
+	for (size_t i = 0; rc == TB_OK && i < MAX_INDEX; i++)
+		if (r.dep[i].used && !r.dep[i].resolved)
+			rc = fail(e, TB_ERR_PARSE, "dependency %zu was never processed", i);
+	runner_free(&r);
 	if (rc != TB_OK) {
+		if (r.image.ptr)
+			mbedtls_platform_zeroize(r.image.ptr, r.image.len);
 		free(r.image.ptr);
 		return rc;
 	}
@@ -672,23 +825,31 @@ static int run_manifest(struct envelope *e, struct tb_suit_install *out)
 int tb_suit_process(const uint8_t *env, size_t len, struct tb_key *const *anchors, size_t n_anchors,
                     struct tb_suit_install *out, char *err, size_t errlen)
 {
+	struct tb_suit_opts o = {.anchors = anchors, .n_anchors = n_anchors};
+
+	return tb_suit_process_ex(env, len, &o, out, err, errlen);
+}
+
+int tb_suit_process_ex(const uint8_t *env, size_t len, const struct tb_suit_opts *opts,
+                       struct tb_suit_install *out, char *err, size_t errlen)
+{
 	struct envelope e = {.err = err, .errlen = errlen};
 	int rc;
 
 	if (err && errlen)
 		err[0] = 0;
-	if (!out || (!anchors && n_anchors))
+	if (!out || !opts || (!opts->anchors && opts->n_anchors))
 		return TB_ERR_INVAL;
 	memset(out, 0, sizeof(*out));
-	if (n_anchors == 0)
+	if (opts->n_anchors == 0)
 		return fail(&e, TB_ERR_SIG, "no trust anchor configured");
 	rc = envelope_open(&e, env, len);
 	if (rc == TB_OK)
-		rc = authenticate(&e, anchors, n_anchors);
+		rc = authenticate(&e, opts->anchors, opts->n_anchors);
 	if (rc == TB_OK)
 		rc = read_info(&e, &out->info);
 	if (rc == TB_OK)
-		rc = run_manifest(&e, out);
+		rc = run_manifest(&e, opts, out);
 	envelope_free(&e);
 	if (rc != TB_OK)
 		tb_suit_install_clear(out);
@@ -925,5 +1086,165 @@ int tb_suit_build_integrated(const struct tb_key *signer, const struct tb_compon
 		return TB_ERR_NOMEM;
 	rc = tb_cbor_serialize(env, out, out_len);
 	cbor_decref(&env);
+	return rc;
+}
+
+/* ---- content (personalization data) envelopes ---- */
+
+static cbor_item_t *seq_of(size_t n, cbor_item_t **items)
+{
+	return wrap(arr_of(n, items));
+}
+
+/* common: {dependencies {1: {1: prefix}}?, components [[component]],
+ * shared-sequence [set-component-index 0]} */
+static cbor_item_t *build_content_common(const struct tb_suit_content *c)
+{
+	static const int64_t dep_keys[] = {DEP_PREFIX};
+	static const int64_t idx_keys[] = {1};
+	static const int64_t keys3[] = {COMMON_DEPS, COMMON_COMPONENTS, COMMON_SHARED};
+	cbor_item_t *comp = build_component_id(c->component);
+	cbor_item_t *shared[2] = {tb_cbor_int(CMD_SET_COMPONENT), tb_cbor_int(0)};
+	cbor_item_t *v[3];
+
+	v[1] = arr_of(1, &comp);
+	v[2] = seq_of(2, shared);
+	if (!c->dependency)
+		return map_of(2, keys3 + 1, v + 1);
+	v[0] = build_component_id(c->dependency);
+	v[0] = map_of(1, dep_keys, &v[0]);
+	v[0] = map_of(1, idx_keys, &v[0]);
+	return map_of(3, keys3, v);
+}
+
+static cbor_item_t *build_content_validate(const uint8_t digest[SHA256_LEN], size_t size)
+{
+	static const int64_t par_keys[] = {PAR_IMAGE_DIGEST, PAR_IMAGE_SIZE};
+	cbor_item_t *par[2] = {wrap(build_digest(digest)), tb_cbor_int((int64_t)size)};
+	cbor_item_t *seq[6] = {tb_cbor_int(CMD_SET_COMPONENT), tb_cbor_int(0),
+	                       tb_cbor_int(CMD_OVERRIDE),      map_of(2, par_keys, par),
+	                       tb_cbor_int(CMD_IMAGE_MATCH),   tb_cbor_int(REPORT_POLICY_ALL)};
+
+	return seq_of(6, seq);
+}
+
+static cbor_item_t *build_content_resolve(const uint8_t *dep_digest)
+{
+	static const int64_t par_keys[] = {PAR_IMAGE_DIGEST};
+	cbor_item_t *par[1] = {wrap(build_digest(dep_digest))};
+	cbor_item_t *seq[6] = {tb_cbor_int(CMD_SET_COMPONENT), tb_cbor_int(1),
+	                       tb_cbor_int(CMD_OVERRIDE),      map_of(1, par_keys, par),
+	                       tb_cbor_int(CMD_FETCH),         tb_cbor_int(REPORT_POLICY_ALL)};
+
+	return seq_of(6, seq);
+}
+
+static cbor_item_t *build_content_install(int has_dep, const uint8_t *content, size_t len,
+                                          const uint8_t *enc, size_t enc_len)
+{
+	static const int64_t par_keys[] = {PAR_CONTENT, PAR_ENCRYPTION};
+	cbor_item_t *par[2] = {tb_cbor_bytes(content, len),
+	                       enc ? tb_cbor_bytes(enc, enc_len) : NULL};
+	cbor_item_t *seq[10];
+	size_t n = 0;
+
+	if (has_dep) {
+		seq[n++] = tb_cbor_int(CMD_SET_COMPONENT);
+		seq[n++] = tb_cbor_int(1);
+		seq[n++] = tb_cbor_int(CMD_PROCESS_DEP);
+		seq[n++] = tb_cbor_int(0);
+	}
+	seq[n++] = tb_cbor_int(CMD_SET_COMPONENT);
+	seq[n++] = tb_cbor_int(0);
+	seq[n++] = tb_cbor_int(CMD_OVERRIDE);
+	seq[n++] = map_of(enc ? 2 : 1, par_keys, par);
+	seq[n++] = tb_cbor_int(CMD_WRITE);
+	seq[n++] = tb_cbor_int(REPORT_POLICY_ALL);
+	return seq_of(n, seq);
+}
+
+static cbor_item_t *build_content_uninstall(void)
+{
+	cbor_item_t *seq[4] = {tb_cbor_int(CMD_SET_COMPONENT), tb_cbor_int(0),
+	                       tb_cbor_int(CMD_UNLINK), tb_cbor_int(REPORT_POLICY_ALL)};
+
+	return seq_of(4, seq);
+}
+
+static int build_content_manifest(const struct tb_suit_content *c, const uint8_t *content,
+                                  size_t content_len, const uint8_t *enc, size_t enc_len,
+                                  uint8_t **out, size_t *out_len)
+{
+	int64_t keys[8] = {MAN_VERSION, MAN_SEQUENCE, MAN_COMMON, MAN_COMPONENT_ID, MAN_VALIDATE};
+	uint8_t digest[SHA256_LEN];
+	cbor_item_t *v[8], *man;
+	size_t n = 5;
+	int rc;
+
+	if (c->sequence_number > INT64_MAX ||
+	    mbedtls_sha256_ret(c->data, c->data_len, digest, 0) != 0)
+		return TB_ERR_INVAL;
+	v[0] = tb_cbor_int(MANIFEST_VERSION);
+	v[1] = tb_cbor_int((int64_t)c->sequence_number);
+	v[2] = wrap(build_content_common(c));
+	v[3] = build_component_id(c->manifest_id);
+	v[4] = build_content_validate(digest, c->data_len);
+	if (c->dependency) {
+		keys[n] = MAN_DEP_RESOLVE;
+		v[n++] = build_content_resolve(c->dependency_digest);
+	}
+	keys[n] = MAN_INSTALL;
+	v[n++] = build_content_install(c->dependency != NULL, content, content_len, enc, enc_len);
+	keys[n] = MAN_UNINSTALL;
+	v[n++] = build_content_uninstall();
+	man = map_of(n, keys, v);
+	if (!man)
+		return TB_ERR_NOMEM;
+	rc = tb_cbor_serialize(man, out, out_len);
+	cbor_decref(&man);
+	return rc;
+}
+
+int tb_suit_build_content(const struct tb_key *signer, const struct tb_suit_content *c,
+                          uint8_t **out, size_t *out_len)
+{
+	uint8_t *enc = NULL, *ct = NULL, *manifest = NULL;
+	size_t enc_len = 0, ct_len = 0, manifest_len = 0;
+	cbor_item_t *auth, *env;
+	int rc = TB_OK;
+
+	if (!signer || !c || !c->component || !c->manifest_id || (!c->data && c->data_len) ||
+	    !out || !out_len || c->component->n < 1 || c->manifest_id->n < 1 ||
+	    (c->dependency && (c->dependency->n < 1 || !c->dependency_digest)) ||
+	    !tb_key_has_private(signer))
+		return TB_ERR_INVAL;
+	if (c->recipient)
+		rc = tb_cose_encrypt_detached(c->recipient, TB_COSE_ALG_A128CTR, TB_SUIT_KDF_OTHER,
+		                              c->data, c->data_len, &enc, &enc_len, &ct, &ct_len);
+	if (rc == TB_OK)
+		rc = build_content_manifest(c, c->recipient ? ct : c->data,
+		                            c->recipient ? ct_len : c->data_len, enc, enc_len,
+		                            &manifest, &manifest_len);
+	free(enc);
+	free(ct);
+	if (rc != TB_OK)
+		return rc;
+	auth = build_auth(signer, manifest, manifest_len, &rc);
+	env = auth ? cbor_new_definite_map(2) : NULL;
+	if (env && (tb_cbor_map_put(env, tb_cbor_int(ENV_AUTH), auth) != TB_OK ||
+	            tb_cbor_map_put(env, tb_cbor_int(ENV_MANIFEST),
+	                            tb_cbor_bytes(manifest, manifest_len)) != TB_OK))
+		rc = TB_ERR_NOMEM;
+	else if (!env && auth) {
+		cbor_decref(&auth);
+		rc = TB_ERR_NOMEM;
+	}
+	free(manifest);
+	if (rc == TB_OK && env)
+		rc = tb_cbor_serialize(env, out, out_len);
+	else if (rc == TB_OK)
+		rc = TB_ERR_NOMEM;
+	if (env)
+		cbor_decref(&env);
 	return rc;
 }

@@ -14,6 +14,10 @@ struct tb_suit_info {
 	uint64_t sequence_number;
 	struct tb_component_id manifest_component_id; /* key 5; n == 0 if absent */
 	struct tb_component_id component;             /* first of common/components */
+	uint8_t manifest_digest[32];                  /* SHA-256 of the bstr-wrapped manifest */
+	/* dependency-prefix of the first entry of common/dependencies (a
+	 * manifest component id); n == 0: no dependency or no prefix */
+	struct tb_component_id dependency;
 };
 
 int tb_suit_info(const uint8_t *env, size_t len, struct tb_suit_info *info, char *err,
@@ -39,6 +43,32 @@ int tb_suit_process(const uint8_t *env, size_t len, struct tb_key *const *anchor
                     struct tb_suit_install *out, char *err, size_t errlen);
 void tb_suit_install_clear(struct tb_suit_install *in);
 
+/* What processing may use beyond the signers' trust anchors. */
+struct tb_suit_opts {
+	struct tb_key *const *anchors; /* SUIT signers; at least one */
+	size_t n_anchors;
+	/* The device's P-256 private key for encrypted payloads
+	 * (SUIT_Encryption_Info: COSE_Encrypt, ECDH-ES+A128KW, A128CTR or
+	 * A128GCM). NULL: an encrypted payload is TB_ERR_UNSUP. */
+	const struct tb_key *decrypt_key;
+	/* A dependency (common/dependencies, process-dependency, a fetch into
+	 * a dependency's index) is resolved by asking: is a manifest whose
+	 * manifest-component-id is prefix (prefix->n == 0: none was given) and
+	 * whose manifest digest is digest installed and verified? TB_OK, or
+	 * TB_ERR_NOTFOUND (processing fails with TB_ERR_NOTFOUND, so a caller
+	 * can retry once the dependency is in). Nothing is fetched: the uri
+	 * parameter of a dependency is ignored. NULL: dependencies are
+	 * TB_ERR_UNSUP. Called on the caller's thread, during processing. */
+	int (*dependency)(void *arg, const struct tb_component_id *prefix,
+	                  const uint8_t digest[32]);
+	void *arg;
+};
+
+/* tb_suit_process with encrypted payloads and dependencies. The install
+ * runs dependency-resolution, install, then validate. */
+int tb_suit_process_ex(const uint8_t *env, size_t len, const struct tb_suit_opts *opts,
+                       struct tb_suit_install *out, char *err, size_t errlen);
+
 /*
  * Build a signed envelope that installs payload (integrated as "#tc") into
  * component, with manifest id manifest_id (usually component with its last
@@ -49,5 +79,33 @@ int tb_suit_build_integrated(const struct tb_key *signer, const struct tb_compon
                              const struct tb_component_id *manifest_id, uint64_t sequence_number,
                              const uint8_t *payload, size_t payload_len, uint8_t **out,
                              size_t *out_len);
+
+/*
+ * Build a signed envelope that writes content into component, in the
+ * manner of the draft's Appendix E example 3 (personalization data):
+ *  - recipient given: the content is encrypted for that P-256 public key
+ *    (COSE_Encrypt, ECDH-ES+A128KW, A128CTR) and travels in the content
+ *    parameter with the encryption-info parameter beside it;
+ *  - dependency given (a manifest component id and the manifest digest of
+ *    that manifest, tb_suit_info's manifest_digest): the manifest depends
+ *    on it (common/dependencies at index 1, dependency-resolution and
+ *    process-dependency), so an Agent installs it only where that exact
+ *    manifest is installed;
+ *  - validate checks the plaintext's SHA-256 digest and size.
+ * Signed with signer (ESP256). *out is malloc()ed.
+ */
+struct tb_suit_content {
+	const struct tb_component_id *component;
+	const struct tb_component_id *manifest_id;
+	uint64_t sequence_number;
+	const uint8_t *data; /* plaintext */
+	size_t data_len;
+	const struct tb_key *recipient;           /* NULL: not encrypted */
+	const struct tb_component_id *dependency; /* NULL: none */
+	const uint8_t *dependency_digest;         /* 32 bytes, with dependency */
+};
+
+int tb_suit_build_content(const struct tb_key *signer, const struct tb_suit_content *c,
+                          uint8_t **out, size_t *out_len);
 
 #endif

@@ -83,6 +83,7 @@ struct sim_agent {
 	size_t max_message;
 
 	struct tb_key *key;
+	struct tb_key *decrypt_key; /* NULL: key decrypts */
 	uint8_t kid[32];
 	struct tb_key *tam_keys[SIM_MAX_KEYS];
 	size_t n_tam_keys;
@@ -529,6 +530,22 @@ static int load_agent_key(struct sim_agent *a, const char *configured)
 	/* Rewritten on every start so it always matches the key in use; a
 	 * failure only costs the operator a convenience. */
 	write_agent_public_key(a);
+	return TB_OK;
+}
+
+static int load_decrypt_key(struct sim_agent *a, const char *path)
+{
+	char err[160] = "";
+	int rc = tb_key_load_file(path, &a->decrypt_key, err, sizeof(err));
+
+	if (rc != TB_OK) {
+		SIM_LOG(a, TB_LOG_ERR, "decrypt_key %s", err);
+		return rc;
+	}
+	if (!tb_key_has_private(a->decrypt_key)) {
+		SIM_LOG(a, TB_LOG_ERR, "decrypt_key %s holds no private key", path);
+		return TB_ERR_INVAL;
+	}
 	return TB_OK;
 }
 
@@ -1141,16 +1158,58 @@ static bool install_allowed(struct sim_agent *a, const struct tb_suit_install *i
 	return true;
 }
 
-static void install_envelope(struct sim_agent *a, const struct tb_buf *env, size_t nr,
-                             struct update_result *r)
+/* Is a manifest with this manifest component id (any, when prefix->n is 0)
+ * and manifest digest installed? The digest is taken from the envelope as
+ * stored, so it is the one that was verified when it was installed. */
+static int dependency_installed(void *arg, const struct tb_component_id *prefix,
+                                const uint8_t digest[32])
 {
+	struct sim_agent *a = arg;
+
+	for (size_t i = 0; i < a->n_tc; i++) {
+		char dir[SIM_PATH_MAX], path[SIM_PATH_MAX];
+		struct tb_suit_info info;
+		uint8_t *env;
+		size_t len;
+		bool same = false;
+
+		if (prefix->n && !tb_component_id_equal(prefix, &a->tc[i].manifest_id))
+			continue;
+		if (component_dir(a, &a->tc[i].cid, dir, sizeof(dir)) != TB_OK ||
+		    path_join(path, sizeof(path), dir, F_MANIFEST) != TB_OK ||
+		    tb_read_file(path, a->max_message, &env, &len) != TB_OK)
+			continue;
+		if (tb_suit_info(env, len, &info, NULL, 0) == TB_OK) {
+			same = memcmp(info.manifest_digest, digest, 32) == 0;
+			tb_suit_info_clear(&info);
+		}
+		free(env);
+		if (same)
+			return TB_OK;
+	}
+	return TB_ERR_NOTFOUND;
+}
+
+/* Returns TB_ERR_NOTFOUND, having changed nothing, when a dependency is
+ * missing and defer is set: the caller retries after the other manifests. */
+static int install_envelope(struct sim_agent *a, const struct tb_buf *env, size_t nr, bool defer,
+                            struct update_result *r)
+{
+	struct tb_suit_opts o = {.anchors = a->signers,
+	                         .n_anchors = a->n_signers,
+	                         .decrypt_key = a->decrypt_key ? a->decrypt_key : a->key,
+	                         .dependency = dependency_installed,
+	                         .arg = a};
 	struct tb_suit_install in = {0};
 	char err[128] = "", dir[SIM_PATH_MAX], text[SIM_CID_TEXT_MAX + 1];
 	struct sim_tc t = {0};
 	size_t idx;
-	int rc =
-	    tb_suit_process(env->ptr, env->len, a->signers, a->n_signers, &in, err, sizeof(err));
+	int rc = tb_suit_process_ex(env->ptr, env->len, &o, &in, err, sizeof(err));
 
+	if (rc == TB_ERR_NOTFOUND && defer) {
+		SIM_LOG(a, TB_LOG_INFO, "manifest %zu waits for a dependency: %s", nr, err);
+		return rc;
+	}
 	if (rc != TB_OK) {
 		SIM_LOG(a, TB_LOG_NOTICE, "manifest %zu rejected: %s", nr, err);
 		update_fail(r,
@@ -1196,7 +1255,39 @@ static void install_envelope(struct sim_agent *a, const struct tb_buf *env, size
 	SIM_LOG(a, TB_LOG_NOTICE, "installed %s seq %" PRIu64 " (%zu bytes) at %s", text, t.seq,
 	        in.image.len, dir);
 out:
+	if (in.image.ptr)
+		mbedtls_platform_zeroize(in.image.ptr, in.image.len);
 	tb_suit_install_clear(&in);
+	return TB_OK;
+}
+
+/* Manifests in list order; one whose dependency is later in the list is
+ * retried after the others (a pass per level, at most n passes), and a
+ * dependency still missing after that fails the Update. */
+static void install_all(struct sim_agent *a, const struct tb_teep_msg *req, struct update_result *r)
+{
+	bool pending[TB_TEEP_MAX_LIST] = {false};
+	size_t left = req->n_manifest_list;
+
+	for (size_t i = 0; i < req->n_manifest_list; i++)
+		pending[i] = true;
+	for (size_t pass = 0; left && pass < req->n_manifest_list; pass++) {
+		size_t before = left;
+
+		for (size_t i = 0; i < req->n_manifest_list; i++) {
+			if (!pending[i])
+				continue;
+			if (install_envelope(a, &req->manifest_list[i], i, true, r) == TB_OK) {
+				pending[i] = false;
+				left--;
+			}
+		}
+		if (left == before)
+			break;
+	}
+	for (size_t i = 0; left && i < req->n_manifest_list; i++)
+		if (pending[i])
+			install_envelope(a, &req->manifest_list[i], i, false, r);
 }
 
 static int on_update(struct sim_agent *a, struct sim_session *s, const struct tb_teep_msg *req,
@@ -1217,8 +1308,7 @@ static int on_update(struct sim_agent *a, struct sim_session *s, const struct tb
 	}
 	for (size_t i = 0; i < req->n_unneeded_manifest_list; i++)
 		unlink_manifest(a, &req->unneeded_manifest_list[i], &r);
-	for (size_t i = 0; i < req->n_manifest_list; i++)
-		install_envelope(a, &req->manifest_list[i], i, &r);
+	install_all(a, req, &r);
 	if (r.code)
 		return send_error(a, s, "Update", &req->token, r.code, r.why, out);
 	SIM_LOG(a, TB_LOG_INFO, "Update (%zu unneeded, %zu manifests) -> Success",
@@ -1551,6 +1641,8 @@ int agent__create(const struct tb_host *host, const struct sim_conf *conf, struc
 	rc = prepare_state_dir(a);
 	if (rc == TB_OK)
 		rc = load_agent_key(a, conf->agent_key);
+	if (rc == TB_OK && conf->decrypt_key)
+		rc = load_decrypt_key(a, conf->decrypt_key);
 	if (rc == TB_OK)
 		rc = load_key_list(a, "tam_key", conf->tam_key, a->tam_keys, &a->n_tam_keys);
 	if (rc == TB_OK)
@@ -1578,6 +1670,7 @@ void agent__destroy(struct sim_agent *a)
 	for (size_t i = 0; i < a->n_requested; i++)
 		tb_component_id_clear(&a->requested[i]);
 	tb_key_free(a->key);
+	tb_key_free(a->decrypt_key);
 	free_keys(a->tam_keys, &a->n_tam_keys);
 	free_keys(a->signers, &a->n_signers);
 	free(a->tc);

@@ -32,11 +32,12 @@
 
 /* The configuration, already split into fields; strings are borrowed. */
 struct sim_conf {
-	const char *state_dir; /* required */
-	const char *agent_key; /* NULL: <state_dir>/agent.pem, generated if missing */
-	const char *tam_key;   /* required, comma-separated PEM paths */
-	const char *tc_signer; /* required, comma-separated PEM paths */
-	const char *tam_uri;   /* NULL: none */
+	const char *state_dir;   /* required */
+	const char *agent_key;   /* NULL: <state_dir>/agent.pem, generated if missing */
+	const char *decrypt_key; /* NULL: the agent key decrypts SUIT payloads */
+	const char *tam_key;     /* required, comma-separated PEM paths */
+	const char *tc_signer;   /* required, comma-separated PEM paths */
+	const char *tam_uri;     /* NULL: none */
 	enum tb_numbering numbering;
 	size_t max_components; /* 1..SIM_MAX_COMPONENTS_LIMIT */
 	size_t max_message;    /* bytes */

@@ -177,6 +177,160 @@ static void suit__personalization__dependencies_unsupported(void **state)
 	tb_key_free(key);
 }
 
+/* The installed set the dependency lookup answers from: example 1's
+ * manifest (suit_uri.hex) when present. */
+struct installed {
+	int present;
+	int calls;
+	struct tb_suit_info info;
+};
+
+static int dep_lookup(void *arg, const struct tb_component_id *prefix, const uint8_t digest[32])
+{
+	struct installed *in = arg;
+
+	in->calls++;
+	if (!in->present || memcmp(digest, in->info.manifest_digest, 32) != 0)
+		return TB_ERR_NOTFOUND;
+	if (prefix->n && !tb_component_id_equal(prefix, &in->info.manifest_component_id))
+		return TB_ERR_NOTFOUND;
+	return TB_OK;
+}
+
+static int run_example3(struct installed *in, const struct tb_key *device,
+                        struct tb_suit_install *out, char *err, size_t errlen)
+{
+	struct tb_key *key = appendix_e_key();
+	struct tb_suit_opts o = {.anchors = &key,
+	                         .n_anchors = 1,
+	                         .decrypt_key = device,
+	                         .dependency = dep_lookup,
+	                         .arg = in};
+	size_t len, ulen;
+	uint8_t *env = load_hex("suit/suit_personalization.hex", &len);
+	uint8_t *uri = load_hex("suit/suit_uri.hex", &ulen);
+	int rc;
+
+	assert_int_equal(tb_suit_info(uri, ulen, &in->info, err, errlen), TB_OK);
+	rc = tb_suit_process_ex(env, len, &o, out, err, errlen);
+	tb_suit_info_clear(&in->info);
+	free(env);
+	free(uri);
+	tb_key_free(key);
+	return rc;
+}
+
+static void suit__personalization__decrypts_with_dependency(void **state)
+{
+	static const char want[] =
+	    "{\"name\":\"FOO Bar\",\"secret\":\"0123456789abfcdef0123456789abcd\"}";
+	struct tb_key *device = load_key("suit/appendixE_device_esdh_private_key.pem");
+	struct installed in = {.present = 1};
+	struct tb_suit_install out;
+	char err[256] = "";
+
+	(void)state;
+	if (run_example3(&in, device, &out, err, sizeof(err)) != TB_OK)
+		fail_msg("example 3: %s", err);
+	assert_int_equal(out.image.len, strlen(want));
+	assert_memory_equal(out.image.ptr, want, out.image.len);
+	assert_id_text(&out.info.component, "TEEP-Device/SecureFS/config.json");
+	assert_id_text(&out.info.manifest_component_id, "TEEP-Device/SecureFS/config.suit");
+	/* dependency-resolution resolves it; process-dependency finds it done */
+	assert_int_equal(in.calls, 1);
+	tb_suit_install_clear(&out);
+	tb_key_free(device);
+}
+
+static void suit__personalization__missing_dependency(void **state)
+{
+	struct tb_key *device = load_key("suit/appendixE_device_esdh_private_key.pem");
+	struct installed in = {.present = 0};
+	struct tb_suit_install out;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(run_example3(&in, device, &out, err, sizeof(err)), TB_ERR_NOTFOUND);
+	assert_non_null(
+	    strstr(err, "dependency TEEP-Device/SecureFS/0x8d82573a926d4754935332dc29997f74/suit"));
+	tb_key_free(device);
+}
+
+static void suit__personalization__wrong_or_no_device_key(void **state)
+{
+	struct tb_key *other = NULL;
+	struct installed in = {.present = 1};
+	struct tb_suit_install out;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(tb_key_generate(&other), TB_OK);
+	assert_int_equal(run_example3(&in, other, &out, err, sizeof(err)), TB_ERR_SIG);
+	assert_non_null(strstr(err, "encrypted payload"));
+	assert_int_equal(run_example3(&in, NULL, &out, err, sizeof(err)), TB_ERR_UNSUP);
+	assert_non_null(strstr(err, "no decryption key"));
+	tb_key_free(other);
+}
+
+/* A personalization envelope built like example 3 (encrypted for a device
+ * key, depending on the TA's manifest) installs where that manifest is
+ * installed, and only there. */
+static void suit__build_content__encrypted_with_dependency(void **state)
+{
+	static const uint8_t data[] = "{\"vehicle\":\"KA-01\",\"secret\":\"s3cr3t\"}";
+	struct tb_component_id cfg, cfg_mid;
+	struct tb_key *signer = NULL, *device = NULL;
+	struct installed in = {.present = 1};
+	struct tb_suit_opts o = {.n_anchors = 1, .dependency = dep_lookup, .arg = &in};
+	struct tb_suit_install out;
+	struct tb_suit_info info;
+	char err[256] = "";
+	size_t len, ulen;
+	uint8_t *env, *uri = load_hex("suit/suit_uri.hex", &ulen);
+
+	(void)state;
+	assert_int_equal(tb_key_generate(&signer), TB_OK);
+	assert_int_equal(tb_key_generate(&device), TB_OK);
+	assert_int_equal(tb_suit_info(uri, ulen, &in.info, NULL, 0), TB_OK);
+	assert_int_equal(tb_component_id_parse("TEEP-Device/SecureFS/config.json", &cfg), TB_OK);
+	assert_int_equal(tb_component_id_parse("TEEP-Device/SecureFS/config.suit", &cfg_mid),
+	                 TB_OK);
+	{
+		struct tb_suit_content c = {.component = &cfg,
+		                            .manifest_id = &cfg_mid,
+		                            .sequence_number = 2,
+		                            .data = data,
+		                            .data_len = sizeof(data) - 1,
+		                            .recipient = device,
+		                            .dependency = &in.info.manifest_component_id,
+		                            .dependency_digest = in.info.manifest_digest};
+		assert_int_equal(tb_suit_build_content(signer, &c, &env, &len), TB_OK);
+	}
+	/* the plaintext is not in the envelope */
+	for (size_t i = 0; i + 6 <= len; i++)
+		assert_memory_not_equal(env + i, "s3cr3t", 6);
+	assert_int_equal(tb_suit_info(env, len, &info, NULL, 0), TB_OK);
+	assert_id_text(&info.dependency, SUIT_TEXT);
+	assert_id_text(&info.manifest_component_id, "TEEP-Device/SecureFS/config.suit");
+	tb_suit_info_clear(&info);
+	o.anchors = &signer;
+	o.decrypt_key = device;
+	if (tb_suit_process_ex(env, len, &o, &out, err, sizeof(err)) != TB_OK)
+		fail_msg("%s", err);
+	assert_int_equal(out.image.len, sizeof(data) - 1);
+	assert_memory_equal(out.image.ptr, data, out.image.len);
+	tb_suit_install_clear(&out);
+	in.present = 0;
+	assert_int_equal(tb_suit_process_ex(env, len, &o, &out, err, sizeof(err)), TB_ERR_NOTFOUND);
+	tb_suit_info_clear(&in.info);
+	tb_component_id_clear(&cfg);
+	tb_component_id_clear(&cfg_mid);
+	free(env);
+	free(uri);
+	tb_key_free(signer);
+	tb_key_free(device);
+}
+
 static void suit__tampered_manifest__digest_fails(void **state)
 {
 	/* {1: 1, 2: 3, ...}: the start of the manifest; make it sequence 4 */
@@ -318,6 +472,10 @@ int main(void)
 	    cmocka_unit_test(suit__second_anchor__verifies),
 	    cmocka_unit_test(suit__uri__fetch_unsupported),
 	    cmocka_unit_test(suit__personalization__dependencies_unsupported),
+	    cmocka_unit_test(suit__personalization__decrypts_with_dependency),
+	    cmocka_unit_test(suit__personalization__missing_dependency),
+	    cmocka_unit_test(suit__personalization__wrong_or_no_device_key),
+	    cmocka_unit_test(suit__build_content__encrypted_with_dependency),
 	    cmocka_unit_test(suit__tampered_manifest__digest_fails),
 	    cmocka_unit_test(suit__tampered_signature__fails),
 	    cmocka_unit_test(suit__tampered_payload__image_match_fails),
