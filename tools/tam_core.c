@@ -683,6 +683,60 @@ static int plan_has(struct tam_entry *const *list, size_t n, const struct tam_en
 	return 0;
 }
 
+static int plan_add(struct update_plan *p, struct tam_entry *e)
+{
+	if (plan_has(p->install, p->n_install, e))
+		return 1;
+	if (p->n_install >= TB_TEEP_MAX_LIST)
+		return 0;
+	/* the Update is built in memory: keep it bounded */
+	if (e->env_len > TAM_MAX_UPDATE - p->install_bytes) {
+		tb_log(TB_LOG_NOTICE, "tam: %s left out: the Update would exceed %u bytes", e->file,
+		       TAM_MAX_UPDATE);
+		return 0;
+	}
+	p->install[p->n_install++] = e;
+	p->install_bytes += e->env_len;
+	return 1;
+}
+
+static int in_tc_list(const struct tb_teep_msg *qr, const struct tb_component_id *c)
+{
+	for (size_t i = 0; i < qr->n_tc_list; i++)
+		if (tb_component_id_equal(&qr->tc_list[i], c))
+			return 1;
+	return 0;
+}
+
+/* A manifest that depends on another (personalization data on its TA)
+ * brings that one along, ahead of it, unless the Agent reports the
+ * dependency's component installed. One level: the catalog's dependencies
+ * have no dependencies of their own (others are logged and left to the
+ * Agent to refuse). */
+static void plan_dependency(struct tam_core *tam, const struct tb_teep_msg *qr,
+                            struct update_plan *p, const struct tam_entry *e)
+{
+	struct tam_entry *d;
+	char name[256];
+
+	if (!e->info.dependency.n)
+		return;
+	d = catalog_find_manifest(tam, &e->info.dependency);
+	if (!d) {
+		tb_component_id_format(&e->info.dependency, name, sizeof(name));
+		tb_log(TB_LOG_NOTICE, "tam: %s depends on %s, which is not in the catalog", e->file,
+		       name);
+		return;
+	}
+	if (in_tc_list(qr, &d->info.component))
+		return;
+	if (d->info.dependency.n)
+		tb_log(TB_LOG_NOTICE, "tam: %s: dependencies of dependencies are not sent",
+		       d->file);
+	if (plan_add(p, d))
+		tb_log(TB_LOG_INFO, "tam: %s added as the dependency of %s", d->file, e->file);
+}
+
 static void plan_update(struct tam_core *tam, const struct tb_teep_msg *qr, struct update_plan *p)
 {
 	char name[256];
@@ -697,16 +751,8 @@ static void plan_update(struct tam_core *tam, const struct tb_teep_msg *qr, stru
 			tam->cnt.unknown_components++;
 			continue;
 		}
-		if (plan_has(p->install, p->n_install, e) || p->n_install >= TB_TEEP_MAX_LIST)
-			continue;
-		/* the Update is built in memory: keep it bounded */
-		if (e->env_len > TAM_MAX_UPDATE - p->install_bytes) {
-			tb_log(TB_LOG_NOTICE, "tam: %s left out: the Update would exceed %u bytes",
-			       e->file, TAM_MAX_UPDATE);
-			continue;
-		}
-		p->install[p->n_install++] = e;
-		p->install_bytes += e->env_len;
+		plan_dependency(tam, qr, p, e);
+		plan_add(p, e);
 	}
 	for (size_t i = 0; i < qr->n_unneeded_manifest_list; i++) {
 		struct tam_entry *e = catalog_find_manifest(tam, &qr->unneeded_manifest_list[i]);

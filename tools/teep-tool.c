@@ -81,13 +81,23 @@ static const char usage_keygen[] =
 static const char usage_manifest[] =
     "usage: teep-tool manifest --component ID --payload FILE --key SIGNER.pem\n"
     "                          [--seq N] [--manifest-id ID] [-o OUT.suit]\n"
+    "       teep-tool manifest --component ID --data FILE --key SIGNER.pem\n"
+    "                          [--encrypt-for DEVICE_PUB.pem] [--depends-on DEP.suit]\n"
+    "                          [--seq N] [--manifest-id ID] [-o OUT.suit]\n"
     "\n"
     "Build a SUIT envelope that installs FILE (integrated as \"#tc\") into the\n"
-    "component ID, signed with SIGNER.pem (ESP256).\n"
+    "component ID, signed with SIGNER.pem (ESP256). With --data instead, FILE is\n"
+    "personalization data written by the manifest itself (as in the TEEP draft's\n"
+    "Appendix E example 3): --encrypt-for encrypts it for a device's P-256 key\n"
+    "(COSE_Encrypt, ECDH-ES+A128KW, A128CTR), --depends-on makes the manifest\n"
+    "depend on the manifest in DEP.suit (its manifest id and exact digest).\n"
     "\n"
     "  --component ID      component id: segments joined by '/', \"0x...\" for hex;\n"
     "                      a bare UUID means TEEP-Device/SecureFS/0xUUID/ta\n"
     "  --payload FILE      the Trusted Component binary\n"
+    "  --data FILE         personalization data (instead of --payload)\n"
+    "  --encrypt-for PUB   encrypt --data for this device public key\n"
+    "  --depends-on FILE   the envelope this one depends on\n"
     "  --key SIGNER.pem    the signer's private key (P-256)\n"
     "  --seq N             manifest sequence number (default 1)\n"
     "  --manifest-id ID    manifest component id (default: the component id with\n"
@@ -307,6 +317,9 @@ struct manifest_opts {
 	const char *key;
 	const char *manifest_id;
 	const char *output;
+	const char *data;
+	const char *encrypt_for;
+	const char *depends_on;
 	uint64_t seq;
 };
 
@@ -319,6 +332,9 @@ static int parse_manifest_opts(int argc, char **argv, struct manifest_opts *o)
 	    {"seq", required_argument, NULL, 's'},
 	    {"manifest-id", required_argument, NULL, 'm'},
 	    {"output", required_argument, NULL, 'o'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"encrypt-for", required_argument, NULL, 'e'},
+	    {"depends-on", required_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -345,6 +361,15 @@ static int parse_manifest_opts(int argc, char **argv, struct manifest_opts *o)
 		case 'o':
 			o->output = optarg;
 			break;
+		case 'd':
+			o->data = optarg;
+			break;
+		case 'e':
+			o->encrypt_for = optarg;
+			break;
+		case 'D':
+			o->depends_on = optarg;
+			break;
 		case 's':
 			o->seq = strtoull(optarg, &end, 10);
 			if (!isdigit((unsigned char)optarg[0]) || *end || o->seq > INT64_MAX)
@@ -360,43 +385,105 @@ static int parse_manifest_opts(int argc, char **argv, struct manifest_opts *o)
 	}
 	if (optind != argc)
 		return usage_error(usage_manifest, "unexpected argument %s", argv[optind]);
-	if (!o->component || !o->payload || !o->key)
+	if (!o->component || !o->key || !o->payload == !o->data)
+		return usage_error(
+		    usage_manifest, "%s",
+		    "manifest needs --component, --key and one of --payload, --data");
+	if (o->payload && (o->encrypt_for || o->depends_on))
 		return usage_error(usage_manifest, "%s",
-		                   "manifest needs --component, --payload and --key");
+		                   "--encrypt-for and --depends-on go with --data");
 	return 0;
 }
 
-/* The component id with its last segment replaced by "suit". */
+/* The component id with its last segment replaced by "suit", or, when
+ * that segment is a file name "NAME.EXT", by "NAME.suit" (the draft's
+ * examples: .../ta -> .../suit, config.json -> config.suit). */
 static int default_manifest_id(const struct tb_component_id *comp, struct tb_component_id *mid)
 {
 	int rc = tb_component_id_copy(mid, comp);
 	struct tb_buf *last;
+	const uint8_t *dot;
+	size_t keep = 0;
 
 	if (rc != TB_OK)
 		return rc;
 	last = &mid->seg[mid->n - 1];
-	free(last->ptr);
-	last->ptr = malloc(4);
-	if (!last->ptr) {
-		last->len = 0;
+	dot = last->len > 1 ? memchr(last->ptr + 1, '.', last->len - 1) : NULL;
+	if (dot)
+		keep = (size_t)(dot - last->ptr) + 1;
+	if (keep + 4 > 64) {
 		tb_component_id_clear(mid);
-		return TB_ERR_NOMEM;
+		return TB_ERR_TOOBIG;
 	}
-	memcpy(last->ptr, "suit", 4);
-	last->len = 4;
+	{
+		uint8_t *seg = malloc(keep + 4);
+
+		if (!seg) {
+			tb_component_id_clear(mid);
+			return TB_ERR_NOMEM;
+		}
+		memcpy(seg, last->ptr, keep);
+		memcpy(seg + keep, "suit", 4);
+		free(last->ptr);
+		last->ptr = seg;
+		last->len = keep + 4;
+	}
 	return TB_OK;
+}
+
+/* --data: a content envelope, encrypted and with a dependency on request. */
+static int build_content(const struct manifest_opts *o, const struct tb_key *key,
+                         const struct tb_component_id *comp, const struct tb_component_id *mid,
+                         const uint8_t *data, size_t len, uint8_t **env, size_t *elen)
+{
+	struct tb_suit_content c = {.component = comp,
+	                            .manifest_id = mid,
+	                            .sequence_number = o->seq,
+	                            .data = data,
+	                            .data_len = len};
+	struct tb_key *recipient = NULL;
+	struct tb_suit_info dep = {0};
+	char err[256] = "";
+	uint8_t *d = NULL;
+	size_t dlen;
+	int rc = TB_OK;
+
+	if (o->encrypt_for && (rc = load_key(o->encrypt_for, &recipient)) == TB_OK)
+		c.recipient = recipient;
+	if (rc == TB_OK && o->depends_on) {
+		rc = tb_read_file(o->depends_on, INPUT_MAX, &d, &dlen);
+		if (rc != TB_OK)
+			fprintf(stderr, "%s: %s: cannot read (%s)\n", prog, o->depends_on,
+			        status_name(rc));
+		else if ((rc = tb_suit_info(d, dlen, &dep, err, sizeof(err))) != TB_OK)
+			fprintf(stderr, "%s: %s: %s\n", prog, o->depends_on, err);
+		else if (dep.manifest_component_id.n == 0) {
+			fprintf(stderr, "%s: %s: no manifest component id to depend on\n", prog,
+			        o->depends_on);
+			rc = TB_ERR_INVAL;
+		}
+		c.dependency = &dep.manifest_component_id;
+		c.dependency_digest = dep.manifest_digest;
+	}
+	if (rc == TB_OK)
+		rc = tb_suit_build_content(key, &c, env, elen);
+	tb_suit_info_clear(&dep);
+	tb_key_free(recipient);
+	free(d);
+	return rc;
 }
 
 static int build_manifest(const struct manifest_opts *o, const struct tb_component_id *comp,
                           const struct tb_component_id *mid)
 {
+	const char *input = o->payload ? o->payload : o->data;
 	struct tb_key *key = NULL;
 	uint8_t *payload = NULL, *env = NULL;
 	size_t plen, elen;
-	int rc = tb_read_file(o->payload, INPUT_MAX, &payload, &plen);
+	int rc = tb_read_file(input, INPUT_MAX, &payload, &plen);
 
 	if (rc != TB_OK) {
-		fprintf(stderr, "%s: %s: cannot read (%s)\n", prog, o->payload, status_name(rc));
+		fprintf(stderr, "%s: %s: cannot read (%s)\n", prog, input, status_name(rc));
 		return 1;
 	}
 	rc = load_key(o->key, &key);
@@ -405,7 +492,9 @@ static int build_manifest(const struct manifest_opts *o, const struct tb_compone
 		rc = TB_ERR_INVAL;
 	}
 	if (rc == TB_OK) {
-		rc = tb_suit_build_integrated(key, comp, mid, o->seq, payload, plen, &env, &elen);
+		rc = o->payload ? tb_suit_build_integrated(key, comp, mid, o->seq, payload, plen,
+		                                           &env, &elen)
+		                : build_content(o, key, comp, mid, payload, plen, &env, &elen);
 		if (rc != TB_OK)
 			fprintf(stderr, "%s: cannot build the envelope (%s)\n", prog,
 			        status_name(rc));
@@ -417,8 +506,10 @@ static int build_manifest(const struct manifest_opts *o, const struct tb_compone
 		tb_component_id_format(comp, c, sizeof(c));
 		tb_component_id_format(mid, m, sizeof(m));
 		printf("%s: %zu bytes, component %s, manifest %s, sequence %" PRIu64
-		       ", payload %zu bytes\n",
-		       o->output, elen, c, m, o->seq, plen);
+		       ", %s %zu bytes%s%s%s\n",
+		       o->output, elen, c, m, o->seq, o->payload ? "payload" : "data", plen,
+		       o->encrypt_for ? ", encrypted" : "", o->depends_on ? ", depends on " : "",
+		       o->depends_on ? o->depends_on : "");
 	}
 	free(env);
 	free(payload);
@@ -707,6 +798,10 @@ static void print_suit_summary(const uint8_t *env, size_t len, const char *prefi
 	printf("%ssequence number: %" PRIu64 "\n", prefix, info.sequence_number);
 	printf("%scomponent: %s\n", prefix, c);
 	printf("%smanifest id: %s\n", prefix, info.manifest_component_id.n ? m : "(none)");
+	if (info.dependency.n) {
+		tb_component_id_format(&info.dependency, m, sizeof(m));
+		printf("%sdepends on: %s\n", prefix, m);
+	}
 	tb_suit_info_clear(&info);
 }
 

@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include <mbedtls/sha256.h>
+
 #include <teep-broker/driver.h>
 
 #include "agent.h"
@@ -1032,6 +1034,164 @@ static void sim__appendix_e_vector__installs_hello_secure_world(void **state)
 	out_release(f, &out);
 }
 
+static uint8_t *vector(const char *rel, size_t *len)
+{
+	char path[400];
+	uint8_t *hex = NULL, *bin = NULL;
+	size_t hexlen = 0;
+
+	snprintf(path, sizeof(path), "%s/vectors/suit/%s", TEST_DATA_DIR, rel);
+	assert_int_equal(tb_read_file(path, 1 << 16, &hex, &hexlen), TB_OK);
+	assert_int_equal(tb_hex_decode((char *)hex, hexlen, &bin, len), TB_OK);
+	free(hex);
+	return bin;
+}
+
+static void write_text(const char *dir, const char *name, const void *buf, size_t len)
+{
+	char path[700];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(tb_write_file(path, buf, len), TB_OK);
+}
+
+/* Example 3 depends on example 1, whose payload is fetched from a URI the
+ * Agent cannot reach. Put example 1 in place as the Agent would have stored
+ * it after that fetch (its manifest, the "Hello, Secure World!" binary it
+ * names, an info file), restart, and deliver example 3: the Agent resolves
+ * the dependency by manifest digest and decrypts config.json with the
+ * device key the draft's example was encrypted for. */
+static void sim__appendix_e_example3__installs_decrypted_config(void **state)
+{
+	static const char want[] =
+	    "{\"name\":\"FOO Bar\",\"secret\":\"0123456789abfcdef0123456789abcd\"}";
+	struct fx *f = *state;
+	char signer[400], device[400], dir[600], info[1024], sha[65], path[700];
+	struct tb_kv extra[] = {{"tc_signer", signer}, {"decrypt_key", device}};
+	struct tb_agent_out out = {0};
+	struct tb_teep_msg up, ans;
+	struct tb_buf env = {0};
+	size_t ulen, blen;
+	uint8_t *uri = vector("suit_uri.hex", &ulen),
+	        *bin = vector("tc_binary_8d82573a-926d-4754-9353-32dc29997f74.ta.rawhex", &blen);
+	uint8_t digest[32], *img = NULL;
+	size_t img_len = 0;
+
+	snprintf(signer, sizeof(signer), "%s/vectors/suit/appendixE_signer_public_key.pem",
+	         TEST_DATA_DIR);
+	snprintf(device, sizeof(device), "%s/vectors/suit/appendixE_device_esdh_private_key.pem",
+	         TEST_DATA_DIR);
+	tc_dir(f, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "mkdir -p '%s'", dir);
+	assert_int_equal(system(path), 0);
+	assert_int_equal(mbedtls_sha256_ret(bin, blen, digest, 0), 0);
+	tb_hex_encode(digest, 32, sha);
+	snprintf(info, sizeof(info),
+	         "component-id = " TC_TEXT "\nmanifest-component-id = " MANIFEST_TEXT
+	         "\nsequence-number = 3\nimage-size = %zu\nimage-sha256 = %s\n",
+	         blen, sha);
+	write_text(dir, "image", bin, blen);
+	write_text(dir, "manifest.suit", uri, ulen);
+	write_text(dir, "info", info, strlen(info));
+	assert_int_equal(driver_start(f, extra, 2, 1), TB_OK);
+	assert_int_equal(agent__installed_count(f->inst), 1);
+
+	env.ptr = vector("suit_personalization.hex", &env.len);
+	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
+	update_msg(&up, &env, 0);
+	agent_answer(f, out.session, &up, &ans);
+	if (ans.type != TB_TEEP_SUCCESS)
+		fail_msg("example 3: %s", ans.err_msg ? ans.err_msg : "(no message)");
+	snprintf(path, sizeof(path), "%s/tc/TEEP-Device/SecureFS/config.json/image", f->state);
+	assert_int_equal(tb_read_file(path, 4096, &img, &img_len), TB_OK);
+	assert_int_equal(img_len, strlen(want));
+	assert_memory_equal(img, want, img_len);
+	assert_int_equal(agent__installed_count(f->inst), 2);
+	free(img);
+	free(uri);
+	free(bin);
+	tb_teep_msg_clear(&up);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+}
+
+/* Personalization data built by the TAM's tools, encrypted for this
+ * Agent's own key and depending on the TA: alone it is refused (the TA is
+ * not there); listed before the TA in one Update, it waits for it. */
+static void sim__dependent_content__waits_for_its_dependency(void **state)
+{
+	static const uint8_t data[] = "{\"car\":\"KA-01\"}";
+	struct fx *f = *state;
+	struct tb_component_id cfg, cfg_mid;
+	struct tb_suit_info ta;
+	struct tb_agent_out out = {0};
+	struct tb_teep_msg up, ans;
+	struct tb_buf ta_env = {0}, cfg_env = {0}, copy;
+	char path[700];
+	uint8_t *img = NULL;
+	size_t img_len = 0;
+
+	assert_int_equal(driver_start(f, NULL, 0, 1), TB_OK);
+	build_manifest(f, f->signer, 1, payload_v3, sizeof(payload_v3), &ta_env);
+	assert_int_equal(tb_suit_info(ta_env.ptr, ta_env.len, &ta, NULL, 0), TB_OK);
+	assert_int_equal(tb_component_id_parse("TEEP-Device/SecureFS/config.json", &cfg), TB_OK);
+	assert_int_equal(tb_component_id_parse("TEEP-Device/SecureFS/config.suit", &cfg_mid),
+	                 TB_OK);
+	{
+		struct tb_suit_content c = {.component = &cfg,
+		                            .manifest_id = &cfg_mid,
+		                            .sequence_number = 1,
+		                            .data = data,
+		                            .data_len = sizeof(data) - 1,
+		                            .recipient = f->agent_pub,
+		                            .dependency = &ta.manifest_component_id,
+		                            .dependency_digest = ta.manifest_digest};
+		assert_int_equal(tb_suit_build_content(f->signer, &c, &cfg_env.ptr, &cfg_env.len),
+		                 TB_OK);
+	}
+
+	/* alone: refused, nothing installed */
+	copy.ptr = malloc(cfg_env.len);
+	assert_non_null(copy.ptr);
+	memcpy(copy.ptr, cfg_env.ptr, cfg_env.len);
+	copy.len = cfg_env.len;
+	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
+	update_msg(&up, &copy, 0);
+	agent_answer(f, out.session, &up, &ans);
+	assert_int_equal(ans.type, TB_TEEP_ERROR);
+	assert_non_null(strstr(ans.err_msg, "dependency"));
+	assert_int_equal(agent__installed_count(f->inst), 0);
+	tb_teep_msg_clear(&up);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
+	assert_null(out.session);
+
+	/* [config, TA]: the TA first, then config */
+	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
+	update_msg(&up, &cfg_env, 0);
+	up.manifest_list = realloc(up.manifest_list, 2 * sizeof(*up.manifest_list));
+	assert_non_null(up.manifest_list);
+	up.manifest_list[1] = ta_env;
+	up.n_manifest_list = 2;
+	memset(&ta_env, 0, sizeof(ta_env));
+	agent_answer(f, out.session, &up, &ans);
+	if (ans.type != TB_TEEP_SUCCESS)
+		fail_msg("Update: %s", ans.err_msg ? ans.err_msg : "(no message)");
+	assert_int_equal(agent__installed_count(f->inst), 2);
+	snprintf(path, sizeof(path), "%s/tc/TEEP-Device/SecureFS/config.json/image", f->state);
+	assert_int_equal(tb_read_file(path, 4096, &img, &img_len), TB_OK);
+	assert_int_equal(img_len, sizeof(data) - 1);
+	assert_memory_equal(img, data, img_len);
+	free(img);
+	tb_teep_msg_clear(&up);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+	tb_suit_info_clear(&ta);
+	tb_component_id_clear(&cfg);
+	tb_component_id_clear(&cfg_mid);
+}
+
 static void sim__installed_set__survives_fini_and_init(void **state)
 {
 	struct fx *f = *state;
@@ -1244,6 +1404,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(sim__wrong_media_type__answers_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sim__update_with_tam_error_only__ends_the_exchange,
 	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__appendix_e_example3__installs_decrypted_config,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__dependent_content__waits_for_its_dependency, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(sim__appendix_e_vector__installs_hello_secure_world,
 	                                    setup_stopped, teardown),
 	    cmocka_unit_test_setup_teardown(sim__installed_set__survives_fini_and_init, setup,

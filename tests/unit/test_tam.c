@@ -77,9 +77,9 @@ static struct tb_key *public_half(const struct tb_key *key)
 
 static void write_in_dir(const char *dir, const char *name, const uint8_t *buf, size_t len)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX + 64];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_true((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) < sizeof(path));
 	assert_int_equal(tb_write_file(path, buf, len), TB_OK);
 }
 
@@ -532,6 +532,84 @@ static void tam__unneeded_manifest__update_lists_it(void **state)
 	free(out);
 }
 
+/* Personalization data that depends on the catalog TA: the TA comes along,
+ * first, unless the Agent's tc-list says it is installed. */
+static void dependent_update(struct fixture *f, const struct tb_component_id *cfg, int ta_listed,
+                             struct tb_teep_msg *upd)
+{
+	uint8_t token[TAM_TOKEN_LEN];
+	struct tb_teep_msg m = {0};
+	uint8_t *msg, *out;
+	size_t len, out_len;
+
+	connect_session(f, token);
+	m.type = TB_TEEP_QUERY_RESPONSE;
+	m.requested_tc_list = calloc(1, sizeof(*m.requested_tc_list));
+	assert_non_null(m.requested_tc_list);
+	assert_int_equal(tb_component_id_copy(&m.requested_tc_list[0], cfg), TB_OK);
+	m.n_requested_tc_list = 1;
+	if (ta_listed) {
+		m.tc_list = calloc(1, sizeof(*m.tc_list));
+		assert_non_null(m.tc_list);
+		assert_int_equal(tb_component_id_copy(&m.tc_list[0], &f->tc), TB_OK);
+		m.n_tc_list = 1;
+	}
+	agent_message(f, f->agent_key, &m, token, &msg, &len);
+	out = deliver(f, msg, len, &out_len);
+	free(msg);
+	open_tam_message(f, out, out_len, upd);
+	free(out);
+}
+
+static void tam__dependent_manifest__brings_its_dependency_first(void **state)
+{
+	struct fixture *f = *state;
+	struct tb_component_id cfg, cfg_mid;
+	struct tb_suit_info ta;
+	struct tb_key *signer = NULL;
+	struct tb_teep_msg upd = {0};
+	uint8_t *env;
+	size_t len;
+
+	assert_int_equal(tb_component_id_parse("TEEP-Device/SecureFS/config.json", &cfg), TB_OK);
+	assert_int_equal(tb_component_id_parse("TEEP-Device/SecureFS/config.suit", &cfg_mid),
+	                 TB_OK);
+	assert_int_equal(tb_suit_info(f->envelope, f->envelope_len, &ta, NULL, 0), TB_OK);
+	assert_int_equal(tb_key_generate(&signer), TB_OK);
+	{
+		struct tb_suit_content c = {.component = &cfg,
+		                            .manifest_id = &cfg_mid,
+		                            .sequence_number = 1,
+		                            .data = (const uint8_t *)"{}",
+		                            .data_len = 2,
+		                            .recipient = f->agent_pub,
+		                            .dependency = &ta.manifest_component_id,
+		                            .dependency_digest = ta.manifest_digest};
+		assert_int_equal(tb_suit_build_content(signer, &c, &env, &len), TB_OK);
+	}
+	write_in_dir(f->dir, "config.suit", env, len);
+	assert_int_equal(create_tam(f, 0, 0), TB_OK);
+
+	dependent_update(f, &cfg, 0, &upd);
+	assert_int_equal(upd.type, TB_TEEP_UPDATE);
+	assert_int_equal(upd.n_manifest_list, 2);
+	assert_memory_equal(upd.manifest_list[0].ptr, f->envelope, f->envelope_len);
+	assert_int_equal(upd.manifest_list[1].len, len);
+	assert_memory_equal(upd.manifest_list[1].ptr, env, len);
+	tb_teep_msg_clear(&upd);
+
+	dependent_update(f, &cfg, 1, &upd);
+	assert_int_equal(upd.n_manifest_list, 1);
+	assert_memory_equal(upd.manifest_list[0].ptr, env, len);
+	tb_teep_msg_clear(&upd);
+
+	tb_suit_info_clear(&ta);
+	tb_component_id_clear(&cfg);
+	tb_component_id_clear(&cfg_mid);
+	tb_key_free(signer);
+	free(env);
+}
+
 static void tam__success_for_update__answers_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -938,6 +1016,8 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(tam__unknown_component_requested__left_out, setup_tam,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(tam__dependent_manifest__brings_its_dependency_first,
+	                                    setup_tam, teardown),
 	    cmocka_unit_test_setup_teardown(tam__unneeded_manifest__update_lists_it, setup_tam,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(tam__success_for_update__answers_nothing, setup_tam,
