@@ -3,6 +3,7 @@ INTEGRATION_TESTS = \
 	tests/integration/startup.sh \
 	tests/integration/install.sh \
 	tests/integration/vector.sh \
+	tests/integration/personalization.sh \
 	tests/integration/concurrent.sh \
 	tests/integration/bad_input.sh \
 	tests/integration/tam_failures.sh \
