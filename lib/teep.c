@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -555,6 +556,41 @@ static int dec_common(struct dec *d, const cbor_item_t *options, struct tb_teep_
 	return TB_OK;
 }
 
+/* A non-empty array whose entries all satisfy ok(); not kept. */
+static int check_array_of(struct dec *d, const cbor_item_t *v, const char *name,
+                          bool (*ok)(const cbor_item_t *), const char *what)
+{
+	size_t n;
+	int rc = dec_list(d, v, name, &n);
+
+	if (rc != TB_OK)
+		return rc;
+	if (n == 0)
+		return derr(d, TB_ERR_PARSE, "%s: empty array", name);
+	for (size_t i = 0; i < n; i++)
+		if (!ok(cbor_array_handle(v)[i]))
+			return derr(d, TB_ERR_PARSE, "%s[%zu]: expected %s", name, i, what);
+	return TB_OK;
+}
+
+static bool is_uint(const cbor_item_t *v)
+{
+	return cbor_isa_uint(v);
+}
+
+static bool is_bstr(const cbor_item_t *v)
+{
+	return cbor_isa_bytestring(v) && cbor_bytestring_is_definite(v);
+}
+
+/*
+ * The options a QueryRequest may carry that we do not keep are still
+ * type-checked. Besides catching malformed messages, this is what makes a
+ * peer in the other registry numbering fail loudly instead of quietly:
+ * the pre-26 token label (20) is supported-freshness-mechanisms in -26, and
+ * the -26 token label (19) is suit-reports in pre-26, so a token there is
+ * refused with the field named, never reinterpreted.
+ */
 static int dec_query_request(struct dec *d, cbor_item_t **e, struct tb_teep_msg *m)
 {
 	cbor_item_t *v = opt(e[1], d, L_CHALLENGE);
@@ -562,6 +598,10 @@ static int dec_query_request(struct dec *d, cbor_item_t **e, struct tb_teep_msg 
 
 	if (v)
 		rc = dec_bstr_sized(d, v, "challenge", CHALLENGE_MIN, CHALLENGE_MAX, &m->challenge);
+	if (rc == TB_OK && (v = opt(e[1], d, L_FRESHNESS_MECHANISMS)))
+		rc = check_array_of(d, v, "supported-freshness-mechanisms", is_uint, "a uint");
+	if (rc == TB_OK && (v = opt(e[1], d, L_SUIT_REPORTS)))
+		rc = check_array_of(d, v, "suit-reports", is_bstr, "a byte string");
 	if (rc == TB_OK)
 		rc = dec_raw_array(d, e[2], "supported-teep-cipher-suites", &m->cipher_suites_cbor);
 	if (rc == TB_OK)

@@ -3,8 +3,8 @@
 # COSE_Sign: install and unrequest through the broker (i) with the TAM, the
 # broker and the sim Agent all in pre-26 numbering, (ii) in draft-26 with
 # the TAM's first QueryRequest signed as a COSE_Sign, and (iii) with a TAM
-# in pre-26 and an Agent in draft-26, which must install nothing and break
-# nothing.
+# in one numbering and an Agent in the other, which must fail loudly with
+# the field named, install nothing and break nothing.
 . "$(dirname "$0")/lib.sh"
 make_keys
 add_component "$TC_UUID" "Hello, Secure World!"
@@ -87,25 +87,41 @@ grep -q "tam: drop" "$WORK/tam.log" && fail "COSE_Sign: the TAM dropped a messag
 stop_all "COSE_Sign"
 pass "draft-26 with the first QueryRequest as COSE_Sign: install and removal"
 
-# (iii) a TAM in pre-26, an Agent in draft-26: the Agent reads no token
-# where the TAM put it (label 20 is token only in pre-26), so the TAM drops
-# its QueryResponse and nothing is installed. The app's one answer must not
-# claim an install; today it is "done: no-change" (the TAM ended the
-# exchange without an Update), an error answer is also accepted.
+# (iii) a TAM in pre-26, an Agent in draft-26: the pre-26 token label (20)
+# is supported-freshness-mechanisms in draft-26, so the Agent refuses the
+# QueryRequest with that field named (it never reinterprets a label), the
+# app gets one error answer, nothing is installed and nobody crashes.
 start_tam --numbering pre-26
 conf pre-26 draft-26
 start_broker
 ua request-ta "$TC_UUID"
 rc=$?
 [ $rc -le 1 ] || fail "mismatch: teep-ua exited $rc: $(cat "$WORK/ua.out")"
-grep -Eq "^(error [0-9]+ |done: no-change)" "$WORK/ua.out" ||
+# The broker reads the Agent's answers in the [tam] numbering too, so it
+# takes the Agent's draft-26 Error (type 5) for a pre-26 Success and ends
+# "no-change"; what matters is one answer, no install and the field named.
+grep -Eq "^(error 12 |done: no-change)" "$WORK/ua.out" ||
 	fail "mismatch: unexpected answer: $(cat "$WORK/ua.out")"
-answer=$(grep -E "^(error|done)" "$WORK/ua.out")
 [ ! -e "$IMG" ] || fail "mismatch: something got installed"
-grep -q "tam: drop QueryResponse" "$WORK/tam.log" || fail "mismatch: the TAM did not drop the answer"
+grep -q "supported-freshness-mechanisms: expected an array" "$WORK/broker.log" ||
+	fail "mismatch: the Agent did not name the field"
 kill -0 "$BROKER_PID" || fail "mismatch: broker died"
 kill -0 "$TAM_PID" || fail "mismatch: TAM died"
 ua policy-check
 [ $? -le 1 ] || fail "mismatch: broker no longer answers"
 stop_all mismatch
-pass "mismatch (TAM pre-26, Agent draft-26): nothing installed, nothing crashed ($answer)"
+pass "mismatch (TAM pre-26, Agent draft-26): refused naming supported-freshness-mechanisms"
+
+# (iv) the other way round: a draft-26 TAM, a pre-26 Agent: the draft-26
+# token label (19) is suit-reports in pre-26.
+start_tam
+conf draft-26 pre-26
+start_broker
+ua request-ta "$TC_UUID"
+grep -Eq "^(error 12 |done: no-change)" "$WORK/ua.out" ||
+	fail "mismatch 2: unexpected answer: $(cat "$WORK/ua.out")"
+[ ! -e "$IMG" ] || fail "mismatch 2: something got installed"
+grep -q "suit-reports: expected an array" "$WORK/broker.log" ||
+	fail "mismatch 2: the Agent did not name the field"
+stop_all "mismatch 2"
+pass "mismatch (TAM draft-26, Agent pre-26): refused naming suit-reports"

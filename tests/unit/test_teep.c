@@ -239,6 +239,14 @@ static void teep__wrong_numbering__rejected(void **state)
 	raw = load_hex("pre-renumbering/query_response.hex", &len);
 	decode_fails(TB_NUM_DRAFT26, raw, len, "tc-list: expected an array");
 	free(raw);
+	/* the old token label 20 is draft-26's supported-freshness-mechanisms */
+	raw = load_hex("pre-renumbering/query_request.hex", &len);
+	decode_fails(TB_NUM_DRAFT26, raw, len, "supported-freshness-mechanisms: expected an array");
+	free(raw);
+	/* the draft-26 token label 19 is the old suit-reports */
+	raw = load_hex("draft-26/query_request.hex", &len);
+	decode_fails(TB_NUM_PRE26, raw, len, "suit-reports: expected an array");
+	free(raw);
 }
 
 static void teep__token_size__checked(void **state)
