@@ -84,6 +84,12 @@ struct tb_teep_msg {
 	 * means [[-16,-9,-29,-65534]] in both numberings). Error messages carry
 	 * both lists as options 1 and 4 when set. */
 	struct tb_buf suit_cose_profiles_cbor;
+	/* versions (QueryRequest; Error with ERR_UNSUPPORTED_MSG_VERSION):
+	 * has_versions set when the option is present, bit v of versions_mask
+	 * for each version v < 64 offered. Encoding writes [0], the only
+	 * version, whenever has_versions is set. */
+	int has_versions;
+	uint64_t versions_mask;
 
 	/* QueryResponse */
 	struct tb_component_id *tc_list; /* installed components */

@@ -583,6 +583,25 @@ static bool is_bstr(const cbor_item_t *v)
 	return cbor_isa_bytestring(v) && cbor_bytestring_is_definite(v);
 }
 
+/* versions: a non-empty array of uints, kept as a bit mask. */
+static int dec_versions(struct dec *d, const cbor_item_t *options, struct tb_teep_msg *m)
+{
+	cbor_item_t *v = opt(options, d, L_VERSIONS);
+	int rc;
+
+	if (!v)
+		return TB_OK;
+	rc = check_array_of(d, v, "versions", is_uint, "a uint");
+	m->has_versions = 1;
+	for (size_t i = 0; rc == TB_OK && i < cbor_array_size(v); i++) {
+		uint64_t ver;
+
+		if (tb_cbor_get_uint(cbor_array_handle(v)[i], &ver) == TB_OK && ver < 64)
+			m->versions_mask |= (uint64_t)1 << ver;
+	}
+	return rc;
+}
+
 /*
  * The options a QueryRequest may carry that we do not keep are still
  * type-checked. Besides catching malformed messages, this is what makes a
@@ -598,6 +617,8 @@ static int dec_query_request(struct dec *d, cbor_item_t **e, struct tb_teep_msg 
 
 	if (v)
 		rc = dec_bstr_sized(d, v, "challenge", CHALLENGE_MIN, CHALLENGE_MAX, &m->challenge);
+	if (rc == TB_OK)
+		rc = dec_versions(d, e[1], m);
 	if (rc == TB_OK && (v = opt(e[1], d, L_FRESHNESS_MECHANISMS)))
 		rc = check_array_of(d, v, "supported-freshness-mechanisms", is_uint, "a uint");
 	if (rc == TB_OK && (v = opt(e[1], d, L_SUIT_REPORTS)))
@@ -672,6 +693,8 @@ static int dec_error(struct dec *d, cbor_item_t **e, struct tb_teep_msg *m)
 	if (rc == TB_OK && (v = opt(e[1], d, L_SUIT_COSE_PROFILES)))
 		rc = dec_raw_array(d, v, "supported-suit-cose-profiles",
 		                   &m->suit_cose_profiles_cbor);
+	if (rc == TB_OK)
+		rc = dec_versions(d, e[1], m);
 	return rc;
 }
 
@@ -945,6 +968,8 @@ static void enc_options(struct enc *e, const struct tb_teep_msg *m)
 			    raw_item(&m->suit_cose_profiles_cbor, NULL, 0));
 		if (m->challenge.len)
 			put(e, L_CHALLENGE, tb_cbor_bytes(m->challenge.ptr, m->challenge.len));
+		if (m->has_versions)
+			put(e, L_VERSIONS, enc_versions());
 		break;
 	}
 }

@@ -28,6 +28,7 @@
 #include <mbedtls/sha256.h>
 
 #include "agent.h"
+#include "tb_cbor.h"
 #include "tb_cose.h"
 #include "tb_suit.h"
 #include "tb_util.h"
@@ -70,6 +71,7 @@ struct sim_session {
 	struct tb_component_id cid;         /* REQUEST, UNREQUEST */
 	struct tb_component_id manifest_id; /* UNREQUEST: what to call unneeded */
 	struct tb_buf last_token;           /* of the last verified TAM message */
+	int alg; /* signature algorithm of the suite chosen; 0: the default */
 };
 
 struct sim_agent {
@@ -938,15 +940,16 @@ static const char *choose_uri(struct sim_agent *a, const char *hint)
 /* Answers                                                                  */
 
 /* Encode, sign with the Agent key, copy into host memory. */
-static int send_msg(struct sim_agent *a, const struct tb_teep_msg *m, struct tb_agent_out *out)
+static int send_msg(struct sim_agent *a, const struct sim_session *s, const struct tb_teep_msg *m,
+                    struct tb_agent_out *out)
 {
 	uint8_t *payload = NULL, *cose = NULL;
 	size_t plen = 0, clen = 0;
 	int rc = tb_teep_encode(m, a->num, &payload, &plen);
 
 	if (rc == TB_OK)
-		rc = tb_cose_sign1(a->key, a->alg, payload, plen, 0, a->kid, sizeof(a->kid), &cose,
-		                   &clen);
+		rc = tb_cose_sign1(a->key, s && s->alg ? s->alg : a->alg, payload, plen, 0, a->kid,
+		                   sizeof(a->kid), &cose, &clen);
 	free(payload);
 	if (rc != TB_OK) {
 		SIM_LOG(a, TB_LOG_ERR, "cannot build the %s message (%d)",
@@ -988,7 +991,7 @@ static int send_error(struct sim_agent *a, struct sim_session *s, const char *in
 	m.err_msg = err_msg_dup(why);
 	rc = m.err_msg ? set_token(&m, token) : TB_ERR_NOMEM;
 	if (rc == TB_OK)
-		rc = send_msg(a, &m, out);
+		rc = send_msg(a, s, &m, out);
 	tb_teep_msg_clear(&m);
 	return rc;
 }
@@ -1052,12 +1055,102 @@ static int fill_unneeded(struct sim_agent *a, const struct sim_session *s, struc
 	return copy_cid_list(&m->unneeded_manifest_list, &m->n_unneeded_manifest_list, src, n);
 }
 
+#define COSE_SIGN1_TYPE 18
+#define COSE_SIGN_TYPE  98
+
+/* The signature algorithm of one suite, or 0 when the Agent cannot use it.
+ * A suite is a list of [COSE type, algorithm] operations; the Agent can
+ * sign (COSE_Sign1, or COSE_Sign with one signer) with ECDSA P-256, under
+ * either identifier, and do no encryption or MAC at the TEEP-message
+ * level. */
+static int suite_alg(const cbor_item_t *suite)
+{
+	int64_t alg = 0;
+
+	if (!cbor_isa_array(suite) || cbor_array_size(suite) == 0)
+		return 0;
+	for (size_t j = 0; j < cbor_array_size(suite); j++) {
+		cbor_item_t *op = cbor_array_handle(suite)[j];
+		int64_t type, a2;
+
+		if (!cbor_isa_array(op) || cbor_array_size(op) != 2 ||
+		    tb_cbor_get_int(cbor_array_handle(op)[0], &type) != TB_OK ||
+		    tb_cbor_get_int(cbor_array_handle(op)[1], &a2) != TB_OK ||
+		    (type != COSE_SIGN1_TYPE && type != COSE_SIGN_TYPE) ||
+		    (a2 != TB_COSE_ALG_ESP256 && a2 != TB_COSE_ALG_ES256) || (alg && a2 != alg))
+			return 0;
+		alg = a2;
+	}
+	return (int)alg;
+}
+
+/* The first offered suite the Agent can use (the TAM lists them in its
+ * order of preference): its algorithm, or 0. The answers of the exchange
+ * are signed with that identifier, ESP256 (-9) or ES256 (-7): the same
+ * ECDSA either way, but cipher suites compare the integers. */
+static int pick_suite(const struct tb_buf *suites)
+{
+	cbor_item_t *top = tb_cbor_load(suites->ptr, suites->len, NULL);
+	int alg = 0;
+
+	if (!top)
+		return 0;
+	for (size_t i = 0; cbor_isa_array(top) && !alg && i < cbor_array_size(top); i++)
+		alg = suite_alg(cbor_array_handle(top)[i]);
+	cbor_decref(&top);
+	return alg;
+}
+
+/* Error for a QueryRequest the Agent cannot answer: what it supports goes
+ * into the Error, as the draft asks. */
+static int refuse_query(struct sim_agent *a, struct sim_session *s, const struct tb_teep_msg *req,
+                        enum tb_teep_err code, const char *why, struct tb_agent_out *out)
+{
+	/* [[[18, -9]], [[18, -7]]]: COSE_Sign1 with ESP256, or with ES256 */
+	static const uint8_t suite[] = {
+	    0x82, 0x81, 0x82, COSE_SIGN1_TYPE, 0x28, 0x81, 0x82, COSE_SIGN1_TYPE, 0x26};
+	struct tb_teep_msg m = {0};
+	int rc;
+
+	s->state = SIM_STATE_FAILED;
+	SIM_LOG(a, TB_LOG_NOTICE, "QueryRequest (%s) -> Error %d: %s", kind_name(s->kind),
+	        (int)code, why);
+	m.type = TB_TEEP_ERROR;
+	m.err_code = code;
+	m.err_msg = err_msg_dup(why);
+	if (code == TB_TEEP_ERR_UNSUPPORTED_MSG_VERSION)
+		m.has_versions = 1;
+	rc = m.err_msg ? set_token(&m, &req->token) : TB_ERR_NOMEM;
+	if (rc == TB_OK && code == TB_TEEP_ERR_UNSUPPORTED_CIPHER_SUITES) {
+		m.cipher_suites_cbor.ptr = malloc(sizeof(suite));
+		rc = m.cipher_suites_cbor.ptr ? TB_OK : TB_ERR_NOMEM;
+		if (rc == TB_OK) {
+			memcpy(m.cipher_suites_cbor.ptr, suite, sizeof(suite));
+			m.cipher_suites_cbor.len = sizeof(suite);
+		}
+	}
+	if (rc == TB_OK)
+		rc = send_msg(a, s, &m, out);
+	tb_teep_msg_clear(&m);
+	return rc;
+}
+
 static int on_query_request(struct sim_agent *a, struct sim_session *s,
                             const struct tb_teep_msg *req, struct tb_agent_out *out)
 {
 	char req_text[SIM_CID_TEXT_MAX + 1] = "-", unn_text[SIM_CID_TEXT_MAX + 1] = "-";
 	struct tb_teep_msg m = {0};
 	int rc;
+
+	if (req->has_versions && !(req->versions_mask & 1))
+		return refuse_query(a, s, req, TB_TEEP_ERR_UNSUPPORTED_MSG_VERSION,
+		                    "no supported version offered (this Agent speaks version 0)",
+		                    out);
+	s->alg = pick_suite(&req->cipher_suites_cbor);
+	if (!s->alg)
+		return refuse_query(a, s, req, TB_TEEP_ERR_UNSUPPORTED_CIPHER_SUITES,
+		                    "no offered cipher suite signs with ESP256 (-9) or ES256 (-7)",
+		                    out);
 
 	if (req->data_item_requested & TB_TEEP_DIR_ATTESTATION)
 		SIM_LOG(a, TB_LOG_INFO, "attestation requested: not supported, ignored");
@@ -1079,7 +1172,7 @@ static int on_query_request(struct sim_agent *a, struct sim_session *s,
 		SIM_LOG(a, TB_LOG_INFO,
 		        "QueryRequest -> QueryResponse requested=%s%s unneeded=%s tc-list=%zu",
 		        req_text, m.n_requested_tc_list > 1 ? ",..." : "", unn_text, m.n_tc_list);
-		rc = send_msg(a, &m, out);
+		rc = send_msg(a, s, &m, out);
 	}
 	if (rc == TB_OK)
 		s->state = SIM_STATE_QUERIED;
@@ -1316,7 +1409,7 @@ static int on_update(struct sim_agent *a, struct sim_session *s, const struct tb
 	m.type = TB_TEEP_SUCCESS;
 	rc = set_token(&m, &req->token);
 	if (rc == TB_OK)
-		rc = send_msg(a, &m, out);
+		rc = send_msg(a, s, &m, out);
 	tb_teep_msg_clear(&m);
 	if (rc == TB_OK)
 		s->state = SIM_STATE_UPDATED;

@@ -575,6 +575,92 @@ static void sim__query_request__without_token__answers_without_token(void **stat
 	out_release(f, &out);
 }
 
+static void set_raw(struct tb_buf *b, const uint8_t *p, size_t n)
+{
+	b->ptr = malloc(n);
+	assert_non_null(b->ptr);
+	memcpy(b->ptr, p, n);
+	b->len = n;
+}
+
+/* The QueryRequest's offer decides: the first usable suite is taken and
+ * the answers are signed with its identifier; no usable suite, or no
+ * supported version, is an Error saying what the Agent supports. */
+static void sim__query_request__cipher_suites_and_versions_negotiated(void **state)
+{
+	/* [[[18, -19]], [[18, -7]]]: Ed25519 first (not possible), then ES256 */
+	static const uint8_t es256_second[] = {0x82, 0x81, 0x82, 0x12, 0x32,
+	                                       0x81, 0x82, 0x12, 0x26};
+	/* [[[18, -19]]] and [[[18, -9], [96, 1]]]: nothing usable */
+	static const uint8_t ed_only[] = {0x81, 0x81, 0x82, 0x12, 0x32};
+	static const uint8_t with_encrypt[] = {0x81, 0x82, 0x82, 0x12, 0x28,
+	                                       0x82, 0x18, 0x60, 0x01};
+	/* the protected header {1: alg} right after the COSE_Sign1 tag and array head */
+	static const uint8_t prot_es256[] = {0xd2, 0x84, 0x43, 0xa1, 0x01, 0x26};
+	struct fx *f = *state;
+	struct tb_agent_out out = {0};
+	struct tb_teep_msg qr, ans;
+	uint8_t *cose = NULL, *raw = NULL;
+	size_t len = 0, raw_len = 0;
+
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	query_request(&qr, 1, TB_TEEP_DIR_TRUSTED_COMPONENTS);
+	set_raw(&qr.cipher_suites_cbor, es256_second, sizeof(es256_second));
+	tam_sign(f, f->tam, &qr, &cose, &len);
+	agent_answer_raw(f, out.session, cose, len, &ans, &raw, &raw_len);
+	assert_int_equal(ans.type, TB_TEEP_QUERY_RESPONSE);
+	assert_memory_equal(raw, prot_es256, sizeof(prot_es256));
+	f->host.free(raw);
+	free(cose);
+	tb_teep_msg_clear(&qr);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+		query_request(&qr, 1, TB_TEEP_DIR_TRUSTED_COMPONENTS);
+		if (i == 0)
+			set_raw(&qr.cipher_suites_cbor, ed_only, sizeof(ed_only));
+		else
+			set_raw(&qr.cipher_suites_cbor, with_encrypt, sizeof(with_encrypt));
+		agent_answer(f, out.session, &qr, &ans);
+		assert_int_equal(ans.type, TB_TEEP_ERROR);
+		assert_int_equal(ans.err_code, TB_TEEP_ERR_UNSUPPORTED_CIPHER_SUITES);
+		assert_int_equal(ans.token.len, sizeof(token16));
+		assert_true(ans.cipher_suites_cbor.len > 0);
+		tb_teep_msg_clear(&qr);
+		tb_teep_msg_clear(&ans);
+		out_release(f, &out);
+	}
+
+	/* versions [1]: the encoder writes [0] (3: [0] in the options), patch it */
+	{
+		static const uint8_t v0[] = {0x03, 0x81, 0x00};
+		uint8_t *payload = NULL;
+		size_t plen = 0, at;
+
+		assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+		query_request(&qr, 1, TB_TEEP_DIR_TRUSTED_COMPONENTS);
+		assert_int_equal(tb_teep_encode(&qr, f->num, &payload, &plen), TB_OK);
+		for (at = 0; at + sizeof(v0) <= plen && memcmp(payload + at, v0, sizeof(v0)); at++)
+			;
+		assert_true(at + sizeof(v0) <= plen);
+		payload[at + 2] = 0x01;
+		assert_int_equal(tb_cose_sign1(f->tam, TB_COSE_ALG_ESP256, payload, plen, 0, NULL,
+		                               0, &cose, &len),
+		                 TB_OK);
+		agent_answer_raw(f, out.session, cose, len, &ans, NULL, NULL);
+		assert_int_equal(ans.type, TB_TEEP_ERROR);
+		assert_int_equal(ans.err_code, TB_TEEP_ERR_UNSUPPORTED_MSG_VERSION);
+		assert_true(ans.has_versions);
+		free(payload);
+		free(cose);
+		tb_teep_msg_clear(&qr);
+		tb_teep_msg_clear(&ans);
+		out_release(f, &out);
+	}
+}
+
 static void sim__request_update_unrequest__installs_then_removes(void **state)
 {
 	struct fx *f = *state;
@@ -1378,6 +1464,8 @@ int main(void)
 	        sim__query_request__answers_signed_response_listing_requested, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        sim__query_request__without_token__answers_without_token, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        sim__query_request__cipher_suites_and_versions_negotiated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sim__request_update_unrequest__installs_then_removes,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
