@@ -7,8 +7,12 @@
  *   tb_tee      one configured driver instance, with the worker thread its
  *               (possibly blocking) calls run on
  *   tb_ua_conn  one app's websocket connection
- *   tb_session  one accepted app request, from its first Agent call through
- *               the TEEP-over-HTTP exchange(s) to its single final answer
+ *   tb_session  one exchange: a TEE call and the TEEP-over-HTTP exchange(s)
+ *               it leads to, for the app requests waiting on it
+ *   tb_waiter   one accepted app request waiting on a session: the one that
+ *               started it, or an identical one that joined it (single
+ *               flight, flight.h); each gets the session's progress and its
+ *               own single final answer
  *   tb_call     one driver call travelling to a TEE worker and back
  *   tb_defences the denial-of-service defences (defence.c): rate-limit zones,
  *               the ban table, open connections per address
@@ -21,6 +25,7 @@
 
 #include "banscore.h"
 #include "conf.h"
+#include "flight.h"
 #include "http1.h"
 #include "keytable.h"
 #include "loader.h"
@@ -62,10 +67,15 @@ struct tb_counters {
 	uint64_t tam_failures;
 	uint64_t tee_calls;
 	uint64_t tee_timeouts;
-	uint64_t rate_limited; /* frames refused by a [limit:NAME] zone (or its table full) */
-	uint64_t rate_delayed; /* frames held back, then served */
-	uint64_t rate_dryrun;  /* frames a dry-run zone would have delayed or refused */
-	uint64_t bans;         /* bans started */
+	uint64_t rate_limited;    /* frames refused by a [limit:NAME] zone (or its table full) */
+	uint64_t rate_delayed;    /* frames held back, then served */
+	uint64_t rate_dryrun;     /* frames a dry-run zone would have delayed or refused */
+	uint64_t bans;            /* bans started */
+	uint64_t coalesced;       /* requests that joined an exchange in flight */
+	uint64_t busy_sessions;   /* requests answered busy: max_sessions reached */
+	uint64_t busy_waiters;    /* requests answered busy: their exchange has max_waiters */
+	uint64_t tam_not_allowed; /* requests refused: their "tam" is not allowed */
+	uint64_t tam_uri_refused; /* exchanges stopped: the Agent named a TAM not allowed */
 };
 
 /* A peer's address as the defences key it: 4 bytes for IPv4 (also when a
@@ -90,6 +100,7 @@ struct tb_defences {
 	struct tb_ban_table *bans; /* NULL: [ban] enabled = no */
 	struct tb_kt per_ip;       /* open connections of each address */
 	int per_ip_ready;
+	struct tb_flights flights; /* exchanges identical requests may join */
 };
 
 struct tb_tee {
@@ -104,7 +115,9 @@ struct tb_tee {
 	int initialised;
 	struct tb_host host;
 	struct tb_worker worker;
-	unsigned sessions; /* live exchanges on this TEE */
+	unsigned *tam_sessions; /* live exchanges with its TAM (shared by the
+	                           TEEs of one [tam] section) */
+	unsigned index;         /* in b->tees */
 	lws_sorted_usec_list_t policy_timer;
 };
 
@@ -162,18 +175,26 @@ struct tb_ua_conn {
 	struct tb_answer *tx_head, *tx_tail;
 	size_t tx_count;
 	/* requests in flight */
-	struct tb_session *sessions;
-	unsigned n_sessions;
+	struct tb_waiter *requests;
+	unsigned n_requests;
 	int closing;
+};
+
+struct tb_waiter {
+	struct tb_session *s;
+	struct tb_waiter *next;      /* the session's waiters, in arrival order */
+	struct tb_ua_conn *conn;     /* NULL once the app has gone */
+	struct tb_waiter *conn_next; /* the connection's requests in flight */
+	uint64_t req_id;
 };
 
 struct tb_session {
 	struct tb_broker *b;
 	struct tb_session *next, *prev; /* broker list */
-	struct tb_session *conn_next;   /* app connection's list */
 	struct tb_tee *tee;
-	struct tb_ua_conn *conn; /* NULL once the app has gone */
-	uint64_t req_id;
+	/* the app requests waiting on it (none for a periodic policy check) */
+	struct tb_waiter *waiters, **waiters_tail;
+	struct tb_flight *flight; /* joinable: open until the final answer */
 	enum tb_ua_op op;
 	struct tb_component_id component;
 	char *tam_hint;
@@ -215,6 +236,7 @@ struct tb_session {
 	enum tb_teep_type last_agent_type;
 	int saw_update;
 	unsigned policy_rounds;
+	int tam_refused; /* the Agent named a TAM URI that is not allowed */
 	int answered;
 	int finished;
 };
@@ -233,6 +255,7 @@ struct tb_broker {
 	unsigned n_conns;
 	struct tb_counters counters;
 	struct tb_defences def;
+	unsigned tam_sessions[TB_CONF_MAX_TAMS]; /* live exchanges per [tam] */
 	int sig_fd;
 	int stopping;
 	int exit_loop;
@@ -254,18 +277,30 @@ void tb_tee_reap_all(struct tb_broker *b);
 void tb_tee_start_policy_timers(struct tb_broker *b);
 
 /* session.c */
+/* Start an exchange for req (conn NULL: the broker's own policy check);
+ * NULL when it could not start (answer busy: nothing was started). */
 struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn,
                                     struct tb_ua_request *req, struct tb_tee *tee);
+/* The exchange in flight that req may join (coalesce on, same TEE, op,
+ * component and TAM hint; request-ta and policy-check only), or NULL. */
+struct tb_session *tb_session_find_flight(struct tb_broker *b, struct tb_tee *tee,
+                                          const struct tb_ua_request *req);
+/* req waits on s too: TB_OK, TB_ERR_TOOBIG (s has max_waiters), TB_ERR_NOMEM. */
+int tb_session_join(struct tb_session *s, struct tb_ua_conn *conn, const struct tb_ua_request *req);
+/* May an app suggest this TAM URI to tee ([tam] allow_app_uris)? */
+int tb_tam_hint_allowed(const struct tb_tee *tee, const char *uri);
 void tb_session_call_done(struct tb_call *c);
-void tb_session_detach_conn(struct tb_session *s);
 void tb_session_abort_all(struct tb_broker *b, int code, const char *reason);
+/* At exit, after the loop: free what is left without answering anyone. */
+void tb_session_free_all(struct tb_broker *b);
 extern const struct lws_protocols tb_tamclient_protocol;
 
 /* ua.c */
 extern const struct lws_protocols tb_ua_protocol;
 /* Queue an answer for the app (final answers are never dropped). */
 void tb_ua_answer(struct tb_ua_conn *c, const struct tb_ua_answer *a);
-void tb_ua_session_gone(struct tb_ua_conn *c, struct tb_session *s);
+/* A request of c is over: off the connection's list. */
+void tb_ua_request_gone(struct tb_ua_conn *c, struct tb_waiter *w);
 void tb_ua_close_all(struct tb_broker *b);
 size_t tb_ua_pending_tx(struct tb_broker *b);
 

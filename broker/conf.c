@@ -21,6 +21,7 @@
 #include "banscore.h"
 #include "keytable.h"
 #include "ratelimit.h"
+#include "tamuri.h"
 #include "tb_util.h"
 
 #include <teep-broker/driver.h>
@@ -68,7 +69,9 @@ enum conf_type {
 	CT_MEDIA_LIST, /* char *, media types "type/subtype" separated by commas */
 	CT_ENUM,       /* int-sized enum, one of the names in `enums` */
 	CT_RATE,       /* uint32_t requests/s x1000: "10r/s", "600r/m" (tb_rl_parse_rate) */
-	CT_CIDR_LIST   /* char *, CIDRs separated by commas, or "none" */
+	CT_CIDR_LIST,  /* char *, CIDRs separated by commas, or "none" */
+	CT_URI_LIST    /* char *, http(s) URIs separated by spaces or commas; the key
+	                  may be repeated, each line adds to the list */
 };
 
 struct conf_enum {
@@ -138,6 +141,8 @@ static const struct conf_cmd conf_cmds[] = {
     B("driver_dir", CT_STRING, driver_dir, 1, CONF_PATH_MAX, PKGLIBDIR "/drivers"),
     B("shutdown_grace", CT_DURATION, shutdown_grace_ms, 0, 3600 * 1000, "10s"),
     B("max_sessions", CT_UINT, max_sessions, 1, 1000000, "256"),
+    B("coalesce", CT_BOOL, coalesce, 0, 1, "yes"),
+    B("max_waiters", CT_UINT, max_waiters, 1, 65536, "64"),
 
     L("address", CT_STRING, address, 1, 255, "127.0.0.1"),
     L("port", CT_INT, port, 0, 65535, "8470"),
@@ -169,6 +174,7 @@ static const struct conf_cmd conf_cmds[] = {
     T("ca_file", CT_STRING, ca_file, 1, CONF_PATH_MAX, NULL),
     T("tls_insecure", CT_BOOL, tls_insecure, 0, 1, "no"),
     T("accept_media_types", CT_MEDIA_LIST, accept_media_types, 1, 255, NULL),
+    T("allow_app_uris", CT_URI_LIST, allow_app_uris, 1, 8192, NULL),
 
     {.sect = SECT_DRIVER,
      .key = "path",
@@ -221,6 +227,7 @@ static const struct conf_cmd conf_cmds[] = {
     N("weight_text_frame", CT_UINT, weight_text_frame, 0, UINT32_MAX, "10"),
     N("weight_rate_limited", CT_UINT, weight_rate_limited, 0, UINT32_MAX, "1"),
     N("weight_unknown_tee", CT_UINT, weight_unknown_tee, 0, UINT32_MAX, "5"),
+    N("weight_tam_not_allowed", CT_UINT, weight_tam_not_allowed, 0, UINT32_MAX, "10"),
 };
 
 #define N_CMDS COUNT(conf_cmds)
@@ -512,11 +519,37 @@ static int set_text(const struct conf_cmd *cmd, char **field, const char *value,
 			return TB_ERR_INVAL;
 		}
 	}
+	if (cmd->type == CT_URI_LIST) {
+		size_t entries;
+		if (tb_tamuri_list_check(value, &entries) != TB_OK) {
+			snprintf(why, whylen,
+			         "\"%.40s\" is not a list of http:// or https:// URIs with a "
+			         "host (no user@), separated by spaces or commas",
+			         value);
+			return TB_ERR_INVAL;
+		}
+	}
 	if (cmd->type == CT_NAME && !name_ok(value, cmd->max)) {
 		snprintf(why, whylen, "\"%.48s\" may only hold A-Z a-z 0-9 _ -", value);
 		return TB_ERR_INVAL;
 	}
-	copy = strdup(value);
+	if (cmd->type == CT_URI_LIST && *field) {
+		/* a repeated key: the entries add up, within the same bound */
+		size_t have = strlen(*field);
+		if (have + 1 + n > cmd->max) {
+			snprintf(why, whylen, "the list grows beyond %llu bytes",
+			         (unsigned long long)cmd->max);
+			return TB_ERR_INVAL;
+		}
+		copy = malloc(have + 1 + n + 1);
+		if (copy) {
+			memcpy(copy, *field, have);
+			copy[have] = ' ';
+			memcpy(copy + have + 1, value, n + 1);
+		}
+	} else {
+		copy = strdup(value);
+	}
 	if (!copy) {
 		snprintf(why, whylen, "out of memory");
 		return TB_ERR_NOMEM;
@@ -559,6 +592,7 @@ static int conf_set(const struct conf_cmd *cmd, void *base, const char *value, c
 	case CT_MEDIA_LIST:
 		return set_text(cmd, field, value, why, whylen);
 	case CT_CIDR_LIST:
+	case CT_URI_LIST:
 		return set_text(cmd, field, value, why, whylen);
 	case CT_ENUM:
 		return set_enum(cmd, field, value, why, whylen);
@@ -837,12 +871,14 @@ static int conf_handler(void *user, const char *section, const char *name, const
 		return 0;
 	}
 	idx = (size_t)(cmd - conf_cmds);
-	if (p->seen->line[idx]) {
+	/* a list of URIs may take several lines: each adds to it */
+	if (p->seen->line[idx] && cmd->type != CT_URI_LIST) {
 		conf_error(p, p->line, "duplicate key \"%s\" in [%s] (first on line %d)", name,
 		           p->sect_name, p->seen->line[idx]);
 		return 0;
 	}
-	p->seen->line[idx] = p->line;
+	if (!p->seen->line[idx])
+		p->seen->line[idx] = p->line;
 	switch (conf_set(cmd, p->base, value, why, sizeof(why))) {
 	case TB_OK:
 		return 1;
@@ -1133,6 +1169,7 @@ static void free_tam(struct tb_conf_tam *t)
 	free(t->uri);
 	free(t->ca_file);
 	free(t->accept_media_types);
+	free(t->allow_app_uris);
 }
 
 static void free_driver(struct tb_conf_driver *d)

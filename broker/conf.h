@@ -43,12 +43,17 @@ struct tb_conf_tam {
 	uint64_t connect_timeout_ms;  /* default 10000 */
 	uint64_t response_timeout_ms; /* per HTTP exchange; default 30000 */
 	uint64_t max_response_size;   /* bytes of one TAM answer; default 1M */
-	uint32_t max_sessions;        /* concurrent exchanges; default 64 */
+	uint32_t max_sessions;        /* concurrent exchanges with this TAM, of
+	                                 all the TEEs that talk to it; default 64 */
 	char *ca_file;                /* CA bundle for https; NULL = system */
 	int tls_insecure;             /* skip certificate checks; default 0 */
 	char *accept_media_types;     /* media types accepted in answers besides
 	                                 application/teep+cbor (older TAMs use
 	                                 other +cbor/+cose types); NULL: none */
+	char *allow_app_uris;         /* TAM URIs apps may suggest ("tam"), and
+	                                 that the broker connects to besides uri,
+	                                 separated by spaces or commas (tamuri.h);
+	                                 NULL: none */
 };
 
 /* [driver:NAME] */
@@ -92,19 +97,20 @@ struct tb_conf_limit {
 /* [ban]: scoring of misbehaving addresses (docs/defences.md), fail2ban
  * vocabulary. */
 struct tb_conf_ban {
-	int enabled;                  /* default yes */
-	uint32_t threshold;           /* score that starts a ban; default 100 */
-	uint64_t half_life_ms;        /* a score halves in this time; default 60s */
-	uint64_t ban_time_ms;         /* first ban; default 60s */
-	uint64_t ban_time_max_ms;     /* longest ban; default 1h */
-	uint64_t memory_ms;           /* ban count kept after a ban ends; default 24h */
-	char *allow;                  /* CIDRs never scored; default "127.0.0.0/8, ::1/128" */
-	uint32_t max_keys;            /* addresses remembered; default 65536 */
-	uint32_t weight_malformed;    /* a frame that is not a valid request; default 10 */
-	uint32_t weight_oversize;     /* a frame over max_message_size; default 20 */
-	uint32_t weight_text_frame;   /* a text frame; default 10 */
-	uint32_t weight_rate_limited; /* a frame refused by a [limit:NAME] zone; default 1 */
-	uint32_t weight_unknown_tee;  /* a request naming no configured TEE; default 5 */
+	int enabled;                     /* default yes */
+	uint32_t threshold;              /* score that starts a ban; default 100 */
+	uint64_t half_life_ms;           /* a score halves in this time; default 60s */
+	uint64_t ban_time_ms;            /* first ban; default 60s */
+	uint64_t ban_time_max_ms;        /* longest ban; default 1h */
+	uint64_t memory_ms;              /* ban count kept after a ban ends; default 24h */
+	char *allow;                     /* CIDRs never scored; default "127.0.0.0/8, ::1/128" */
+	uint32_t max_keys;               /* addresses remembered; default 65536 */
+	uint32_t weight_malformed;       /* a frame that is not a valid request; default 10 */
+	uint32_t weight_oversize;        /* a frame over max_message_size; default 20 */
+	uint32_t weight_text_frame;      /* a text frame; default 10 */
+	uint32_t weight_rate_limited;    /* a frame refused by a [limit:NAME] zone; default 1 */
+	uint32_t weight_unknown_tee;     /* a request naming no configured TEE; default 5 */
+	uint32_t weight_tam_not_allowed; /* a request suggesting a TAM not allowed; default 10 */
 };
 
 /* [broker] */
@@ -115,6 +121,8 @@ struct tb_conf {
 	char *driver_dir;           /* default PKGLIBDIR "/drivers" */
 	uint64_t shutdown_grace_ms; /* default 10000 */
 	uint32_t max_sessions;      /* all TAM exchanges; default 256 */
+	int coalesce;               /* identical requests share one exchange; default yes */
+	uint32_t max_waiters;       /* requests sharing one exchange; default 64 */
 
 	struct tb_conf_listener listener;
 	struct tb_conf_tam tams[TB_CONF_MAX_TAMS];

@@ -2,7 +2,8 @@
  * The denial-of-service defences of the app side (docs/defences.md): the
  * daemon's use of the pure modules ratelimit.c (nginx limit_req), banscore.c
  * (fail2ban-style scoring) and keytable.c (open connections per address, as
- * nginx limit_conn counts them).
+ * nginx limit_conn counts them), and the table of exchanges in flight that
+ * identical requests join (flight.c; session.c uses it).
  *
  * Every table is sized once, here, from the configuration, and keyed with a
  * secret drawn at startup. Everything runs on the loop thread and nothing
@@ -191,6 +192,16 @@ int tb_def_setup(struct tb_broker *b, char *err, size_t errlen)
 		return -1;
 	}
 	d->per_ip_ready = 1;
+	/* one flight per session at most; a periodic policy check may take a
+	 * session beyond max_sessions, and then runs without a flight */
+	if (draw_seed(seed, sizeof(seed))) {
+		snprintf(err, errlen, "cannot draw a random hash key: %s", strerror(errno));
+		return -1;
+	}
+	if (tb_flights_init(&d->flights, conf->max_sessions, seed) != TB_OK) {
+		snprintf(err, errlen, "cannot size the table of exchanges in flight");
+		return -1;
+	}
 	for (size_t i = 0; i < conf->n_limits; i++) {
 		if (setup_zone(&d->zones[i], &conf->limits[i], err, errlen))
 			return -1;
@@ -223,6 +234,7 @@ void tb_def_teardown(struct tb_broker *b)
 	if (d->per_ip_ready)
 		tb_kt_fini(&d->per_ip, release_ip_entry, NULL);
 	d->per_ip_ready = 0;
+	tb_flights_fini(&d->flights);
 }
 
 /* ---- connections ------------------------------------------------------- */

@@ -15,6 +15,8 @@ teep_brokerd_SOURCES = \
 	broker/ratelimit.c broker/ratelimit.h \
 	broker/banscore.c broker/banscore.h \
 	broker/keytable.c broker/keytable.h \
+	broker/flight.c broker/flight.h \
+	broker/tamuri.c broker/tamuri.h \
 	$(LWS_LOG_SRC)
 teep_brokerd_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(LWS_CFLAGS) $(CBOR_CFLAGS) $(INIH_CFLAGS) $(SYSTEMD_CFLAGS)
 teep_brokerd_LDADD = libtbcommon.la $(OPENSSL_LIBS) $(LWS_LIBS) $(INIH_LIBS) $(SYSTEMD_LIBS) $(PTHREAD_LIBS) $(LIBS)

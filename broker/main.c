@@ -111,8 +111,9 @@ static void log_counters(const struct tb_broker *b)
 	       "%llu banned; frames %llu in %llu rejected; requests %llu; answers %llu done "
 	       "%llu error %llu busy; progress dropped %llu; unread stops %llu; tam posts %llu "
 	       "failures %llu; "
-	       "tee calls %llu timeouts %llu; rate limited %llu delayed %llu dry-run %llu; "
-	       "bans %llu",
+	       "tee calls %llu timeouts %llu; coalesced %llu, busy sessions %llu waiters %llu; "
+	       "tam not allowed %llu, refused from the agent %llu; "
+	       "rate limited %llu delayed %llu dry-run %llu; bans %llu",
 	       (unsigned long long)k->conns_accepted, (unsigned long long)k->refused_stopping,
 	       (unsigned long long)k->refused_global, (unsigned long long)k->refused_per_ip,
 	       (unsigned long long)k->refused_banned, (unsigned long long)k->frames_in,
@@ -121,9 +122,11 @@ static void log_counters(const struct tb_broker *b)
 	       (unsigned long long)k->answers_busy, (unsigned long long)k->progress_dropped,
 	       (unsigned long long)k->tx_throttled, (unsigned long long)k->tam_posts,
 	       (unsigned long long)k->tam_failures, (unsigned long long)k->tee_calls,
-	       (unsigned long long)k->tee_timeouts, (unsigned long long)k->rate_limited,
-	       (unsigned long long)k->rate_delayed, (unsigned long long)k->rate_dryrun,
-	       (unsigned long long)k->bans);
+	       (unsigned long long)k->tee_timeouts, (unsigned long long)k->coalesced,
+	       (unsigned long long)k->busy_sessions, (unsigned long long)k->busy_waiters,
+	       (unsigned long long)k->tam_not_allowed, (unsigned long long)k->tam_uri_refused,
+	       (unsigned long long)k->rate_limited, (unsigned long long)k->rate_delayed,
+	       (unsigned long long)k->rate_dryrun, (unsigned long long)k->bans);
 	tb_def_log_counters(b);
 }
 
@@ -447,16 +450,7 @@ out:
 		tb_tls_ctx_free(b->tees[i].tls);
 	}
 	/* sessions whose last call came back during teardown */
-	while (b->sessions) {
-		struct tb_session *s = b->sessions;
-		b->sessions = s->next;
-		tb_component_id_clear(&s->component);
-		free(s->tam_hint);
-		free(s->uri);
-		free(s->out_msg);
-		free(s->body);
-		free(s);
-	}
+	tb_session_free_all(b);
 	tb_def_teardown(b);
 	if (b->conf.pid_file)
 		unlink(b->conf.pid_file);

@@ -1,7 +1,10 @@
 /*
- * Sessions: one accepted app request each, driven from its first Agent call
- * through the TEEP-over-HTTP exchange (tamsm.c decides, this file acts) to
- * exactly one final answer.
+ * Sessions: one exchange each, driven from its first Agent call through the
+ * TEEP-over-HTTP exchange (tamsm.c decides, this file acts) to its outcome.
+ * The app requests waiting on it (waiters) each get its progress and exactly
+ * one final answer. An identical request that arrives while a session runs
+ * joins it rather than starting another (single flight, flight.h), until the
+ * final answer is out.
  *
  * Lifetime: a session is freed only when (a) it has finished, (b) no driver
  * call of it is in flight and (c) no HTTP connection of it is alive. Until
@@ -14,6 +17,7 @@
 #include "tb_log.h"
 #include "tb_util.h"
 #include "http1.h"
+#include "tamuri.h"
 #include "tls.h"
 
 #include <arpa/inet.h>
@@ -37,53 +41,105 @@ static uint64_t elapsed(const struct tb_session *s)
 	return tb_now_ms() - s->started_ms;
 }
 
+static void progress_to(struct tb_waiter *w, const char *step, const char *detail)
+{
+	struct tb_ua_answer a = {.has_id = 1,
+	                         .id = w->req_id,
+	                         .event = TB_UA_EV_PROGRESS,
+	                         .step = step,
+	                         .detail = detail};
+	if (w->conn)
+		tb_ua_answer(w->conn, &a);
+}
+
 static void progress(struct tb_session *s, const char *step, const char *detail)
 {
 	tb_log(TB_LOG_INFO, "session %p: %s%s%s (%llu ms)", (void *)s, step, detail ? " " : "",
 	       detail ? detail : "", (unsigned long long)elapsed(s));
-	if (!s->conn || s->answered)
+	if (s->answered)
 		return;
-	struct tb_ua_answer a = {.has_id = 1,
-	                         .id = s->req_id,
-	                         .event = TB_UA_EV_PROGRESS,
-	                         .step = step,
-	                         .detail = detail};
-	tb_ua_answer(s->conn, &a);
+	for (struct tb_waiter *w = s->waiters; w; w = w->next)
+		progress_to(w, step, detail);
 }
 
-static void answer_final(struct tb_session *s, const struct tb_ua_answer *a)
+/* Nobody may join the session any more. */
+static void close_flight(struct tb_session *s)
 {
+	if (s->flight) {
+		tb_flight_close(&s->b->def.flights, s->flight);
+		s->flight = NULL;
+	}
+}
+
+/* The final answer, once, to every request waiting on the session. */
+static void answer_final(struct tb_session *s, struct tb_ua_answer *a)
+{
+	unsigned n = 0;
+
 	if (s->answered)
 		return;
 	s->answered = 1;
-	if (a->event == TB_UA_EV_DONE)
-		s->b->counters.answers_done++;
-	else if (a->event == TB_UA_EV_ERROR)
-		s->b->counters.answers_error++;
+	close_flight(s);
+	for (struct tb_waiter *w = s->waiters; w; w = w->next) {
+		n++;
+		if (a->event == TB_UA_EV_DONE)
+			s->b->counters.answers_done++;
+		else if (a->event == TB_UA_EV_ERROR)
+			s->b->counters.answers_error++;
+		if (w->conn) {
+			a->id = w->req_id;
+			tb_ua_answer(w->conn, a);
+		}
+	}
 	tb_log(a->event == TB_UA_EV_DONE ? TB_LOG_NOTICE : TB_LOG_WARN,
-	       "session %p: %s %s%s%s after %llu ms", (void *)s, tb_ua_op_name(s->op),
-	       a->event == TB_UA_EV_DONE ? "done: " : "error: ",
+	       "session %p: %s %s%s after %llu ms, for %u request(s)", (void *)s,
+	       tb_ua_op_name(s->op), a->event == TB_UA_EV_DONE ? "done: " : "error: ",
 	       a->event == TB_UA_EV_DONE ? a->result : tb_ua_code_name(a->code),
-	       a->event == TB_UA_EV_DONE ? "" : "", (unsigned long long)elapsed(s));
-	if (s->conn)
-		tb_ua_answer(s->conn, a);
+	       (unsigned long long)elapsed(s), n);
 }
 
 static void answer_error(struct tb_session *s, int code, const char *reason)
 {
 	struct tb_ua_answer a = {
-	    .has_id = 1, .id = s->req_id, .event = TB_UA_EV_ERROR, .code = code, .reason = reason};
+	    .has_id = 1, .event = TB_UA_EV_ERROR, .code = code, .reason = reason};
 	answer_final(s, &a);
 }
 
 static void answer_done(struct tb_session *s, const char *result, const char *detail)
 {
-	struct tb_ua_answer a = {.has_id = 1,
-	                         .id = s->req_id,
-	                         .event = TB_UA_EV_DONE,
-	                         .result = result,
-	                         .detail = detail};
+	struct tb_ua_answer a = {
+	    .has_id = 1, .event = TB_UA_EV_DONE, .result = result, .detail = detail};
 	answer_final(s, &a);
+}
+
+static void free_waiters(struct tb_session *s, int unlink_conns)
+{
+	while (s->waiters) {
+		struct tb_waiter *w = s->waiters;
+		s->waiters = w->next;
+		if (unlink_conns && w->conn)
+			tb_ua_request_gone(w->conn, w);
+		free(w);
+	}
+	s->waiters_tail = &s->waiters;
+}
+
+/* One more request waits on s; it is in flight on conn until s is freed. */
+static struct tb_waiter *add_waiter(struct tb_session *s, struct tb_ua_conn *conn, uint64_t id)
+{
+	struct tb_waiter *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->s = s;
+	w->conn = conn;
+	w->req_id = id;
+	*s->waiters_tail = w;
+	s->waiters_tail = &w->next;
+	w->conn_next = conn->requests;
+	conn->requests = w;
+	conn->n_requests++;
+	return w;
 }
 
 static void session_free(struct tb_session *s)
@@ -91,10 +147,10 @@ static void session_free(struct tb_session *s)
 	struct tb_broker *b = s->b;
 
 	lws_sul_cancel(&s->timer);
+	close_flight(s);
 	if (s->have_agent_session)
 		tb_tee_close_agent_session(s->tee, s->agent_session);
-	if (s->conn)
-		tb_ua_session_gone(s->conn, s);
+	free_waiters(s, 1);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -102,7 +158,7 @@ static void session_free(struct tb_session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	b->n_sessions--;
-	s->tee->sessions--;
+	(*s->tee->tam_sessions)--;
 	tb_component_id_clear(&s->component);
 	free(s->tam_hint);
 	free(s->uri);
@@ -120,11 +176,6 @@ static void maybe_free(struct tb_session *s)
 {
 	if (s->finished && !s->call && !s->http_active && !s->resolving)
 		session_free(s);
-}
-
-void tb_session_detach_conn(struct tb_session *s)
-{
-	s->conn = NULL;
 }
 
 /* ---- timers ---------------------------------------------------------- */
@@ -298,8 +349,15 @@ static void finish(struct tb_session *s)
 	} else {
 		char reason[TB_UA_MAX_TEXT];
 		int code;
-		s->b->counters.tam_failures += s->sm.fail != TAMSM_F_AGENT;
-		switch (s->sm.fail) {
+		/* a TAM the broker refused to contact did not fail */
+		s->b->counters.tam_failures += s->sm.fail != TAMSM_F_AGENT && !s->tam_refused;
+		switch (s->tam_refused ? TAMSM_F_NONE : s->sm.fail) {
+		case TAMSM_F_NONE:
+			code = TB_UA_E_TAM_NOT_ALLOWED;
+			snprintf(reason, sizeof(reason),
+			         "the Agent asked for a TAM this broker does not connect to: %s",
+			         s->uri);
+			break;
 		case TAMSM_F_TRANSPORT:
 			code = TB_UA_E_TAM_UNREACHABLE;
 			snprintf(reason, sizeof(reason), "cannot reach the TAM at %s", s->uri);
@@ -357,6 +415,38 @@ static void session_act(struct tb_session *s, enum tamsm_action a)
 	maybe_free(s);
 }
 
+/* The broker connects only to the TEE's TAM and to the URIs its operator
+ * lets apps suggest: an Agent must not make it a client of any host. */
+static int agent_uri_allowed(const struct tb_tee *tee, const char *uri)
+{
+	/* (the configured URI as written always is, even in a form that
+	 * tamuri.c does not normalise) */
+	return strcmp(uri, tee->tam->uri) == 0 || tb_tamuri_equal(uri, tee->tam->uri) ||
+	       tb_tamuri_in_list(uri, tee->tam->allow_app_uris);
+}
+
+/* The Agent named a TAM the broker must not contact: nothing is sent, and
+ * the Agent hears of it as of any message that could not be delivered
+ * (ProcessError); the requests end with "tam-not-allowed". */
+static enum tamsm_action refuse_agent_uri(struct tb_session *s)
+{
+	enum tamsm_action a;
+
+	s->b->counters.tam_uri_refused++;
+	s->tam_refused = 1;
+	tb_log(TB_LOG_WARN,
+	       "session %p: the Agent of tee %s asked for TAM %.200s, which is neither its "
+	       "[tam] uri nor in allow_app_uris: not connecting",
+	       (void *)s, s->tee->conf->name, s->uri);
+	free(s->out_msg);
+	s->out_msg = NULL;
+	s->out_len = 0;
+	a = tamsm_agent_started(&s->sm, 1, 1);
+	if (a == TAMSM_A_POST)
+		a = tamsm_http_done(&s->sm, TAMSM_HTTP_TRANSPORT, 0, 0, 0);
+	return a;
+}
+
 void tb_session_call_done(struct tb_call *c)
 {
 	struct tb_session *s = c->s;
@@ -395,6 +485,10 @@ void tb_session_call_done(struct tb_call *c)
 			s->out_msg = c->out.msg;
 			s->out_len = c->out.msg_len;
 			c->out.msg = NULL;
+			if (!agent_uri_allowed(s->tee, s->uri)) {
+				a = refuse_agent_uri(s);
+				break;
+			}
 			progress(s, "tam-connect", s->uri);
 		}
 		a = tamsm_agent_started(&s->sm, ok, ok && s->uri);
@@ -866,6 +960,85 @@ const struct lws_protocols tb_tamclient_protocol = {
 
 /* ---- start, stop ----------------------------------------------------- */
 
+int tb_tam_hint_allowed(const struct tb_tee *tee, const char *uri)
+{
+	return tb_tamuri_in_list(uri, tee->tam->allow_app_uris);
+}
+
+/*
+ * The flight key of a request, if it may share an exchange: request-ta (the
+ * same component, through the same TAM hint) and policy-check (which has no
+ * arguments). unrequest-ta is not coalesced: it states what one app no
+ * longer needs, which an Agent may count app by app.
+ */
+static int flight_key(const struct tb_tee *tee, enum tb_ua_op op,
+                      const struct tb_component_id *component, const char *hint, uint8_t *key,
+                      size_t *len)
+{
+	char norm[TB_TAMURI_MAX];
+
+	if (!tee->b->conf.coalesce || !tee->b->def.flights.ready)
+		return TB_ERR_UNSUP;
+	if (op == TB_UA_OP_POLICY_CHECK)
+		return tb_flight_key(key, TB_FLIGHT_KEY_MAX, len, tee->index, (unsigned)op, NULL,
+		                     NULL);
+	if (op != TB_UA_OP_REQUEST_TA)
+		return TB_ERR_UNSUP;
+	if (hint && tb_tamuri_normalise(hint, norm, sizeof(norm)) != TB_OK)
+		return TB_ERR_INVAL;
+	return tb_flight_key(key, TB_FLIGHT_KEY_MAX, len, tee->index, (unsigned)op, component,
+	                     hint ? norm : NULL);
+}
+
+struct tb_session *tb_session_find_flight(struct tb_broker *b, struct tb_tee *tee,
+                                          const struct tb_ua_request *req)
+{
+	uint8_t key[TB_FLIGHT_KEY_MAX];
+	size_t len;
+
+	if (flight_key(tee, req->op, &req->component, req->tam_uri, key, &len) != TB_OK)
+		return NULL;
+	struct tb_flight *fl = tb_flight_find(&b->def.flights, key, len);
+	return fl ? fl->owner : NULL;
+}
+
+int tb_session_join(struct tb_session *s, struct tb_ua_conn *conn, const struct tb_ua_request *req)
+{
+	struct tb_broker *b = s->b;
+
+	if (!s->flight || s->answered)
+		return TB_ERR_STATE;
+	if (tb_flight_join(s->flight, b->conf.max_waiters) != TB_OK)
+		return TB_ERR_TOOBIG;
+	struct tb_waiter *w = add_waiter(s, conn, req->id);
+	if (!w) {
+		s->flight->waiters--;
+		return TB_ERR_NOMEM;
+	}
+	b->counters.coalesced++;
+	tb_log(TB_LOG_INFO, "session %p: request %llu of app %s joins it (%u waiting)", (void *)s,
+	       (unsigned long long)req->id, conn->peer, s->flight->waiters);
+	/* the steps so far are not repeated: this one says where it stands */
+	progress_to(w, "joined", s->tee->conf->name);
+	return TB_OK;
+}
+
+/* Others may join s from now on, if its request can be shared. */
+static void open_flight(struct tb_session *s)
+{
+	uint8_t key[TB_FLIGHT_KEY_MAX];
+	size_t len;
+	int rc;
+
+	if (flight_key(s->tee, s->op, &s->component, s->tam_hint, key, &len) != TB_OK)
+		return;
+	rc = tb_flight_open(&s->b->def.flights, key, len, s, &s->flight);
+	if (rc != TB_OK)
+		/* a full table (or an identical session, which the caller
+		 * would have joined): this one runs on its own */
+		tb_log(TB_LOG_DEBUG, "session %p: cannot be joined (%d)", (void *)s, rc);
+}
+
 struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn,
                                     struct tb_ua_request *req, struct tb_tee *tee)
 {
@@ -874,8 +1047,7 @@ struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn
 		return NULL;
 	s->b = b;
 	s->tee = tee;
-	s->conn = conn;
-	s->req_id = req->id;
+	s->waiters_tail = &s->waiters;
 	s->op = req->op;
 	s->started_ms = tb_now_ms();
 	/* take over the request's strings and component id */
@@ -891,25 +1063,21 @@ struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn
 		b->sessions->prev = s;
 	b->sessions = s;
 	b->n_sessions++;
-	tee->sessions++;
-	if (conn) {
-		s->conn_next = conn->sessions;
-		conn->sessions = s;
-		conn->n_sessions++;
-	}
+	(*tee->tam_sessions)++;
 
 	char what[160] = "";
 	if (s->component.n)
 		tb_component_id_format(&s->component, what, sizeof(what));
 	tb_log(TB_LOG_INFO, "session %p: %s %s on tee %s for %s", (void *)s, tb_ua_op_name(s->op),
 	       what, tee->conf->name, s->app_id);
-	if (start_agent_call(s)) {
+	if ((conn && !add_waiter(s, conn, req->id)) || start_agent_call(s)) {
 		s->finished = 1;
 		/* the caller answers busy; nothing was started */
 		s->answered = 1;
 		session_free(s);
 		return NULL;
 	}
+	open_flight(s);
 	progress(s, "tee", tee->conf->name);
 	return s;
 }
@@ -933,6 +1101,24 @@ void tb_session_abort_all(struct tb_broker *b, int code, const char *reason)
 	}
 }
 
+void tb_session_free_all(struct tb_broker *b)
+{
+	while (b->sessions) {
+		struct tb_session *s = b->sessions;
+		b->sessions = s->next;
+		close_flight(s);
+		/* the connections are gone with the lws context */
+		free_waiters(s, 0);
+		tb_component_id_clear(&s->component);
+		free(s->tam_hint);
+		free(s->uri);
+		free(s->out_msg);
+		free(s->body);
+		free(s);
+	}
+	b->n_sessions = 0;
+}
+
 /* ---- periodic policy checks ------------------------------------------ */
 
 static void policy_tick(lws_sorted_usec_list_t *sul)
@@ -943,7 +1129,11 @@ static void policy_tick(lws_sorted_usec_list_t *sul)
 	if (b->stopping)
 		return;
 	struct tb_ua_request req = {.op = TB_UA_OP_POLICY_CHECK};
-	if (!tb_session_start(b, NULL, &req, t))
+	if (tb_session_find_flight(b, t, &req))
+		/* one asked for by an app runs: it does the same */
+		tb_log(TB_LOG_INFO, "tee %s: a policy check is running; not starting another",
+		       t->conf->name);
+	else if (!tb_session_start(b, NULL, &req, t))
 		tb_log(TB_LOG_WARN, "tee %s: periodic policy check could not start", t->conf->name);
 	lws_sul_schedule(b->ctx, 0, &t->policy_timer, policy_tick,
 	                 (lws_usec_t)t->conf->policy_check_interval_ms * LWS_US_PER_MS);

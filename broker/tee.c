@@ -56,6 +56,9 @@ int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_dri
 		snprintf(err, errlen, "driver %s: no [tam] section for it", dc->name);
 		return TB_ERR_INVAL;
 	}
+	t->index = (unsigned)(t - b->tees);
+	/* the TEEs of one [tam] section count their exchanges together */
+	t->tam_sessions = &b->tam_sessions[t->tam - b->conf.tams];
 	int rc = tb_loader_open(dc->path, b->conf.driver_dir, &t->ld, why, sizeof(why));
 	if (rc) {
 		snprintf(err, errlen, "driver %s: %s", dc->name, why);

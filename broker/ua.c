@@ -1,8 +1,9 @@
 /*
  * The app side: websocket connections speaking "teep-broker.v1"
  * (docs/ua-api.md). Frames are reassembled up to max_message_size, decoded,
- * and turned into sessions; answers are queued per connection and written
- * one per WRITEABLE callback.
+ * and turned into sessions, or join an identical session in flight
+ * (session.c); answers are queued per connection and written one per
+ * WRITEABLE callback.
  *
  * Bounds: a connection holds at most max_requests_per_connection requests in
  * flight and max_queued_answers progress events waiting to be written.
@@ -105,22 +106,22 @@ static void answer_busy(struct tb_ua_conn *c, uint64_t id, uint64_t retry_ms, co
 	tb_ua_answer(c, &a);
 }
 
-void tb_ua_session_gone(struct tb_ua_conn *c, struct tb_session *s)
+void tb_ua_request_gone(struct tb_ua_conn *c, struct tb_waiter *w)
 {
-	struct tb_session **pp = &c->sessions;
-	while (*pp && *pp != s)
+	struct tb_waiter **pp = &c->requests;
+	while (*pp && *pp != w)
 		pp = &(*pp)->conn_next;
 	if (*pp) {
-		*pp = s->conn_next;
-		c->n_sessions--;
+		*pp = w->conn_next;
+		c->n_requests--;
 	}
-	s->conn_next = NULL;
+	w->conn_next = NULL;
 }
 
 static int id_in_use(struct tb_ua_conn *c, uint64_t id)
 {
-	for (struct tb_session *s = c->sessions; s; s = s->conn_next)
-		if (s->req_id == id && !s->answered)
+	for (struct tb_waiter *w = c->requests; w; w = w->conn_next)
+		if (w->req_id == id && !w->s->answered)
 			return 1;
 	return 0;
 }
@@ -337,9 +338,40 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 		tb_def_score(b, &c->addr, b->conf.ban.weight_unknown_tee, "unknown TEE");
 		return;
 	}
-	if (c->n_sessions >= b->conf.listener.max_requests_per_connection ||
-	    b->n_sessions >= b->conf.max_sessions || tee->sessions >= tee->tam->max_sessions) {
-		answer_busy(c, req->id, BUSY_RETRY_MS, NULL);
+	/* an app may only suggest the TAMs the operator lists: the Agent may
+	 * follow the hint, and the broker would connect there */
+	if (req->tam_uri && !tb_tam_hint_allowed(tee, req->tam_uri)) {
+		b->counters.tam_not_allowed++;
+		tb_log(TB_LOG_INFO, "app %s: request %llu suggests TAM %s, which is not allowed",
+		       c->peer, (unsigned long long)req->id, req->tam_uri);
+		answer_error(c, 1, req->id, TB_UA_E_TAM_NOT_ALLOWED,
+		             "this broker does not let apps suggest that TAM");
+		tb_def_score(b, &c->addr, b->conf.ban.weight_tam_not_allowed, "TAM not allowed");
+		return;
+	}
+	if (c->n_requests >= b->conf.listener.max_requests_per_connection) {
+		answer_busy(c, req->id, BUSY_RETRY_MS, "too many requests in flight");
+		return;
+	}
+	/* an identical request in flight: share its exchange and its outcome
+	 * (this calls no TEE, so no "tee-calls" zone is charged) */
+	struct tb_session *flight = tb_session_find_flight(b, tee, req);
+	if (flight) {
+		int rc = tb_session_join(flight, c, req);
+		if (rc == TB_OK) {
+			b->counters.requests++;
+		} else if (rc == TB_ERR_TOOBIG) {
+			b->counters.busy_waiters++;
+			answer_busy(c, req->id, BUSY_RETRY_MS,
+			            "too many requests wait for the same exchange");
+		} else {
+			answer_busy(c, req->id, BUSY_RETRY_MS, "out of memory");
+		}
+		return;
+	}
+	if (b->n_sessions >= b->conf.max_sessions || *tee->tam_sessions >= tee->tam->max_sessions) {
+		b->counters.busy_sessions++;
+		answer_busy(c, req->id, BUSY_RETRY_MS, "too many exchanges in progress");
 		return;
 	}
 	/* charged only now: a request refused above calls no TEE */
@@ -462,16 +494,17 @@ static int established(struct tb_broker *b, struct tb_ua_conn *c, struct lws *ws
 
 static void closed(struct tb_broker *b, struct tb_ua_conn *c)
 {
-	tb_log(TB_LOG_DEBUG, "app %s: closed with %u request(s) in flight", c->peer, c->n_sessions);
-	/* Exchanges go on (an Agent must not be left half-way); their
-	 * answers have nobody to go to. */
-	while (c->sessions) {
-		struct tb_session *s = c->sessions;
-		c->sessions = s->conn_next;
-		s->conn_next = NULL;
-		tb_session_detach_conn(s);
+	tb_log(TB_LOG_DEBUG, "app %s: closed with %u request(s) in flight", c->peer, c->n_requests);
+	/* Exchanges go on (an Agent must not be left half-way), for the other
+	 * requests waiting on them too; this app's answers have nobody to go
+	 * to. */
+	while (c->requests) {
+		struct tb_waiter *w = c->requests;
+		c->requests = w->conn_next;
+		w->conn_next = NULL;
+		w->conn = NULL;
 	}
-	c->n_sessions = 0;
+	c->n_requests = 0;
 	held_free(c);
 	conn_free_tx(c);
 	free(c->rx);

@@ -7,7 +7,7 @@ FUZZ_LIB_SRC = $(top_srcdir)/lib/cbor.c $(top_srcdir)/lib/cose.c $(top_srcdir)/l
 	$(top_srcdir)/lib/suit.c $(top_srcdir)/lib/uaproto.c $(top_srcdir)/lib/util.c \
 	$(top_srcdir)/lib/log.c $(top_srcdir)/broker/conf.c $(top_srcdir)/broker/http1.c \
 	$(top_srcdir)/broker/ratelimit.c $(top_srcdir)/broker/banscore.c \
-	$(top_srcdir)/broker/keytable.c
+	$(top_srcdir)/broker/keytable.c $(top_srcdir)/broker/tamuri.c
 FUZZ_BINS = $(FUZZ_TARGETS:%=tests/fuzz/fuzz_%)
 EXTRA_DIST += tests/fuzz
 CLEANFILES += $(FUZZ_BINS)

@@ -15,6 +15,8 @@ INTEGRATION_TESTS = \
 	tests/integration/defence_ratelimit.sh \
 	tests/integration/defence_ban.sh \
 	tests/integration/defence_unread.sh \
-	tests/integration/policy_timer.sh
+	tests/integration/policy_timer.sh \
+	tests/integration/tam_allow.sh \
+	tests/integration/coalesce.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

@@ -9,7 +9,7 @@ tests_unit_test_uaproto_LDADD = $(UNIT_LDADD)
 check_PROGRAMS += tests/unit/test_conf
 TESTS += tests/unit/test_conf
 tests_unit_test_conf_SOURCES = tests/unit/test_conf.c broker/conf.c broker/ratelimit.c \
-	broker/banscore.c broker/keytable.c
+	broker/banscore.c broker/keytable.c broker/tamuri.c
 tests_unit_test_conf_CFLAGS = $(UNIT_CFLAGS) $(INIH_CFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_conf_LDADD = $(UNIT_LDADD) $(INIH_LIBS)
 endif

@@ -64,7 +64,8 @@ struct tam_opts {
 	uint64_t max_tokens;
 	uint64_t token_lifetime_ms;
 	enum tam_fault fault;
-	const char *tls_cert; /* both set: HTTPS */
+	uint64_t connect_delay_ms; /* answer each empty POST this late */
+	const char *tls_cert;      /* both set: HTTPS */
 	const char *tls_key;
 	int log_headers;
 	int verbose;
@@ -88,6 +89,7 @@ enum tam_phase {
 	PH_BODY,    /* reading a request body */
 	PH_RESPOND, /* a response is queued for the next WRITEABLE */
 	PH_HANG,    /* fault "hang": the request was read, no answer ever */
+	PH_DELAY,   /* --connect-delay: the answer comes when the timer fires */
 };
 
 /* The response being written: headers first, then the body, one lws_write
@@ -113,10 +115,13 @@ struct tam_pss {
 	size_t cap;      /* bytes allocated */
 	size_t expected; /* Content-Length */
 	struct tam_response rsp;
+	struct lws *wsi;              /* PH_DELAY: the connection to answer */
+	lws_sorted_usec_list_t delay; /* PH_DELAY */
 };
 
 static void pss_release(struct tam_pss *pss)
 {
+	lws_sul_cancel(&pss->delay);
 	free(pss->body);
 	free(pss->rsp.buf);
 	free(pss->rsp.location);
@@ -376,15 +381,13 @@ static int respond_fault(struct lws *wsi, struct tam_server *srv, struct tam_pss
 	}
 }
 
-/* ProcessConnect (empty body) or ProcessTeepMessage, then answer. */
-static int process(struct lws *wsi, struct tam_server *srv, struct tam_pss *pss)
+/* ProcessConnect (empty body) or ProcessTeepMessage, then the answer. */
+static int answer(struct lws *wsi, struct tam_server *srv, struct tam_pss *pss)
 {
 	uint8_t *out = NULL;
 	size_t out_len = 0;
 	int rc, ret;
 
-	if (srv->opts.fault != FAULT_NONE)
-		return respond_fault(wsi, srv, pss);
 	if (!pss->len)
 		rc = tam_core_connect(srv->core, &out, &out_len);
 	else
@@ -399,6 +402,35 @@ static int process(struct lws *wsi, struct tam_server *srv, struct tam_pss *pss)
 	ret = respond(wsi, pss, HTTP_STATUS_OK, TEEP_MEDIA_TYPE, out, out_len);
 	free(out);
 	return ret;
+}
+
+static void delay_over(lws_sorted_usec_list_t *sul)
+{
+	struct tam_pss *pss = lws_container_of(sul, struct tam_pss, delay);
+	struct lws *wsi = pss->wsi;
+
+	pss->phase = PH_IDLE;
+	if (answer(wsi, lws_context_user(lws_get_context(wsi)), pss))
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static int process(struct lws *wsi, struct tam_server *srv, struct tam_pss *pss)
+{
+	if (srv->opts.fault != FAULT_NONE)
+		return respond_fault(wsi, srv, pss);
+	if (!pss->len && srv->opts.connect_delay_ms) {
+		/* a slow TAM: the session opens late (the connection stays
+		 * open meanwhile, as for "hang") */
+		tb_log(TB_LOG_NOTICE, "tam: connect: answering in %llu ms",
+		       (unsigned long long)srv->opts.connect_delay_ms);
+		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+		pss->phase = PH_DELAY;
+		pss->wsi = wsi;
+		lws_sul_schedule(srv->ctx, 0, &pss->delay, delay_over,
+		                 (lws_usec_t)srv->opts.connect_delay_ms * LWS_US_PER_MS);
+		return 0;
+	}
+	return answer(wsi, srv, pss);
 }
 
 /* ------------------------------------------------------------------ */
@@ -699,6 +731,8 @@ static void usage(FILE *f)
 	        "  --max-tokens N        outstanding tokens remembered (default %u)\n"
 	        "  --token-lifetime T    token lifetime, e.g. 30s, 6h (default 6h)\n"
 	        "  --fault MODE          none, http500, garbage, hang, wrong-type, redirect\n"
+	        "  --connect-delay T     answer each empty POST (a new session) T late, e.g.\n"
+	        "                        2s: a slow TAM, for tests (default 0)\n"
 	        "  --tls-cert FILE       serve HTTPS with this certificate (PEM; with --tls-key)\n"
 	        "  --tls-key FILE        the certificate's private key (PEM)\n"
 	        "  --log-headers         log the method, path and HTTP headers of every request\n"
@@ -748,6 +782,7 @@ enum {
 	OPT_MAX_TOKENS,
 	OPT_TOKEN_LIFETIME,
 	OPT_FAULT,
+	OPT_CONNECT_DELAY,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_LOG_HEADERS,
@@ -768,6 +803,7 @@ static const struct option long_opts[] = {
     {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
     {"token-lifetime", required_argument, NULL, OPT_TOKEN_LIFETIME},
     {"fault", required_argument, NULL, OPT_FAULT},
+    {"connect-delay", required_argument, NULL, OPT_CONNECT_DELAY},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"log-headers", no_argument, NULL, OPT_LOG_HEADERS},
@@ -860,6 +896,11 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 		case OPT_FAULT:
 			if (parse_fault(optarg, &o->fault))
 				return bad_value("fault", optarg);
+			break;
+		case OPT_CONNECT_DELAY:
+			if (tb_parse_duration_ms(optarg, &o->connect_delay_ms) != TB_OK ||
+			    o->connect_delay_ms > 3600 * 1000)
+				return bad_value("connect-delay", optarg);
 			break;
 		case OPT_TLS_CERT:
 			o->tls_cert = optarg;

@@ -55,7 +55,8 @@ kill "$TAM_PID"
 wait "$TAM_PID" 2>/dev/null
 
 start_tam --log-headers
-write_conf "http://127.0.0.1:$TAM_PORT/tam"
+# apps may suggest the dead TAM (the Agent still picks its own)
+write_conf "http://127.0.0.1:$TAM_PORT/tam" "allow_app_uris = http://127.0.0.1:$DEAD_PORT/tam"
 start_broker
 
 ua request-ta "$TC_UUID" || fail "request-ta exited $?: $(cat "$WORK/ua.out")"

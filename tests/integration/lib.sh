@@ -108,7 +108,9 @@ start_tam() {
 }
 
 # write_conf TAM_URI [extra [tam] lines] : the broker configuration;
-# LISTENER_EXTRA holds more [listener] lines, CONF_EXTRA more sections
+# SIM_TAM_URI, if set, is the sim Agent's own tam_uri (else TAM_URI);
+# BROKER_EXTRA and LISTENER_EXTRA hold more [broker] and [listener] lines,
+# CONF_EXTRA more sections
 write_conf() {
 	local uri=$1
 	shift
@@ -116,6 +118,7 @@ write_conf() {
 [broker]
 log_level = info
 shutdown_grace = ${SHUTDOWN_GRACE:-5s}
+${BROKER_EXTRA:-}
 
 [listener]
 address = 127.0.0.1
@@ -136,7 +139,7 @@ state_dir = $WORK/state
 agent_key = $WORK/state/agent.pem
 tam_key = $WORK/tam_pub.pem
 tc_signer = $WORK/signer_pub.pem,$VECTORS/suit/appendixE_signer_public_key.pem
-tam_uri = $uri
+tam_uri = ${SIM_TAM_URI:-$uri}
 
 ${CONF_EXTRA:-}
 CONF

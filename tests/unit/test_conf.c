@@ -167,6 +167,11 @@ static void conf__shipped_file_uncommented__parses_with_the_same_values(void **s
 	assert_int_equal(all.ban.weight_text_frame, def.ban.weight_text_frame);
 	assert_int_equal(all.ban.weight_rate_limited, def.ban.weight_rate_limited);
 	assert_int_equal(all.ban.weight_unknown_tee, def.ban.weight_unknown_tee);
+	assert_int_equal(all.ban.weight_tam_not_allowed, def.ban.weight_tam_not_allowed);
+	assert_int_equal(all.coalesce, def.coalesce);
+	assert_int_equal(all.max_waiters, def.max_waiters);
+	assert_null(def.tams[0].allow_app_uris);
+	assert_string_equal(all.tams[0].allow_app_uris, "https://tam2.example/tam");
 	tb_conf_free(&all);
 	tb_conf_free(&def);
 }
@@ -183,6 +188,8 @@ static void conf__defaults__are_those_documented_in_conf_h(void **state)
 	assert_non_null(strstr(c.driver_dir, "/drivers"));
 	assert_int_equal(c.shutdown_grace_ms, 10000);
 	assert_int_equal(c.max_sessions, 256);
+	assert_int_equal(c.coalesce, 1);
+	assert_int_equal(c.max_waiters, 64);
 
 	assert_string_equal(c.listener.address, "127.0.0.1");
 	assert_int_equal(c.listener.port, 8470);
@@ -209,6 +216,7 @@ static void conf__defaults__are_those_documented_in_conf_h(void **state)
 	assert_int_equal(c.ban.weight_text_frame, 10);
 	assert_int_equal(c.ban.weight_rate_limited, 1);
 	assert_int_equal(c.ban.weight_unknown_tee, 5);
+	assert_int_equal(c.ban.weight_tam_not_allowed, 10);
 
 	assert_int_equal(c.n_tams, 1);
 	assert_string_equal(c.tams[0].name, "default");
@@ -219,6 +227,7 @@ static void conf__defaults__are_those_documented_in_conf_h(void **state)
 	assert_int_equal(c.tams[0].max_sessions, 64);
 	assert_null(c.tams[0].ca_file);
 	assert_int_equal(c.tams[0].tls_insecure, 0);
+	assert_null(c.tams[0].allow_app_uris);
 
 	assert_int_equal(c.n_drivers, 1);
 	assert_string_equal(c.drivers[0].name, "a");
@@ -457,7 +466,7 @@ static void conf__ban_section__every_key(void **state)
 	                "ban_time_max = 2s\nmemory = 0\nallow = 192.0.2.0/24, 2001:db8::/32, "
 	                "10.1.2.3\nmax_keys = 1\nweight_malformed = 0\nweight_oversize = 1\n"
 	                "weight_text_frame = 2\nweight_rate_limited = 3\n"
-	                "weight_unknown_tee = 4294967295\n",
+	                "weight_unknown_tee = 4294967295\nweight_tam_not_allowed = 7\n",
 	        &c);
 	assert_int_equal(c.ban.enabled, 0);
 	assert_int_equal(c.ban.threshold, 30);
@@ -472,6 +481,7 @@ static void conf__ban_section__every_key(void **state)
 	assert_int_equal(c.ban.weight_text_frame, 2);
 	assert_int_equal(c.ban.weight_rate_limited, 3);
 	assert_int_equal(c.ban.weight_unknown_tee, 4294967295u);
+	assert_int_equal(c.ban.weight_tam_not_allowed, 7);
 	tb_conf_free(&c);
 
 	load_ok(MINIMAL "[ban]\nallow = none\n[listener]\nmax_connections_per_ip = 3\n", &c);
@@ -505,6 +515,31 @@ static void conf__allow_list__parsed_into_cidrs(void **state)
 	for (unsigned i = 0; i <= TB_BAN_MAX_ALLOW; i++)
 		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s10.0.0.%u", i ? "," : "", i);
 	assert_int_equal(tb_conf_parse_cidrs(text, NULL, TB_BAN_MAX_ALLOW, &n), TB_ERR_INVAL);
+}
+
+static void conf__allow_app_uris__a_list_that_may_take_several_lines(void **state)
+{
+	struct tb_conf c;
+
+	load_ok("[tam]\nuri = http://t/\nallow_app_uris = https://a.example/tam, HTTP://B:80/x\n"
+	        "max_sessions = 3\nallow_app_uris = http://c/\n[driver:a]\npath = x\n"
+	        "[broker]\ncoalesce = no\nmax_waiters = 1\n",
+	        &c);
+	assert_string_equal(c.tams[0].allow_app_uris,
+	                    "https://a.example/tam, HTTP://B:80/x http://c/");
+	assert_int_equal(c.tams[0].max_sessions, 3);
+	assert_int_equal(c.coalesce, 0);
+	assert_int_equal(c.max_waiters, 1);
+	tb_conf_free(&c);
+
+	expect_error("[tam]\nuri = http://t/\nallow_app_uris = ftp://a/\n[driver:a]\npath = x\n", 3,
+	             "is not a list of http:// or https:// URIs");
+	expect_error("[tam]\nuri = http://t/\nallow_app_uris = http://t/\n"
+	             "allow_app_uris = http://u@evil/\n[driver:a]\npath = x\n",
+	             4, "no user@");
+	expect_error("[tam]\nuri = http://t/\nallow_app_uris = ,\n[driver:a]\npath = x\n", 3,
+	             "is not a list");
+	expect_error("[broker]\nmax_waiters = 0\n" MINIMAL, 2, "is not within 1..65536");
 }
 
 /* ---- refused files: each kind of error, with its line ------------------ */
@@ -807,6 +842,7 @@ int main(void)
 	    cmocka_unit_test(conf__limit_sections__every_key_and_default),
 	    cmocka_unit_test(conf__ban_section__every_key),
 	    cmocka_unit_test(conf__allow_list__parsed_into_cidrs),
+	    cmocka_unit_test(conf__allow_app_uris__a_list_that_may_take_several_lines),
 	    cmocka_unit_test(conf__limit_and_ban_mistakes__error_on_their_line),
 	    cmocka_unit_test(conf__too_many_limit_sections__error),
 	};
