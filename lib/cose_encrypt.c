@@ -263,7 +263,9 @@ static int recipient_unwrap(const cbor_item_t *r, const struct tb_key *key, cons
 	if (load_protected(cbor_array_handle(r)[0], &prot, &prot_len, &pmap) != TB_OK)
 		return set_err(err, errlen, TB_ERR_PARSE, "recipient: bad protected header");
 	unprot = cbor_array_handle(r)[1];
-	rc = cbor_isa_map(unprot) ? TB_OK : TB_ERR_PARSE;
+	rc = cbor_isa_map(unprot)
+	         ? TB_OK
+	         : set_err(err, errlen, TB_ERR_PARSE, "recipient: unprotected header is not a map");
 	if (rc == TB_OK && header_int(pmap, unprot, HDR_ALG, &alg) != 1)
 		rc = set_err(err, errlen, TB_ERR_PARSE, "recipient: no algorithm");
 	else if (rc == TB_OK && alg != TB_COSE_ALG_ECDH_ES_A128KW)
@@ -281,8 +283,8 @@ static int recipient_unwrap(const cbor_item_t *r, const struct tb_key *key, cons
 		             WRAPPED_CEK);
 	if (rc == TB_OK && tb_key_ecdh(key, x, y, z) != TB_OK)
 		rc = set_err(err, errlen, TB_ERR_INVAL, "recipient: ephemeral key not on P-256");
-	if (rc == TB_OK)
-		rc = derive_kek(z, prot, prot_len, other, kek);
+	if (rc == TB_OK && (rc = derive_kek(z, prot, prot_len, other, kek)) != TB_OK)
+		set_err(err, errlen, rc, "recipient: protected header over %d bytes", PROT_MAX);
 	if (rc == TB_OK && tb_aes_kw_unwrap(kek, wrapped, wrapped_len, cek) != TB_OK)
 		rc = set_err(err, errlen, TB_ERR_SIG,
 		             "recipient: key unwrap failed (not for this key)");

@@ -4,6 +4,7 @@
  * P-256 public key (the one that signed the libteep TAM messages).
  */
 #include "tb_cose.h"
+#include "tb_cose_encrypt.h"
 #include <teep-broker/driver.h>
 
 #include <stdint.h>
@@ -21,6 +22,7 @@ static const char tam_pub_pem[] =
 
 /* Read-only after initialization; the harness runs one input at a time. */
 static struct tb_key *key;
+static struct tb_key *device; /* a private key for COSE_Encrypt inputs */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -29,7 +31,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	if (tb_key_load_pem((const uint8_t *)tam_pub_pem, strlen(tam_pub_pem), &key, err,
-	                    sizeof(err)) != TB_OK)
+	                    sizeof(err)) != TB_OK ||
+	    tb_key_generate(&device) != TB_OK)
 		abort();
 	return 0;
 }
@@ -50,6 +53,24 @@ static void check_verify_any(const uint8_t *data, size_t size)
 		abort();
 	}
 	free(payload);
+}
+
+/* The input as a SUIT_Encryption_Info (COSE_Encrypt) for a ciphertext of
+ * its own length. */
+static void check_decrypt(const uint8_t *data, size_t size)
+{
+	uint8_t *pt = NULL;
+	size_t pt_len = 0;
+	char err[160] = "";
+
+	if (tb_cose_decrypt_detached(data, size, device, TB_SUIT_KDF_OTHER, data, size, &pt,
+	                             &pt_len, err, sizeof(err)) == TB_OK) {
+		if (!pt || pt_len > size)
+			abort();
+		free(pt);
+	} else if (pt || err[0] == 0) {
+		abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -74,5 +95,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (tb_cose_peek_payload(data, size, &peeked, &peeked_len) == TB_OK)
 		free(peeked);
 	check_verify_any(data, size);
+	check_decrypt(data, size);
 	return 0;
 }

@@ -26,9 +26,28 @@ static const char appendix_e_pem[] =
     "bz/m4rVlnIXbwK07HypLbAmBMcCjbazR14vTgdzfsJwFLbM5kdtzOLSolg==\n"
     "-----END PUBLIC KEY-----\n";
 
+/* The device key Appendix E example 3 is encrypted for (test data). */
+static const char device_pem[] =
+    "-----BEGIN EC PRIVATE KEY-----\n"
+    "MHcCAQEEIGD+bdbYXVdApTSbb5EmfurFuoG4y1PuJJ5LTrECxHazoAoGCCqGSM49\n"
+    "AwEHoUQDQgAEWIbNYd2HWGLlqqgg56FSdMloqbyWBI3crOMvUMNlG6Oe7YEl6TLN\n"
+    "YMDq02UNCkhc9ybTeNGwFu1CmLKWHiWPGw==\n"
+    "-----END EC PRIVATE KEY-----\n";
+
 /* Read-only after initialization; the harness runs one input at a time. */
 static struct tb_key *appendix_e_key;
 static struct tb_key *harness_key;
+static struct tb_key *device_key;
+
+/* Dependencies: "installed" when the digest's first byte is even, so both
+ * outcomes are reached. */
+static int dependency(void *arg, const struct tb_component_id *prefix, const uint8_t digest[32])
+{
+	(void)arg;
+	if (prefix->n > TB_TEEP_MAX_SEGMENTS)
+		abort();
+	return digest[0] % 2 ? TB_ERR_NOTFOUND : TB_OK;
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -38,6 +57,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	if (tb_key_load_pem((const uint8_t *)appendix_e_pem, strlen(appendix_e_pem),
 	                    &appendix_e_key, err, sizeof(err)) != TB_OK ||
+	    tb_key_load_pem((const uint8_t *)device_pem, strlen(device_pem), &device_key, err,
+	                    sizeof(err)) != TB_OK ||
 	    tb_key_generate(&harness_key) != TB_OK)
 		abort();
 	return 0;
@@ -45,13 +66,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static void process(const uint8_t *env, size_t len, struct tb_key *key)
 {
+	struct tb_suit_opts o = {
+	    .anchors = &key, .n_anchors = 1, .decrypt_key = device_key, .dependency = dependency};
 	struct tb_suit_install out;
 	struct tb_suit_info info;
 	char err[256];
 
 	if (tb_suit_info(env, len, &info, err, sizeof(err)) == TB_OK)
 		tb_suit_info_clear(&info);
-	if (tb_suit_process(env, len, &key, 1, &out, err, sizeof(err)) == TB_OK) {
+	if (tb_suit_process_ex(env, len, &o, &out, err, sizeof(err)) == TB_OK) {
 		if (!out.image.ptr)
 			abort();
 		tb_suit_install_clear(&out);
