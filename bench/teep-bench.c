@@ -43,6 +43,7 @@ enum mode { M_IDLE, M_RTT, M_BURST };
 enum kind { K_MALFORMED, K_REQUEST_TA, K_INSTALL };
 
 struct bench {
+	int distinct; /* burst: each request names its own component (no coalescing) */
 	struct lws_context *ctx;
 	enum mode mode;
 	enum kind kind;
@@ -143,9 +144,32 @@ static int send_burst(struct bench *b, struct lws *wsi)
 	uint8_t *frame = NULL;
 	size_t len = 0;
 	struct tb_ua_request r = {.id = b->sent + 1, .op = TB_UA_OP_REQUEST_TA};
+	struct tb_component_id own = {0};
+	char suffix[32];
+	int rc;
 
 	r.component = b->comp;
-	if (tb_ua_request_encode(&r, &frame, &len) || len > 512) {
+	if (b->distinct) {
+		/* the last segment with "-<id>" appended */
+		struct tb_buf *last;
+		int n = snprintf(suffix, sizeof(suffix), "-%llu", (unsigned long long)r.id);
+
+		if (tb_component_id_copy(&own, &b->comp) != TB_OK)
+			return -1;
+		last = &own.seg[own.n - 1];
+		uint8_t *p = realloc(last->ptr, last->len + (size_t)n);
+		if (!p) {
+			tb_component_id_clear(&own);
+			return -1;
+		}
+		memcpy(p + last->len, suffix, (size_t)n);
+		last->ptr = p;
+		last->len += (size_t)n;
+		r.component = own;
+	}
+	rc = tb_ua_request_encode(&r, &frame, &len);
+	tb_component_id_clear(&own);
+	if (rc || len > 512) {
 		free(frame);
 		return -1;
 	}
@@ -300,7 +324,8 @@ static void usage(void)
 	        "[HOLD_S]\n"
 	        "       teep-bench [--url URL] [--deadline S] [--wait-close] rtt N "
 	        "malformed|request-ta|install [COMPONENT]\n"
-	        "       teep-bench [--url URL] [--deadline S] burst N request-ta COMPONENT\n");
+	        "       teep-bench [--url URL] [--deadline S] [--distinct] burst N request-ta "
+	        "COMPONENT\n");
 	exit(2);
 }
 
@@ -316,6 +341,9 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "--wait-close")) {
 			b->wait_close = 1;
 			i--; /* takes no value */
+		} else if (!strcmp(argv[i], "--distinct")) {
+			b->distinct = 1;
+			i--;
 		} else if (!strcmp(argv[i], "--url")) {
 			snprintf(url, sizeof(url), "%s", argv[i + 1]);
 		} else if (!strcmp(argv[i], "--pid")) {

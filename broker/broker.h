@@ -25,6 +25,7 @@
 
 #include "banscore.h"
 #include "conf.h"
+#include "fairq.h"
 #include "flight.h"
 #include "http1.h"
 #include "keytable.h"
@@ -76,6 +77,9 @@ struct tb_counters {
 	uint64_t busy_waiters;    /* requests answered busy: their exchange has max_waiters */
 	uint64_t tam_not_allowed; /* requests refused: their "tam" is not allowed */
 	uint64_t tam_uri_refused; /* exchanges stopped: the Agent named a TAM not allowed */
+	uint64_t queued;          /* requests that waited in a TEE's fair queue */
+	uint64_t busy_queue;      /* requests answered busy: the app's queue for the TEE is full */
+	uint64_t queue_timeouts;  /* requests that waited call_timeout without reaching the TEE */
 };
 
 /* A peer's address as the defences key it: 4 bytes for IPv4 (also when a
@@ -119,6 +123,12 @@ struct tb_tee {
 	                           TEEs of one [tam] section) */
 	unsigned index;         /* in b->tees */
 	lws_sorted_usec_list_t policy_timer;
+	/* Requests waiting for the TEE, one DRR flow per app connection
+	 * (docs/defences.md section 2); own_flow holds the broker's own
+	 * periodic policy checks and requests whose app has gone. */
+	struct tb_fq fq;
+	struct tb_fq_flow own_flow;
+	unsigned starting; /* first calls of exchanges in the worker: max_in_flight */
 };
 
 enum tb_call_kind {
@@ -178,6 +188,8 @@ struct tb_ua_conn {
 	struct tb_waiter *requests;
 	unsigned n_requests;
 	int closing;
+	/* its fair-queue flow for each TEE, allocated on its first request */
+	struct tb_fq_flow *flows;
 };
 
 struct tb_waiter {
@@ -229,6 +241,10 @@ struct tb_session {
 	int url_port;
 	int url_tls;
 
+	struct tb_fq_item qitem; /* in its TEE's fair queue while qflow is set */
+	struct tb_fq_flow *qflow;
+	uint32_t cost;                /* its size in the fair queue: the request's frame */
+	int starting;                 /* its first call counts in tee->starting */
 	struct tb_call *call;         /* driver call in flight */
 	struct tb_resolve *resolving; /* name resolution in flight */
 	lws_sorted_usec_list_t timer;
@@ -290,6 +306,11 @@ int tb_session_join(struct tb_session *s, struct tb_ua_conn *conn, const struct 
 /* May an app suggest this TAM URI to tee ([tam] allow_app_uris)? */
 int tb_tam_hint_allowed(const struct tb_tee *tee, const char *uri);
 void tb_session_call_done(struct tb_call *c);
+/* Start waiting requests while the TEE has room (max_in_flight). */
+void tb_tee_pump(struct tb_tee *t);
+/* conn is closing: its queued requests move to their TEE's own flow (if
+ * another app waits on them too) or end; its flows are freed. */
+void tb_session_conn_closing(struct tb_ua_conn *conn);
 void tb_session_abort_all(struct tb_broker *b, int code, const char *reason);
 /* At exit, after the loop: free what is left without answering anyone. */
 void tb_session_free_all(struct tb_broker *b);

@@ -54,6 +54,7 @@ enum sect_kind {
 	SECT_DRIVER,
 	SECT_LIMIT,
 	SECT_BAN,
+	SECT_QUEUE,
 	SECT_SKIP
 };
 
@@ -127,6 +128,7 @@ _Static_assert(sizeof(enum tb_numbering) == sizeof(int), "enum tb_numbering is n
 #define D(k, t, f, lo, hi, d) KEY(SECT_DRIVER, k, t, struct tb_conf_driver, f, lo, hi, d)
 #define R(k, t, f, lo, hi, d) KEY(SECT_LIMIT, k, t, struct tb_conf_limit, f, lo, hi, d)
 #define N(k, t, f, lo, hi, d) KEY(SECT_BAN, k, t, struct tb_conf_ban, f, lo, hi, d)
+#define Q(k, t, f, lo, hi, d) KEY(SECT_QUEUE, k, t, struct tb_conf_queue, f, lo, hi, d)
 
 /* Keep conf/teep-broker.conf and the comments of conf.h in step with this. */
 static const struct conf_cmd conf_cmds[] = {
@@ -185,6 +187,10 @@ static const struct conf_cmd conf_cmds[] = {
      .required = 1},
     D("tam", CT_NAME, tam, 1, CONF_NAME_MAX, "default"),
     D("queue_size", CT_UINT, queue_size, 1, 65536, "64"),
+    D("max_in_flight", CT_UINT, max_in_flight, 1, 1024, "2"),
+    Q("max_per_app", CT_UINT, max_per_app, 1, 65536, "16"),
+    /* 0 (the default) stands for [listener] max_message_size */
+    Q("quantum", CT_SIZE, quantum, 0, 1024 * 1024, "0"),
     D("call_timeout", CT_DURATION, call_timeout_ms, 100, 3600 * 1000, "60s"),
     D("policy_check_interval", CT_DURATION, policy_check_interval_ms, 0, 30 * MS_DAY, "0"),
 
@@ -257,12 +263,12 @@ struct parser {
 	char sect_name[CONF_NAME_MAX + 16];
 
 	/* where each section began (0: absent), and its keys */
-	int broker_line, listener_line, ban_line;
+	int broker_line, listener_line, ban_line, queue_line;
 	int tam_line[TB_CONF_MAX_TAMS];
 	int driver_line[TB_CONF_MAX_DRIVERS];
 	int limit_line[TB_CONF_MAX_LIMITS];
 	int opt_line[TB_CONF_MAX_DRIVERS][TB_CONF_MAX_OPTS];
-	struct seen seen_broker, seen_listener, seen_ban;
+	struct seen seen_broker, seen_listener, seen_ban, seen_queue;
 	struct seen seen_tam[TB_CONF_MAX_TAMS];
 	struct seen seen_driver[TB_CONF_MAX_DRIVERS];
 	struct seen seen_limit[TB_CONF_MAX_LIMITS];
@@ -785,6 +791,8 @@ static void open_section(struct parser *p, const char *name)
 		conf_error(p, p->line, "[limit] needs a name: [limit:NAME]");
 	} else if (strcmp(name, "ban") == 0) {
 		open_single(p, &p->ban_line, SECT_BAN, &p->conf->ban, &p->seen_ban);
+	} else if (strcmp(name, "queue") == 0) {
+		open_single(p, &p->queue_line, SECT_QUEUE, &p->conf->queue, &p->seen_queue);
 	} else {
 		conf_error(p, p->line, "unknown section [%s]", p->sect_name);
 	}
@@ -1001,6 +1009,8 @@ static void check_limits_and_ban(struct parser *p)
 	if (c->ban.ban_time_max_ms < c->ban.ban_time_ms)
 		conf_error(p, key_line(&p->seen_ban, SECT_BAN, "ban_time_max", p->ban_line),
 		           "[ban] ban_time_max is shorter than ban_time");
+	if (c->queue.quantum == 0)
+		c->queue.quantum = c->listener.max_message_size;
 }
 
 static void check_sections(struct parser *p)
@@ -1100,6 +1110,7 @@ void tb_conf_defaults(struct tb_conf *conf)
 	apply_defaults(SECT_BROKER, conf);
 	apply_defaults(SECT_LISTENER, &conf->listener);
 	apply_defaults(SECT_BAN, &conf->ban);
+	apply_defaults(SECT_QUEUE, &conf->queue);
 }
 
 static int load_text(const char *text, size_t len, struct tb_conf *conf, struct tb_conf_error *errs,

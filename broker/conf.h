@@ -58,13 +58,14 @@ struct tb_conf_tam {
 
 /* [driver:NAME] */
 struct tb_conf_driver {
-	char *name;                               /* the TEE's name, as apps select it */
-	char *path;                               /* .so path; a bare name is looked up in
-	                                             the driver directory */
-	char *tam;                                /* name of the [tam] it talks to (default) */
-	uint32_t queue_size;                      /* pending calls to this TEE; default 64 */
-	uint64_t call_timeout_ms;                 /* one driver call; default 60000 */
-	uint64_t policy_check_interval_ms;        /* 0 = off; default 0 */
+	char *name;                        /* the TEE's name, as apps select it */
+	char *path;                        /* .so path; a bare name is looked up in
+	                                      the driver directory */
+	char *tam;                         /* name of the [tam] it talks to (default) */
+	uint32_t queue_size;               /* pending calls to this TEE; default 64 */
+	uint32_t max_in_flight;            /* requests started in the TEE at once; default 2 */
+	uint64_t call_timeout_ms;          /* one driver call; default 60000 */
+	uint64_t policy_check_interval_ms; /* 0 = off; default 0 */
 	struct tb_conf_kv opts[TB_CONF_MAX_OPTS]; /* every other key */
 	size_t n_opts;
 };
@@ -92,6 +93,12 @@ struct tb_conf_limit {
 	int applies_to;      /* enum tb_limit_applies (required) */
 	int key;             /* enum tb_limit_key; default address */
 	uint32_t max_keys;   /* keys remembered; default 65536 */
+};
+
+/* [queue]: fair queueing of requests for each TEE (docs/defences.md). */
+struct tb_conf_queue {
+	uint32_t max_per_app; /* requests one app connection may have waiting; default 16 */
+	uint64_t quantum;     /* DRR credit per round, bytes; default max_message_size */
 };
 
 /* [ban]: scoring of misbehaving addresses (docs/defences.md), fail2ban
@@ -132,6 +139,7 @@ struct tb_conf {
 	struct tb_conf_limit limits[TB_CONF_MAX_LIMITS];
 	size_t n_limits;
 	struct tb_conf_ban ban;
+	struct tb_conf_queue queue;
 };
 
 /* One problem found while reading: line 0 means "the file as a whole". */

@@ -133,6 +133,29 @@ void tb_fq_flow_remove(struct tb_fq *fq, struct tb_fq_flow *flow,
 	}
 }
 
+int tb_fq_remove(struct tb_fq *fq, struct tb_fq_flow *flow, struct tb_fq_item *item)
+{
+	struct tb_fq_item **pp, *prev = NULL;
+
+	if (!fq || !flow || !item)
+		return TB_ERR_INVAL;
+	for (pp = &flow->head; *pp && *pp != item; pp = &(*pp)->next)
+		prev = *pp;
+	if (!*pp)
+		return TB_ERR_NOTFOUND;
+	*pp = item->next;
+	if (flow->tail == item)
+		flow->tail = prev;
+	item->next = NULL;
+	flow->len--;
+	fq->total--;
+	if (!flow->head) {
+		active_unlink(fq, flow);
+		flow->deficit = 0;
+	}
+	return TB_OK;
+}
+
 uint32_t tb_fq_len(const struct tb_fq_flow *flow)
 {
 	return flow->len;

@@ -72,6 +72,11 @@ struct tb_fq_item *tb_fq_pop(struct tb_fq *fq);
 void tb_fq_flow_remove(struct tb_fq *fq, struct tb_fq_flow *flow,
                        void (*drop)(struct tb_fq_item *, void *), void *arg);
 
+/* Unlink one queued item of flow (its request ended while waiting): O(length
+ * of the flow). A flow left empty leaves the round with no credit. Returns
+ * TB_OK, TB_ERR_NOTFOUND (not queued in flow). */
+int tb_fq_remove(struct tb_fq *fq, struct tb_fq_flow *flow, struct tb_fq_item *item);
+
 uint32_t tb_fq_len(const struct tb_fq_flow *flow);
 size_t tb_fq_total(const struct tb_fq *fq);
 

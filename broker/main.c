@@ -113,6 +113,7 @@ static void log_counters(const struct tb_broker *b)
 	       "failures %llu; "
 	       "tee calls %llu timeouts %llu; coalesced %llu, busy sessions %llu waiters %llu; "
 	       "tam not allowed %llu, refused from the agent %llu; "
+	       "queued %llu, busy queue %llu, queue timeouts %llu; "
 	       "rate limited %llu delayed %llu dry-run %llu; bans %llu",
 	       (unsigned long long)k->conns_accepted, (unsigned long long)k->refused_stopping,
 	       (unsigned long long)k->refused_global, (unsigned long long)k->refused_per_ip,
@@ -125,8 +126,10 @@ static void log_counters(const struct tb_broker *b)
 	       (unsigned long long)k->tee_timeouts, (unsigned long long)k->coalesced,
 	       (unsigned long long)k->busy_sessions, (unsigned long long)k->busy_waiters,
 	       (unsigned long long)k->tam_not_allowed, (unsigned long long)k->tam_uri_refused,
-	       (unsigned long long)k->rate_limited, (unsigned long long)k->rate_delayed,
-	       (unsigned long long)k->rate_dryrun, (unsigned long long)k->bans);
+	       (unsigned long long)k->queued, (unsigned long long)k->busy_queue,
+	       (unsigned long long)k->queue_timeouts, (unsigned long long)k->rate_limited,
+	       (unsigned long long)k->rate_delayed, (unsigned long long)k->rate_dryrun,
+	       (unsigned long long)k->bans);
 	tb_def_log_counters(b);
 }
 

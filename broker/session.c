@@ -28,7 +28,10 @@
 
 #define TEEP_MEDIA_TYPE   "application/teep+cbor"
 #define MAX_POLICY_ROUNDS 16
-#define MAX_ROUND_TRIPS   32 /* TAM <-> Agent messages in one exchange */
+#define MAX_ROUND_TRIPS   32   /* TAM <-> Agent messages in one exchange */
+#define QUEUE_RETRY_MS    1000 /* retry-after when a queued request cannot start */
+
+static int enqueue(struct tb_session *s, struct tb_ua_conn *conn);
 
 static void session_act(struct tb_session *s, enum tamsm_action a);
 static void session_post(struct tb_session *s);
@@ -105,6 +108,16 @@ static void answer_error(struct tb_session *s, int code, const char *reason)
 	answer_final(s, &a);
 }
 
+/* The request never reached the TEE: try again later. */
+static void answer_busy(struct tb_session *s, const char *reason)
+{
+	struct tb_ua_answer a = {.has_id = 1,
+	                         .event = TB_UA_EV_BUSY,
+	                         .retry_after_ms = QUEUE_RETRY_MS,
+	                         .reason = reason};
+	answer_final(s, &a);
+}
+
 static void answer_done(struct tb_session *s, const char *result, const char *detail)
 {
 	struct tb_ua_answer a = {
@@ -148,6 +161,10 @@ static void session_free(struct tb_session *s)
 
 	lws_sul_cancel(&s->timer);
 	close_flight(s);
+	if (s->qflow) {
+		tb_fq_remove(&s->tee->fq, s->qflow, &s->qitem);
+		s->qflow = NULL;
+	}
 	if (s->have_agent_session)
 		tb_tee_close_agent_session(s->tee, s->agent_session);
 	free_waiters(s, 1);
@@ -184,6 +201,20 @@ static void session_timeout(lws_sorted_usec_list_t *sul)
 {
 	struct tb_session *s = lws_container_of(sul, struct tb_session, timer);
 
+	if (s->qflow) {
+		/* Still waiting for its turn: the TEE is busy with other apps'
+		 * work for longer than one call may take. */
+		tb_fq_remove(&s->tee->fq, s->qflow, &s->qitem);
+		s->qflow = NULL;
+		s->b->counters.queue_timeouts++;
+		tb_log(TB_LOG_WARN, "session %p: waited %llu ms for tee %s without starting",
+		       (void *)s, (unsigned long long)s->tee->conf->call_timeout_ms,
+		       s->tee->conf->name);
+		answer_error(s, TB_UA_E_TIMEOUT, "the TEE did not take the request in time");
+		s->finished = 1;
+		maybe_free(s);
+		return;
+	}
 	if (s->call) {
 		/* The TEE has not answered. Answer the app now; the call's
 		 * result is discarded when it finally comes back. */
@@ -450,7 +481,14 @@ static enum tamsm_action refuse_agent_uri(struct tb_session *s)
 void tb_session_call_done(struct tb_call *c)
 {
 	struct tb_session *s = c->s;
+	struct tb_tee *t = s->tee;
 
+	if (s->starting) {
+		/* the first call is back: room for the next app's request */
+		s->starting = 0;
+		t->starting--;
+		tb_tee_pump(t);
+	}
 	s->call = NULL;
 	lws_sul_cancel(&s->timer);
 	if (c->out.session) {
@@ -1070,7 +1108,8 @@ struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn
 		tb_component_id_format(&s->component, what, sizeof(what));
 	tb_log(TB_LOG_INFO, "session %p: %s %s on tee %s for %s", (void *)s, tb_ua_op_name(s->op),
 	       what, tee->conf->name, s->app_id);
-	if ((conn && !add_waiter(s, conn, req->id)) || start_agent_call(s)) {
+	s->cost = req->frame_len ? (uint32_t)req->frame_len : 1;
+	if ((conn && !add_waiter(s, conn, req->id)) || enqueue(s, conn)) {
 		s->finished = 1;
 		/* the caller answers busy; nothing was started */
 		s->answered = 1;
@@ -1079,7 +1118,119 @@ struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn
 	}
 	open_flight(s);
 	progress(s, "tee", tee->conf->name);
+	tb_tee_pump(tee);
 	return s;
+}
+
+/* ---- the fair queue in front of each TEE ------------------------------ */
+
+static struct tb_fq_flow *conn_flow(struct tb_ua_conn *conn, struct tb_tee *t)
+{
+	struct tb_broker *b = t->b;
+
+	if (!conn->flows) {
+		conn->flows = calloc(b->n_tees, sizeof(*conn->flows));
+		if (!conn->flows)
+			return NULL;
+		for (size_t i = 0; i < b->n_tees; i++)
+			tb_fq_flow_init(&conn->flows[i], b->conf.queue.max_per_app);
+	}
+	return &conn->flows[t->index];
+}
+
+/* The request waits for its TEE in its app's flow; TB_ERR_TOOBIG when the
+ * flow or the TEE's queue is full (busy), TB_ERR_NOMEM. */
+static int enqueue(struct tb_session *s, struct tb_ua_conn *conn)
+{
+	struct tb_tee *t = s->tee;
+	struct tb_fq_flow *flow = conn ? conn_flow(conn, t) : &t->own_flow;
+	int rc;
+
+	if (!flow)
+		return TB_ERR_NOMEM;
+	if (tb_fq_total(&t->fq) >= t->conf->queue_size) {
+		s->b->counters.busy_queue++;
+		return TB_ERR_TOOBIG;
+	}
+	s->qitem.cost = s->cost;
+	rc = tb_fq_push(&t->fq, flow, &s->qitem);
+	if (rc != TB_OK) {
+		if (rc == TB_ERR_TOOBIG)
+			s->b->counters.busy_queue++;
+		return rc;
+	}
+	s->qflow = flow;
+	s->b->counters.queued++;
+	arm(s, t->conf->call_timeout_ms);
+	return TB_OK;
+}
+
+void tb_tee_pump(struct tb_tee *t)
+{
+	struct tb_fq_item *it;
+
+	while (t->starting < t->conf->max_in_flight && (it = tb_fq_pop(&t->fq)) != NULL) {
+		struct tb_session *s = lws_container_of(it, struct tb_session, qitem);
+
+		s->qflow = NULL;
+		if (start_agent_call(s) != TB_OK) {
+			tb_log(TB_LOG_WARN, "session %p: tee %s refused the call (queue full)",
+			       (void *)s, t->conf->name);
+			answer_busy(s, "the TEE is busy");
+			s->finished = 1;
+			maybe_free(s);
+			continue;
+		}
+		s->starting = 1;
+		t->starting++;
+		if (t->b->conf.log_level >= TB_LOG_INFO) {
+			char what[160] = "";
+			if (s->component.n)
+				tb_component_id_format(&s->component, what, sizeof(what));
+			tb_log(TB_LOG_INFO,
+			       "session %p: %s %s starts on tee %s after %llu ms queued", (void *)s,
+			       tb_ua_op_name(s->op), what, t->conf->name,
+			       (unsigned long long)elapsed(s));
+		}
+	}
+}
+
+/* A session the closing app queued: other apps wait on it too, so it waits
+ * on in the TEE's own flow; otherwise nobody is left to answer and it ends
+ * without calling the TEE. */
+static void requeue_orphan(struct tb_fq_item *it, void *arg)
+{
+	struct tb_session *s = lws_container_of(it, struct tb_session, qitem);
+	struct tb_ua_conn *conn = arg;
+	int others = 0;
+
+	s->qflow = NULL;
+	for (struct tb_waiter *w = s->waiters; w; w = w->next)
+		if (w->conn && w->conn != conn)
+			others = 1;
+	if (others && tb_fq_push(&s->tee->fq, &s->tee->own_flow, &s->qitem) == TB_OK) {
+		s->qflow = &s->tee->own_flow;
+		return;
+	}
+	if (others)
+		answer_busy(s, "the TEE is busy");
+	s->answered = 1;
+	s->finished = 1;
+	maybe_free(s);
+}
+
+void tb_session_conn_closing(struct tb_ua_conn *conn)
+{
+	struct tb_broker *b = conn->b;
+
+	if (!conn->flows)
+		return;
+	for (size_t i = 0; i < b->n_tees; i++)
+		tb_fq_flow_remove(&b->tees[i].fq, &conn->flows[i], requeue_orphan, conn);
+	free(conn->flows);
+	conn->flows = NULL;
+	for (size_t i = 0; i < b->n_tees; i++)
+		tb_tee_pump(&b->tees[i]);
 }
 
 void tb_session_abort_all(struct tb_broker *b, int code, const char *reason)

@@ -57,6 +57,11 @@ int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_dri
 		return TB_ERR_INVAL;
 	}
 	t->index = (unsigned)(t - b->tees);
+	if (tb_fq_init(&t->fq, (uint32_t)b->conf.queue.quantum) != TB_OK ||
+	    tb_fq_flow_init(&t->own_flow, dc->queue_size) != TB_OK) {
+		snprintf(err, errlen, "driver %s: bad [queue] settings", dc->name);
+		return TB_ERR_INVAL;
+	}
 	/* the TEEs of one [tam] section count their exchanges together */
 	t->tam_sessions = &b->tam_sessions[t->tam - b->conf.tams];
 	int rc = tb_loader_open(dc->path, b->conf.driver_dir, &t->ld, why, sizeof(why));

@@ -199,7 +199,9 @@ static void read_frame(struct tb_ua_conn *c, struct frame *f)
 		/* running out of memory is ours, not the app's fault */
 		f->weight = rc == TB_ERR_NOMEM ? 0 : conf->ban.weight_malformed;
 		f->what = "malformed frame";
+		return;
 	}
+	f->req.frame_len = c->rx_len; /* its cost in the TEE's fair queue */
 }
 
 /* The one answer of a frame that is not a request, then its score. */
@@ -505,6 +507,8 @@ static void closed(struct tb_broker *b, struct tb_ua_conn *c)
 		w->conn = NULL;
 	}
 	c->n_requests = 0;
+	/* its requests still waiting for a TEE go on only for other apps */
+	tb_session_conn_closing(c);
 	held_free(c);
 	conn_free_tx(c);
 	free(c->rx);

@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <time.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -83,6 +84,7 @@ struct sim_agent {
 	int alg;
 	size_t max_components;
 	size_t max_message;
+	uint64_t call_delay_ms;
 
 	struct tb_key *key;
 	struct tb_key *decrypt_key; /* NULL: key decrypts */
@@ -1716,6 +1718,7 @@ int agent__create(const struct tb_host *host, const struct sim_conf *conf, struc
 	a->alg = conf->numbering == TB_NUM_PRE26 ? TB_COSE_ALG_ES256 : TB_COSE_ALG_ESP256;
 	a->max_components = conf->max_components;
 	a->max_message = conf->max_message;
+	a->call_delay_ms = conf->call_delay_ms;
 	a->state_dir = strdup(conf->state_dir);
 	a->tam_uri = conf->tam_uri ? strdup(conf->tam_uri) : NULL;
 	a->tc = calloc(a->max_components, sizeof(*a->tc));
@@ -1751,6 +1754,18 @@ int agent__create(const struct tb_host *host, const struct sim_conf *conf, struc
 fail:
 	agent__destroy(a);
 	return rc;
+}
+
+void agent__call_delay(const struct sim_agent *a)
+{
+	struct timespec ts;
+
+	if (!a || !a->call_delay_ms)
+		return;
+	ts.tv_sec = (time_t)(a->call_delay_ms / 1000);
+	ts.tv_nsec = (long)(a->call_delay_ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
 }
 
 void agent__destroy(struct sim_agent *a)

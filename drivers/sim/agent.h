@@ -39,8 +39,9 @@ struct sim_conf {
 	const char *tc_signer;   /* required, comma-separated PEM paths */
 	const char *tam_uri;     /* NULL: none */
 	enum tb_numbering numbering;
-	size_t max_components; /* 1..SIM_MAX_COMPONENTS_LIMIT */
-	size_t max_message;    /* bytes */
+	size_t max_components;  /* 1..SIM_MAX_COMPONENTS_LIMIT */
+	size_t max_message;     /* bytes */
+	uint64_t call_delay_ms; /* every Agent API call first sleeps this long */
 };
 
 enum sim_session_kind { SIM_SESSION_REQUEST, SIM_SESSION_UNREQUEST, SIM_SESSION_POLICY };
@@ -59,6 +60,8 @@ struct sim_session;
  * a failure through host->log. */
 int agent__create(const struct tb_host *host, const struct sim_conf *conf, struct sim_agent **out);
 void agent__destroy(struct sim_agent *a);
+/* The configured call_delay: sleep it (on the calling worker thread). */
+void agent__call_delay(const struct sim_agent *a);
 
 /*
  * The Agent API of RFC 9397 section 6.2.1. out follows the rules of struct

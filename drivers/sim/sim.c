@@ -67,6 +67,12 @@ static int apply_option(const struct tb_host *host, const struct tb_kv *kv, stru
 			goto bad;
 		return TB_OK;
 	}
+	if (strcmp(k, "call_delay") == 0) {
+		/* a slow TEE, for tests and benchmarks of what waits for it */
+		if (tb_parse_duration_ms(v, &c->call_delay_ms) != TB_OK || c->call_delay_ms > 10000)
+			goto bad;
+		return TB_OK;
+	}
 	if (strcmp(k, "max_components") == 0) {
 		if (parse_count(v, 1, SIM_MAX_COMPONENTS_LIMIT, &c->max_components) != TB_OK)
 			goto bad;
@@ -151,6 +157,7 @@ static int sim_request_ta(void *instance, const struct tb_ta_request *req, struc
 
 	if (rc != TB_OK)
 		return rc;
+	agent__call_delay(instance);
 	rc = agent__request_ta(instance, &cid, req->tam_uri, out);
 	tb_component_id_clear(&cid);
 	return rc;
@@ -164,6 +171,7 @@ static int sim_unrequest_ta(void *instance, const struct tb_ta_request *req,
 
 	if (rc != TB_OK)
 		return rc;
+	agent__call_delay(instance);
 	rc = agent__unrequest_ta(instance, &cid, req->tam_uri, out);
 	tb_component_id_clear(&cid);
 	return rc;
@@ -171,12 +179,14 @@ static int sim_unrequest_ta(void *instance, const struct tb_ta_request *req,
 
 static int sim_request_policy_check(void *instance, struct tb_agent_out *out)
 {
+	agent__call_delay(instance);
 	return agent__policy_check(instance, out);
 }
 
 static int sim_process_teep_message(void *instance, void *session, const char *media_type,
                                     const uint8_t *msg, size_t msg_len, struct tb_agent_out *out)
 {
+	agent__call_delay(instance);
 	return agent__process_message(instance, session, media_type, msg, msg_len, out);
 }
 

@@ -344,6 +344,40 @@ static void fairq__zero_cost_items__take_no_deficit(void **state)
 	assert_null(tb_fq_pop(&fq));
 }
 
+/* An item that ends while waiting leaves its flow; the others keep their
+ * order, and a flow emptied that way leaves the round. */
+static void fairq__removed_item__leaves_the_rest_in_order(void **state)
+{
+	struct tb_fq fq;
+	struct tb_fq_flow a, b;
+	struct job ja[4], jb[1];
+
+	(void)state;
+	assert_int_equal(tb_fq_init(&fq, 1), TB_OK);
+	assert_int_equal(tb_fq_flow_init(&a, 8), TB_OK);
+	assert_int_equal(tb_fq_flow_init(&b, 8), TB_OK);
+	fill(&fq, &a, ja, 0, 4, 1);
+	fill(&fq, &b, jb, 1, 1, 1);
+	assert_int_equal(tb_fq_remove(&fq, &a, &ja[1].item), TB_OK);
+	assert_int_equal(tb_fq_remove(&fq, &a, &ja[3].item), TB_OK); /* the tail */
+	assert_int_equal(tb_fq_remove(&fq, &a, &ja[3].item), TB_ERR_NOTFOUND);
+	assert_int_equal(tb_fq_remove(&fq, &b, &ja[0].item), TB_ERR_NOTFOUND);
+	assert_int_equal(tb_fq_total(&fq), 3);
+	assert_int_equal(tb_fq_remove(&fq, &b, &jb[0].item), TB_OK);
+	assert_false(b.active);
+	assert_ptr_equal(job_of(tb_fq_pop(&fq)), &ja[0]);
+	assert_ptr_equal(job_of(tb_fq_pop(&fq)), &ja[2]);
+	assert_null(tb_fq_pop(&fq));
+	/* a tail removed, then a push: it lands after the new tail */
+	fill(&fq, &a, ja, 0, 2, 1);
+	assert_int_equal(tb_fq_remove(&fq, &a, &ja[1].item), TB_OK);
+	job_set(&ja[2], 0, 2, 1);
+	assert_int_equal(tb_fq_push(&fq, &a, &ja[2].item), TB_OK);
+	assert_ptr_equal(job_of(tb_fq_pop(&fq)), &ja[0]);
+	assert_ptr_equal(job_of(tb_fq_pop(&fq)), &ja[2]);
+	assert_int_equal(tb_fq_total(&fq), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -357,6 +391,7 @@ int main(void)
 	    cmocka_unit_test(fairq__removed_flow__hands_back_every_item_exactly_once),
 	    cmocka_unit_test(fairq__drop_callback__may_queue_the_item_elsewhere),
 	    cmocka_unit_test(fairq__zero_cost_items__take_no_deficit),
+	    cmocka_unit_test(fairq__removed_item__leaves_the_rest_in_order),
 	};
 	return cmocka_run_group_tests_name("fairq", tests, NULL, NULL);
 }
