@@ -36,7 +36,8 @@ enum tb_ua_code {
 	TB_UA_E_SHUTDOWN = 10,       /* broker is stopping */
 	TB_UA_E_TOO_LARGE = 11,      /* frame over the configured size */
 	TB_UA_E_AGENT_ERROR = 12,    /* exchange ended with a TEEP Error from the Agent */
-	TB_UA_E_INTERNAL = 13        /* out of memory or a bug */
+	TB_UA_E_INTERNAL = 13,       /* out of memory or a bug */
+	TB_UA_E_FORBIDDEN = 14       /* the broker's policy (a plugin) refused the request */
 };
 
 /* A decoded request; strings are NUL-terminated copies owned by the struct. */

@@ -71,6 +71,7 @@ static const char *const code_names[] = {
     [TB_UA_E_TOO_LARGE] = "too-large",
     [TB_UA_E_AGENT_ERROR] = "agent-error",
     [TB_UA_E_INTERNAL] = "internal",
+    [TB_UA_E_FORBIDDEN] = "forbidden",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

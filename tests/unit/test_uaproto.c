@@ -1004,9 +1004,11 @@ static void ua__names__cover_every_value(void **state)
 	assert_string_equal(tb_ua_code_name(TB_UA_E_MALFORMED), "malformed");
 	assert_string_equal(tb_ua_code_name(TB_UA_E_TAM_UNREACHABLE), "tam-unreachable");
 	assert_string_equal(tb_ua_code_name(TB_UA_E_INTERNAL), "internal");
+	assert_string_equal(tb_ua_code_name(TB_UA_E_FORBIDDEN), "forbidden");
+	assert_int_equal(TB_UA_E_FORBIDDEN, 14);
 	assert_string_equal(tb_ua_code_name(0), "unknown");
-	assert_string_equal(tb_ua_code_name(14), "unknown");
-	for (int c = TB_UA_E_MALFORMED; c <= TB_UA_E_INTERNAL; c++)
+	assert_string_equal(tb_ua_code_name(15), "unknown");
+	for (int c = TB_UA_E_MALFORMED; c <= TB_UA_E_FORBIDDEN; c++)
 		assert_string_not_equal(tb_ua_code_name(c), "unknown");
 }
 
