@@ -16,6 +16,7 @@
  *   tb_call     one driver call travelling to a TEE worker and back
  *   tb_defences the denial-of-service defences (defence.c): rate-limit zones,
  *               the ban table, open connections per address
+ *   tb_plugin_inst one loaded broker plugin (plugin.c)
  *
  * Everything here is touched on the loop thread only, except the inside of a
  * tb_call while its job runs on a worker.
@@ -80,6 +81,13 @@ struct tb_counters {
 	uint64_t queued;          /* requests that waited in a TEE's fair queue */
 	uint64_t busy_queue;      /* requests answered busy: the app's queue for the TEE is full */
 	uint64_t queue_timeouts;  /* requests that waited call_timeout without reaching the TEE */
+	/* plugins (printed only when some are configured) */
+	uint64_t refused_plugin;       /* handshakes an app_connect hook refused (403) */
+	uint64_t refused_unauthorized; /* handshakes authenticate refused (401) */
+	uint64_t refused_bad_request;  /* handshakes with a header too long for plugins (400) */
+	uint64_t authenticated;        /* connections opened with an identity */
+	uint64_t anonymous;            /* connections opened without one */
+	uint64_t forbidden;            /* requests an app_op hook refused */
 };
 
 /* A peer's address as the defences key it: 4 bytes for IPv4 (also when a
@@ -105,6 +113,15 @@ struct tb_defences {
 	struct tb_kt per_ip;       /* open connections of each address */
 	int per_ip_ready;
 	struct tb_flights flights; /* exchanges identical requests may join */
+};
+
+/* One [plugin:NAME] section's loaded plugin. */
+struct tb_plugin_inst {
+	const struct tb_conf_plugin *conf;
+	struct tb_loaded_plugin lp;
+	void *instance;
+	int initialised;
+	struct tb_host host;
 };
 
 struct tb_tee {
@@ -169,9 +186,12 @@ struct tb_ua_conn {
 	struct tb_broker *b;
 	struct lws *wsi;
 	struct tb_ua_conn *next, *prev;
-	char peer[64];
-	struct tb_peer addr;  /* the defences' key */
-	int counted_per_ip;   /* holds one count in b->def.per_ip */
+	char peer[128];      /* address[:port], then " (identity)" once it has one */
+	struct tb_peer addr; /* the defences' key */
+	char addr_text[48];  /* addr as text, for plugins */
+	uint64_t id;         /* connection number, as plugins see it */
+	char identity[TB_PLUGIN_IDENTITY_MAX + 1]; /* from a plugin; "" when none */
+	int counted_per_ip;                        /* holds one count in b->def.per_ip */
 	struct tb_held *held; /* a frame a rate limit delays; the connection reads
 	                         nothing more until it has run */
 	int ban_closing;      /* banned: close with 1008 once the answers are out */
@@ -210,7 +230,7 @@ struct tb_session {
 	enum tb_ua_op op;
 	struct tb_component_id component;
 	char *tam_hint;
-	char app_id[64];
+	char app_id[TB_PLUGIN_IDENTITY_MAX + 8]; /* the app's identity, else its address */
 
 	struct tamsm sm;
 	void *agent_session;
@@ -272,6 +292,17 @@ struct tb_broker {
 	struct tb_counters counters;
 	struct tb_defences def;
 	unsigned tam_sessions[TB_CONF_MAX_TAMS]; /* live exchanges per [tam] */
+	struct tb_plugin_inst plugins[TB_CONF_MAX_PLUGINS];
+	size_t n_plugins;
+	uint64_t next_conn_id;
+	/* The plugins' decision on the handshake under way: taken in
+	 * HTTP_CONFIRM_UPGRADE, used in ESTABLISHED, which lws runs within the
+	 * same call for that connection (so one slot is enough). */
+	struct {
+		struct lws *wsi;
+		uint64_t id;
+		char identity[TB_PLUGIN_IDENTITY_MAX + 1];
+	} admitted;
 	int sig_fd;
 	int stopping;
 	int exit_loop;
@@ -357,11 +388,33 @@ enum tb_def_verdict { TB_DEF_PASS, TB_DEF_DELAY, TB_DEF_REFUSE };
 enum tb_def_verdict tb_def_limit(struct tb_broker *b, struct tb_ua_conn *c,
                                  enum tb_limit_applies kind, uint64_t *delay_ms, uint64_t *retry_ms,
                                  unsigned *pins);
-void tb_def_unpin(struct tb_broker *b, const struct tb_peer *p, unsigned pins);
+void tb_def_unpin(struct tb_broker *b, const struct tb_ua_conn *c, unsigned pins);
 /* One violation by p; when it starts a ban, logs it and closes every
  * connection of p (tb_ua_ban_close). Allowlisted addresses are not scored. */
 void tb_def_score(struct tb_broker *b, const struct tb_peer *p, uint32_t weight, const char *what);
 void tb_def_log_counters(const struct tb_broker *b);
+
+/* plugin.c */
+int tb_plugins_setup(struct tb_broker *b, char *err, size_t errlen);
+void tb_plugins_teardown(struct tb_broker *b);
+/* 1..TB_PLUGIN_IDENTITY_MAX of A-Z a-z 0-9 . _ - @ : */
+int tb_plugin_identity_ok(const char *s);
+enum tb_plugin_admission {
+	TB_PLUGIN_ADMITTED,    /* conn->identity is the identity, or NULL: anonymous */
+	TB_PLUGIN_REFUSED,     /* an app_connect hook refused: HTTP 403 */
+	TB_PLUGIN_UNAUTHORIZED /* authenticate refused: HTTP 401 */
+};
+/* Ask app_connect, then authenticate, of every plugin in order. identity
+ * (identity_len = TB_PLUGIN_IDENTITY_MAX + 1) receives the identity, and
+ * conn->identity points to it once admitted with one. */
+enum tb_plugin_admission tb_plugins_admit(struct tb_broker *b, struct tb_plugin_conn *conn,
+                                          char *identity, size_t identity_len, char *reason,
+                                          size_t reason_len);
+/* 1 allowed, 0 refused (reason says why, for the app). */
+int tb_plugins_op(struct tb_broker *b, const struct tb_plugin_conn *conn,
+                  const struct tb_plugin_op *op, char *reason, size_t reason_len);
+void tb_plugins_close(struct tb_broker *b, const struct tb_plugin_conn *conn);
+void tb_plugins_ban(struct tb_broker *b, const struct tb_plugin_ban *ban);
 
 /* main.c */
 void tb_broker_maybe_exit(struct tb_broker *b);

@@ -55,6 +55,7 @@ enum sect_kind {
 	SECT_LIMIT,
 	SECT_BAN,
 	SECT_QUEUE,
+	SECT_PLUGIN,
 	SECT_SKIP
 };
 
@@ -110,6 +111,7 @@ static const struct conf_enum limit_applies[] = {
 
 static const struct conf_enum limit_keys[] = {
     {"address", TB_LIMIT_KEY_ADDRESS},
+    {"app", TB_LIMIT_KEY_APP},
     {NULL, 0},
 };
 
@@ -141,6 +143,7 @@ static const struct conf_cmd conf_cmds[] = {
      .enums = log_levels},
     B("log_syslog", CT_BOOL, log_syslog, 0, 1, "no"),
     B("driver_dir", CT_STRING, driver_dir, 1, CONF_PATH_MAX, PKGLIBDIR "/drivers"),
+    B("plugin_dir", CT_STRING, plugin_dir, 1, CONF_PATH_MAX, PKGLIBDIR "/plugins"),
     B("shutdown_grace", CT_DURATION, shutdown_grace_ms, 0, 3600 * 1000, "10s"),
     B("max_sessions", CT_UINT, max_sessions, 1, 1000000, "256"),
     B("coalesce", CT_BOOL, coalesce, 0, 1, "yes"),
@@ -234,6 +237,16 @@ static const struct conf_cmd conf_cmds[] = {
     N("weight_rate_limited", CT_UINT, weight_rate_limited, 0, UINT32_MAX, "1"),
     N("weight_unknown_tee", CT_UINT, weight_unknown_tee, 0, UINT32_MAX, "5"),
     N("weight_tam_not_allowed", CT_UINT, weight_tam_not_allowed, 0, UINT32_MAX, "10"),
+    N("weight_forbidden", CT_UINT, weight_forbidden, 0, UINT32_MAX, "10"),
+    N("weight_unauthorized", CT_UINT, weight_unauthorized, 0, UINT32_MAX, "10"),
+
+    {.sect = SECT_PLUGIN,
+     .key = "path",
+     .type = CT_STRING,
+     .offset = offsetof(struct tb_conf_plugin, path),
+     .min = 1,
+     .max = CONF_PATH_MAX,
+     .required = 1},
 };
 
 #define N_CMDS COUNT(conf_cmds)
@@ -267,11 +280,14 @@ struct parser {
 	int tam_line[TB_CONF_MAX_TAMS];
 	int driver_line[TB_CONF_MAX_DRIVERS];
 	int limit_line[TB_CONF_MAX_LIMITS];
+	int plugin_line[TB_CONF_MAX_PLUGINS];
 	int opt_line[TB_CONF_MAX_DRIVERS][TB_CONF_MAX_OPTS];
+	int plugin_opt_line[TB_CONF_MAX_PLUGINS][TB_CONF_MAX_OPTS];
 	struct seen seen_broker, seen_listener, seen_ban, seen_queue;
 	struct seen seen_tam[TB_CONF_MAX_TAMS];
 	struct seen seen_driver[TB_CONF_MAX_DRIVERS];
 	struct seen seen_limit[TB_CONF_MAX_LIMITS];
+	struct seen seen_plugin[TB_CONF_MAX_PLUGINS];
 };
 
 static void conf_error(struct parser *p, int line, const char *fmt, ...)
@@ -729,6 +745,34 @@ static void open_limit(struct parser *p, const char *name)
 	c->n_limits++;
 }
 
+static void open_plugin(struct parser *p, const char *name)
+{
+	struct tb_conf *c = p->conf;
+
+	for (size_t i = 0; i < c->n_plugins; i++) {
+		if (strcmp(c->plugins[i].name, name) == 0) {
+			conf_error(p, p->line, "duplicate section [%s] (first on line %d)",
+			           p->sect_name, p->plugin_line[i]);
+			return;
+		}
+	}
+	if (c->n_plugins == TB_CONF_MAX_PLUGINS) {
+		conf_error(p, p->line, "too many plugin sections (at most %d)",
+		           TB_CONF_MAX_PLUGINS);
+		return;
+	}
+	struct tb_conf_plugin *pl = &c->plugins[c->n_plugins];
+	pl->name = strdup(name);
+	if (!pl->name || apply_defaults(SECT_PLUGIN, pl) != TB_OK) {
+		p->nomem = 1;
+		c->n_plugins++;
+		return;
+	}
+	p->plugin_line[c->n_plugins] = p->line;
+	enter(p, SECT_PLUGIN, pl, &p->seen_plugin[c->n_plugins]);
+	c->n_plugins++;
+}
+
 static void open_single(struct parser *p, int *first_line, enum sect_kind kind, void *base,
                         struct seen *seen)
 {
@@ -789,6 +833,14 @@ static void open_section(struct parser *p, const char *name)
 			           p->sect_name, CONF_NAME_MAX);
 	} else if (strcmp(name, "limit") == 0) {
 		conf_error(p, p->line, "[limit] needs a name: [limit:NAME]");
+	} else if ((arg = named(name, "plugin")) != NULL) {
+		if (name_ok(arg, CONF_NAME_MAX))
+			open_plugin(p, arg);
+		else
+			conf_error(p, p->line, "bad plugin name in [%s]: 1..%d of A-Z a-z 0-9 _ -",
+			           p->sect_name, CONF_NAME_MAX);
+	} else if (strcmp(name, "plugin") == 0) {
+		conf_error(p, p->line, "[plugin] needs a name: [plugin:NAME]");
 	} else if (strcmp(name, "ban") == 0) {
 		open_single(p, &p->ban_line, SECT_BAN, &p->conf->ban, &p->seen_ban);
 	} else if (strcmp(name, "queue") == 0) {
@@ -823,38 +875,55 @@ static void header_line(struct parser *p, char *s)
 
 /* ---- keys -------------------------------------------------------------- */
 
-static int driver_opt(struct parser *p, const char *key, const char *value)
+/* A key a driver or a plugin section does not define itself: an option for
+ * the module's init(). */
+static int module_opt(struct parser *p, const char *what, struct tb_conf_kv *opts, size_t *n_opts,
+                      int *lines, const char *key, const char *value)
 {
-	struct tb_conf_driver *d = p->base;
-	size_t di = (size_t)(d - p->conf->drivers);
 	struct tb_conf_kv *kv;
 
-	for (size_t i = 0; i < d->n_opts; i++) {
-		if (strcmp(d->opts[i].key, key) == 0) {
+	for (size_t i = 0; i < *n_opts; i++) {
+		if (strcmp(opts[i].key, key) == 0) {
 			conf_error(p, p->line, "duplicate key \"%.48s\" in [%s] (first on line %d)",
-			           key, p->sect_name, p->opt_line[di][i]);
+			           key, p->sect_name, lines[i]);
 			return 0;
 		}
 	}
-	if (d->n_opts == TB_CONF_MAX_OPTS) {
-		conf_error(p, p->line, "too many driver options in [%s] (at most %d)", p->sect_name,
-		           TB_CONF_MAX_OPTS);
+	if (*n_opts == TB_CONF_MAX_OPTS) {
+		conf_error(p, p->line, "too many %s options in [%s] (at most %d)", what,
+		           p->sect_name, TB_CONF_MAX_OPTS);
 		return 0;
 	}
 	if (!text_ok(value)) {
 		conf_error(p, p->line, "[%s] %.48s: holds a control character", p->sect_name, key);
 		return 0;
 	}
-	kv = &d->opts[d->n_opts];
+	kv = &opts[*n_opts];
 	kv->key = strdup(key);
 	kv->value = strdup(value);
-	p->opt_line[di][d->n_opts] = p->line;
-	d->n_opts++; /* counted even if half allocated, for tb_conf_free() */
+	lines[*n_opts] = p->line;
+	(*n_opts)++; /* counted even if half allocated, for tb_conf_free() */
 	if (!kv->key || !kv->value) {
 		p->nomem = 1;
 		return 0;
 	}
 	return 1;
+}
+
+static int driver_opt(struct parser *p, const char *key, const char *value)
+{
+	struct tb_conf_driver *d = p->base;
+	size_t di = (size_t)(d - p->conf->drivers);
+
+	return module_opt(p, "driver", d->opts, &d->n_opts, p->opt_line[di], key, value);
+}
+
+static int plugin_opt(struct parser *p, const char *key, const char *value)
+{
+	struct tb_conf_plugin *pl = p->base;
+	size_t pi = (size_t)(pl - p->conf->plugins);
+
+	return module_opt(p, "plugin", pl->opts, &pl->n_opts, p->plugin_opt_line[pi], key, value);
 }
 
 static int conf_handler(void *user, const char *section, const char *name, const char *value)
@@ -875,6 +944,8 @@ static int conf_handler(void *user, const char *section, const char *name, const
 	if (!cmd) {
 		if (p->kind == SECT_DRIVER)
 			return driver_opt(p, name, value);
+		if (p->kind == SECT_PLUGIN)
+			return plugin_opt(p, name, value);
 		conf_error(p, p->line, "unknown key \"%.48s\" in [%s]", name, p->sect_name);
 		return 0;
 	}
@@ -1038,6 +1109,10 @@ static void check_sections(struct parser *p)
 			           d->tam, strcmp(d->tam, "default") ? "tam:" : "tam",
 			           strcmp(d->tam, "default") ? d->tam : "");
 	}
+	for (size_t i = 0; i < c->n_plugins; i++) {
+		snprintf(what, sizeof(what), "[plugin:%s]", c->plugins[i].name);
+		check_required(p, SECT_PLUGIN, &p->seen_plugin[i], p->plugin_line[i], what);
+	}
 	if (c->n_drivers == 0)
 		conf_error(p, 0, "no [driver:NAME] section: the broker needs at least one TEE");
 	check_limits_and_ban(p);
@@ -1121,7 +1196,7 @@ static int load_text(const char *text, size_t len, struct tb_conf *conf, struct 
 	if (n_errs)
 		*n_errs = 0;
 	tb_conf_defaults(conf);
-	if (!conf->driver_dir || !conf->listener.address || !conf->ban.allow)
+	if (!conf->driver_dir || !conf->plugin_dir || !conf->listener.address || !conf->ban.allow)
 		rc = TB_ERR_NOMEM;
 	else
 		rc = parse_text(text, len, conf, errs, n_errs);
@@ -1183,15 +1258,20 @@ static void free_tam(struct tb_conf_tam *t)
 	free(t->allow_app_uris);
 }
 
+static void free_opts(struct tb_conf_kv *opts, size_t n)
+{
+	for (size_t i = 0; i < n && i < TB_CONF_MAX_OPTS; i++) {
+		free(opts[i].key);
+		free(opts[i].value);
+	}
+}
+
 static void free_driver(struct tb_conf_driver *d)
 {
 	free(d->name);
 	free(d->path);
 	free(d->tam);
-	for (size_t i = 0; i < d->n_opts && i < TB_CONF_MAX_OPTS; i++) {
-		free(d->opts[i].key);
-		free(d->opts[i].value);
-	}
+	free_opts(d->opts, d->n_opts);
 }
 
 void tb_conf_free(struct tb_conf *conf)
@@ -1200,6 +1280,7 @@ void tb_conf_free(struct tb_conf *conf)
 		return;
 	free(conf->pid_file);
 	free(conf->driver_dir);
+	free(conf->plugin_dir);
 	free(conf->listener.address);
 	free(conf->listener.port_file);
 	for (size_t i = 0; i < conf->n_tams && i < TB_CONF_MAX_TAMS; i++)
@@ -1208,6 +1289,11 @@ void tb_conf_free(struct tb_conf *conf)
 		free_driver(&conf->drivers[i]);
 	for (size_t i = 0; i < conf->n_limits && i < TB_CONF_MAX_LIMITS; i++)
 		free(conf->limits[i].name);
+	for (size_t i = 0; i < conf->n_plugins && i < TB_CONF_MAX_PLUGINS; i++) {
+		free(conf->plugins[i].name);
+		free(conf->plugins[i].path);
+		free_opts(conf->plugins[i].opts, conf->plugins[i].n_opts);
+	}
 	free(conf->ban.allow);
 	/* Zeroed, so that a second call (or one after a failed load) is
 	 * harmless. */

@@ -13,7 +13,8 @@
 #define TB_CONF_MAX_TAMS    16
 #define TB_CONF_MAX_DRIVERS 8
 #define TB_CONF_MAX_LIMITS  8  /* [limit:NAME] sections */
-#define TB_CONF_MAX_OPTS    32 /* extra key = value lines per driver */
+#define TB_CONF_MAX_OPTS    32 /* extra key = value lines per driver or plugin */
+#define TB_CONF_MAX_PLUGINS 8
 #define TB_CONF_MAX_ERRORS  16
 
 struct tb_conf_kv {
@@ -70,6 +71,15 @@ struct tb_conf_driver {
 	size_t n_opts;
 };
 
+/* [plugin:NAME] */
+struct tb_conf_plugin {
+	char *name;                               /* the section's name, for logs */
+	char *path;                               /* .so path; a bare name is looked up in
+	                                             the plugin directory */
+	struct tb_conf_kv opts[TB_CONF_MAX_OPTS]; /* every other key, passed to init() */
+	size_t n_opts;
+};
+
 /* What a [limit:NAME] zone counts. */
 enum tb_limit_applies {
 	TB_LIMIT_MESSAGES = 1, /* "messages": every app frame */
@@ -78,7 +88,8 @@ enum tb_limit_applies {
 
 /* What a zone's buckets belong to. */
 enum tb_limit_key {
-	TB_LIMIT_KEY_ADDRESS = 1 /* "address": the peer's IP address */
+	TB_LIMIT_KEY_ADDRESS = 1, /* "address": the peer's IP address */
+	TB_LIMIT_KEY_APP          /* "app": the identity a plugin gave, else the address */
 };
 
 /* [limit:NAME]: one rate-limiting zone (docs/defences.md), nginx limit_req
@@ -118,6 +129,8 @@ struct tb_conf_ban {
 	uint32_t weight_rate_limited;    /* a frame refused by a [limit:NAME] zone; default 1 */
 	uint32_t weight_unknown_tee;     /* a request naming no configured TEE; default 5 */
 	uint32_t weight_tam_not_allowed; /* a request suggesting a TAM not allowed; default 10 */
+	uint32_t weight_forbidden;       /* a request a plugin refused; default 10 */
+	uint32_t weight_unauthorized;    /* a handshake a plugin refused; default 10 */
 };
 
 /* [broker] */
@@ -126,6 +139,7 @@ struct tb_conf {
 	int log_level;              /* TB_LOG_*; default notice */
 	int log_syslog;             /* default 0: stderr */
 	char *driver_dir;           /* default PKGLIBDIR "/drivers" */
+	char *plugin_dir;           /* default PKGLIBDIR "/plugins" */
 	uint64_t shutdown_grace_ms; /* default 10000 */
 	uint32_t max_sessions;      /* all TAM exchanges; default 256 */
 	int coalesce;               /* identical requests share one exchange; default yes */
@@ -138,6 +152,8 @@ struct tb_conf {
 	size_t n_drivers;
 	struct tb_conf_limit limits[TB_CONF_MAX_LIMITS];
 	size_t n_limits;
+	struct tb_conf_plugin plugins[TB_CONF_MAX_PLUGINS]; /* in file order */
+	size_t n_plugins;
 	struct tb_conf_ban ban;
 	struct tb_conf_queue queue;
 };
@@ -154,7 +170,7 @@ struct tb_conf_error {
  * problems in errs (each with its line number) and their count in *n_errs.
  * Checks the whole file before returning: unknown sections and keys, bad
  * values, out-of-range numbers, missing required keys ([driver:*] path,
- * [tam] uri, [limit:*] rate and applies_to), a driver naming an unknown
+ * [tam] uri, [limit:*] rate and applies_to, [plugin:*] path), a driver naming an unknown
  * TAM, no driver at all, [limit:*] with both delay and nodelay, [ban]
  * ban_time_max below ban_time.
  */

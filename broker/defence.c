@@ -322,6 +322,36 @@ void tb_def_conn_remove(struct tb_broker *b, const struct tb_peer *p)
 
 /* ---- rate limits ------------------------------------------------------- */
 
+/* The longest key a zone sees: a tag byte and an identity. */
+#define ZONE_KEY_MAX (1 + TB_PLUGIN_IDENTITY_MAX)
+_Static_assert(ZONE_KEY_MAX <= TB_RL_MAX_KEY, "an app key fits a rate-limit key");
+
+/*
+ * The key of connection c in a zone: its address, or in a `key = app` zone
+ * its identity when a plugin gave one. In such a zone both kinds are tagged
+ * (0: address, 1: identity), so that no identity can share a bucket with an
+ * address whose bytes it happens to spell.
+ */
+static size_t zone_key(const struct tb_conf_limit *l, const struct tb_ua_conn *c,
+                       uint8_t key[ZONE_KEY_MAX])
+{
+	size_t n;
+
+	if (l->key != TB_LIMIT_KEY_APP) {
+		memcpy(key, c->addr.addr, c->addr.len);
+		return c->addr.len;
+	}
+	if (c->identity[0]) {
+		n = strlen(c->identity);
+		key[0] = 1;
+		memcpy(key + 1, c->identity, n);
+		return n + 1;
+	}
+	key[0] = 0;
+	memcpy(key + 1, c->addr.addr, c->addr.len);
+	return (size_t)c->addr.len + 1;
+}
+
 static const char *kind_name(enum tb_limit_applies kind)
 {
 	return kind == TB_LIMIT_MESSAGES ? "frame" : "request";
@@ -369,6 +399,7 @@ enum tb_def_verdict tb_def_limit(struct tb_broker *b, struct tb_ua_conn *c,
 	struct tb_rl_zone *zones[TB_RL_MAX_ZONES];
 	struct tb_rl_key keys[TB_RL_MAX_ZONES];
 	struct tb_rl_counters before[TB_RL_MAX_ZONES];
+	uint8_t keybuf[TB_RL_MAX_ZONES][ZONE_KEY_MAX];
 	size_t idx[TB_RL_MAX_ZONES];
 	uint64_t retry = RETRY_MIN_MS, delay = 0;
 	size_t n = 0;
@@ -383,8 +414,8 @@ enum tb_def_verdict tb_def_limit(struct tb_broker *b, struct tb_ua_conn *c,
 		if (l->applies_to != (int)kind)
 			continue;
 		zones[n] = d->zones[i].rl;
-		keys[n].data = c->addr.addr;
-		keys[n].len = c->addr.len;
+		keys[n].data = keybuf[n];
+		keys[n].len = zone_key(l, c, keybuf[n]);
 		tb_rl_counters(zones[n], &before[n]);
 		idx[n] = i;
 		/* the time one request takes to drain from a full bucket: by
@@ -423,11 +454,14 @@ enum tb_def_verdict tb_def_limit(struct tb_broker *b, struct tb_ua_conn *c,
 	}
 }
 
-void tb_def_unpin(struct tb_broker *b, const struct tb_peer *p, unsigned pins)
+void tb_def_unpin(struct tb_broker *b, const struct tb_ua_conn *c, unsigned pins)
 {
+	uint8_t key[ZONE_KEY_MAX];
+
 	for (size_t i = 0; i < b->def.n_zones; i++)
 		if (pins & (1u << i))
-			tb_rl_unpin(b->def.zones[i].rl, p->addr, p->len);
+			tb_rl_unpin(b->def.zones[i].rl, key,
+			            zone_key(b->def.zones[i].conf, c, key));
 }
 
 /* ---- bans -------------------------------------------------------------- */
@@ -450,6 +484,17 @@ void tb_def_score(struct tb_broker *b, const struct tb_peer *p, uint32_t weight,
 	       tb_peer_str(p, text, sizeof(text)),
 	       (unsigned long long)((until > now ? until - now : 0) + 999) / 1000,
 	       (unsigned long long)(score / 1000), b->conf.ban.threshold, what);
+	if (b->n_plugins) {
+		struct tb_plugin_ban ban = {
+		    .struct_size = sizeof(ban),
+		    .address = text,
+		    .duration_ms = until > now ? until - now : 0,
+		    .score = score / 1000,
+		    .threshold = b->conf.ban.threshold,
+		    .reason = what,
+		};
+		tb_plugins_ban(b, &ban);
+	}
 	tb_ua_ban_close(b, p, until);
 }
 

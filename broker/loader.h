@@ -1,9 +1,13 @@
-/* Loading TEE driver shared objects (include/teep-broker/driver.h). */
+/*
+ * Loading TEE drivers (include/teep-broker/driver.h) and broker plugins
+ * (include/teep-broker/plugin.h): the same rules for both.
+ */
 #ifndef TB_LOADER_H
 #define TB_LOADER_H
 
 #include <stddef.h>
 #include <teep-broker/driver.h>
+#include <teep-broker/plugin.h>
 
 struct tb_loaded_driver {
 	void *handle;                /* dlopen handle */
@@ -26,5 +30,20 @@ int tb_loader_open(const char *name, const char *dir, struct tb_loaded_driver *o
 /* Check a descriptor without loading anything (the loader's rules; tests). */
 int tb_loader_check(const struct tb_driver *drv, size_t avail_size, char *err, size_t errlen);
 void tb_loader_close(struct tb_loaded_driver *ld);
+
+struct tb_loaded_plugin {
+	void *handle;
+	const struct tb_plugin *pl;
+	/* A copy of the descriptor with every hook beyond pl->struct_size NULL. */
+	struct tb_plugin ops;
+	char path[512];
+};
+
+/* The same for plugins: TB_PLUGIN_MAGIC, TB_PLUGIN_ABI_*, TB_PLUGIN_MIN_SIZE,
+ * the symbol tb_plugin_entry, init and fini required. */
+int tb_plugin_open(const char *name, const char *dir, struct tb_loaded_plugin *out, char *err,
+                   size_t errlen);
+int tb_plugin_check(const struct tb_plugin *pl, size_t avail_size, char *err, size_t errlen);
+void tb_plugin_close(struct tb_loaded_plugin *lp);
 
 #endif

@@ -12,6 +12,7 @@ teep_brokerd_SOURCES = \
 	broker/session.c \
 	broker/ua.c \
 	broker/defence.c \
+	broker/plugin.c \
 	broker/ratelimit.c broker/ratelimit.h \
 	broker/banscore.c broker/banscore.h \
 	broker/keytable.c broker/keytable.h \

@@ -49,7 +49,7 @@ static void usage(FILE *f)
 	        "      --version       print the version and exit\n"
 	        "  -h, --help          this text\n\n"
 	        "Exit status: 0 stopped cleanly, 1 runtime failure, 2 usage, 3 configuration\n"
-	        "error, 4 a driver could not be loaded, 5 cannot listen.\n",
+	        "error, 4 a driver or plugin could not be loaded, 5 cannot listen.\n",
 	        DEFAULT_CONF);
 }
 
@@ -130,6 +130,15 @@ static void log_counters(const struct tb_broker *b)
 	       (unsigned long long)k->queue_timeouts, (unsigned long long)k->rate_limited,
 	       (unsigned long long)k->rate_delayed, (unsigned long long)k->rate_dryrun,
 	       (unsigned long long)k->bans);
+	if (b->n_plugins)
+		tb_log(TB_LOG_NOTICE,
+		       "plugins: handshakes refused %llu unauthorized %llu forbidden %llu bad "
+		       "request; opened %llu authenticated %llu anonymous; requests forbidden %llu",
+		       (unsigned long long)k->refused_unauthorized,
+		       (unsigned long long)k->refused_plugin,
+		       (unsigned long long)k->refused_bad_request,
+		       (unsigned long long)k->authenticated, (unsigned long long)k->anonymous,
+		       (unsigned long long)k->forbidden);
 	tb_def_log_counters(b);
 }
 
@@ -331,9 +340,10 @@ int main(int argc, char **argv)
 			verbose = 1;
 			break;
 		case 'V':
-			printf("teep-brokerd %s (driver ABI %d.%d, libwebsockets %s)\n",
+			printf("teep-brokerd %s (driver ABI %d.%d, plugin ABI %d.%d, libwebsockets "
+			       "%s)\n",
 			       PACKAGE_VERSION, TB_DRIVER_ABI_MAJOR, TB_DRIVER_ABI_MINOR,
-			       lws_get_library_version());
+			       TB_PLUGIN_ABI_MAJOR, TB_PLUGIN_ABI_MINOR, lws_get_library_version());
 			return EXIT_OK;
 		case 'h':
 			usage(stdout);
@@ -395,7 +405,12 @@ int main(int argc, char **argv)
 		b->n_tees++;
 	}
 
-	char why[256];
+	char why[768];
+	if (tb_plugins_setup(b, why, sizeof(why))) {
+		tb_log(TB_LOG_ERR, "%s", why);
+		rc = EXIT_DRIVER;
+		goto out;
+	}
 	if (tb_def_setup(b, why, sizeof(why))) {
 		tb_log(TB_LOG_ERR, "%s", why);
 		rc = EXIT_FAIL;
@@ -454,6 +469,7 @@ out:
 	}
 	/* sessions whose last call came back during teardown */
 	tb_session_free_all(b);
+	tb_plugins_teardown(b);
 	tb_def_teardown(b);
 	if (b->conf.pid_file)
 		unlink(b->conf.pid_file);

@@ -1093,7 +1093,10 @@ struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn
 	memset(&req->component, 0, sizeof(req->component));
 	s->tam_hint = req->tam_uri;
 	req->tam_uri = NULL;
-	snprintf(s->app_id, sizeof(s->app_id), "%s", conn ? conn->peer : "broker");
+	snprintf(s->app_id, sizeof(s->app_id), "%s",
+	         !conn               ? "broker"
+	         : conn->identity[0] ? conn->identity
+	                             : conn->addr_text);
 	tamsm_init(&s->sm);
 
 	s->next = b->sessions;

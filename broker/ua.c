@@ -18,6 +18,11 @@
  * connection (one at most) while the connection reads nothing, until a timer
  * runs it. Faults are scored against the peer's address; a ban closes all of
  * its connections with status 1008 once their queued answers are written.
+ *
+ * Plugins (plugin.c): when there are any, they see the handshake before the
+ * websocket opens (HTTP_CONFIRM_UPGRADE) and may refuse it (403, 401) or
+ * give the app an identity, and they see every request once its own checks
+ * have passed and may refuse it ("forbidden").
  */
 #include "config.h"
 #include "broker.h"
@@ -27,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define BUSY_RETRY_MS 1000
 /* A banned app that does not read its last answers is cut off after this. */
@@ -236,7 +242,7 @@ static void held_free(struct tb_ua_conn *c)
 	if (!h)
 		return;
 	lws_sul_cancel(&h->sul);
-	tb_def_unpin(c->b, &c->addr, h->pins);
+	tb_def_unpin(c->b, c, h->pins);
 	tb_ua_request_clear(&h->f.req);
 	free(h);
 	c->held = NULL;
@@ -275,7 +281,7 @@ static void hold(struct tb_ua_conn *c, struct frame *f, enum stage stage, uint64
 
 	if (!h) {
 		/* it cannot wait: refuse it rather than serve it early */
-		tb_def_unpin(c->b, &c->addr, pins);
+		tb_def_unpin(c->b, c, pins);
 		if (f->bad)
 			answer_bad(c, f);
 		else
@@ -295,6 +301,54 @@ static void hold(struct tb_ua_conn *c, struct frame *f, enum stage stage, uint64
 		lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
 	lws_sul_schedule(lws_get_context(c->wsi), 0, &h->sul, held_run,
 	                 (lws_usec_t)delay_ms * LWS_US_PER_MS);
+}
+
+/* The plugins' view of a connection after its handshake. */
+static void plugin_view(const struct tb_ua_conn *c, struct tb_plugin_conn *pc)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->struct_size = sizeof(*pc);
+	pc->id = c->id;
+	pc->address = c->addr_text;
+	pc->identity = c->identity[0] ? c->identity : NULL;
+}
+
+/* May the plugins' policy have this request? If not, its one answer. */
+static int plugins_allow(struct tb_ua_conn *c, const struct tb_ua_request *req,
+                         const struct tb_tee *tee)
+{
+	static const uint32_t kinds[] = {
+	    [TB_UA_OP_REQUEST_TA] = TB_PLUGIN_OP_REQUEST_TA,
+	    [TB_UA_OP_UNREQUEST_TA] = TB_PLUGIN_OP_UNREQUEST_TA,
+	    [TB_UA_OP_POLICY_CHECK] = TB_PLUGIN_OP_POLICY_CHECK,
+	};
+	struct tb_broker *b = c->b;
+	struct tb_bytes segs[TB_TEEP_MAX_SEGMENTS];
+	struct tb_plugin_conn pc;
+	struct tb_plugin_op op;
+	char reason[TB_UA_MAX_TEXT];
+
+	if (!b->n_plugins)
+		return 1;
+	plugin_view(c, &pc);
+	memset(&op, 0, sizeof(op));
+	op.struct_size = sizeof(op);
+	op.kind = kinds[req->op];
+	op.request_id = req->id;
+	for (size_t i = 0; i < req->component.n; i++) {
+		segs[i].ptr = req->component.seg[i].ptr;
+		segs[i].len = req->component.seg[i].len;
+	}
+	op.component_id = req->component.n ? segs : NULL;
+	op.n_segments = req->component.n;
+	op.tee = tee->conf->name;
+	op.tam_uri = req->tam_uri;
+	if (tb_plugins_op(b, &pc, &op, reason, sizeof(reason)))
+		return 1;
+	b->counters.forbidden++;
+	answer_error(c, 1, req->id, TB_UA_E_FORBIDDEN, reason);
+	tb_def_score(b, &c->addr, b->conf.ban.weight_forbidden, "forbidden request");
+	return 0;
 }
 
 /* The frame's way from the rate limits to its session, from `stage` on. */
@@ -351,6 +405,9 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 		tb_def_score(b, &c->addr, b->conf.ban.weight_tam_not_allowed, "TAM not allowed");
 		return;
 	}
+	/* a held frame was allowed before it was held: it is not asked twice */
+	if (stage != STAGE_RUN && !plugins_allow(c, req, tee))
+		return;
 	if (c->n_requests >= b->conf.listener.max_requests_per_connection) {
 		answer_busy(c, req->id, BUSY_RETRY_MS, "too many requests in flight");
 		return;
@@ -467,10 +524,111 @@ static int filter_connection(struct tb_broker *b, int fd)
 	return 1;
 }
 
+/* ---- handshake --------------------------------------------------------- */
+
+/* Copy one request header for the plugins: NULL if absent, 1 if too long. */
+static int copy_header(struct lws *wsi, enum lws_token_indexes t, char *buf, int len,
+                       const char **out)
+{
+	*out = NULL;
+	if (lws_hdr_total_length(wsi, t) <= 0)
+		return 0;
+	if (lws_hdr_total_length(wsi, t) >= len || lws_hdr_copy(wsi, buf, len, t) < 0)
+		return 1;
+	*out = buf;
+	return 0;
+}
+
+/* The answer to a refused upgrade; the connection is closed after it. */
+static void refuse_upgrade(struct lws *wsi, unsigned status)
+{
+	static const char challenge[] = "Bearer realm=\"teep-broker\"";
+	unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start;
+	unsigned char *end = buf + sizeof(buf) - 1;
+
+	if (lws_add_http_header_status(wsi, status, &p, end) ||
+	    (status == HTTP_STATUS_UNAUTHORIZED &&
+	     lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+	                                  (const unsigned char *)challenge, sizeof(challenge) - 1,
+	                                  &p, end)) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close",
+	                                 5, &p, end) ||
+	    lws_add_http_header_content_length(wsi, 0, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		tb_log(TB_LOG_DEBUG, "cannot write the HTTP %u answer; hanging up", status);
+}
+
+/*
+ * The plugins decide on a websocket upgrade while its request headers are
+ * still there. The verdict waits in b->admitted for ESTABLISHED, which lws
+ * runs within this same call when it lets the upgrade through. A refusal
+ * writes its HTTP answer and hangs up (-1): returning 1 ("answered") would
+ * have lws carry on with the connection as HTTP keep-alive, which a
+ * refused app has no use for.
+ */
+static int confirm_upgrade(struct tb_broker *b, struct lws *wsi, const char *upgrade)
+{
+	char path[256], auth[1024], origin[256], agent[256], reason[TB_PLUGIN_REASON_MIN];
+	struct tb_plugin_conn pc;
+	struct tb_peer p;
+	char text[48];
+	int too_long = 0;
+	unsigned status;
+
+	b->admitted.wsi = NULL;
+	/* another upgrade (h2c) is lws's business; a websocket inside it would
+	 * find no verdict in ESTABLISHED and be refused there */
+	if (!b->n_plugins || !upgrade || strcasecmp(upgrade, "websocket") != 0)
+		return 0;
+	tb_peer_from_fd(lws_get_socket_fd(wsi), &p);
+	memset(&pc, 0, sizeof(pc));
+	pc.struct_size = sizeof(pc);
+	pc.id = ++b->next_conn_id;
+	pc.address = tb_peer_str(&p, text, sizeof(text));
+	too_long |= copy_header(wsi, WSI_TOKEN_GET_URI, path, sizeof(path), &pc.path);
+	too_long |=
+	    copy_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof(auth), &pc.authorization);
+	too_long |= copy_header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin), &pc.origin);
+	too_long |=
+	    copy_header(wsi, WSI_TOKEN_HTTP_USER_AGENT, agent, sizeof(agent), &pc.user_agent);
+	if (too_long) {
+		b->counters.refused_bad_request++;
+		tb_log(TB_LOG_INFO, "app %s: refused: a request header is too long", text);
+		refuse_upgrade(wsi, HTTP_STATUS_BAD_REQUEST);
+		return -1;
+	}
+	switch (tb_plugins_admit(b, &pc, b->admitted.identity, sizeof(b->admitted.identity), reason,
+	                         sizeof(reason))) {
+	case TB_PLUGIN_ADMITTED:
+		b->admitted.wsi = wsi;
+		b->admitted.id = pc.id;
+		return 0;
+	case TB_PLUGIN_REFUSED:
+		b->counters.refused_plugin++;
+		status = HTTP_STATUS_FORBIDDEN;
+		break;
+	default:
+		b->counters.refused_unauthorized++;
+		status = HTTP_STATUS_UNAUTHORIZED;
+		break;
+	}
+	tb_def_score(b, &p, b->conf.ban.weight_unauthorized, "refused handshake");
+	refuse_upgrade(wsi, status);
+	return -1;
+}
+
 static int established(struct tb_broker *b, struct tb_ua_conn *c, struct lws *wsi)
 {
 	struct tb_peer p;
+	uint64_t id;
 
+	/* With plugins, a connection they did not let through never opens
+	 * (an upgrade that bypassed HTTP_CONFIRM_UPGRADE, should lws have
+	 * one). */
+	if (b->n_plugins && b->admitted.wsi != wsi)
+		return -1;
+	b->admitted.wsi = NULL;
+	id = b->n_plugins ? b->admitted.id : ++b->next_conn_id;
 	tb_peer_from_fd(lws_get_socket_fd(wsi), &p);
 	/* Again: handshakes that were under way together all passed the
 	 * accept-time check, and a ban may have started since. Refused here,
@@ -481,8 +639,22 @@ static int established(struct tb_broker *b, struct tb_ua_conn *c, struct lws *ws
 	c->b = b;
 	c->wsi = wsi;
 	c->addr = p;
+	c->id = id;
 	c->counted_per_ip = 1;
+	tb_peer_str(&p, c->addr_text, sizeof(c->addr_text));
+	if (b->n_plugins) {
+		memcpy(c->identity, b->admitted.identity, sizeof(c->identity));
+		if (c->identity[0])
+			b->counters.authenticated++;
+		else
+			b->counters.anonymous++;
+	}
 	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+	if (c->identity[0]) {
+		/* logs name the app by its identity from now on */
+		size_t n = strlen(c->peer);
+		snprintf(c->peer + n, sizeof(c->peer) - n, " (%s)", c->identity);
+	}
 	c->next = b->conns;
 	if (b->conns)
 		b->conns->prev = c;
@@ -497,6 +669,11 @@ static int established(struct tb_broker *b, struct tb_ua_conn *c, struct lws *ws
 static void closed(struct tb_broker *b, struct tb_ua_conn *c)
 {
 	tb_log(TB_LOG_DEBUG, "app %s: closed with %u request(s) in flight", c->peer, c->n_requests);
+	if (b->n_plugins) {
+		struct tb_plugin_conn pc;
+		plugin_view(c, &pc);
+		tb_plugins_close(b, &pc);
+	}
 	/* Exchanges go on (an Agent must not be left half-way), for the other
 	 * requests waiting on them too; this app's answers have nobody to go
 	 * to. */
@@ -569,6 +746,9 @@ static int ua_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		/* `in` is the accepted socket; `user` is no connection yet */
 		return filter_connection(b, (int)(lws_intptr_t)in);
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/* `user` is the HTTP stage's, freed at the upgrade: not used */
+		return confirm_upgrade(b, wsi, in);
 	case LWS_CALLBACK_ESTABLISHED:
 		return established(b, c, wsi);
 	case LWS_CALLBACK_RECEIVE:

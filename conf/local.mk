@@ -2,4 +2,5 @@ dist_sysconf_DATA =
 pkgsysconfdir = $(sysconfdir)/teep-broker
 dist_pkgsysconf_DATA = conf/teep-broker.conf
 EXTRA_DIST += conf/teep-brokerd.service
-dist_doc_DATA += docs/ua-api.md docs/driver-abi.md docs/defences.md docs/performance.md
+dist_doc_DATA += docs/ua-api.md docs/driver-abi.md docs/plugin-abi.md docs/defences.md \
+	docs/performance.md

@@ -24,20 +24,21 @@ enum tb_ua_op {
 
 /* Error codes in "error" answers (stable; documented in docs/ua-api.md). */
 enum tb_ua_code {
-	TB_UA_E_MALFORMED = 1,       /* frame is not a valid request */
-	TB_UA_E_UNSUPPORTED = 2,     /* unknown op, text frame, ... */
-	TB_UA_E_DUPLICATE_ID = 3,    /* id already in use on this connection */
-	TB_UA_E_NO_TEE = 4,          /* no such TEE */
-	TB_UA_E_TEE = 5,             /* the TEE driver failed */
-	TB_UA_E_TAM_UNREACHABLE = 6, /* connect/transport error towards the TAM */
-	TB_UA_E_TAM_HTTP = 7,        /* the TAM answered with an HTTP error */
-	TB_UA_E_TAM_PROTOCOL = 8,    /* bad answer from the TAM (type, size, ...) */
-	TB_UA_E_TIMEOUT = 9,         /* TAM or TEE did not answer in time */
-	TB_UA_E_SHUTDOWN = 10,       /* broker is stopping */
-	TB_UA_E_TOO_LARGE = 11,      /* frame over the configured size */
-	TB_UA_E_AGENT_ERROR = 12,    /* exchange ended with a TEEP Error from the Agent */
-	TB_UA_E_INTERNAL = 13,       /* out of memory or a bug */
-	TB_UA_E_TAM_NOT_ALLOWED = 14 /* a TAM URI the operator does not allow */
+	TB_UA_E_MALFORMED = 1,        /* frame is not a valid request */
+	TB_UA_E_UNSUPPORTED = 2,      /* unknown op, text frame, ... */
+	TB_UA_E_DUPLICATE_ID = 3,     /* id already in use on this connection */
+	TB_UA_E_NO_TEE = 4,           /* no such TEE */
+	TB_UA_E_TEE = 5,              /* the TEE driver failed */
+	TB_UA_E_TAM_UNREACHABLE = 6,  /* connect/transport error towards the TAM */
+	TB_UA_E_TAM_HTTP = 7,         /* the TAM answered with an HTTP error */
+	TB_UA_E_TAM_PROTOCOL = 8,     /* bad answer from the TAM (type, size, ...) */
+	TB_UA_E_TIMEOUT = 9,          /* TAM or TEE did not answer in time */
+	TB_UA_E_SHUTDOWN = 10,        /* broker is stopping */
+	TB_UA_E_TOO_LARGE = 11,       /* frame over the configured size */
+	TB_UA_E_AGENT_ERROR = 12,     /* exchange ended with a TEEP Error from the Agent */
+	TB_UA_E_INTERNAL = 13,        /* out of memory or a bug */
+	TB_UA_E_TAM_NOT_ALLOWED = 14, /* a TAM URI the operator does not allow */
+	TB_UA_E_FORBIDDEN = 15        /* the broker's policy (a plugin) refused the request */
 };
 
 /* A decoded request; strings are NUL-terminated copies owned by the struct. */

@@ -72,6 +72,7 @@ static const char *const code_names[] = {
     [TB_UA_E_AGENT_ERROR] = "agent-error",
     [TB_UA_E_INTERNAL] = "internal",
     [TB_UA_E_TAM_NOT_ALLOWED] = "tam-not-allowed",
+    [TB_UA_E_FORBIDDEN] = "forbidden",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -1,5 +1,6 @@
-# Broker units: the TAM-client state machine, the driver loader, the worker.
-# Fake driver objects, each with one defect, for the loader and startup tests.
+# Broker units: the TAM-client state machine, the driver and plugin loader, the
+# worker. Fake driver and plugin objects, each with one defect, for the loader
+# and startup tests.
 FAKE_DRV_LDFLAGS = -module -avoid-version -shared -rpath /nowhere $(SANITIZE_CFLAGS)
 FAKE_DRV_SRC = tests/unit/fake_driver.c
 check_LTLIBRARIES = tests/unit/drv_good.la tests/unit/drv_badmagic.la \
@@ -28,6 +29,39 @@ tests_unit_drv_noinit_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
 tests_unit_drv_initfails_la_SOURCES = $(FAKE_DRV_SRC)
 tests_unit_drv_initfails_la_CFLAGS = $(AM_CFLAGS) -DFAKE_INIT_FAILS
 tests_unit_drv_initfails_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+
+# The same for plugins.
+FAKE_PLUGIN_SRC = tests/unit/fake_plugin.c
+check_LTLIBRARIES += tests/unit/plg_good.la tests/unit/plg_badmagic.la \
+	tests/unit/plg_major.la tests/unit/plg_minor.la tests/unit/plg_short.la \
+	tests/unit/plg_noentry.la tests/unit/plg_nofini.la tests/unit/plg_initfails.la \
+	tests/unit/plg_trace.la
+tests_unit_plg_trace_la_SOURCES = $(FAKE_PLUGIN_SRC)
+tests_unit_plg_trace_la_CFLAGS = $(AM_CFLAGS) -DFAKE_TRACE
+tests_unit_plg_trace_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+tests_unit_plg_good_la_SOURCES = $(FAKE_PLUGIN_SRC)
+tests_unit_plg_good_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+tests_unit_plg_badmagic_la_SOURCES = $(FAKE_PLUGIN_SRC)
+tests_unit_plg_badmagic_la_CFLAGS = $(AM_CFLAGS) -DFAKE_MAGIC=0x12345678u
+tests_unit_plg_badmagic_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+tests_unit_plg_major_la_SOURCES = $(FAKE_PLUGIN_SRC)
+tests_unit_plg_major_la_CFLAGS = $(AM_CFLAGS) -DFAKE_MAJOR=99
+tests_unit_plg_major_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+tests_unit_plg_minor_la_SOURCES = $(FAKE_PLUGIN_SRC)
+tests_unit_plg_minor_la_CFLAGS = $(AM_CFLAGS) -DFAKE_MINOR=77
+tests_unit_plg_minor_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+tests_unit_plg_short_la_SOURCES = $(FAKE_PLUGIN_SRC)
+tests_unit_plg_short_la_CFLAGS = $(AM_CFLAGS) -DFAKE_SIZE=16
+tests_unit_plg_short_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+tests_unit_plg_noentry_la_SOURCES = $(FAKE_PLUGIN_SRC)
+tests_unit_plg_noentry_la_CFLAGS = $(AM_CFLAGS) -DFAKE_NO_ENTRY
+tests_unit_plg_noentry_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+tests_unit_plg_nofini_la_SOURCES = $(FAKE_PLUGIN_SRC)
+tests_unit_plg_nofini_la_CFLAGS = $(AM_CFLAGS) -DFAKE_NO_FINI
+tests_unit_plg_nofini_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+tests_unit_plg_initfails_la_SOURCES = $(FAKE_PLUGIN_SRC)
+tests_unit_plg_initfails_la_CFLAGS = $(AM_CFLAGS) -DFAKE_INIT_FAILS
+tests_unit_plg_initfails_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
 
 if ENABLE_UNIT_TESTS
 check_PROGRAMS += tests/unit/test_tamsm tests/unit/test_loader tests/unit/test_worker \

@@ -1,13 +1,14 @@
 # libFuzzer targets, one per parser (`make fuzz` builds them with clang,
 # `make fuzz-check` runs each for FUZZ_SECONDS on a copy of its seed corpus).
-FUZZ_TARGETS = cbor teep cose suit uaproto conf http1
+FUZZ_TARGETS = cbor teep cose suit uaproto conf http1 tokens
 FUZZ_SECONDS = 20
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_SRC = $(top_srcdir)/lib/cbor.c $(top_srcdir)/lib/cose.c $(top_srcdir)/lib/cose_encrypt.c $(top_srcdir)/lib/teep.c \
 	$(top_srcdir)/lib/suit.c $(top_srcdir)/lib/uaproto.c $(top_srcdir)/lib/util.c \
 	$(top_srcdir)/lib/log.c $(top_srcdir)/broker/conf.c $(top_srcdir)/broker/http1.c \
 	$(top_srcdir)/broker/ratelimit.c $(top_srcdir)/broker/banscore.c \
-	$(top_srcdir)/broker/keytable.c $(top_srcdir)/broker/tamuri.c
+	$(top_srcdir)/broker/keytable.c $(top_srcdir)/broker/tamuri.c \
+	$(top_srcdir)/plugins/auth-token/tokens.c
 FUZZ_BINS = $(FUZZ_TARGETS:%=tests/fuzz/fuzz_%)
 EXTRA_DIST += tests/fuzz
 CLEANFILES += $(FUZZ_BINS)
@@ -17,7 +18,8 @@ $(FUZZ_BINS): tests/fuzz/fuzz_%: $(top_srcdir)/tests/fuzz/fuzz_%.c $(FUZZ_LIB_SR
 	@test -n "$(FUZZ_CC)" || { echo "clang is needed for the fuzz targets"; exit 1; }
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_FLAGS) -I$(top_builddir) -I$(top_srcdir)/include \
-		-I$(top_srcdir)/lib -I$(top_srcdir)/broker -DPACKAGE_VERSION='"$(PACKAGE_VERSION)"' $(CBOR_CFLAGS) $(INIH_CFLAGS) \
+		-I$(top_srcdir)/lib -I$(top_srcdir)/broker -I$(top_srcdir)/plugins/auth-token \
+		-DPACKAGE_VERSION='"$(PACKAGE_VERSION)"' $(CBOR_CFLAGS) $(INIH_CFLAGS) \
 		-o $@ $< $(FUZZ_LIB_SRC) $(CBOR_LIBS) $(INIH_LIBS) $(MBEDTLS_LIBS)
 
 fuzz-check: $(FUZZ_BINS)

@@ -17,6 +17,8 @@ INTEGRATION_TESTS = \
 	tests/integration/defence_unread.sh \
 	tests/integration/policy_timer.sh \
 	tests/integration/tam_allow.sh \
-	tests/integration/coalesce.sh
+	tests/integration/coalesce.sh \
+	tests/integration/plugin_auth.sh \
+	tests/integration/plugin_hooks.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

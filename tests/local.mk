@@ -16,6 +16,7 @@ include tests/ua.mk
 include tests/tam.mk
 include tests/sim.mk
 include tests/broker.mk
+include tests/plugins.mk
 include tests/dos.mk
 include tests/integration.mk
 include tests/fuzz.mk

@@ -9,6 +9,10 @@
  *   0 done   1 error answer   2 usage   3 cannot connect, or the connection
  *   ended before the final answer   4 busy   5 timeout
  *
+ * With --token (or --token-file) the handshake carries
+ * `Authorization: Bearer TOKEN`, for a broker with the auth-token plugin; a
+ * refused handshake is reported with its HTTP status.
+ *
  * Everything runs in one lws_service() loop; the overall timeout (and, with
  * --raw-hex, the silence timeout) are lws_sul timers, so the program cannot
  * hang whatever the broker does.
@@ -39,12 +43,15 @@ enum ua_exit {
 #define UA_REQUEST_ID      1
 #define UA_RX_MAX          16384 /* answers are < 1 KiB; leave room for later versions */
 #define UA_RAW_MAX         (1024 * 1024)
+#define UA_TOKEN_MAX       1024
 
 struct ua_opts {
 	const char *url;
 	const char *tee;
 	const char *tam;
 	const char *raw_hex;
+	const char *token; /* --token, or what --token-file held */
+	char token_buf[UA_TOKEN_MAX + 1];
 	unsigned timeout_s;
 	int quiet;
 	int json;
@@ -85,7 +92,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: teep-ua [--url URL] [--tee NAME] [--tam URI] [--timeout SECONDS]\n"
-	        "               [--quiet] [--json] request-ta COMPONENT\n"
+	        "               [--token TOKEN | --token-file FILE] [--quiet] [--json]\n"
+	        "               request-ta COMPONENT\n"
 	        "       teep-ua [options] unrequest-ta COMPONENT\n"
 	        "       teep-ua [options] policy-check\n"
 	        "       teep-ua --raw-hex HEX [--url URL] [--timeout SECONDS] [--json]\n"
@@ -97,6 +105,9 @@ static void usage(FILE *f)
 	        "  --tee NAME         the TEE to use (default: the broker's first)\n"
 	        "  --tam URI          suggest a TAM to the Agent (http:// or https://)\n"
 	        "  --timeout SECONDS  give up after this long (default %d)\n"
+	        "  --token TOKEN      send \"Authorization: Bearer TOKEN\" in the handshake\n"
+	        "  --token-file FILE  the same, with the token read from FILE's first line\n"
+	        "                     (keeps it out of the process list)\n"
 	        "  --quiet            print only the final answer\n"
 	        "  --json             print each answer as one JSON object per line\n"
 	        "  --raw-hex HEX      send these bytes as one binary frame, print every\n"
@@ -337,12 +348,35 @@ static int ua_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 	struct ua_state *st = lws_context_user(lws_get_context(wsi));
 
 	switch (reason) {
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		fprintf(stderr, "teep-ua: cannot connect to %s: %s\n", st->o->url,
-		        in ? (const char *)in : "connection failed");
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+		if (st->o->token) {
+			unsigned char **p = in, *end = *p + len;
+			char value[UA_TOKEN_MAX + 16];
+			int n = snprintf(value, sizeof(value), "Bearer %s", st->o->token);
+			if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
+			                                 (const unsigned char *)value, n, p, end)) {
+				fprintf(stderr, "teep-ua: the token does not fit the handshake\n");
+				return -1;
+			}
+		}
+		break;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+		unsigned status = wsi ? lws_http_client_http_response(wsi) : 0;
+		if (status == 401)
+			fprintf(
+			    stderr,
+			    "teep-ua: %s refused the handshake: HTTP 401, not authorized (%s)\n",
+			    st->o->url, st->o->token ? "the token is not accepted" : "no --token");
+		else if (status >= 300)
+			fprintf(stderr, "teep-ua: %s refused the handshake: HTTP %u\n", st->o->url,
+			        status);
+		else
+			fprintf(stderr, "teep-ua: cannot connect to %s: %s\n", st->o->url,
+			        in ? (const char *)in : "connection failed");
 		st->wsi = NULL;
 		finish(st, UA_EXIT_CONNECT);
 		break;
+	}
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		lws_callback_on_writable(wsi);
 		break;
@@ -521,6 +555,42 @@ static int parse_op(struct ua_opts *o, int argc, char **argv)
 	return -1;
 }
 
+/* A token goes into an HTTP header: printable ASCII without spaces. */
+static int token_ok(const char *t)
+{
+	size_t n = strlen(t);
+
+	if (n < 1 || n > UA_TOKEN_MAX)
+		return 0;
+	for (; *t; t++)
+		if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* The first line of path, without its line end, into o->token_buf. */
+static int read_token_file(struct ua_opts *o, const char *path)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0, n = 0;
+
+	if (tb_read_file(path, 4 * UA_TOKEN_MAX, &buf, &len) != TB_OK) {
+		fprintf(stderr, "teep-ua: cannot read the token file %s\n", path);
+		return -1;
+	}
+	while (n < len && buf[n] != '\n' && buf[n] != '\r')
+		n++;
+	if (n > UA_TOKEN_MAX)
+		n = UA_TOKEN_MAX + 1; /* refused below */
+	else
+		memcpy(o->token_buf, buf, n);
+	o->token_buf[n <= UA_TOKEN_MAX ? n : 0] = 0;
+	memset(buf, 0, len);
+	free(buf);
+	o->token = o->token_buf;
+	return 0;
+}
+
 /* Whole seconds, digits only: "1e3", "-1" and " 5" are mistakes. */
 static int parse_seconds(const char *s, uint64_t *v)
 {
@@ -542,6 +612,8 @@ static int parse_args(struct ua_opts *o, int argc, char **argv)
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"raw-hex", required_argument, NULL, 'x'},
+	    {"token", required_argument, NULL, 'k'},
+	    {"token-file", required_argument, NULL, 'K'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -577,12 +649,24 @@ static int parse_args(struct ua_opts *o, int argc, char **argv)
 		case 'x':
 			o->raw_hex = optarg;
 			break;
+		case 'k':
+			o->token = optarg;
+			break;
+		case 'K':
+			if (read_token_file(o, optarg))
+				return -1;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(UA_EXIT_DONE);
 		default:
 			return -1;
 		}
+	}
+	if (o->token && !token_ok(o->token)) {
+		fprintf(stderr, "teep-ua: a token is 1..%d printable characters without spaces\n",
+		        UA_TOKEN_MAX);
+		return -1;
 	}
 	if (parse_op(o, argc - optind, argv + optind)) {
 		usage(stderr);

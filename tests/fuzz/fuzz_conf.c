@@ -37,7 +37,12 @@ static void check_accepted(const struct tb_conf *c)
 		check(l->name && l->rate_milli > 0 && l->max_keys > 0);
 		check(l->applies_to == TB_LIMIT_MESSAGES || l->applies_to == TB_LIMIT_TEE_CALLS);
 		check(!(l->nodelay && l->delay));
+		check(l->key == TB_LIMIT_KEY_ADDRESS || l->key == TB_LIMIT_KEY_APP);
 	}
+	check(c->plugin_dir && c->n_plugins <= TB_CONF_MAX_PLUGINS);
+	for (size_t i = 0; i < c->n_plugins; i++)
+		check(c->plugins[i].name && c->plugins[i].path &&
+		      c->plugins[i].n_opts <= TB_CONF_MAX_OPTS);
 	check(c->ban.allow && c->ban.threshold > 0 && c->ban.half_life_ms > 0);
 	check(c->ban.ban_time_ms > 0 && c->ban.ban_time_max_ms >= c->ban.ban_time_ms);
 }

@@ -33,6 +33,33 @@ expect_driver_refusal "$FAKE/drv_major.so" "major versions differ"
 expect_driver_refusal "$FAKE/drv_noentry.so" "does not export tb_driver_entry"
 expect_driver_refusal "$FAKE/drv_initfails.so" "init failed"
 
-"$BROKER_BIN" --version | grep -q "driver ABI 1.0" || fail "--version"
+expect_plugin_refusal() { # words, then the [plugin:p] lines
+	local words=$1
+	shift
+	CONF_EXTRA="[plugin:p]
+$(printf '%s\n' "$@")" write_conf "http://127.0.0.1:9/tam"
+	"$BROKER_BIN" -f -c "$WORK/broker.conf" >"$WORK/plg.log" 2>&1; rc=$?
+	[ $rc = 4 ] || fail "plugin $*: exit $rc: $(cat "$WORK/plg.log")"
+	grep -q "$words" "$WORK/plg.log" || fail "plugin $*: message lacks '$words': $(cat "$WORK/plg.log")"
+	pass "plugin: exit 4, '$words'"
+}
+AUTH="$top_builddir/.libs/auth-token.so"
+expect_plugin_refusal "plugin p: cannot load" "path = $WORK/missing.so"
+expect_plugin_refusal "bad magic .*(not a teep-broker plugin)" "path = $FAKE/plg_badmagic.so"
+expect_plugin_refusal "does not export tb_plugin_entry" "path = $FAKE/drv_good.so"
+expect_plugin_refusal "plugin p (.*): init failed" "path = $FAKE/plg_initfails.so"
+expect_plugin_refusal "plugin p: token_file is required" "path = $AUTH"
+expect_plugin_refusal 'unknown option "tokenfile"' "path = $AUTH" "tokenfile = x"
+expect_plugin_refusal "cannot open the token file" "path = $AUTH" "token_file = $WORK/none"
+printf 'a-token-of-sixteen nav *\n' >"$WORK/tokens"
+chmod 600 "$WORK/tokens"
+expect_plugin_refusal "tokens:1: expected 4 fields" "path = $AUTH" "token_file = $WORK/tokens"
+printf 'a-token-of-sixteen nav * *\n' >"$WORK/tokens"
+chmod 666 "$WORK/tokens"
+expect_plugin_refusal "may be written by every user" "path = $AUTH" "token_file = $WORK/tokens"
+expect_plugin_refusal 'anonymous: "maybe" is not yes or no' "path = $AUTH" \
+	"token_file = $WORK/tokens" "anonymous = maybe"
+
+"$BROKER_BIN" --version | grep -q "driver ABI 1.0, plugin ABI 1.0" || fail "--version"
 "$BROKER_BIN" --bogus >/dev/null 2>&1; [ $? = 2 ] || fail "bad option: not exit 2"
 pass "--version, usage errors"

@@ -172,6 +172,9 @@ static void conf__shipped_file_uncommented__parses_with_the_same_values(void **s
 	assert_int_equal(all.max_waiters, def.max_waiters);
 	assert_null(def.tams[0].allow_app_uris);
 	assert_string_equal(all.tams[0].allow_app_uris, "https://tam2.example/tam");
+	assert_int_equal(all.ban.weight_forbidden, def.ban.weight_forbidden);
+	assert_int_equal(all.ban.weight_unauthorized, def.ban.weight_unauthorized);
+	assert_int_equal(all.n_plugins, 0); /* the example is not key lines */
 	tb_conf_free(&all);
 	tb_conf_free(&def);
 }
@@ -217,6 +220,10 @@ static void conf__defaults__are_those_documented_in_conf_h(void **state)
 	assert_int_equal(c.ban.weight_rate_limited, 1);
 	assert_int_equal(c.ban.weight_unknown_tee, 5);
 	assert_int_equal(c.ban.weight_tam_not_allowed, 10);
+	assert_int_equal(c.ban.weight_forbidden, 10);
+	assert_int_equal(c.ban.weight_unauthorized, 10);
+	assert_non_null(strstr(c.plugin_dir, "/plugins"));
+	assert_int_equal(c.n_plugins, 0);
 
 	assert_int_equal(c.n_tams, 1);
 	assert_string_equal(c.tams[0].name, "default");
@@ -411,7 +418,7 @@ static void conf__shipped_limit_examples__parse_as_documented(void **state)
 		assert_true(o < sizeof(text));
 	}
 	load_ok(text, &c);
-	assert_int_equal(c.n_limits, 2);
+	assert_int_equal(c.n_limits, 3);
 	assert_string_equal(c.limits[0].name, "messages");
 	assert_int_equal(c.limits[0].applies_to, TB_LIMIT_MESSAGES);
 	assert_int_equal(c.limits[0].rate_milli, 50000);
@@ -423,6 +430,10 @@ static void conf__shipped_limit_examples__parse_as_documented(void **state)
 	assert_int_equal(c.limits[1].burst, 10);
 	assert_int_equal(c.limits[1].nodelay, 0);
 	assert_int_equal(c.limits[1].delay, 0);
+	assert_int_equal(c.limits[1].key, TB_LIMIT_KEY_ADDRESS);
+	assert_string_equal(c.limits[2].name, "apps");
+	assert_int_equal(c.limits[2].key, TB_LIMIT_KEY_APP);
+	assert_int_equal(c.limits[2].rate_milli, 2000);
 	tb_conf_free(&c);
 }
 
@@ -467,6 +478,8 @@ static void conf__ban_section__every_key(void **state)
 	                "10.1.2.3\nmax_keys = 1\nweight_malformed = 0\nweight_oversize = 1\n"
 	                "weight_text_frame = 2\nweight_rate_limited = 3\n"
 	                "weight_unknown_tee = 4294967295\nweight_tam_not_allowed = 7\n",
+	        "weight_unknown_tee = 4294967295\nweight_forbidden = 5\n"
+	        "weight_unauthorized = 0\n",
 	        &c);
 	assert_int_equal(c.ban.enabled, 0);
 	assert_int_equal(c.ban.threshold, 30);
@@ -482,6 +495,8 @@ static void conf__ban_section__every_key(void **state)
 	assert_int_equal(c.ban.weight_rate_limited, 3);
 	assert_int_equal(c.ban.weight_unknown_tee, 4294967295u);
 	assert_int_equal(c.ban.weight_tam_not_allowed, 7);
+	assert_int_equal(c.ban.weight_forbidden, 5);
+	assert_int_equal(c.ban.weight_unauthorized, 0);
 	tb_conf_free(&c);
 
 	load_ok(MINIMAL "[ban]\nallow = none\n[listener]\nmax_connections_per_ip = 3\n", &c);
@@ -751,8 +766,8 @@ static void conf__limit_and_ban_mistakes__error_on_their_line(void **state)
 	             "is not a rate");
 	expect_error(MINIMAL "[limit:a]\napplies_to = all\nrate = 1r/s\n", 6,
 	             "is not one of messages tee-calls");
-	expect_error(MINIMAL "[limit:a]\napplies_to = messages\nrate = 1r/s\nkey = app\n", 8,
-	             "is not one of address");
+	expect_error(MINIMAL "[limit:a]\napplies_to = messages\nrate = 1r/s\nkey = identity\n", 8,
+	             "is not one of address app");
 	expect_error(MINIMAL "[limit:a]\napplies_to = messages\nrate = 1r/s\ndelay = 2\n"
 	                     "nodelay = yes\n",
 	             9, "both delay and nodelay");
@@ -781,6 +796,92 @@ static void conf__limit_and_ban_mistakes__error_on_their_line(void **state)
 	expect_error(MINIMAL "[ban]\nenabled = no\n[ban]\n", 7, "duplicate section [ban]");
 	expect_error(MINIMAL "[listener]\nmax_connections_per_ip = 0\n", 6,
 	             "is not within 1..1000000");
+}
+
+static void conf__plugin_sections__path_and_options_in_order(void **state)
+{
+	struct tb_conf c;
+
+	load_ok(MINIMAL "[broker]\nplugin_dir = /opt/plugins\n"
+	                "[plugin:auth]\ntoken_file = /etc/t\npath = auth-token\nanonymous = no\n"
+	                "[plugin:audit-2]\npath = /x/audit.so\n"
+	                "[limit:apps]\napplies_to = tee-calls\nrate = 1r/s\nkey = app\n",
+	        &c);
+	assert_string_equal(c.plugin_dir, "/opt/plugins");
+	assert_int_equal(c.n_plugins, 2);
+	assert_string_equal(c.plugins[0].name, "auth");
+	assert_string_equal(c.plugins[0].path, "auth-token");
+	assert_int_equal(c.plugins[0].n_opts, 2);
+	assert_string_equal(c.plugins[0].opts[0].key, "token_file");
+	assert_string_equal(c.plugins[0].opts[0].value, "/etc/t");
+	assert_string_equal(c.plugins[0].opts[1].key, "anonymous");
+	assert_string_equal(c.plugins[1].name, "audit-2");
+	assert_string_equal(c.plugins[1].path, "/x/audit.so");
+	assert_int_equal(c.plugins[1].n_opts, 0);
+	assert_int_equal(c.limits[0].key, TB_LIMIT_KEY_APP);
+	tb_conf_free(&c);
+}
+
+static void conf__plugin_mistakes__error_on_their_line(void **state)
+{
+	char text[8192];
+	size_t o;
+
+	expect_error(MINIMAL "[plugin:a]\ntoken_file = x\n", 5, "[plugin:a] has no path");
+	expect_error(MINIMAL "[plugin]\npath = x\n", 5, "[plugin] needs a name");
+	expect_error(MINIMAL "[plugin:a.b]\npath = x\n", 5, "bad plugin name");
+	expect_error(MINIMAL "[plugin:a]\npath = x\n[plugin:a]\npath = y\n", 7,
+	             "duplicate section [plugin:a] (first on line 5)");
+	expect_error(MINIMAL "[plugin:a]\npath = x\nk = 1\nk = 2\n", 8,
+	             "duplicate key \"k\" in [plugin:a] (first on line 7)");
+	expect_error(MINIMAL "[plugin:a]\npath = x\npath = y\n", 7, "duplicate key \"path\"");
+	expect_error(MINIMAL "[plugin:a]\npath =\n", 6, "empty value");
+
+	o = (size_t)snprintf(text, sizeof(text), MINIMAL);
+	for (int i = 0; i <= TB_CONF_MAX_PLUGINS; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "[plugin:p%d]\npath = x\n", i);
+	expect_error(text, 5 + 2 * TB_CONF_MAX_PLUGINS, "too many plugin sections");
+
+	o = (size_t)snprintf(text, sizeof(text), MINIMAL "[plugin:a]\npath = x\n");
+	for (int i = 0; i <= TB_CONF_MAX_OPTS; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "k%d = v\n", i);
+	expect_error(text, 7 + TB_CONF_MAX_OPTS, "too many plugin options in [plugin:a]");
+}
+
+static void conf__shipped_plugin_example__parses_as_documented(void **state)
+{
+	/* The [plugin:auth] example of the shipped file: "# key = value"
+	 * lines after "# [plugin:auth]", valid once the "# " is removed. */
+	uint8_t raw[65536];
+	char text[8192];
+	struct tb_conf c;
+	FILE *f = fopen(TEST_DATA_DIR "/../../conf/teep-broker.conf", "r");
+	size_t len, o;
+	int in_example = 0;
+
+	assert_non_null(f);
+	len = fread(raw, 1, sizeof(raw) - 1, f);
+	fclose(f);
+	raw[len] = 0;
+	o = (size_t)snprintf(text, sizeof(text), MINIMAL);
+	for (char *line = strtok((char *)raw, "\n"); line; line = strtok(NULL, "\n")) {
+		if (strncmp(line, "# [plugin:", 10) == 0)
+			in_example = 1;
+		else if (strncmp(line, "# ", 2) != 0 || !strchr(line, '='))
+			in_example = 0;
+		if (in_example)
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "%s\n", line + 2);
+		assert_true(o < sizeof(text));
+	}
+	load_ok(text, &c);
+	assert_int_equal(c.n_plugins, 1);
+	assert_string_equal(c.plugins[0].name, "auth");
+	assert_string_equal(c.plugins[0].path, "auth-token");
+	assert_int_equal(c.plugins[0].n_opts, 2);
+	assert_string_equal(c.plugins[0].opts[0].key, "token_file");
+	assert_string_equal(c.plugins[0].opts[1].key, "anonymous");
+	assert_string_equal(c.plugins[0].opts[1].value, "no");
+	tb_conf_free(&c);
 }
 
 static void conf__too_many_limit_sections__error(void **state)
@@ -845,6 +946,9 @@ int main(void)
 	    cmocka_unit_test(conf__allow_app_uris__a_list_that_may_take_several_lines),
 	    cmocka_unit_test(conf__limit_and_ban_mistakes__error_on_their_line),
 	    cmocka_unit_test(conf__too_many_limit_sections__error),
+	    cmocka_unit_test(conf__plugin_sections__path_and_options_in_order),
+	    cmocka_unit_test(conf__plugin_mistakes__error_on_their_line),
+	    cmocka_unit_test(conf__shipped_plugin_example__parses_as_documented),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);

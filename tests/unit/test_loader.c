@@ -1,4 +1,4 @@
-/* The driver loader refuses every malformed driver with a clear sentence. */
+/* The loader refuses every malformed driver and plugin with a clear sentence. */
 #include "config.h"
 #include "loader.h"
 
@@ -86,6 +86,85 @@ static void loader__check_descriptor_in_memory(void **state)
 	assert_non_null(strstr(err, "required operation init"));
 }
 
+/* ---- plugins: the same rules ------------------------------------------- */
+
+static void expect_plugin_refusal(const char *module, int status, const char *words)
+{
+	struct tb_loaded_plugin lp;
+	char err[512] = "";
+	int rc = tb_plugin_open(module, TEST_MODULE_DIR, &lp, err, sizeof(err));
+	assert_int_equal(rc, status);
+	if (!strstr(err, words))
+		fail_msg("message '%s' lacks '%s'", err, words);
+	assert_null(lp.handle);
+}
+
+static void loader__good_plugin__loads_with_absent_hooks_null(void **state)
+{
+	struct tb_loaded_plugin lp;
+	char err[512] = "";
+	assert_int_equal(tb_plugin_open("plg_good", TEST_MODULE_DIR, &lp, err, sizeof(err)), TB_OK);
+	assert_non_null(lp.handle);
+	assert_string_equal(lp.pl->name, "fake");
+	assert_non_null(lp.ops.init);
+	assert_non_null(lp.ops.fini);
+	assert_null(lp.ops.authenticate);
+	assert_null(lp.ops.app_op);
+	tb_plugin_close(&lp);
+	assert_null(lp.handle);
+}
+
+static void loader__bad_plugins__refused(void **state)
+{
+	expect_plugin_refusal("plg_badmagic", TB_ERR_INVAL,
+	                      "bad magic 0x12345678 (not a teep-broker plugin)");
+	expect_plugin_refusal("plg_major", TB_ERR_UNSUP,
+	                      "plugin ABI 99.0, broker ABI 1.0: major versions differ");
+	expect_plugin_refusal("plg_minor", TB_ERR_UNSUP,
+	                      "plugin ABI 1.77 is newer than the broker's 1.0");
+	expect_plugin_refusal("plg_short", TB_ERR_INVAL, "descriptor size 16");
+	expect_plugin_refusal("plg_noentry", TB_ERR_INVAL,
+	                      "does not export tb_plugin_entry: not a teep-broker plugin");
+	expect_plugin_refusal("plg_nofini", TB_ERR_INVAL,
+	                      "plugin 'fake' lacks the required operation fini");
+	expect_plugin_refusal("plg_does_not_exist", TB_ERR_IO, "cannot load");
+}
+
+static void loader__driver_and_plugin__not_mistaken_for_each_other(void **state)
+{
+	struct tb_loaded_driver ld;
+	char err[512] = "";
+
+	expect_plugin_refusal("drv_good", TB_ERR_INVAL, "does not export tb_plugin_entry");
+	assert_int_equal(tb_loader_open("plg_good", TEST_MODULE_DIR, &ld, err, sizeof(err)),
+	                 TB_ERR_INVAL);
+	assert_non_null(strstr(err, "does not export tb_driver_entry"));
+}
+
+static void loader__check_plugin_descriptor_in_memory(void **state)
+{
+	struct tb_plugin p = {0};
+	struct tb_driver d = {0};
+	char err[256];
+
+	p.magic = TB_PLUGIN_MAGIC;
+	p.abi_major = TB_PLUGIN_ABI_MAJOR;
+	p.struct_size = sizeof(p);
+	p.name = "x";
+	assert_int_equal(tb_plugin_check(&p, sizeof(p), err, sizeof(err)), TB_ERR_INVAL);
+	assert_non_null(strstr(err, "required operation init"));
+	/* a descriptor from a later minor is accepted up to what we know */
+	p.struct_size = sizeof(p) + 64;
+	assert_int_equal(tb_plugin_check(&p, sizeof(p), err, sizeof(err)), TB_ERR_INVAL);
+	assert_non_null(strstr(err, "descriptor size"));
+	/* a driver's magic is no plugin's */
+	d.magic = TB_DRIVER_MAGIC;
+	assert_int_equal(tb_plugin_check((const struct tb_plugin *)(const void *)&d, sizeof(p), err,
+	                                 sizeof(err)),
+	                 TB_ERR_INVAL);
+	assert_non_null(strstr(err, "not a teep-broker plugin"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -99,6 +178,10 @@ int main(void)
 	    cmocka_unit_test(loader__missing_file__refused),
 	    cmocka_unit_test(loader__not_a_shared_object__refused),
 	    cmocka_unit_test(loader__check_descriptor_in_memory),
+	    cmocka_unit_test(loader__good_plugin__loads_with_absent_hooks_null),
+	    cmocka_unit_test(loader__bad_plugins__refused),
+	    cmocka_unit_test(loader__driver_and_plugin__not_mistaken_for_each_other),
+	    cmocka_unit_test(loader__check_plugin_descriptor_in_memory),
 	};
 	return cmocka_run_group_tests_name("loader", tests, NULL, NULL);
 }

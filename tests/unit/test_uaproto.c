@@ -1005,9 +1005,12 @@ static void ua__names__cover_every_value(void **state)
 	assert_string_equal(tb_ua_code_name(TB_UA_E_TAM_UNREACHABLE), "tam-unreachable");
 	assert_string_equal(tb_ua_code_name(TB_UA_E_INTERNAL), "internal");
 	assert_string_equal(tb_ua_code_name(TB_UA_E_TAM_NOT_ALLOWED), "tam-not-allowed");
+	assert_string_equal(tb_ua_code_name(TB_UA_E_FORBIDDEN), "forbidden");
+	assert_int_equal(TB_UA_E_TAM_NOT_ALLOWED, 14);
+	assert_int_equal(TB_UA_E_FORBIDDEN, 15);
 	assert_string_equal(tb_ua_code_name(0), "unknown");
-	assert_string_equal(tb_ua_code_name(15), "unknown");
-	for (int c = TB_UA_E_MALFORMED; c <= TB_UA_E_TAM_NOT_ALLOWED; c++)
+	assert_string_equal(tb_ua_code_name(16), "unknown");
+	for (int c = TB_UA_E_MALFORMED; c <= TB_UA_E_FORBIDDEN; c++)
 		assert_string_not_equal(tb_ua_code_name(c), "unknown");
 }
 

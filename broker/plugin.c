@@ -1,0 +1,224 @@
+/*
+ * Broker plugins (include/teep-broker/plugin.h, docs/plugin-abi.md): one
+ * loaded instance per [plugin:NAME] section, asked in file order.
+ *
+ * Every hook runs on the loop thread; the broker checks what a hook hands
+ * back (a verdict, an identity) before using it, so that a plugin's mistake
+ * refuses an app rather than letting it through.
+ */
+#include "config.h"
+#include "broker.h"
+#include "tb_log.h"
+#include "tb_util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void host_log(const struct tb_host *host, int level, const char *fmt, ...)
+{
+	const struct tb_plugin_inst *p = lws_container_of(host, struct tb_plugin_inst, host);
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	tb_log(level, "plugin %s: %s", p->conf->name, line);
+}
+
+static void *host_alloc(size_t n)
+{
+	return malloc(n ? n : 1);
+}
+
+static uint64_t host_now(void)
+{
+	return tb_now_ms();
+}
+
+int tb_plugins_setup(struct tb_broker *b, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < b->conf.n_plugins; i++) {
+		const struct tb_conf_plugin *pc = &b->conf.plugins[i];
+		struct tb_plugin_inst *p = &b->plugins[i];
+		struct tb_kv opts[TB_CONF_MAX_OPTS];
+		char why[512];
+		int rc;
+
+		memset(p, 0, sizeof(*p));
+		p->conf = pc;
+		rc = tb_plugin_open(pc->path, b->conf.plugin_dir, &p->lp, why, sizeof(why));
+		if (rc) {
+			snprintf(err, errlen, "plugin %s: %s", pc->name, why);
+			return rc;
+		}
+		p->host.struct_size = sizeof(p->host);
+		p->host.log = host_log;
+		p->host.alloc = host_alloc;
+		p->host.free = free;
+		p->host.now_ms = host_now;
+		for (size_t j = 0; j < pc->n_opts; j++) {
+			opts[j].key = pc->opts[j].key;
+			opts[j].value = pc->opts[j].value;
+		}
+		rc = p->lp.ops.init(&p->host, opts, pc->n_opts, &p->instance);
+		if (rc) {
+			snprintf(err, errlen,
+			         "plugin %s (%s): init failed (status %d); see the lines above",
+			         pc->name, p->lp.path, rc);
+			tb_plugin_close(&p->lp);
+			return rc;
+		}
+		p->initialised = 1;
+		b->n_plugins++;
+		tb_log(TB_LOG_NOTICE, "plugin %s: %s %s (ABI %u.%u) from %s", pc->name,
+		       p->lp.pl->name, p->lp.pl->version ? p->lp.pl->version : "?",
+		       p->lp.pl->abi_major, p->lp.pl->abi_minor, p->lp.path);
+	}
+	return TB_OK;
+}
+
+void tb_plugins_teardown(struct tb_broker *b)
+{
+	for (size_t i = b->n_plugins; i-- > 0;) {
+		struct tb_plugin_inst *p = &b->plugins[i];
+		if (!p->initialised)
+			continue;
+		p->lp.ops.fini(p->instance);
+		p->initialised = 0;
+		tb_plugin_close(&p->lp);
+	}
+	b->n_plugins = 0;
+}
+
+/* A verdict as the broker reads it: anything unknown refuses. */
+static int verdict(int v)
+{
+	return v == TB_PLUGIN_ABSTAIN || v == TB_PLUGIN_ALLOW ? v : TB_PLUGIN_DENY;
+}
+
+int tb_plugin_identity_ok(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++) {
+		char c = s[n];
+		if (n == TB_PLUGIN_IDENTITY_MAX ||
+		    !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      strchr("._-@:", c)))
+			return 0;
+	}
+	return n > 0;
+}
+
+/* A plugin's reason, made safe for a log line or an answer. */
+static void clean_reason(char *r, size_t len)
+{
+	r[len - 1] = 0;
+	for (char *c = r; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+			*c = '?';
+}
+
+enum tb_plugin_admission tb_plugins_admit(struct tb_broker *b, struct tb_plugin_conn *conn,
+                                          char *identity, size_t identity_len, char *reason,
+                                          size_t reason_len)
+{
+	identity[0] = 0;
+	conn->identity = NULL;
+	for (size_t i = 0; i < b->n_plugins; i++) {
+		struct tb_plugin_inst *p = &b->plugins[i];
+		int v;
+
+		if (!p->lp.ops.app_connect)
+			continue;
+		reason[0] = 0;
+		v = verdict(p->lp.ops.app_connect(p->instance, conn, reason, reason_len));
+		clean_reason(reason, reason_len);
+		if (v == TB_PLUGIN_DENY) {
+			tb_log(TB_LOG_INFO, "app %s: refused by plugin %s%s%s", conn->address,
+			       p->conf->name, reason[0] ? ": " : "", reason);
+			return TB_PLUGIN_REFUSED;
+		}
+		if (v == TB_PLUGIN_ALLOW)
+			break;
+	}
+	for (size_t i = 0; i < b->n_plugins; i++) {
+		struct tb_plugin_inst *p = &b->plugins[i];
+		int v;
+
+		if (!p->lp.ops.authenticate)
+			continue;
+		reason[0] = 0;
+		identity[0] = 0;
+		v = verdict(p->lp.ops.authenticate(p->instance, conn, identity, identity_len,
+		                                   reason, reason_len));
+		clean_reason(reason, reason_len);
+		identity[identity_len - 1] = 0;
+		if (v == TB_PLUGIN_ABSTAIN)
+			continue;
+		if (v == TB_PLUGIN_ALLOW && tb_plugin_identity_ok(identity)) {
+			conn->identity = identity;
+			return TB_PLUGIN_ADMITTED;
+		}
+		if (v == TB_PLUGIN_ALLOW)
+			tb_log(TB_LOG_ERR,
+			       "plugin %s: authenticated app %s with an invalid identity "
+			       "(1..%d of A-Z a-z 0-9 . _ - @ :); refusing it",
+			       p->conf->name, conn->address, TB_PLUGIN_IDENTITY_MAX);
+		else
+			tb_log(TB_LOG_INFO, "app %s: not authenticated by plugin %s%s%s",
+			       conn->address, p->conf->name, reason[0] ? ": " : "", reason);
+		identity[0] = 0;
+		return TB_PLUGIN_UNAUTHORIZED;
+	}
+	identity[0] = 0;
+	return TB_PLUGIN_ADMITTED;
+}
+
+int tb_plugins_op(struct tb_broker *b, const struct tb_plugin_conn *conn,
+                  const struct tb_plugin_op *op, char *reason, size_t reason_len)
+{
+	for (size_t i = 0; i < b->n_plugins; i++) {
+		struct tb_plugin_inst *p = &b->plugins[i];
+		int v;
+
+		if (!p->lp.ops.app_op)
+			continue;
+		reason[0] = 0;
+		v = verdict(p->lp.ops.app_op(p->instance, conn, op, reason, reason_len));
+		clean_reason(reason, reason_len);
+		if (v == TB_PLUGIN_DENY) {
+			if (!reason[0])
+				snprintf(reason, reason_len, "refused by the broker's policy");
+			tb_log(TB_LOG_INFO, "app %s%s%s: request %llu refused by plugin %s: %s",
+			       conn->address, conn->identity ? " as " : "",
+			       conn->identity ? conn->identity : "",
+			       (unsigned long long)op->request_id, p->conf->name, reason);
+			return 0;
+		}
+		if (v == TB_PLUGIN_ALLOW)
+			return 1;
+	}
+	return 1;
+}
+
+void tb_plugins_close(struct tb_broker *b, const struct tb_plugin_conn *conn)
+{
+	for (size_t i = 0; i < b->n_plugins; i++) {
+		struct tb_plugin_inst *p = &b->plugins[i];
+		if (p->lp.ops.app_close)
+			p->lp.ops.app_close(p->instance, conn);
+	}
+}
+
+void tb_plugins_ban(struct tb_broker *b, const struct tb_plugin_ban *ban)
+{
+	for (size_t i = 0; i < b->n_plugins; i++) {
+		struct tb_plugin_inst *p = &b->plugins[i];
+		if (p->lp.ops.ban)
+			p->lp.ops.ban(p->instance, ban);
+	}
+}

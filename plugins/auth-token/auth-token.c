@@ -1,0 +1,271 @@
+/*
+ * auth-token: app identities from bearer tokens, and what each app may ask.
+ *
+ * An app sends `Authorization: Bearer TOKEN` in its websocket handshake. The
+ * token file (tokens.h, docs/defences.md section 6) maps each token to the
+ * app's identity and to the Trusted Components the app may request and
+ * unrequest. A handshake without a known token is refused with HTTP 401,
+ * or, with `anonymous = yes`, served without an identity under the rights
+ * of the file's "-" line. A request outside the app's lists is refused
+ * ("forbidden"); policy-check is left to the broker (allowed).
+ *
+ *   [plugin:auth]
+ *   path = auth-token
+ *   token_file = /etc/teep-broker/tokens
+ *   #anonymous = no
+ *
+ * The file is read once, in init(): restart the broker to apply a change.
+ * Hooks only look at the table in memory and never block.
+ */
+#include "config.h"
+#include "tokens.h"
+
+#include <teep-broker/plugin.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct auth {
+	const struct tb_host *host;
+	struct tb_tokens *tokens;
+	int anonymous;
+};
+
+/* The whole file, bounded; refused if every user may write it. */
+static int read_token_file(const struct tb_host *host, const char *path, char **out, size_t *len)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	int fd, rc = TB_ERR_IO;
+
+	*out = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		host->log(host, TB_LOG_ERR, "cannot open the token file %s: %s", path,
+		          strerror(errno));
+		return TB_ERR_IO;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		host->log(host, TB_LOG_ERR, "the token file %s is not a regular file", path);
+		goto out;
+	}
+	if (st.st_mode & S_IWOTH) {
+		host->log(host, TB_LOG_ERR,
+		          "the token file %s may be written by every user (mode %03o): anyone "
+		          "could add a token; chmod o-w it",
+		          path, (unsigned)(st.st_mode & 0777));
+		rc = TB_ERR_INVAL;
+		goto out;
+	}
+	if (st.st_mode & S_IROTH)
+		host->log(host, TB_LOG_WARN,
+		          "the token file %s is readable by every user (mode %03o): its tokens "
+		          "are secrets; chmod o-r it",
+		          path, (unsigned)(st.st_mode & 0777));
+	if (st.st_size > TB_TOK_FILE_MAX) {
+		host->log(host, TB_LOG_ERR, "the token file %s is larger than %d bytes", path,
+		          TB_TOK_FILE_MAX);
+		rc = TB_ERR_TOOBIG;
+		goto out;
+	}
+	/* one byte more than allowed, to notice a file that grew meanwhile */
+	buf = malloc(TB_TOK_FILE_MAX + 1);
+	if (!buf) {
+		rc = TB_ERR_NOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + got, TB_TOK_FILE_MAX + 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			host->log(host, TB_LOG_ERR, "cannot read the token file %s: %s", path,
+			          strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got > TB_TOK_FILE_MAX) {
+			host->log(host, TB_LOG_ERR, "the token file %s is larger than %d bytes",
+			          path, TB_TOK_FILE_MAX);
+			rc = TB_ERR_TOOBIG;
+			goto out;
+		}
+	}
+	*out = buf;
+	*len = got;
+	buf = NULL;
+	rc = TB_OK;
+out:
+	if (buf) {
+		explicit_bzero(buf, got);
+		free(buf);
+	}
+	close(fd);
+	return rc;
+}
+
+static int parse_yes_no(const char *v, int *out)
+{
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcasecmp(v, "on") ||
+	    !strcmp(v, "1"))
+		*out = 1;
+	else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcasecmp(v, "off") ||
+	         !strcmp(v, "0"))
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+static int auth_init(const struct tb_host *host, const struct tb_kv *opts, size_t n,
+                     void **instance)
+{
+	const char *path = NULL;
+	struct auth *a;
+	char *text = NULL, err[256];
+	size_t len = 0;
+	int anonymous = 0, line, rc;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(opts[i].key, "token_file")) {
+			path = opts[i].value;
+		} else if (!strcmp(opts[i].key, "anonymous")) {
+			if (parse_yes_no(opts[i].value, &anonymous)) {
+				host->log(host, TB_LOG_ERR, "anonymous: \"%s\" is not yes or no",
+				          opts[i].value);
+				return TB_ERR_INVAL;
+			}
+		} else {
+			host->log(
+			    host, TB_LOG_ERR,
+			    "unknown option \"%s\" (auth-token knows token_file and anonymous)",
+			    opts[i].key);
+			return TB_ERR_INVAL;
+		}
+	}
+	if (!path) {
+		host->log(host, TB_LOG_ERR, "token_file is required");
+		return TB_ERR_INVAL;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return TB_ERR_NOMEM;
+	a->host = host;
+	a->anonymous = anonymous;
+	rc = read_token_file(host, path, &text, &len);
+	if (rc == TB_OK) {
+		rc = tb_tokens_parse(text, len, &a->tokens, &line, err, sizeof(err));
+		if (rc && line)
+			host->log(host, TB_LOG_ERR, "%s:%d: %s", path, line, err);
+		else if (rc)
+			host->log(host, TB_LOG_ERR, "%s: %s", path, err);
+		explicit_bzero(text, len);
+		free(text);
+	}
+	if (rc) {
+		free(a);
+		return rc;
+	}
+	host->log(host, TB_LOG_NOTICE, "%zu app(s), %zu token(s) from %s; apps without a token: %s",
+	          tb_tokens_n_entries(a->tokens), tb_tokens_n_tokens(a->tokens), path,
+	          !anonymous                       ? "refused (401)"
+	          : tb_tokens_anonymous(a->tokens) ? "served with the rights of the \"-\" line"
+	                                           : "served, policy-check only");
+	*instance = a;
+	return TB_OK;
+}
+
+static void auth_fini(void *instance)
+{
+	struct auth *a = instance;
+
+	if (!a)
+		return;
+	tb_tokens_free(a->tokens);
+	free(a);
+}
+
+static int auth_authenticate(void *instance, const struct tb_plugin_conn *conn, char *identity,
+                             size_t identity_len, char *reason, size_t reason_len)
+{
+	struct auth *a = instance;
+	const struct tb_tok_entry *e = NULL;
+	const char *tok;
+	size_t len;
+
+	if (conn->authorization && tb_tokens_bearer(conn->authorization, &tok, &len) == 0)
+		e = tb_tokens_lookup(a->tokens, tok, len);
+	if (e) {
+		snprintf(identity, identity_len, "%s", e->identity);
+		return TB_PLUGIN_ALLOW;
+	}
+	if (a->anonymous) {
+		if (conn->authorization)
+			a->host->log(
+			    a->host, TB_LOG_INFO,
+			    "app %s: unknown or malformed bearer token; served anonymously",
+			    conn->address);
+		return TB_PLUGIN_ABSTAIN;
+	}
+	snprintf(reason, reason_len, "%s",
+	         conn->authorization ? "unknown or malformed bearer token" : "no bearer token");
+	return TB_PLUGIN_DENY;
+}
+
+static int auth_app_op(void *instance, const struct tb_plugin_conn *conn,
+                       const struct tb_plugin_op *op, char *reason, size_t reason_len)
+{
+	struct auth *a = instance;
+	const struct tb_tok_entry *e;
+	enum tb_tok_op what;
+
+	switch (op->kind) {
+	case TB_PLUGIN_OP_REQUEST_TA:
+		what = TB_TOK_REQUEST;
+		break;
+	case TB_PLUGIN_OP_UNREQUEST_TA:
+		what = TB_TOK_UNREQUEST;
+		break;
+	case TB_PLUGIN_OP_POLICY_CHECK:
+		return TB_PLUGIN_ABSTAIN; /* any app may ask */
+	default:
+		snprintf(reason, reason_len, "unknown operation");
+		return TB_PLUGIN_DENY;
+	}
+	if (conn->identity) {
+		e = tb_tokens_by_identity(a->tokens, conn->identity);
+		if (!e)
+			return TB_PLUGIN_ABSTAIN; /* another plugin's app */
+	} else if (a->anonymous) {
+		e = tb_tokens_anonymous(a->tokens);
+	} else {
+		/* not ours to let through: it should have been refused at the
+		 * handshake */
+		snprintf(reason, reason_len, "not authenticated");
+		return TB_PLUGIN_DENY;
+	}
+	/* an allowed request is not this plugin's to wave through: others
+	 * may still refuse it */
+	if (tb_tokens_allows(e, what, op->component_id, op->n_segments))
+		return TB_PLUGIN_ABSTAIN;
+	snprintf(reason, reason_len, "%s%s may not %s this component",
+	         conn->identity ? "app " : "apps without a token",
+	         conn->identity ? conn->identity : "",
+	         what == TB_TOK_REQUEST ? "request" : "unrequest");
+	return TB_PLUGIN_DENY;
+}
+
+TB_PLUGIN_DECLARE(.name = "auth-token", .version = PACKAGE_VERSION,
+                  .description = "app identities from bearer tokens; per-app component lists",
+                  .init = auth_init, .fini = auth_fini, .authenticate = auth_authenticate,
+                  .app_op = auth_app_op);
