@@ -154,7 +154,7 @@ static int send_burst(struct bench *b, struct lws *wsi)
 		struct tb_buf *last;
 		int n = snprintf(suffix, sizeof(suffix), "-%llu", (unsigned long long)r.id);
 
-		if (tb_component_id_copy(&own, &b->comp) != TB_OK)
+		if (tb_component_id_copy(&own, &b->comp) != 0)
 			return -1;
 		last = &own.seg[own.n - 1];
 		uint8_t *p = realloc(last->ptr, last->len + (size_t)n);

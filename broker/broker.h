@@ -263,7 +263,6 @@ struct tb_session {
 
 	struct tb_fq_item qitem; /* in its TEE's fair queue while qflow is set */
 	struct tb_fq_flow *qflow;
-	uint32_t cost;                /* its size in the fair queue: the request's frame */
 	int starting;                 /* its first call counts in tee->starting */
 	struct tb_call *call;         /* driver call in flight */
 	struct tb_resolve *resolving; /* name resolution in flight */

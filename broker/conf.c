@@ -192,8 +192,7 @@ static const struct conf_cmd conf_cmds[] = {
     D("queue_size", CT_UINT, queue_size, 1, 65536, "64"),
     D("max_in_flight", CT_UINT, max_in_flight, 1, 1024, "2"),
     Q("max_per_app", CT_UINT, max_per_app, 1, 65536, "16"),
-    /* 0 (the default) stands for [listener] max_message_size */
-    Q("quantum", CT_SIZE, quantum, 0, 1024 * 1024, "0"),
+    Q("quantum", CT_UINT, quantum, 1, 1024, "1"),
     D("call_timeout", CT_DURATION, call_timeout_ms, 100, 3600 * 1000, "60s"),
     D("policy_check_interval", CT_DURATION, policy_check_interval_ms, 0, 30 * MS_DAY, "0"),
 
@@ -1080,8 +1079,6 @@ static void check_limits_and_ban(struct parser *p)
 	if (c->ban.ban_time_max_ms < c->ban.ban_time_ms)
 		conf_error(p, key_line(&p->seen_ban, SECT_BAN, "ban_time_max", p->ban_line),
 		           "[ban] ban_time_max is shorter than ban_time");
-	if (c->queue.quantum == 0)
-		c->queue.quantum = c->listener.max_message_size;
 }
 
 static void check_sections(struct parser *p)

@@ -109,7 +109,7 @@ struct tb_conf_limit {
 /* [queue]: fair queueing of requests for each TEE (docs/defences.md). */
 struct tb_conf_queue {
 	uint32_t max_per_app; /* requests one app connection may have waiting; default 16 */
-	uint64_t quantum;     /* DRR credit per round, bytes; default max_message_size */
+	uint32_t quantum;     /* requests a flow may start per round; default 1 */
 };
 
 /* [ban]: scoring of misbehaving addresses (docs/defences.md), fail2ban

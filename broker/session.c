@@ -1111,7 +1111,6 @@ struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn
 		tb_component_id_format(&s->component, what, sizeof(what));
 	tb_log(TB_LOG_INFO, "session %p: %s %s on tee %s for %s", (void *)s, tb_ua_op_name(s->op),
 	       what, tee->conf->name, s->app_id);
-	s->cost = req->frame_len ? (uint32_t)req->frame_len : 1;
 	if ((conn && !add_waiter(s, conn, req->id)) || enqueue(s, conn)) {
 		s->finished = 1;
 		/* the caller answers busy; nothing was started */
@@ -1155,7 +1154,9 @@ static int enqueue(struct tb_session *s, struct tb_ua_conn *conn)
 		s->b->counters.busy_queue++;
 		return TB_ERR_TOOBIG;
 	}
-	s->qitem.cost = s->cost;
+	/* every request costs one: what it costs the TEE does not depend on
+	 * the size of its frame */
+	s->qitem.cost = 1;
 	rc = tb_fq_push(&t->fq, flow, &s->qitem);
 	if (rc != TB_OK) {
 		if (rc == TB_ERR_TOOBIG)

@@ -205,9 +205,7 @@ static void read_frame(struct tb_ua_conn *c, struct frame *f)
 		/* running out of memory is ours, not the app's fault */
 		f->weight = rc == TB_ERR_NOMEM ? 0 : conf->ban.weight_malformed;
 		f->what = "malformed frame";
-		return;
 	}
-	f->req.frame_len = c->rx_len; /* its cost in the TEE's fair queue */
 }
 
 /* The one answer of a frame that is not a request, then its score. */

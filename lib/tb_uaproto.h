@@ -48,7 +48,6 @@ struct tb_ua_request {
 	struct tb_component_id component; /* n == 0 for policy-check */
 	char *tam_uri;                    /* NULL if absent */
 	char *tee;                        /* NULL: the default TEE */
-	size_t frame_len;                 /* not decoded: the broker notes the frame's size */
 };
 
 enum tb_ua_event { TB_UA_EV_PROGRESS = 1, TB_UA_EV_DONE, TB_UA_EV_ERROR, TB_UA_EV_BUSY };

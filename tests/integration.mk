@@ -13,6 +13,7 @@ INTEGRATION_TESTS = \
 	tests/integration/numbering.sh \
 	tests/integration/defence_conns.sh \
 	tests/integration/defence_ratelimit.sh \
+	tests/integration/defence_fairq.sh \
 	tests/integration/defence_ban.sh \
 	tests/integration/defence_unread.sh \
 	tests/integration/policy_timer.sh \

@@ -477,9 +477,8 @@ static void conf__ban_section__every_key(void **state)
 	                "ban_time_max = 2s\nmemory = 0\nallow = 192.0.2.0/24, 2001:db8::/32, "
 	                "10.1.2.3\nmax_keys = 1\nweight_malformed = 0\nweight_oversize = 1\n"
 	                "weight_text_frame = 2\nweight_rate_limited = 3\n"
-	                "weight_unknown_tee = 4294967295\nweight_tam_not_allowed = 7\n",
-	        "weight_unknown_tee = 4294967295\nweight_forbidden = 5\n"
-	        "weight_unauthorized = 0\n",
+	                "weight_unknown_tee = 4294967295\nweight_tam_not_allowed = 7\n"
+	                "weight_forbidden = 5\nweight_unauthorized = 0\n",
 	        &c);
 	assert_int_equal(c.ban.enabled, 0);
 	assert_int_equal(c.ban.threshold, 30);

@@ -1,0 +1,47 @@
+#!/bin/bash
+# Fair queueing in front of a TEE: one app queues ten requests for a slow
+# TEE (the sim driver sleeps 150 ms in every call, one first call at a
+# time), then another app asks once. Deficit Round Robin starts the second
+# app's request within one round of the first app's, not behind its
+# backlog (first come, first served would start eight or nine of the
+# flood's first). Every request of both apps still gets its one answer.
+. "$(dirname "$0")/lib.sh"
+make_keys
+add_component "$TC_UUID" "Hello, Secure World!"
+start_tam
+LISTENER_EXTRA="max_requests_per_connection = 16"
+write_conf "http://127.0.0.1:$TAM_PORT/tam"
+cat >>"$WORK/broker.conf" <<CONF
+call_delay = 150ms
+max_in_flight = 1
+
+[queue]
+max_per_app = 12
+CONF
+start_broker
+
+"$BENCH" --url "$URL" --deadline 60 --distinct burst 10 request-ta TEEP-Device/SecureFS/flood \
+	>"$WORK/flood.out" 2>&1 &
+FLOOD=$!
+PIDS="$PIDS $FLOOD"
+wait_line "$WORK/broker.log" "flood-2 starts on tee" 20 || fail "the flood did not start"
+ua request-ta "$TC_UUID" || fail "polite request-ta exited $?: $(cat "$WORK/ua.out")"
+grep -q "^done: installed" "$WORK/ua.out" || fail "polite app not served: $(cat "$WORK/ua.out")"
+wait_exit "$FLOOD" 60 || fail "the flood's answers did not all come: $(tail -3 "$WORK/flood.out")"
+[ "$(grep -c "^answer id .* done" "$WORK/flood.out")" = 10 ] ||
+	fail "the flood's requests were not all answered done: $(cat "$WORK/flood.out")"
+
+# the flood's first calls between the polite request's arrival and its start
+enq=$(grep -n "request-ta TEEP-Device/SecureFS/0x8d82573a926d4754935332dc29997f74/ta on tee" \
+	"$WORK/broker.log" | head -1 | cut -d: -f1)
+start=$(grep -n "0x8d82573a926d4754935332dc29997f74/ta starts on tee" "$WORK/broker.log" |
+	head -1 | cut -d: -f1)
+[ -n "$enq" ] && [ -n "$start" ] || fail "no queue lines for the polite request"
+ahead=$(sed -n "${enq},${start}p" "$WORK/broker.log" | grep -c "flood-[0-9]* starts on tee")
+left=$(sed -n "${start},\$p" "$WORK/broker.log" | grep -c "flood-[0-9]* starts on tee")
+[ "$ahead" -le 1 ] || fail "$ahead of the flood's requests started ahead of the polite one"
+[ "$left" -ge 5 ] || fail "only $left of the flood's requests were still waiting (test too weak)"
+broker_counters >"$WORK/counters.txt"
+grep -Eq "queued (1[1-9]|[2-9][0-9])," "$WORK/counters.txt" ||
+	fail "queued counter: $(grep -o 'queued [0-9]*' "$WORK/counters.txt")"
+pass "polite request started after $ahead of the flood's, with $left still queued behind it"
