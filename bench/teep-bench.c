@@ -104,7 +104,7 @@ static void connect_one(struct bench *b)
 	i.port = b->port;
 	i.path = b->path;
 	i.host = b->host;
-	i.origin = b->host;
+	i.origin = NULL; /* a native app sends no Origin */
 	i.protocol = TB_UA_SUBPROTOCOL;
 	b->attempted++;
 	if (!lws_client_connect_via_info(&i))

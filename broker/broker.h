@@ -57,6 +57,7 @@ struct tb_counters {
 	uint64_t refused_global;   /* max_connections reached */
 	uint64_t refused_per_ip;   /* max_connections_per_ip reached */
 	uint64_t refused_banned;   /* the address is banned */
+	uint64_t refused_origin;   /* handshakes with an Origin not in allow_origins (403) */
 	uint64_t frames_in;
 	uint64_t frames_rejected; /* malformed, oversize, text */
 	uint64_t requests;        /* accepted requests */

@@ -159,6 +159,7 @@ static const struct conf_cmd conf_cmds[] = {
     L("handshake_timeout", CT_DURATION, handshake_timeout_ms, 100, 600 * 1000, "5s"),
     L("idle_timeout", CT_DURATION, idle_timeout_ms, 0, MS_DAY, "0"),
     L("max_connections_per_ip", CT_UINT, max_connections_per_ip, 1, 1000000, "64"),
+    L("allow_origins", CT_URI_LIST, allow_origins, 1, 8192, NULL),
 
     {.sect = SECT_TAM,
      .key = "uri",

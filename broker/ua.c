@@ -26,6 +26,7 @@
  */
 #include "config.h"
 #include "broker.h"
+#include "tamuri.h"
 #include "tb_log.h"
 #include "tb_util.h"
 
@@ -576,9 +577,24 @@ static int confirm_upgrade(struct tb_broker *b, struct lws *wsi, const char *upg
 	b->admitted.wsi = NULL;
 	/* another upgrade (h2c) is lws's business; a websocket inside it would
 	 * find no verdict in ESTABLISHED and be refused there */
-	if (!b->n_plugins || !upgrade || strcasecmp(upgrade, "websocket") != 0)
+	if (!upgrade || strcasecmp(upgrade, "websocket") != 0)
 		return 0;
 	tb_peer_from_fd(lws_get_socket_fd(wsi), &p);
+	/* A browser names the page that opens a websocket in Origin; native
+	 * apps send none. With allow_origins set, a page not listed cannot
+	 * use the broker (cross-site websocket hijacking of a local daemon). */
+	if (b->conf.listener.allow_origins && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
+	    (copy_header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin), &pc.origin) ||
+	     !tb_tamuri_in_list(origin, b->conf.listener.allow_origins))) {
+		b->counters.refused_origin++;
+		tb_log(TB_LOG_INFO, "app %s: refused: its Origin %.80s is not in allow_origins",
+		       tb_peer_str(&p, text, sizeof(text)), pc.origin ? origin : "(too long)");
+		tb_def_score(b, &p, b->conf.ban.weight_unauthorized, "Origin not allowed");
+		refuse_upgrade(wsi, HTTP_STATUS_FORBIDDEN);
+		return -1;
+	}
+	if (!b->n_plugins)
+		return 0;
 	memset(&pc, 0, sizeof(pc));
 	pc.struct_size = sizeof(pc);
 	pc.id = ++b->next_conn_id;

@@ -12,6 +12,7 @@ INTEGRATION_TESTS = \
 	tests/integration/shutdown.sh \
 	tests/integration/numbering.sh \
 	tests/integration/defence_conns.sh \
+	tests/integration/defence_origin.sh \
 	tests/integration/defence_ratelimit.sh \
 	tests/integration/defence_fairq.sh \
 	tests/integration/defence_ban.sh \

@@ -50,7 +50,8 @@ struct ua_opts {
 	const char *tee;
 	const char *tam;
 	const char *raw_hex;
-	const char *token; /* --token, or what --token-file held */
+	const char *token;  /* --token, or what --token-file held */
+	const char *origin; /* --origin: as a browser page would send it */
 	char token_buf[UA_TOKEN_MAX + 1];
 	unsigned timeout_s;
 	int quiet;
@@ -92,7 +93,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: teep-ua [--url URL] [--tee NAME] [--tam URI] [--timeout SECONDS]\n"
-	        "               [--token TOKEN | --token-file FILE] [--quiet] [--json]\n"
+	        "               [--token TOKEN | --token-file FILE] [--origin HOST[:PORT]]\n"
+	        "               [--quiet] [--json]\n"
 	        "               request-ta COMPONENT\n"
 	        "       teep-ua [options] unrequest-ta COMPONENT\n"
 	        "       teep-ua [options] policy-check\n"
@@ -107,6 +109,8 @@ static void usage(FILE *f)
 	        "  --timeout SECONDS  give up after this long (default %d)\n"
 	        "  --token TOKEN      send \"Authorization: Bearer TOKEN\" in the handshake\n"
 	        "  --token-file FILE  the same, with the token read from FILE's first line\n"
+	        "  --origin HOST[:PORT]  send \"Origin: http://HOST[:PORT]\" as a browser page\n"
+	        "                     would (a test aid for [listener] allow_origins)\n"
 	        "                     (keeps it out of the process list)\n"
 	        "  --quiet            print only the final answer\n"
 	        "  --json             print each answer as one JSON object per line\n"
@@ -255,7 +259,7 @@ static void on_connect(lws_sorted_usec_list_t *sul)
 	i.port = st->port;
 	i.path = st->path;
 	i.host = st->host;
-	i.origin = st->host;
+	i.origin = st->o->origin; /* a native app sends no Origin */
 	i.ssl_connection = st->tls ? LCCSCF_USE_SSL : 0;
 	i.protocol = TB_UA_SUBPROTOCOL;
 	i.local_protocol_name = TB_UA_SUBPROTOCOL;
@@ -614,6 +618,7 @@ static int parse_args(struct ua_opts *o, int argc, char **argv)
 	    {"raw-hex", required_argument, NULL, 'x'},
 	    {"token", required_argument, NULL, 'k'},
 	    {"token-file", required_argument, NULL, 'K'},
+	    {"origin", required_argument, NULL, 'O'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -655,6 +660,9 @@ static int parse_args(struct ua_opts *o, int argc, char **argv)
 		case 'K':
 			if (read_token_file(o, optarg))
 				return -1;
+			break;
+		case 'O':
+			o->origin = optarg;
 			break;
 		case 'h':
 			usage(stdout);

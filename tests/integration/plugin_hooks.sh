@@ -33,7 +33,7 @@ ${2:-}" write_conf "http://127.0.0.1:$TAM_PORT/tam"
 restart_with ""
 grep -q "plugin trace: trace: option colour = blue" "$WORK/broker.log" ||
 	fail "options: $(grep trace "$WORK/broker.log")"
-"$UA" --url "${URL}apps/nav?x=1" --token "$NAV" request-ta "$TC_UUID" >"$WORK/ua.out" 2>&1 ||
+"$UA" --url "${URL}apps/nav?x=1" --token "$NAV" --origin 127.0.0.1 request-ta "$TC_UUID" >"$WORK/ua.out" 2>&1 ||
 	fail "nav: $(cat "$WORK/ua.out")"
 stop_broker
 for line in \
