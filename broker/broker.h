@@ -380,14 +380,15 @@ void tb_def_conn_remove(struct tb_broker *b, const struct tb_peer *p);
 enum tb_def_verdict { TB_DEF_PASS, TB_DEF_DELAY, TB_DEF_REFUSE };
 /*
  * Charge one frame (TB_LIMIT_MESSAGES) or one request about to start a TEE
- * call (TB_LIMIT_TEE_CALLS) to the zones of that kind, keyed by the peer.
+ * call (TB_LIMIT_TEE_CALLS, for tee) to the zones of that kind, keyed by
+ * the peer, its identity, the TEE, the TEE's TAM or nothing (key = all).
  * DELAY: *delay_ms is set and the key is pinned in the zones whose bits are
  * set in *pins (release with tb_def_unpin). REFUSE: *retry_ms is set.
  * Dry-run verdicts are logged and counted and change nothing.
  */
 enum tb_def_verdict tb_def_limit(struct tb_broker *b, struct tb_ua_conn *c,
-                                 enum tb_limit_applies kind, uint64_t *delay_ms, uint64_t *retry_ms,
-                                 unsigned *pins);
+                                 const struct tb_tee *tee, enum tb_limit_applies kind,
+                                 uint64_t *delay_ms, uint64_t *retry_ms, unsigned *pins);
 void tb_def_unpin(struct tb_broker *b, const struct tb_ua_conn *c, unsigned pins);
 /* One violation by p; when it starts a ban, logs it and closes every
  * connection of p (tb_ua_ban_close). Allowlisted addresses are not scored. */

@@ -110,9 +110,8 @@ static const struct conf_enum limit_applies[] = {
 };
 
 static const struct conf_enum limit_keys[] = {
-    {"address", TB_LIMIT_KEY_ADDRESS},
-    {"app", TB_LIMIT_KEY_APP},
-    {NULL, 0},
+    {"address", TB_LIMIT_KEY_ADDRESS}, {"app", TB_LIMIT_KEY_APP}, {"tee", TB_LIMIT_KEY_TEE},
+    {"tam", TB_LIMIT_KEY_TAM},         {"all", TB_LIMIT_KEY_ALL}, {NULL, 0},
 };
 
 /* CT_ENUM stores through an int. */
@@ -1072,6 +1071,10 @@ static void check_limits_and_ban(struct parser *p)
 
 		snprintf(what, sizeof(what), "[limit:%s]", l->name);
 		check_required(p, SECT_LIMIT, seen, p->limit_line[i], what);
+		if ((l->key == TB_LIMIT_KEY_TEE || l->key == TB_LIMIT_KEY_TAM) &&
+		    l->applies_to != TB_LIMIT_TEE_CALLS)
+			conf_error(p, key_line(seen, SECT_LIMIT, "key", p->limit_line[i]),
+			           "%s: key = tee and key = tam need applies_to = tee-calls", what);
 		/* nginx refuses "delay=N nodelay" too: which one was meant? */
 		if (l->nodelay && seen->line[delay_idx])
 			conf_error(p, key_line(seen, SECT_LIMIT, "nodelay", p->limit_line[i]),

@@ -333,10 +333,26 @@ _Static_assert(ZONE_KEY_MAX <= TB_RL_MAX_KEY, "an app key fits a rate-limit key"
  * address whose bytes it happens to spell.
  */
 static size_t zone_key(const struct tb_conf_limit *l, const struct tb_ua_conn *c,
-                       uint8_t key[ZONE_KEY_MAX])
+                       const struct tb_tee *tee, uint8_t key[ZONE_KEY_MAX])
 {
 	size_t n;
 
+	/* the global keys: one bucket per TEE, per TAM, or for all */
+	switch (l->key) {
+	case TB_LIMIT_KEY_TEE:
+		key[0] = 2;
+		key[1] = tee ? (uint8_t)tee->index : 0;
+		return 2;
+	case TB_LIMIT_KEY_TAM:
+		key[0] = 3;
+		key[1] = tee ? (uint8_t)(tee->tam - tee->b->conf.tams) : 0;
+		return 2;
+	case TB_LIMIT_KEY_ALL:
+		key[0] = 4;
+		return 1;
+	default:
+		break;
+	}
 	if (l->key != TB_LIMIT_KEY_APP) {
 		memcpy(key, c->addr.addr, c->addr.len);
 		return c->addr.len;
@@ -350,6 +366,14 @@ static size_t zone_key(const struct tb_conf_limit *l, const struct tb_ua_conn *c
 	key[0] = 0;
 	memcpy(key + 1, c->addr.addr, c->addr.len);
 	return (size_t)c->addr.len + 1;
+}
+
+/* One bucket per TEE, per TAM or for all: a handful of keys in a zone of
+ * their own, never evicted, so never pinned. */
+static int global_key(const struct tb_conf_limit *l)
+{
+	return l->key == TB_LIMIT_KEY_TEE || l->key == TB_LIMIT_KEY_TAM ||
+	       l->key == TB_LIMIT_KEY_ALL;
 }
 
 static const char *kind_name(enum tb_limit_applies kind)
@@ -392,8 +416,8 @@ static void report(struct tb_broker *b, struct tb_ua_conn *c, enum tb_limit_appl
 }
 
 enum tb_def_verdict tb_def_limit(struct tb_broker *b, struct tb_ua_conn *c,
-                                 enum tb_limit_applies kind, uint64_t *delay_ms, uint64_t *retry_ms,
-                                 unsigned *pins)
+                                 const struct tb_tee *tee, enum tb_limit_applies kind,
+                                 uint64_t *delay_ms, uint64_t *retry_ms, unsigned *pins)
 {
 	struct tb_defences *d = &b->def;
 	struct tb_rl_zone *zones[TB_RL_MAX_ZONES];
@@ -415,7 +439,7 @@ enum tb_def_verdict tb_def_limit(struct tb_broker *b, struct tb_ua_conn *c,
 			continue;
 		zones[n] = d->zones[i].rl;
 		keys[n].data = keybuf[n];
-		keys[n].len = zone_key(l, c, keybuf[n]);
+		keys[n].len = zone_key(l, c, tee, keybuf[n]);
 		tb_rl_counters(zones[n], &before[n]);
 		idx[n] = i;
 		/* the time one request takes to drain from a full bucket: by
@@ -435,7 +459,7 @@ enum tb_def_verdict tb_def_limit(struct tb_broker *b, struct tb_ua_conn *c,
 	case TB_RL_DELAY:
 		/* the key must outlive the wait: a pinned key is never evicted */
 		for (size_t i = 0; i < n; i++)
-			if (!d->zones[idx[i]].conf->dry_run &&
+			if (!d->zones[idx[i]].conf->dry_run && !global_key(d->zones[idx[i]].conf) &&
 			    tb_rl_pin(zones[i], keys[i].data, keys[i].len) == TB_OK)
 				*pins |= 1u << idx[i];
 		b->counters.rate_delayed++;
@@ -458,10 +482,12 @@ void tb_def_unpin(struct tb_broker *b, const struct tb_ua_conn *c, unsigned pins
 {
 	uint8_t key[ZONE_KEY_MAX];
 
+	/* global-key zones are never pinned (see tb_def_limit), so no TEE is
+	 * needed to find a pinned key again */
 	for (size_t i = 0; i < b->def.n_zones; i++)
 		if (pins & (1u << i))
 			tb_rl_unpin(b->def.zones[i].rl, key,
-			            zone_key(b->def.zones[i].conf, c, key));
+			            zone_key(b->def.zones[i].conf, c, NULL, key));
 }
 
 /* ---- bans -------------------------------------------------------------- */

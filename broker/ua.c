@@ -362,7 +362,7 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 	/* Once the broker stops, nothing is held (it would not be answered)
 	 * and every request is answered "shutdown" below, which costs less. */
 	if (stage == STAGE_MESSAGES && !b->stopping) {
-		switch (tb_def_limit(b, c, TB_LIMIT_MESSAGES, &delay, &retry, &pins)) {
+		switch (tb_def_limit(b, c, NULL, TB_LIMIT_MESSAGES, &delay, &retry, &pins)) {
 		case TB_DEF_DELAY:
 			hold(c, f, STAGE_CHECKS, delay, pins);
 			return;
@@ -434,7 +434,7 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 	}
 	/* charged only now: a request refused above calls no TEE */
 	if (stage != STAGE_RUN) {
-		switch (tb_def_limit(b, c, TB_LIMIT_TEE_CALLS, &delay, &retry, &pins)) {
+		switch (tb_def_limit(b, c, tee, TB_LIMIT_TEE_CALLS, &delay, &retry, &pins)) {
 		case TB_DEF_DELAY:
 			hold(c, f, STAGE_RUN, delay, pins);
 			return;
