@@ -332,7 +332,7 @@ static int parse_line(struct parse *p, char *s)
 {
 	char *field[5];
 	size_t n = 0;
-	struct tb_tok_entry *e;
+	struct tb_tok_entry *e = NULL;
 	int rc;
 
 	for (char *c = s;;) {
