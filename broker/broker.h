@@ -60,6 +60,7 @@ struct tb_counters {
 	uint64_t refused_origin;   /* handshakes with an Origin not in allow_origins (403) */
 	uint64_t frames_in;
 	uint64_t frames_rejected; /* malformed, oversize, text */
+	uint64_t frames_slow;     /* connections closed: a frame took over frame_timeout */
 	uint64_t requests;        /* accepted requests */
 	uint64_t answers_done;
 	uint64_t answers_error;
@@ -201,7 +202,9 @@ struct tb_ua_conn {
 	uint8_t *rx;
 	size_t rx_len;
 	int rx_binary;
-	int rx_discard; /* frame too large: drop the rest of it */
+	int rx_discard;          /* frame too large: drop the rest of it */
+	int rx_open;             /* a frame has started and not ended */
+	uint64_t rx_deadline_ms; /* when the open frame must have ended */
 	/* answers waiting to be written */
 	struct tb_answer *tx_head, *tx_tail;
 	size_t tx_count;

@@ -157,6 +157,7 @@ static const struct conf_cmd conf_cmds[] = {
     L("max_queued_answers", CT_UINT, max_queued_answers, 1, 65536, "64"),
     L("handshake_timeout", CT_DURATION, handshake_timeout_ms, 100, 600 * 1000, "5s"),
     L("idle_timeout", CT_DURATION, idle_timeout_ms, 0, MS_DAY, "0"),
+    L("frame_timeout", CT_DURATION, frame_timeout_ms, 1000, 600 * 1000, "10s"),
     L("max_connections_per_ip", CT_UINT, max_connections_per_ip, 1, 1000000, "64"),
     L("allow_origins", CT_URI_LIST, allow_origins, 1, 8192, NULL),
 

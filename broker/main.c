@@ -108,7 +108,8 @@ static void log_counters(const struct tb_broker *b)
 	const struct tb_counters *k = &b->counters;
 	tb_log(TB_LOG_NOTICE,
 	       "counters: conns %llu accepted, refused %llu stopping %llu global %llu per-ip "
-	       "%llu banned %llu origin; frames %llu in %llu rejected; requests %llu; answers %llu "
+	       "%llu banned %llu origin; frames %llu in %llu rejected %llu slow; requests %llu; "
+	       "answers %llu "
 	       "done "
 	       "%llu error %llu busy; progress dropped %llu; unread stops %llu; tam posts %llu "
 	       "failures %llu; "
@@ -120,17 +121,18 @@ static void log_counters(const struct tb_broker *b)
 	       (unsigned long long)k->refused_global, (unsigned long long)k->refused_per_ip,
 	       (unsigned long long)k->refused_banned, (unsigned long long)k->refused_origin,
 	       (unsigned long long)k->frames_in, (unsigned long long)k->frames_rejected,
-	       (unsigned long long)k->requests, (unsigned long long)k->answers_done,
-	       (unsigned long long)k->answers_error, (unsigned long long)k->answers_busy,
-	       (unsigned long long)k->progress_dropped, (unsigned long long)k->tx_throttled,
-	       (unsigned long long)k->tam_posts, (unsigned long long)k->tam_failures,
-	       (unsigned long long)k->tee_calls, (unsigned long long)k->tee_timeouts,
-	       (unsigned long long)k->coalesced, (unsigned long long)k->busy_sessions,
-	       (unsigned long long)k->busy_waiters, (unsigned long long)k->tam_not_allowed,
-	       (unsigned long long)k->tam_uri_refused, (unsigned long long)k->queued,
-	       (unsigned long long)k->busy_queue, (unsigned long long)k->queue_timeouts,
-	       (unsigned long long)k->rate_limited, (unsigned long long)k->rate_delayed,
-	       (unsigned long long)k->rate_dryrun, (unsigned long long)k->bans);
+	       (unsigned long long)k->frames_slow, (unsigned long long)k->requests,
+	       (unsigned long long)k->answers_done, (unsigned long long)k->answers_error,
+	       (unsigned long long)k->answers_busy, (unsigned long long)k->progress_dropped,
+	       (unsigned long long)k->tx_throttled, (unsigned long long)k->tam_posts,
+	       (unsigned long long)k->tam_failures, (unsigned long long)k->tee_calls,
+	       (unsigned long long)k->tee_timeouts, (unsigned long long)k->coalesced,
+	       (unsigned long long)k->busy_sessions, (unsigned long long)k->busy_waiters,
+	       (unsigned long long)k->tam_not_allowed, (unsigned long long)k->tam_uri_refused,
+	       (unsigned long long)k->queued, (unsigned long long)k->busy_queue,
+	       (unsigned long long)k->queue_timeouts, (unsigned long long)k->rate_limited,
+	       (unsigned long long)k->rate_delayed, (unsigned long long)k->rate_dryrun,
+	       (unsigned long long)k->bans);
 	if (b->n_plugins)
 		tb_log(TB_LOG_NOTICE,
 		       "plugins: handshakes refused %llu unauthorized %llu forbidden %llu bad "

@@ -134,11 +134,23 @@ static int id_in_use(struct tb_ua_conn *c, uint64_t id)
 }
 
 /* lws timeouts count whole seconds: round up so that 500ms is not "never" */
+/* The connection's one lws timeout: while a frame is open, the time left
+ * for it (a slow sender cannot hold a connection by dribbling a frame);
+ * else idle_timeout, if set. */
 static void idle_timer(struct tb_ua_conn *c)
 {
 	uint64_t ms = c->b->conf.listener.idle_timeout_ms;
+
+	if (c->rx_open) {
+		uint64_t now = tb_now_ms();
+		uint64_t left = c->rx_deadline_ms > now ? c->rx_deadline_ms - now : 1;
+		if (!ms || left < ms)
+			ms = left;
+	}
 	if (ms)
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)((ms + 999) / 1000));
+	else
+		lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
 }
 
 /* ---- frames ------------------------------------------------------------ */
@@ -683,6 +695,13 @@ static int established(struct tb_broker *b, struct tb_ua_conn *c, struct lws *ws
 static void closed(struct tb_broker *b, struct tb_ua_conn *c)
 {
 	tb_log(TB_LOG_DEBUG, "app %s: closed with %u request(s) in flight", c->peer, c->n_requests);
+	if (c->rx_open && tb_now_ms() >= c->rx_deadline_ms) {
+		/* lws closed it on our timeout: a frame that did not end in time */
+		b->counters.frames_slow++;
+		tb_log(TB_LOG_INFO, "app %s: closed: a frame took longer than frame_timeout",
+		       c->peer);
+		tb_def_score(b, &c->addr, b->conf.ban.weight_malformed, "slow frame");
+	}
 	if (b->n_plugins) {
 		struct tb_plugin_conn pc;
 		plugin_view(c, &pc);
@@ -768,11 +787,17 @@ static int ua_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	case LWS_CALLBACK_RECEIVE:
 		if (!c->b)
 			return -1;
+		if (!c->rx_open) {
+			c->rx_open = 1;
+			c->rx_deadline_ms = tb_now_ms() + b->conf.listener.frame_timeout_ms;
+		}
 		idle_timer(c);
 		if (rx_append(c, wsi, in, len))
 			return -1;
 		if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
 			break;
+		c->rx_open = 0;
+		idle_timer(c);
 		handle_frame(c);
 		/* idle connections keep no receive buffer */
 		free(c->rx);

@@ -16,6 +16,7 @@ INTEGRATION_TESTS = \
 	tests/integration/defence_ratelimit.sh \
 	tests/integration/defence_fairq.sh \
 	tests/integration/defence_global_limit.sh \
+	tests/integration/defence_slow.sh \
 	tests/integration/defence_ban.sh \
 	tests/integration/defence_unread.sh \
 	tests/integration/policy_timer.sh \
