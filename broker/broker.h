@@ -194,10 +194,11 @@ struct tb_ua_conn {
 	uint64_t id;         /* connection number, as plugins see it */
 	char identity[TB_PLUGIN_IDENTITY_MAX + 1]; /* from a plugin; "" when none */
 	int counted_per_ip;                        /* holds one count in b->def.per_ip */
-	struct tb_held *held; /* a frame a rate limit delays; the connection reads
-	                         nothing more until it has run */
-	int ban_closing;      /* banned: close with 1008 once the answers are out */
-	int tx_throttled;     /* not reading: too many answers unread */
+	struct tb_pause *paused; /* busy: not read from for a moment (backpressure) */
+	struct tb_held *held;    /* a frame a rate limit delays; the connection reads
+	                            nothing more until it has run */
+	int ban_closing;         /* banned: close with 1008 once the answers are out */
+	int tx_throttled;        /* not reading: too many answers unread */
 	/* reassembly of the current frame */
 	uint8_t *rx;
 	size_t rx_len;

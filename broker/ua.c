@@ -261,10 +261,56 @@ static void held_free(struct tb_ua_conn *c)
 
 static void resume_rx(struct tb_ua_conn *c)
 {
-	if (!c->held && !c->tx_throttled && !c->ban_closing && !c->closing && c->wsi) {
+	if (!c->held && !c->paused && !c->tx_throttled && !c->ban_closing && !c->closing &&
+	    c->wsi) {
 		lws_rx_flow_control(c->wsi, 1);
 		idle_timer(c);
 	}
+}
+
+/* An app answered busy because the TEE or the broker is full is not read
+ * from for a moment: its next requests wait in its own socket, not in the
+ * broker, and it cannot spin on busy answers. */
+struct tb_pause {
+	lws_sorted_usec_list_t sul;
+	struct tb_ua_conn *c;
+};
+
+#define BUSY_PAUSE_MS 250
+
+static void pause_end(lws_sorted_usec_list_t *sul)
+{
+	struct tb_pause *p = lws_container_of(sul, struct tb_pause, sul);
+	struct tb_ua_conn *c = p->c;
+
+	c->paused = NULL;
+	free(p);
+	resume_rx(c);
+}
+
+static void pause_rx(struct tb_ua_conn *c)
+{
+	struct tb_pause *p;
+
+	if (c->paused || !c->wsi)
+		return;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return; /* no pause then: the busy answer still went out */
+	p->c = c;
+	c->paused = p;
+	lws_rx_flow_control(c->wsi, 0);
+	lws_sul_schedule(lws_get_context(c->wsi), 0, &p->sul, pause_end,
+	                 (lws_usec_t)BUSY_PAUSE_MS * LWS_US_PER_MS);
+}
+
+static void pause_free(struct tb_ua_conn *c)
+{
+	if (!c->paused)
+		return;
+	lws_sul_cancel(&c->paused->sul);
+	free(c->paused);
+	c->paused = NULL;
 }
 
 static void held_run(lws_sorted_usec_list_t *sul)
@@ -442,6 +488,7 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 	if (b->n_sessions >= b->conf.max_sessions || *tee->tam_sessions >= tee->tam->max_sessions) {
 		b->counters.busy_sessions++;
 		answer_busy(c, req->id, BUSY_RETRY_MS, "too many exchanges in progress");
+		pause_rx(c);
 		return;
 	}
 	/* charged only now: a request refused above calls no TEE */
@@ -458,8 +505,10 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 		}
 	}
 	b->counters.requests++;
-	if (!tb_session_start(b, c, req, tee))
-		answer_busy(c, req->id, BUSY_RETRY_MS, NULL); /* TEE queue full */
+	if (!tb_session_start(b, c, req, tee)) {
+		answer_busy(c, req->id, BUSY_RETRY_MS, "the TEE's queue is full");
+		pause_rx(c);
+	}
 }
 
 static void handle_frame(struct tb_ua_conn *c)
@@ -720,6 +769,7 @@ static void closed(struct tb_broker *b, struct tb_ua_conn *c)
 	/* its requests still waiting for a TEE go on only for other apps */
 	tb_session_conn_closing(c);
 	held_free(c);
+	pause_free(c);
 	conn_free_tx(c);
 	free(c->rx);
 	c->rx = NULL;
