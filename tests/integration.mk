@@ -3,6 +3,7 @@ INTEGRATION_TESTS = \
 	tests/integration/startup.sh \
 	tests/integration/install.sh \
 	tests/integration/vector.sh \
+	tests/integration/vectors_diag.sh \
 	tests/integration/personalization.sh \
 	tests/integration/concurrent.sh \
 	tests/integration/bad_input.sh \
@@ -25,4 +26,4 @@ INTEGRATION_TESTS = \
 	tests/integration/plugin_auth.sh \
 	tests/integration/plugin_hooks.sh
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/diag-norm.awk
