@@ -1285,6 +1285,7 @@ void tb_conf_free(struct tb_conf *conf)
 	free(conf->plugin_dir);
 	free(conf->listener.address);
 	free(conf->listener.port_file);
+	free(conf->listener.allow_origins);
 	for (size_t i = 0; i < conf->n_tams && i < TB_CONF_MAX_TAMS; i++)
 		free_tam(&conf->tams[i]);
 	for (size_t i = 0; i < conf->n_drivers && i < TB_CONF_MAX_DRIVERS; i++)

@@ -418,7 +418,7 @@ static void conf__shipped_limit_examples__parse_as_documented(void **state)
 		assert_true(o < sizeof(text));
 	}
 	load_ok(text, &c);
-	assert_int_equal(c.n_limits, 3);
+	assert_int_equal(c.n_limits, 4);
 	assert_string_equal(c.limits[0].name, "messages");
 	assert_int_equal(c.limits[0].applies_to, TB_LIMIT_MESSAGES);
 	assert_int_equal(c.limits[0].rate_milli, 50000);
@@ -434,6 +434,10 @@ static void conf__shipped_limit_examples__parse_as_documented(void **state)
 	assert_string_equal(c.limits[2].name, "apps");
 	assert_int_equal(c.limits[2].key, TB_LIMIT_KEY_APP);
 	assert_int_equal(c.limits[2].rate_milli, 2000);
+	assert_string_equal(c.limits[3].name, "per-tee");
+	assert_int_equal(c.limits[3].key, TB_LIMIT_KEY_TEE);
+	assert_int_equal(c.limits[3].applies_to, TB_LIMIT_TEE_CALLS);
+	assert_int_equal(c.limits[3].rate_milli, 20000);
 	tb_conf_free(&c);
 }
 
