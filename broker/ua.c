@@ -376,6 +376,10 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 		answer_bad(c, f);
 		return;
 	}
+	if (req->op >= TB_UA_OP_TAM_SESSION) {
+		answer_error(c, 1, req->id, TB_UA_E_UNSUPPORTED, "this broker has no app TAMs");
+		return;
+	}
 	if (b->stopping) {
 		answer_error(c, 1, req->id, TB_UA_E_SHUTDOWN, "the broker is stopping");
 		return;
