@@ -222,6 +222,8 @@ static void conf__defaults__are_those_documented_in_conf_h(void **state)
 	assert_int_equal(c.ban.weight_tam_not_allowed, 10);
 	assert_int_equal(c.ban.weight_forbidden, 10);
 	assert_int_equal(c.ban.weight_unauthorized, 10);
+	assert_int_equal(c.ban.weight_forged, 20);
+	assert_int_equal(c.n_app_tams, 0);
 	assert_non_null(strstr(c.plugin_dir, "/plugins"));
 	assert_int_equal(c.n_plugins, 0);
 
@@ -847,6 +849,44 @@ static void conf__plugin_mistakes__error_on_their_line(void **state)
 	expect_error(text, 7 + TB_CONF_MAX_OPTS, "too many plugin options in [plugin:a]");
 }
 
+static void conf__app_tam_sections__keys_and_defaults(void **state)
+{
+	struct tb_conf c;
+
+	(void)state;
+	load_ok(MINIMAL "[app-tam:nav@fleet.example]\nkey = /etc/nav-tam.pem\n"
+	                "[app-tam:maps]\nkey = m.pem\ntee = a\nnumbering = pre-26\n"
+	                "max_messages = 4\nidle_timeout = 500ms\n"
+	                "[ban]\nweight_forged = 7\n",
+	        &c);
+	assert_int_equal(c.n_app_tams, 2);
+	assert_string_equal(c.app_tams[0].identity, "nav@fleet.example");
+	assert_string_equal(c.app_tams[0].key, "/etc/nav-tam.pem");
+	assert_null(c.app_tams[0].tee);
+	assert_int_equal(c.app_tams[0].numbering, TB_NUM_DRAFT26);
+	assert_int_equal(c.app_tams[0].max_messages, 16);
+	assert_int_equal(c.app_tams[0].idle_timeout_ms, 30000);
+	assert_string_equal(c.app_tams[1].tee, "a");
+	assert_int_equal(c.app_tams[1].numbering, TB_NUM_PRE26);
+	assert_int_equal(c.app_tams[1].max_messages, 4);
+	assert_int_equal(c.app_tams[1].idle_timeout_ms, 500);
+	assert_int_equal(c.ban.weight_forged, 7);
+	assert_ptr_equal(tb_conf_find_app_tam(&c, "maps"), &c.app_tams[1]);
+	assert_null(tb_conf_find_app_tam(&c, "other"));
+	assert_null(tb_conf_find_app_tam(&c, ""));
+	tb_conf_free(&c);
+
+	expect_error(MINIMAL "[app-tam:a]\ntee = sim\n", 5, "[app-tam:a] has no key");
+	expect_error(MINIMAL "[app-tam]\nkey = x\n", 5, "[app-tam] needs an app identity");
+	expect_error(MINIMAL "[app-tam:a b]\nkey = x\n", 5, "bad identity");
+	expect_error(MINIMAL "[app-tam:a]\nkey = x\n[app-tam:a]\nkey = y\n", 7,
+	             "duplicate section [app-tam:a] (first on line 5)");
+	expect_error(MINIMAL "[app-tam:a]\nkey = x\ntee = nope\n", 7,
+	             "names TEE \"nope\", but there is no [driver:nope] section");
+	expect_error(MINIMAL "[app-tam:a]\nkey = x\nmax_messages = 0\n", 7, "max_messages");
+	expect_error(MINIMAL "[app-tam:a]\nkey = x\nother = 1\n", 7, "unknown key");
+}
+
 static void conf__shipped_plugin_example__parses_as_documented(void **state)
 {
 	/* The [plugin:auth] example of the shipped file: "# key = value"
@@ -947,6 +987,7 @@ int main(void)
 	    cmocka_unit_test(conf__too_many_limit_sections__error),
 	    cmocka_unit_test(conf__plugin_sections__path_and_options_in_order),
 	    cmocka_unit_test(conf__plugin_mistakes__error_on_their_line),
+	    cmocka_unit_test(conf__app_tam_sections__keys_and_defaults),
 	    cmocka_unit_test(conf__shipped_plugin_example__parses_as_documented),
 	};
 
