@@ -47,6 +47,7 @@ struct tb_apptam {
 	uint64_t msg_id;
 	unsigned n_messages;
 	int started;  /* the Agent gave a session */
+	int asked;    /* RequestPolicyCheck calls made */
 	int finished; /* the tam-session request has its final answer */
 	lws_sorted_usec_list_t timer;
 	uint64_t started_ms;
@@ -210,6 +211,22 @@ void tb_apptam_call_done(struct tb_call *c)
 	case TB_CALL_POLICY_CHECK:
 		/* the app is the TAM: the URI the Agent names does not matter,
 		 * and a first message the Agent would post has no taker */
+		if (ok && !at->agent_session && at->asked < 2) {
+			/* RequestPolicyCheck hands out one TAM per call and
+			 * answers "nothing" to close a round: the round a
+			 * previous session opened ended here, ask again */
+			struct tb_call *again = tb_call_new(at->tee, TB_CALL_POLICY_CHECK, NULL);
+			tb_call_free(c);
+			if (again) {
+				again->at = at;
+				again->req.app_id = at->conf->identity;
+				at->asked++;
+				if (submit(at, again) == TB_OK)
+					return;
+			}
+			at_end(at, TB_UA_E_TEE, "the Agent opened no session");
+			return;
+		}
 		if (!ok || !at->agent_session) {
 			tb_call_free(c);
 			at_end(at, TB_UA_E_TEE,
@@ -329,6 +346,7 @@ static enum tb_apptam_verdict tam_session(struct tb_ua_conn *c, const struct tb_
 	at->started_ms = tb_now_ms();
 	call->at = at;
 	call->req.app_id = conf->identity;
+	at->asked = 1;
 	if (submit(at, call)) {
 		free(at);
 		answer_busy(c, req->id, "the TEE's queue is full");
