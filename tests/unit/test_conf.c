@@ -174,6 +174,7 @@ static void conf__shipped_file_uncommented__parses_with_the_same_values(void **s
 	assert_string_equal(all.tams[0].allow_app_uris, "https://tam2.example/tam");
 	assert_int_equal(all.ban.weight_forbidden, def.ban.weight_forbidden);
 	assert_int_equal(all.ban.weight_unauthorized, def.ban.weight_unauthorized);
+	assert_int_equal(all.ban.weight_forged, def.ban.weight_forged);
 	assert_int_equal(all.n_plugins, 0); /* the example is not key lines */
 	tb_conf_free(&all);
 	tb_conf_free(&def);
