@@ -118,6 +118,21 @@ static void at_free(struct tb_apptam *at)
 }
 
 /*
+ * RequestPolicyCheck hands out one TAM per call, and a round of them ends
+ * with a call that returns nothing (driver.h): the round the tam-session
+ * began is closed the same way, so that the next policy check (an app's or
+ * the broker's own) starts a new one. Nobody waits for this call; a session
+ * it would return is closed (tee.c).
+ */
+static void close_round(struct tb_tee *tee)
+{
+	struct tb_call *c = tb_call_new(tee, TB_CALL_POLICY_CHECK, NULL);
+
+	if (c && tb_call_submit(c, 0))
+		tb_call_free(c);
+}
+
+/*
  * The tam-session ends: its pending tam-message (if any) and the
  * tam-session request get their final answers (code 0: done "completed"),
  * the Agent session is closed, and the session is freed once no call is in
@@ -149,6 +164,8 @@ static void at_end(struct tb_apptam *at, int code, const char *reason)
 		tb_tee_close_agent_session(at->tee, at->agent_session);
 		at->agent_session = NULL;
 	}
+	if (at->started)
+		close_round(at->tee);
 	at_free(at);
 }
 

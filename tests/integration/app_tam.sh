@@ -30,7 +30,7 @@ $RO	ro	-	-
 TOKENS
 chmod 600 "$WORK/tokens"
 # The Agent trusts the app's TAM key too: it verifies TAM messages itself.
-# Its tam_uri is never contacted: the broker ignores the URI of the session.
+# Its tam_uri does not listen: the broker ignores the URI of a tam-session.
 SIM_TAM_KEYS="$WORK/tam_pub.pem,$WORK/apptam_pub.pem" MAX_MESSAGE_SIZE=64k \
 	CONF_EXTRA="[plugin:auth]
 path = $AUTH_SO
@@ -112,6 +112,13 @@ UA_TIMEOUT=10 ua --token "$NAV" --raw-hex \
 grep -q "^error 16 no-session: no such tam-session on this connection" "$WORK/ua.out" ||
 	fail "no-session: $(cat "$WORK/ua.out")"
 pass "a tam-message for no open tam-session is answered no-session"
+
+# 5. The tam-sessions closed the Agent's policy round behind them: a
+# policy check reaches the Agent's TAM again (which does not listen).
+UA_TIMEOUT=20 ua --token "$NAV" policy-check
+grep -q "tam-connect http://127.0.0.1:9/tam" "$WORK/ua.out" ||
+	fail "policy-check after tam-sessions: $(cat "$WORK/ua.out")"
+pass "a policy check after the tam-sessions starts a new round"
 
 stop_broker
 grep -q "notice: stopped" "$WORK/broker.log" || fail "no clean stop"
