@@ -558,6 +558,21 @@ void tb_apptam_free_all(struct tb_broker *b)
 
 int tb_apptam_setup(struct tb_broker *b, char *err, size_t errlen)
 {
+	/* the same pre-check for HTTP TAMs, with [tam] precheck = yes */
+	for (size_t i = 0; i < b->conf.n_tams; i++) {
+		const struct tb_conf_tam *t = &b->conf.tams[i];
+		char why[256];
+
+		if (!t->precheck)
+			continue;
+		if (tb_key_load_file(t->trust_anchor, &b->tam_keys[i], why, sizeof(why)) != TB_OK) {
+			snprintf(err, errlen, "[tam] %s: trust_anchor %s: %s", t->name,
+			         t->trust_anchor, why);
+			return TB_ERR_INVAL;
+		}
+		tb_log(TB_LOG_NOTICE, "tam %s: answers pre-checked with %s", t->name,
+		       t->trust_anchor);
+	}
 	for (size_t i = 0; i < b->conf.n_app_tams; i++) {
 		const struct tb_conf_app_tam *a = &b->conf.app_tams[i];
 		char why[256];
@@ -577,5 +592,9 @@ void tb_apptam_teardown(struct tb_broker *b)
 	for (size_t i = 0; i < TB_CONF_MAX_APP_TAMS; i++) {
 		tb_key_free(b->app_tam_keys[i]);
 		b->app_tam_keys[i] = NULL;
+	}
+	for (size_t i = 0; i < TB_CONF_MAX_TAMS; i++) {
+		tb_key_free(b->tam_keys[i]);
+		b->tam_keys[i] = NULL;
 	}
 }

@@ -32,6 +32,7 @@
 #include "http1.h"
 #include "keytable.h"
 #include "loader.h"
+#include "precheck.h"
 #include "ratelimit.h"
 #include "tamsm.h"
 #include "tb_teep.h"
@@ -90,9 +91,10 @@ struct tb_counters {
 	uint64_t anonymous;            /* connections opened without one */
 	uint64_t forbidden;            /* requests an app_op hook refused */
 	/* apps acting as their own TAM (apptam.c) */
-	uint64_t app_tam_sessions; /* tam-sessions started */
-	uint64_t app_tam_refused;  /* tam ops of apps without an [app-tam] section */
-	uint64_t dropped_forged;   /* TAM messages that failed the pre-check */
+	uint64_t app_tam_sessions;    /* tam-sessions started */
+	uint64_t app_tam_refused;     /* tam ops of apps without an [app-tam] section */
+	uint64_t dropped_forged;      /* TAM messages that failed the pre-check */
+	uint64_t tam_precheck_failed; /* HTTP TAM answers that failed it ([tam] precheck) */
 };
 
 /* A peer's address as the defences key it: 4 bytes for IPv4 (also when a
@@ -278,7 +280,8 @@ struct tb_session {
 	enum tb_teep_type last_agent_type;
 	int saw_update;
 	unsigned policy_rounds;
-	int tam_refused; /* the Agent named a TAM URI that is not allowed */
+	int tam_refused;           /* the Agent named a TAM URI that is not allowed */
+	enum tb_precheck precheck; /* why the TAM's answer failed the pre-check */
 	int answered;
 	int finished;
 };
@@ -301,6 +304,7 @@ struct tb_broker {
 	struct tb_plugin_inst plugins[TB_CONF_MAX_PLUGINS];
 	size_t n_plugins;
 	struct tb_key *app_tam_keys[TB_CONF_MAX_APP_TAMS]; /* of conf.app_tams */
+	struct tb_key *tam_keys[TB_CONF_MAX_TAMS];         /* [tam] trust_anchor */
 	struct tb_apptam *apptams;                         /* open tam-sessions */
 	unsigned n_apptams;
 	uint64_t next_conn_id;

@@ -182,6 +182,8 @@ static const struct conf_cmd conf_cmds[] = {
     T("tls_insecure", CT_BOOL, tls_insecure, 0, 1, "no"),
     T("accept_media_types", CT_MEDIA_LIST, accept_media_types, 1, 255, NULL),
     T("allow_app_uris", CT_URI_LIST, allow_app_uris, 1, 8192, NULL),
+    T("precheck", CT_BOOL, precheck, 0, 1, "no"),
+    T("trust_anchor", CT_STRING, trust_anchor, 1, CONF_PATH_MAX, NULL),
 
     {.sect = SECT_DRIVER,
      .key = "path",
@@ -1167,6 +1169,10 @@ static void check_sections(struct parser *p)
 		else
 			snprintf(what, sizeof(what), "[tam:%s]", c->tams[i].name);
 		check_required(p, SECT_TAM, &p->seen_tam[i], p->tam_line[i], what);
+		if (c->tams[i].precheck && !c->tams[i].trust_anchor)
+			conf_error(
+			    p, key_line(&p->seen_tam[i], SECT_TAM, "precheck", p->tam_line[i]),
+			    "%s: precheck = yes needs trust_anchor (the TAM's public key)", what);
 	}
 	for (size_t i = 0; i < c->n_drivers; i++) {
 		const struct tb_conf_driver *d = &c->drivers[i];
@@ -1343,6 +1349,7 @@ static void free_tam(struct tb_conf_tam *t)
 	free(t->ca_file);
 	free(t->accept_media_types);
 	free(t->allow_app_uris);
+	free(t->trust_anchor);
 }
 
 static void free_opts(struct tb_conf_kv *opts, size_t n)

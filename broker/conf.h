@@ -56,6 +56,10 @@ struct tb_conf_tam {
 	                                 that the broker connects to besides uri,
 	                                 separated by spaces or commas (tamuri.h);
 	                                 NULL: none */
+	int precheck;                 /* check the TAM's messages before the TEE
+	                                 sees them (precheck.c); default no */
+	char *trust_anchor;           /* the TAM's public key (PEM) for precheck;
+	                                 required with precheck = yes */
 };
 
 /* [driver:NAME] */

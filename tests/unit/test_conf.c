@@ -172,6 +172,8 @@ static void conf__shipped_file_uncommented__parses_with_the_same_values(void **s
 	assert_int_equal(all.max_waiters, def.max_waiters);
 	assert_null(def.tams[0].allow_app_uris);
 	assert_string_equal(all.tams[0].allow_app_uris, "https://tam2.example/tam");
+	assert_int_equal(all.tams[0].precheck, def.tams[0].precheck);
+	assert_string_equal(all.tams[0].trust_anchor, "/etc/teep-broker/tam_pub.pem");
 	assert_int_equal(all.ban.weight_forbidden, def.ban.weight_forbidden);
 	assert_int_equal(all.ban.weight_unauthorized, def.ban.weight_unauthorized);
 	assert_int_equal(all.ban.weight_forged, def.ban.weight_forged);
@@ -888,6 +890,26 @@ static void conf__app_tam_sections__keys_and_defaults(void **state)
 	expect_error(MINIMAL "[app-tam:a]\nkey = x\nother = 1\n", 7, "unknown key");
 }
 
+static void conf__tam_precheck__needs_a_trust_anchor(void **state)
+{
+	struct tb_conf c;
+
+	(void)state;
+	load_ok(MINIMAL, &c);
+	assert_int_equal(c.tams[0].precheck, 0);
+	assert_null(c.tams[0].trust_anchor);
+	tb_conf_free(&c);
+	load_ok("[tam]\nuri = http://127.0.0.1:8480/tam\nprecheck = yes\n"
+	        "trust_anchor = /etc/tam_pub.pem\n[driver:a]\npath = sim\n",
+	        &c);
+	assert_int_equal(c.tams[0].precheck, 1);
+	assert_string_equal(c.tams[0].trust_anchor, "/etc/tam_pub.pem");
+	tb_conf_free(&c);
+	expect_error(
+	    "[tam]\nuri = http://127.0.0.1:8480/tam\nprecheck = yes\n[driver:a]\npath = sim\n", 3,
+	    "[tam]: precheck = yes needs trust_anchor");
+}
+
 static void conf__shipped_plugin_example__parses_as_documented(void **state)
 {
 	/* The [plugin:auth] example of the shipped file: "# key = value"
@@ -989,6 +1011,7 @@ int main(void)
 	    cmocka_unit_test(conf__plugin_sections__path_and_options_in_order),
 	    cmocka_unit_test(conf__plugin_mistakes__error_on_their_line),
 	    cmocka_unit_test(conf__app_tam_sections__keys_and_defaults),
+	    cmocka_unit_test(conf__tam_precheck__needs_a_trust_anchor),
 	    cmocka_unit_test(conf__shipped_plugin_example__parses_as_documented),
 	};
 
