@@ -120,6 +120,21 @@ grep -q "tam-connect http://127.0.0.1:9/tam" "$WORK/ua.out" ||
 	fail "policy-check after tam-sessions: $(cat "$WORK/ua.out")"
 pass "a policy check after the tam-sessions starts a new round"
 
+# 6. An app that leaves with its tam-session open: the session ends, the
+# Agent's session is closed. teep-ua --raw-hex leaves after 5 s of silence.
+SESSION_HEX=a362696401626f706b74616d2d73657373696f6e637465656373696d
+UA_TIMEOUT=20 ua --token "$NAV" --raw-hex "$SESSION_HEX"
+grep -q "progress tam-session sim" "$WORK/ua.out" || fail "no tam-session: $(cat "$WORK/ua.out")"
+wait_line "$WORK/broker.log" "tam-session 1 on tee sim error: shutdown after 0 message" 5 ||
+	fail "the tam-session did not end when its app left"
+pass "a tam-session ends when its app leaves"
+
+# 7. The broker stops with a tam-session open: it gets its final answer.
+"$UA" --url "$URL" --timeout 20 --token "$NAV" --raw-hex "$SESSION_HEX" >"$WORK/last.out" 2>&1 &
+UA_PID=$!
+wait_line "$WORK/last.out" "progress tam-session sim" 10 || fail "no tam-session: $(cat "$WORK/last.out")"
 stop_broker
+wait_exit "$UA_PID" 10
+grep -q "error 10 shutdown" "$WORK/last.out" || fail "no shutdown answer: $(cat "$WORK/last.out")"
 grep -q "notice: stopped" "$WORK/broker.log" || fail "no clean stop"
-pass "the broker stops cleanly"
+pass "the broker stops cleanly, answering the open tam-session"
