@@ -161,11 +161,11 @@ static void at_end(struct tb_apptam *at, int code, const char *reason)
 	if (at->call)
 		return; /* at_call_done frees it */
 	if (at->agent_session) {
+		/* the Agent opened a policy round for it */
 		tb_tee_close_agent_session(at->tee, at->agent_session);
 		at->agent_session = NULL;
-	}
-	if (at->started)
 		close_round(at->tee);
+	}
 	at_free(at);
 }
 
