@@ -24,6 +24,7 @@
 #ifndef TB_BROKER_H
 #define TB_BROKER_H
 
+#include "apptam.h"
 #include "banscore.h"
 #include "conf.h"
 #include "fairq.h"
@@ -31,6 +32,7 @@
 #include "http1.h"
 #include "keytable.h"
 #include "loader.h"
+#include "precheck.h"
 #include "ratelimit.h"
 #include "tamsm.h"
 #include "tb_teep.h"
@@ -90,6 +92,11 @@ struct tb_counters {
 	uint64_t authenticated;        /* connections opened with an identity */
 	uint64_t anonymous;            /* connections opened without one */
 	uint64_t forbidden;            /* requests an app_op hook refused */
+	/* apps acting as their own TAM (apptam.c) */
+	uint64_t app_tam_sessions;    /* tam-sessions started */
+	uint64_t app_tam_refused;     /* tam ops of apps without an [app-tam] section */
+	uint64_t dropped_forged;      /* TAM messages that failed the pre-check */
+	uint64_t tam_precheck_failed; /* HTTP TAM answers that failed it ([tam] precheck) */
 };
 
 /* A peer's address as the defences key it: 4 bytes for IPv4 (also when a
@@ -164,6 +171,7 @@ struct tb_call {
 	struct tb_tee *tee;
 	enum tb_call_kind kind;
 	struct tb_session *s; /* NULL for a cleanup call nobody waits for */
+	struct tb_apptam *at; /* or the app-as-TAM session waiting for it */
 	/* inputs (borrowed from the session, which outlives the call) */
 	struct tb_ta_request req;
 	struct tb_bytes segs[TB_TEEP_MAX_SEGMENTS];
@@ -215,6 +223,7 @@ struct tb_ua_conn {
 	int closing;
 	/* its fair-queue flow for each TEE, allocated on its first request */
 	struct tb_fq_flow *flows;
+	struct tb_apptam *apptam; /* its tam-session (one at most) */
 };
 
 struct tb_waiter {
@@ -276,7 +285,8 @@ struct tb_session {
 	enum tb_teep_type last_agent_type;
 	int saw_update;
 	unsigned policy_rounds;
-	int tam_refused; /* the Agent named a TAM URI that is not allowed */
+	int tam_refused;           /* the Agent named a TAM URI that is not allowed */
+	enum tb_precheck precheck; /* why the TAM's answer failed the pre-check */
 	int answered;
 	int finished;
 };
@@ -298,6 +308,10 @@ struct tb_broker {
 	unsigned tam_sessions[TB_CONF_MAX_TAMS]; /* live exchanges per [tam] */
 	struct tb_plugin_inst plugins[TB_CONF_MAX_PLUGINS];
 	size_t n_plugins;
+	struct tb_key *app_tam_keys[TB_CONF_MAX_APP_TAMS]; /* of conf.app_tams */
+	struct tb_key *tam_keys[TB_CONF_MAX_TAMS];         /* [tam] trust_anchor */
+	struct tb_apptam *apptams;                         /* open tam-sessions */
+	unsigned n_apptams;
 	uint64_t next_conn_id;
 	/* The plugins' decision on the handshake under way: taken in
 	 * HTTP_CONFIRM_UPGRADE, used in ESTABLISHED, which lws runs within the

@@ -56,6 +56,7 @@ enum sect_kind {
 	SECT_BAN,
 	SECT_QUEUE,
 	SECT_PLUGIN,
+	SECT_APP_TAM,
 	SECT_SKIP
 };
 
@@ -130,6 +131,7 @@ _Static_assert(sizeof(enum tb_numbering) == sizeof(int), "enum tb_numbering is n
 #define R(k, t, f, lo, hi, d) KEY(SECT_LIMIT, k, t, struct tb_conf_limit, f, lo, hi, d)
 #define N(k, t, f, lo, hi, d) KEY(SECT_BAN, k, t, struct tb_conf_ban, f, lo, hi, d)
 #define Q(k, t, f, lo, hi, d) KEY(SECT_QUEUE, k, t, struct tb_conf_queue, f, lo, hi, d)
+#define A(k, t, f, lo, hi, d) KEY(SECT_APP_TAM, k, t, struct tb_conf_app_tam, f, lo, hi, d)
 
 /* Keep conf/teep-broker.conf and the comments of conf.h in step with this. */
 static const struct conf_cmd conf_cmds[] = {
@@ -181,6 +183,8 @@ static const struct conf_cmd conf_cmds[] = {
     T("tls_insecure", CT_BOOL, tls_insecure, 0, 1, "no"),
     T("accept_media_types", CT_MEDIA_LIST, accept_media_types, 1, 255, NULL),
     T("allow_app_uris", CT_URI_LIST, allow_app_uris, 1, 8192, NULL),
+    T("precheck", CT_BOOL, precheck, 0, 1, "no"),
+    T("trust_anchor", CT_STRING, trust_anchor, 1, CONF_PATH_MAX, NULL),
 
     {.sect = SECT_DRIVER,
      .key = "path",
@@ -239,6 +243,7 @@ static const struct conf_cmd conf_cmds[] = {
     N("weight_tam_not_allowed", CT_UINT, weight_tam_not_allowed, 0, UINT32_MAX, "10"),
     N("weight_forbidden", CT_UINT, weight_forbidden, 0, UINT32_MAX, "10"),
     N("weight_unauthorized", CT_UINT, weight_unauthorized, 0, UINT32_MAX, "10"),
+    N("weight_forged", CT_UINT, weight_forged, 0, UINT32_MAX, "20"),
 
     {.sect = SECT_PLUGIN,
      .key = "path",
@@ -247,6 +252,23 @@ static const struct conf_cmd conf_cmds[] = {
      .min = 1,
      .max = CONF_PATH_MAX,
      .required = 1},
+
+    {.sect = SECT_APP_TAM,
+     .key = "key",
+     .type = CT_STRING,
+     .offset = offsetof(struct tb_conf_app_tam, key),
+     .min = 1,
+     .max = CONF_PATH_MAX,
+     .required = 1},
+    A("tee", CT_NAME, tee, 1, CONF_NAME_MAX, NULL),
+    {.sect = SECT_APP_TAM,
+     .key = "numbering",
+     .type = CT_ENUM,
+     .offset = offsetof(struct tb_conf_app_tam, numbering),
+     .def = "draft-26",
+     .enums = numberings},
+    A("max_messages", CT_UINT, max_messages, 1, 1024, "16"),
+    A("idle_timeout", CT_DURATION, idle_timeout_ms, 100, 3600 * 1000, "30s"),
 };
 
 #define N_CMDS COUNT(conf_cmds)
@@ -281,6 +303,7 @@ struct parser {
 	int driver_line[TB_CONF_MAX_DRIVERS];
 	int limit_line[TB_CONF_MAX_LIMITS];
 	int plugin_line[TB_CONF_MAX_PLUGINS];
+	int app_tam_line[TB_CONF_MAX_APP_TAMS];
 	int opt_line[TB_CONF_MAX_DRIVERS][TB_CONF_MAX_OPTS];
 	int plugin_opt_line[TB_CONF_MAX_PLUGINS][TB_CONF_MAX_OPTS];
 	struct seen seen_broker, seen_listener, seen_ban, seen_queue;
@@ -288,6 +311,7 @@ struct parser {
 	struct seen seen_driver[TB_CONF_MAX_DRIVERS];
 	struct seen seen_limit[TB_CONF_MAX_LIMITS];
 	struct seen seen_plugin[TB_CONF_MAX_PLUGINS];
+	struct seen seen_app_tam[TB_CONF_MAX_APP_TAMS];
 };
 
 static void conf_error(struct parser *p, int line, const char *fmt, ...)
@@ -773,6 +797,50 @@ static void open_plugin(struct parser *p, const char *name)
 	c->n_plugins++;
 }
 
+/* An app identity, as plugins give them: A-Z a-z 0-9 . _ - @ : */
+static int identity_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 64)
+		return 0;
+	for (; *s; s++) {
+		char c = *s;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.' || c == '@' || c == ':'))
+			return 0;
+	}
+	return 1;
+}
+
+static void open_app_tam(struct parser *p, const char *identity)
+{
+	struct tb_conf *c = p->conf;
+
+	for (size_t i = 0; i < c->n_app_tams; i++) {
+		if (strcmp(c->app_tams[i].identity, identity) == 0) {
+			conf_error(p, p->line, "duplicate section [%s] (first on line %d)",
+			           p->sect_name, p->app_tam_line[i]);
+			return;
+		}
+	}
+	if (c->n_app_tams == TB_CONF_MAX_APP_TAMS) {
+		conf_error(p, p->line, "too many app-tam sections (at most %d)",
+		           TB_CONF_MAX_APP_TAMS);
+		return;
+	}
+	struct tb_conf_app_tam *a = &c->app_tams[c->n_app_tams];
+	a->identity = strdup(identity);
+	if (!a->identity || apply_defaults(SECT_APP_TAM, a) != TB_OK) {
+		p->nomem = 1;
+		c->n_app_tams++;
+		return;
+	}
+	p->app_tam_line[c->n_app_tams] = p->line;
+	enter(p, SECT_APP_TAM, a, &p->seen_app_tam[c->n_app_tams]);
+	c->n_app_tams++;
+}
+
 static void open_single(struct parser *p, int *first_line, enum sect_kind kind, void *base,
                         struct seen *seen)
 {
@@ -841,6 +909,15 @@ static void open_section(struct parser *p, const char *name)
 			           p->sect_name, CONF_NAME_MAX);
 	} else if (strcmp(name, "plugin") == 0) {
 		conf_error(p, p->line, "[plugin] needs a name: [plugin:NAME]");
+	} else if ((arg = named(name, "app-tam")) != NULL) {
+		if (identity_ok(arg))
+			open_app_tam(p, arg);
+		else
+			conf_error(
+			    p, p->line,
+			    "bad identity in [%s]: 1..64 of A-Z a-z 0-9 . _ - @ :", p->sect_name);
+	} else if (strcmp(name, "app-tam") == 0) {
+		conf_error(p, p->line, "[app-tam] needs an app identity: [app-tam:IDENTITY]");
 	} else if (strcmp(name, "ban") == 0) {
 		open_single(p, &p->ban_line, SECT_BAN, &p->conf->ban, &p->seen_ban);
 	} else if (strcmp(name, "queue") == 0) {
@@ -1097,6 +1174,10 @@ static void check_sections(struct parser *p)
 		else
 			snprintf(what, sizeof(what), "[tam:%s]", c->tams[i].name);
 		check_required(p, SECT_TAM, &p->seen_tam[i], p->tam_line[i], what);
+		if (c->tams[i].precheck && !c->tams[i].trust_anchor)
+			conf_error(
+			    p, key_line(&p->seen_tam[i], SECT_TAM, "precheck", p->tam_line[i]),
+			    "%s: precheck = yes needs trust_anchor (the TAM's public key)", what);
 	}
 	for (size_t i = 0; i < c->n_drivers; i++) {
 		const struct tb_conf_driver *d = &c->drivers[i];
@@ -1114,6 +1195,21 @@ static void check_sections(struct parser *p)
 	for (size_t i = 0; i < c->n_plugins; i++) {
 		snprintf(what, sizeof(what), "[plugin:%s]", c->plugins[i].name);
 		check_required(p, SECT_PLUGIN, &p->seen_plugin[i], p->plugin_line[i], what);
+	}
+	for (size_t i = 0; i < c->n_app_tams; i++) {
+		const struct tb_conf_app_tam *a = &c->app_tams[i];
+		int found = !a->tee;
+
+		snprintf(what, sizeof(what), "[app-tam:%s]", a->identity);
+		check_required(p, SECT_APP_TAM, &p->seen_app_tam[i], p->app_tam_line[i], what);
+		for (size_t d = 0; a->tee && d < c->n_drivers; d++)
+			found |= strcmp(c->drivers[d].name, a->tee) == 0;
+		if (!found)
+			conf_error(
+			    p,
+			    key_line(&p->seen_app_tam[i], SECT_APP_TAM, "tee", p->app_tam_line[i]),
+			    "%s names TEE \"%s\", but there is no [driver:%s] section", what,
+			    a->tee, a->tee);
 	}
 	if (c->n_drivers == 0)
 		conf_error(p, 0, "no [driver:NAME] section: the broker needs at least one TEE");
@@ -1258,6 +1354,7 @@ static void free_tam(struct tb_conf_tam *t)
 	free(t->ca_file);
 	free(t->accept_media_types);
 	free(t->allow_app_uris);
+	free(t->trust_anchor);
 }
 
 static void free_opts(struct tb_conf_kv *opts, size_t n)
@@ -1297,6 +1394,11 @@ void tb_conf_free(struct tb_conf *conf)
 		free(conf->plugins[i].path);
 		free_opts(conf->plugins[i].opts, conf->plugins[i].n_opts);
 	}
+	for (size_t i = 0; i < conf->n_app_tams && i < TB_CONF_MAX_APP_TAMS; i++) {
+		free(conf->app_tams[i].identity);
+		free(conf->app_tams[i].key);
+		free(conf->app_tams[i].tee);
+	}
 	free(conf->ban.allow);
 	/* Zeroed, so that a second call (or one after a failed load) is
 	 * harmless. */
@@ -1312,5 +1414,15 @@ const struct tb_conf_tam *tb_conf_find_tam(const struct tb_conf *conf, const cha
 	for (size_t i = 0; i < conf->n_tams; i++)
 		if (conf->tams[i].name && strcmp(conf->tams[i].name, name) == 0)
 			return &conf->tams[i];
+	return NULL;
+}
+
+const struct tb_conf_app_tam *tb_conf_find_app_tam(const struct tb_conf *conf, const char *identity)
+{
+	if (!conf || !identity || !*identity)
+		return NULL;
+	for (size_t i = 0; i < conf->n_app_tams; i++)
+		if (conf->app_tams[i].identity && strcmp(conf->app_tams[i].identity, identity) == 0)
+			return &conf->app_tams[i];
 	return NULL;
 }

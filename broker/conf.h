@@ -10,12 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TB_CONF_MAX_TAMS    16
-#define TB_CONF_MAX_DRIVERS 8
-#define TB_CONF_MAX_LIMITS  8  /* [limit:NAME] sections */
-#define TB_CONF_MAX_OPTS    32 /* extra key = value lines per driver or plugin */
-#define TB_CONF_MAX_PLUGINS 8
-#define TB_CONF_MAX_ERRORS  16
+#define TB_CONF_MAX_TAMS     16
+#define TB_CONF_MAX_DRIVERS  8
+#define TB_CONF_MAX_LIMITS   8  /* [limit:NAME] sections */
+#define TB_CONF_MAX_OPTS     32 /* extra key = value lines per driver or plugin */
+#define TB_CONF_MAX_PLUGINS  8
+#define TB_CONF_MAX_ERRORS   16
+#define TB_CONF_MAX_APP_TAMS 16 /* [app-tam:IDENTITY] sections */
 
 struct tb_conf_kv {
 	char *key;
@@ -57,6 +58,10 @@ struct tb_conf_tam {
 	                                 that the broker connects to besides uri,
 	                                 separated by spaces or commas (tamuri.h);
 	                                 NULL: none */
+	int precheck;                 /* check the TAM's messages before the TEE
+	                                 sees them (precheck.c); default no */
+	char *trust_anchor;           /* the TAM's public key (PEM) for precheck;
+	                                 required with precheck = yes */
 };
 
 /* [driver:NAME] */
@@ -80,6 +85,17 @@ struct tb_conf_plugin {
 	                                             the plugin directory */
 	struct tb_conf_kv opts[TB_CONF_MAX_OPTS]; /* every other key, passed to init() */
 	size_t n_opts;
+};
+
+/* [app-tam:IDENTITY]: an app identity (given by a plugin) that may act as
+ * its own TAM towards a TEE (docs/defences.md section 8). */
+struct tb_conf_app_tam {
+	char *identity;              /* the section's name */
+	char *key;                   /* PEM file of the TAM's public key (required) */
+	char *tee;                   /* the TEE it may use; NULL: any */
+	enum tb_numbering numbering; /* of its messages; default draft-26 */
+	uint32_t max_messages;       /* tam-messages per tam-session; default 16 */
+	uint64_t idle_timeout_ms;    /* a tam-session without a message ends; default 30s */
 };
 
 /* What a [limit:NAME] zone counts. */
@@ -136,6 +152,8 @@ struct tb_conf_ban {
 	uint32_t weight_tam_not_allowed; /* a request suggesting a TAM not allowed; default 10 */
 	uint32_t weight_forbidden;       /* a request a plugin refused; default 10 */
 	uint32_t weight_unauthorized;    /* a handshake a plugin refused; default 10 */
+	uint32_t weight_forged;          /* a TAM message that failed the pre-check, or a
+	                                    tam op without the right; default 20 */
 };
 
 /* [broker] */
@@ -159,6 +177,8 @@ struct tb_conf {
 	size_t n_limits;
 	struct tb_conf_plugin plugins[TB_CONF_MAX_PLUGINS]; /* in file order */
 	size_t n_plugins;
+	struct tb_conf_app_tam app_tams[TB_CONF_MAX_APP_TAMS];
+	size_t n_app_tams;
 	struct tb_conf_ban ban;
 	struct tb_conf_queue queue;
 };
@@ -192,6 +212,8 @@ struct tb_cidr;
  * (a bad entry, or more than cap). */
 int tb_conf_parse_cidrs(const char *s, struct tb_cidr *out, size_t cap, size_t *n);
 void tb_conf_free(struct tb_conf *conf);
+const struct tb_conf_app_tam *tb_conf_find_app_tam(const struct tb_conf *conf,
+                                                   const char *identity);
 const struct tb_conf_tam *tb_conf_find_tam(const struct tb_conf *conf, const char *name);
 
 #endif

@@ -337,7 +337,8 @@ static size_t zone_key(const struct tb_conf_limit *l, const struct tb_ua_conn *c
 {
 	size_t n;
 
-	/* the global keys: one bucket per TEE, per TAM, or for all */
+	/* the global keys: one bucket per TEE, per TAM, or for all (tee NULL,
+	 * as for an app acting as a TAM: the first TEE's) */
 	switch (l->key) {
 	case TB_LIMIT_KEY_TEE:
 		key[0] = 2;

@@ -57,7 +57,7 @@ void tb_broker_maybe_exit(struct tb_broker *b)
 {
 	if (!b->stopping || b->exit_loop || !b->ctx)
 		return;
-	if (b->n_sessions == 0 && tb_ua_pending_tx(b) == 0) {
+	if (b->n_sessions == 0 && b->n_apptams == 0 && tb_ua_pending_tx(b) == 0) {
 		b->exit_loop = 1;
 		lws_cancel_service(b->ctx);
 	}
@@ -72,8 +72,9 @@ static void stop_timeout(lws_sorted_usec_list_t *sul)
 		       b->n_sessions);
 		tb_session_abort_all(b, TB_UA_E_SHUTDOWN, "the broker is stopping");
 	}
+	tb_apptam_abort_all(b);
 	/* Answers are written; give them a moment, then go regardless. */
-	if (!b->exit_loop && tb_ua_pending_tx(b) == 0 && b->n_sessions == 0) {
+	if (!b->exit_loop && tb_ua_pending_tx(b) == 0 && b->n_sessions == 0 && b->n_apptams == 0) {
 		b->exit_loop = 1;
 		return;
 	}
@@ -95,6 +96,7 @@ static void begin_stop(struct tb_broker *b, const char *why)
 	       b->n_sessions, (unsigned long long)b->conf.shutdown_grace_ms);
 	b->stopping = 1;
 	tb_ua_stopping(b);
+	tb_apptam_stopping(b);
 #ifdef HAVE_SYSTEMD
 	sd_notify(0, "STOPPING=1");
 #endif
@@ -116,7 +118,9 @@ static void log_counters(const struct tb_broker *b)
 	       "tee calls %llu timeouts %llu; coalesced %llu, busy sessions %llu waiters %llu; "
 	       "tam not allowed %llu, refused from the agent %llu; "
 	       "queued %llu, busy queue %llu, queue timeouts %llu; "
-	       "rate limited %llu delayed %llu dry-run %llu; bans %llu",
+	       "rate limited %llu delayed %llu dry-run %llu; bans %llu; "
+	       "app-tam sessions %llu refused %llu, dropped-forged %llu; tam pre-check "
+	       "failures %llu",
 	       (unsigned long long)k->conns_accepted, (unsigned long long)k->refused_stopping,
 	       (unsigned long long)k->refused_global, (unsigned long long)k->refused_per_ip,
 	       (unsigned long long)k->refused_banned, (unsigned long long)k->refused_origin,
@@ -132,7 +136,9 @@ static void log_counters(const struct tb_broker *b)
 	       (unsigned long long)k->queued, (unsigned long long)k->busy_queue,
 	       (unsigned long long)k->queue_timeouts, (unsigned long long)k->rate_limited,
 	       (unsigned long long)k->rate_delayed, (unsigned long long)k->rate_dryrun,
-	       (unsigned long long)k->bans);
+	       (unsigned long long)k->bans, (unsigned long long)k->app_tam_sessions,
+	       (unsigned long long)k->app_tam_refused, (unsigned long long)k->dropped_forged,
+	       (unsigned long long)k->tam_precheck_failed);
 	if (b->n_plugins)
 		tb_log(TB_LOG_NOTICE,
 		       "plugins: handshakes refused %llu unauthorized %llu forbidden %llu bad "
@@ -419,6 +425,11 @@ int main(int argc, char **argv)
 		rc = EXIT_FAIL;
 		goto out;
 	}
+	if (tb_apptam_setup(b, why, sizeof(why))) {
+		tb_log(TB_LOG_ERR, "%s", why);
+		rc = EXIT_CONFIG;
+		goto out;
+	}
 
 	int cr = create_context(b);
 	if (cr) {
@@ -458,6 +469,7 @@ int main(int argc, char **argv)
 out:
 	if (b->ctx) {
 		tb_session_abort_all(b, TB_UA_E_SHUTDOWN, "the broker is stopping");
+		tb_apptam_abort_all(b);
 		lws_context_destroy(b->ctx);
 		b->ctx = NULL;
 	}
@@ -472,6 +484,8 @@ out:
 	}
 	/* sessions whose last call came back during teardown */
 	tb_session_free_all(b);
+	tb_apptam_free_all(b);
+	tb_apptam_teardown(b);
 	tb_plugins_teardown(b);
 	tb_def_teardown(b);
 	if (b->conf.pid_file)

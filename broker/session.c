@@ -400,10 +400,15 @@ static void finish(struct tb_session *s)
 			break;
 		case TAMSM_F_PROTOCOL:
 			code = TB_UA_E_TAM_PROTOCOL;
-			snprintf(reason, sizeof(reason), "%s",
-			         s->http_too_large
-			             ? "the TAM's answer is larger than allowed"
-			             : "the TAM's answer is not application/teep+cbor");
+			if (s->precheck != TB_PRECHECK_OK)
+				snprintf(reason, sizeof(reason),
+				         "the TAM's answer failed the broker's pre-check: %s",
+				         tb_precheck_reason(s->precheck));
+			else
+				snprintf(reason, sizeof(reason), "%s",
+				         s->http_too_large
+				             ? "the TAM's answer is larger than allowed"
+				             : "the TAM's answer is not application/teep+cbor");
 			break;
 		case TAMSM_F_TIMEOUT:
 			code = TB_UA_E_TIMEOUT;
@@ -589,6 +594,27 @@ static void http_detach(struct tb_session *s, struct lws *wsi)
 	}
 }
 
+/* [tam] precheck = yes: the TAM's answer must pass the check an app acting
+ * as its own TAM passes (precheck.c) before the TEE sees it. */
+static int precheck_ok(struct tb_session *s)
+{
+	const struct tb_conf_tam *tam = s->tee->tam;
+	struct tb_key *key = s->b->tam_keys[tam - s->b->conf.tams];
+	enum tb_teep_type type;
+
+	s->precheck = tb_precheck_tam_message(s->body, s->body_len, tam->max_response_size, &key, 1,
+	                                      tam->numbering, &type);
+	if (s->precheck == TB_PRECHECK_OK)
+		return 1;
+	s->b->counters.tam_precheck_failed++;
+	tb_log(TB_LOG_WARN,
+	       "session %p: the answer of TAM %s (%zu bytes, %s) failed the pre-check: %s; "
+	       "the TEE does not see it",
+	       (void *)s, s->uri, s->body_len, tb_teep_type_name(type),
+	       tb_precheck_reason(s->precheck));
+	return 0;
+}
+
 static void http_outcome(struct tb_session *s, struct lws *wsi, enum tamsm_http_outcome o)
 {
 	http_detach(s, wsi);
@@ -596,6 +622,9 @@ static void http_outcome(struct tb_session *s, struct lws *wsi, enum tamsm_http_
 		return;
 	s->http_delivered = 1;
 	lws_sul_cancel(&s->timer);
+	if (o == TAMSM_HTTP_OK && s->body_len && s->http_media_ok && s->http_status >= 200 &&
+	    s->http_status <= 299 && s->tee->tam->precheck && !precheck_ok(s))
+		o = TAMSM_HTTP_MALFORMED; /* a TAM failure: ProcessError, error 8 */
 	if (o == TAMSM_HTTP_OK && s->body_len) {
 		enum tb_teep_type t =
 		    tb_teep_peek_type(s->body, s->body_len, s->tee->tam->numbering);

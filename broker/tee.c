@@ -183,6 +183,10 @@ static void call_done(struct tb_job *job)
 		tb_session_call_done(c);
 		return;
 	}
+	if (c->at) {
+		tb_apptam_call_done(c);
+		return;
+	}
 	/* Nobody waits: release what the driver handed over. */
 	if (c->out.session && c->kind != TB_CALL_SESSION_CLOSE)
 		tb_tee_close_agent_session(c->tee, c->out.session);

@@ -78,19 +78,26 @@ static void enqueue(struct tb_ua_conn *c, const uint8_t *frame, size_t len)
 
 void tb_ua_answer(struct tb_ua_conn *c, const struct tb_ua_answer *a)
 {
-	uint8_t frame[TB_UA_ANSWER_MAX];
+	uint8_t frame[TB_UA_ANSWER_MAX], *buf = frame;
+	size_t cap = sizeof(frame);
 
 	if (a->event == TB_UA_EV_PROGRESS &&
 	    c->tx_count >= c->b->conf.listener.max_queued_answers) {
 		c->b->counters.progress_dropped++;
 		return;
 	}
-	int n = tb_ua_answer_encode(a, frame, sizeof(frame));
-	if (n < 0) {
-		tb_log(TB_LOG_ERR, "app %s: cannot encode an answer (%d)", c->peer, n);
-		return;
+	if (a->msg && a->event == TB_UA_EV_DONE) {
+		/* the Agent's answer to an app acting as a TAM */
+		cap = TB_UA_ANSWER_MAX + a->msg_len;
+		buf = malloc(cap);
 	}
-	enqueue(c, frame, (size_t)n);
+	int n = buf ? tb_ua_answer_encode(a, buf, cap) : TB_ERR_NOMEM;
+	if (n < 0)
+		tb_log(TB_LOG_ERR, "app %s: cannot encode an answer (%d)", c->peer, n);
+	else
+		enqueue(c, buf, (size_t)n);
+	if (buf != frame)
+		free(buf);
 }
 
 static void answer_error(struct tb_ua_conn *c, int has_id, uint64_t id, int code,
@@ -130,7 +137,7 @@ static int id_in_use(struct tb_ua_conn *c, uint64_t id)
 	for (struct tb_waiter *w = c->requests; w; w = w->conn_next)
 		if (w->req_id == id && !w->s->answered)
 			return 1;
-	return 0;
+	return tb_apptam_id_in_use(c, id);
 }
 
 /* lws timeouts count whole seconds: round up so that 500ms is not "never" */
@@ -408,6 +415,29 @@ static int plugins_allow(struct tb_ua_conn *c, const struct tb_ua_request *req,
 	return 0;
 }
 
+/* A tam op (apptam.c): its checks, then the "tee-calls" zones when it would
+ * call the TEE, then the call. */
+static void process_tam(struct tb_ua_conn *c, struct frame *f, enum stage stage)
+{
+	int charged = stage == STAGE_RUN;
+	uint64_t delay, retry;
+	unsigned pins;
+
+	while (tb_apptam_request(c, &f->req, charged) == TB_APPTAM_CHARGE) {
+		switch (tb_def_limit(c->b, c, NULL, TB_LIMIT_TEE_CALLS, &delay, &retry, &pins)) {
+		case TB_DEF_DELAY:
+			hold(c, f, STAGE_RUN, delay, pins);
+			return;
+		case TB_DEF_REFUSE:
+			refuse(c, f, retry);
+			return;
+		case TB_DEF_PASS:
+			charged = 1;
+			break;
+		}
+	}
+}
+
 /* The frame's way from the rate limits to its session, from `stage` on. */
 static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 {
@@ -442,6 +472,10 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 	if (id_in_use(c, req->id)) {
 		answer_error(c, 1, req->id, TB_UA_E_DUPLICATE_ID,
 		             "a request with this id is still in flight");
+		return;
+	}
+	if (req->op >= TB_UA_OP_TAM_SESSION) {
+		process_tam(c, f, stage);
 		return;
 	}
 	struct tb_tee *tee = tb_tee_find(b, req->tee);
@@ -768,6 +802,7 @@ static void closed(struct tb_broker *b, struct tb_ua_conn *c)
 	c->n_requests = 0;
 	/* its requests still waiting for a TEE go on only for other apps */
 	tb_session_conn_closing(c);
+	tb_apptam_conn_closed(c);
 	held_free(c);
 	pause_free(c);
 	conn_free_tx(c);

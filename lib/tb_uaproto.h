@@ -14,12 +14,17 @@
 #define TB_UA_MAX_URI     512 /* bytes of a TAM URI hint */
 #define TB_UA_MAX_NAME    64  /* bytes of a TEE name */
 #define TB_UA_MAX_TEXT    256 /* bytes of any reason/detail text */
+/* bytes of a TEEP message in "msg" (the broker's frame size bounds it more) */
+#define TB_UA_MAX_MSG (1024 * 1024)
 
 enum tb_ua_op {
 	TB_UA_OP_NONE = 0,
 	TB_UA_OP_REQUEST_TA,   /* "request-ta" */
 	TB_UA_OP_UNREQUEST_TA, /* "unrequest-ta" */
-	TB_UA_OP_POLICY_CHECK  /* "policy-check" */
+	TB_UA_OP_POLICY_CHECK, /* "policy-check" */
+	TB_UA_OP_TAM_SESSION,  /* "tam-session": the app acts as a TAM */
+	TB_UA_OP_TAM_MESSAGE,  /* "tam-message": one TAM message for the Agent */
+	TB_UA_OP_TAM_END       /* "tam-end": close the tam-session */
 };
 
 /* Error codes in "error" answers (stable; documented in docs/ua-api.md). */
@@ -38,7 +43,10 @@ enum tb_ua_code {
 	TB_UA_E_AGENT_ERROR = 12,     /* exchange ended with a TEEP Error from the Agent */
 	TB_UA_E_INTERNAL = 13,        /* out of memory or a bug */
 	TB_UA_E_TAM_NOT_ALLOWED = 14, /* a TAM URI the operator does not allow */
-	TB_UA_E_FORBIDDEN = 15        /* the broker's policy (a plugin) refused the request */
+	TB_UA_E_FORBIDDEN = 15,       /* the broker's policy refused the request */
+	TB_UA_E_NO_SESSION = 16,      /* tam-message/tam-end: no such open tam-session */
+	TB_UA_E_REJECTED = 17,        /* a TAM message failed the broker's pre-check */
+	TB_UA_E_SESSION_LIMIT = 18    /* a tam-session reached its message cap */
 };
 
 /* A decoded request; strings are NUL-terminated copies owned by the struct. */
@@ -48,6 +56,9 @@ struct tb_ua_request {
 	struct tb_component_id component; /* n == 0 for policy-check */
 	char *tam_uri;                    /* NULL if absent */
 	char *tee;                        /* NULL: the default TEE */
+	uint64_t session;                 /* tam-message, tam-end: the tam-session's id */
+	uint8_t *msg;                     /* tam-message: the TEEP message (owned) */
+	size_t msg_len;
 };
 
 enum tb_ua_event { TB_UA_EV_PROGRESS = 1, TB_UA_EV_DONE, TB_UA_EV_ERROR, TB_UA_EV_BUSY };
@@ -63,6 +74,8 @@ struct tb_ua_answer {
 	int code;                /* error */
 	const char *reason;      /* error */
 	uint64_t retry_after_ms; /* busy */
+	const uint8_t *msg;      /* done of a tam-message: the Agent's answer, or NULL */
+	size_t msg_len;
 };
 
 /*
@@ -77,10 +90,12 @@ void tb_ua_request_clear(struct tb_ua_request *req);
 int tb_ua_request_encode(const struct tb_ua_request *req, uint8_t **out, size_t *out_len);
 
 /* Encode an answer into out[0..cap); returns bytes written or a negative
- * status. Answers are small: TB_UA_ANSWER_MAX bytes always suffice. */
+ * status. Answers are small: TB_UA_ANSWER_MAX bytes always suffice, plus
+ * msg_len for a done answer that carries a msg. */
 #define TB_UA_ANSWER_MAX 1024
 int tb_ua_answer_encode(const struct tb_ua_answer *a, uint8_t *out, size_t cap);
-/* Decode an answer (clients). Strings are copied into the caller's arena. */
+/* Decode an answer (clients). Strings, and a "msg", are copied into the
+ * caller's arena. */
 int tb_ua_answer_decode(const uint8_t *buf, size_t len, struct tb_ua_answer *a, char *arena,
                         size_t arena_len);
 

@@ -25,8 +25,9 @@
 #define UA_MAX_SEGMENT 64 /* bytes of one component id segment */
 
 /* The keys a request may carry. */
-enum req_key { RK_ID, RK_OP, RK_COMPONENT, RK_TAM, RK_TEE, RK_COUNT };
-static const char *const req_keys[RK_COUNT] = {"id", "op", "component", "tam", "tee"};
+enum req_key { RK_ID, RK_OP, RK_COMPONENT, RK_TAM, RK_TEE, RK_SESSION, RK_MSG, RK_COUNT };
+static const char *const req_keys[RK_COUNT] = {"id",  "op",      "component", "tam",
+                                               "tee", "session", "msg"};
 
 /* The keys an answer may carry. */
 enum ans_key {
@@ -38,16 +39,20 @@ enum ans_key {
 	AK_CODE,
 	AK_REASON,
 	AK_RETRY_AFTER,
+	AK_MSG,
 	AK_COUNT
 };
-static const char *const ans_keys[AK_COUNT] = {"id",     "event", "step",   "detail",
-                                               "result", "code",  "reason", "retry-after"};
+static const char *const ans_keys[AK_COUNT] = {"id",   "event",  "step",        "detail", "result",
+                                               "code", "reason", "retry-after", "msg"};
 
 static const char *const op_names[] = {
     [TB_UA_OP_NONE] = "none",
     [TB_UA_OP_REQUEST_TA] = "request-ta",
     [TB_UA_OP_UNREQUEST_TA] = "unrequest-ta",
     [TB_UA_OP_POLICY_CHECK] = "policy-check",
+    [TB_UA_OP_TAM_SESSION] = "tam-session",
+    [TB_UA_OP_TAM_MESSAGE] = "tam-message",
+    [TB_UA_OP_TAM_END] = "tam-end",
 };
 
 static const char *const event_names[] = {
@@ -73,6 +78,9 @@ static const char *const code_names[] = {
     [TB_UA_E_INTERNAL] = "internal",
     [TB_UA_E_TAM_NOT_ALLOWED] = "tam-not-allowed",
     [TB_UA_E_FORBIDDEN] = "forbidden",
+    [TB_UA_E_NO_SESSION] = "no-session",
+    [TB_UA_E_REJECTED] = "rejected",
+    [TB_UA_E_SESSION_LIMIT] = "session-limit",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -285,6 +293,7 @@ static size_t answer_fields(const struct tb_ua_answer *a, int want[AK_COUNT])
 	case TB_UA_EV_DONE:
 		want[AK_RESULT] = 1;
 		want[AK_DETAIL] = a->detail != NULL;
+		want[AK_MSG] = a->msg != NULL;
 		break;
 	case TB_UA_EV_ERROR:
 		want[AK_CODE] = 1;
@@ -346,12 +355,56 @@ int tb_ua_answer_encode(const struct tb_ua_answer *a, uint8_t *out, size_t cap)
 		w_key(&w, "detail");
 		w_clean_text(&w, a->detail);
 	}
+	if (want[AK_MSG]) {
+		w_key(&w, "msg");
+		w_bytes(&w, a->msg, a->msg_len);
+	}
 	if (w.full)
 		return TB_ERR_TOOBIG;
 	return (int)w.len;
 }
 
 /* ---- request checks shared by the encoder and the decoder ------------- */
+
+static int op_has_component(enum tb_ua_op op)
+{
+	return op == TB_UA_OP_REQUEST_TA || op == TB_UA_OP_UNREQUEST_TA;
+}
+
+/* tam-message and tam-end name their tam-session */
+static int op_has_session(enum tb_ua_op op)
+{
+	return op == TB_UA_OP_TAM_MESSAGE || op == TB_UA_OP_TAM_END;
+}
+
+/* Which of tam, tee, session and msg the op takes: present when required,
+ * absent when the op does not take it. */
+static int check_members(const struct tb_ua_request *req, int has_session, char *err, size_t errlen)
+{
+	enum tb_ua_op op = req->op;
+	int tam_ok = op <= TB_UA_OP_POLICY_CHECK;
+	int tee_ok = op <= TB_UA_OP_TAM_SESSION;
+	int msg_need = op == TB_UA_OP_TAM_MESSAGE;
+
+	if (req->tam_uri && !tam_ok)
+		return set_err(err, errlen, TB_ERR_INVAL, "\"tam\" must be absent for %s",
+		               op_names[op]);
+	if (req->tee && !tee_ok)
+		return set_err(err, errlen, TB_ERR_INVAL, "\"tee\" must be absent for %s",
+		               op_names[op]);
+	if (has_session != op_has_session(op))
+		return set_err(err, errlen, TB_ERR_INVAL, "\"session\" must be %s for %s",
+		               has_session ? "absent" : "present", op_names[op]);
+	if ((req->msg != NULL) != msg_need)
+		return set_err(err, errlen, TB_ERR_INVAL, "\"msg\" must be %s for %s",
+		               req->msg ? "absent" : "present", op_names[op]);
+	if (req->msg && (req->msg_len < 1 || req->msg_len > TB_UA_MAX_MSG))
+		return set_err(err, errlen, TB_ERR_INVAL, "\"msg\" must be 1..%d bytes, not %zu",
+		               TB_UA_MAX_MSG, req->msg_len);
+	if (has_session && req->session > UA_ID_MAX)
+		return set_err(err, errlen, TB_ERR_INVAL, "\"session\" is larger than 2^53-1");
+	return TB_OK;
+}
 
 static int tee_char(unsigned char c)
 {
@@ -417,10 +470,10 @@ static int check_tam(const char *s, size_t n, char *err, size_t errlen)
 static int check_component(const struct tb_component_id *c, enum tb_ua_op op, char *err,
                            size_t errlen)
 {
-	if (op == TB_UA_OP_POLICY_CHECK) {
+	if (!op_has_component(op)) {
 		if (c->n)
 			return set_err(err, errlen, TB_ERR_INVAL,
-			               "\"component\" must be absent for policy-check");
+			               "\"component\" must be absent for %s", op_names[op]);
 		return TB_OK;
 	}
 	if (c->n < 1 || c->n > TB_TEEP_MAX_SEGMENTS)
@@ -437,7 +490,7 @@ static int check_component(const struct tb_component_id *c, enum tb_ua_op op, ch
 
 static int op_valid(enum tb_ua_op op)
 {
-	return op >= TB_UA_OP_REQUEST_TA && op <= TB_UA_OP_POLICY_CHECK;
+	return op >= TB_UA_OP_REQUEST_TA && op <= TB_UA_OP_TAM_END;
 }
 
 /* ---- request encoding -------------------------------------------------- */
@@ -458,6 +511,8 @@ int tb_ua_request_encode(const struct tb_ua_request *req, uint8_t **out, size_t 
 		return TB_ERR_INVAL;
 	if (req->tee && check_tee(req->tee, strlen(req->tee), NULL, 0) != TB_OK)
 		return TB_ERR_INVAL;
+	if (check_members(req, op_has_session(req->op), NULL, 0) != TB_OK)
+		return TB_ERR_INVAL;
 
 	/* The checks above bound every length, so this sum cannot overflow:
 	 * 9 bytes is the longest CBOR head. */
@@ -473,6 +528,14 @@ int tb_ua_request_encode(const struct tb_ua_request *req, uint8_t **out, size_t 
 	}
 	if (req->tee) {
 		cap += 16 + strlen(req->tee);
+		n++;
+	}
+	if (op_has_session(req->op)) {
+		cap += 24;
+		n++;
+	}
+	if (req->msg) {
+		cap += 16 + req->msg_len;
 		n++;
 	}
 	w.p = malloc(cap);
@@ -499,6 +562,14 @@ int tb_ua_request_encode(const struct tb_ua_request *req, uint8_t **out, size_t 
 	if (req->tee) {
 		w_key(&w, "tee");
 		w_text(&w, req->tee, strlen(req->tee));
+	}
+	if (op_has_session(req->op)) {
+		w_key(&w, "session");
+		w_uint(&w, req->session);
+	}
+	if (req->msg) {
+		w_key(&w, "msg");
+		w_bytes(&w, req->msg, req->msg_len);
 	}
 	if (w.full) {
 		/* Unreachable while cap above stays an upper bound. */
@@ -593,7 +664,7 @@ static int decode_op(const cbor_item_t *item, enum tb_ua_op *op, char *err, size
 		return set_err(err, errlen, TB_ERR_INVAL, "missing \"op\"");
 	if (tb_cbor_get_text(item, &s, &n) != TB_OK)
 		return set_err(err, errlen, TB_ERR_INVAL, "\"op\" is not a text string");
-	for (int o = TB_UA_OP_REQUEST_TA; o <= TB_UA_OP_POLICY_CHECK; o++) {
+	for (int o = TB_UA_OP_REQUEST_TA; o <= TB_UA_OP_TAM_END; o++) {
 		if (strlen(op_names[o]) == n && memcmp(op_names[o], s, n) == 0) {
 			*op = (enum tb_ua_op)o;
 			return TB_OK;
@@ -610,14 +681,14 @@ static int decode_component(const cbor_item_t *item, enum tb_ua_op op, struct tb
 	size_t n;
 
 	if (!item) {
-		if (op == TB_UA_OP_POLICY_CHECK)
+		if (!op_has_component(op))
 			return TB_OK;
 		return set_err(err, errlen, TB_ERR_INVAL, "missing \"component\" (required by %s)",
 		               op_names[op]);
 	}
-	if (op == TB_UA_OP_POLICY_CHECK)
-		return set_err(err, errlen, TB_ERR_INVAL,
-		               "\"component\" must be absent for policy-check");
+	if (!op_has_component(op))
+		return set_err(err, errlen, TB_ERR_INVAL, "\"component\" must be absent for %s",
+		               op_names[op]);
 	if (!cbor_isa_array(item) || !cbor_array_is_definite(item))
 		return set_err(err, errlen, TB_ERR_INVAL,
 		               "\"component\" is not a definite-length array");
@@ -699,6 +770,26 @@ static int decode_request_map(const cbor_item_t *map, struct tb_ua_request *req,
 		rc = decode_opt_text(v[RK_TAM], "tam", check_tam, &req->tam_uri, err, errlen);
 	if (rc == TB_OK)
 		rc = decode_opt_text(v[RK_TEE], "tee", check_tee, &req->tee, err, errlen);
+	if (rc == TB_OK && v[RK_SESSION] && tb_cbor_get_uint(v[RK_SESSION], &req->session) != TB_OK)
+		rc = set_err(err, errlen, TB_ERR_INVAL, "\"session\" is not an unsigned integer");
+	if (rc == TB_OK && v[RK_MSG]) {
+		const uint8_t *p;
+		size_t n;
+
+		if (tb_cbor_get_bytes(v[RK_MSG], &p, &n) != TB_OK)
+			return set_err(err, errlen, TB_ERR_INVAL,
+			               "\"msg\" is not a definite byte string");
+		if (n < 1 || n > TB_UA_MAX_MSG)
+			return set_err(err, errlen, TB_ERR_INVAL,
+			               "\"msg\" must be 1..%d bytes, not %zu", TB_UA_MAX_MSG, n);
+		req->msg = malloc(n);
+		if (!req->msg)
+			return set_err(err, errlen, TB_ERR_NOMEM, "out of memory");
+		memcpy(req->msg, p, n);
+		req->msg_len = n;
+	}
+	if (rc == TB_OK)
+		rc = check_members(req, v[RK_SESSION] != NULL, err, errlen);
 	return rc;
 }
 
@@ -740,6 +831,7 @@ void tb_ua_request_clear(struct tb_ua_request *req)
 		free(req->component.seg[i].ptr);
 	free(req->tam_uri);
 	free(req->tee);
+	free(req->msg);
 	memset(req, 0, sizeof(*req));
 }
 
@@ -846,6 +938,19 @@ static int decode_answer_map(const cbor_item_t *map, struct tb_ua_answer *a, str
 		rc = answer_text(v[AK_REASON], ar, &a->reason);
 	if (rc == TB_OK)
 		rc = answer_numbers(v, a);
+	if (rc == TB_OK && v[AK_MSG]) {
+		const uint8_t *p;
+		size_t n;
+
+		if (tb_cbor_get_bytes(v[AK_MSG], &p, &n) != TB_OK)
+			return TB_ERR_INVAL;
+		if (n > ar->cap - ar->used)
+			return TB_ERR_TOOBIG;
+		memcpy(ar->p + ar->used, p, n);
+		a->msg = (const uint8_t *)ar->p + ar->used;
+		a->msg_len = n;
+		ar->used += n;
+	}
 	return rc;
 }
 

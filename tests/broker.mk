@@ -86,3 +86,11 @@ tests_unit_test_worker_SOURCES = tests/unit/test_worker.c broker/worker.c
 tests_unit_test_worker_CFLAGS = $(UNIT_CFLAGS) $(LWS_CFLAGS) $(PTHREAD_CFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_worker_LDADD = $(CMOCKA_LIBS) $(LWS_LIBS) $(PTHREAD_LIBS)
 endif
+
+if ENABLE_UNIT_TESTS
+check_PROGRAMS += tests/unit/test_precheck
+TESTS += tests/unit/test_precheck
+tests_unit_test_precheck_SOURCES = tests/unit/test_precheck.c broker/precheck.c broker/precheck.h
+tests_unit_test_precheck_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_precheck_LDADD = $(UNIT_LDADD)
+endif

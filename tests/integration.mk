@@ -23,6 +23,8 @@ INTEGRATION_TESTS = \
 	tests/integration/policy_timer.sh \
 	tests/integration/tam_allow.sh \
 	tests/integration/coalesce.sh \
+	tests/integration/app_tam.sh \
+	tests/integration/tam_precheck.sh \
 	tests/integration/plugin_auth.sh \
 	tests/integration/plugin_hooks.sh
 TESTS += $(INTEGRATION_TESTS)

@@ -4,6 +4,8 @@ bin_PROGRAMS += teep-tam
 teep_tam_SOURCES = \
 	tools/teep-tam.c \
 	tools/tam_core.c tools/tam_core.h \
+	tools/tam_broker.c tools/tam_broker.h \
+	tools/ua_client.c tools/ua_client.h \
 	$(LWS_LOG_SRC)
 teep_tam_CFLAGS = $(AM_CFLAGS) $(LWS_CFLAGS) $(CBOR_CFLAGS)
 teep_tam_LDADD = libtbcommon.la $(LWS_LIBS) $(CBOR_LIBS) $(MBEDTLS_LIBS) $(LIBS)

@@ -55,6 +55,8 @@ struct tam_core {
 	uint64_t lifetime_ms;
 	uint64_t (*now_ms)(void *arg);
 	void *now_arg;
+	const struct tb_component_id *push;
+	size_t n_push;
 
 	struct tam_entry *catalog;
 	size_t n_catalog;
@@ -523,6 +525,8 @@ int tam_core_create(const struct tam_core_conf *conf, struct tam_core **out, cha
 	tam->key = conf->signing_key;
 	tam->num = conf->numbering;
 	tam->first = conf->first_message;
+	tam->push = conf->push;
+	tam->n_push = conf->n_push;
 	tam->max_body = conf->max_body ? conf->max_body : TAM_DEFAULT_MAX_BODY;
 	tam->max_manifest = conf->max_manifest ? conf->max_manifest : TAM_DEFAULT_MAX_MANIFEST;
 	tam->max_tokens = conf->max_tokens ? conf->max_tokens : TAM_DEFAULT_MAX_TOKENS;
@@ -753,6 +757,22 @@ static void plan_update(struct tam_core *tam, const struct tb_teep_msg *qr, stru
 		}
 		plan_dependency(tam, qr, p, e);
 		plan_add(p, e);
+	}
+	for (size_t i = 0; i < tam->n_push; i++) {
+		struct tam_entry *e = catalog_find_component(tam, &tam->push[i]);
+
+		tb_component_id_format(&tam->push[i], name, sizeof(name));
+		if (!e) {
+			tb_log(TB_LOG_NOTICE, "tam: pushed component %s is not in the catalog",
+			       name);
+			tam->cnt.unknown_components++;
+			continue;
+		}
+		if (in_tc_list(qr, &e->info.component))
+			continue;
+		plan_dependency(tam, qr, p, e);
+		if (plan_add(p, e))
+			tb_log(TB_LOG_INFO, "tam: %s pushed (%s)", e->file, name);
 	}
 	for (size_t i = 0; i < qr->n_unneeded_manifest_list; i++) {
 		struct tam_entry *e = catalog_find_manifest(tam, &qr->unneeded_manifest_list[i]);

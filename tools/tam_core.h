@@ -58,6 +58,11 @@ struct tam_core_conf {
 	 * make token expiry deterministic. */
 	uint64_t (*now_ms)(void *arg);
 	void *now_arg;
+	/* Components to install whether the Agent requested them or not, when
+	 * its QueryResponse does not list them installed (a TAM that pushes:
+	 * an app delivering its own personalization data). Borrowed. */
+	const struct tb_component_id *push;
+	size_t n_push;
 };
 
 /* What happened to the messages we received, for the operator and tests. */

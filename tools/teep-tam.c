@@ -12,11 +12,13 @@
  */
 #include "config.h"
 
+#include "tam_broker.h"
 #include "tam_core.h"
 
 #include "tb_cose.h"
 #include "tb_log.h"
 #include "tb_util.h"
+#include "ua_client.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -69,6 +71,13 @@ struct tam_opts {
 	const char *tls_key;
 	int log_headers;
 	int verbose;
+	/* --via-broker: an app of a TEEP Broker instead of an HTTP server */
+	const char *via_broker;
+	const char *token;
+	const char *tee;
+	unsigned timeout_s;
+	const char *push[TB_TEEP_MAX_LIST];
+	size_t n_push;
 };
 
 /* Everything the server owns; the lws context user pointer. */
@@ -77,6 +86,7 @@ struct tam_server {
 	struct tb_key *key;
 	struct tb_key *agent_keys[TAM_MAX_AGENTS];
 	struct tam_core *core;
+	struct tb_component_id push[TB_TEEP_MAX_LIST];
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
 	lws_sorted_usec_list_t tick; /* wakes the loop to look at signals */
@@ -736,6 +746,15 @@ static void usage(FILE *f)
 	        "  --tls-cert FILE       serve HTTPS with this certificate (PEM; with --tls-key)\n"
 	        "  --tls-key FILE        the certificate's private key (PEM)\n"
 	        "  --log-headers         log the method, path and HTTP headers of every request\n"
+	        "\n"
+	        "  --via-broker URL      no HTTP server: connect to a TEEP Broker's app API\n"
+	        "                        (ws://HOST:PORT/) as an app acting as its own TAM,\n"
+	        "                        run one tam-session and exit (0 completed)\n"
+	        "  --token TOKEN         with --via-broker: the app's bearer token\n"
+	        "  --tee NAME            with --via-broker: the TEE to ask for\n"
+	        "  --push COMPONENT      install this catalog component even when the Agent\n"
+	        "                        did not request it (repeatable; a/b/0x.. segments)\n"
+	        "  --timeout SECONDS     with --via-broker: give up after this long (default 60)\n"
 	        "  -v, --verbose         debug output\n"
 	        "  -h, --help            this text\n"
 	        "\n"
@@ -786,6 +805,11 @@ enum {
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_LOG_HEADERS,
+	OPT_VIA_BROKER,
+	OPT_TOKEN,
+	OPT_TEE,
+	OPT_PUSH,
+	OPT_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -807,6 +831,11 @@ static const struct option long_opts[] = {
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"log-headers", no_argument, NULL, OPT_LOG_HEADERS},
+    {"via-broker", required_argument, NULL, OPT_VIA_BROKER},
+    {"token", required_argument, NULL, OPT_TOKEN},
+    {"tee", required_argument, NULL, OPT_TEE},
+    {"push", required_argument, NULL, OPT_PUSH},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -833,6 +862,7 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 	o->max_manifest = TAM_DEFAULT_MAX_MANIFEST;
 	o->max_tokens = TAM_DEFAULT_MAX_TOKENS;
 	o->token_lifetime_ms = TAM_DEFAULT_TOKEN_LIFETIME_MS;
+	o->timeout_s = 60;
 
 	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -911,6 +941,32 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 		case OPT_LOG_HEADERS:
 			o->log_headers = 1;
 			break;
+		case OPT_VIA_BROKER:
+			o->via_broker = optarg;
+			break;
+		case OPT_TOKEN:
+			if (!ua_token_ok(optarg))
+				return bad_value("token", optarg);
+			o->token = optarg;
+			break;
+		case OPT_TEE:
+			o->tee = optarg;
+			break;
+		case OPT_PUSH:
+			if (o->n_push >= TB_TEEP_MAX_LIST) {
+				fprintf(stderr, "teep-tam: at most %d --push\n", TB_TEEP_MAX_LIST);
+				return -1;
+			}
+			o->push[o->n_push++] = optarg;
+			break;
+		case OPT_TIMEOUT: {
+			uint64_t ms;
+			if (tb_parse_duration_ms(optarg, &ms) != TB_OK || ms < 1000 ||
+			    ms > 3600 * 1000)
+				return bad_value("timeout", optarg);
+			o->timeout_s = (unsigned)(ms / 1000);
+			break;
+		}
 		case 'v':
 			o->verbose = 1;
 			break;
@@ -980,6 +1036,14 @@ static int create_core(struct tam_server *srv)
 	conf.max_manifest = (size_t)srv->opts.max_manifest;
 	conf.max_tokens = (size_t)srv->opts.max_tokens;
 	conf.token_lifetime_ms = srv->opts.token_lifetime_ms;
+	for (size_t i = 0; i < srv->opts.n_push; i++) {
+		if (tb_component_id_parse(srv->opts.push[i], &srv->push[i]) != TB_OK) {
+			tb_log(TB_LOG_ERR, "tam: --push %s: not a component id", srv->opts.push[i]);
+			return -1;
+		}
+	}
+	conf.push = srv->push;
+	conf.n_push = srv->opts.n_push;
 	if (tam_core_create(&conf, &srv->core, err, sizeof(err)) != TB_OK) {
 		tb_log(TB_LOG_ERR, "tam: %s", err);
 		return -1;
@@ -1053,6 +1117,8 @@ static void server_free(struct tam_server *srv)
 		lws_context_destroy(srv->ctx);
 	}
 	tam_core_free(srv->core);
+	for (size_t i = 0; i < TB_TEEP_MAX_LIST; i++)
+		tb_component_id_clear(&srv->push[i]);
 	for (size_t i = 0; i < TAM_MAX_AGENTS; i++)
 		tb_key_free(srv->agent_keys[i]);
 	tb_key_free(srv->key);
@@ -1089,6 +1155,22 @@ int main(int argc, char **argv)
 	tb_log(TB_LOG_NOTICE, "tam: reference TAM for development and tests, not for production");
 
 	install_signals();
+	if (srv.opts.via_broker) {
+		struct tam_broker_opts bo = {.url = srv.opts.via_broker,
+		                             .token = srv.opts.token,
+		                             .tee = srv.opts.tee,
+		                             .numbering = srv.opts.numbering,
+		                             .timeout_s = srv.opts.timeout_s};
+		if (load_keys(&srv) || create_core(&srv)) {
+			server_free(&srv);
+			return 1;
+		}
+		tb_log(TB_LOG_NOTICE, "tam: acting as an app of the broker at %s", bo.url);
+		rc = tam_via_broker(srv.core, &bo);
+		log_counters(tam_core_counters(srv.core));
+		server_free(&srv);
+		return rc;
+	}
 	if (load_keys(&srv) || create_core(&srv) || start_http(&srv)) {
 		server_free(&srv);
 		return 1;

@@ -21,6 +21,7 @@
 #include "tb_teep.h"
 #include "tb_uaproto.h"
 #include "tb_util.h"
+#include "ua_client.h"
 
 #include <getopt.h>
 #include <libwebsockets.h>
@@ -43,7 +44,6 @@ enum ua_exit {
 #define UA_REQUEST_ID      1
 #define UA_RX_MAX          16384 /* answers are < 1 KiB; leave room for later versions */
 #define UA_RAW_MAX         (1024 * 1024)
-#define UA_TOKEN_MAX       1024
 
 struct ua_opts {
 	const char *url;
@@ -73,12 +73,7 @@ struct ua_state {
 	int exit_code;
 	uint64_t t0_ms; /* when the request went out */
 
-	/* the connection target, cut out of a copy of the URL */
-	char url_copy[512];
-	char path[512];
-	const char *host;
-	int port;
-	int tls;
+	struct ua_target target; /* cut out of a copy of the URL */
 
 	uint8_t rx[UA_RX_MAX];
 	size_t rx_len;
@@ -253,17 +248,8 @@ static void on_connect(lws_sorted_usec_list_t *sul)
 	struct ua_state *st = lws_container_of(sul, struct ua_state, sul_connect);
 	struct lws_client_connect_info i;
 
-	memset(&i, 0, sizeof(i));
-	i.context = st->ctx;
-	i.address = st->host;
-	i.port = st->port;
-	i.path = st->path;
-	i.host = st->host;
-	i.origin = st->o->origin; /* a native app sends no Origin */
-	i.ssl_connection = st->tls ? LCCSCF_USE_SSL : 0;
-	i.protocol = TB_UA_SUBPROTOCOL;
-	i.local_protocol_name = TB_UA_SUBPROTOCOL;
-	i.pwsi = &st->wsi;
+	ua_target_connect_info(&st->target, st->ctx, &st->wsi, &i);
+	i.origin = st->o->origin; /* --origin; none by default */
 	if (!lws_client_connect_via_info(&i)) {
 		fprintf(stderr, "teep-ua: cannot connect to %s\n", st->o->url);
 		finish(st, UA_EXIT_CONNECT);
@@ -353,15 +339,9 @@ static int ua_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-		if (st->o->token) {
-			unsigned char **p = in, *end = *p + len;
-			char value[UA_TOKEN_MAX + 16];
-			int n = snprintf(value, sizeof(value), "Bearer %s", st->o->token);
-			if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
-			                                 (const unsigned char *)value, n, p, end)) {
-				fprintf(stderr, "teep-ua: the token does not fit the handshake\n");
-				return -1;
-			}
+		if (st->o->token && ua_add_bearer(wsi, st->o->token, in, len)) {
+			fprintf(stderr, "teep-ua: the token does not fit the handshake\n");
+			return -1;
 		}
 		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
@@ -429,29 +409,6 @@ static const struct lws_protocols ua_protocols[] = {
 };
 
 /* ---- setup ------------------------------------------------------------- */
-
-static int parse_url(struct ua_state *st, const char *url)
-{
-	const char *prot, *ads, *path;
-
-	if (strlen(url) >= sizeof(st->url_copy))
-		return -1;
-	strcpy(st->url_copy, url);
-	if (lws_parse_uri(st->url_copy, &prot, &ads, &st->port, &path))
-		return -1;
-	if (strcmp(prot, "ws") == 0)
-		st->tls = 0;
-	else if (strcmp(prot, "wss") == 0)
-		st->tls = 1;
-	else
-		return -1;
-	if (!*ads)
-		return -1;
-	/* lws_parse_uri drops the path's leading '/' */
-	snprintf(st->path, sizeof(st->path), "/%s", path);
-	st->host = ads;
-	return 0;
-}
 
 /* Say which part of the request breaks the API's limits, by encoding each
  * part on its own: the codec's rules are the only ones. */
@@ -559,19 +516,6 @@ static int parse_op(struct ua_opts *o, int argc, char **argv)
 	return -1;
 }
 
-/* A token goes into an HTTP header: printable ASCII without spaces. */
-static int token_ok(const char *t)
-{
-	size_t n = strlen(t);
-
-	if (n < 1 || n > UA_TOKEN_MAX)
-		return 0;
-	for (; *t; t++)
-		if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f)
-			return 0;
-	return 1;
-}
-
 /* The first line of path, without its line end, into o->token_buf. */
 static int read_token_file(struct ua_opts *o, const char *path)
 {
@@ -671,7 +615,7 @@ static int parse_args(struct ua_opts *o, int argc, char **argv)
 			return -1;
 		}
 	}
-	if (o->token && !token_ok(o->token)) {
+	if (o->token && !ua_token_ok(o->token)) {
 		fprintf(stderr, "teep-ua: a token is 1..%d printable characters without spaces\n",
 		        UA_TOKEN_MAX);
 		return -1;
@@ -692,7 +636,7 @@ static int run(struct ua_state *st)
 	info.protocols = ua_protocols;
 	info.user = st;
 	info.fd_limit_per_thread = 1 + 1 + 1;
-	if (st->tls)
+	if (st->target.tls)
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	st->ctx = lws_create_context(&info);
 	if (!st->ctx) {
@@ -732,7 +676,7 @@ int main(int argc, char **argv)
 		return UA_EXIT_CONNECT;
 	st->o = &o;
 	st->t0_ms = tb_now_ms();
-	if (parse_url(st, o.url)) {
+	if (ua_target_parse(&st->target, o.url)) {
 		fprintf(stderr, "teep-ua: bad URL '%s' (want ws://HOST:PORT/PATH)\n", o.url);
 		free(st);
 		return UA_EXIT_USAGE;

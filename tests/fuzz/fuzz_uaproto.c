@@ -50,6 +50,8 @@ static void request_round_trip(const uint8_t *data, size_t size)
 		      memcmp(again.component.seg[i].ptr, req.component.seg[i].ptr,
 		             req.component.seg[i].len) == 0);
 	check(same_text(again.tam_uri, req.tam_uri) && same_text(again.tee, req.tee));
+	check(again.session == req.session && again.msg_len == req.msg_len);
+	check(!req.msg || memcmp(again.msg, req.msg, req.msg_len) == 0);
 	free(buf);
 	tb_ua_request_clear(&again);
 	tb_ua_request_clear(&req);
@@ -59,13 +61,14 @@ static void answer_round_trip(const uint8_t *data, size_t size)
 {
 	struct tb_ua_answer a, again;
 	char arena[2048], arena2[2048];
-	uint8_t buf[TB_UA_ANSWER_MAX];
+	/* a done answer may carry a msg as large as the arena */
+	uint8_t buf[TB_UA_ANSWER_MAX + sizeof(arena)];
 	int n;
 
 	if (tb_ua_answer_decode(data, size, &a, arena, sizeof(arena)) != TB_OK)
 		return;
 	n = tb_ua_answer_encode(&a, buf, sizeof(buf));
-	check(n > 0 && n <= TB_UA_ANSWER_MAX);
+	check(n > 0 && (size_t)n <= TB_UA_ANSWER_MAX + a.msg_len);
 	check(tb_ua_answer_decode(buf, (size_t)n, &again, arena2, sizeof(arena2)) == TB_OK);
 	check(again.event == a.event && again.has_id == a.has_id && again.id == a.id);
 	switch (a.event) {
@@ -74,6 +77,8 @@ static void answer_round_trip(const uint8_t *data, size_t size)
 		break;
 	case TB_UA_EV_DONE:
 		check(same_text(again.result, a.result) && same_text(again.detail, a.detail));
+		check(again.msg_len == a.msg_len &&
+		      (!a.msg || memcmp(again.msg, a.msg, a.msg_len) == 0));
 		break;
 	case TB_UA_EV_ERROR:
 		check(again.code == a.code);

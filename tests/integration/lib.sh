@@ -109,6 +109,7 @@ start_tam() {
 
 # write_conf TAM_URI [extra [tam] lines] : the broker configuration;
 # SIM_TAM_URI, if set, is the sim Agent's own tam_uri (else TAM_URI);
+# SIM_TAM_KEYS, if set, the sim Agent's tam_key list (else tam_pub.pem);
 # BROKER_EXTRA and LISTENER_EXTRA hold more [broker] and [listener] lines,
 # CONF_EXTRA more sections
 write_conf() {
@@ -137,7 +138,7 @@ $(printf '%s\n' "$@")
 path = ${DRIVER_PATH:-$SIM_SO}
 state_dir = $WORK/state
 agent_key = $WORK/state/agent.pem
-tam_key = $WORK/tam_pub.pem
+tam_key = ${SIM_TAM_KEYS:-$WORK/tam_pub.pem}
 tc_signer = $WORK/signer_pub.pem,$VECTORS/suit/appendixE_signer_public_key.pem
 tam_uri = ${SIM_TAM_URI:-$uri}
 

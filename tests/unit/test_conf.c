@@ -172,8 +172,11 @@ static void conf__shipped_file_uncommented__parses_with_the_same_values(void **s
 	assert_int_equal(all.max_waiters, def.max_waiters);
 	assert_null(def.tams[0].allow_app_uris);
 	assert_string_equal(all.tams[0].allow_app_uris, "https://tam2.example/tam");
+	assert_int_equal(all.tams[0].precheck, def.tams[0].precheck);
+	assert_string_equal(all.tams[0].trust_anchor, "/etc/teep-broker/tam_pub.pem");
 	assert_int_equal(all.ban.weight_forbidden, def.ban.weight_forbidden);
 	assert_int_equal(all.ban.weight_unauthorized, def.ban.weight_unauthorized);
+	assert_int_equal(all.ban.weight_forged, def.ban.weight_forged);
 	assert_int_equal(all.n_plugins, 0); /* the example is not key lines */
 	tb_conf_free(&all);
 	tb_conf_free(&def);
@@ -222,6 +225,8 @@ static void conf__defaults__are_those_documented_in_conf_h(void **state)
 	assert_int_equal(c.ban.weight_tam_not_allowed, 10);
 	assert_int_equal(c.ban.weight_forbidden, 10);
 	assert_int_equal(c.ban.weight_unauthorized, 10);
+	assert_int_equal(c.ban.weight_forged, 20);
+	assert_int_equal(c.n_app_tams, 0);
 	assert_non_null(strstr(c.plugin_dir, "/plugins"));
 	assert_int_equal(c.n_plugins, 0);
 
@@ -851,6 +856,64 @@ static void conf__plugin_mistakes__error_on_their_line(void **state)
 	expect_error(text, 7 + TB_CONF_MAX_OPTS, "too many plugin options in [plugin:a]");
 }
 
+static void conf__app_tam_sections__keys_and_defaults(void **state)
+{
+	struct tb_conf c;
+
+	(void)state;
+	load_ok(MINIMAL "[app-tam:nav@fleet.example]\nkey = /etc/nav-tam.pem\n"
+	                "[app-tam:maps]\nkey = m.pem\ntee = a\nnumbering = pre-26\n"
+	                "max_messages = 4\nidle_timeout = 500ms\n"
+	                "[ban]\nweight_forged = 7\n",
+	        &c);
+	assert_int_equal(c.n_app_tams, 2);
+	assert_string_equal(c.app_tams[0].identity, "nav@fleet.example");
+	assert_string_equal(c.app_tams[0].key, "/etc/nav-tam.pem");
+	assert_null(c.app_tams[0].tee);
+	assert_int_equal(c.app_tams[0].numbering, TB_NUM_DRAFT26);
+	assert_int_equal(c.app_tams[0].max_messages, 16);
+	assert_int_equal(c.app_tams[0].idle_timeout_ms, 30000);
+	assert_string_equal(c.app_tams[1].tee, "a");
+	assert_int_equal(c.app_tams[1].numbering, TB_NUM_PRE26);
+	assert_int_equal(c.app_tams[1].max_messages, 4);
+	assert_int_equal(c.app_tams[1].idle_timeout_ms, 500);
+	assert_int_equal(c.ban.weight_forged, 7);
+	assert_ptr_equal(tb_conf_find_app_tam(&c, "maps"), &c.app_tams[1]);
+	assert_null(tb_conf_find_app_tam(&c, "other"));
+	assert_null(tb_conf_find_app_tam(&c, ""));
+	tb_conf_free(&c);
+
+	expect_error(MINIMAL "[app-tam:a]\ntee = sim\n", 5, "[app-tam:a] has no key");
+	expect_error(MINIMAL "[app-tam]\nkey = x\n", 5, "[app-tam] needs an app identity");
+	expect_error(MINIMAL "[app-tam:a b]\nkey = x\n", 5, "bad identity");
+	expect_error(MINIMAL "[app-tam:a]\nkey = x\n[app-tam:a]\nkey = y\n", 7,
+	             "duplicate section [app-tam:a] (first on line 5)");
+	expect_error(MINIMAL "[app-tam:a]\nkey = x\ntee = nope\n", 7,
+	             "names TEE \"nope\", but there is no [driver:nope] section");
+	expect_error(MINIMAL "[app-tam:a]\nkey = x\nmax_messages = 0\n", 7, "max_messages");
+	expect_error(MINIMAL "[app-tam:a]\nkey = x\nother = 1\n", 7, "unknown key");
+}
+
+static void conf__tam_precheck__needs_a_trust_anchor(void **state)
+{
+	struct tb_conf c;
+
+	(void)state;
+	load_ok(MINIMAL, &c);
+	assert_int_equal(c.tams[0].precheck, 0);
+	assert_null(c.tams[0].trust_anchor);
+	tb_conf_free(&c);
+	load_ok("[tam]\nuri = http://127.0.0.1:8480/tam\nprecheck = yes\n"
+	        "trust_anchor = /etc/tam_pub.pem\n[driver:a]\npath = sim\n",
+	        &c);
+	assert_int_equal(c.tams[0].precheck, 1);
+	assert_string_equal(c.tams[0].trust_anchor, "/etc/tam_pub.pem");
+	tb_conf_free(&c);
+	expect_error(
+	    "[tam]\nuri = http://127.0.0.1:8480/tam\nprecheck = yes\n[driver:a]\npath = sim\n", 3,
+	    "[tam]: precheck = yes needs trust_anchor");
+}
+
 static void conf__shipped_plugin_example__parses_as_documented(void **state)
 {
 	/* The [plugin:auth] example of the shipped file: "# key = value"
@@ -951,6 +1014,8 @@ int main(void)
 	    cmocka_unit_test(conf__too_many_limit_sections__error),
 	    cmocka_unit_test(conf__plugin_sections__path_and_options_in_order),
 	    cmocka_unit_test(conf__plugin_mistakes__error_on_their_line),
+	    cmocka_unit_test(conf__app_tam_sections__keys_and_defaults),
+	    cmocka_unit_test(conf__tam_precheck__needs_a_trust_anchor),
 	    cmocka_unit_test(conf__shipped_plugin_example__parses_as_documented),
 	};
 

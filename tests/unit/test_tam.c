@@ -49,6 +49,7 @@ struct fixture {
 	uint64_t now; /* the TAM's clock */
 	enum tb_numbering num;
 	enum tam_first_message first;
+	int push_tc; /* push the catalog component (--push) */
 	struct tam_core *tam;
 };
 
@@ -143,6 +144,8 @@ static int create_tam(struct fixture *f, size_t max_tokens, uint64_t lifetime_ms
 	conf.token_lifetime_ms = lifetime_ms;
 	conf.now_ms = fake_now;
 	conf.now_arg = f;
+	conf.push = f->push_tc ? &f->tc : NULL;
+	conf.n_push = f->push_tc ? 1 : 0;
 	rc = tam_core_create(&conf, &f->tam, err, sizeof(err));
 	if (rc != TB_OK)
 		print_message("tam_core_create: %s\n", err);
@@ -490,6 +493,43 @@ static void tam__nothing_requested__answers_nothing(void **state)
 	assert_int_equal(tam_core_counters(f->tam)->query_responses, 1);
 	assert_int_equal(tam_core_counters(f->tam)->updates, 0);
 	assert_int_equal(tam_core_outstanding_tokens(f->tam), 0);
+}
+
+/* A TAM that pushes the catalog component sends it unrequested, and not
+ * again once the Agent lists it installed. */
+static void tam__pushed_component__sent_unless_installed(void **state)
+{
+	struct fixture *f = *state;
+	struct tb_teep_msg upd = {0}, m = {0};
+	uint8_t token[TAM_TOKEN_LEN];
+	uint8_t *msg, *out;
+	size_t len, out_len;
+
+	f->push_tc = 1;
+	assert_int_equal(create_tam(f, 0, 0), TB_OK);
+	connect_session(f, token);
+	query_response(f, f->agent_key, token, NULL, NULL, &msg, &len);
+	out = deliver(f, msg, len, &out_len);
+	free(msg);
+	open_tam_message(f, out, out_len, &upd);
+	assert_int_equal(upd.type, TB_TEEP_UPDATE);
+	assert_int_equal(upd.n_manifest_list, 1);
+	assert_int_equal(upd.manifest_list[0].len, f->envelope_len);
+	assert_memory_equal(upd.manifest_list[0].ptr, f->envelope, f->envelope_len);
+	tb_teep_msg_clear(&upd);
+	free(out);
+
+	connect_session(f, token);
+	m.type = TB_TEEP_QUERY_RESPONSE;
+	m.tc_list = calloc(1, sizeof(*m.tc_list));
+	assert_non_null(m.tc_list);
+	assert_int_equal(tb_component_id_copy(&m.tc_list[0], &f->tc), TB_OK);
+	m.n_tc_list = 1;
+	agent_message(f, f->agent_key, &m, token, &msg, &len);
+	out = deliver(f, msg, len, &out_len);
+	free(msg);
+	assert_null(out);
+	assert_int_equal(tam_core_counters(f->tam)->updates, 1);
 }
 
 static void tam__unknown_component_requested__left_out(void **state)
@@ -1011,6 +1051,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(tam__response_signed_by_second_trusted_key__accepted,
 	                                    setup_tam, teardown),
 	    cmocka_unit_test_setup_teardown(tam__unknown_or_missing_token__dropped, setup_tam,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(tam__pushed_component__sent_unless_installed, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(tam__nothing_requested__answers_nothing, setup_tam,
 	                                    teardown),

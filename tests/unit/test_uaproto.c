@@ -995,6 +995,152 @@ static void ua__answer_decode__arena_too_small__reported(void **state)
 	                 TB_ERR_TOOBIG);
 }
 
+/* ---- the app-as-TAM ops ------------------------------------------------ */
+
+static void ua__tam_ops__round_trip(void **state)
+{
+	static const uint8_t msg[] = {0xd2, 0x84, 0x40, 0xa0, 0x41, 0x00, 0x40};
+	struct tb_ua_request in[3] = {
+	    {.id = 1, .op = TB_UA_OP_TAM_SESSION, .tee = "sim"},
+	    {.id = 2,
+	     .op = TB_UA_OP_TAM_MESSAGE,
+	     .session = 1,
+	     .msg = (uint8_t *)msg,
+	     .msg_len = sizeof(msg)},
+	    {.id = 3, .op = TB_UA_OP_TAM_END, .session = 1},
+	};
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		struct tb_ua_request out;
+		uint8_t *buf;
+		size_t len;
+		struct tw w;
+
+		assert_int_equal(tb_ua_request_encode(&in[i], &buf, &len), TB_OK);
+		assert_true(len <= sizeof(w.buf));
+		memcpy(w.buf, buf, len);
+		w.len = len;
+		free(buf);
+		expect_accept(&w, &out);
+		assert_int_equal(out.op, in[i].op);
+		assert_int_equal(out.session, in[i].session);
+		assert_int_equal(out.msg_len, in[i].msg_len);
+		if (in[i].msg)
+			assert_memory_equal(out.msg, msg, sizeof(msg));
+		else
+			assert_null(out.msg);
+		if (in[i].tee)
+			assert_string_equal(out.tee, in[i].tee);
+		tb_ua_request_clear(&out);
+	}
+}
+
+static void ua__tam_ops_with_wrong_members__rejected_with_id(void **state)
+{
+	struct tw w = {0};
+
+	(void)state;
+	/* tam-message without msg */
+	tw_head(&w, 1, 5, "tam-message");
+	tw_text(&w, "session");
+	tw_uint(&w, 1);
+	expect_reject(&w, TB_ERR_INVAL, 1, 5, "\"msg\" must be present for tam-message");
+	/* tam-message without session */
+	memset(&w, 0, sizeof(w));
+	tw_head(&w, 1, 5, "tam-message");
+	tw_text(&w, "msg");
+	tw_bytes(&w, "x", 1);
+	expect_reject(&w, TB_ERR_INVAL, 1, 5, "\"session\" must be present for tam-message");
+	/* empty msg */
+	memset(&w, 0, sizeof(w));
+	tw_head(&w, 2, 5, "tam-message");
+	tw_text(&w, "session");
+	tw_uint(&w, 1);
+	tw_text(&w, "msg");
+	tw_bytes(&w, "", 0);
+	expect_reject(&w, TB_ERR_INVAL, 1, 5, "\"msg\" must be 1..");
+	/* msg as text */
+	memset(&w, 0, sizeof(w));
+	tw_head(&w, 2, 5, "tam-message");
+	tw_text(&w, "session");
+	tw_uint(&w, 1);
+	tw_text(&w, "msg");
+	tw_text(&w, "x");
+	expect_reject(&w, TB_ERR_INVAL, 1, 5, "\"msg\" is not a definite byte string");
+	/* tam-session with a session, or a component, or a tam */
+	memset(&w, 0, sizeof(w));
+	tw_head(&w, 1, 6, "tam-session");
+	tw_text(&w, "session");
+	tw_uint(&w, 1);
+	expect_reject(&w, TB_ERR_INVAL, 1, 6, "\"session\" must be absent for tam-session");
+	memset(&w, 0, sizeof(w));
+	tw_head(&w, 1, 6, "tam-session");
+	tw_component1(&w);
+	expect_reject(&w, TB_ERR_INVAL, 1, 6, "\"component\" must be absent for tam-session");
+	memset(&w, 0, sizeof(w));
+	tw_head(&w, 1, 6, "tam-session");
+	tw_text(&w, "tam");
+	tw_text(&w, "http://tam.example/");
+	expect_reject(&w, TB_ERR_INVAL, 1, 6, "\"tam\" must be absent for tam-session");
+	/* tam-end with a msg, a tee, or a session that is no uint */
+	memset(&w, 0, sizeof(w));
+	tw_head(&w, 2, 7, "tam-end");
+	tw_text(&w, "session");
+	tw_uint(&w, 1);
+	tw_text(&w, "msg");
+	tw_bytes(&w, "x", 1);
+	expect_reject(&w, TB_ERR_INVAL, 1, 7, "\"msg\" must be absent for tam-end");
+	memset(&w, 0, sizeof(w));
+	tw_head(&w, 2, 7, "tam-end");
+	tw_text(&w, "session");
+	tw_uint(&w, 1);
+	tw_text(&w, "tee");
+	tw_text(&w, "sim");
+	expect_reject(&w, TB_ERR_INVAL, 1, 7, "\"tee\" must be absent for tam-end");
+	memset(&w, 0, sizeof(w));
+	tw_head(&w, 1, 7, "tam-end");
+	tw_text(&w, "session");
+	tw_text(&w, "1");
+	expect_reject(&w, TB_ERR_INVAL, 1, 7, "\"session\" is not an unsigned integer");
+	/* a policy-check with a msg */
+	memset(&w, 0, sizeof(w));
+	tw_head(&w, 1, 8, "policy-check");
+	tw_text(&w, "msg");
+	tw_bytes(&w, "x", 1);
+	expect_reject(&w, TB_ERR_INVAL, 1, 8, "\"msg\" must be absent for policy-check");
+}
+
+static void ua__done_answer_with_msg__round_trips(void **state)
+{
+	static const uint8_t msg[300] = {0xd2, 0x84};
+	struct tb_ua_answer in = {.has_id = 1,
+	                          .id = 9,
+	                          .event = TB_UA_EV_DONE,
+	                          .result = "answered",
+	                          .msg = msg,
+	                          .msg_len = sizeof(msg)},
+	                    out;
+	uint8_t buf[TB_UA_ANSWER_MAX + sizeof(msg)];
+	char arena[1024];
+	int n;
+
+	(void)state;
+	n = tb_ua_answer_encode(&in, buf, sizeof(buf));
+	assert_true(n > (int)sizeof(msg));
+	assert_int_equal(tb_ua_answer_decode(buf, (size_t)n, &out, arena, sizeof(arena)), TB_OK);
+	assert_string_equal(out.result, "answered");
+	assert_int_equal(out.msg_len, sizeof(msg));
+	assert_memory_equal(out.msg, msg, sizeof(msg));
+	/* an arena too small for it */
+	assert_int_equal(tb_ua_answer_decode(buf, (size_t)n, &out, arena, 200), TB_ERR_TOOBIG);
+	/* a msg on another event is not sent */
+	in.event = TB_UA_EV_PROGRESS;
+	in.step = "tam-session";
+	n = tb_ua_answer_encode(&in, buf, sizeof(buf));
+	assert_true(n > 0 && n < 100);
+}
+
 static void ua__names__cover_every_value(void **state)
 {
 	assert_string_equal(tb_ua_op_name(TB_UA_OP_REQUEST_TA), "request-ta");
@@ -1008,9 +1154,18 @@ static void ua__names__cover_every_value(void **state)
 	assert_string_equal(tb_ua_code_name(TB_UA_E_FORBIDDEN), "forbidden");
 	assert_int_equal(TB_UA_E_TAM_NOT_ALLOWED, 14);
 	assert_int_equal(TB_UA_E_FORBIDDEN, 15);
+	assert_string_equal(tb_ua_op_name(TB_UA_OP_TAM_SESSION), "tam-session");
+	assert_string_equal(tb_ua_op_name(TB_UA_OP_TAM_MESSAGE), "tam-message");
+	assert_string_equal(tb_ua_op_name(TB_UA_OP_TAM_END), "tam-end");
+	assert_int_equal(TB_UA_E_NO_SESSION, 16);
+	assert_int_equal(TB_UA_E_REJECTED, 17);
+	assert_int_equal(TB_UA_E_SESSION_LIMIT, 18);
+	assert_string_equal(tb_ua_code_name(TB_UA_E_NO_SESSION), "no-session");
+	assert_string_equal(tb_ua_code_name(TB_UA_E_REJECTED), "rejected");
+	assert_string_equal(tb_ua_code_name(TB_UA_E_SESSION_LIMIT), "session-limit");
 	assert_string_equal(tb_ua_code_name(0), "unknown");
-	assert_string_equal(tb_ua_code_name(16), "unknown");
-	for (int c = TB_UA_E_MALFORMED; c <= TB_UA_E_FORBIDDEN; c++)
+	assert_string_equal(tb_ua_code_name(19), "unknown");
+	for (int c = TB_UA_E_MALFORMED; c <= TB_UA_E_SESSION_LIMIT; c++)
 		assert_string_not_equal(tb_ua_code_name(c), "unknown");
 }
 
@@ -1064,6 +1219,9 @@ int main(void)
 	    cmocka_unit_test(ua__answer_encode__refuses_incomplete_answers_and_small_buffers),
 	    cmocka_unit_test(ua__answer_decode__rejects_answers_that_cannot_be_acted_upon),
 	    cmocka_unit_test(ua__answer_decode__arena_too_small__reported),
+	    cmocka_unit_test(ua__tam_ops__round_trip),
+	    cmocka_unit_test(ua__tam_ops_with_wrong_members__rejected_with_id),
+	    cmocka_unit_test(ua__done_answer_with_msg__round_trips),
 	    cmocka_unit_test(ua__names__cover_every_value),
 	};
 
