@@ -415,26 +415,36 @@ static int plugins_allow(struct tb_ua_conn *c, const struct tb_ua_request *req,
 	return 0;
 }
 
+/* Charge the frame to the zones of kind: 1 when it may go on, 0 when it
+ * was held (it resumes at `next`) or refused, and so has its answer. */
+static int charge(struct tb_ua_conn *c, struct frame *f, const struct tb_tee *tee,
+                  enum tb_limit_applies kind, enum stage next)
+{
+	uint64_t delay, retry;
+	unsigned pins;
+
+	switch (tb_def_limit(c->b, c, tee, kind, &delay, &retry, &pins)) {
+	case TB_DEF_DELAY:
+		hold(c, f, next, delay, pins);
+		return 0;
+	case TB_DEF_REFUSE:
+		refuse(c, f, retry);
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 /* A tam op (apptam.c): its checks, then the "tee-calls" zones when it would
  * call the TEE, then the call. */
 static void process_tam(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 {
 	int charged = stage == STAGE_RUN;
-	uint64_t delay, retry;
-	unsigned pins;
 
 	while (tb_apptam_request(c, &f->req, charged) == TB_APPTAM_CHARGE) {
-		switch (tb_def_limit(c->b, c, NULL, TB_LIMIT_TEE_CALLS, &delay, &retry, &pins)) {
-		case TB_DEF_DELAY:
-			hold(c, f, STAGE_RUN, delay, pins);
+		if (!charge(c, f, NULL, TB_LIMIT_TEE_CALLS, STAGE_RUN))
 			return;
-		case TB_DEF_REFUSE:
-			refuse(c, f, retry);
-			return;
-		case TB_DEF_PASS:
-			charged = 1;
-			break;
-		}
+		charged = 1;
 	}
 }
 
@@ -443,23 +453,13 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 {
 	struct tb_broker *b = c->b;
 	struct tb_ua_request *req = &f->req;
-	uint64_t delay, retry;
-	unsigned pins;
 	char err[160];
 
 	/* Once the broker stops, nothing is held (it would not be answered)
 	 * and every request is answered "shutdown" below, which costs less. */
 	if (stage == STAGE_MESSAGES && !b->stopping) {
-		switch (tb_def_limit(b, c, NULL, TB_LIMIT_MESSAGES, &delay, &retry, &pins)) {
-		case TB_DEF_DELAY:
-			hold(c, f, STAGE_CHECKS, delay, pins);
+		if (!charge(c, f, NULL, TB_LIMIT_MESSAGES, STAGE_CHECKS))
 			return;
-		case TB_DEF_REFUSE:
-			refuse(c, f, retry);
-			return;
-		case TB_DEF_PASS:
-			break;
-		}
 	}
 	if (f->bad) {
 		answer_bad(c, f);
@@ -527,16 +527,8 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 	}
 	/* charged only now: a request refused above calls no TEE */
 	if (stage != STAGE_RUN) {
-		switch (tb_def_limit(b, c, tee, TB_LIMIT_TEE_CALLS, &delay, &retry, &pins)) {
-		case TB_DEF_DELAY:
-			hold(c, f, STAGE_RUN, delay, pins);
+		if (!charge(c, f, tee, TB_LIMIT_TEE_CALLS, STAGE_RUN))
 			return;
-		case TB_DEF_REFUSE:
-			refuse(c, f, retry);
-			return;
-		case TB_DEF_PASS:
-			break;
-		}
 	}
 	b->counters.requests++;
 	if (!tb_session_start(b, c, req, tee)) {

@@ -4,6 +4,7 @@
  */
 #include "tb_cose_encrypt.h"
 #include "tb_cbor.h"
+#include "tb_util.h"
 
 #include <teep-broker/driver.h>
 
@@ -42,21 +43,6 @@ static const uint8_t KW_IV[8] = {0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6}
 static const uint8_t RECIPIENT_PROT[] = {0xA1, 0x01, 0x38, 0x1C};
 /* {1: 1}: A128GCM in the protected header, as the GCM examples do */
 static const uint8_t GCM_PROT[] = {0xA1, 0x01, 0x01};
-
-static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 /* ---- AES key wrap (RFC 3394), over mbedtls' AES block function ---- */
 
@@ -255,39 +241,39 @@ static int recipient_unwrap(const cbor_item_t *r, const struct tb_key *key, cons
 	int rc;
 
 	if (!cbor_isa_array(r) || cbor_array_size(r) < 3)
-		return set_err(err, errlen, TB_ERR_PARSE,
-		               "recipient: expected [protected, "
-		               "unprotected, ciphertext]");
+		return tb_err(err, errlen, TB_ERR_PARSE,
+		              "recipient: expected [protected, "
+		              "unprotected, ciphertext]");
 	if (cbor_array_size(r) > 3)
-		return set_err(err, errlen, TB_ERR_UNSUP, "recipient: nested recipients");
+		return tb_err(err, errlen, TB_ERR_UNSUP, "recipient: nested recipients");
 	if (load_protected(cbor_array_handle(r)[0], &prot, &prot_len, &pmap) != TB_OK)
-		return set_err(err, errlen, TB_ERR_PARSE, "recipient: bad protected header");
+		return tb_err(err, errlen, TB_ERR_PARSE, "recipient: bad protected header");
 	unprot = cbor_array_handle(r)[1];
 	rc = cbor_isa_map(unprot)
 	         ? TB_OK
-	         : set_err(err, errlen, TB_ERR_PARSE, "recipient: unprotected header is not a map");
+	         : tb_err(err, errlen, TB_ERR_PARSE, "recipient: unprotected header is not a map");
 	if (rc == TB_OK && header_int(pmap, unprot, HDR_ALG, &alg) != 1)
-		rc = set_err(err, errlen, TB_ERR_PARSE, "recipient: no algorithm");
+		rc = tb_err(err, errlen, TB_ERR_PARSE, "recipient: no algorithm");
 	else if (rc == TB_OK && alg != TB_COSE_ALG_ECDH_ES_A128KW)
-		rc = set_err(err, errlen, TB_ERR_UNSUP,
-		             "recipient algorithm %lld is not supported (only ECDH-ES+A128KW, -29)",
-		             (long long)alg);
+		rc = tb_err(err, errlen, TB_ERR_UNSUP,
+		            "recipient algorithm %lld is not supported (only ECDH-ES+A128KW, -29)",
+		            (long long)alg);
 	if (rc == TB_OK && (rc = read_ephemeral(unprot, x, y)) != TB_OK)
-		set_err(err, errlen, rc, "recipient: %s ephemeral key",
-		        rc == TB_ERR_UNSUP ? "unsupported (only EC2 P-256, uncompressed)"
-		                           : "missing or malformed");
+		tb_err(err, errlen, rc, "recipient: %s ephemeral key",
+		       rc == TB_ERR_UNSUP ? "unsupported (only EC2 P-256, uncompressed)"
+		                          : "missing or malformed");
 	if (rc == TB_OK &&
 	    (tb_cbor_get_bytes(cbor_array_handle(r)[2], &wrapped, &wrapped_len) != TB_OK ||
 	     wrapped_len != WRAPPED_CEK))
-		rc = set_err(err, errlen, TB_ERR_PARSE, "recipient: wrapped key is not %d bytes",
-		             WRAPPED_CEK);
+		rc = tb_err(err, errlen, TB_ERR_PARSE, "recipient: wrapped key is not %d bytes",
+		            WRAPPED_CEK);
 	if (rc == TB_OK && tb_key_ecdh(key, x, y, z) != TB_OK)
-		rc = set_err(err, errlen, TB_ERR_INVAL, "recipient: ephemeral key not on P-256");
+		rc = tb_err(err, errlen, TB_ERR_INVAL, "recipient: ephemeral key not on P-256");
 	if (rc == TB_OK && (rc = derive_kek(z, prot, prot_len, other, kek)) != TB_OK)
-		set_err(err, errlen, rc, "recipient: protected header over %d bytes", PROT_MAX);
+		tb_err(err, errlen, rc, "recipient: protected header over %d bytes", PROT_MAX);
 	if (rc == TB_OK && tb_aes_kw_unwrap(kek, wrapped, wrapped_len, cek) != TB_OK)
-		rc = set_err(err, errlen, TB_ERR_SIG,
-		             "recipient: key unwrap failed (not for this key)");
+		rc = tb_err(err, errlen, TB_ERR_SIG,
+		            "recipient: key unwrap failed (not for this key)");
 	mbedtls_platform_zeroize(z, sizeof(z));
 	mbedtls_platform_zeroize(kek, sizeof(kek));
 	if (pmap)
@@ -385,12 +371,12 @@ static int split_encrypt(const uint8_t *info, size_t len, struct encrypt_parts *
 	cbor_item_t *top = tb_cbor_load(info, len, NULL), *arr, *unprot, *v;
 
 	if (!top)
-		return set_err(err, errlen, TB_ERR_PARSE, "encryption info: bad CBOR");
+		return tb_err(err, errlen, TB_ERR_PARSE, "encryption info: bad CBOR");
 	if (cbor_isa_tag(top)) {
 		if (cbor_tag_value(top) != TB_COSE_ENCRYPT_TAG) {
 			cbor_decref(&top);
-			return set_err(err, errlen, TB_ERR_PARSE,
-			               "encryption info: tag is not COSE_Encrypt (96)");
+			return tb_err(err, errlen, TB_ERR_PARSE,
+			              "encryption info: tag is not COSE_Encrypt (96)");
 		}
 		arr = cbor_tag_item(top);
 		cbor_decref(&top);
@@ -398,36 +384,36 @@ static int split_encrypt(const uint8_t *info, size_t len, struct encrypt_parts *
 	}
 	p->top = top;
 	if (!cbor_isa_array(top) || cbor_array_size(top) != 4)
-		return set_err(err, errlen, TB_ERR_PARSE,
-		               "encryption info: expected a COSE_Encrypt of four elements");
+		return tb_err(err, errlen, TB_ERR_PARSE,
+		              "encryption info: expected a COSE_Encrypt of four elements");
 	if (load_protected(cbor_array_handle(top)[0], &p->prot, &p->prot_len, &p->pmap) != TB_OK)
-		return set_err(err, errlen, TB_ERR_PARSE, "encryption info: bad protected header");
+		return tb_err(err, errlen, TB_ERR_PARSE, "encryption info: bad protected header");
 	unprot = cbor_array_handle(top)[1];
 	if (!cbor_isa_map(unprot))
-		return set_err(err, errlen, TB_ERR_PARSE,
-		               "encryption info: unprotected header is not a map");
+		return tb_err(err, errlen, TB_ERR_PARSE,
+		              "encryption info: unprotected header is not a map");
 	if (!tb_cbor_is_null(cbor_array_handle(top)[2]))
-		return set_err(err, errlen, TB_ERR_UNSUP,
-		               "encryption info: attached ciphertext (expected detached, nil)");
+		return tb_err(err, errlen, TB_ERR_UNSUP,
+		              "encryption info: attached ciphertext (expected detached, nil)");
 	p->recipients = cbor_array_handle(top)[3];
 	if (!cbor_isa_array(p->recipients) || cbor_array_size(p->recipients) < 1)
-		return set_err(err, errlen, TB_ERR_PARSE, "encryption info: no recipients");
+		return tb_err(err, errlen, TB_ERR_PARSE, "encryption info: no recipients");
 	if (cbor_array_size(p->recipients) > TB_COSE_MAX_RECIPIENTS)
-		return set_err(err, errlen, TB_ERR_TOOBIG,
-		               "encryption info: more than %d recipients", TB_COSE_MAX_RECIPIENTS);
+		return tb_err(err, errlen, TB_ERR_TOOBIG,
+		              "encryption info: more than %d recipients", TB_COSE_MAX_RECIPIENTS);
 	if (header_int(p->pmap, unprot, HDR_ALG, &p->alg) != 1)
-		return set_err(err, errlen, TB_ERR_PARSE, "encryption info: no content algorithm");
+		return tb_err(err, errlen, TB_ERR_PARSE, "encryption info: no content algorithm");
 	if (p->alg != TB_COSE_ALG_A128CTR && p->alg != TB_COSE_ALG_A128GCM)
-		return set_err(err, errlen, TB_ERR_UNSUP,
-		               "content algorithm %lld is not supported (A128CTR, A128GCM)",
-		               (long long)p->alg);
+		return tb_err(err, errlen, TB_ERR_UNSUP,
+		              "content algorithm %lld is not supported (A128CTR, A128GCM)",
+		              (long long)p->alg);
 	v = p->pmap ? tb_cbor_map_get_int(p->pmap, HDR_IV) : NULL;
 	if (!v)
 		v = tb_cbor_map_get_int(unprot, HDR_IV);
 	if (!v || tb_cbor_get_bytes(v, &p->iv, &p->iv_len) != TB_OK ||
 	    p->iv_len != (p->alg == TB_COSE_ALG_A128CTR ? CTR_IV_BYTES : GCM_IV_BYTES))
-		return set_err(err, errlen, TB_ERR_PARSE,
-		               "encryption info: IV missing or of the wrong size");
+		return tb_err(err, errlen, TB_ERR_PARSE,
+		              "encryption info: IV missing or of the wrong size");
 	return TB_OK;
 }
 
@@ -442,11 +428,11 @@ int tb_cose_decrypt_detached(const uint8_t *info, size_t info_len, const struct 
 	int rc;
 
 	if (!info || !key || (!ct && ct_len) || !pt || !pt_len)
-		return set_err(err, errlen, TB_ERR_INVAL, "decrypt: bad arguments");
+		return tb_err(err, errlen, TB_ERR_INVAL, "decrypt: bad arguments");
 	*pt = NULL;
 	*pt_len = 0;
 	if (!tb_key_has_private(key))
-		return set_err(err, errlen, TB_ERR_INVAL, "decrypt: no private key");
+		return tb_err(err, errlen, TB_ERR_INVAL, "decrypt: no private key");
 	rc = split_encrypt(info, info_len, &p, err, errlen);
 	/* Try each recipient; the last reason is kept. */
 	if (rc == TB_OK) {
@@ -460,15 +446,14 @@ int tb_cose_decrypt_detached(const uint8_t *info, size_t info_len, const struct 
 		                                       : ct_len;
 		out = malloc(out_len ? out_len : 1);
 		if (!out)
-			rc = set_err(err, errlen, TB_ERR_NOMEM, "decrypt: out of memory");
+			rc = tb_err(err, errlen, TB_ERR_NOMEM, "decrypt: out of memory");
 	}
 	if (rc == TB_OK) {
 		rc = content_crypt(p.alg, 0, cek, p.iv, p.iv_len, p.prot, p.prot_len, ct, ct_len,
 		                   out);
 		if (rc != TB_OK)
-			set_err(err, errlen, rc, "decrypt: %s",
-			        rc == TB_ERR_SIG ? "authentication tag mismatch"
-			                         : "bad ciphertext");
+			tb_err(err, errlen, rc, "decrypt: %s",
+			       rc == TB_ERR_SIG ? "authentication tag mismatch" : "bad ciphertext");
 	}
 	mbedtls_platform_zeroize(cek, sizeof(cek));
 	parts_free(&p);

@@ -14,6 +14,9 @@ int tb_write_file(const char *path, const uint8_t *buf, size_t len);
 int tb_hex_decode(const char *hex, size_t hexlen, uint8_t **out, size_t *len);
 void tb_hex_encode(const uint8_t *buf, size_t len, char *out /* 2*len+1 */);
 uint64_t tb_now_ms(void); /* CLOCK_MONOTONIC */
+/* Format a reason into err (when err and errlen allow) and return rc. */
+int tb_err(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Parse "10", "10s", "500ms", "5m", "1h" into milliseconds. */
 int tb_parse_duration_ms(const char *s, uint64_t *ms);
 /* Parse "4096", "64k", "1M" into bytes. */

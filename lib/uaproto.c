@@ -9,6 +9,7 @@
  */
 #include "tb_uaproto.h"
 #include "tb_cbor.h"
+#include "tb_util.h"
 
 #include <teep-broker/driver.h>
 
@@ -97,21 +98,6 @@ const char *tb_ua_code_name(int code)
 	if (code > 0 && (size_t)code < COUNT(code_names) && code_names[code])
 		return code_names[code];
 	return "unknown";
-}
-
-static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
 }
 
 /*
@@ -387,22 +373,22 @@ static int check_members(const struct tb_ua_request *req, int has_session, char 
 	int msg_need = op == TB_UA_OP_TAM_MESSAGE;
 
 	if (req->tam_uri && !tam_ok)
-		return set_err(err, errlen, TB_ERR_INVAL, "\"tam\" must be absent for %s",
-		               op_names[op]);
+		return tb_err(err, errlen, TB_ERR_INVAL, "\"tam\" must be absent for %s",
+		              op_names[op]);
 	if (req->tee && !tee_ok)
-		return set_err(err, errlen, TB_ERR_INVAL, "\"tee\" must be absent for %s",
-		               op_names[op]);
+		return tb_err(err, errlen, TB_ERR_INVAL, "\"tee\" must be absent for %s",
+		              op_names[op]);
 	if (has_session != op_has_session(op))
-		return set_err(err, errlen, TB_ERR_INVAL, "\"session\" must be %s for %s",
-		               has_session ? "absent" : "present", op_names[op]);
+		return tb_err(err, errlen, TB_ERR_INVAL, "\"session\" must be %s for %s",
+		              has_session ? "absent" : "present", op_names[op]);
 	if ((req->msg != NULL) != msg_need)
-		return set_err(err, errlen, TB_ERR_INVAL, "\"msg\" must be %s for %s",
-		               req->msg ? "absent" : "present", op_names[op]);
+		return tb_err(err, errlen, TB_ERR_INVAL, "\"msg\" must be %s for %s",
+		              req->msg ? "absent" : "present", op_names[op]);
 	if (req->msg && (req->msg_len < 1 || req->msg_len > TB_UA_MAX_MSG))
-		return set_err(err, errlen, TB_ERR_INVAL, "\"msg\" must be 1..%d bytes, not %zu",
-		               TB_UA_MAX_MSG, req->msg_len);
+		return tb_err(err, errlen, TB_ERR_INVAL, "\"msg\" must be 1..%d bytes, not %zu",
+		              TB_UA_MAX_MSG, req->msg_len);
 	if (has_session && req->session > UA_ID_MAX)
-		return set_err(err, errlen, TB_ERR_INVAL, "\"session\" is larger than 2^53-1");
+		return tb_err(err, errlen, TB_ERR_INVAL, "\"session\" is larger than 2^53-1");
 	return TB_OK;
 }
 
@@ -415,13 +401,12 @@ static int tee_char(unsigned char c)
 static int check_tee(const char *s, size_t n, char *err, size_t errlen)
 {
 	if (n < 1 || n > TB_UA_MAX_NAME)
-		return set_err(err, errlen, TB_ERR_INVAL, "\"tee\" must be 1..%d bytes, not %zu",
-		               TB_UA_MAX_NAME, n);
+		return tb_err(err, errlen, TB_ERR_INVAL, "\"tee\" must be 1..%d bytes, not %zu",
+		              TB_UA_MAX_NAME, n);
 	for (size_t i = 0; i < n; i++)
 		if (!tee_char((unsigned char)s[i]))
-			return set_err(err, errlen, TB_ERR_INVAL,
-			               "\"tee\" may only hold A-Z a-z 0-9 _ - (byte %zu is not)",
-			               i);
+			return tb_err(err, errlen, TB_ERR_INVAL,
+			              "\"tee\" may only hold A-Z a-z 0-9 _ - (byte %zu is not)", i);
 	return TB_OK;
 }
 
@@ -446,24 +431,24 @@ static int check_tam(const char *s, size_t n, char *err, size_t errlen)
 	size_t scheme;
 
 	if (n < 1 || n > TB_UA_MAX_URI)
-		return set_err(err, errlen, TB_ERR_INVAL, "\"tam\" must be 1..%d bytes, not %zu",
-		               TB_UA_MAX_URI, n);
+		return tb_err(err, errlen, TB_ERR_INVAL, "\"tam\" must be 1..%d bytes, not %zu",
+		              TB_UA_MAX_URI, n);
 	/* A URI is printable ASCII (RFC 3986); anything else is either a
 	 * mistake or an attempt to smuggle bytes into logs and headers. */
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return set_err(
-			    err, errlen, TB_ERR_INVAL,
-			    "\"tam\" holds a byte that is not printable ASCII (byte %zu)", i);
+			return tb_err(err, errlen, TB_ERR_INVAL,
+			              "\"tam\" holds a byte that is not printable ASCII (byte %zu)",
+			              i);
 	if (has_prefix_nocase(s, n, "https://"))
 		scheme = 8;
 	else if (has_prefix_nocase(s, n, "http://"))
 		scheme = 7;
 	else
-		return set_err(err, errlen, TB_ERR_INVAL,
-		               "\"tam\" must start with http:// or https://");
+		return tb_err(err, errlen, TB_ERR_INVAL,
+		              "\"tam\" must start with http:// or https://");
 	if (n == scheme || s[scheme] == '/')
-		return set_err(err, errlen, TB_ERR_INVAL, "\"tam\" has no host");
+		return tb_err(err, errlen, TB_ERR_INVAL, "\"tam\" has no host");
 	return TB_OK;
 }
 
@@ -472,19 +457,19 @@ static int check_component(const struct tb_component_id *c, enum tb_ua_op op, ch
 {
 	if (!op_has_component(op)) {
 		if (c->n)
-			return set_err(err, errlen, TB_ERR_INVAL,
-			               "\"component\" must be absent for %s", op_names[op]);
+			return tb_err(err, errlen, TB_ERR_INVAL,
+			              "\"component\" must be absent for %s", op_names[op]);
 		return TB_OK;
 	}
 	if (c->n < 1 || c->n > TB_TEEP_MAX_SEGMENTS)
-		return set_err(err, errlen, TB_ERR_INVAL,
-		               "\"component\" must have 1..%d segments, not %zu",
-		               TB_TEEP_MAX_SEGMENTS, c->n);
+		return tb_err(err, errlen, TB_ERR_INVAL,
+		              "\"component\" must have 1..%d segments, not %zu",
+		              TB_TEEP_MAX_SEGMENTS, c->n);
 	for (size_t i = 0; i < c->n; i++)
 		if (c->seg[i].len < 1 || c->seg[i].len > UA_MAX_SEGMENT || !c->seg[i].ptr)
-			return set_err(err, errlen, TB_ERR_INVAL,
-			               "\"component\" segment %zu must be 1..%d bytes", i,
-			               UA_MAX_SEGMENT);
+			return tb_err(err, errlen, TB_ERR_INVAL,
+			              "\"component\" segment %zu must be 1..%d bytes", i,
+			              UA_MAX_SEGMENT);
 	return TB_OK;
 }
 
@@ -633,11 +618,11 @@ static char *dup_text(const char *s, size_t n)
 static int decode_id(const cbor_item_t *item, uint64_t *id, char *err, size_t errlen)
 {
 	if (!item)
-		return set_err(err, errlen, TB_ERR_INVAL, "missing \"id\"");
+		return tb_err(err, errlen, TB_ERR_INVAL, "missing \"id\"");
 	if (tb_cbor_get_uint(item, id) != TB_OK)
-		return set_err(err, errlen, TB_ERR_INVAL, "\"id\" is not an unsigned integer");
+		return tb_err(err, errlen, TB_ERR_INVAL, "\"id\" is not an unsigned integer");
 	if (*id > UA_ID_MAX)
-		return set_err(err, errlen, TB_ERR_INVAL, "\"id\" is larger than 2^53-1");
+		return tb_err(err, errlen, TB_ERR_INVAL, "\"id\" is larger than 2^53-1");
 	return TB_OK;
 }
 
@@ -661,9 +646,9 @@ static int decode_op(const cbor_item_t *item, enum tb_ua_op *op, char *err, size
 	char shown[40];
 
 	if (!item)
-		return set_err(err, errlen, TB_ERR_INVAL, "missing \"op\"");
+		return tb_err(err, errlen, TB_ERR_INVAL, "missing \"op\"");
 	if (tb_cbor_get_text(item, &s, &n) != TB_OK)
-		return set_err(err, errlen, TB_ERR_INVAL, "\"op\" is not a text string");
+		return tb_err(err, errlen, TB_ERR_INVAL, "\"op\" is not a text string");
 	for (int o = TB_UA_OP_REQUEST_TA; o <= TB_UA_OP_TAM_END; o++) {
 		if (strlen(op_names[o]) == n && memcmp(op_names[o], s, n) == 0) {
 			*op = (enum tb_ua_op)o;
@@ -671,7 +656,7 @@ static int decode_op(const cbor_item_t *item, enum tb_ua_op *op, char *err, size
 		}
 	}
 	printable_prefix(s, n, shown, sizeof(shown));
-	return set_err(err, errlen, TB_ERR_UNSUP, "unknown \"op\" \"%s\"", shown);
+	return tb_err(err, errlen, TB_ERR_UNSUP, "unknown \"op\" \"%s\"", shown);
 }
 
 static int decode_component(const cbor_item_t *item, enum tb_ua_op op, struct tb_component_id *c,
@@ -683,36 +668,35 @@ static int decode_component(const cbor_item_t *item, enum tb_ua_op op, struct tb
 	if (!item) {
 		if (!op_has_component(op))
 			return TB_OK;
-		return set_err(err, errlen, TB_ERR_INVAL, "missing \"component\" (required by %s)",
-		               op_names[op]);
+		return tb_err(err, errlen, TB_ERR_INVAL, "missing \"component\" (required by %s)",
+		              op_names[op]);
 	}
 	if (!op_has_component(op))
-		return set_err(err, errlen, TB_ERR_INVAL, "\"component\" must be absent for %s",
-		               op_names[op]);
+		return tb_err(err, errlen, TB_ERR_INVAL, "\"component\" must be absent for %s",
+		              op_names[op]);
 	if (!cbor_isa_array(item) || !cbor_array_is_definite(item))
-		return set_err(err, errlen, TB_ERR_INVAL,
-		               "\"component\" is not a definite-length array");
+		return tb_err(err, errlen, TB_ERR_INVAL,
+		              "\"component\" is not a definite-length array");
 	n = cbor_array_size(item);
 	if (n < 1 || n > TB_TEEP_MAX_SEGMENTS)
-		return set_err(err, errlen, TB_ERR_INVAL,
-		               "\"component\" must have 1..%d segments, not %zu",
-		               TB_TEEP_MAX_SEGMENTS, n);
+		return tb_err(err, errlen, TB_ERR_INVAL,
+		              "\"component\" must have 1..%d segments, not %zu",
+		              TB_TEEP_MAX_SEGMENTS, n);
 	segs = cbor_array_handle(item);
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *p;
 		size_t len;
 
 		if (tb_cbor_get_bytes(segs[i], &p, &len) != TB_OK)
-			return set_err(err, errlen, TB_ERR_INVAL,
-			               "\"component\" segment %zu is not a definite byte string",
-			               i);
+			return tb_err(err, errlen, TB_ERR_INVAL,
+			              "\"component\" segment %zu is not a definite byte string", i);
 		if (len < 1 || len > UA_MAX_SEGMENT)
-			return set_err(err, errlen, TB_ERR_INVAL,
-			               "\"component\" segment %zu must be 1..%d bytes, not %zu", i,
-			               UA_MAX_SEGMENT, len);
+			return tb_err(err, errlen, TB_ERR_INVAL,
+			              "\"component\" segment %zu must be 1..%d bytes, not %zu", i,
+			              UA_MAX_SEGMENT, len);
 		c->seg[i].ptr = malloc(len);
 		if (!c->seg[i].ptr)
-			return set_err(err, errlen, TB_ERR_NOMEM, "out of memory");
+			return tb_err(err, errlen, TB_ERR_NOMEM, "out of memory");
 		memcpy(c->seg[i].ptr, p, len);
 		c->seg[i].len = len;
 		c->n = i + 1;
@@ -732,13 +716,13 @@ static int decode_opt_text(const cbor_item_t *item, const char *key,
 	if (!item)
 		return TB_OK;
 	if (tb_cbor_get_text(item, &s, &n) != TB_OK)
-		return set_err(err, errlen, TB_ERR_INVAL, "\"%s\" is not a text string", key);
+		return tb_err(err, errlen, TB_ERR_INVAL, "\"%s\" is not a text string", key);
 	rc = check(s, n, err, errlen);
 	if (rc != TB_OK)
 		return rc;
 	*out = dup_text(s, n);
 	if (!*out)
-		return set_err(err, errlen, TB_ERR_NOMEM, "out of memory");
+		return tb_err(err, errlen, TB_ERR_NOMEM, "out of memory");
 	return TB_OK;
 }
 
@@ -749,20 +733,20 @@ static int decode_request_map(const cbor_item_t *map, struct tb_ua_request *req,
 	int dup, rc;
 
 	if (!cbor_isa_map(map))
-		return set_err(err, errlen, TB_ERR_PARSE, "the frame is not a CBOR map");
+		return tb_err(err, errlen, TB_ERR_PARSE, "the frame is not a CBOR map");
 	dup = collect_keys(map, req_keys, RK_COUNT, v);
 	if (dup == -2)
-		return set_err(err, errlen, TB_ERR_INVAL,
-		               "a map key is an indefinite-length string");
+		return tb_err(err, errlen, TB_ERR_INVAL,
+		              "a map key is an indefinite-length string");
 	if (dup == RK_ID)
-		return set_err(err, errlen, TB_ERR_INVAL, "duplicate key \"id\"");
+		return tb_err(err, errlen, TB_ERR_INVAL, "duplicate key \"id\"");
 	rc = decode_id(v[RK_ID], &req->id, err, errlen);
 	if (rc != TB_OK)
 		return rc;
 	*has_id = 1;
 	*id_out = req->id;
 	if (dup >= 0)
-		return set_err(err, errlen, TB_ERR_INVAL, "duplicate key \"%s\"", req_keys[dup]);
+		return tb_err(err, errlen, TB_ERR_INVAL, "duplicate key \"%s\"", req_keys[dup]);
 	rc = decode_op(v[RK_OP], &req->op, err, errlen);
 	if (rc == TB_OK)
 		rc = decode_component(v[RK_COMPONENT], req->op, &req->component, err, errlen);
@@ -771,20 +755,20 @@ static int decode_request_map(const cbor_item_t *map, struct tb_ua_request *req,
 	if (rc == TB_OK)
 		rc = decode_opt_text(v[RK_TEE], "tee", check_tee, &req->tee, err, errlen);
 	if (rc == TB_OK && v[RK_SESSION] && tb_cbor_get_uint(v[RK_SESSION], &req->session) != TB_OK)
-		rc = set_err(err, errlen, TB_ERR_INVAL, "\"session\" is not an unsigned integer");
+		rc = tb_err(err, errlen, TB_ERR_INVAL, "\"session\" is not an unsigned integer");
 	if (rc == TB_OK && v[RK_MSG]) {
 		const uint8_t *p;
 		size_t n;
 
 		if (tb_cbor_get_bytes(v[RK_MSG], &p, &n) != TB_OK)
-			return set_err(err, errlen, TB_ERR_INVAL,
-			               "\"msg\" is not a definite byte string");
+			return tb_err(err, errlen, TB_ERR_INVAL,
+			              "\"msg\" is not a definite byte string");
 		if (n < 1 || n > TB_UA_MAX_MSG)
-			return set_err(err, errlen, TB_ERR_INVAL,
-			               "\"msg\" must be 1..%d bytes, not %zu", TB_UA_MAX_MSG, n);
+			return tb_err(err, errlen, TB_ERR_INVAL,
+			              "\"msg\" must be 1..%d bytes, not %zu", TB_UA_MAX_MSG, n);
 		req->msg = malloc(n);
 		if (!req->msg)
-			return set_err(err, errlen, TB_ERR_NOMEM, "out of memory");
+			return tb_err(err, errlen, TB_ERR_NOMEM, "out of memory");
 		memcpy(req->msg, p, n);
 		req->msg_len = n;
 	}
@@ -803,19 +787,19 @@ int tb_ua_request_decode(const uint8_t *buf, size_t len, struct tb_ua_request *r
 	if (err && errlen)
 		err[0] = 0;
 	if (!req || !has_id || !id_out)
-		return set_err(err, errlen, TB_ERR_INVAL, "bad arguments");
+		return tb_err(err, errlen, TB_ERR_INVAL, "bad arguments");
 	memset(req, 0, sizeof(*req));
 	*has_id = 0;
 	*id_out = 0;
 	if (!buf || len == 0)
-		return set_err(err, errlen, TB_ERR_PARSE, "empty frame");
+		return tb_err(err, errlen, TB_ERR_PARSE, "empty frame");
 	/* Checking first tells a malformed frame from a failed allocation. */
 	if (tb_cbor_check(buf, len, TB_CBOR_MAX_DEPTH, &why) != TB_OK)
-		return set_err(err, errlen, TB_ERR_PARSE, "not a well-formed CBOR item: %s",
-		               why ? why : "?");
+		return tb_err(err, errlen, TB_ERR_PARSE, "not a well-formed CBOR item: %s",
+		              why ? why : "?");
 	item = tb_cbor_load(buf, len, &why);
 	if (!item)
-		return set_err(err, errlen, TB_ERR_NOMEM, "cannot decode: %s", why ? why : "?");
+		return tb_err(err, errlen, TB_ERR_NOMEM, "cannot decode: %s", why ? why : "?");
 	rc = decode_request_map(item, req, has_id, id_out, err, errlen);
 	cbor_decref(&item);
 	if (rc != TB_OK)
