@@ -20,7 +20,9 @@ N_IDLE=${N_IDLE:-10000}
 
 standard_setup
 sed -i 's/^log_level = info/log_level = warn/' "$WORK/broker.conf"
-sed -i "s/^\[listener\]/[listener]\nmax_connections = $((N_IDLE + 100))/" "$WORK/broker.conf"
+# every bench connection comes from 127.0.0.1: lift the per-address cap too
+sed -i "s/^\[listener\]/[listener]\nmax_connections = $((N_IDLE + 100))\nmax_connections_per_ip = $((N_IDLE + 100))/" \
+	"$WORK/broker.conf"
 kill -TERM "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null
 start_broker
 
