@@ -396,14 +396,12 @@ static void conf__missing_file__io_error_on_line_0(void **state)
 	tb_conf_free(&c);
 }
 
-static void conf__shipped_limit_examples__parse_as_documented(void **state)
+/* MINIMAL, then the commented examples of the shipped file whose header
+ * starts with `header` ("# [limit:", ...), their "# " removed: each is the
+ * header line and the "# key = value" lines after it. */
+static void shipped_examples(const char *header, char *text, size_t cap)
 {
-	/* The [limit:NAME] examples of the shipped file are comment lines
-	 * "# key = value" after "# [limit:NAME]": with the "# " removed they
-	 * must be a valid configuration. */
 	uint8_t raw[65536];
-	char text[8192];
-	struct tb_conf c;
 	FILE *f = fopen(TEST_DATA_DIR "/../../conf/teep-broker.conf", "r");
 	size_t len, o;
 	int in_example = 0;
@@ -412,16 +410,27 @@ static void conf__shipped_limit_examples__parse_as_documented(void **state)
 	len = fread(raw, 1, sizeof(raw) - 1, f);
 	fclose(f);
 	raw[len] = 0;
-	o = (size_t)snprintf(text, sizeof(text), MINIMAL);
+	o = (size_t)snprintf(text, cap, MINIMAL);
 	for (char *line = strtok((char *)raw, "\n"); line; line = strtok(NULL, "\n")) {
-		if (strncmp(line, "# [limit:", 9) == 0)
+		if (strncmp(line, header, strlen(header)) == 0)
 			in_example = 1;
 		else if (strncmp(line, "# ", 2) != 0 || !strchr(line, '='))
 			in_example = 0;
 		if (in_example)
-			o += (size_t)snprintf(text + o, sizeof(text) - o, "%s\n", line + 2);
-		assert_true(o < sizeof(text));
+			o += (size_t)snprintf(text + o, cap - o, "%s\n", line + 2);
+		assert_true(o < cap);
 	}
+}
+
+static void conf__shipped_limit_examples__parse_as_documented(void **state)
+{
+	/* The [limit:NAME] examples of the shipped file are comment lines
+	 * "# key = value" after "# [limit:NAME]": with the "# " removed they
+	 * must be a valid configuration. */
+	char text[8192];
+	struct tb_conf c;
+
+	shipped_examples("# [limit:", text, sizeof(text));
 	load_ok(text, &c);
 	assert_int_equal(c.n_limits, 4);
 	assert_string_equal(c.limits[0].name, "messages");
@@ -918,27 +927,10 @@ static void conf__shipped_plugin_example__parses_as_documented(void **state)
 {
 	/* The [plugin:auth] example of the shipped file: "# key = value"
 	 * lines after "# [plugin:auth]", valid once the "# " is removed. */
-	uint8_t raw[65536];
 	char text[8192];
 	struct tb_conf c;
-	FILE *f = fopen(TEST_DATA_DIR "/../../conf/teep-broker.conf", "r");
-	size_t len, o;
-	int in_example = 0;
 
-	assert_non_null(f);
-	len = fread(raw, 1, sizeof(raw) - 1, f);
-	fclose(f);
-	raw[len] = 0;
-	o = (size_t)snprintf(text, sizeof(text), MINIMAL);
-	for (char *line = strtok((char *)raw, "\n"); line; line = strtok(NULL, "\n")) {
-		if (strncmp(line, "# [plugin:", 10) == 0)
-			in_example = 1;
-		else if (strncmp(line, "# ", 2) != 0 || !strchr(line, '='))
-			in_example = 0;
-		if (in_example)
-			o += (size_t)snprintf(text + o, sizeof(text) - o, "%s\n", line + 2);
-		assert_true(o < sizeof(text));
-	}
+	shipped_examples("# [plugin:", text, sizeof(text));
 	load_ok(text, &c);
 	assert_int_equal(c.n_plugins, 1);
 	assert_string_equal(c.plugins[0].name, "auth");
