@@ -278,6 +278,7 @@ struct tb_session {
 	struct tb_fq_item qitem; /* in its TEE's fair queue while qflow is set */
 	struct tb_fq_flow *qflow;
 	int starting;                 /* its first call counts in tee->starting */
+	int tam_counted;              /* it holds one of its TAM's max_sessions */
 	struct tb_call *call;         /* driver call in flight */
 	struct tb_resolve *resolving; /* name resolution in flight */
 	lws_sorted_usec_list_t timer;

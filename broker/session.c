@@ -175,7 +175,13 @@ static void session_free(struct tb_session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	b->n_sessions--;
-	(*s->tee->tam_sessions)--;
+	if (s->tam_counted) {
+		/* an exchange with the TAM ended: another app's may start */
+		(*s->tee->tam_sessions)--;
+		for (size_t i = 0; i < b->n_tees; i++)
+			if (b->tees[i].tam_sessions == s->tee->tam_sessions)
+				tb_tee_pump(&b->tees[i]);
+	}
 	tb_component_id_clear(&s->component);
 	free(s->tam_hint);
 	free(s->uri);
@@ -1133,7 +1139,6 @@ struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn
 		b->sessions->prev = s;
 	b->sessions = s;
 	b->n_sessions++;
-	(*tee->tam_sessions)++;
 
 	char what[160] = "";
 	if (s->component.n)
@@ -1202,7 +1207,10 @@ void tb_tee_pump(struct tb_tee *t)
 {
 	struct tb_fq_item *it;
 
-	while (t->starting < t->conf->max_in_flight && (it = tb_fq_pop(&t->fq)) != NULL) {
+	/* [tam] max_sessions is granted here, in fair-queue order, so that
+	 * apps with many requests cannot take every exchange with the TAM */
+	while (t->starting < t->conf->max_in_flight && *t->tam_sessions < t->tam->max_sessions &&
+	       (it = tb_fq_pop(&t->fq)) != NULL) {
 		struct tb_session *s = lws_container_of(it, struct tb_session, qitem);
 
 		s->qflow = NULL;
@@ -1216,6 +1224,8 @@ void tb_tee_pump(struct tb_tee *t)
 		}
 		s->starting = 1;
 		t->starting++;
+		s->tam_counted = 1;
+		(*t->tam_sessions)++;
 		if (t->b->conf.log_level >= TB_LOG_INFO) {
 			char what[160] = "";
 			if (s->component.n)

@@ -519,7 +519,9 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 		}
 		return;
 	}
-	if (b->n_sessions >= b->conf.max_sessions || *tee->tam_sessions >= tee->tam->max_sessions) {
+	/* [tam] max_sessions is granted when the request leaves its TEE's fair
+	 * queue (session.c): a full TAM makes requests wait their turn */
+	if (b->n_sessions >= b->conf.max_sessions) {
 		b->counters.busy_sessions++;
 		answer_busy(c, req->id, BUSY_RETRY_MS, "too many exchanges in progress");
 		pause_rx(c);
