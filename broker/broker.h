@@ -330,6 +330,9 @@ struct tb_broker {
 };
 
 /* tee.c */
+/* The alloc and now_ms of the struct tb_host given to drivers and plugins. */
+void *tb_host_alloc(size_t n);
+uint64_t tb_host_now(void);
 int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_driver *dc, char *err,
                  size_t errlen);
 void tb_tee_teardown(struct tb_tee *t, unsigned grace_ms);

@@ -28,16 +28,6 @@ static void host_log(const struct tb_host *host, int level, const char *fmt, ...
 	tb_log(level, "plugin %s: %s", p->conf->name, line);
 }
 
-static void *host_alloc(size_t n)
-{
-	return malloc(n ? n : 1);
-}
-
-static uint64_t host_now(void)
-{
-	return tb_now_ms();
-}
-
 int tb_plugins_setup(struct tb_broker *b, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < b->conf.n_plugins; i++) {
@@ -56,9 +46,9 @@ int tb_plugins_setup(struct tb_broker *b, char *err, size_t errlen)
 		}
 		p->host.struct_size = sizeof(p->host);
 		p->host.log = host_log;
-		p->host.alloc = host_alloc;
+		p->host.alloc = tb_host_alloc;
 		p->host.free = free;
-		p->host.now_ms = host_now;
+		p->host.now_ms = tb_host_now;
 		for (size_t j = 0; j < pc->n_opts; j++) {
 			opts[j].key = pc->opts[j].key;
 			opts[j].value = pc->opts[j].value;

@@ -23,12 +23,12 @@ static void host_log(const struct tb_host *host, int level, const char *fmt, ...
 	tb_log(level, "tee %s: %s", t->conf->name, line);
 }
 
-static void *host_alloc(size_t n)
+void *tb_host_alloc(size_t n)
 {
 	return malloc(n ? n : 1);
 }
 
-static uint64_t host_now(void)
+uint64_t tb_host_now(void)
 {
 	return tb_now_ms();
 }
@@ -71,9 +71,9 @@ int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_dri
 	}
 	t->host.struct_size = sizeof(t->host);
 	t->host.log = host_log;
-	t->host.alloc = host_alloc;
+	t->host.alloc = tb_host_alloc;
 	t->host.free = free;
-	t->host.now_ms = host_now;
+	t->host.now_ms = tb_host_now;
 
 	struct tb_kv opts[TB_CONF_MAX_OPTS];
 	for (size_t i = 0; i < dc->n_opts; i++) {
