@@ -12,6 +12,8 @@ int tb_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
 int tb_write_file(const char *path, const uint8_t *buf, size_t len);
 /* Hex: decode ignoring whitespace (malloc()ed); encode lowercase. */
 int tb_hex_decode(const char *hex, size_t hexlen, uint8_t **out, size_t *len);
+/* The value of one hex digit, -1 if c is not one. */
+int tb_hex_digit(int c);
 void tb_hex_encode(const uint8_t *buf, size_t len, char *out /* 2*len+1 */);
 uint64_t tb_now_ms(void); /* CLOCK_MONOTONIC */
 /* Format a reason into err (when err and errlen allow) and return rc. */

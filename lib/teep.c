@@ -4,6 +4,7 @@
  */
 #include "tb_teep.h"
 #include "tb_cbor.h"
+#include "tb_util.h"
 #include "tb_cose.h"
 
 #include <teep-broker/driver.h>
@@ -246,17 +247,6 @@ size_t tb_component_id_format(const struct tb_component_id *c, char *out, size_t
 	return t.n;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* hex digits (no separators) into a new segment */
 static int seg_from_hex(const char *p, size_t n, struct tb_buf *seg)
 {
@@ -265,7 +255,7 @@ static int seg_from_hex(const char *p, size_t n, struct tb_buf *seg)
 	if (n % 2 || n / 2 > sizeof(tmp))
 		return TB_ERR_INVAL;
 	for (size_t i = 0; i < n; i += 2) {
-		int hi = hexval(p[i]), lo = hexval(p[i + 1]);
+		int hi = tb_hex_digit(p[i]), lo = tb_hex_digit(p[i + 1]);
 		if (hi < 0 || lo < 0)
 			return TB_ERR_INVAL;
 		tmp[i / 2] = (uint8_t)(hi << 4 | lo);
@@ -279,7 +269,7 @@ static int is_uuid(const char *s)
 		return 0;
 	for (int i = 0; i < 36; i++) {
 		int dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? s[i] != '-' : hexval(s[i]) < 0)
+		if (dash ? s[i] != '-' : tb_hex_digit(s[i]) < 0)
 			return 0;
 	}
 	return 1;

@@ -127,7 +127,7 @@ int tb_write_file(const char *path, const uint8_t *buf, size_t len)
 	return rc;
 }
 
-static int hex_nibble(int c)
+int tb_hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -152,7 +152,7 @@ int tb_hex_decode(const char *hex, size_t hexlen, uint8_t **out, size_t *len)
 		unsigned char c = (unsigned char)hex[i];
 		if (isspace(c))
 			continue;
-		if (hex_nibble(c) < 0)
+		if (tb_hex_digit(c) < 0)
 			return TB_ERR_PARSE;
 		digits++;
 	}
@@ -167,9 +167,9 @@ int tb_hex_decode(const char *hex, size_t hexlen, uint8_t **out, size_t *len)
 		if (isspace(c))
 			continue;
 		if (hi < 0) {
-			hi = hex_nibble(c);
+			hi = tb_hex_digit(c);
 		} else {
-			buf[n++] = (uint8_t)(hi << 4 | hex_nibble(c));
+			buf[n++] = (uint8_t)(hi << 4 | tb_hex_digit(c));
 			hi = -1;
 		}
 	}
