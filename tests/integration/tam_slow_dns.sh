@@ -5,8 +5,9 @@
 # 127.0.0.1 and counts the lookups.
 #  1. 16 concurrent exchanges with that TAM, each lookup taking 1 s: they
 #     share one lookup and then its cached answer, so they all complete in
-#     a few seconds, the resolver asked once or twice (one lookup per POST
-#     on one thread took 16 x 2 POSTs x 1 s, and the later POSTs timed out).
+#     a few seconds (under 8 s even with sanitizers), the resolver asked
+#     once or twice. One lookup per POST on one thread took 16 x 2 POSTs x
+#     1 s, and every exchange timed out.
 #  2. A lookup longer than connect_timeout + response_timeout: the POST
 #     still succeeds, its deadline starts with the connection attempt.
 #  3. A lookup longer than [resolver] timeout: the exchange fails
@@ -24,7 +25,7 @@ WRAP_BEFORE=${BROKER_WRAP:-}
 # start_slow_broker DELAY_MS: the broker, with lookups of $NAME taking DELAY_MS
 start_slow_broker() {
 	rm -f "$COUNT"
-	BROKER_WRAP="env LD_PRELOAD=${ASAN_RT:+$ASAN_RT }$SHIM SLOWDNS_NAME=$NAME \
+	BROKER_WRAP="env LD_PRELOAD=${ASAN_RT:+$ASAN_RT:}$SHIM SLOWDNS_NAME=$NAME \
 SLOWDNS_DELAY_MS=$1 SLOWDNS_COUNT_FILE=$COUNT $WRAP_BEFORE"
 	start_broker
 }
@@ -49,7 +50,7 @@ done_n=$(grep -c "^answer id .* done" "$WORK/burst.out")
 n=$(lookups)
 [ "$n" -ge 1 ] || fail "the shim was not asked: the name was not resolved through it"
 [ "$n" -le 2 ] || fail "the shim was asked $n times for 16 exchanges"
-[ $((t1 - t0)) -lt 5000 ] || fail "16 exchanges took $((t1 - t0)) ms"
+[ $((t1 - t0)) -lt 8000 ] || fail "16 exchanges took $((t1 - t0)) ms"
 posts=$(broker_counters | grep -o "tam posts [0-9]*" | grep -o "[0-9]*$")
 [ "${posts:-0}" -ge 32 ] || fail "only ${posts:-0} POSTs: test too weak"
 pass "16 exchanges ($posts POSTs) with a TAM whose lookups take 1 s: all done in" \
