@@ -89,7 +89,7 @@ $1" write_conf "http://127.0.0.1:$TAM_PORT/tam"
 }
 
 # CPU time (ticks) of the broker's event loop (its main thread) and of all
-# its threads (the loop, one worker per TEE, the name resolver)
+# its threads (the loop, one worker per TEE, the name resolver's threads)
 cpu_ticks() {
 	echo "$(awk '{ print $14 + $15 }' "/proc/$1/task/$1/stat")" \
 		"$(awk '{ print $14 + $15 }' "/proc/$1/stat")"

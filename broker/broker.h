@@ -45,6 +45,7 @@
 struct tb_broker;
 struct tb_session;
 struct tb_resolve;
+struct tb_resolver;
 struct tb_tls;
 struct tb_tls_ctx;
 
@@ -299,7 +300,7 @@ struct tb_broker {
 	struct lws_vhost *ua_vhost;
 	struct tb_tee tees[TB_CONF_MAX_DRIVERS];
 	size_t n_tees;
-	struct tb_worker resolver; /* TAM host names, resolved off the loop */
+	struct tb_resolver *resolver; /* TAM host names, resolved off the loop */
 	struct tb_session *sessions;
 	unsigned n_sessions;
 	struct tb_ua_conn *conns;

@@ -55,6 +55,7 @@ enum sect_kind {
 	SECT_LIMIT,
 	SECT_BAN,
 	SECT_QUEUE,
+	SECT_RESOLVER,
 	SECT_PLUGIN,
 	SECT_APP_TAM,
 	SECT_SKIP
@@ -131,6 +132,7 @@ _Static_assert(sizeof(enum tb_numbering) == sizeof(int), "enum tb_numbering is n
 #define R(k, t, f, lo, hi, d) KEY(SECT_LIMIT, k, t, struct tb_conf_limit, f, lo, hi, d)
 #define N(k, t, f, lo, hi, d) KEY(SECT_BAN, k, t, struct tb_conf_ban, f, lo, hi, d)
 #define Q(k, t, f, lo, hi, d) KEY(SECT_QUEUE, k, t, struct tb_conf_queue, f, lo, hi, d)
+#define V(k, t, f, lo, hi, d) KEY(SECT_RESOLVER, k, t, struct tb_conf_resolver, f, lo, hi, d)
 #define A(k, t, f, lo, hi, d) KEY(SECT_APP_TAM, k, t, struct tb_conf_app_tam, f, lo, hi, d)
 
 /* Keep conf/teep-broker.conf and the comments of conf.h in step with this. */
@@ -245,6 +247,13 @@ static const struct conf_cmd conf_cmds[] = {
     N("weight_unauthorized", CT_UINT, weight_unauthorized, 0, UINT32_MAX, "10"),
     N("weight_forged", CT_UINT, weight_forged, 0, UINT32_MAX, "20"),
 
+    V("threads", CT_UINT, threads, 1, 64, "4"),
+    V("queue_size", CT_UINT, queue_size, 1, 65536, "64"),
+    V("cache_size", CT_UINT, cache_size, 1, 4096, "64"),
+    V("ttl", CT_DURATION, ttl_ms, 0, MS_DAY, "30s"),
+    V("negative_ttl", CT_DURATION, negative_ttl_ms, 0, MS_DAY, "5s"),
+    V("timeout", CT_DURATION, timeout_ms, 100, 600 * 1000, "10s"),
+
     {.sect = SECT_PLUGIN,
      .key = "path",
      .type = CT_STRING,
@@ -298,7 +307,7 @@ struct parser {
 	char sect_name[CONF_NAME_MAX + 16];
 
 	/* where each section began (0: absent), and its keys */
-	int broker_line, listener_line, ban_line, queue_line;
+	int broker_line, listener_line, ban_line, queue_line, resolver_line;
 	int tam_line[TB_CONF_MAX_TAMS];
 	int driver_line[TB_CONF_MAX_DRIVERS];
 	int limit_line[TB_CONF_MAX_LIMITS];
@@ -306,7 +315,7 @@ struct parser {
 	int app_tam_line[TB_CONF_MAX_APP_TAMS];
 	int opt_line[TB_CONF_MAX_DRIVERS][TB_CONF_MAX_OPTS];
 	int plugin_opt_line[TB_CONF_MAX_PLUGINS][TB_CONF_MAX_OPTS];
-	struct seen seen_broker, seen_listener, seen_ban, seen_queue;
+	struct seen seen_broker, seen_listener, seen_ban, seen_queue, seen_resolver;
 	struct seen seen_tam[TB_CONF_MAX_TAMS];
 	struct seen seen_driver[TB_CONF_MAX_DRIVERS];
 	struct seen seen_limit[TB_CONF_MAX_LIMITS];
@@ -922,6 +931,9 @@ static void open_section(struct parser *p, const char *name)
 		open_single(p, &p->ban_line, SECT_BAN, &p->conf->ban, &p->seen_ban);
 	} else if (strcmp(name, "queue") == 0) {
 		open_single(p, &p->queue_line, SECT_QUEUE, &p->conf->queue, &p->seen_queue);
+	} else if (strcmp(name, "resolver") == 0) {
+		open_single(p, &p->resolver_line, SECT_RESOLVER, &p->conf->resolver,
+		            &p->seen_resolver);
 	} else {
 		conf_error(p, p->line, "unknown section [%s]", p->sect_name);
 	}
@@ -1284,6 +1296,7 @@ void tb_conf_defaults(struct tb_conf *conf)
 	apply_defaults(SECT_LISTENER, &conf->listener);
 	apply_defaults(SECT_BAN, &conf->ban);
 	apply_defaults(SECT_QUEUE, &conf->queue);
+	apply_defaults(SECT_RESOLVER, &conf->resolver);
 }
 
 static int load_text(const char *text, size_t len, struct tb_conf *conf, struct tb_conf_error *errs,

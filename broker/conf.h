@@ -133,6 +133,19 @@ struct tb_conf_queue {
 	uint32_t quantum;     /* requests a flow may start per round; default 1 */
 };
 
+/* [resolver]: TAM host names, resolved off the event loop (resolver.h). */
+struct tb_conf_resolver {
+	uint32_t threads;         /* lookups at once; default 4 */
+	uint32_t queue_size;      /* names waiting for a thread; default 64 */
+	uint32_t cache_size;      /* names remembered (answers and lookups in
+	                             flight); default 64 */
+	uint64_t ttl_ms;          /* an answer is reused this long; 0: only by the
+	                             requests waiting on its lookup; default 30s */
+	uint64_t negative_ttl_ms; /* a failed lookup likewise; default 5s */
+	uint64_t timeout_ms;      /* a request waits this long for its lookup,
+	                             queue included; default 10s */
+};
+
 /* [ban]: scoring of misbehaving addresses (docs/defences.md), fail2ban
  * vocabulary. */
 struct tb_conf_ban {
@@ -181,6 +194,7 @@ struct tb_conf {
 	size_t n_app_tams;
 	struct tb_conf_ban ban;
 	struct tb_conf_queue queue;
+	struct tb_conf_resolver resolver;
 };
 
 /* One problem found while reading: line 0 means "the file as a whole". */

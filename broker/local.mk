@@ -5,6 +5,7 @@ teep_brokerd_SOURCES = \
 	broker/conf.c broker/conf.h \
 	broker/loader.c broker/loader.h \
 	broker/worker.c broker/worker.h \
+	broker/resolver.c broker/resolver.h \
 	broker/tamsm.c broker/tamsm.h \
 	broker/http1.c broker/http1.h \
 	broker/tls.c broker/tls.h \

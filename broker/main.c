@@ -9,6 +9,7 @@
 #include "broker.h"
 #include "tb_log.h"
 #include "tb_util.h"
+#include "resolver.h"
 #include "tls.h"
 
 #include <errno.h>
@@ -148,6 +149,16 @@ static void log_counters(const struct tb_broker *b)
 		       (unsigned long long)k->refused_bad_request,
 		       (unsigned long long)k->authenticated, (unsigned long long)k->anonymous,
 		       (unsigned long long)k->forbidden);
+	if (b->resolver) {
+		struct tb_resolver_stats rs;
+		tb_resolver_get_stats(b->resolver, &rs);
+		tb_log(TB_LOG_NOTICE,
+		       "resolver: lookups %llu failed %llu; requests answered from the cache %llu, "
+		       "joined a lookup %llu, timed out %llu, refused (full) %llu",
+		       (unsigned long long)rs.lookups, (unsigned long long)rs.failures,
+		       (unsigned long long)rs.hits, (unsigned long long)rs.joined,
+		       (unsigned long long)rs.timeouts, (unsigned long long)rs.refused);
+	}
 	tb_def_log_counters(b);
 }
 
@@ -184,7 +195,8 @@ static int system_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		if (b) {
 			tb_tee_reap_all(b);
-			tb_worker_reap(&b->resolver);
+			if (b->resolver)
+				tb_resolver_reap(b->resolver);
 		}
 		break;
 	case LWS_CALLBACK_RAW_RX_FILE:
@@ -292,7 +304,7 @@ static int create_context(struct tb_broker *b)
 			       t->tam->name);
 		tb_worker_set_wake(&t->worker, b->ctx);
 	}
-	tb_worker_set_wake(&b->resolver, b->ctx);
+	tb_resolver_set_loop(b->resolver, b->ctx);
 
 	lws_sock_file_fd_type fd = {.filefd = b->sig_fd};
 	if (!lws_adopt_descriptor_vhost(b->ua_vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
@@ -398,9 +410,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	/* at most one name resolution per exchange */
-	if (tb_worker_start(&b->resolver, b->conf.max_sessions)) {
-		tb_log(TB_LOG_ERR, "cannot start the resolver thread");
+	b->resolver = tb_resolver_new(&b->conf.resolver, NULL);
+	if (!b->resolver) {
+		tb_log(TB_LOG_ERR, "cannot start the resolver threads");
 		rc = EXIT_FAIL;
 		goto out;
 	}
@@ -470,13 +482,12 @@ out:
 	if (b->ctx) {
 		tb_session_abort_all(b, TB_UA_E_SHUTDOWN, "the broker is stopping");
 		tb_apptam_abort_all(b);
+		tb_resolver_set_loop(b->resolver, NULL);
 		lws_context_destroy(b->ctx);
 		b->ctx = NULL;
 	}
-	if (tb_worker_stop(&b->resolver, 2000) == TB_OK) {
-		tb_worker_reap(&b->resolver); /* finishes sessions waiting on it */
-		tb_worker_free(&b->resolver);
-	} else
+	/* finishes the sessions waiting on it */
+	if (tb_resolver_free(b->resolver, 2000))
 		tb_log(TB_LOG_WARN, "a name resolution did not finish; not waiting for it");
 	for (size_t i = b->n_tees; i-- > 0;) {
 		tb_tee_teardown(&b->tees[i], (unsigned)b->conf.shutdown_grace_ms);

@@ -17,11 +17,11 @@
 #include "tb_log.h"
 #include "tb_util.h"
 #include "http1.h"
+#include "resolver.h"
 #include "tamuri.h"
 #include "tls.h"
 
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -641,82 +641,39 @@ static void http_outcome(struct tb_session *s, struct lws *wsi, enum tamsm_http_
 	session_act(s, tamsm_http_done(&s->sm, o, s->http_status, s->http_media_ok, s->body_len));
 }
 
-/* ---- name resolution, off the loop ----------------------------------- */
+/* ---- name resolution, off the loop (resolver.h) ---------------------- */
 
-struct tb_resolve {
-	struct tb_job job;
-	struct tb_session *s;
-	char host[256];
-	char addr[INET6_ADDRSTRLEN];
-	int rc;
-};
-
-static void resolve_run(struct tb_job *job)
+static void resolved(struct tb_session *s, const struct tb_resolved *res)
 {
-	struct tb_resolve *r = lws_container_of(job, struct tb_resolve, job);
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-
-	r->rc = getaddrinfo(r->host, NULL, &hints, &res);
-	/* IPv4 first when a name has both (dual-stack hosts such as
-	 * "localhost"), else whatever the resolver gave */
-	const struct addrinfo *pick = res;
-	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
-		if (ai->ai_family == AF_INET) {
-			pick = ai;
-			break;
-		}
-	if (r->rc == 0 && pick) {
-		const void *a =
-		    pick->ai_family == AF_INET6
-		        ? (const void *)&((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr
-		        : (const void *)&((struct sockaddr_in *)pick->ai_addr)->sin_addr;
-		if (!inet_ntop(pick->ai_family, a, r->addr, sizeof(r->addr)))
-			r->rc = EAI_FAIL;
-	} else if (r->rc == 0) {
-		r->rc = EAI_NONAME;
-	}
-	if (res)
-		freeaddrinfo(res);
-}
-
-static void resolve_done(struct tb_job *job)
-{
-	struct tb_resolve *r = lws_container_of(job, struct tb_resolve, job);
-	struct tb_session *s = r->s;
-
-	s->resolving = NULL;
 	if (s->http_delivered || s->finished) {
-		/* timed out or aborted while resolving */
-	} else if (r->rc) {
-		tb_log(TB_LOG_WARN, "session %p: cannot resolve %s: %s", (void *)s, r->host,
-		       gai_strerror(r->rc));
+		/* aborted while resolving */
+	} else if (res->status != TB_RESOLVE_OK) {
+		tb_log(TB_LOG_WARN, "session %p: cannot resolve %s: %s", (void *)s, s->url_host,
+		       res->why);
 		http_outcome(s, NULL, TAMSM_HTTP_TRANSPORT);
 	} else {
-		tb_log(TB_LOG_DEBUG, "session %p: %s is %s", (void *)s, r->host, r->addr);
-		http_connect(s, r->addr);
+		tb_log(TB_LOG_DEBUG, "session %p: %s is %s%s", (void *)s, s->url_host, res->addr,
+		       res->cached ? " (cached)" : "");
+		http_connect(s, res->addr);
 	}
-	free(r);
+}
+
+static void resolve_done(void *arg, const struct tb_resolved *res)
+{
+	struct tb_session *s = arg;
+
+	s->resolving = NULL;
+	resolved(s, res);
 	maybe_free(s);
 }
 
 static void resolve(struct tb_session *s)
 {
-	struct tb_resolve *r = calloc(1, sizeof(*r));
-	if (!r) {
-		http_outcome(s, NULL, TAMSM_HTTP_TRANSPORT);
-		return;
-	}
-	r->job.run = resolve_run;
-	r->job.done = resolve_done;
-	r->s = s;
-	snprintf(r->host, sizeof(r->host), "%s", s->url_host);
-	if (tb_worker_submit(&s->b->resolver, &r->job, 0)) {
-		tb_log(TB_LOG_WARN, "session %p: name resolution queue full", (void *)s);
-		free(r);
-		http_outcome(s, NULL, TAMSM_HTTP_TRANSPORT);
-		return;
-	}
-	s->resolving = r;
+	struct tb_resolved res;
+
+	s->resolving = tb_resolver_resolve(s->b->resolver, s->url_host, resolve_done, s, &res);
+	if (!s->resolving)
+		resolved(s, &res); /* from the cache, or refused */
 }
 
 static void session_post(struct tb_session *s)
@@ -753,7 +710,6 @@ static void session_post(struct tb_session *s)
 	s->http_active = 1;
 	s->wsi = NULL;
 	s->b->counters.tam_posts++;
-	arm(s, s->tee->tam->connect_timeout_ms + s->tee->tam->response_timeout_ms);
 
 	unsigned char bin[16];
 	if (inet_pton(AF_INET, s->url_host, bin) == 1 || inet_pton(AF_INET6, s->url_host, bin) == 1)
@@ -768,6 +724,9 @@ static void http_connect(struct tb_session *s, const char *addr)
 {
 	struct lws_client_connect_info i;
 
+	/* the deadline starts with the connection attempt, not before (the
+	 * resolution has its own, [resolver] timeout) */
+	arm(s, s->tee->tam->connect_timeout_ms + s->tee->tam->response_timeout_ms);
 	memset(&i, 0, sizeof(i));
 	i.context = s->b->ctx;
 	i.vhost = s->tee->tam_vhost;

@@ -94,3 +94,11 @@ tests_unit_test_precheck_SOURCES = tests/unit/test_precheck.c broker/precheck.c 
 tests_unit_test_precheck_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_precheck_LDADD = $(UNIT_LDADD)
 endif
+
+if ENABLE_UNIT_TESTS
+check_PROGRAMS += tests/unit/test_resolver
+TESTS += tests/unit/test_resolver
+tests_unit_test_resolver_SOURCES = tests/unit/test_resolver.c broker/resolver.c broker/resolver.h
+tests_unit_test_resolver_CFLAGS = $(UNIT_CFLAGS) $(LWS_CFLAGS) $(PTHREAD_CFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_resolver_LDADD = $(UNIT_LDADD) $(LWS_LIBS) $(PTHREAD_LIBS)
+endif

@@ -26,6 +26,14 @@ INTEGRATION_TESTS = \
 	tests/integration/app_tam.sh \
 	tests/integration/tam_precheck.sh \
 	tests/integration/plugin_auth.sh \
-	tests/integration/plugin_hooks.sh
+	tests/integration/plugin_hooks.sh \
+	tests/integration/tam_slow_dns.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/diag-norm.awk
+
+# A slow getaddrinfo() for tam_slow_dns.sh, preloaded into the broker
+check_LTLIBRARIES += tests/integration/slowdns.la
+tests_integration_slowdns_la_SOURCES = tests/integration/slowdns.c
+tests_integration_slowdns_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere \
+	$(SANITIZE_CFLAGS)
+tests_integration_slowdns_la_LIBADD = $(LIBS)

@@ -178,6 +178,12 @@ static void conf__shipped_file_uncommented__parses_with_the_same_values(void **s
 	assert_int_equal(all.ban.weight_unauthorized, def.ban.weight_unauthorized);
 	assert_int_equal(all.ban.weight_forged, def.ban.weight_forged);
 	assert_int_equal(all.n_plugins, 0); /* the example is not key lines */
+	assert_int_equal(all.resolver.threads, def.resolver.threads);
+	assert_int_equal(all.resolver.queue_size, def.resolver.queue_size);
+	assert_int_equal(all.resolver.cache_size, def.resolver.cache_size);
+	assert_int_equal(all.resolver.ttl_ms, def.resolver.ttl_ms);
+	assert_int_equal(all.resolver.negative_ttl_ms, def.resolver.negative_ttl_ms);
+	assert_int_equal(all.resolver.timeout_ms, def.resolver.timeout_ms);
 	tb_conf_free(&all);
 	tb_conf_free(&def);
 }
@@ -229,6 +235,12 @@ static void conf__defaults__are_those_documented_in_conf_h(void **state)
 	assert_int_equal(c.n_app_tams, 0);
 	assert_non_null(strstr(c.plugin_dir, "/plugins"));
 	assert_int_equal(c.n_plugins, 0);
+	assert_int_equal(c.resolver.threads, 4);
+	assert_int_equal(c.resolver.queue_size, 64);
+	assert_int_equal(c.resolver.cache_size, 64);
+	assert_int_equal(c.resolver.ttl_ms, 30000);
+	assert_int_equal(c.resolver.negative_ttl_ms, 5000);
+	assert_int_equal(c.resolver.timeout_ms, 10000);
 
 	assert_int_equal(c.n_tams, 1);
 	assert_string_equal(c.tams[0].name, "default");
@@ -252,6 +264,7 @@ static void conf__defaults__are_those_documented_in_conf_h(void **state)
 
 	tb_conf_defaults(&c);
 	assert_string_equal(c.listener.address, "127.0.0.1");
+	assert_int_equal(c.resolver.threads, 4);
 	assert_int_equal(c.listener.port, 8470);
 	assert_int_equal(c.listener.max_connections_per_ip, 64);
 	assert_string_equal(c.ban.allow, "127.0.0.0/8, ::1/128");
@@ -649,6 +662,30 @@ static void conf__values_out_of_range__error_shows_the_range(void **state)
 	expect_error(MINIMAL "queue_size = 65537\n", 5, "is not within 1..65536");
 }
 
+static void conf__resolver_section__values_and_bounds(void **state)
+{
+	struct tb_conf c;
+
+	load_ok(MINIMAL "[resolver]\nthreads = 8\nqueue_size = 16\ncache_size = 128\nttl = 0\n"
+	                "negative_ttl = 1s\ntimeout = 2s\n",
+	        &c);
+	assert_int_equal(c.resolver.threads, 8);
+	assert_int_equal(c.resolver.queue_size, 16);
+	assert_int_equal(c.resolver.cache_size, 128);
+	assert_int_equal(c.resolver.ttl_ms, 0);
+	assert_int_equal(c.resolver.negative_ttl_ms, 1000);
+	assert_int_equal(c.resolver.timeout_ms, 2000);
+	tb_conf_free(&c);
+	expect_error(MINIMAL "[resolver]\nthreads = 0\n", 6, "is not within 1..64");
+	expect_error(MINIMAL "[resolver]\nthreads = 65\n", 6, "is not within 1..64");
+	expect_error(MINIMAL "[resolver]\nqueue_size = 0\n", 6, "is not within 1..65536");
+	expect_error(MINIMAL "[resolver]\ncache_size = 4097\n", 6, "is not within 1..4096");
+	expect_error(MINIMAL "[resolver]\ntimeout = 50ms\n", 6, "is not within 100ms..");
+	expect_error(MINIMAL "[resolver]\nttl = 25h\n", 6, "is not within 0ms..");
+	expect_error(MINIMAL "[resolver]\nretries = 2\n", 6, "retries");
+	expect_error(MINIMAL "[resolver]\nthreads = 2\n[resolver]\nthreads = 3\n", 7, "[resolver]");
+}
+
 static void conf__missing_required_keys__error_on_the_section_line(void **state)
 {
 	expect_error("[tam]\nnumbering = pre-26\n[driver:a]\npath = x\n", 1, "[tam] has no uri");
@@ -998,6 +1035,7 @@ int main(void)
 	    cmocka_unit_test(conf__several_errors__all_reported_in_line_order),
 	    cmocka_unit_test(conf__error_list__bounded),
 	    cmocka_unit_test(conf__shipped_limit_examples__parse_as_documented),
+	    cmocka_unit_test(conf__resolver_section__values_and_bounds),
 	    cmocka_unit_test(conf__limit_sections__every_key_and_default),
 	    cmocka_unit_test(conf__ban_section__every_key),
 	    cmocka_unit_test(conf__allow_list__parsed_into_cidrs),
