@@ -6,7 +6,7 @@
 # Debian does with a changed conffile). `make uninstall` removes it only
 # when it is still the shipped one.
 pkgsysconfdir = $(sysconfdir)/teep-broker
-EXTRA_DIST += conf/teep-broker.conf conf/teep-brokerd.service.in
+EXTRA_DIST += conf/teep-broker.conf conf/teep-brokerd.service.in conf/sysusers.d/teep-broker.conf
 dist_doc_DATA += README.md docs/ua-api.md docs/driver-abi.md docs/plugin-abi.md \
 	docs/defences.md docs/performance.md docs/teep-support.md
 
@@ -44,6 +44,9 @@ conf/teep-brokerd.service: conf/teep-brokerd.service.in Makefile
 CLEANFILES += conf/teep-brokerd.service
 if INSTALL_SYSTEMD_UNIT
 systemdsystemunit_DATA = conf/teep-brokerd.service
+# its user, for systemd-sysusers (the Debian package creates it itself)
+sysusersdir = $(prefix)/lib/sysusers.d
+sysusers_DATA = conf/sysusers.d/teep-broker.conf
 else
 noinst_DATA = conf/teep-brokerd.service
 endif
