@@ -6,7 +6,8 @@
 #                    teep-ua, all on loopback
 #   ./dev.sh test    install what is missing, build with sanitizers and
 #                    -Werror, run the whole test suite (unit, integration,
-#                    valgrind, fuzz smoke), print "N passed, N failed"
+#                    valgrind, fuzz smoke, the Debian package built,
+#                    installed, run and purged), print "N passed, N failed"
 #   ./dev.sh deps    only install the Debian packages
 #
 # Builds happen out of tree under _build/.
@@ -17,7 +18,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 
 PACKAGES="build-essential autoconf automake autoconf-archive libtool pkg-config
 	libwebsockets-dev libssl-dev libcbor-dev libmbedtls-dev libcmocka-dev libinih-dev
-	libsystemd-dev valgrind clang libclang-rt-14-dev"
+	libsystemd-dev valgrind clang libclang-rt-14-dev debhelper lintian"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
@@ -71,6 +72,20 @@ demo() {
 	exec bash tools/demo.sh _build/demo
 }
 
+# package_cycle DIR: tests/package/cycle.sh, its result as a suite log
+package_cycle() {
+	local out=$1 rc=0
+	rm -rf "$out"
+	mkdir -p "$out"
+	bash tests/package/cycle.sh "$out" >"$out/cycle.out" 2>&1 || rc=$?
+	cat "$out/cycle.out"
+	case $rc in
+	0) echo "# PASS: 1" >"$out/package-suite.log" ;;
+	77) echo "# SKIP: 1" >"$out/package-suite.log" ;;
+	*) { echo "# FAIL: 1"; echo "FAIL: tests/package/cycle.sh"; } >"$out/package-suite.log" ;;
+	esac
+}
+
 count_results() { # log files... -> prints totals of automake's summaries
 	awk '/^# (PASS|XFAIL|SKIP):/ { p += $3 } /^# (FAIL|ERROR|XPASS):/ { f += $3 }
 	     END { printf "%d %d\n", p, f }' "$@"
@@ -116,6 +131,10 @@ test_all() {
 		fi
 		logs="$logs _build/check/format-suite.log"
 	fi
+
+	say "Debian packages: build, lintian, install, run, purge"
+	package_cycle "$TOP/_build/deb"
+	logs="$logs _build/deb/package-suite.log"
 
 	for l in $logs; do
 		[ -f "$l" ] || { echo "missing $l"; failed=1; continue; }
