@@ -3,13 +3,21 @@
 # defence integration tests (tests/integration/defence_*.sh), so `make check`
 # builds it; teep-flood is built there too, so that it keeps compiling
 # warning-free.
-check_PROGRAMS += bench/teep-bench bench/teep-flood
+check_PROGRAMS += bench/teep-bench bench/teep-flood bench/teep-load bench/ws-echo
 bench_teep_bench_SOURCES = bench/teep-bench.c
 bench_teep_bench_CFLAGS = $(AM_CFLAGS) $(LWS_CFLAGS) $(CBOR_CFLAGS)
 bench_teep_bench_LDADD = libtbcommon.la $(LWS_LIBS)
-bench_teep_flood_SOURCES = bench/teep-flood.c
+bench_teep_flood_SOURCES = bench/teep-flood.c bench/wsclient.c bench/wsclient.h
 bench_teep_flood_CFLAGS = $(AM_CFLAGS) $(CBOR_CFLAGS)
 bench_teep_flood_LDADD = libtbcommon.la $(PTHREAD_LIBS)
-EXTRA_DIST += bench/run.sh bench/flood.sh
-bench: bench/teep-bench bench/teep-flood
+# teep-load: C connections of closed-loop (or paced) requests; ws-echo: the
+# floor, a bare libwebsockets echo server (bench/suite.sh runs both)
+bench_teep_load_SOURCES = bench/teep-load.c bench/wsclient.c bench/wsclient.h
+bench_teep_load_CFLAGS = $(AM_CFLAGS) $(CBOR_CFLAGS)
+bench_teep_load_LDADD = libtbcommon.la
+bench_ws_echo_SOURCES = bench/ws-echo.c
+bench_ws_echo_CFLAGS = $(AM_CFLAGS) $(LWS_CFLAGS)
+bench_ws_echo_LDADD = $(LWS_LIBS)
+EXTRA_DIST += bench/run.sh bench/flood.sh bench/suite.sh
+bench: bench/teep-bench bench/teep-flood bench/teep-load bench/ws-echo
 .PHONY: bench

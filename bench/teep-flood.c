@@ -49,6 +49,7 @@
 
 #include "tb_teep.h"
 #include "tb_uaproto.h"
+#include "wsclient.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -83,118 +84,6 @@
 enum fkind { F_VALID, F_MALFORMED, F_OVERSIZE, F_TEXT, F_KINDS };
 static const char *const fkind_names[F_KINDS] = {"valid", "malformed", "oversize", "text"};
 
-struct target {
-	struct sockaddr_in addr;
-	char host[64];
-	char path[256];
-};
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/* ---- websocket, client side ---------------------------------------------- */
-
-/* A client frame header with a zero masking key. Returns its length. */
-static size_t ws_header(uint8_t *h, int opcode, size_t len)
-{
-	size_t n = 0;
-
-	h[n++] = (uint8_t)(0x80 | opcode);
-	if (len < 126) {
-		h[n++] = (uint8_t)(0x80 | len);
-	} else if (len < 65536) {
-		h[n++] = 0x80 | 126;
-		h[n++] = (uint8_t)(len >> 8);
-		h[n++] = (uint8_t)len;
-	} else {
-		h[n++] = 0x80 | 127;
-		for (int i = 7; i >= 0; i--)
-			h[n++] = (uint8_t)((uint64_t)len >> (8 * i));
-	}
-	memset(h + n, 0, 4);
-	return n + 4;
-}
-
-/* One server frame at buf[0..len): 0 if incomplete, -1 if not acceptable,
- * else its size, with its opcode and payload. */
-static long ws_parse(const uint8_t *buf, size_t len, int *op, const uint8_t **payload, size_t *plen)
-{
-	size_t hl = 2;
-	uint64_t pl;
-
-	if (len < 2)
-		return 0;
-	if (!(buf[0] & 0x80) || (buf[1] & 0x80))
-		return -1; /* fragmented, or masked: the broker does neither */
-	pl = buf[1] & 0x7f;
-	if (pl == 126) {
-		if (len < 4)
-			return 0;
-		pl = (uint64_t)buf[2] << 8 | buf[3];
-		hl = 4;
-	} else if (pl == 127) {
-		if (len < 10)
-			return 0;
-		pl = 0;
-		for (int i = 0; i < 8; i++)
-			pl = pl << 8 | buf[2 + i];
-		hl = 10;
-	}
-	if (pl > IN_CAP - 16)
-		return -1;
-	if (len < hl + pl)
-		return 0;
-	*op = buf[0] & 0x0f;
-	*payload = buf + hl;
-	*plen = (size_t)pl;
-	return (long)(hl + pl);
-}
-
-static int handshake_request(const struct target *t, char *out, size_t cap)
-{
-	return snprintf(out, cap,
-	                "GET %s HTTP/1.1\r\nHost: %s:%u\r\nUpgrade: websocket\r\n"
-	                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-	                "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: " TB_UA_SUBPROTOCOL
-	                "\r\n\r\n",
-	                t->path, t->host, (unsigned)ntohs(t->addr.sin_port));
-}
-
-/* The end of the HTTP answer in buf[0..len): offset after it, 0 if not yet. */
-static size_t http_end(const uint8_t *buf, size_t len)
-{
-	for (size_t i = 3; i < len; i++)
-		if (buf[i - 3] == '\r' && buf[i - 2] == '\n' && buf[i - 1] == '\r' &&
-		    buf[i] == '\n')
-			return i + 1;
-	return 0;
-}
-
-static int socket_from(const char *src, const struct target *t, int nonblock)
-{
-	struct sockaddr_in a;
-	int one = 1;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
-
-	if (fd < 0)
-		return -1;
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	inet_pton(AF_INET, src, &a.sin_addr);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
-	    (connect(fd, (const struct sockaddr *)&t->addr, sizeof(t->addr)) &&
-	     errno != EINPROGRESS)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* ---- rogues ---------------------------------------------------------------- */
 
 enum rstate { R_IDLE, R_CONNECTING, R_HANDSHAKE, R_OPEN, R_DONE };
@@ -225,7 +114,7 @@ struct rogue {
 };
 
 struct flood {
-	struct target t;
+	struct ws_target t;
 	unsigned n, rate, oversize, max_reconnects;
 	unsigned weights[F_KINDS];
 	enum fkind pattern[MAX_PATTERN];
@@ -367,7 +256,7 @@ static void rogue_connect(struct flood *f, struct rogue *r, int ep, uint64_t now
 	struct epoll_event ev = {.events = EPOLLOUT};
 
 	r->attempts++;
-	r->fd = socket_from(r->src, &f->t, 1);
+	r->fd = ws_socket(r->src, &f->t, 1);
 	if (r->fd < 0) {
 		r->conn_errors++;
 		rogue_close(f, r, ep, now);
@@ -425,7 +314,7 @@ static int rogue_read(struct rogue *r, uint64_t now)
 		r->in_len += (size_t)n;
 		size_t off = 0;
 		if (r->state == R_HANDSHAKE) {
-			size_t end = http_end(r->in, r->in_len);
+			size_t end = ws_http_end(r->in, r->in_len);
 			if (!end) {
 				if (r->in_len == sizeof(r->in)) {
 					r->refused++;
@@ -446,7 +335,8 @@ static int rogue_read(struct rogue *r, uint64_t now)
 			int op;
 			const uint8_t *p;
 			size_t plen;
-			long fl = ws_parse(r->in + off, r->in_len - off, &op, &p, &plen);
+			long fl =
+			    ws_parse(r->in + off, r->in_len - off, IN_CAP - 16, &op, &p, &plen);
 			if (fl < 0) {
 				r->closed_other++;
 				return -1;
@@ -511,15 +401,15 @@ static void *rogues_run(void *arg)
 	struct flood *f = arg;
 	struct epoll_event evs[64];
 	char hs[512];
-	int hs_len = handshake_request(&f->t, hs, sizeof(hs));
+	int hs_len = ws_handshake_request(&f->t, hs, sizeof(hs));
 	int ep = epoll_create1(EPOLL_CLOEXEC);
-	uint64_t t0 = now_us();
+	uint64_t t0 = ws_now_us();
 
 	if (ep < 0)
 		return NULL;
 	for (;;) {
 		int n = epoll_wait(ep, evs, 64, 1);
-		uint64_t now = now_us();
+		uint64_t now = ws_now_us();
 		int live = 0;
 
 		for (int i = 0; i < n; i++) {
@@ -558,7 +448,7 @@ static void *rogues_run(void *arg)
 		if (!live)
 			break;
 	}
-	uint64_t now = now_us();
+	uint64_t now = ws_now_us();
 	for (unsigned i = 0; i < f->n; i++) {
 		struct rogue *r = &f->r[i];
 		if (r->state == R_OPEN)
@@ -594,7 +484,7 @@ struct reasons {
 };
 
 struct polite {
-	const struct target *t;
+	const struct ws_target *t;
 	struct tb_component_id comp;
 	uint64_t op_timeout_us;
 	int fd;
@@ -625,18 +515,18 @@ static void reason_count(struct reasons *w, const char *text)
 static int polite_connect(struct polite *p)
 {
 	char hs[512];
-	int n = handshake_request(p->t, hs, sizeof(hs));
+	int n = ws_handshake_request(p->t, hs, sizeof(hs));
 	struct pollfd pfd;
-	uint64_t end = now_us() + HANDSHAKE_US;
+	uint64_t end = ws_now_us() + HANDSHAKE_US;
 
 	p->in_len = 0;
-	p->fd = socket_from("127.0.0.1", p->t, 0);
+	p->fd = ws_socket("127.0.0.1", p->t, 0);
 	if (p->fd < 0)
 		return -1;
 	if (send(p->fd, hs, (size_t)n, MSG_NOSIGNAL) != n)
 		goto fail;
 	for (;;) {
-		uint64_t now = now_us();
+		uint64_t now = ws_now_us();
 		if (now >= end)
 			goto fail;
 		pfd.fd = p->fd;
@@ -647,7 +537,7 @@ static int polite_connect(struct polite *p)
 		if (r <= 0)
 			goto fail;
 		p->in_len += (size_t)r;
-		size_t e = http_end(p->in, p->in_len);
+		size_t e = ws_http_end(p->in, p->in_len);
 		if (!e)
 			continue;
 		if (p->in_len < 12 || memcmp(p->in, "HTTP/1.1 101", 12))
@@ -673,7 +563,8 @@ static int polite_wait(struct polite *p, uint64_t id, uint64_t deadline)
 			int op;
 			const uint8_t *pl;
 			size_t plen;
-			long fl = ws_parse(p->in + off, p->in_len - off, &op, &pl, &plen);
+			long fl =
+			    ws_parse(p->in + off, p->in_len - off, IN_CAP - 16, &op, &pl, &plen);
 			if (fl < 0)
 				return -1;
 			if (!fl)
@@ -703,7 +594,7 @@ static int polite_wait(struct polite *p, uint64_t id, uint64_t deadline)
 		memmove(p->in, p->in + off, p->in_len - off);
 		p->in_len -= off;
 
-		uint64_t now = now_us();
+		uint64_t now = ws_now_us();
 		if (now >= deadline)
 			return 0;
 		struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
@@ -745,14 +636,14 @@ static int polite_op(struct polite *p, int op)
 	memcpy(buf + hl, frame, len);
 	free(frame);
 
-	uint64_t t0 = now_us();
+	uint64_t t0 = ws_now_us();
 	s->sent++;
 	if (send(p->fd, buf, hl + len, MSG_NOSIGNAL) != (ssize_t)(hl + len)) {
 		s->lost++;
 		goto lost;
 	}
 	int ev = polite_wait(p, q.id, t0 + p->op_timeout_us);
-	uint64_t t1 = now_us();
+	uint64_t t1 = ws_now_us();
 	switch (ev) {
 	case TB_UA_EV_DONE:
 		s->done++;
@@ -830,29 +721,6 @@ static unsigned num(const char *s, unsigned lo, unsigned hi)
 	return (unsigned)v;
 }
 
-/* ws://A.B.C.D:PORT/PATH, with A.B.C.D in 127.0.0.0/8 */
-static int parse_url(const char *url, struct target *t)
-{
-	const char *h = url + 5, *colon, *slash;
-
-	if (strncmp(url, "ws://", 5) || !(colon = strchr(h, ':')) ||
-	    (size_t)(colon - h) >= sizeof(t->host))
-		return -1;
-	memcpy(t->host, h, (size_t)(colon - h));
-	t->host[colon - h] = 0;
-	memset(&t->addr, 0, sizeof(t->addr));
-	t->addr.sin_family = AF_INET;
-	if (inet_pton(AF_INET, t->host, &t->addr.sin_addr) != 1 ||
-	    (ntohl(t->addr.sin_addr.s_addr) >> 24) != 127)
-		return -1;
-	unsigned long port = strtoul(colon + 1, (char **)&slash, 10);
-	if (!port || port > 65535 || (*slash && *slash != '/'))
-		return -1;
-	t->addr.sin_port = htons((uint16_t)port);
-	snprintf(t->path, sizeof(t->path), "%s", *slash ? slash : "/");
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static struct flood ff;
@@ -899,7 +767,7 @@ int main(int argc, char **argv)
 		} else
 			usage();
 	}
-	if (i + 1 != argc || parse_url(url, &f->t) || tb_component_id_parse(argv[i], &p->comp))
+	if (i + 1 != argc || ws_parse_url(url, &f->t) || tb_component_id_parse(argv[i], &p->comp))
 		usage();
 
 	p->t = &f->t;
@@ -925,7 +793,7 @@ int main(int argc, char **argv)
 	}
 
 	pthread_t th;
-	f->start_us = now_us();
+	f->start_us = ws_now_us();
 	f->hard_end_us = f->start_us + (uint64_t)(duration + HARD_EXTRA_S) * 1000000u;
 	if (f->n) {
 		if (pthread_create(&th, NULL, rogues_run, f))
@@ -933,17 +801,17 @@ int main(int argc, char **argv)
 		usleep(LEAD_US);
 	}
 
-	uint64_t p0 = now_us(), end = p0 + (uint64_t)duration * 1000000u;
-	while (now_us() < end && now_us() < f->hard_end_us)
+	uint64_t p0 = ws_now_us(), end = p0 + (uint64_t)duration * 1000000u;
+	while (ws_now_us() < end && ws_now_us() < f->hard_end_us)
 		for (int k = 0; k < N_OPS; k++)
 			/* as an app should: after busy, wait retry-after (here at
 			 * most 1 s), then ask again */
-			while (polite_op(p, k) && now_us() < end) {
+			while (polite_op(p, k) && ws_now_us() < end) {
 				uint64_t w = p->retry_after_ms < 1000 ? p->retry_after_ms : 1000;
 				p->waited_us += w * 1000;
 				usleep((useconds_t)(w * 1000));
 			}
-	uint64_t p1 = now_us();
+	uint64_t p1 = ws_now_us();
 	struct rusage pru;
 	getrusage(RUSAGE_THREAD, &pru);
 	if (p->fd >= 0)

@@ -1,0 +1,203 @@
+#!/bin/bash
+# The benchmark suite: teep-brokerd against its floor, a bare libwebsockets
+# echo server (bench/ws-echo) driven by the same load client (bench/teep-load)
+# in the same run. Loopback only; every scenario is bounded in count and
+# time and stops by itself. Use a build without sanitizers:
+#
+#   ./configure && make && make bench && bench/suite.sh . [SCENARIO...]
+#
+# (from the build directory; the first argument is the build directory)
+#
+# Scenarios (all of them when none is named):
+#   loop      a frame the broker answers on its loop (malformed), 1/64/1000
+#             connections
+#   tee       request-ta of an installed component (one TEE call, no TAM),
+#             1/64/1000 connections
+#   lowrate   the same request at 50 requests/s on one connection
+#   install   full install + uninstall sessions with the reference TAM over
+#             HTTP and over HTTPS: latency, and the broker's CPU per session
+#   idle      10000 and 20000 idle connections: memory per connection
+#   big       one 16 MiB component installed: the broker's peak RSS growth
+#   flood     bench/flood.sh: rogue apps flooding, a polite app measured
+#
+# Each measurement prints one machine-readable line ("load ..." or
+# "bench ..."), and the suite ends with a table of the broker's figures as
+# ratios to the floor measured in the same run.
+#
+# SIZE=tiny runs every scenario with a few requests and connections: a smoke
+# test (make check runs it), not a measurement.
+set -u
+top_builddir=$(cd "${1:?usage: suite.sh BUILD_DIR [SCENARIO...]}" && pwd)
+shift
+top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
+export top_builddir top_srcdir
+. "$top_srcdir/tests/integration/lib.sh"
+LOAD="$top_builddir/bench/teep-load"
+ECHO_BIN="$top_builddir/bench/ws-echo"
+for p in "$LOAD" "$ECHO_BIN" "$BENCH"; do
+	[ -x "$p" ] || { echo "build it first: make bench ($p missing)"; exit 1; }
+done
+SCENARIOS=${*:-loop tee lowrate install idle big flood}
+SIZE=${SIZE:-full}
+if [ "$SIZE" = tiny ]; then
+	N_REQ=200 CONNS="1 8" N_LOW=20 LOW_RATE=50 N_INSTALL=10 IDLE="50" BIG=$((256 * 1024))
+else
+	N_REQ=20000 CONNS="1 64 1000" N_LOW=500 LOW_RATE=50 N_INSTALL=300 IDLE="10000 20000"
+	BIG=$((16 * 1024 * 1024))
+fi
+RESULTS=$WORK/results
+: >"$RESULTS"
+emit() { echo "$*" | tee -a "$RESULTS"; }
+
+echo "machine: $(nproc) cores, $(uname -r),$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+echo "size: $SIZE"
+
+# The broker: the reference TAM, the sim TEE, a component installed; limits
+# lifted for one address holding many connections, warnings only in the log.
+broker_up() {
+	local max=$((${IDLE##* } + 1100))
+	sed -i 's/^log_level = info/log_level = warn/' "$WORK/broker.conf"
+	sed -i "s/^\[listener\]/[listener]\nmax_connections = $max\nmax_connections_per_ip = $max/" \
+		"$WORK/broker.conf"
+	start_broker
+}
+echo_up() {
+	rm -f "$WORK/echo.port"
+	"$ECHO_BIN" --port-file "$WORK/echo.port" >"$WORK/echo.log" 2>&1 &
+	ECHO_PID=$!
+	PIDS="$PIDS $ECHO_PID"
+	wait_file "$WORK/echo.port" 10 || fail "ws-echo did not start"
+	ECHO_URL="ws://127.0.0.1:$(cat "$WORK/echo.port")/"
+}
+
+make_keys
+add_component "$TC_UUID" "Hello, Secure World!"
+start_tam
+write_conf "http://127.0.0.1:$TAM_PORT/tam"
+broker_up
+echo_up
+"$UA" --url "$URL" request-ta "$TC_UUID" >/dev/null || fail "first install"
+
+# pair LABEL KIND CONNS [teep-load options]: the broker, then the floor
+pair() {
+	local label=$1 kind=$2 conns=$3
+	shift 3
+	local req=("$kind")
+	[ "$kind" = request-ta ] && req=(request-ta "$TC_UUID")
+	"$LOAD" --url "$URL" --pid "$BROKER_PID" --conns "$conns" --label "$label/broker" "$@" \
+		"${req[@]}" | tee -a "$RESULTS" || fail "$label: teep-load against the broker"
+	"$LOAD" --url "$ECHO_URL" --echo --pid "$ECHO_PID" --conns "$conns" --label "$label/echo" "$@" \
+		"${req[@]}" | tee -a "$RESULTS" || fail "$label: teep-load against ws-echo"
+}
+
+for s in $SCENARIOS; do
+	case $s in
+	loop | tee)
+		kind=malformed
+		[ "$s" = tee ] && kind=request-ta
+		for c in $CONNS; do pair "$s-$c" "$kind" "$c" --requests "$N_REQ" --duration 60; done
+		;;
+	lowrate)
+		pair "lowrate" request-ta 1 --requests "$N_LOW" --rate "$LOW_RATE" --duration 60
+		;;
+	install)
+		for proto in http https; do
+			if [ "$proto" = https ]; then
+				"$TOOL" cert ca "$WORK/ca.key" "$WORK/ca.pem" --cn bench-ca >/dev/null || fail "ca"
+				"$TOOL" cert server "$WORK/ca.key" "$WORK/ca.pem" "$WORK/tls.key" "$WORK/tls.pem" \
+					--cn 127.0.0.1 --san IP:127.0.0.1 >/dev/null || fail "cert"
+				kill -TERM "$TAM_PID" "$BROKER_PID"
+				wait "$TAM_PID" "$BROKER_PID" 2>/dev/null
+				start_tam --tls-cert "$WORK/tls.pem" --tls-key "$WORK/tls.key"
+				write_conf "https://127.0.0.1:$TAM_PORT/tam" "ca_file = $WORK/ca.pem"
+				broker_up
+			fi
+			"$UA" --url "$URL" unrequest-ta "$TC_UUID" >/dev/null
+			cpu0=$(awk '{print $14 + $15}' "/proc/$BROKER_PID/stat")
+			out=$("$BENCH" --url "$URL" rtt "$N_INSTALL" install "$TC_UUID") ||
+				fail "install over $proto: $out"
+			cpu1=$(awk '{print $14 + $15}' "/proc/$BROKER_PID/stat")
+			hz=$(getconf CLK_TCK)
+			emit "bench label=install-$proto sessions=$N_INSTALL" \
+				"$(echo "$out" | sed -n 's/.*us: min \([0-9]*\) p50 \([0-9]*\) p90 \([0-9]*\) p99 \([0-9]*\) max \([0-9]*\)/p50_us=\2 p90_us=\3 p99_us=\4 max_us=\5/p')" \
+				"cpu_us_per_session=$(((cpu1 - cpu0) * 1000000 / hz / N_INSTALL))"
+			"$UA" --url "$URL" request-ta "$TC_UUID" >/dev/null || fail "reinstall"
+		done
+		;;
+	idle)
+		for n in $IDLE; do
+			for who in broker echo; do
+				if [ $who = broker ]; then u=$URL pid=$BROKER_PID; else u=$ECHO_URL pid=$ECHO_PID; fi
+				out=$("$BENCH" --url "$u" --pid "$pid" idle "$n" 2) || fail "idle $n against $who: $out"
+				emit "bench label=idle-$n/$who conns=$n" \
+					"$(echo "$out" | sed -n 's/.*: \([0-9.]*\) bytes per connection/bytes_per_conn=\1/p')"
+			done
+		done
+		;;
+	big)
+		# a new broker and TAM that take a component of BIG bytes
+		kill -TERM "$TAM_PID" "$BROKER_PID"
+		wait "$TAM_PID" "$BROKER_PID" 2>/dev/null
+		head -c "$BIG" /dev/urandom >"$WORK/big.bin"
+		"$TOOL" manifest --component big --payload "$WORK/big.bin" --key "$WORK/signer.pem" \
+			-o "$WORK/catalog/big.suit" >/dev/null || fail "big manifest"
+		start_tam --max-manifest $((BIG * 2 + 65536)) --max-body $((BIG * 2 + 65536))
+		write_conf "http://127.0.0.1:$TAM_PORT/tam" "max_response_size = $((BIG * 2 + 65536))"
+		broker_up
+		hwm0=$(awk '/VmHWM/ {print $2}' "/proc/$BROKER_PID/status")
+		t0=$(date +%s%N)
+		"$UA" --url "$URL" --timeout 120 request-ta big >"$WORK/big.out" 2>&1 ||
+			fail "big install: $(cat "$WORK/big.out")"
+		t1=$(date +%s%N)
+		hwm1=$(awk '/VmHWM/ {print $2}' "/proc/$BROKER_PID/status")
+		emit "bench label=big bytes=$BIG ms=$(((t1 - t0) / 1000000)) peak_rss_growth_kib=$((hwm1 - hwm0))" \
+			"growth_per_byte=$(awk -v g=$((hwm1 - hwm0)) -v b="$BIG" 'BEGIN { printf "%.2f", g * 1024 / b }')"
+		;;
+	flood)
+		if [ "$SIZE" = tiny ]; then
+			DURATION=2 ROGUES=2 RATE=500 NO_BAN_RUN=0 bash "$top_srcdir/bench/flood.sh" "$top_builddir" \
+				>"$WORK/flood.out" 2>&1 || fail "flood: $(tail -n 20 "$WORK/flood.out")"
+		else
+			bash "$top_srcdir/bench/flood.sh" "$top_builddir" >"$WORK/flood.out" 2>&1 ||
+				fail "flood: $(tail -n 20 "$WORK/flood.out")"
+		fi
+		grep -E "^(polite|run|  )" "$WORK/flood.out" | head -n 40
+		emit "bench label=flood $(grep -c . "$WORK/flood.out") lines (see above)"
+		;;
+	*)
+		fail "unknown scenario $s"
+		;;
+	esac
+done
+
+# The table: every broker figure against the floor of the same run
+echo
+echo "ratios to the floor (ws-echo, same run, same client):"
+awk '
+	function kv(line, key,   m) { if (match(line, " " key "=[^ ]*")) return substr(line, RSTART + length(key) + 2, RLENGTH - length(key) - 2); return "" }
+	/^load / {
+		label = kv($0, "label"); split(label, p, "/")
+		for (k in keys) v[p[1], p[2], keys[k]] = kv($0, keys[k])
+		if (!(p[1] in seen)) { seen[p[1]] = 1; order[n++] = p[1] }
+	}
+	/^bench label=idle-/ {
+		label = kv($0, "label"); split(label, p, "/")
+		v[p[1], p[2], "bytes_per_conn"] = kv($0, "bytes_per_conn")
+		if (!(p[1] in seen)) { seen[p[1]] = 1; order[n++] = p[1] }
+	}
+	BEGIN { keys[1] = "p50_us"; keys[2] = "p99_us"; keys[3] = "rps"; keys[4] = "cpu_us_per_req" }
+	END {
+		printf "%-14s %12s %12s %12s %12s %14s\n", "scenario", "p50 (x)", "p99 (x)", "rps (x)", "cpu/req (x)", "bytes/conn (x)"
+		for (i = 0; i < n; i++) {
+			s = order[i]
+			line = sprintf("%-14s", s)
+			for (k = 1; k <= 4; k++) {
+				b = v[s, "broker", keys[k]]; e = v[s, "echo", keys[k]]
+				line = line sprintf(" %12s", (b != "" && e + 0 > 0) ? sprintf("%s (%.2f)", b, b / e) : "-")
+			}
+			b = v[s, "broker", "bytes_per_conn"]; e = v[s, "echo", "bytes_per_conn"]
+			line = line sprintf(" %14s", (b != "" && e + 0 > 0) ? sprintf("%s (%.2f)", b, b / e) : "-")
+			print line
+		}
+	}' "$RESULTS"
+grep "^bench label=\(install\|big\)" "$RESULTS" | sed 's/^bench /  /'
