@@ -45,7 +45,8 @@ static void usage(FILE *f)
 	        "  -c, --config FILE   configuration file (default %s)\n"
 	        "  -f, --foreground    log to stderr even if the config says syslog\n"
 	        "      --check-config  read and check the configuration, then exit\n"
-	        "  -v, --verbose       log at debug level\n"
+	        "  -v, --verbose       log at info level; -vv debug; -vvv also libwebsockets'\n"
+	        "                      own info and debug lines\n"
 	        "      --version       print the version and exit\n"
 	        "  -h, --help          this text\n\n"
 	        "Exit status: 0 stopped cleanly, 1 runtime failure, 2 usage, 3 configuration\n"
@@ -346,7 +347,7 @@ int main(int argc, char **argv)
 			check_only = 1;
 			break;
 		case 'v':
-			verbose = 1;
+			verbose++;
 			break;
 		case 'V':
 			printf("teep-brokerd %s (driver ABI %d.%d, plugin ABI %d.%d, libwebsockets "
@@ -385,11 +386,16 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 
-	struct tb_log_conf lc = {.level = verbose ? TB_LOG_DEBUG : b->conf.log_level,
-	                         .to_syslog = b->conf.log_syslog && !foreground,
-	                         .timestamps = 0};
+	/* -v info, -vv debug; libwebsockets' errors and warnings, its notices
+	 * with -v, and its own info and debug (a flood) only with -vvv */
+	int level = b->conf.log_level;
+	int want = verbose >= 2 ? TB_LOG_DEBUG : verbose ? TB_LOG_INFO : level;
+	if (want > level)
+		level = want;
+	struct tb_log_conf lc = {
+	    .level = level, .to_syslog = b->conf.log_syslog && !foreground, .timestamps = 0};
 	tb_log_setup("teep-brokerd", &lc);
-	tb_log_bridge_lws(verbose ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR);
+	tb_log_bridge_lws(verbose >= 3 ? level : verbose ? TB_LOG_NOTICE : TB_LOG_WARN);
 
 	int rc = EXIT_OK;
 	if (setup_signals(b)) {
