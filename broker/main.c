@@ -150,6 +150,8 @@ static void log_counters(const struct tb_broker *b)
 		       (unsigned long long)k->authenticated, (unsigned long long)k->anonymous,
 		       (unsigned long long)k->forbidden);
 	tb_def_log_counters(b);
+	tb_log(TB_LOG_NOTICE, "counters: log lines dropped %llu",
+	       (unsigned long long)tb_log_dropped());
 }
 
 static void on_signal(struct tb_broker *b)
@@ -500,5 +502,6 @@ out:
 		close(b->sig_fd);
 	tb_conf_free(&b->conf);
 	free(b);
+	tb_log_shutdown(1000); /* bounded: the reader of stderr may be stuck */
 	return rc;
 }

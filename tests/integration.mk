@@ -27,6 +27,7 @@ INTEGRATION_TESTS = \
 	tests/integration/tam_precheck.sh \
 	tests/integration/plugin_auth.sh \
 	tests/integration/plugin_hooks.sh \
-	tests/integration/log_verbose.sh
+	tests/integration/log_verbose.sh \
+	tests/integration/log_stall.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/diag-norm.awk
