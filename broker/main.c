@@ -13,12 +13,14 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -304,6 +306,34 @@ static int create_context(struct tb_broker *b)
 	return 0;
 }
 
+/* libwebsockets says only "(-1 98)" when it cannot bind: the same bind,
+ * tried again, tells why (an interface name is not tried). */
+static const char *listen_failure(const char *address, int port)
+{
+	struct addrinfo hints, *ai;
+	const char *why = "see the libwebsockets lines above";
+	char service[16];
+	int on = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	hints.ai_socktype = SOCK_STREAM;
+	if (!strcmp(address, "*"))
+		hints.ai_family = AF_INET; /* the listener is IPv4 then */
+	snprintf(service, sizeof(service), "%d", port);
+	if (getaddrinfo(strcmp(address, "*") ? address : NULL, service, &hints, &ai))
+		return why;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen))
+			why = strerror(errno);
+		close(fd);
+	}
+	freeaddrinfo(ai);
+	return why;
+}
+
 static int load_config(struct tb_broker *b, const char *path)
 {
 	struct tb_conf_error errs[TB_CONF_MAX_ERRORS];
@@ -442,8 +472,9 @@ int main(int argc, char **argv)
 	int cr = create_context(b);
 	if (cr) {
 		if (cr == -2)
-			tb_log(TB_LOG_ERR, "cannot listen on %s port %d", b->conf.listener.address,
-			       b->conf.listener.port);
+			tb_log(TB_LOG_ERR, "cannot listen on %s port %d: %s",
+			       b->conf.listener.address, b->conf.listener.port,
+			       listen_failure(b->conf.listener.address, b->conf.listener.port));
 		else
 			tb_log(TB_LOG_ERR, "cannot create the network context (%d)", cr);
 		rc = cr == -2 ? EXIT_LISTEN : cr == -5 ? EXIT_CONFIG : EXIT_FAIL;
