@@ -33,28 +33,28 @@ PIDS="$BROKER_PID $PIDS"
 wait_file "$WORK/broker.port" 20 || fail "teep-brokerd did not start"
 BROKER_PORT=$(cat "$WORK/broker.port")
 URL="ws://127.0.0.1:$BROKER_PORT/"
-UA_TIMEOUT=5 ua request-ta "$TC_UUID" || fail "request-ta: $(cat "$WORK/ua.out")"
+UA_TIMEOUT=10 ua request-ta "$TC_UUID" || fail "request-ta: $(cat "$WORK/ua.out")"
 pass "installed with the log reader running"
 
 # Stopped reader: the pipe (64 KiB) fills, then the broker's ring; -vvv adds
-# libwebsockets' own debug lines, ~35 KiB a request, so 40 requests are far
+# libwebsockets' own debug lines, ~35 KiB a request, so 20 requests are far
 # more than both hold. The counters (SIGUSR1) add more.
 kill -STOP "$READER"
 start=$(date +%s)
-for i in $(seq 1 40); do
+for i in $(seq 1 20); do
 	kill -USR1 "$BROKER_PID"
-	UA_TIMEOUT=5 ua policy-check ||
+	UA_TIMEOUT=10 ua policy-check ||
 		fail "request $i failed while the log reader was stopped: $(cat "$WORK/ua.out")"
-	[ $(($(date +%s) - start)) -lt 60 ] || fail "requests too slow with the reader stopped"
+	[ $(($(date +%s) - start)) -lt 120 ] || fail "requests too slow with the reader stopped"
 done
-pass "40 handshakes and requests in $(($(date +%s) - start)) s with the log reader stopped"
+pass "20 handshakes and requests in $(($(date +%s) - start)) s with the log reader stopped"
 
 # resumed: what was queued comes out, then new lines; a request, then the
-# counters naming all 42 requests, come after every drop
+# counters naming all 22 requests, come after every drop
 kill -CONT "$READER"
-UA_TIMEOUT=5 ua policy-check || fail "request after resuming: $(cat "$WORK/ua.out")"
+UA_TIMEOUT=10 ua policy-check || fail "request after resuming: $(cat "$WORK/ua.out")"
 kill -USR1 "$BROKER_PID"
-wait_line "$WORK/broker.log" "counters: conns .*; requests 42;" 10 ||
+wait_line "$WORK/broker.log" "counters: conns .*; requests 22;" 10 ||
 	fail "no counters after the reader resumed"
 wait_line "$WORK/broker.log" "counters: log lines dropped" 10 || fail "no log counter"
 dropped=$(grep -o "counters: log lines dropped [0-9]*" "$WORK/broker.log" | tail -1 |
@@ -71,10 +71,12 @@ pass "reader resumed: lines flow again; $dropped dropped lines counted and repor
 # exit with the reader stopped: bounded, exit status 0
 kill -STOP "$READER"
 for i in $(seq 1 10); do
-	UA_TIMEOUT=5 ua policy-check || fail "request $i (second stop): $(cat "$WORK/ua.out")"
+	UA_TIMEOUT=10 ua policy-check || fail "request $i (second stop): $(cat "$WORK/ua.out")"
 done
+t0=$(date +%s%N)
 kill -TERM "$BROKER_PID"
 wait_exit "$BROKER_PID" 15 || fail "teep-brokerd did not exit with the reader stopped (status $?)"
+ms=$((($(date +%s%N) - t0) / 1000000))
 kill -CONT "$READER"
 wait "$READER"
-pass "exit 0 within a bounded time with the log reader stopped"
+pass "exit 0 in $ms ms with the log reader stopped"
