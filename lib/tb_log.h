@@ -29,7 +29,9 @@ int tb_log_flush(unsigned timeout_ms);
  * it is stuck on a stalled reader (it is left behind). Later lines are
  * dropped. Also run at exit, so programs need not call it. */
 int tb_log_shutdown(unsigned timeout_ms);
-/* Route libwebsockets' own log lines through tb_log (errors and warnings). */
+/* Route libwebsockets' own log lines through tb_log. level is the most
+ * verbose TB_LOG_* level wanted from libwebsockets (not an LLL_ mask);
+ * its errors and warnings always pass. */
 void tb_log_bridge_lws(int level);
 
 #endif
