@@ -14,12 +14,14 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -46,7 +48,8 @@ static void usage(FILE *f)
 	        "  -c, --config FILE   configuration file (default %s)\n"
 	        "  -f, --foreground    log to stderr even if the config says syslog\n"
 	        "      --check-config  read and check the configuration, then exit\n"
-	        "  -v, --verbose       log at debug level\n"
+	        "  -v, --verbose       log at info level; -vv debug; -vvv also libwebsockets'\n"
+	        "                      own info and debug lines\n"
 	        "      --version       print the version and exit\n"
 	        "  -h, --help          this text\n\n"
 	        "Exit status: 0 stopped cleanly, 1 runtime failure, 2 usage, 3 configuration\n"
@@ -160,6 +163,8 @@ static void log_counters(const struct tb_broker *b)
 		       (unsigned long long)rs.timeouts, (unsigned long long)rs.refused);
 	}
 	tb_def_log_counters(b);
+	tb_log(TB_LOG_NOTICE, "counters: log lines dropped %llu",
+	       (unsigned long long)tb_log_dropped());
 }
 
 static void on_signal(struct tb_broker *b)
@@ -313,6 +318,34 @@ static int create_context(struct tb_broker *b)
 	return 0;
 }
 
+/* libwebsockets says only "(-1 98)" when it cannot bind: the same bind,
+ * tried again, tells why (an interface name is not tried). */
+static const char *listen_failure(const char *address, int port)
+{
+	struct addrinfo hints, *ai;
+	const char *why = "see the libwebsockets lines above";
+	char service[16];
+	int on = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	hints.ai_socktype = SOCK_STREAM;
+	if (!strcmp(address, "*"))
+		hints.ai_family = AF_INET; /* the listener is IPv4 then */
+	snprintf(service, sizeof(service), "%d", port);
+	if (getaddrinfo(strcmp(address, "*") ? address : NULL, service, &hints, &ai))
+		return why;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen))
+			why = strerror(errno);
+		close(fd);
+	}
+	freeaddrinfo(ai);
+	return why;
+}
+
 static int load_config(struct tb_broker *b, const char *path)
 {
 	struct tb_conf_error errs[TB_CONF_MAX_ERRORS];
@@ -358,7 +391,7 @@ int main(int argc, char **argv)
 			check_only = 1;
 			break;
 		case 'v':
-			verbose = 1;
+			verbose++;
 			break;
 		case 'V':
 			printf("teep-brokerd %s (driver ABI %d.%d, plugin ABI %d.%d, libwebsockets "
@@ -397,11 +430,16 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 
-	struct tb_log_conf lc = {.level = verbose ? TB_LOG_DEBUG : b->conf.log_level,
-	                         .to_syslog = b->conf.log_syslog && !foreground,
-	                         .timestamps = 0};
+	/* -v info, -vv debug; libwebsockets' errors and warnings, its notices
+	 * with -v, and its own info and debug (a flood) only with -vvv */
+	int level = b->conf.log_level;
+	int want = verbose >= 2 ? TB_LOG_DEBUG : verbose ? TB_LOG_INFO : level;
+	if (want > level)
+		level = want;
+	struct tb_log_conf lc = {
+	    .level = level, .to_syslog = b->conf.log_syslog && !foreground, .timestamps = 0};
 	tb_log_setup("teep-brokerd", &lc);
-	tb_log_bridge_lws(verbose ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR);
+	tb_log_bridge_lws(verbose >= 3 ? level : verbose ? TB_LOG_NOTICE : TB_LOG_WARN);
 
 	int rc = EXIT_OK;
 	if (setup_signals(b)) {
@@ -446,8 +484,9 @@ int main(int argc, char **argv)
 	int cr = create_context(b);
 	if (cr) {
 		if (cr == -2)
-			tb_log(TB_LOG_ERR, "cannot listen on %s port %d", b->conf.listener.address,
-			       b->conf.listener.port);
+			tb_log(TB_LOG_ERR, "cannot listen on %s port %d: %s",
+			       b->conf.listener.address, b->conf.listener.port,
+			       listen_failure(b->conf.listener.address, b->conf.listener.port));
 		else
 			tb_log(TB_LOG_ERR, "cannot create the network context (%d)", cr);
 		rc = cr == -2 ? EXIT_LISTEN : cr == -5 ? EXIT_CONFIG : EXIT_FAIL;
@@ -505,5 +544,6 @@ out:
 		close(b->sig_fd);
 	tb_conf_free(&b->conf);
 	free(b);
+	tb_log_shutdown(1000); /* bounded: the reader of stderr may be stuck */
 	return rc;
 }

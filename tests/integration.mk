@@ -29,7 +29,9 @@ INTEGRATION_TESTS = \
 	tests/integration/plugin_hooks.sh \
 	tests/integration/tam_slow_dns.sh \
 	tests/integration/install_layout.sh \
-	tests/integration/bench_smoke.sh
+	tests/integration/bench_smoke.sh \
+	tests/integration/log_verbose.sh \
+	tests/integration/log_stall.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/diag-norm.awk
 

@@ -35,4 +35,10 @@ TESTS += tests/unit/test_suit
 tests_unit_test_suit_SOURCES = tests/unit/test_suit.c
 tests_unit_test_suit_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_suit_LDADD = $(UNIT_LDADD)
+
+check_PROGRAMS += tests/unit/test_log
+TESTS += tests/unit/test_log
+tests_unit_test_log_SOURCES = tests/unit/test_log.c
+tests_unit_test_log_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_log_LDADD = $(UNIT_LDADD) $(PTHREAD_LIBS)
 endif

@@ -63,3 +63,15 @@ expect_plugin_refusal 'anonymous: "maybe" is not yes or no' "path = $AUTH" \
 "$BROKER_BIN" --version | grep -q "driver ABI 1.0, plugin ABI 1.0" || fail "--version"
 "$BROKER_BIN" --bogus >/dev/null 2>&1; [ $? = 2 ] || fail "bad option: not exit 2"
 pass "--version, usage errors"
+
+# a port already in use: exit 5, and the reason in words, not "(-1 98)"
+write_conf "http://127.0.0.1:9/tam"
+start_broker
+sed -e "s/^port = 0$/port = $BROKER_PORT/" -e "s#^port_file = .*#port_file = $WORK/b2.port#" \
+	"$WORK/broker.conf" >"$WORK/busy.conf"
+"$BROKER_BIN" -f -c "$WORK/busy.conf" >"$WORK/busy.log" 2>&1; rc=$?
+[ $rc = 5 ] || fail "port in use: exit $rc: $(cat "$WORK/busy.log")"
+grep -q "cannot listen on 127.0.0.1 port $BROKER_PORT: Address already in use" "$WORK/busy.log" ||
+	fail "port in use: no reason: $(cat "$WORK/busy.log")"
+stop_broker
+pass "port in use: exit 5, \"Address already in use\""
