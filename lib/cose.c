@@ -773,9 +773,9 @@ int tb_cose_payload_span(const uint8_t *msg, size_t len, const uint8_t **payload
 		return TB_ERR_INVAL;
 	*payload = NULL;
 	*payload_len = 0;
-	/* one well-formed item, walked without building anything */
-	if (tb_cbor_check(msg, len, TB_CBOR_MAX_DEPTH, NULL) != TB_OK)
-		return TB_ERR_PARSE;
+	/* Head by head, the payload's bytes never walked: a top-level array
+	 * of a million items fails at its first byte, headers of more than
+	 * COSE_MAX_ITEMS items at that many. */
 	if (tb_cbor_read_head(&c, &h) != TB_OK)
 		return TB_ERR_PARSE;
 	if (h.major == 6) {
@@ -789,14 +789,15 @@ int tb_cose_payload_span(const uint8_t *msg, size_t len, const uint8_t **payload
 	if (h.major != 4 || (!h.indefinite && h.arg != 4))
 		return TB_ERR_PARSE;
 	for (int i = 0; i < 2; i++)
-		if (tb_cbor_at_break(&c) || tb_cbor_skip(&c, TB_CBOR_MAX_DEPTH, 0) != TB_OK)
+		if (tb_cbor_at_break(&c) ||
+		    tb_cbor_skip(&c, TB_CBOR_MAX_DEPTH, COSE_MAX_ITEMS) != TB_OK)
 			return TB_ERR_PARSE;
 	if (c.p < c.end && *c.p == 0xf6)
 		return TB_ERR_NOTFOUND; /* nil: detached */
 	if (tb_cbor_read_string(&c, 2, payload, payload_len) != TB_OK)
 		return TB_ERR_PARSE;
-	if (tb_cbor_at_break(&c) || tb_cbor_skip(&c, TB_CBOR_MAX_DEPTH, 0) != TB_OK ||
-	    (h.indefinite && !tb_cbor_at_break(&c))) {
+	if (tb_cbor_at_break(&c) || tb_cbor_skip(&c, TB_CBOR_MAX_DEPTH, COSE_MAX_ITEMS) != TB_OK ||
+	    (h.indefinite && !tb_cbor_at_break(&c)) || c.end - c.p != (h.indefinite ? 1 : 0)) {
 		*payload = NULL;
 		*payload_len = 0;
 		return TB_ERR_PARSE;
