@@ -1,12 +1,17 @@
-# Benchmarks (not tests): `make bench` builds them; bench/run.sh and
-# bench/flood.sh run them. teep-bench is also the load generator of the
-# defence integration tests (tests/integration/defence_*.sh), so `make check`
-# builds it; teep-flood is built there too, so that it keeps compiling
-# warning-free.
-check_PROGRAMS += bench/teep-bench bench/teep-flood bench/teep-load bench/ws-echo
+# Benchmarks (not tests): `make bench` builds them; bench/suite.sh,
+# bench/run.sh, bench/flood.sh and bench/bigframe.sh run them. teep-bench is
+# also the load generator of the defence integration tests
+# (tests/integration/defence_*.sh), so `make check` builds it; the others are
+# built there too, so that they keep compiling warning-free, and
+# tests/integration/bench_smoke.sh runs bench/suite.sh in its tiny size.
+check_PROGRAMS += bench/teep-bench bench/teep-flood bench/teep-bigframe bench/teep-load \
+	bench/ws-echo
 bench_teep_bench_SOURCES = bench/teep-bench.c
 bench_teep_bench_CFLAGS = $(AM_CFLAGS) $(LWS_CFLAGS) $(CBOR_CFLAGS)
 bench_teep_bench_LDADD = libtbcommon.la $(LWS_LIBS)
+bench_teep_bigframe_SOURCES = bench/teep-bigframe.c
+bench_teep_bigframe_CFLAGS = $(AM_CFLAGS) $(LWS_CFLAGS) $(CBOR_CFLAGS)
+bench_teep_bigframe_LDADD = libtbcommon.la $(LWS_LIBS)
 bench_teep_flood_SOURCES = bench/teep-flood.c bench/wsclient.c bench/wsclient.h
 bench_teep_flood_CFLAGS = $(AM_CFLAGS) $(CBOR_CFLAGS)
 bench_teep_flood_LDADD = libtbcommon.la $(PTHREAD_LIBS)
@@ -18,6 +23,6 @@ bench_teep_load_LDADD = libtbcommon.la
 bench_ws_echo_SOURCES = bench/ws-echo.c
 bench_ws_echo_CFLAGS = $(AM_CFLAGS) $(LWS_CFLAGS)
 bench_ws_echo_LDADD = $(LWS_LIBS)
-EXTRA_DIST += bench/run.sh bench/flood.sh bench/suite.sh
-bench: bench/teep-bench bench/teep-flood bench/teep-load bench/ws-echo
+EXTRA_DIST += bench/run.sh bench/flood.sh bench/bigframe.sh bench/suite.sh
+bench: bench/teep-bench bench/teep-flood bench/teep-bigframe bench/teep-load bench/ws-echo
 .PHONY: bench

@@ -97,6 +97,27 @@ static void answer_busy(struct tb_ua_conn *c, uint64_t id, const char *reason)
 	answer(c, &a);
 }
 
+/* The message failed the pre-check (precheck.c): dropped before the TEE,
+ * answered error 17, counted and scored; out of memory is not the app's
+ * fault (busy). The reason and the sizes are logged, never the content. */
+static void rejected(struct tb_apptam *at, uint64_t id, size_t len, enum tb_teep_type type,
+                     enum tb_precheck r)
+{
+	struct tb_broker *b = at->b;
+
+	if (r == TB_PRECHECK_NOMEM) {
+		answer_busy(at->conn, id, "out of memory");
+		return;
+	}
+	b->counters.dropped_forged++;
+	tb_log(TB_LOG_WARN,
+	       "app-tam %s: dropped a TAM message (%zu bytes, %s): %s; the TEE was not called",
+	       at->conf->identity, len, tb_teep_type_name(type), tb_precheck_reason(r));
+	answer_error(at->conn, id, TB_UA_E_REJECTED, tb_precheck_reason(r));
+	if (at->conn)
+		tb_def_score(b, &at->conn->addr, b->conf.ban.weight_forged, "forged TAM message");
+}
+
 /* ---- life of a tam-session ------------------------------------------- */
 
 static void at_free(struct tb_apptam *at)
@@ -221,7 +242,7 @@ void tb_apptam_call_done(struct tb_call *c)
 		at_end(at, 0, NULL);
 		return;
 	}
-	if (!ok)
+	if (!ok && c->check == TB_PRECHECK_OK)
 		tb_log(TB_LOG_WARN, "app-tam %s: tee %s call failed (status %d)",
 		       at->conf->identity, at->tee->conf->name, c->status);
 	switch (c->kind) {
@@ -262,6 +283,11 @@ void tb_apptam_call_done(struct tb_call *c)
 		break;
 	case TB_CALL_PROCESS_MESSAGE:
 		at->msg_pending = 0;
+		if (c->check != TB_PRECHECK_OK) {
+			/* the Agent did not see it: the tam-session goes on */
+			rejected(at, at->msg_id, c->msg_len, c->check_type, c->check);
+			break;
+		}
 		if (!ok) {
 			answer_error(at->conn, at->msg_id, TB_UA_E_TEE,
 			             "the TEE failed to process the message");
@@ -418,23 +444,12 @@ static enum tb_apptam_verdict tam_message(struct tb_ua_conn *c, const struct tb_
 			return TB_APPTAM_ANSWERED;
 		}
 		at->n_messages++;
-		r = tb_precheck_tam_message(req->msg, req->msg_len,
-		                            b->conf.listener.max_message_size, &at->key, 1,
-		                            at->conf->numbering, &type);
-		if (r == TB_PRECHECK_NOMEM) {
-			answer_busy(c, req->id, "out of memory");
-			return TB_APPTAM_ANSWERED;
-		}
+		/* the structure and the type here (streaming, cheap); the
+		 * signature in the worker, before the driver (tee.c) */
+		r = tb_precheck_shape(req->msg, req->msg_len, b->conf.listener.max_message_size,
+		                      at->conf->numbering, &type);
 		if (r != TB_PRECHECK_OK) {
-			/* the reason and the sizes, never the content */
-			b->counters.dropped_forged++;
-			tb_log(TB_LOG_WARN,
-			       "app-tam %s: dropped a TAM message (%zu bytes, %s): %s; the TEE "
-			       "was not called",
-			       at->conf->identity, req->msg_len, tb_teep_type_name(type),
-			       tb_precheck_reason(r));
-			answer_error(c, req->id, TB_UA_E_REJECTED, tb_precheck_reason(r));
-			tb_def_score(b, &c->addr, b->conf.ban.weight_forged, "forged TAM message");
+			rejected(at, req->id, req->msg_len, type, r);
 			arm(at);
 			return TB_APPTAM_ANSWERED;
 		}
@@ -454,6 +469,9 @@ static enum tb_apptam_verdict tam_message(struct tb_ua_conn *c, const struct tb_
 	}
 	memcpy(call->msg, req->msg, req->msg_len);
 	call->msg_len = req->msg_len;
+	call->check_key = at->key;
+	call->check_max = b->conf.listener.max_message_size;
+	call->check_num = at->conf->numbering;
 	call->at = at;
 	call->agent_session = at->agent_session;
 	call->media_type = TEEP_MEDIA_TYPE;

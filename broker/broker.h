@@ -180,9 +180,18 @@ struct tb_call {
 	uint8_t *msg; /* owned by the call */
 	size_t msg_len;
 	const char *media_type;
+	/* TB_CALL_PROCESS_MESSAGE with check_key set: the worker pre-checks msg
+	 * (precheck.c: signature, decoding) before the driver sees it, off the
+	 * loop; when it fails the driver is not called, check says why and
+	 * status is TB_ERR_SIG */
+	struct tb_key *check_key;
+	size_t check_max;
+	enum tb_numbering check_num;
 	/* outputs */
 	int status;
 	struct tb_agent_out out;
+	enum tb_precheck check;       /* TB_PRECHECK_OK unless the pre-check failed */
+	enum tb_teep_type check_type; /* the message's type, as the pre-check saw it */
 };
 
 struct tb_answer {

@@ -31,19 +31,14 @@ const char *tb_precheck_reason(enum tb_precheck r)
 	return "?";
 }
 
-/* The payload as a TEEP message a TAM may send. */
-static enum tb_precheck check_payload(const uint8_t *payload, size_t len, enum tb_numbering num,
-                                      enum tb_teep_type *type_out)
+/* The payload's TEEP type, from its first items (no tree): a type a TAM
+ * may send. */
+static enum tb_precheck check_type(const uint8_t *payload, size_t len, enum tb_numbering num,
+                                   enum tb_teep_type *type_out)
 {
-	struct tb_teep_msg m = {0};
-	char why[128];
-	int rc = tb_teep_decode(payload, len, num, &m, why, sizeof(why));
-	enum tb_teep_type t = m.type;
+	enum tb_teep_type t = tb_teep_peek_payload_type(payload, len, num);
 
-	tb_teep_msg_clear(&m);
-	if (rc == TB_ERR_NOMEM)
-		return TB_PRECHECK_NOMEM;
-	if (rc != TB_OK)
+	if (t == TB_TEEP_NONE)
 		return TB_PRECHECK_NOT_TEEP;
 	*type_out = t;
 	if (t != TB_TEEP_QUERY_REQUEST && t != TB_TEEP_UPDATE)
@@ -51,29 +46,50 @@ static enum tb_precheck check_payload(const uint8_t *payload, size_t len, enum t
 	return TB_PRECHECK_OK;
 }
 
-enum tb_precheck tb_precheck_tam_message(const uint8_t *msg, size_t len, size_t max_len,
-                                         struct tb_key *const *keys, size_t n_keys,
-                                         enum tb_numbering num, enum tb_teep_type *type_out)
+enum tb_precheck tb_precheck_shape(const uint8_t *msg, size_t len, size_t max_len,
+                                   enum tb_numbering num, enum tb_teep_type *type_out)
 {
 	enum tb_teep_type dummy;
-	enum tb_precheck r;
-	uint8_t *payload = NULL;
-	size_t plen = 0;
-	int rc;
+	const uint8_t *payload;
+	size_t plen;
 
 	if (!type_out)
 		type_out = &dummy;
 	*type_out = TB_TEEP_NONE;
 	if (!msg || len == 0 || len > max_len)
 		return TB_PRECHECK_SIZE;
-	/* the structure and the type first: they cost no signature check */
-	rc = tb_cose_peek_payload(msg, len, &payload, &plen);
+	if (tb_cose_payload_span(msg, len, &payload, &plen) != TB_OK)
+		return TB_PRECHECK_NOT_COSE;
+	return check_type(payload, plen, num, type_out);
+}
+
+/* The whole payload as a TEEP message (a tree: only once signed). */
+static enum tb_precheck check_payload(const uint8_t *payload, size_t len, enum tb_numbering num)
+{
+	struct tb_teep_msg m = {0};
+	char why[128];
+	int rc = tb_teep_decode(payload, len, num, &m, why, sizeof(why));
+
+	tb_teep_msg_clear(&m);
 	if (rc == TB_ERR_NOMEM)
 		return TB_PRECHECK_NOMEM;
 	if (rc != TB_OK)
-		return TB_PRECHECK_NOT_COSE;
-	r = check_payload(payload, plen, num, type_out);
-	free(payload);
+		return TB_PRECHECK_NOT_TEEP;
+	return TB_PRECHECK_OK;
+}
+
+enum tb_precheck tb_precheck_tam_message(const uint8_t *msg, size_t len, size_t max_len,
+                                         struct tb_key *const *keys, size_t n_keys,
+                                         enum tb_numbering num, enum tb_teep_type *type_out)
+{
+	const uint8_t *payload = NULL;
+	size_t plen = 0;
+	enum tb_precheck r;
+	int rc;
+
+	/* the structure and the type first: they cost no signature check
+	 * and build no tree */
+	r = tb_precheck_shape(msg, len, max_len, num, type_out);
 	if (r != TB_PRECHECK_OK)
 		return r;
 	if (!keys || n_keys == 0)
@@ -81,7 +97,7 @@ enum tb_precheck tb_precheck_tam_message(const uint8_t *msg, size_t len, size_t 
 	rc = tb_cose_verify_any(msg, len, keys, n_keys, NULL, NULL);
 	switch (rc) {
 	case TB_OK:
-		return TB_PRECHECK_OK;
+		break;
 	case TB_ERR_NOMEM:
 		return TB_PRECHECK_NOMEM;
 	case TB_ERR_UNSUP:
@@ -91,4 +107,8 @@ enum tb_precheck tb_precheck_tam_message(const uint8_t *msg, size_t len, size_t 
 	default:
 		return TB_PRECHECK_NOT_COSE;
 	}
+	/* signed by the TAM: now the payload may cost a full decode */
+	if (tb_cose_payload_span(msg, len, &payload, &plen) != TB_OK)
+		return TB_PRECHECK_NOT_COSE;
+	return check_payload(payload, plen, num);
 }

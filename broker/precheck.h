@@ -5,11 +5,16 @@
  * cost the app its score, not the TEE its time.
  *
  * In order, cheapest first: the size; a COSE_Sign1 or COSE_Sign with an
- * attached payload (tagged 18 or 98, or untagged); a payload that decodes as
- * a TEEP message in the configured numbering; a type a TAM may send
- * (QueryRequest or Update); and a signature that verifies with one of the
- * keys given for that TAM. No I/O, no logging: the caller logs the reason,
- * never the message.
+ * attached payload (tagged 18 or 98, or untagged); a payload that starts as
+ * a TEEP message of a type a TAM may send (QueryRequest or Update) in the
+ * configured numbering; a signature that verifies with one of the keys given
+ * for that TAM; and, once signed, a payload that decodes as a TEEP message.
+ * No I/O, no logging: the caller logs the reason, never the message.
+ *
+ * The first checks (tb_precheck_shape) are streaming walks over the bytes:
+ * linear, without allocation, fit for the event loop. The whole check
+ * verifies a signature and decodes the payload: it runs on a TEE's worker
+ * thread, inside the call that hands the message to the Agent (tee.c).
  */
 #ifndef TB_PRECHECK_H
 #define TB_PRECHECK_H
@@ -39,6 +44,10 @@ enum tb_precheck {
 enum tb_precheck tb_precheck_tam_message(const uint8_t *msg, size_t len, size_t max_len,
                                          struct tb_key *const *keys, size_t n_keys,
                                          enum tb_numbering num, enum tb_teep_type *type_out);
+
+/* The checks before the signature: size, COSE structure, TEEP type. */
+enum tb_precheck tb_precheck_shape(const uint8_t *msg, size_t len, size_t max_len,
+                                   enum tb_numbering num, enum tb_teep_type *type_out);
 
 /* A short reason for logs and answers ("bad signature", ...). */
 const char *tb_precheck_reason(enum tb_precheck r);

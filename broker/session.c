@@ -38,6 +38,8 @@ static void session_post(struct tb_session *s);
 static void http_connect(struct tb_session *s, const char *addr);
 static void resolve(struct tb_session *s);
 static void http_outcome(struct tb_session *s, struct lws *wsi, enum tamsm_http_outcome o);
+static void precheck_failed(struct tb_session *s, enum tb_precheck r, size_t len,
+                            enum tb_teep_type type);
 
 static uint64_t elapsed(const struct tb_session *s)
 {
@@ -292,6 +294,11 @@ static void call_agent_message(struct tb_session *s)
 	/* the Agent learns the type the TAM used (the operator may accept
 	 * others than application/teep+cbor for older TAMs) */
 	c->media_type = s->http_ctype[0] ? s->http_ctype : TEEP_MEDIA_TYPE;
+	if (s->tee->tam->precheck) {
+		c->check_key = s->b->tam_keys[s->tee->tam - s->b->conf.tams];
+		c->check_max = s->tee->tam->max_response_size;
+		c->check_num = s->tee->tam->numbering;
+	}
 	s->body = NULL;
 	s->body_len = s->body_cap = 0;
 	if (submit(s, c)) {
@@ -516,6 +523,14 @@ void tb_session_call_done(struct tb_call *c)
 		maybe_free(s);
 		return;
 	}
+	if (c->check != TB_PRECHECK_OK) {
+		/* the TAM's answer failed the pre-check: the Agent did not
+		 * see it */
+		precheck_failed(s, c->check, c->msg_len, c->check_type);
+		tb_call_free(c);
+		session_act(s, tamsm_agent_refused(&s->sm));
+		return;
+	}
 
 	enum tamsm_action a = TAMSM_A_NONE;
 	int ok = c->status == TB_OK;
@@ -601,23 +616,30 @@ static void http_detach(struct tb_session *s, struct lws *wsi)
 }
 
 /* [tam] precheck = yes: the TAM's answer must pass the check an app acting
- * as its own TAM passes (precheck.c) before the TEE sees it. */
-static int precheck_ok(struct tb_session *s)
+ * as its own TAM passes (precheck.c) before the TEE sees it. Its structure
+ * and type here (streaming, cheap); its signature on the TEE's worker, in
+ * the call that hands it to the Agent (tee.c). */
+static void precheck_failed(struct tb_session *s, enum tb_precheck r, size_t len,
+                            enum tb_teep_type type)
 {
-	const struct tb_conf_tam *tam = s->tee->tam;
-	struct tb_key *key = s->b->tam_keys[tam - s->b->conf.tams];
-	enum tb_teep_type type;
-
-	s->precheck = tb_precheck_tam_message(s->body, s->body_len, tam->max_response_size, &key, 1,
-	                                      tam->numbering, &type);
-	if (s->precheck == TB_PRECHECK_OK)
-		return 1;
+	s->precheck = r;
 	s->b->counters.tam_precheck_failed++;
 	tb_log(TB_LOG_WARN,
 	       "session %p: the answer of TAM %s (%zu bytes, %s) failed the pre-check: %s; "
 	       "the TEE does not see it",
-	       (void *)s, s->uri, s->body_len, tb_teep_type_name(type),
-	       tb_precheck_reason(s->precheck));
+	       (void *)s, s->uri, len, tb_teep_type_name(type), tb_precheck_reason(r));
+}
+
+static int precheck_ok(struct tb_session *s)
+{
+	const struct tb_conf_tam *tam = s->tee->tam;
+	enum tb_teep_type type;
+	enum tb_precheck r =
+	    tb_precheck_shape(s->body, s->body_len, tam->max_response_size, tam->numbering, &type);
+
+	if (r == TB_PRECHECK_OK)
+		return 1;
+	precheck_failed(s, r, s->body_len, type);
 	return 0;
 }
 

@@ -76,6 +76,13 @@ enum tamsm_action tamsm_agent_answered(struct tamsm *sm, int ok, int has_msg)
 	return TAMSM_A_POST;
 }
 
+enum tamsm_action tamsm_agent_refused(struct tamsm *sm)
+{
+	if (sm->state != TAMSM_AGENT)
+		return TAMSM_A_NONE;
+	return delivery_failed(sm, TAMSM_F_PROTOCOL);
+}
+
 enum tamsm_action tamsm_agent_errored(struct tamsm *sm)
 {
 	if (sm->state != TAMSM_ERRORING)

@@ -75,6 +75,10 @@ enum tamsm_action tamsm_http_done(struct tamsm *sm, enum tamsm_http_outcome outc
 /* ProcessTeepMessage returned: ok, and whether it produced a message. */
 enum tamsm_action tamsm_agent_answered(struct tamsm *sm, int ok, int has_msg);
 
+/* The TAM's body did not reach the Agent: the broker's pre-check refused it
+ * instead of ProcessTeepMessage. The Agent hears of it through ProcessError
+ * and the exchange fails as a protocol error, as for a malformed answer. */
+enum tamsm_action tamsm_agent_refused(struct tamsm *sm);
 /* ProcessError returned. */
 enum tamsm_action tamsm_agent_errored(struct tamsm *sm);
 

@@ -154,6 +154,16 @@ static void call_run(struct tb_job *job)
 		c->status = d->request_policy_check(inst, &c->out);
 		break;
 	case TB_CALL_PROCESS_MESSAGE:
+		if (c->check_key) {
+			/* a signature check per message: here, not on the loop */
+			c->check =
+			    tb_precheck_tam_message(c->msg, c->msg_len, c->check_max, &c->check_key,
+			                            1, c->check_num, &c->check_type);
+			if (c->check != TB_PRECHECK_OK) {
+				c->status = TB_ERR_SIG;
+				break;
+			}
+		}
 		c->status = d->process_teep_message(inst, c->agent_session, c->media_type, c->msg,
 		                                    c->msg_len, &c->out);
 		c->out.tam_uri = NULL; /* ignored for this op (see driver.h) */

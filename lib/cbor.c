@@ -21,6 +21,8 @@ struct walker {
 	size_t short_tags; /* heads of tags 6..20 seen (see below) */
 	uint8_t *out;      /* when set, a copy of the input is written here */
 	size_t outpos;
+	size_t items;     /* items walked */
+	size_t max_items; /* 0: no bound but the input's length */
 };
 
 /*
@@ -198,8 +200,12 @@ static int walk_simple(struct walker *w, const struct head *h)
 static int walk_item(struct walker *w, unsigned depth)
 {
 	struct head h;
-	int rc = read_head(w, &h);
+	int rc;
 
+	if (w->max_items && w->items >= w->max_items)
+		return fail(w, TB_ERR_TOOBIG, "too many items");
+	w->items++;
+	rc = read_head(w, &h);
 	if (rc)
 		return rc;
 	switch (h.major) {
@@ -235,6 +241,7 @@ static int walk_top(struct walker *w, const uint8_t *buf, size_t len, unsigned m
 	w->why = NULL;
 	w->short_tags = 0;
 	w->outpos = 0;
+	w->items = 0;
 	if (!buf)
 		return fail(w, TB_ERR_PARSE, "no input");
 	rc = walk_item(w, 0);
@@ -253,49 +260,162 @@ int tb_cbor_check(const uint8_t *buf, size_t len, unsigned max_depth, const char
 	return rc;
 }
 
-static cbor_item_t *load_checked(const uint8_t *buf, size_t len, const char **why)
+/* ---- streaming reads (tb_cbor_cur) ------------------------------------ */
+
+int tb_cbor_read_head(struct tb_cbor_cur *c, struct tb_cbor_head *h)
+{
+	struct walker w = {.p = c->p, .end = c->end};
+	struct head hd;
+	int rc;
+
+	if (!c->p || c->p >= c->end) {
+		c->why = "truncated: item expected";
+		return TB_ERR_PARSE;
+	}
+	rc = read_head(&w, &hd);
+	if (rc) {
+		c->why = w.why;
+		return rc;
+	}
+	if (hd.major == 7 && hd.indefinite) {
+		c->why = "unexpected break";
+		return TB_ERR_PARSE;
+	}
+	if (hd.indefinite && (hd.major < 2 || hd.major == 6)) {
+		c->why = "integer or tag with indefinite length";
+		return TB_ERR_PARSE;
+	}
+	if (hd.major == 7 && hd.ai == 24 && hd.arg < 32) {
+		c->why = "simple value below 32 in two-byte form";
+		return TB_ERR_PARSE;
+	}
+	if (!hd.indefinite && (hd.major == 2 || hd.major == 3) && hd.arg > remaining(&w)) {
+		c->why = "string length exceeds the input";
+		return TB_ERR_PARSE;
+	}
+	c->p = w.p;
+	h->major = hd.major;
+	h->ai = hd.ai;
+	h->arg = hd.arg;
+	h->indefinite = hd.indefinite;
+	return TB_OK;
+}
+
+int tb_cbor_at_break(const struct tb_cbor_cur *c)
+{
+	return c->p && c->p < c->end && *c->p == 0xff;
+}
+
+int tb_cbor_read_string(struct tb_cbor_cur *c, unsigned major, const uint8_t **ptr, size_t *len)
+{
+	struct tb_cbor_cur save = *c;
+	struct tb_cbor_head h;
+	int rc = tb_cbor_read_head(c, &h);
+
+	if (rc)
+		return rc;
+	if (h.major != major || h.indefinite) {
+		*c = save;
+		return TB_ERR_INVAL;
+	}
+	*ptr = c->p;
+	*len = (size_t)h.arg;
+	c->p += h.arg;
+	return TB_OK;
+}
+
+int tb_cbor_read_uint(struct tb_cbor_cur *c, uint64_t *out)
+{
+	struct tb_cbor_cur save = *c;
+	struct tb_cbor_head h;
+	int rc = tb_cbor_read_head(c, &h);
+
+	if (rc)
+		return rc;
+	if (h.major != 0) {
+		*c = save;
+		return TB_ERR_INVAL;
+	}
+	*out = h.arg;
+	return TB_OK;
+}
+
+int tb_cbor_skip(struct tb_cbor_cur *c, unsigned max_depth, size_t max_items)
+{
+	struct walker w = {.p = c->p, .end = c->end, .max_items = max_items};
+	int rc;
+
+	w.max_depth = max_depth > CBOR_HARD_DEPTH ? CBOR_HARD_DEPTH : max_depth;
+	if (!c->p)
+		return TB_ERR_PARSE;
+	rc = walk_item(&w, 0);
+	c->items += w.items;
+	if (rc) {
+		c->why = w.why;
+		return rc;
+	}
+	c->p = w.p;
+	return TB_OK;
+}
+
+static cbor_item_t *load_checked(const uint8_t *buf, size_t len, int *rc, const char **why)
 {
 	struct cbor_load_result res;
 	cbor_item_t *item = cbor_load(buf, len, &res);
 
 	if (!item || res.error.code != CBOR_ERR_NONE || res.read != len) {
+		*rc = res.error.code == CBOR_ERR_MEMERROR ? TB_ERR_NOMEM : TB_ERR_UNSUP;
 		if (why)
-			*why = res.error.code == CBOR_ERR_MEMERROR
+			*why = *rc == TB_ERR_NOMEM
 			           ? "out of memory"
-			           : "libcbor refused the item (unassigned simple value?)";
+			           : "libcbor refused the item (unassigned simple value or "
+			             "invalid UTF-8?)";
 		if (item)
 			cbor_decref(&item);
 		return NULL;
 	}
+	*rc = TB_OK;
 	return item;
 }
 
-cbor_item_t *tb_cbor_load(const uint8_t *buf, size_t len, const char **why)
+int tb_cbor_decode(const uint8_t *buf, size_t len, cbor_item_t **out, const char **why)
 {
 	struct walker w = {.out = NULL};
-	cbor_item_t *item;
 	size_t copy_len;
+	int rc;
 
-	if (walk_top(&w, buf, len, TB_CBOR_MAX_DEPTH) != TB_OK) {
+	*out = NULL;
+	rc = walk_top(&w, buf, len, TB_CBOR_MAX_DEPTH);
+	if (rc != TB_OK) {
 		if (why)
 			*why = w.why;
-		return NULL;
+		return rc;
 	}
 	if (why)
 		*why = NULL;
-	if (w.short_tags == 0)
-		return load_checked(buf, len, why);
+	if (w.short_tags == 0) {
+		*out = load_checked(buf, len, &rc, why);
+		return rc;
+	}
 	/* Each short tag head grows by one byte; short_tags <= len. */
 	copy_len = len + w.short_tags;
 	w.out = malloc(copy_len);
 	if (!w.out) {
 		if (why)
 			*why = "out of memory";
-		return NULL;
+		return TB_ERR_NOMEM;
 	}
 	walk_top(&w, buf, len, TB_CBOR_MAX_DEPTH);
-	item = load_checked(w.out, copy_len, why);
+	*out = load_checked(w.out, copy_len, &rc, why);
 	free(w.out);
+	return rc;
+}
+
+cbor_item_t *tb_cbor_load(const uint8_t *buf, size_t len, const char **why)
+{
+	cbor_item_t *item;
+
+	tb_cbor_decode(buf, len, &item, why);
 	return item;
 }
 

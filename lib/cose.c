@@ -587,6 +587,24 @@ int tb_cose_sign1(const struct tb_key *key, int alg, const uint8_t *payload, siz
 
 /* Unwrap an optional tag: returns a new reference to the content, or NULL
  * if the tag is not the wanted one. */
+/*
+ * Items a COSE structure or header map may be made of, a byte string
+ * counting as one whatever its length: far more than any real message has
+ * (COSE_Sign with TB_COSE_MAX_SIGNERS signers and their headers), and a
+ * bound on the libcbor tree built for one. An input made of a million tiny
+ * items is refused by a streaming walk before anything is allocated.
+ */
+#define COSE_MAX_ITEMS 1024
+
+static cbor_item_t *load_bounded(const uint8_t *buf, size_t len)
+{
+	struct tb_cbor_cur c = tb_cbor_cur_init(buf, len);
+
+	if (tb_cbor_skip(&c, TB_CBOR_MAX_DEPTH, COSE_MAX_ITEMS) != TB_OK || c.p != c.end)
+		return NULL;
+	return tb_cbor_load(buf, len, NULL);
+}
+
 static cbor_item_t *untag(cbor_item_t *item, uint64_t want1, uint64_t want2, uint64_t *tag_out)
 {
 	*tag_out = 0;
@@ -603,7 +621,7 @@ static cbor_item_t *untag(cbor_item_t *item, uint64_t want1, uint64_t want2, uin
 static cbor_item_t *load_untagged(const uint8_t *msg, size_t len, uint64_t want1, uint64_t want2,
                                   uint64_t *tag_out)
 {
-	cbor_item_t *item = tb_cbor_load(msg, len, NULL);
+	cbor_item_t *item = load_bounded(msg, len);
 	if (!item)
 		return NULL;
 	cbor_item_t *arr = untag(item, want1, want2, tag_out);
@@ -619,7 +637,7 @@ static int protected_alg(const uint8_t *prot, size_t len, int64_t *alg)
 
 	if (len == 0)
 		return TB_ERR_PARSE; /* empty protected header: no algorithm */
-	map = tb_cbor_load(prot, len, NULL);
+	map = load_bounded(prot, len);
 	if (!map)
 		return TB_ERR_PARSE;
 	if (!cbor_isa_map(map)) {
@@ -745,35 +763,62 @@ int tb_cose_sign1_verify(const uint8_t *msg, size_t len, const struct tb_key *ke
 	return rc;
 }
 
+int tb_cose_payload_span(const uint8_t *msg, size_t len, const uint8_t **payload,
+                         size_t *payload_len)
+{
+	struct tb_cbor_cur c = tb_cbor_cur_init(msg, len);
+	struct tb_cbor_head h;
+
+	if (!msg || !payload || !payload_len)
+		return TB_ERR_INVAL;
+	*payload = NULL;
+	*payload_len = 0;
+	/* Head by head, the payload's bytes never walked: a top-level array
+	 * of a million items fails at its first byte, headers of more than
+	 * COSE_MAX_ITEMS items at that many. */
+	if (tb_cbor_read_head(&c, &h) != TB_OK)
+		return TB_ERR_PARSE;
+	if (h.major == 6) {
+		if (h.arg != TB_COSE_SIGN1_TAG && h.arg != TB_COSE_SIGN_TAG)
+			return TB_ERR_PARSE;
+		if (tb_cbor_read_head(&c, &h) != TB_OK)
+			return TB_ERR_PARSE;
+	}
+	/* COSE_Sign1 and COSE_Sign are both [protected, unprotected,
+	 * payload, signature(s)], the payload third. */
+	if (h.major != 4 || (!h.indefinite && h.arg != 4))
+		return TB_ERR_PARSE;
+	for (int i = 0; i < 2; i++)
+		if (tb_cbor_at_break(&c) ||
+		    tb_cbor_skip(&c, TB_CBOR_MAX_DEPTH, COSE_MAX_ITEMS) != TB_OK)
+			return TB_ERR_PARSE;
+	if (c.p < c.end && *c.p == 0xf6)
+		return TB_ERR_NOTFOUND; /* nil: detached */
+	if (tb_cbor_read_string(&c, 2, payload, payload_len) != TB_OK)
+		return TB_ERR_PARSE;
+	if (tb_cbor_at_break(&c) || tb_cbor_skip(&c, TB_CBOR_MAX_DEPTH, COSE_MAX_ITEMS) != TB_OK ||
+	    (h.indefinite && !tb_cbor_at_break(&c)) || c.end - c.p != (h.indefinite ? 1 : 0)) {
+		*payload = NULL;
+		*payload_len = 0;
+		return TB_ERR_PARSE;
+	}
+	return TB_OK;
+}
+
 int tb_cose_peek_payload(const uint8_t *msg, size_t len, uint8_t **payload_out, size_t *payload_len)
 {
-	cbor_item_t *arr, *payload;
 	const uint8_t *p;
 	size_t n;
-	uint64_t tag;
 	int rc;
 
 	if (!msg || !payload_out || !payload_len)
 		return TB_ERR_INVAL;
 	*payload_out = NULL;
 	*payload_len = 0;
-	arr = load_untagged(msg, len, TB_COSE_SIGN1_TAG, TB_COSE_SIGN_TAG, &tag);
-	if (!arr)
-		return TB_ERR_PARSE;
-	/* COSE_Sign1 and COSE_Sign both carry the payload third. */
-	if (!cbor_isa_array(arr) || cbor_array_size(arr) != 4) {
-		cbor_decref(&arr);
-		return TB_ERR_PARSE;
-	}
-	payload = cbor_array_handle(arr)[2];
-	if (tb_cbor_is_null(payload))
-		rc = TB_ERR_NOTFOUND;
-	else if (tb_cbor_get_bytes(payload, &p, &n) != TB_OK)
-		rc = TB_ERR_PARSE;
-	else
-		rc = copy_out(p, n, payload_out, payload_len);
-	cbor_decref(&arr);
-	return rc;
+	rc = tb_cose_payload_span(msg, len, &p, &n);
+	if (rc != TB_OK)
+		return rc;
+	return copy_out(p, n, payload_out, payload_len);
 }
 
 /* ---- COSE_Sign (several signers) and verification of either form ---- */
@@ -963,7 +1008,7 @@ static int check_body_protected(const uint8_t *prot, size_t len)
 
 	if (len == 0)
 		return TB_OK;
-	map = tb_cbor_load(prot, len, NULL);
+	map = load_bounded(prot, len);
 	if (!map)
 		return TB_ERR_PARSE;
 	if (!cbor_isa_map(map))

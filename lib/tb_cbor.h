@@ -27,6 +27,56 @@ int tb_cbor_check(const uint8_t *buf, size_t len, unsigned max_depth, const char
 
 /* tb_cbor_check() then cbor_load(). Returns a new reference or NULL. */
 cbor_item_t *tb_cbor_load(const uint8_t *buf, size_t len, const char **why);
+/*
+ * The same, telling why it failed: TB_ERR_PARSE or TB_ERR_TOOBIG (not
+ * well-formed, too deep), TB_ERR_UNSUP (well-formed, but libcbor 0.8 refuses
+ * it: invalid UTF-8 in a text string, simple values 0..19 and 32..255),
+ * TB_ERR_NOMEM (out of memory, and only then). *out gets a new reference or
+ * NULL.
+ */
+int tb_cbor_decode(const uint8_t *buf, size_t len, cbor_item_t **out, const char **why);
+
+/*
+ * Streaming reads: a cursor walks a buffer item by item without building
+ * anything, so the work is bounded by the bytes read and nothing is
+ * allocated whatever the input declares. Every read checks what it reads
+ * (truncation, a string longer than what remains); on failure the cursor
+ * does not move and why says what was wrong.
+ */
+struct tb_cbor_cur {
+	const uint8_t *p;
+	const uint8_t *end;
+	size_t items;    /* items passed over by tb_cbor_skip(), in total */
+	const char *why; /* static text of the last failure */
+};
+
+struct tb_cbor_head {
+	unsigned major; /* 0..7 */
+	unsigned ai;    /* additional information of the first byte */
+	uint64_t arg;   /* value, length or count (simple value, float bits) */
+	int indefinite; /* a string, array or map of indefinite length */
+};
+
+static inline struct tb_cbor_cur tb_cbor_cur_init(const uint8_t *buf, size_t len)
+{
+	struct tb_cbor_cur c = {.p = buf, .end = buf ? buf + len : buf};
+	return c;
+}
+
+/* The head of the next item; a definite string's bytes then follow at
+ * c->p (their length is checked against what remains). A break (0xff) is
+ * refused: test for it with tb_cbor_at_break(). */
+int tb_cbor_read_head(struct tb_cbor_cur *c, struct tb_cbor_head *h);
+int tb_cbor_at_break(const struct tb_cbor_cur *c);
+/* A definite string of this major type (2 bytes, 3 text; text is not
+ * checked for UTF-8), or an unsigned integer. TB_ERR_INVAL, cursor
+ * unmoved: the next item is something else. */
+int tb_cbor_read_string(struct tb_cbor_cur *c, unsigned major, const uint8_t **ptr, size_t *len);
+int tb_cbor_read_uint(struct tb_cbor_cur *c, uint64_t *out);
+/* Step over one whole item, checking it is well-formed, nested at most
+ * max_depth deep and made of at most max_items items (0: no bound but the
+ * input's length). TB_ERR_PARSE, or TB_ERR_TOOBIG for depth or count. */
+int tb_cbor_skip(struct tb_cbor_cur *c, unsigned max_depth, size_t max_items);
 
 /* Serialize into a malloc()ed buffer. Returns TB_OK or TB_ERR_NOMEM. */
 int tb_cbor_serialize(const cbor_item_t *item, uint8_t **out, size_t *out_len);

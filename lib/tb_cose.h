@@ -98,5 +98,15 @@ int tb_cose_verify_any(const uint8_t *msg, size_t len, struct tb_key *const *key
  */
 int tb_cose_peek_payload(const uint8_t *msg, size_t len, uint8_t **payload_out,
                          size_t *payload_len);
+/*
+ * The same without a copy or a tree: *payload points into msg. A streaming
+ * walk checks msg is one well-formed item shaped as a COSE_Sign1/COSE_Sign
+ * (tag 18 or 98, or none; an array of four, the third a byte string, the
+ * others of at most a thousand items); the payload's bytes are not looked
+ * at, so the work is bounded whatever len, and nothing is allocated. TB_ERR_NOTFOUND: the
+ * payload is detached (nil); TB_ERR_PARSE: not such a structure.
+ */
+int tb_cose_payload_span(const uint8_t *msg, size_t len, const uint8_t **payload,
+                         size_t *payload_len);
 
 #endif

@@ -134,6 +134,10 @@ void tb_teep_msg_clear(struct tb_teep_msg *m);
  * cannot be told.
  */
 enum tb_teep_type tb_teep_peek_type(const uint8_t *cose, size_t len, enum tb_numbering num);
+/* The same for an unprotected TEEP message: its first items only (an array
+ * of the length its type has, the type first), streaming, no allocation;
+ * the rest of the message is not looked at. */
+enum tb_teep_type tb_teep_peek_payload_type(const uint8_t *buf, size_t len, enum tb_numbering num);
 
 /* Component id helpers. */
 int tb_component_id_copy(struct tb_component_id *dst, const struct tb_component_id *src);

@@ -1023,23 +1023,31 @@ int tb_teep_encode(const struct tb_teep_msg *m, enum tb_numbering num, uint8_t *
 	return rc;
 }
 
-enum tb_teep_type tb_teep_peek_type(const uint8_t *cose, size_t len, enum tb_numbering num)
+enum tb_teep_type tb_teep_peek_payload_type(const uint8_t *buf, size_t len, enum tb_numbering num)
 {
-	enum tb_teep_type t = TB_TEEP_NONE;
-	cbor_item_t *top;
-	uint8_t *payload;
-	size_t plen;
+	struct tb_cbor_cur c = tb_cbor_cur_init(buf, len);
+	struct tb_cbor_head h;
+	enum tb_teep_type t;
 	uint64_t wire;
 
-	if (tb_cose_peek_payload(cose, len, &payload, &plen) != TB_OK)
+	if (!buf || tb_cbor_read_head(&c, &h) != TB_OK || h.major != 4 ||
+	    (!h.indefinite && h.arg < 2) || tb_cbor_read_uint(&c, &wire) != TB_OK)
 		return TB_TEEP_NONE;
-	top = tb_cbor_load(payload, plen, NULL);
-	free(payload);
-	if (!top)
+	t = tb_teep_type_from_wire(num, wire);
+	/* a type of the other numbering has another shape */
+	if (t == TB_TEEP_NONE || (!h.indefinite && h.arg != expected_elements(t)))
 		return TB_TEEP_NONE;
-	if (cbor_isa_array(top) && cbor_array_size(top) >= 2 &&
-	    tb_cbor_get_uint(cbor_array_handle(top)[0], &wire) == TB_OK)
-		t = tb_teep_type_from_wire(num, wire);
-	cbor_decref(&top);
 	return t;
+}
+
+enum tb_teep_type tb_teep_peek_type(const uint8_t *cose, size_t len, enum tb_numbering num)
+{
+	const uint8_t *payload;
+	size_t plen;
+
+	/* A streaming walk to the payload, then its first items: no copy, no
+	 * tree, whatever the message holds after the type. */
+	if (tb_cose_payload_span(cose, len, &payload, &plen) != TB_OK)
+		return TB_TEEP_NONE;
+	return tb_teep_peek_payload_type(payload, plen, num);
 }

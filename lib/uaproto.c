@@ -2,8 +2,10 @@
  * The app API codec (docs/ua-api.md): requests and answers of the websocket
  * subprotocol "teep-broker.v1", one CBOR map per frame.
  *
- * Decoding goes through tb_cbor_load(), which bounds every declared length
- * before libcbor allocates. Encoding writes straight into the caller's
+ * Requests (untrusted, on the broker's event loop) are read in one streaming
+ * pass over the frame, without a libcbor tree; answers (read by clients)
+ * go through tb_cbor_decode(), which bounds every declared length before
+ * libcbor allocates. Encoding writes straight into the caller's
  * buffer with libcbor's streaming encoders, so an answer never allocates and
  * can be produced even when memory is short.
  */
@@ -569,8 +571,8 @@ int tb_ua_request_encode(const struct tb_ua_request *req, uint8_t **out, size_t 
 /* ---- decoding ---------------------------------------------------------- */
 
 /*
- * Find the known keys of a map. A known key that appears twice makes the
- * request ambiguous (two decoders could pick different values), so it is an
+ * Find the known keys of a decoded map (answers). A known key that appears
+ * twice makes the message ambiguous (two decoders could pick different values), so it is an
  * error; unknown keys, of any type, are skipped for forward compatibility.
  * Returns the index of a duplicated key, -1 if none, -2 for a text key in
  * chunks (which could hide a known key from a simpler decoder).
@@ -615,11 +617,92 @@ static char *dup_text(const char *s, size_t n)
 	return d;
 }
 
-static int decode_id(const cbor_item_t *item, uint64_t *id, char *err, size_t errlen)
+/*
+ * Requests are read with a cursor (tb_cbor_cur), not a libcbor tree: the
+ * frame has been checked well-formed, then one pass over the map notes
+ * where the value of each known key starts and steps over everything else
+ * (unknown keys and their values, whatever they are) without building or
+ * allocating anything. The work is linear in the frame's bytes and the
+ * memory is the request's own members.
+ */
+
+/* Entries of a request map: far more than the API defines, so that keys of
+ * later versions fit, and a bound on what the scan keeps track of. */
+#define UA_MAX_KEYS 256
+
+/* Where the value of each known key of a map starts. */
+struct req_vals {
+	struct tb_cbor_cur at[RK_COUNT];
+	int have[RK_COUNT];
+	int dup; /* a known key seen twice (its index), or -1 */
+};
+
+/*
+ * Scan the request map at c. TB_ERR_PARSE: not a map; TB_ERR_INVAL with
+ * err set: a text key in chunks (which could hide a known key from a
+ * simpler decoder) or too many entries. A known key that appears twice
+ * makes the request ambiguous (two decoders could pick different values):
+ * v->dup names it, and the caller decides when to report it.
+ */
+static int scan_request_map(struct tb_cbor_cur *c, struct req_vals *v, char *err, size_t errlen)
+{
+	struct tb_cbor_head h;
+	uint64_t n = 0;
+
+	memset(v, 0, sizeof(*v));
+	v->dup = -1;
+	if (tb_cbor_read_head(c, &h) != TB_OK || h.major != 5)
+		return tb_err(err, errlen, TB_ERR_PARSE, "the frame is not a CBOR map");
+	if (!h.indefinite && h.arg > UA_MAX_KEYS)
+		return tb_err(err, errlen, TB_ERR_INVAL, "the map has more than %d keys",
+		              UA_MAX_KEYS);
+	for (;;) {
+		struct tb_cbor_cur key = *c;
+		struct tb_cbor_head kh;
+		const uint8_t *k = NULL;
+		size_t klen = 0;
+		int which = -1;
+
+		if (h.indefinite ? tb_cbor_at_break(c) : n == h.arg)
+			break;
+		if (++n > UA_MAX_KEYS)
+			return tb_err(err, errlen, TB_ERR_INVAL, "the map has more than %d keys",
+			              UA_MAX_KEYS);
+		if (tb_cbor_read_head(&key, &kh) != TB_OK)
+			return tb_err(err, errlen, TB_ERR_PARSE, "truncated map");
+		if (kh.major == 3 && kh.indefinite)
+			return tb_err(err, errlen, TB_ERR_INVAL,
+			              "a map key is an indefinite-length string");
+		if (kh.major == 3 && tb_cbor_read_string(c, 3, &k, &klen) != TB_OK)
+			return tb_err(err, errlen, TB_ERR_PARSE, "truncated map key");
+		if (kh.major != 3 && tb_cbor_skip(c, TB_CBOR_MAX_DEPTH, 0) != TB_OK)
+			return tb_err(err, errlen, TB_ERR_PARSE, "malformed map key");
+		for (int i = 0; k && i < RK_COUNT; i++)
+			if (strlen(req_keys[i]) == klen && memcmp(req_keys[i], k, klen) == 0)
+				which = i;
+		if (which >= 0) {
+			if (v->have[which] && v->dup < 0)
+				v->dup = which;
+			v->have[which] = 1;
+			v->at[which] = *c;
+		}
+		if (tb_cbor_skip(c, TB_CBOR_MAX_DEPTH, 0) != TB_OK)
+			return tb_err(err, errlen, TB_ERR_PARSE, "malformed map value");
+	}
+	return TB_OK;
+}
+
+/* The value of a known key: a copy of the cursor where it starts. */
+static struct tb_cbor_cur *val(struct req_vals *v, enum req_key k)
+{
+	return v->have[k] ? &v->at[k] : NULL;
+}
+
+static int decode_id(struct tb_cbor_cur *item, uint64_t *id, char *err, size_t errlen)
 {
 	if (!item)
 		return tb_err(err, errlen, TB_ERR_INVAL, "missing \"id\"");
-	if (tb_cbor_get_uint(item, id) != TB_OK)
+	if (tb_cbor_read_uint(item, id) != TB_OK)
 		return tb_err(err, errlen, TB_ERR_INVAL, "\"id\" is not an unsigned integer");
 	if (*id > UA_ID_MAX)
 		return tb_err(err, errlen, TB_ERR_INVAL, "\"id\" is larger than 2^53-1");
@@ -639,7 +722,16 @@ static void printable_prefix(const char *s, size_t n, char *out, size_t outlen)
 	out[o] = 0;
 }
 
-static int decode_op(const cbor_item_t *item, enum tb_ua_op *op, char *err, size_t errlen)
+static int read_text(struct tb_cbor_cur *item, const char **s, size_t *n)
+{
+	const uint8_t *p;
+	int rc = tb_cbor_read_string(item, 3, &p, n);
+
+	*s = (const char *)p;
+	return rc;
+}
+
+static int decode_op(struct tb_cbor_cur *item, enum tb_ua_op *op, char *err, size_t errlen)
 {
 	const char *s;
 	size_t n;
@@ -647,7 +739,7 @@ static int decode_op(const cbor_item_t *item, enum tb_ua_op *op, char *err, size
 
 	if (!item)
 		return tb_err(err, errlen, TB_ERR_INVAL, "missing \"op\"");
-	if (tb_cbor_get_text(item, &s, &n) != TB_OK)
+	if (read_text(item, &s, &n) != TB_OK)
 		return tb_err(err, errlen, TB_ERR_INVAL, "\"op\" is not a text string");
 	for (int o = TB_UA_OP_REQUEST_TA; o <= TB_UA_OP_TAM_END; o++) {
 		if (strlen(op_names[o]) == n && memcmp(op_names[o], s, n) == 0) {
@@ -659,10 +751,10 @@ static int decode_op(const cbor_item_t *item, enum tb_ua_op *op, char *err, size
 	return tb_err(err, errlen, TB_ERR_UNSUP, "unknown \"op\" \"%s\"", shown);
 }
 
-static int decode_component(const cbor_item_t *item, enum tb_ua_op op, struct tb_component_id *c,
+static int decode_component(struct tb_cbor_cur *item, enum tb_ua_op op, struct tb_component_id *c,
                             char *err, size_t errlen)
 {
-	cbor_item_t **segs;
+	struct tb_cbor_head h;
 	size_t n;
 
 	if (!item) {
@@ -674,20 +766,19 @@ static int decode_component(const cbor_item_t *item, enum tb_ua_op op, struct tb
 	if (!op_has_component(op))
 		return tb_err(err, errlen, TB_ERR_INVAL, "\"component\" must be absent for %s",
 		              op_names[op]);
-	if (!cbor_isa_array(item) || !cbor_array_is_definite(item))
+	if (tb_cbor_read_head(item, &h) != TB_OK || h.major != 4 || h.indefinite)
 		return tb_err(err, errlen, TB_ERR_INVAL,
 		              "\"component\" is not a definite-length array");
-	n = cbor_array_size(item);
-	if (n < 1 || n > TB_TEEP_MAX_SEGMENTS)
+	if (h.arg < 1 || h.arg > TB_TEEP_MAX_SEGMENTS)
 		return tb_err(err, errlen, TB_ERR_INVAL,
-		              "\"component\" must have 1..%d segments, not %zu",
-		              TB_TEEP_MAX_SEGMENTS, n);
-	segs = cbor_array_handle(item);
+		              "\"component\" must have 1..%d segments, not %llu",
+		              TB_TEEP_MAX_SEGMENTS, (unsigned long long)h.arg);
+	n = (size_t)h.arg;
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *p;
 		size_t len;
 
-		if (tb_cbor_get_bytes(segs[i], &p, &len) != TB_OK)
+		if (tb_cbor_read_string(item, 2, &p, &len) != TB_OK)
 			return tb_err(err, errlen, TB_ERR_INVAL,
 			              "\"component\" segment %zu is not a definite byte string", i);
 		if (len < 1 || len > UA_MAX_SEGMENT)
@@ -705,7 +796,7 @@ static int decode_component(const cbor_item_t *item, enum tb_ua_op op, struct tb
 }
 
 /* An optional text member checked by check(); *out stays NULL if absent. */
-static int decode_opt_text(const cbor_item_t *item, const char *key,
+static int decode_opt_text(struct tb_cbor_cur *item, const char *key,
                            int (*check)(const char *, size_t, char *, size_t), char **out,
                            char *err, size_t errlen)
 {
@@ -715,7 +806,7 @@ static int decode_opt_text(const cbor_item_t *item, const char *key,
 
 	if (!item)
 		return TB_OK;
-	if (tb_cbor_get_text(item, &s, &n) != TB_OK)
+	if (read_text(item, &s, &n) != TB_OK)
 		return tb_err(err, errlen, TB_ERR_INVAL, "\"%s\" is not a text string", key);
 	rc = check(s, n, err, errlen);
 	if (rc != TB_OK)
@@ -726,54 +817,57 @@ static int decode_opt_text(const cbor_item_t *item, const char *key,
 	return TB_OK;
 }
 
-static int decode_request_map(const cbor_item_t *map, struct tb_ua_request *req, int *has_id,
+static int decode_msg(struct tb_cbor_cur *item, struct tb_ua_request *req, char *err, size_t errlen)
+{
+	const uint8_t *p;
+	size_t n;
+
+	if (!item)
+		return TB_OK;
+	if (tb_cbor_read_string(item, 2, &p, &n) != TB_OK)
+		return tb_err(err, errlen, TB_ERR_INVAL, "\"msg\" is not a definite byte string");
+	if (n < 1 || n > TB_UA_MAX_MSG)
+		return tb_err(err, errlen, TB_ERR_INVAL, "\"msg\" must be 1..%d bytes, not %zu",
+		              TB_UA_MAX_MSG, n);
+	req->msg = malloc(n);
+	if (!req->msg)
+		return tb_err(err, errlen, TB_ERR_NOMEM, "out of memory");
+	memcpy(req->msg, p, n);
+	req->msg_len = n;
+	return TB_OK;
+}
+
+static int decode_request_map(struct tb_cbor_cur *c, struct tb_ua_request *req, int *has_id,
                               uint64_t *id_out, char *err, size_t errlen)
 {
-	cbor_item_t *v[RK_COUNT];
-	int dup, rc;
+	struct req_vals v;
+	int rc = scan_request_map(c, &v, err, errlen);
 
-	if (!cbor_isa_map(map))
-		return tb_err(err, errlen, TB_ERR_PARSE, "the frame is not a CBOR map");
-	dup = collect_keys(map, req_keys, RK_COUNT, v);
-	if (dup == -2)
-		return tb_err(err, errlen, TB_ERR_INVAL,
-		              "a map key is an indefinite-length string");
-	if (dup == RK_ID)
+	if (rc != TB_OK)
+		return rc;
+	if (v.dup == RK_ID)
 		return tb_err(err, errlen, TB_ERR_INVAL, "duplicate key \"id\"");
-	rc = decode_id(v[RK_ID], &req->id, err, errlen);
+	rc = decode_id(val(&v, RK_ID), &req->id, err, errlen);
 	if (rc != TB_OK)
 		return rc;
 	*has_id = 1;
 	*id_out = req->id;
-	if (dup >= 0)
-		return tb_err(err, errlen, TB_ERR_INVAL, "duplicate key \"%s\"", req_keys[dup]);
-	rc = decode_op(v[RK_OP], &req->op, err, errlen);
+	if (v.dup >= 0)
+		return tb_err(err, errlen, TB_ERR_INVAL, "duplicate key \"%s\"", req_keys[v.dup]);
+	rc = decode_op(val(&v, RK_OP), &req->op, err, errlen);
 	if (rc == TB_OK)
-		rc = decode_component(v[RK_COMPONENT], req->op, &req->component, err, errlen);
+		rc = decode_component(val(&v, RK_COMPONENT), req->op, &req->component, err, errlen);
 	if (rc == TB_OK)
-		rc = decode_opt_text(v[RK_TAM], "tam", check_tam, &req->tam_uri, err, errlen);
+		rc = decode_opt_text(val(&v, RK_TAM), "tam", check_tam, &req->tam_uri, err, errlen);
 	if (rc == TB_OK)
-		rc = decode_opt_text(v[RK_TEE], "tee", check_tee, &req->tee, err, errlen);
-	if (rc == TB_OK && v[RK_SESSION] && tb_cbor_get_uint(v[RK_SESSION], &req->session) != TB_OK)
+		rc = decode_opt_text(val(&v, RK_TEE), "tee", check_tee, &req->tee, err, errlen);
+	if (rc == TB_OK && v.have[RK_SESSION] &&
+	    tb_cbor_read_uint(&v.at[RK_SESSION], &req->session) != TB_OK)
 		rc = tb_err(err, errlen, TB_ERR_INVAL, "\"session\" is not an unsigned integer");
-	if (rc == TB_OK && v[RK_MSG]) {
-		const uint8_t *p;
-		size_t n;
-
-		if (tb_cbor_get_bytes(v[RK_MSG], &p, &n) != TB_OK)
-			return tb_err(err, errlen, TB_ERR_INVAL,
-			              "\"msg\" is not a definite byte string");
-		if (n < 1 || n > TB_UA_MAX_MSG)
-			return tb_err(err, errlen, TB_ERR_INVAL,
-			              "\"msg\" must be 1..%d bytes, not %zu", TB_UA_MAX_MSG, n);
-		req->msg = malloc(n);
-		if (!req->msg)
-			return tb_err(err, errlen, TB_ERR_NOMEM, "out of memory");
-		memcpy(req->msg, p, n);
-		req->msg_len = n;
-	}
 	if (rc == TB_OK)
-		rc = check_members(req, v[RK_SESSION] != NULL, err, errlen);
+		rc = decode_msg(val(&v, RK_MSG), req, err, errlen);
+	if (rc == TB_OK)
+		rc = check_members(req, v.have[RK_SESSION], err, errlen);
 	return rc;
 }
 
@@ -781,7 +875,7 @@ int tb_ua_request_decode(const uint8_t *buf, size_t len, struct tb_ua_request *r
                          uint64_t *id_out, char *err, size_t errlen)
 {
 	const char *why = NULL;
-	cbor_item_t *item;
+	struct tb_cbor_cur c;
 	int rc;
 
 	if (err && errlen)
@@ -793,15 +887,13 @@ int tb_ua_request_decode(const uint8_t *buf, size_t len, struct tb_ua_request *r
 	*id_out = 0;
 	if (!buf || len == 0)
 		return tb_err(err, errlen, TB_ERR_PARSE, "empty frame");
-	/* Checking first tells a malformed frame from a failed allocation. */
+	/* One well-formed item first, so that every malformed frame is told
+	 * apart (with "id": null) before anything is read from it. */
 	if (tb_cbor_check(buf, len, TB_CBOR_MAX_DEPTH, &why) != TB_OK)
 		return tb_err(err, errlen, TB_ERR_PARSE, "not a well-formed CBOR item: %s",
 		              why ? why : "?");
-	item = tb_cbor_load(buf, len, &why);
-	if (!item)
-		return tb_err(err, errlen, TB_ERR_NOMEM, "cannot decode: %s", why ? why : "?");
-	rc = decode_request_map(item, req, has_id, id_out, err, errlen);
-	cbor_decref(&item);
+	c = tb_cbor_cur_init(buf, len);
+	rc = decode_request_map(&c, req, has_id, id_out, err, errlen);
 	if (rc != TB_OK)
 		tb_ua_request_clear(req);
 	return rc;
@@ -948,11 +1040,11 @@ int tb_ua_answer_decode(const uint8_t *buf, size_t len, struct tb_ua_answer *a, 
 	if (!a || !buf || !len || (!arena && arena_len))
 		return TB_ERR_INVAL;
 	memset(a, 0, sizeof(*a));
-	if (tb_cbor_check(buf, len, TB_CBOR_MAX_DEPTH, NULL) != TB_OK)
-		return TB_ERR_PARSE;
-	item = tb_cbor_load(buf, len, NULL);
-	if (!item)
-		return TB_ERR_NOMEM;
+	rc = tb_cbor_decode(buf, len, &item, NULL);
+	if (rc != TB_OK)
+		/* out of memory only when it is: a well-formed answer libcbor
+		 * refuses (invalid UTF-8, ...) is as malformed as a broken one */
+		return rc == TB_ERR_NOMEM ? TB_ERR_NOMEM : TB_ERR_PARSE;
 	rc = decode_answer_map(item, a, &ar);
 	cbor_decref(&item);
 	if (rc != TB_OK)

@@ -7,6 +7,7 @@ INTEGRATION_TESTS = \
 	tests/integration/personalization.sh \
 	tests/integration/concurrent.sh \
 	tests/integration/bad_input.sh \
+	tests/integration/bad_cbor.sh \
 	tests/integration/tam_failures.sh \
 	tests/integration/https.sh \
 	tests/integration/http_rules.sh \

@@ -43,11 +43,12 @@ enum tam_fault {
 	FAULT_GARBAGE,
 	FAULT_HANG,
 	FAULT_WRONG_TYPE,
-	FAULT_REDIRECT
+	FAULT_REDIRECT,
+	FAULT_TINY_ITEMS
 };
 
 static const char *const fault_names[] = {
-    "none", "http500", "garbage", "hang", "wrong-type", "redirect",
+    "none", "http500", "garbage", "hang", "wrong-type", "redirect", "tiny-items",
 };
 
 struct tam_opts {
@@ -66,6 +67,7 @@ struct tam_opts {
 	uint64_t max_tokens;
 	uint64_t token_lifetime_ms;
 	enum tam_fault fault;
+	uint64_t fault_size;       /* tiny-items: bytes of the answer */
 	uint64_t connect_delay_ms; /* answer each empty POST this late */
 	const char *tls_cert;      /* both set: HTTPS */
 	const char *tls_key;
@@ -386,6 +388,25 @@ static int respond_fault(struct lws *wsi, struct tam_server *srv, struct tam_pss
 			return -1;
 		pss->rsp.location = strdup(loc);
 		return pss->rsp.location ? 0 : -1;
+	case FAULT_TINY_ITEMS: {
+		/* a CBOR array of fault_size - 9 items of one byte each
+		 * (unsigned 0): well-formed, as big as allowed, and as
+		 * costly as possible to build as a tree */
+		size_t n = (size_t)srv->opts.fault_size, items = n - 9;
+		uint8_t *body = malloc(n);
+		int rc;
+
+		if (!body)
+			return -1;
+		body[0] = 0x9b;
+		for (int i = 0; i < 8; i++)
+			body[1 + i] = (uint8_t)((uint64_t)items >> (56 - 8 * i));
+		memset(body + 9, 0, items);
+		tb_log(TB_LOG_NOTICE, "tam: fault tiny-items: -> 200 with %zu items", items);
+		rc = respond(wsi, pss, HTTP_STATUS_OK, TEEP_MEDIA_TYPE, body, n);
+		free(body);
+		return rc;
+	}
 	default:
 		return -1;
 	}
@@ -740,7 +761,9 @@ static void usage(FILE *f)
 	        "  --max-manifest BYTES  largest catalog envelope (default 1M)\n"
 	        "  --max-tokens N        outstanding tokens remembered (default %u)\n"
 	        "  --token-lifetime T    token lifetime, e.g. 30s, 6h (default 6h)\n"
-	        "  --fault MODE          none, http500, garbage, hang, wrong-type, redirect\n"
+	        "  --fault MODE          none, http500, garbage, hang, wrong-type, redirect,\n"
+	        "                        tiny-items (an array of one-byte items, --fault-size)\n"
+	        "  --fault-size BYTES    tiny-items: size of the answer (default 1M)\n"
 	        "  --connect-delay T     answer each empty POST (a new session) T late, e.g.\n"
 	        "                        2s: a slow TAM, for tests (default 0)\n"
 	        "  --tls-cert FILE       serve HTTPS with this certificate (PEM; with --tls-key)\n"
@@ -801,6 +824,7 @@ enum {
 	OPT_MAX_TOKENS,
 	OPT_TOKEN_LIFETIME,
 	OPT_FAULT,
+	OPT_FAULT_SIZE,
 	OPT_CONNECT_DELAY,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
@@ -827,6 +851,7 @@ static const struct option long_opts[] = {
     {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
     {"token-lifetime", required_argument, NULL, OPT_TOKEN_LIFETIME},
     {"fault", required_argument, NULL, OPT_FAULT},
+    {"fault-size", required_argument, NULL, OPT_FAULT_SIZE},
     {"connect-delay", required_argument, NULL, OPT_CONNECT_DELAY},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
@@ -861,6 +886,7 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 	o->max_body = TAM_DEFAULT_MAX_BODY;
 	o->max_manifest = TAM_DEFAULT_MAX_MANIFEST;
 	o->max_tokens = TAM_DEFAULT_MAX_TOKENS;
+	o->fault_size = 1024 * 1024;
 	o->token_lifetime_ms = TAM_DEFAULT_TOKEN_LIFETIME_MS;
 	o->timeout_s = 60;
 
@@ -926,6 +952,11 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 		case OPT_FAULT:
 			if (parse_fault(optarg, &o->fault))
 				return bad_value("fault", optarg);
+			break;
+		case OPT_FAULT_SIZE:
+			if (tb_parse_size(optarg, &o->fault_size) != TB_OK || o->fault_size < 16 ||
+			    o->fault_size > (uint64_t)INT32_MAX)
+				return bad_value("fault-size", optarg);
 			break;
 		case OPT_CONNECT_DELAY:
 			if (tb_parse_duration_ms(optarg, &o->connect_delay_ms) != TB_OK ||

@@ -1,9 +1,11 @@
 /*
- * libFuzzer target: TEEP message decoding in both numberings.
+ * libFuzzer target: TEEP message decoding in both numberings, and the
+ * streaming peeks (COSE payload, TEEP type) that must agree with it.
  *
  * A message that decodes and re-encodes must decode again to the same
  * type, and every component id it holds must survive its text form.
  */
+#include "tb_cose.h"
 #include "tb_teep.h"
 #include <teep-broker/driver.h>
 
@@ -52,6 +54,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const enum tb_numbering nums[] = {TB_NUM_DRAFT26, TB_NUM_PRE26};
 
+	const uint8_t *payload;
+	size_t plen;
+
+	/* the streaming COSE walk: a payload inside the input, or nothing */
+	if (tb_cose_payload_span(data, size, &payload, &plen) == TB_OK &&
+	    (payload < data || plen > size || payload + plen > data + size))
+		abort();
 	for (size_t i = 0; i < 2; i++) {
 		struct tb_teep_msg m;
 		char err[256];
@@ -62,6 +71,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort(); /* a rejection always names the field */
 			continue;
 		}
+		/* the streaming peek agrees with the full decode */
+		if (tb_teep_peek_payload_type(data, size, nums[i]) != m.type)
+			abort();
 		check_id_text(m.tc_list, m.n_tc_list);
 		check_id_text(m.requested_tc_list, m.n_requested_tc_list);
 		check_id_text(m.unneeded_manifest_list, m.n_unneeded_manifest_list);

@@ -121,6 +121,20 @@ static void tamsm__agent_call_fails__no_process_error(void **state)
 	assert_int_equal(sm.fail, TAMSM_F_AGENT);
 }
 
+static void tamsm__answer_refused_by_precheck__process_error_then_fail(void **state)
+{
+	struct tamsm sm;
+	tamsm_init(&sm);
+	tamsm_agent_started(&sm, 1, 1);
+	assert_int_equal(tamsm_agent_refused(&sm), TAMSM_A_NONE); /* not in the Agent yet */
+	assert_int_equal(tamsm_http_done(&sm, TAMSM_HTTP_OK, 200, 1, 10), TAMSM_A_AGENT_MESSAGE);
+	assert_int_equal(tamsm_agent_refused(&sm), TAMSM_A_AGENT_ERROR);
+	assert_int_equal(sm.fail, TAMSM_F_PROTOCOL);
+	assert_int_equal(tamsm_agent_answered(&sm, 1, 1), TAMSM_A_NONE);
+	assert_int_equal(tamsm_agent_errored(&sm), TAMSM_A_FINISH);
+	assert_int_equal(sm.fail, TAMSM_F_PROTOCOL);
+}
+
 static void tamsm__abort_while_posting__tells_the_agent(void **state)
 {
 	struct tamsm sm;
@@ -169,6 +183,7 @@ int main(void)
 	    cmocka_unit_test(tamsm__transport_error__process_error_then_fail),
 	    cmocka_unit_test(tamsm__timeout__process_error_then_fail),
 	    cmocka_unit_test(tamsm__oversize_body__process_error_then_fail),
+	    cmocka_unit_test(tamsm__answer_refused_by_precheck__process_error_then_fail),
 	    cmocka_unit_test(tamsm__agent_call_fails__no_process_error),
 	    cmocka_unit_test(tamsm__abort_while_posting__tells_the_agent),
 	    cmocka_unit_test(tamsm__abort_while_agent_busy__finishes),

@@ -307,6 +307,120 @@ static void ua__unknown_keys__ignored(void **state)
 	tb_ua_request_clear(&req);
 }
 
+/* Well-formed items libcbor 0.8 refuses to build: invalid UTF-8 in a text
+ * string, and simple values 0..19 and 32..255. As unknown keys' values
+ * they are ignored like any other value. */
+static void ua__unknown_keys_with_values_libcbor_refuses__ignored(void **state)
+{
+	static const uint8_t bad_utf8[] = {0x63, 0xff, 0xfe, 0xfd};
+	struct tb_ua_request req;
+	struct tw w = {0};
+
+	tw_head(&w, 4, 6, "policy-check");
+	tw_text(&w, "simple0");
+	tw_raw(&w, "\xe0", 1); /* simple(0) */
+	tw_text(&w, "simple255");
+	tw_raw(&w, "\xf8\xff", 2); /* simple(255) */
+	tw_text(&w, "text");
+	tw_raw(&w, bad_utf8, sizeof(bad_utf8));
+	tw_raw(&w, bad_utf8, sizeof(bad_utf8)); /* a key that is not UTF-8 */
+	tw_uint(&w, 1);
+	expect_accept(&w, &req);
+	assert_int_equal(req.id, 6);
+	assert_int_equal(req.op, TB_UA_OP_POLICY_CHECK);
+	tb_ua_request_clear(&req);
+}
+
+/* The same items as a whole frame, or as a member's value, are malformed
+ * (error 1, which scores), never "out of memory" (error 13, which does
+ * not). */
+static void ua__frames_libcbor_refuses__malformed_not_out_of_memory(void **state)
+{
+	struct tw w = {0};
+
+	tw_raw(&w, "\x63\xff\xfe\xfd", 4); /* text, invalid UTF-8 */
+	expect_reject(&w, TB_ERR_PARSE, 0, 0, "not a CBOR map");
+	w.len = 0;
+	tw_raw(&w, "\xe0", 1);
+	expect_reject(&w, TB_ERR_PARSE, 0, 0, "not a CBOR map");
+	w.len = 0;
+	tw_raw(&w, "\xf8\x20", 2);
+	expect_reject(&w, TB_ERR_PARSE, 0, 0, "not a CBOR map");
+	w.len = 0;
+	tw_head(&w, 1, 7, "policy-check");
+	tw_text(&w, "tee");
+	tw_raw(&w, "\x63\xff\xfe\xfd", 4);
+	expect_reject(&w, TB_ERR_INVAL, 1, 7, "\"tee\" may only hold");
+	w.len = 0;
+	tw_map(&w, 2);
+	tw_text(&w, "id");
+	tw_raw(&w, "\xe0", 1);
+	tw_text(&w, "op");
+	tw_text(&w, "policy-check");
+	expect_reject(&w, TB_ERR_INVAL, 0, 0, "\"id\" is not an unsigned integer");
+	w.len = 0;
+	tw_head(&w, 0, 8, "\xff\xfe");
+	expect_reject(&w, TB_ERR_UNSUP, 1, 8, "unknown \"op\" \"??\"");
+}
+
+/* An unknown key's value of a million tiny items is stepped over: the
+ * request is served (a tree of it would cost tens of megabytes). */
+static void ua__huge_unknown_value__stepped_over(void **state)
+{
+	const size_t items = 1024 * 1024;
+	struct tb_ua_request req;
+	struct tw head = {0};
+	uint8_t *frame;
+	size_t len = 0;
+	char err[256] = "";
+	uint64_t id;
+	int has_id;
+
+	tw_head(&head, 1, 9, "policy-check");
+	tw_text(&head, "padding");
+	frame = malloc(head.len + 5 + items);
+	assert_non_null(frame);
+	memcpy(frame, head.buf, head.len);
+	len = head.len;
+	frame[len++] = 0x9a; /* array, 4-byte count */
+	frame[len++] = (uint8_t)(items >> 24);
+	frame[len++] = (uint8_t)(items >> 16);
+	frame[len++] = (uint8_t)(items >> 8);
+	frame[len++] = (uint8_t)items;
+	memset(frame + len, 0xe0, items); /* simple(0), refused by libcbor */
+	len += items;
+	assert_int_equal(tb_ua_request_decode(frame, len, &req, &has_id, &id, err, sizeof(err)),
+	                 TB_OK);
+	assert_int_equal(req.id, 9);
+	tb_ua_request_clear(&req);
+	free(frame);
+}
+
+/* Keys are bounded in number: a map of 257 entries is refused. */
+static void ua__too_many_keys__rejected(void **state)
+{
+	struct tb_ua_request req;
+	struct tw w = {0};
+
+	tw_head(&w, 254, 10, "policy-check");
+	for (unsigned i = 0; i < 254; i++)
+		tw_uint(&w, i), tw_uint(&w, 0);
+	expect_accept(&w, &req);
+	tb_ua_request_clear(&req);
+	w.len = 0;
+	tw_head(&w, 255, 10, "policy-check");
+	for (unsigned i = 0; i < 255; i++)
+		tw_uint(&w, i), tw_uint(&w, 0);
+	expect_reject(&w, TB_ERR_INVAL, 0, 0, "more than 256 keys");
+	/* the same as an indefinite map */
+	w.len = 0;
+	tw_raw(&w, "\xbf", 1);
+	for (unsigned i = 0; i < 257; i++)
+		tw_uint(&w, i), tw_uint(&w, 0);
+	tw_raw(&w, "\xff", 1);
+	expect_reject(&w, TB_ERR_INVAL, 0, 0, "more than 256 keys");
+}
+
 static void ua__indefinite_length_map__accepted(void **state)
 {
 	static const uint8_t frame[] = {0xbf, 0x62, 'i', 'd', 0x18, 0x2a, 0x62, 'o',
@@ -930,6 +1044,28 @@ static void ua__answer_encode__refuses_incomplete_answers_and_small_buffers(void
 	assert_int_equal(tb_ua_answer_encode(&a, buf, 10), TB_ERR_TOOBIG);
 }
 
+/* An answer libcbor refuses to build is malformed, not out of memory. */
+static void ua__answer_decode__libcbor_refusal_is_a_parse_error(void **state)
+{
+	struct tb_ua_answer a;
+	char arena[256];
+	struct tw w = {0};
+
+	tw_map(&w, 4);
+	tw_text(&w, "id");
+	tw_uint(&w, 1);
+	tw_text(&w, "event");
+	tw_text(&w, "error");
+	tw_text(&w, "code");
+	tw_uint(&w, 1);
+	tw_text(&w, "reason");
+	tw_raw(&w, "\x63\xff\xfe\xfd", 4);
+	assert_int_equal(tb_ua_answer_decode(w.buf, w.len, &a, arena, sizeof(arena)), TB_ERR_PARSE);
+	w.len = 0;
+	tw_raw(&w, "\xe0", 1);
+	assert_int_equal(tb_ua_answer_decode(w.buf, w.len, &a, arena, sizeof(arena)), TB_ERR_PARSE);
+}
+
 static void ua__answer_decode__rejects_answers_that_cannot_be_acted_upon(void **state)
 {
 	struct tb_ua_answer a;
@@ -1178,6 +1314,10 @@ int main(void)
 	    cmocka_unit_test(ua__docs_worked_example__decodes_and_encodes_to_the_same_bytes),
 	    cmocka_unit_test(ua__encode_of_invalid_request__refused),
 	    cmocka_unit_test(ua__unknown_keys__ignored),
+	    cmocka_unit_test(ua__unknown_keys_with_values_libcbor_refuses__ignored),
+	    cmocka_unit_test(ua__frames_libcbor_refuses__malformed_not_out_of_memory),
+	    cmocka_unit_test(ua__huge_unknown_value__stepped_over),
+	    cmocka_unit_test(ua__too_many_keys__rejected),
 	    cmocka_unit_test(ua__indefinite_length_map__accepted),
 	    cmocka_unit_test(ua__limits_at_their_maximum__accepted),
 	    cmocka_unit_test(ua__empty_frame__rejected_without_id),
@@ -1218,6 +1358,7 @@ int main(void)
 	    cmocka_unit_test(ua__largest_answer__fits_answer_max),
 	    cmocka_unit_test(ua__answer_encode__refuses_incomplete_answers_and_small_buffers),
 	    cmocka_unit_test(ua__answer_decode__rejects_answers_that_cannot_be_acted_upon),
+	    cmocka_unit_test(ua__answer_decode__libcbor_refusal_is_a_parse_error),
 	    cmocka_unit_test(ua__answer_decode__arena_too_small__reported),
 	    cmocka_unit_test(ua__tam_ops__round_trip),
 	    cmocka_unit_test(ua__tam_ops_with_wrong_members__rejected_with_id),
