@@ -200,12 +200,13 @@ int tb_worker_cancel(struct tb_worker *w, struct tb_job *job)
 	return rc;
 }
 
-void tb_worker_reap(struct tb_worker *w)
+size_t tb_worker_reap(struct tb_worker *w)
 {
 	struct tb_worker_core *k = w->core;
+	size_t n = 0;
 
 	if (!k)
-		return;
+		return 0;
 	pthread_mutex_lock(&k->lock);
 	struct tb_job *job = k->done_head;
 	k->done_head = k->done_tail = NULL;
@@ -216,7 +217,9 @@ void tb_worker_reap(struct tb_worker *w)
 		job->next = NULL;
 		job->done(job);
 		job = next;
+		n++;
 	}
+	return n;
 }
 
 size_t tb_worker_pending(struct tb_worker *w)

@@ -49,8 +49,8 @@ int tb_worker_submit(struct tb_worker *w, struct tb_job *job, int urgent);
 /* Take back a job that is still queued: TB_OK, and it will neither run nor
  * come back to done(); TB_ERR_NOTFOUND when it runs or has run. */
 int tb_worker_cancel(struct tb_worker *w, struct tb_job *job);
-/* Loop thread: run done() of every finished job. */
-void tb_worker_reap(struct tb_worker *w);
+/* Loop thread: run done() of every finished job; how many there were. */
+size_t tb_worker_reap(struct tb_worker *w);
 /* Number of jobs queued or running. */
 size_t tb_worker_pending(struct tb_worker *w);
 /* Block until a finished job waits for tb_worker_reap(), or no job is queued
