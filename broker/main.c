@@ -453,7 +453,8 @@ int main(int argc, char **argv)
 	}
 	if (b->conf.listener.port_file &&
 	    write_port_file(b->conf.listener.port_file, b->listen_port)) {
-		tb_log(TB_LOG_ERR, "cannot write %s", b->conf.listener.port_file);
+		tb_log(TB_LOG_ERR, "cannot write port_file %s: %s", b->conf.listener.port_file,
+		       strerror(errno));
 		rc = EXIT_FAIL;
 		goto out;
 	}
@@ -461,7 +462,8 @@ int main(int argc, char **argv)
 		char pid[24];
 		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 		if (tb_write_file(b->conf.pid_file, (const uint8_t *)pid, (size_t)n))
-			tb_log(TB_LOG_WARN, "cannot write %s", b->conf.pid_file);
+			tb_log(TB_LOG_WARN, "cannot write pid_file %s: %s", b->conf.pid_file,
+			       strerror(errno));
 	}
 	tb_tee_start_policy_timers(b);
 	tb_log(TB_LOG_NOTICE, "teep-brokerd %s listening on %s port %d (%zu TEE(s))",

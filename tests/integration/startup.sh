@@ -63,3 +63,22 @@ expect_plugin_refusal 'anonymous: "maybe" is not yes or no' "path = $AUTH" \
 "$BROKER_BIN" --version | grep -q "driver ABI 1.0, plugin ABI 1.0" || fail "--version"
 "$BROKER_BIN" --bogus >/dev/null 2>&1; [ $? = 2 ] || fail "bad option: not exit 2"
 pass "--version, usage errors"
+
+# port_file and pid_file are written through a new file of a random name,
+# never through a link planted in their directory (at the old fixed
+# temporary name "FILE.tmp", or at the file's own name, which is replaced)
+printf 'precious\n' >"$WORK/victim"
+ln -s "$WORK/victim" "$WORK/broker.port.tmp"
+ln -s "$WORK/victim" "$WORK/broker.pid.tmp"
+ln -s "$WORK/victim" "$WORK/broker.pid"
+BROKER_EXTRA="pid_file = $WORK/broker.pid" write_conf "http://127.0.0.1:9/tam"
+start_broker
+wait_file "$WORK/broker.pid" 10 || fail "no pid file"
+[ "$(cat "$WORK/victim")" = precious ] || fail "a planted link was written through"
+[ -f "$WORK/broker.port" ] && [ ! -L "$WORK/broker.port" ] || fail "port_file is not a file"
+[ ! -L "$WORK/broker.pid" ] && grep -qx "[0-9][0-9]*" "$WORK/broker.pid" ||
+	fail "pid_file: $(ls -l "$WORK/broker.pid")"
+[ "$(ls "$WORK" | grep -c '\.tmp$')" = 2 ] || fail "temporary files left: $(ls "$WORK")"
+stop_broker
+[ "$(cat "$WORK/victim")" = precious ] || fail "the victim changed at exit"
+pass "port_file, pid_file: planted links are not written through"
