@@ -51,6 +51,19 @@ struct tb_tls_ctx;
 
 #define TB_HTTP_MAX_HEAD 16384 /* bytes of an HTTP answer's status and headers */
 
+/*
+ * Shutdown (SIGTERM, SIGINT) runs to one deadline, shutdown_grace after the
+ * signal: requests that have not started are answered "shutdown" at once,
+ * nothing new starts, exchanges under way may finish until the deadline and
+ * are answered "shutdown" then. After it the broker takes at most
+ * TB_STOP_MARGIN_MS more to write the answers (TB_STOP_FLUSH_MS of it), have
+ * the drivers close the Agent sessions left and stop its threads; then it
+ * calls the drivers' fini() and exits. A driver call still running at that
+ * point is left behind (docs/driver-abi.md).
+ */
+#define TB_STOP_FLUSH_MS  500
+#define TB_STOP_MARGIN_MS 2000
+
 struct tb_counters {
 	uint64_t conns_accepted;
 	/* connections refused, by reason: at accept time, before any
@@ -144,7 +157,8 @@ struct tb_tee {
 	struct tb_loaded_driver ld;
 	void *instance;
 	int initialised;
-	struct tb_host host;
+	struct tb_host *host; /* own allocation: a driver call left running at
+	                         exit may still use it */
 	struct tb_worker worker;
 	unsigned *tam_sessions; /* live exchanges with its TAM (shared by the
 	                           TEEs of one [tam] section) */
@@ -334,6 +348,7 @@ struct tb_broker {
 	} admitted;
 	int sig_fd;
 	int stopping;
+	uint64_t stop_deadline_ms; /* tb_now_ms() when shutdown_grace ends */
 	int exit_loop;
 	lws_sorted_usec_list_t stop_timer;
 	int listen_port;
@@ -345,7 +360,10 @@ void *tb_host_alloc(size_t n);
 uint64_t tb_host_now(void);
 int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_driver *dc, char *err,
                  size_t errlen);
-void tb_tee_teardown(struct tb_tee *t, unsigned grace_ms);
+/* After the loop: let the Agent sessions still open be closed, stop the
+ * worker and fini() the driver, all by deadline_ms (tb_now_ms() clock); a
+ * worker stuck in a call past it is abandoned with the driver loaded. */
+void tb_tee_teardown(struct tb_tee *t, uint64_t deadline_ms);
 struct tb_tee *tb_tee_find(struct tb_broker *b, const char *name);
 struct tb_call *tb_call_new(struct tb_tee *t, enum tb_call_kind kind, struct tb_session *s);
 int tb_call_submit(struct tb_call *c, int urgent);
@@ -374,6 +392,10 @@ void tb_tee_pump(struct tb_tee *t);
 /* conn is closing: its queued requests move to their TEE's own flow (if
  * another app waits on them too) or end; its flows are freed. */
 void tb_session_conn_closing(struct tb_ua_conn *conn);
+/* The broker begins to stop: requests waiting for their TEE (in its fair
+ * queue, or their first call still queued for the worker) are answered
+ * "shutdown", and no exchange starts any more. */
+void tb_session_stopping(struct tb_broker *b);
 void tb_session_abort_all(struct tb_broker *b, int code, const char *reason);
 /* At exit, after the loop: free what is left without answering anyone. */
 void tb_session_free_all(struct tb_broker *b);

@@ -67,29 +67,32 @@ void tb_broker_maybe_exit(struct tb_broker *b)
 	}
 }
 
+/* shutdown_grace is over: what still runs is answered "shutdown"; then
+ * TB_STOP_FLUSH_MS for the answers to be written, and the loop ends. */
 static void stop_timeout(lws_sorted_usec_list_t *sul)
 {
 	struct tb_broker *b = lws_container_of(sul, struct tb_broker, stop_timer);
 
+	if (b->stopping == 2) {
+		/* timers run before the loop waits: wake it, or it waits on */
+		b->exit_loop = 1;
+		lws_cancel_service(b->ctx);
+		return;
+	}
 	if (b->n_sessions) {
 		tb_log(TB_LOG_WARN, "grace period over: failing %u exchange(s) still running",
 		       b->n_sessions);
 		tb_session_abort_all(b, TB_UA_E_SHUTDOWN, "the broker is stopping");
 	}
 	tb_apptam_abort_all(b);
-	/* Answers are written; give them a moment, then go regardless. */
 	if (!b->exit_loop && tb_ua_pending_tx(b) == 0 && b->n_sessions == 0 && b->n_apptams == 0) {
 		b->exit_loop = 1;
+		lws_cancel_service(b->ctx);
 		return;
 	}
-	static const uint64_t flush_ms = 1000;
-	if (b->stopping == 1) {
-		b->stopping = 2;
-		lws_sul_schedule(b->ctx, 0, &b->stop_timer, stop_timeout,
-		                 (lws_usec_t)flush_ms * LWS_US_PER_MS);
-	} else {
-		b->exit_loop = 1;
-	}
+	b->stopping = 2;
+	lws_sul_schedule(b->ctx, 0, &b->stop_timer, stop_timeout,
+	                 (lws_usec_t)TB_STOP_FLUSH_MS * LWS_US_PER_MS);
 }
 
 static void begin_stop(struct tb_broker *b, const char *why)
@@ -98,11 +101,18 @@ static void begin_stop(struct tb_broker *b, const char *why)
 		return;
 	tb_log(TB_LOG_NOTICE, "%s: stopping (%u exchange(s) in flight, grace %llu ms)", why,
 	       b->n_sessions, (unsigned long long)b->conf.shutdown_grace_ms);
+	/* one deadline for every step of the shutdown */
+	b->stop_deadline_ms = tb_now_ms() + b->conf.shutdown_grace_ms;
 	b->stopping = 1;
 	tb_ua_stopping(b);
 	tb_apptam_stopping(b);
+	tb_session_stopping(b);
 #ifdef HAVE_SYSTEMD
-	sd_notify(0, "STOPPING=1");
+	/* the service manager waits as long as the shutdown may take (its
+	 * TimeoutStopSec may be shorter), with room for the drivers' fini() */
+	sd_notifyf(0, "STOPPING=1\nEXTEND_TIMEOUT_USEC=%llu",
+	           (unsigned long long)(b->conf.shutdown_grace_ms + TB_STOP_MARGIN_MS + 5000) *
+	               1000ull);
 #endif
 	lws_sul_schedule(b->ctx, 0, &b->stop_timer, stop_timeout,
 	                 (lws_usec_t)b->conf.shutdown_grace_ms * LWS_US_PER_MS);
@@ -494,7 +504,8 @@ int main(int argc, char **argv)
 	}
 	if (b->conf.listener.port_file &&
 	    write_port_file(b->conf.listener.port_file, b->listen_port)) {
-		tb_log(TB_LOG_ERR, "cannot write %s", b->conf.listener.port_file);
+		tb_log(TB_LOG_ERR, "cannot write port_file %s: %s", b->conf.listener.port_file,
+		       strerror(errno));
 		rc = EXIT_FAIL;
 		goto out;
 	}
@@ -502,7 +513,8 @@ int main(int argc, char **argv)
 		char pid[24];
 		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 		if (tb_write_file(b->conf.pid_file, (const uint8_t *)pid, (size_t)n))
-			tb_log(TB_LOG_WARN, "cannot write %s", b->conf.pid_file);
+			tb_log(TB_LOG_WARN, "cannot write pid_file %s: %s", b->conf.pid_file,
+			       strerror(errno));
 	}
 	tb_tee_start_policy_timers(b);
 	tb_log(TB_LOG_NOTICE, "teep-brokerd %s listening on %s port %d (%zu TEE(s))",
@@ -517,19 +529,30 @@ int main(int argc, char **argv)
 	tb_log(TB_LOG_NOTICE, "stopped");
 	log_counters(b);
 
-out:
+out:;
+	/* the end of the shutdown: its deadline plus the margin (or, when the
+	 * loop ends otherwise, the margin from now) */
+	uint64_t deadline = (b->stopping ? b->stop_deadline_ms : tb_now_ms()) + TB_STOP_MARGIN_MS;
 	if (b->ctx) {
+		if (!b->stopping)
+			b->stopping = 1; /* nothing starts while the rest is aborted */
 		tb_session_abort_all(b, TB_UA_E_SHUTDOWN, "the broker is stopping");
 		tb_apptam_abort_all(b);
+		/* no thread may wake the loop while it goes away */
+		for (size_t i = 0; i < b->n_tees; i++)
+			tb_worker_set_wake(&b->tees[i].worker, NULL);
 		tb_resolver_set_loop(b->resolver, NULL);
 		lws_context_destroy(b->ctx);
 		b->ctx = NULL;
 	}
-	/* finishes the sessions waiting on it */
-	if (tb_resolver_free(b->resolver, 2000))
+	/* finishes the sessions waiting on it; a lookup stuck in getaddrinfo
+	 * gets at most a second of the deadline, the TEEs need the rest */
+	uint64_t now = tb_now_ms();
+	uint64_t left = deadline > now ? deadline - now : 0;
+	if (tb_resolver_free(b->resolver, left < 1000 ? (unsigned)left : 1000))
 		tb_log(TB_LOG_WARN, "a name resolution did not finish; not waiting for it");
 	for (size_t i = b->n_tees; i-- > 0;) {
-		tb_tee_teardown(&b->tees[i], (unsigned)b->conf.shutdown_grace_ms);
+		tb_tee_teardown(&b->tees[i], deadline);
 		tb_tls_ctx_free(b->tees[i].tls);
 	}
 	/* sessions whose last call came back during teardown */

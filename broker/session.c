@@ -1188,6 +1188,8 @@ void tb_tee_pump(struct tb_tee *t)
 {
 	struct tb_fq_item *it;
 
+	if (t->b->stopping)
+		return; /* nothing new starts (tb_session_stopping) */
 	/* [tam] max_sessions is granted here, in fair-queue order, so that
 	 * apps with many requests cannot take every exchange with the TAM */
 	while (t->starting < t->conf->max_in_flight && *t->tam_sessions < t->tam->max_sessions &&
@@ -1257,11 +1259,56 @@ void tb_session_conn_closing(struct tb_ua_conn *conn)
 		tb_tee_pump(&b->tees[i]);
 }
 
+/* A request that never reached its TEE is over: "shutdown". */
+static void stop_unstarted(struct tb_session *s)
+{
+	lws_sul_cancel(&s->timer);
+	answer_error(s, TB_UA_E_SHUTDOWN, "the broker is stopping");
+	s->finished = 1;
+	maybe_free(s);
+}
+
+void tb_session_stopping(struct tb_broker *b)
+{
+	struct tb_session *s, *next;
+	struct tb_fq_item *it;
+
+	for (size_t i = 0; i < b->n_tees; i++) {
+		struct tb_tee *t = &b->tees[i];
+
+		lws_sul_cancel(&t->policy_timer);
+		while ((it = tb_fq_pop(&t->fq)) != NULL) {
+			s = lws_container_of(it, struct tb_session, qitem);
+			s->qflow = NULL;
+			stop_unstarted(s);
+		}
+	}
+	/* first calls still waiting for the worker do not start either */
+	for (s = b->sessions; s; s = next) {
+		next = s->next;
+		if (s->finished || !s->starting || !s->call ||
+		    tb_worker_cancel(&s->tee->worker, &s->call->job) != TB_OK)
+			continue;
+		tb_call_free(s->call);
+		s->call = NULL;
+		s->starting = 0;
+		s->tee->starting--;
+		stop_unstarted(s);
+	}
+}
+
 void tb_session_abort_all(struct tb_broker *b, int code, const char *reason)
 {
 	struct tb_session *s = b->sessions, *next;
 	for (; s; s = next) {
 		next = s->next;
+		if (s->have_agent_session && !s->call) {
+			/* closed now rather than when the session goes: it may
+			 * wait for a name resolution past the deadline */
+			tb_tee_close_agent_session(s->tee, s->agent_session);
+			s->have_agent_session = 0;
+			s->agent_session = NULL;
+		}
 		if (s->finished)
 			continue;
 		lws_sul_cancel(&s->timer);

@@ -12,15 +12,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The host a driver instance is given, with what its log needs: allocated
+ * on its own, as a driver call left running at exit may still use it after
+ * the broker is gone (it is then never freed). */
+struct tee_host {
+	struct tb_host host;
+	char name[]; /* the TEE's */
+};
+
 static void host_log(const struct tb_host *host, int level, const char *fmt, ...)
 {
-	const struct tb_tee *t = lws_container_of(host, struct tb_tee, host);
+	const struct tee_host *h = lws_container_of(host, struct tee_host, host);
 	char line[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	tb_log(level, "tee %s: %s", t->conf->name, line);
+	tb_log(level, "tee %s: %s", h->name, line);
 }
 
 void *tb_host_alloc(size_t n)
@@ -69,23 +77,34 @@ int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_dri
 		snprintf(err, errlen, "driver %s: %s", dc->name, why);
 		return rc;
 	}
-	t->host.struct_size = sizeof(t->host);
-	t->host.log = host_log;
-	t->host.alloc = tb_host_alloc;
-	t->host.free = free;
-	t->host.now_ms = tb_host_now;
+	size_t name_len = strlen(dc->name);
+	struct tee_host *h = calloc(1, sizeof(*h) + name_len + 1);
+	if (!h) {
+		snprintf(err, errlen, "driver %s: out of memory", dc->name);
+		tb_loader_close(&t->ld);
+		return TB_ERR_NOMEM;
+	}
+	memcpy(h->name, dc->name, name_len + 1);
+	h->host.struct_size = sizeof(h->host);
+	h->host.log = host_log;
+	h->host.alloc = tb_host_alloc;
+	h->host.free = free;
+	h->host.now_ms = tb_host_now;
+	t->host = &h->host;
 
 	struct tb_kv opts[TB_CONF_MAX_OPTS];
 	for (size_t i = 0; i < dc->n_opts; i++) {
 		opts[i].key = dc->opts[i].key;
 		opts[i].value = dc->opts[i].value;
 	}
-	rc = t->ld.ops.init(&t->host, opts, dc->n_opts, &t->instance);
+	rc = t->ld.ops.init(t->host, opts, dc->n_opts, &t->instance);
 	if (rc) {
 		snprintf(err, errlen,
 		         "driver %s (%s): init failed (status %d); see the lines above", dc->name,
 		         t->ld.path, rc);
 		tb_loader_close(&t->ld);
+		free(h);
+		t->host = NULL;
 		return rc;
 	}
 	t->initialised = 1;
@@ -95,6 +114,8 @@ int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_dri
 		t->ld.ops.fini(t->instance);
 		t->initialised = 0;
 		tb_loader_close(&t->ld);
+		free(h);
+		t->host = NULL;
 		return rc;
 	}
 	tb_log(TB_LOG_NOTICE, "tee %s: driver %s %s (%s, ABI %u.%u) from %s", dc->name,
@@ -104,27 +125,46 @@ int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_dri
 	return TB_OK;
 }
 
-void tb_tee_teardown(struct tb_tee *t, unsigned grace_ms)
+void tb_tee_teardown(struct tb_tee *t, uint64_t deadline_ms)
 {
+	struct tb_worker *w = &t->worker;
+
 	if (!t->initialised)
 		return;
 	lws_sul_cancel(&t->policy_timer);
-	int rc = tb_worker_stop(&t->worker, grace_ms);
+	/* Calls still coming back end their sessions, whose Agent sessions
+	 * are then closed by more calls (session_close() exactly once, before
+	 * fini()): reap until the worker is idle, or the deadline. */
+	while (tb_worker_wait(w, deadline_ms))
+		if (!tb_worker_reap(w))
+			break; /* nothing came back and nothing is pending */
+	int rc = tb_worker_stop_until(w, deadline_ms);
 	if (rc) {
 		/* A driver call is stuck inside the TEE. Calling fini() now would
-		 * race with it, and unloading the code would crash it. */
+		 * race with it, and unloading the code would crash it: the
+		 * thread is abandoned with the driver and its host left as they
+		 * are, for the process to exit with. */
+		uint64_t now = tb_now_ms();
 		tb_log(TB_LOG_ERR,
-		       "tee %s: a driver call did not return within %u ms; "
-		       "leaving the driver loaded",
-		       t->conf->name, grace_ms);
+		       "tee %s: a driver call is still running %llu ms after the shutdown "
+		       "deadline; leaving the driver loaded: %zu call(s) left (the Agent "
+		       "sessions still open are not closed), no fini()",
+		       t->conf->name,
+		       (unsigned long long)(now > deadline_ms ? now - deadline_ms : 0),
+		       tb_worker_pending(w));
+		tb_worker_reap(w);
+		tb_worker_free(w);
 		t->initialised = 0;
+		t->host = NULL; /* the driver keeps it */
 		return;
 	}
-	tb_worker_reap(&t->worker); /* finished calls free themselves */
-	tb_worker_free(&t->worker);
+	tb_worker_reap(w); /* finished calls free themselves */
+	tb_worker_free(w);
 	t->ld.ops.fini(t->instance);
 	t->initialised = 0;
 	tb_loader_close(&t->ld);
+	free(lws_container_of(t->host, struct tee_host, host));
+	t->host = NULL;
 }
 
 static void free_out(struct tb_agent_out *o)
@@ -136,6 +176,9 @@ static void free_out(struct tb_agent_out *o)
 	o->msg_len = 0;
 }
 
+/* On the worker. Everything of the TEE is read before the driver is called:
+ * a call that outlives the shutdown deadline returns into a broker that may
+ * be gone, and then touches nothing but the call. */
 static void call_run(struct tb_job *job)
 {
 	struct tb_call *c = lws_container_of(job, struct tb_call, job);
@@ -243,7 +286,12 @@ void tb_tee_close_agent_session(struct tb_tee *t, void *agent_session)
 	}
 	c->agent_session = agent_session;
 	if (tb_call_submit(c, 1)) {
-		/* Only when stopping: the driver's fini() owns its sessions. */
+		/* Only once the worker has stopped, which it does when idle
+		 * or stuck (tb_tee_teardown): nothing can be closed any more. */
+		tb_log(TB_LOG_WARN,
+		       "tee %s: an Agent session cannot be closed: the worker has "
+		       "stopped",
+		       t->conf->name);
 		tb_call_free(c);
 	}
 }

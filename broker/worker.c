@@ -3,143 +3,267 @@
 
 #include <errno.h>
 #include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
 #include <teep-broker/driver.h>
 #include <time.h>
 
+/* What the thread and the owner share; see worker.h. */
+struct tb_worker_core {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* on CLOCK_MONOTONIC */
+	struct tb_job *queue_head, *queue_tail;
+	size_t queued, max_queued;
+	struct tb_job *done_head, *done_tail;
+	struct tb_job *running; /* job being run, NULL when idle */
+	int stop;
+	int abandoned;            /* the owner has gone: run nothing more */
+	unsigned refs;            /* the owner's and the thread's */
+	struct lws_context *wake; /* NULL until the loop exists */
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void core_destroy(struct tb_worker_core *k)
+{
+	pthread_cond_destroy(&k->cond);
+	pthread_mutex_destroy(&k->lock);
+	free(k);
+}
+
+/* Drop one reference; k->lock is held and released here. */
+static void core_unref_unlock(struct tb_worker_core *k)
+{
+	int last = --k->refs == 0;
+
+	pthread_mutex_unlock(&k->lock);
+	if (last)
+		core_destroy(k);
+}
+
+/* Wait on k->cond until deadline_ms; 0 once it has passed. */
+static int wait_until(struct tb_worker_core *k, uint64_t deadline_ms)
+{
+	if (mono_ms() >= deadline_ms)
+		return 0;
+	struct timespec ts = {.tv_sec = (time_t)(deadline_ms / 1000),
+	                      .tv_nsec = (long)(deadline_ms % 1000) * 1000000L};
+	pthread_cond_timedwait(&k->cond, &k->lock, &ts);
+	return 1;
+}
+
 static void *worker_main(void *arg)
 {
-	struct tb_worker *w = arg;
+	struct tb_worker_core *k = arg;
 
-	pthread_mutex_lock(&w->lock);
+	pthread_mutex_lock(&k->lock);
 	for (;;) {
-		while (!w->queue_head && !w->stop)
-			pthread_cond_wait(&w->cond, &w->lock);
-		if (!w->queue_head)
-			break; /* stop requested and the queue is drained */
-		struct tb_job *job = w->queue_head;
-		w->queue_head = job->next;
-		if (!w->queue_head)
-			w->queue_tail = NULL;
-		w->queued--;
-		w->running = job;
-		pthread_mutex_unlock(&w->lock);
+		while (!k->queue_head && !k->stop && !k->abandoned)
+			pthread_cond_wait(&k->cond, &k->lock);
+		if (k->abandoned || !k->queue_head)
+			break; /* abandoned, or stop requested and the queue is drained */
+		struct tb_job *job = k->queue_head;
+		k->queue_head = job->next;
+		if (!k->queue_head)
+			k->queue_tail = NULL;
+		k->queued--;
+		k->running = job;
+		pthread_mutex_unlock(&k->lock);
 
 		job->next = NULL;
 		job->run(job);
 
-		pthread_mutex_lock(&w->lock);
-		w->running = NULL;
-		if (w->done_tail)
-			w->done_tail->next = job;
+		pthread_mutex_lock(&k->lock);
+		k->running = NULL;
+		if (k->abandoned)
+			break; /* the job and its owner may be gone: leave them be */
+		if (k->done_tail)
+			k->done_tail->next = job;
 		else
-			w->done_head = job;
-		w->done_tail = job;
-		struct lws_context *wake = w->wake;
-		pthread_cond_broadcast(&w->cond);
-		pthread_mutex_unlock(&w->lock);
-		if (wake)
-			lws_cancel_service(wake);
-		pthread_mutex_lock(&w->lock);
+			k->done_head = job;
+		k->done_tail = job;
+		/* under the lock, so that tb_worker_set_wake(NULL) returning
+		 * means the context is no longer used */
+		if (k->wake)
+			lws_cancel_service(k->wake);
+		pthread_cond_broadcast(&k->cond);
 	}
-	pthread_mutex_unlock(&w->lock);
+	core_unref_unlock(k);
 	return NULL;
 }
 
 int tb_worker_start(struct tb_worker *w, size_t max_queued)
 {
+	pthread_condattr_t ca;
+	struct tb_worker_core *k;
+
 	memset(w, 0, sizeof(*w));
-	w->max_queued = max_queued;
-	if (pthread_mutex_init(&w->lock, NULL))
+	k = calloc(1, sizeof(*k));
+	if (!k)
 		return TB_ERR_NOMEM;
-	if (pthread_cond_init(&w->cond, NULL)) {
-		pthread_mutex_destroy(&w->lock);
-		return TB_ERR_NOMEM;
-	}
-	if (pthread_create(&w->thread, NULL, worker_main, w)) {
-		pthread_cond_destroy(&w->cond);
-		pthread_mutex_destroy(&w->lock);
+	k->max_queued = max_queued;
+	k->refs = 2; /* the owner's and the thread's */
+	if (pthread_mutex_init(&k->lock, NULL)) {
+		free(k);
 		return TB_ERR_NOMEM;
 	}
+	if (pthread_condattr_init(&ca)) {
+		pthread_mutex_destroy(&k->lock);
+		free(k);
+		return TB_ERR_NOMEM;
+	}
+	int bad =
+	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) || pthread_cond_init(&k->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (bad) {
+		pthread_mutex_destroy(&k->lock);
+		free(k);
+		return TB_ERR_NOMEM;
+	}
+	if (pthread_create(&w->thread, NULL, worker_main, k)) {
+		core_destroy(k);
+		return TB_ERR_NOMEM;
+	}
+	w->core = k;
 	w->started = 1;
-	w->joined = 0;
 	return TB_OK;
 }
 
 void tb_worker_set_wake(struct tb_worker *w, struct lws_context *ctx)
 {
-	pthread_mutex_lock(&w->lock);
-	w->wake = ctx;
-	pthread_mutex_unlock(&w->lock);
+	struct tb_worker_core *k = w->core;
+
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->lock);
+	k->wake = ctx;
+	pthread_mutex_unlock(&k->lock);
 }
 
 int tb_worker_submit(struct tb_worker *w, struct tb_job *job, int urgent)
 {
+	struct tb_worker_core *k = w->core;
 	int rc = TB_OK;
 
+	if (!k || !w->started)
+		return TB_ERR_STATE;
 	job->next = NULL;
-	pthread_mutex_lock(&w->lock);
-	if (w->stop)
+	pthread_mutex_lock(&k->lock);
+	if (k->stop)
 		rc = TB_ERR_STATE;
-	else if (!urgent && w->queued >= w->max_queued)
+	else if (!urgent && k->queued >= k->max_queued)
 		rc = TB_ERR_TOOBIG;
 	if (rc == TB_OK) {
-		if (w->queue_tail)
-			w->queue_tail->next = job;
+		if (k->queue_tail)
+			k->queue_tail->next = job;
 		else
-			w->queue_head = job;
-		w->queue_tail = job;
-		w->queued++;
-		pthread_cond_signal(&w->cond);
+			k->queue_head = job;
+		k->queue_tail = job;
+		k->queued++;
+		pthread_cond_broadcast(&k->cond);
 	}
-	pthread_mutex_unlock(&w->lock);
+	pthread_mutex_unlock(&k->lock);
 	return rc;
 }
 
-void tb_worker_reap(struct tb_worker *w)
+int tb_worker_cancel(struct tb_worker *w, struct tb_job *job)
 {
-	pthread_mutex_lock(&w->lock);
-	struct tb_job *job = w->done_head;
-	w->done_head = w->done_tail = NULL;
-	pthread_mutex_unlock(&w->lock);
+	struct tb_worker_core *k = w->core;
+	int rc = TB_ERR_NOTFOUND;
+
+	if (!k)
+		return rc;
+	pthread_mutex_lock(&k->lock);
+	struct tb_job *prev = NULL;
+	for (struct tb_job *j = k->queue_head; j; prev = j, j = j->next) {
+		if (j != job)
+			continue;
+		if (prev)
+			prev->next = j->next;
+		else
+			k->queue_head = j->next;
+		if (k->queue_tail == j)
+			k->queue_tail = prev;
+		k->queued--;
+		j->next = NULL;
+		rc = TB_OK;
+		break;
+	}
+	pthread_cond_broadcast(&k->cond);
+	pthread_mutex_unlock(&k->lock);
+	return rc;
+}
+
+size_t tb_worker_reap(struct tb_worker *w)
+{
+	struct tb_worker_core *k = w->core;
+	size_t n = 0;
+
+	if (!k)
+		return 0;
+	pthread_mutex_lock(&k->lock);
+	struct tb_job *job = k->done_head;
+	k->done_head = k->done_tail = NULL;
+	pthread_mutex_unlock(&k->lock);
 
 	while (job) {
 		struct tb_job *next = job->next;
 		job->next = NULL;
 		job->done(job);
 		job = next;
+		n++;
 	}
+	return n;
 }
 
 size_t tb_worker_pending(struct tb_worker *w)
 {
-	pthread_mutex_lock(&w->lock);
-	size_t n = w->queued + (w->running ? 1 : 0);
-	pthread_mutex_unlock(&w->lock);
+	struct tb_worker_core *k = w->core;
+
+	if (!k)
+		return 0;
+	pthread_mutex_lock(&k->lock);
+	size_t n = k->queued + (k->running ? 1 : 0);
+	pthread_mutex_unlock(&k->lock);
 	return n;
 }
 
-int tb_worker_stop(struct tb_worker *w, unsigned timeout_ms)
+int tb_worker_wait(struct tb_worker *w, uint64_t deadline_ms)
 {
-	if (!w->started)
-		return TB_OK;
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	struct tb_worker_core *k = w->core;
 
-	pthread_mutex_lock(&w->lock);
-	w->stop = 1;
-	w->wake = NULL; /* the loop is going away */
-	pthread_cond_broadcast(&w->cond);
-	int rc = 0;
-	while ((w->queue_head || w->running) && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&w->cond, &w->lock, &deadline);
-	int stuck = w->queue_head || w->running;
-	pthread_mutex_unlock(&w->lock);
+	if (!k)
+		return 1;
+	pthread_mutex_lock(&k->lock);
+	while (!k->done_head && (k->queue_head || k->running) && wait_until(k, deadline_ms))
+		;
+	int ready = k->done_head || !(k->queue_head || k->running);
+	pthread_mutex_unlock(&k->lock);
+	return ready;
+}
+
+int tb_worker_stop_until(struct tb_worker *w, uint64_t deadline_ms)
+{
+	struct tb_worker_core *k = w->core;
+
+	if (!k || !w->started)
+		return TB_OK;
+	pthread_mutex_lock(&k->lock);
+	k->stop = 1;
+	k->wake = NULL; /* the loop is going away */
+	pthread_cond_broadcast(&k->cond);
+	while ((k->queue_head || k->running) && wait_until(k, deadline_ms))
+		;
+	int stuck = k->queue_head || k->running;
+	if (stuck)
+		k->abandoned = 1;
+	pthread_mutex_unlock(&k->lock);
 
 	w->started = 0;
 	if (stuck) {
@@ -147,15 +271,21 @@ int tb_worker_stop(struct tb_worker *w, unsigned timeout_ms)
 		return TB_ERR_TEE;
 	}
 	pthread_join(w->thread, NULL);
-	w->joined = 1;
 	return TB_OK;
+}
+
+int tb_worker_stop(struct tb_worker *w, unsigned timeout_ms)
+{
+	return tb_worker_stop_until(w, mono_ms() + timeout_ms);
 }
 
 void tb_worker_free(struct tb_worker *w)
 {
-	if (!w->joined)
-		return; /* never started, or a thread may still use it */
-	pthread_cond_destroy(&w->cond);
-	pthread_mutex_destroy(&w->lock);
-	w->joined = 0;
+	struct tb_worker_core *k = w->core;
+
+	if (!k || w->started)
+		return; /* never started, already released, or still running */
+	w->core = NULL;
+	pthread_mutex_lock(&k->lock);
+	core_unref_unlock(k);
 }

@@ -8,7 +8,10 @@
 /* Read a whole file, refusing files larger than max. *out is malloc()ed and
  * NUL-terminated (the terminator is not counted in *len). */
 int tb_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
-/* Write atomically: path.tmp, fsync, rename. */
+/* Write atomically: a new file of a random name next to path (created with
+ * O_EXCL | O_NOFOLLOW, mode 0600, ending in ".tmp"), fsync, rename over
+ * path. A link planted at path is replaced, never written through. On
+ * TB_ERR_IO errno says why. */
 int tb_write_file(const char *path, const uint8_t *buf, size_t len);
 /* Hex: decode ignoring whitespace (malloc()ed); encode lowercase. */
 int tb_hex_decode(const char *hex, size_t hexlen, uint8_t **out, size_t *len);

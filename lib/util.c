@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -92,38 +93,80 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
 	return TB_OK;
 }
 
+/* A fresh file next to path, "path.XXXXXXXXXXXX.tmp" (random, so a name
+ * cannot be planted in advance), created by us: never through a link or
+ * over a file that exists. */
+static int open_temp(const char *path, char **tmp_out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t plen = strlen(path);
+	char *tmp = malloc(plen + 18);
+
+	if (!tmp)
+		return -ENOMEM;
+	for (int attempt = 0; attempt < 16; attempt++) {
+		uint8_t r[6];
+		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+			/* no entropy yet: still unique, only less unpredictable */
+			uint64_t v =
+			    (uint64_t)getpid() << 24 ^ (uint64_t)tb_now_ms() ^ (uint64_t)attempt;
+			for (size_t i = 0; i < sizeof(r); i++)
+				r[i] = (uint8_t)(v >> (8 * i));
+		}
+		memcpy(tmp, path, plen);
+		tmp[plen] = '.';
+		for (size_t i = 0; i < sizeof(r); i++) {
+			tmp[plen + 1 + 2 * i] = hex[r[i] >> 4];
+			tmp[plen + 2 + 2 * i] = hex[r[i] & 15];
+		}
+		memcpy(tmp + plen + 13, ".tmp", 5);
+		/* 0600: these files may hold keys or Trusted Components. */
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			*tmp_out = tmp;
+			return fd;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	int e = errno;
+	free(tmp);
+	return -e;
+}
+
 int tb_write_file(const char *path, const uint8_t *buf, size_t len)
 {
-	size_t plen;
-	char *tmp;
-	int fd, rc;
+	char *tmp = NULL;
+	int fd, rc, e = 0;
 
 	if (!path || (!buf && len))
 		return TB_ERR_INVAL;
-	plen = strlen(path);
-	if (plen > PATH_MAX)
+	if (strlen(path) > PATH_MAX)
 		return TB_ERR_INVAL;
-	tmp = malloc(plen + 5);
-	if (!tmp)
-		return TB_ERR_NOMEM;
-	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, ".tmp", 5);
-	/* 0600: these files may hold keys or Trusted Components. */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open_temp(path, &tmp);
 	if (fd < 0) {
-		free(tmp);
-		return TB_ERR_IO;
+		errno = -fd;
+		return fd == -ENOMEM ? TB_ERR_NOMEM : TB_ERR_IO;
 	}
 	rc = write_all(fd, buf, len);
 	if (rc == TB_OK && fsync(fd) != 0)
 		rc = TB_ERR_IO;
-	if (close(fd) != 0 && rc == TB_OK)
+	if (rc != TB_OK)
+		e = errno;
+	if (close(fd) != 0 && rc == TB_OK) {
 		rc = TB_ERR_IO;
-	if (rc == TB_OK && rename(tmp, path) != 0)
+		e = errno;
+	}
+	/* rename() replaces what is at path, a link included, and never
+	 * writes through it */
+	if (rc == TB_OK && rename(tmp, path) != 0) {
 		rc = TB_ERR_IO;
+		e = errno;
+	}
 	if (rc != TB_OK)
 		unlink(tmp);
 	free(tmp);
+	errno = e;
 	return rc;
 }
 

@@ -103,6 +103,9 @@ struct sim_agent {
 	size_t n_requested;
 
 	bool policy_round_open;
+
+	/* exchanges handed to the broker and closed by it (session_close) */
+	size_t sessions_opened, sessions_closed;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -917,6 +920,7 @@ static int start_exchange(struct sim_agent *a, enum sim_session_kind kind,
 	}
 	out->tam_uri = u;
 	out->session = s;
+	a->sessions_opened++;
 	return TB_OK;
 }
 
@@ -1628,9 +1632,11 @@ void agent__process_error(struct sim_agent *a, struct sim_session *s)
 
 void agent__session_free(struct sim_agent *a, struct sim_session *s)
 {
-	(void)a;
-	if (session_ok(s))
-		session_free(s);
+	if (!session_ok(s))
+		return;
+	session_free(s);
+	if (a)
+		a->sessions_closed++;
 }
 
 size_t agent__installed_count(const struct sim_agent *a)
@@ -1772,6 +1778,11 @@ void agent__destroy(struct sim_agent *a)
 {
 	if (!a)
 		return;
+	/* the driver ABI: session_close() once for each session, before fini */
+	if (a->host && a->sessions_opened)
+		SIM_LOG(a, a->sessions_closed == a->sessions_opened ? TB_LOG_INFO : TB_LOG_WARN,
+		        "fini: %zu Agent session(s) opened, %zu closed", a->sessions_opened,
+		        a->sessions_closed);
 	if (a->tc)
 		for (size_t i = 0; i < a->n_tc; i++)
 			tc_clear(&a->tc[i]);

@@ -141,7 +141,9 @@ struct tb_ta_request {
  * session:      the Agent's context for this exchange, passed back to
  *               process_teep_message(), process_error() and session_close().
  *               The broker calls session_close() exactly once for every
- *               non-NULL session it receives.
+ *               non-NULL session it receives, on the worker thread, before
+ *               fini() -- unless a call of the instance is still running at
+ *               the shutdown deadline (see fini).
  */
 struct tb_agent_out {
 	char *tam_uri;
@@ -174,7 +176,15 @@ struct tb_driver {
 	int (*init)(const struct tb_host *host, const struct tb_kv *opts, size_t n_opts,
 	            void **instance);
 
-	/* fini (REQUIRED). Main thread, after the last operation returned. */
+	/*
+	 * fini (REQUIRED). Main thread, after the last operation returned and
+	 * every session was closed. The broker stops by a deadline
+	 * (shutdown_grace plus a fixed margin, docs/driver-abi.md): if an
+	 * operation of the instance is still running then, fini() is not
+	 * called at all, the sessions still open are not closed and the
+	 * driver is not unloaded; the process exits with the call running,
+	 * host stays valid for it, and nothing is called after it returns.
+	 */
 	void (*fini)(void *instance);
 
 	/*

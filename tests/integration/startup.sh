@@ -75,3 +75,22 @@ grep -q "cannot listen on 127.0.0.1 port $BROKER_PORT: Address already in use" "
 	fail "port in use: no reason: $(cat "$WORK/busy.log")"
 stop_broker
 pass "port in use: exit 5, \"Address already in use\""
+
+# port_file and pid_file are written through a new file of a random name,
+# never through a link planted in their directory (at the old fixed
+# temporary name "FILE.tmp", or at the file's own name, which is replaced)
+printf 'precious\n' >"$WORK/victim"
+ln -s "$WORK/victim" "$WORK/broker.port.tmp"
+ln -s "$WORK/victim" "$WORK/broker.pid.tmp"
+ln -s "$WORK/victim" "$WORK/broker.pid"
+BROKER_EXTRA="pid_file = $WORK/broker.pid" write_conf "http://127.0.0.1:9/tam"
+start_broker
+wait_file "$WORK/broker.pid" 10 || fail "no pid file"
+[ "$(cat "$WORK/victim")" = precious ] || fail "a planted link was written through"
+[ -f "$WORK/broker.port" ] && [ ! -L "$WORK/broker.port" ] || fail "port_file is not a file"
+[ ! -L "$WORK/broker.pid" ] && grep -qx "[0-9][0-9]*" "$WORK/broker.pid" ||
+	fail "pid_file: $(ls -l "$WORK/broker.pid")"
+[ "$(ls "$WORK" | grep -c '\.tmp$')" = 2 ] || fail "temporary files left: $(ls "$WORK")"
+stop_broker
+[ "$(cat "$WORK/victim")" = precious ] || fail "the victim changed at exit"
+pass "port_file, pid_file: planted links are not written through"

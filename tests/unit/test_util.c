@@ -104,6 +104,41 @@ static void util__parse_size__units(void **state)
 	assert_int_equal(tb_parse_size("18446744073709551615k", &b), TB_ERR_INVAL);
 }
 
+/* A link planted where the temporary file used to be created ("f.tmp"), or
+ * at the file's own name, is never written through. */
+static void util__write__planted_links__not_followed(void **state)
+{
+	char dir[] = "/tmp/tb-util-XXXXXX";
+	char path[PATH_MAX], tmp[PATH_MAX + 8], victim[PATH_MAX];
+	uint8_t *out;
+	size_t len;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	assert_int_equal(tb_write_file(victim, (const uint8_t *)"precious", 8), TB_OK);
+	assert_int_equal(symlink(victim, tmp), 0);
+	assert_int_equal(symlink(victim, path), 0);
+	assert_int_equal(tb_write_file(path, (const uint8_t *)"new", 3), TB_OK);
+	assert_int_equal(tb_read_file(victim, 64, &out, &len), TB_OK);
+	assert_int_equal(len, 8);
+	assert_memory_equal(out, "precious", 8);
+	free(out);
+	/* the link at path was replaced by the file */
+	struct stat st;
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(tb_read_file(path, 64, &out, &len), TB_OK);
+	assert_int_equal(len, 3);
+	free(out);
+	unlink(tmp);
+	unlink(path);
+	unlink(victim);
+	assert_int_equal(rmdir(dir), 0); /* no temporary file left behind */
+}
+
 static void util__write_then_read__round_trip(void **state)
 {
 	char dir[] = "/tmp/tb-util-XXXXXX";
@@ -152,6 +187,7 @@ int main(void)
 	    cmocka_unit_test(util__parse_duration__rejects_garbage),
 	    cmocka_unit_test(util__parse_size__units),
 	    cmocka_unit_test(util__write_then_read__round_trip),
+	    cmocka_unit_test(util__write__planted_links__not_followed),
 	    cmocka_unit_test(util__now_ms__monotonic),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
