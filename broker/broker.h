@@ -67,6 +67,8 @@ struct tb_counters {
 	uint64_t answers_done;
 	uint64_t answers_error;
 	uint64_t answers_busy;
+	/* final answers of requests whose app had gone (not in the above) */
+	uint64_t answers_dropped_gone;
 	uint64_t progress_dropped; /* progress events not queued (slow app) */
 	uint64_t tx_throttled;     /* times an app's reading stopped: answers unread */
 	uint64_t tam_posts;
@@ -229,7 +231,8 @@ struct tb_ua_conn {
 struct tb_waiter {
 	struct tb_session *s;
 	struct tb_waiter *next;      /* the session's waiters, in arrival order */
-	struct tb_ua_conn *conn;     /* NULL once the app has gone */
+	struct tb_ua_conn *conn;     /* NULL once the app has gone, or once the
+	                                request has its final answer */
 	struct tb_waiter *conn_next; /* the connection's requests in flight */
 	uint64_t req_id;
 };

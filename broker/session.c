@@ -85,14 +85,24 @@ static void answer_final(struct tb_session *s, struct tb_ua_answer *a)
 	close_flight(s);
 	for (struct tb_waiter *w = s->waiters; w; w = w->next) {
 		n++;
+		if (!w->conn) {
+			/* its app has gone: nobody to tell */
+			s->b->counters.answers_dropped_gone++;
+			continue;
+		}
 		if (a->event == TB_UA_EV_DONE)
 			s->b->counters.answers_done++;
 		else if (a->event == TB_UA_EV_ERROR)
 			s->b->counters.answers_error++;
-		if (w->conn) {
-			a->id = w->req_id;
-			tb_ua_answer(w->conn, a);
-		}
+		else if (a->event == TB_UA_EV_BUSY)
+			s->b->counters.answers_busy++;
+		a->id = w->req_id;
+		tb_ua_answer(w->conn, a);
+		/* The request is over for its app, which may reuse its id and
+		 * its slot on the connection at once, even while the session
+		 * waits for a TEE call that timed out. */
+		tb_ua_request_gone(w->conn, w);
+		w->conn = NULL;
 	}
 	tb_log(a->event == TB_UA_EV_DONE ? TB_LOG_NOTICE : TB_LOG_WARN,
 	       "session %p: %s %s%s after %llu ms, for %u request(s)", (void *)s,
