@@ -239,6 +239,7 @@ struct tb_waiter {
 
 struct tb_session {
 	struct tb_broker *b;
+	uint64_t id;                    /* names it in the logs: 1, 2, ... in the broker's life */
 	struct tb_session *next, *prev; /* broker list */
 	struct tb_tee *tee;
 	/* the app requests waiting on it (none for a periodic policy check) */
@@ -317,6 +318,7 @@ struct tb_broker {
 	struct tb_apptam *apptams;                         /* open tam-sessions */
 	unsigned n_apptams;
 	uint64_t next_conn_id;
+	uint64_t next_session_id;
 	/* The plugins' decision on the handshake under way: taken in
 	 * HTTP_CONFIRM_UPGRADE, used in ESTABLISHED, which lws runs within the
 	 * same call for that connection (so one slot is enough). */

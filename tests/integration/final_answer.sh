@@ -9,6 +9,7 @@
 # 3. after a TEE call times out, the app's request slot is free at once: the
 #    same connection's next request is taken, not answered busy "too many
 #    requests in flight" while the TEE is stuck.
+# And the logs name an exchange by its number, from the app to the TAM.
 . "$(dirname "$0")/lib.sh"
 make_keys
 add_component "$TC_UUID" "Hello, Secure World!"
@@ -28,6 +29,15 @@ grep -q '"id":7,"event":"done","result":"completed"' "$WORK/ua.out" ||
 grep -q '"id":null,"event":"error","code":3,"name":"duplicate-id",.*"detail":"id 7"' \
 	"$WORK/ua.out" || fail "the duplicate was not refused with a null id: $(cat "$WORK/ua.out")"
 pass "a duplicate id is refused with \"id\": null; id 7 has one final answer"
+
+# The exchange has a number in the logs, from the app's request through its
+# POSTs to the TAM to its final answer.
+for l in "session 1: request 7 of app 127.0.0.1 starts it" \
+	"session 1: POST http://127.0.0.1:$TAM_PORT/tam (" \
+	"session 1: policy-check done: completed after"; do
+	grep -qF "$l" "$WORK/broker.log" || fail "no log line \"$l\""
+done
+pass "one exchange, one number in its log lines"
 
 # The app gives up (teep-ua --timeout 1) during the first Agent call; the
 # exchange runs to its end for nobody.
