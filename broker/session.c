@@ -1180,7 +1180,8 @@ struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn
 		return NULL;
 	}
 	open_flight(s);
-	progress(s, "tee", tee->conf->name);
+	/* "tee" follows once its call starts (tb_tee_pump) */
+	progress(s, "queued", tee->conf->name);
 	tb_tee_pump(tee);
 	return s;
 }
@@ -1253,6 +1254,7 @@ void tb_tee_pump(struct tb_tee *t)
 		t->starting++;
 		s->tam_counted = 1;
 		(*t->tam_sessions)++;
+		progress(s, "tee", t->conf->name);
 		if (t->b->conf.log_level >= TB_LOG_INFO) {
 			char what[160] = "";
 			if (s->component.n)

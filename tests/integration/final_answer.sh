@@ -8,7 +8,9 @@
 #    as delivered;
 # 3. after a TEE call times out, the app's request slot is free at once: the
 #    same connection's next request is taken, not answered busy "too many
-#    requests in flight" while the TEE is stuck.
+#    requests in flight" while the TEE is stuck; a request that waits for
+#    the TEE gets the progress step "queued", and "tee" only once its call
+#    starts.
 # And the logs name an exchange by its number, from the app to the TAM.
 . "$(dirname "$0")/lib.sh"
 make_keys
@@ -56,11 +58,11 @@ grep -q "answers 1 done 1 error 0 busy;.* answers dropped 1 (app gone)$" "$WORK/
 pass "the answer of an app that left is counted as dropped, not done"
 stop_broker
 
-# A stuck TEE: every call takes 3 s, call_timeout is 1 s, and an app may
-# have one request in flight at a time.
+# A stuck TEE: every call takes 3 s, call_timeout is 1 s, one first call at
+# a time, and an app may have one request in flight at a time.
 LISTENER_EXTRA="max_requests_per_connection = 1"
 write_conf "http://127.0.0.1:$TAM_PORT/tam"
-printf 'call_delay = 3s\ncall_timeout = 1s\n' >>"$WORK/broker.conf"
+printf 'call_delay = 3s\ncall_timeout = 1s\nmax_in_flight = 1\n' >>"$WORK/broker.conf"
 start_broker
 # {"id": 1, "op": "policy-check"}, then {"id": 2, ...} once 1 has its answer
 PC1=a262696401626f706c706f6c6963792d636865636b
@@ -70,8 +72,17 @@ grep -q '"id":1,"event":"error","code":9,' "$WORK/ua.out" ||
 	fail "the first request did not time out: $(cat "$WORK/ua.out")"
 grep -q '"id":2,"event":"busy"' "$WORK/ua.out" &&
 	fail "the next request was answered busy: $(cat "$WORK/ua.out")"
-grep -q '"id":2,"event":"progress"' "$WORK/ua.out" &&
-	grep -q '"id":2,"event":"\(done\|error\)"' "$WORK/ua.out" ||
+grep -q '"id":2,"event":"progress","step":"queued","detail":"sim"' "$WORK/ua.out" ||
 	fail "the next request was not taken: $(cat "$WORK/ua.out")"
 pass "after a TEE timeout the connection's next request is taken at once"
+
+# 1 reached the TEE; 2 waited behind the stuck call and never did
+[ "$(grep -o '"id":1,"event":"progress","step":"[a-z-]*"' "$WORK/ua.out" |
+	sed 's/.*"step"://' | tr '\n' ' ')" = '"queued" "tee" ' ] ||
+	fail "progress of 1: $(cat "$WORK/ua.out")"
+grep -q '"id":2,"event":"progress","step":"tee"' "$WORK/ua.out" &&
+	fail "2 was told it reached the TEE: $(cat "$WORK/ua.out")"
+grep -q '"id":2,"event":"error","code":9,.*did not take the request in time' "$WORK/ua.out" ||
+	fail "2 did not time out in the queue: $(cat "$WORK/ua.out")"
+pass "progress \"queued\" while a request waits for the TEE, \"tee\" once its call starts"
 stop_broker
