@@ -88,7 +88,7 @@ wait "$bench" || fail "burst: not one final answer each: $(cat "$WORK/burst.out"
 	fail "burst: $(cat "$WORK/burst.out")"
 # B started only after A's exchange ended: one exchange with the TAM at once
 a_sess=$(grep "0x11111111222233334444555555555555/ta starts on tee" "$WORK/broker.log" | head -1 |
-	sed 's/.*session \(0x[0-9a-f]*\):.*/\1/')
+	sed 's/.*session \([0-9]*\):.*/\1/')
 a_end=$(grep -n "session $a_sess: request-ta done" "$WORK/broker.log" | head -1 | cut -d: -f1)
 b_start=$(grep -n "0x66666666777788889999aaaaaaaaaaaa/ta starts on tee" "$WORK/broker.log" |
 	head -1 | cut -d: -f1)
