@@ -81,6 +81,8 @@ struct tb_counters {
 	uint64_t answers_done;
 	uint64_t answers_error;
 	uint64_t answers_busy;
+	/* final answers of requests whose app had gone (not in the above) */
+	uint64_t answers_dropped_gone;
 	uint64_t progress_dropped; /* progress events not queued (slow app) */
 	uint64_t tx_throttled;     /* times an app's reading stopped: answers unread */
 	uint64_t tam_posts;
@@ -253,13 +255,15 @@ struct tb_ua_conn {
 struct tb_waiter {
 	struct tb_session *s;
 	struct tb_waiter *next;      /* the session's waiters, in arrival order */
-	struct tb_ua_conn *conn;     /* NULL once the app has gone */
+	struct tb_ua_conn *conn;     /* NULL once the app has gone, or once the
+	                                request has its final answer */
 	struct tb_waiter *conn_next; /* the connection's requests in flight */
 	uint64_t req_id;
 };
 
 struct tb_session {
 	struct tb_broker *b;
+	uint64_t id;                    /* names it in the logs: 1, 2, ... in the broker's life */
 	struct tb_session *next, *prev; /* broker list */
 	struct tb_tee *tee;
 	/* the app requests waiting on it (none for a periodic policy check) */
@@ -338,6 +342,7 @@ struct tb_broker {
 	struct tb_apptam *apptams;                         /* open tam-sessions */
 	unsigned n_apptams;
 	uint64_t next_conn_id;
+	uint64_t next_session_id;
 	/* The plugins' decision on the handshake under way: taken in
 	 * HTTP_CONFIRM_UPGRADE, used in ESTABLISHED, which lws runs within the
 	 * same call for that connection (so one slot is enough). */

@@ -59,8 +59,8 @@ static void progress_to(struct tb_waiter *w, const char *step, const char *detai
 
 static void progress(struct tb_session *s, const char *step, const char *detail)
 {
-	tb_log(TB_LOG_INFO, "session %p: %s%s%s (%llu ms)", (void *)s, step, detail ? " " : "",
-	       detail ? detail : "", (unsigned long long)elapsed(s));
+	tb_log(TB_LOG_INFO, "session %llu: %s%s%s (%llu ms)", (unsigned long long)s->id, step,
+	       detail ? " " : "", detail ? detail : "", (unsigned long long)elapsed(s));
 	if (s->answered)
 		return;
 	for (struct tb_waiter *w = s->waiters; w; w = w->next)
@@ -87,17 +87,27 @@ static void answer_final(struct tb_session *s, struct tb_ua_answer *a)
 	close_flight(s);
 	for (struct tb_waiter *w = s->waiters; w; w = w->next) {
 		n++;
+		if (!w->conn) {
+			/* its app has gone: nobody to tell */
+			s->b->counters.answers_dropped_gone++;
+			continue;
+		}
 		if (a->event == TB_UA_EV_DONE)
 			s->b->counters.answers_done++;
 		else if (a->event == TB_UA_EV_ERROR)
 			s->b->counters.answers_error++;
-		if (w->conn) {
-			a->id = w->req_id;
-			tb_ua_answer(w->conn, a);
-		}
+		else if (a->event == TB_UA_EV_BUSY)
+			s->b->counters.answers_busy++;
+		a->id = w->req_id;
+		tb_ua_answer(w->conn, a);
+		/* The request is over for its app, which may reuse its id and
+		 * its slot on the connection at once, even while the session
+		 * waits for a TEE call that timed out. */
+		tb_ua_request_gone(w->conn, w);
+		w->conn = NULL;
 	}
 	tb_log(a->event == TB_UA_EV_DONE ? TB_LOG_NOTICE : TB_LOG_WARN,
-	       "session %p: %s %s%s after %llu ms, for %u request(s)", (void *)s,
+	       "session %llu: %s %s%s after %llu ms, for %u request(s)", (unsigned long long)s->id,
 	       tb_ua_op_name(s->op), a->event == TB_UA_EV_DONE ? "done: " : "error: ",
 	       a->event == TB_UA_EV_DONE ? a->result : tb_ua_code_name(a->code),
 	       (unsigned long long)elapsed(s), n);
@@ -215,8 +225,8 @@ static void session_timeout(lws_sorted_usec_list_t *sul)
 		tb_fq_remove(&s->tee->fq, s->qflow, &s->qitem);
 		s->qflow = NULL;
 		s->b->counters.queue_timeouts++;
-		tb_log(TB_LOG_WARN, "session %p: waited %llu ms for tee %s without starting",
-		       (void *)s, (unsigned long long)s->tee->conf->call_timeout_ms,
+		tb_log(TB_LOG_WARN, "session %llu: waited %llu ms for tee %s without starting",
+		       (unsigned long long)s->id, (unsigned long long)s->tee->conf->call_timeout_ms,
 		       s->tee->conf->name);
 		answer_error(s, TB_UA_E_TIMEOUT, "the TEE did not take the request in time");
 		s->finished = 1;
@@ -227,15 +237,16 @@ static void session_timeout(lws_sorted_usec_list_t *sul)
 		/* The TEE has not answered. Answer the app now; the call's
 		 * result is discarded when it finally comes back. */
 		s->b->counters.tee_timeouts++;
-		tb_log(TB_LOG_WARN, "session %p: tee %s did not answer within %llu ms", (void *)s,
-		       s->tee->conf->name, (unsigned long long)s->tee->conf->call_timeout_ms);
+		tb_log(TB_LOG_WARN, "session %llu: tee %s did not answer within %llu ms",
+		       (unsigned long long)s->id, s->tee->conf->name,
+		       (unsigned long long)s->tee->conf->call_timeout_ms);
 		answer_error(s, TB_UA_E_TIMEOUT, "the TEE did not answer in time");
 		s->finished = 1;
 		return;
 	}
 	if (s->http_active && !s->http_delivered) {
-		tb_log(TB_LOG_WARN, "session %p: no answer from %s within the timeout", (void *)s,
-		       s->uri);
+		tb_log(TB_LOG_WARN, "session %llu: no answer from %s within the timeout",
+		       (unsigned long long)s->id, s->uri);
 		struct lws *wsi = s->wsi;
 		if (wsi)
 			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
@@ -302,14 +313,15 @@ static void call_agent_message(struct tb_session *s)
 	s->body = NULL;
 	s->body_len = s->body_cap = 0;
 	if (submit(s, c)) {
-		tb_log(TB_LOG_WARN, "session %p: tee %s queue full", (void *)s, s->tee->conf->name);
+		tb_log(TB_LOG_WARN, "session %llu: tee %s queue full", (unsigned long long)s->id,
+		       s->tee->conf->name);
 		session_act(s, tamsm_agent_answered(&s->sm, 0, 0));
 	}
 }
 
 static void call_agent_error(struct tb_session *s)
 {
-	tb_log(TB_LOG_INFO, "session %p: ProcessError (%s) to tee %s", (void *)s,
+	tb_log(TB_LOG_INFO, "session %llu: ProcessError (%s) to tee %s", (unsigned long long)s->id,
 	       tamsm_fail_name(s->sm.fail), s->tee->conf->name);
 	struct tb_call *c = tb_call_new(s->tee, TB_CALL_PROCESS_ERROR, s);
 	/* ProcessError must reach the Agent even when its queue is full. */
@@ -444,8 +456,8 @@ static void session_act(struct tb_session *s, enum tamsm_action a)
 		break;
 	case TAMSM_A_POST:
 		if (s->sm.round_trips >= MAX_ROUND_TRIPS) {
-			tb_log(TB_LOG_WARN, "session %p: more than %d messages, giving up",
-			       (void *)s, MAX_ROUND_TRIPS);
+			tb_log(TB_LOG_WARN, "session %llu: more than %d messages, giving up",
+			       (unsigned long long)s->id, MAX_ROUND_TRIPS);
 			session_act(s, tamsm_abort(&s->sm, TAMSM_F_PROTOCOL));
 			return;
 		}
@@ -484,9 +496,9 @@ static enum tamsm_action refuse_agent_uri(struct tb_session *s)
 	s->b->counters.tam_uri_refused++;
 	s->tam_refused = 1;
 	tb_log(TB_LOG_WARN,
-	       "session %p: the Agent of tee %s asked for TAM %.200s, which is neither its "
+	       "session %llu: the Agent of tee %s asked for TAM %.200s, which is neither its "
 	       "[tam] uri nor in allow_app_uris: not connecting",
-	       (void *)s, s->tee->conf->name, s->uri);
+	       (unsigned long long)s->id, s->tee->conf->name, s->uri);
 	free(s->out_msg);
 	s->out_msg = NULL;
 	s->out_len = 0;
@@ -535,8 +547,8 @@ void tb_session_call_done(struct tb_call *c)
 	enum tamsm_action a = TAMSM_A_NONE;
 	int ok = c->status == TB_OK;
 	if (!ok)
-		tb_log(TB_LOG_WARN, "session %p: tee %s call failed (status %d)", (void *)s,
-		       s->tee->conf->name, c->status);
+		tb_log(TB_LOG_WARN, "session %llu: tee %s call failed (status %d)",
+		       (unsigned long long)s->id, s->tee->conf->name, c->status);
 	switch (c->kind) {
 	case TB_CALL_REQUEST_TA:
 	case TB_CALL_UNREQUEST_TA:
@@ -625,9 +637,10 @@ static void precheck_failed(struct tb_session *s, enum tb_precheck r, size_t len
 	s->precheck = r;
 	s->b->counters.tam_precheck_failed++;
 	tb_log(TB_LOG_WARN,
-	       "session %p: the answer of TAM %s (%zu bytes, %s) failed the pre-check: %s; "
+	       "session %llu: the answer of TAM %s (%zu bytes, %s) failed the pre-check: %s; "
 	       "the TEE does not see it",
-	       (void *)s, s->uri, len, tb_teep_type_name(type), tb_precheck_reason(r));
+	       (unsigned long long)s->id, s->uri, len, tb_teep_type_name(type),
+	       tb_precheck_reason(r));
 }
 
 static int precheck_ok(struct tb_session *s)
@@ -670,12 +683,12 @@ static void resolved(struct tb_session *s, const struct tb_resolved *res)
 	if (s->http_delivered || s->finished) {
 		/* aborted while resolving */
 	} else if (res->status != TB_RESOLVE_OK) {
-		tb_log(TB_LOG_WARN, "session %p: cannot resolve %s: %s", (void *)s, s->url_host,
-		       res->why);
+		tb_log(TB_LOG_WARN, "session %llu: cannot resolve %s: %s",
+		       (unsigned long long)s->id, s->url_host, res->why);
 		http_outcome(s, NULL, TAMSM_HTTP_TRANSPORT);
 	} else {
-		tb_log(TB_LOG_DEBUG, "session %p: %s is %s%s", (void *)s, s->url_host, res->addr,
-		       res->cached ? " (cached)" : "");
+		tb_log(TB_LOG_DEBUG, "session %llu: %s is %s%s", (unsigned long long)s->id,
+		       s->url_host, res->addr, res->cached ? " (cached)" : "");
 		http_connect(s, res->addr);
 	}
 }
@@ -707,7 +720,8 @@ static void session_post(struct tb_session *s)
 		progress(s, teep_step(t), NULL);
 	}
 	if (parse_uri(s)) {
-		tb_log(TB_LOG_WARN, "session %p: unusable TAM URI '%s'", (void *)s, s->uri);
+		tb_log(TB_LOG_WARN, "session %llu: unusable TAM URI '%s'",
+		       (unsigned long long)s->id, s->uri);
 		s->http_active = 0;
 		s->http_delivered = 0;
 		session_act(s, tamsm_http_done(&s->sm, TAMSM_HTTP_TRANSPORT, 0, 0, 0));
@@ -732,6 +746,8 @@ static void session_post(struct tb_session *s)
 	s->http_active = 1;
 	s->wsi = NULL;
 	s->b->counters.tam_posts++;
+	tb_log(TB_LOG_INFO, "session %llu: POST %s (%zu bytes)", (unsigned long long)s->id, s->uri,
+	       s->out_msg ? s->out_len : 0);
 
 	unsigned char bin[16];
 	if (inet_pton(AF_INET, s->url_host, bin) == 1 || inet_pton(AF_INET6, s->url_host, bin) == 1)
@@ -808,8 +824,8 @@ static void http_response_end(struct tb_session *s, struct lws *wsi, enum tb_htt
 		http_outcome(s, wsi, TAMSM_HTTP_OK);
 		return;
 	}
-	tb_log(TB_LOG_WARN, "session %p: bad HTTP answer from %s: %s", (void *)s, s->uri,
-	       s->http.why ? s->http.why : "?");
+	tb_log(TB_LOG_WARN, "session %llu: bad HTTP answer from %s: %s", (unsigned long long)s->id,
+	       s->uri, s->http.why ? s->http.why : "?");
 	if (res == TB_HTTP1_TOO_LARGE) {
 		s->http_too_large = 1;
 		http_outcome(s, wsi, TAMSM_HTTP_TOO_LARGE);
@@ -839,7 +855,8 @@ static int http_request(struct tb_session *s, struct lws *wsi)
 	int hl = tb_http1_request_head(head, sizeof(head), s->url_path, s->url_host, s->url_port,
 	                               s->url_tls, TEEP_MEDIA_TYPE, body);
 	if (hl < 0) {
-		tb_log(TB_LOG_WARN, "session %p: cannot form a request for %s", (void *)s, s->uri);
+		tb_log(TB_LOG_WARN, "session %llu: cannot form a request for %s",
+		       (unsigned long long)s->id, s->uri);
 		return -1;
 	}
 	int rc;
@@ -876,8 +893,8 @@ static int http_rx(struct tb_session *s, struct lws *wsi, const uint8_t *buf, si
 
 static void tls_failed(struct tb_session *s, struct lws *wsi)
 {
-	tb_log(TB_LOG_WARN, "session %p: connection to %s failed: %s", (void *)s, s->uri,
-	       tb_tls_error(s->tls));
+	tb_log(TB_LOG_WARN, "session %llu: connection to %s failed: %s", (unsigned long long)s->id,
+	       s->uri, tb_tls_error(s->tls));
 	http_outcome(s, wsi, TAMSM_HTTP_TRANSPORT);
 }
 
@@ -938,7 +955,8 @@ static int tamclient_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 		if (s->url_tls) {
 			s->tls = tb_tls_new(s->tee->tls, s->url_host);
 			if (!s->tls) {
-				tb_log(TB_LOG_WARN, "session %p: cannot start TLS", (void *)s);
+				tb_log(TB_LOG_WARN, "session %llu: cannot start TLS",
+				       (unsigned long long)s->id);
 				http_outcome(s, wsi, TAMSM_HTTP_TRANSPORT);
 				return -1;
 			}
@@ -983,8 +1001,9 @@ static int tamclient_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 		return http_rx(s, wsi, in, len) ? -1 : 0; /* one exchange per connection */
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		if (s) {
-			tb_log(TB_LOG_WARN, "session %p: connection to %s failed: %s", (void *)s,
-			       s->uri, in ? (const char *)in : "unknown error");
+			tb_log(TB_LOG_WARN, "session %llu: connection to %s failed: %s",
+			       (unsigned long long)s->id, s->uri,
+			       in ? (const char *)in : "unknown error");
 			http_outcome(s, wsi, TAMSM_HTTP_TRANSPORT);
 			maybe_free(s);
 		}
@@ -1070,8 +1089,9 @@ int tb_session_join(struct tb_session *s, struct tb_ua_conn *conn, const struct 
 		return TB_ERR_NOMEM;
 	}
 	b->counters.coalesced++;
-	tb_log(TB_LOG_INFO, "session %p: request %llu of app %s joins it (%u waiting)", (void *)s,
-	       (unsigned long long)req->id, conn->peer, s->flight->waiters);
+	tb_log(TB_LOG_INFO, "session %llu: request %llu of app %s joins it (%u waiting)",
+	       (unsigned long long)s->id, (unsigned long long)req->id, conn->peer,
+	       s->flight->waiters);
 	/* the steps so far are not repeated: this one says where it stands */
 	progress_to(w, "joined", s->tee->conf->name);
 	return TB_OK;
@@ -1090,7 +1110,8 @@ static void open_flight(struct tb_session *s)
 	if (rc != TB_OK)
 		/* a full table (or an identical session, which the caller
 		 * would have joined): this one runs on its own */
-		tb_log(TB_LOG_DEBUG, "session %p: cannot be joined (%d)", (void *)s, rc);
+		tb_log(TB_LOG_DEBUG, "session %llu: cannot be joined (%d)",
+		       (unsigned long long)s->id, rc);
 }
 
 struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn,
@@ -1100,6 +1121,7 @@ struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn
 	if (!s)
 		return NULL;
 	s->b = b;
+	s->id = ++b->next_session_id;
 	s->tee = tee;
 	s->waiters_tail = &s->waiters;
 	s->op = req->op;
@@ -1124,8 +1146,12 @@ struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn
 	char what[160] = "";
 	if (s->component.n)
 		tb_component_id_format(&s->component, what, sizeof(what));
-	tb_log(TB_LOG_INFO, "session %p: %s %s on tee %s for %s", (void *)s, tb_ua_op_name(s->op),
-	       what, tee->conf->name, s->app_id);
+	tb_log(TB_LOG_INFO, "session %llu: %s %s on tee %s for %s", (unsigned long long)s->id,
+	       tb_ua_op_name(s->op), what, tee->conf->name, s->app_id);
+	/* the app's request, by its id; one that joins later logs the same */
+	if (conn)
+		tb_log(TB_LOG_INFO, "session %llu: request %llu of app %s starts it",
+		       (unsigned long long)s->id, (unsigned long long)req->id, conn->peer);
 	if ((conn && !add_waiter(s, conn, req->id)) || enqueue(s, conn)) {
 		s->finished = 1;
 		/* the caller answers busy; nothing was started */
@@ -1134,7 +1160,8 @@ struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn
 		return NULL;
 	}
 	open_flight(s);
-	progress(s, "tee", tee->conf->name);
+	/* "tee" follows once its call starts (tb_tee_pump) */
+	progress(s, "queued", tee->conf->name);
 	tb_tee_pump(tee);
 	return s;
 }
@@ -1198,8 +1225,8 @@ void tb_tee_pump(struct tb_tee *t)
 
 		s->qflow = NULL;
 		if (start_agent_call(s) != TB_OK) {
-			tb_log(TB_LOG_WARN, "session %p: tee %s refused the call (queue full)",
-			       (void *)s, t->conf->name);
+			tb_log(TB_LOG_WARN, "session %llu: tee %s refused the call (queue full)",
+			       (unsigned long long)s->id, t->conf->name);
 			answer_busy(s, "the TEE is busy");
 			s->finished = 1;
 			maybe_free(s);
@@ -1209,13 +1236,14 @@ void tb_tee_pump(struct tb_tee *t)
 		t->starting++;
 		s->tam_counted = 1;
 		(*t->tam_sessions)++;
+		progress(s, "tee", t->conf->name);
 		if (t->b->conf.log_level >= TB_LOG_INFO) {
 			char what[160] = "";
 			if (s->component.n)
 				tb_component_id_format(&s->component, what, sizeof(what));
 			tb_log(TB_LOG_INFO,
-			       "session %p: %s %s starts on tee %s after %llu ms queued", (void *)s,
-			       tb_ua_op_name(s->op), what, t->conf->name,
+			       "session %llu: %s %s starts on tee %s after %llu ms queued",
+			       (unsigned long long)s->id, tb_ua_op_name(s->op), what, t->conf->name,
 			       (unsigned long long)elapsed(s));
 		}
 	}

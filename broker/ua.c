@@ -100,17 +100,47 @@ void tb_ua_answer(struct tb_ua_conn *c, const struct tb_ua_answer *a)
 		free(buf);
 }
 
+static int id_in_use(struct tb_ua_conn *c, uint64_t id);
+
+/*
+ * The answer to a frame that was not taken, when its id is that of a request
+ * still in flight on the connection: whatever else is wrong with the frame,
+ * error 3 with "id": null, the id named in its detail ("id 7"). An answer
+ * carrying the id would read, to an app matching answers by id, as the final
+ * answer of the request in flight, which goes on and gets its own.
+ */
+static int answer_duplicate(struct tb_ua_conn *c, int has_id, uint64_t id)
+{
+	char detail[32];
+
+	if (!has_id || !id_in_use(c, id))
+		return 0;
+	snprintf(detail, sizeof(detail), "id %llu", (unsigned long long)id);
+	struct tb_ua_answer a = {.has_id = 0,
+	                         .event = TB_UA_EV_ERROR,
+	                         .code = TB_UA_E_DUPLICATE_ID,
+	                         .reason = "a request with this id is still in flight",
+	                         .detail = detail};
+	c->b->counters.answers_error++;
+	tb_ua_answer(c, &a);
+	return 1;
+}
+
 static void answer_error(struct tb_ua_conn *c, int has_id, uint64_t id, int code,
                          const char *reason)
 {
 	struct tb_ua_answer a = {
 	    .has_id = has_id, .id = id, .event = TB_UA_EV_ERROR, .code = code, .reason = reason};
+	if (answer_duplicate(c, has_id, id))
+		return;
 	c->b->counters.answers_error++;
 	tb_ua_answer(c, &a);
 }
 
 static void answer_busy(struct tb_ua_conn *c, uint64_t id, uint64_t retry_ms, const char *reason)
 {
+	if (answer_duplicate(c, 1, id))
+		return;
 	struct tb_ua_answer a = {.has_id = 1,
 	                         .id = id,
 	                         .event = TB_UA_EV_BUSY,
@@ -469,11 +499,8 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 		answer_error(c, 1, req->id, TB_UA_E_SHUTDOWN, "the broker is stopping");
 		return;
 	}
-	if (id_in_use(c, req->id)) {
-		answer_error(c, 1, req->id, TB_UA_E_DUPLICATE_ID,
-		             "a request with this id is still in flight");
+	if (answer_duplicate(c, 1, req->id))
 		return;
-	}
 	if (req->op >= TB_UA_OP_TAM_SESSION) {
 		process_tam(c, f, stage);
 		return;

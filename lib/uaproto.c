@@ -330,14 +330,15 @@ int tb_ua_answer_encode(const struct tb_ua_answer *a, uint8_t *out, size_t cap)
 		w_key(&w, "code");
 		w_uint(&w, (uint64_t)a->code);
 	}
+	/* busy: retry-after, then its reason, as docs/ua-api.md shows them */
+	if (want[AK_RETRY_AFTER]) {
+		w_key(&w, "retry-after");
+		w_uint(&w, a->retry_after_ms);
+	}
 	if (want[AK_REASON]) {
 		w_key(&w, "reason");
 		/* An error always explains itself, if only by its code's name. */
 		w_clean_text(&w, a->reason ? a->reason : tb_ua_code_name(a->code));
-	}
-	if (want[AK_RETRY_AFTER]) {
-		w_key(&w, "retry-after");
-		w_uint(&w, a->retry_after_ms);
 	}
 	if (want[AK_DETAIL]) {
 		w_key(&w, "detail");

@@ -32,7 +32,8 @@ INTEGRATION_TESTS = \
 	tests/integration/install_layout.sh \
 	tests/integration/bench_smoke.sh \
 	tests/integration/log_verbose.sh \
-	tests/integration/log_stall.sh
+	tests/integration/log_stall.sh \
+	tests/integration/final_answer.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/diag-norm.awk
 

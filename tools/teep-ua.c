@@ -13,6 +13,10 @@
  * `Authorization: Bearer TOKEN`, for a broker with the auth-token plugin; a
  * refused handshake is reported with its HTTP status.
  *
+ * --raw-hex sends bytes of its own as frames (a test aid); given several
+ * times, the frames go out on one connection, each once the one before has
+ * its final answer, or all at once with --pipeline.
+ *
  * Everything runs in one lws_service() loop; the overall timeout (and, with
  * --raw-hex, the silence timeout) are lws_sul timers, so the program cannot
  * hang whatever the broker does.
@@ -44,12 +48,15 @@ enum ua_exit {
 #define UA_REQUEST_ID      1
 #define UA_RX_MAX          16384 /* answers are < 1 KiB; leave room for later versions */
 #define UA_RAW_MAX         (1024 * 1024)
+#define UA_RAW_FRAMES      8 /* --raw-hex given at most this often */
 
 struct ua_opts {
 	const char *url;
 	const char *tee;
 	const char *tam;
-	const char *raw_hex;
+	const char *raw_hex[UA_RAW_FRAMES];
+	unsigned n_raw;
+	int pipeline;       /* --pipeline: send every raw frame at once */
 	const char *token;  /* --token, or what --token-file held */
 	const char *origin; /* --origin: as a browser page would send it */
 	char token_buf[UA_TOKEN_MAX + 1];
@@ -66,9 +73,13 @@ struct ua_state {
 	const struct ua_opts *o;
 	struct lws_context *ctx;
 	struct lws *wsi;
-	uint8_t *frame; /* LWS_PRE bytes of headroom, then the request */
-	size_t frame_len;
-	int sent;
+	/* the frames to send, each with LWS_PRE bytes of headroom: the
+	 * request, or the --raw-hex frames */
+	uint8_t *frame[UA_RAW_FRAMES];
+	size_t frame_len[UA_RAW_FRAMES];
+	unsigned n_frames;
+	unsigned sent;
+	unsigned finals; /* final answers received */
 	int finished;
 	int exit_code;
 	uint64_t t0_ms; /* when the request went out */
@@ -93,7 +104,8 @@ static void usage(FILE *f)
 	        "               request-ta COMPONENT\n"
 	        "       teep-ua [options] unrequest-ta COMPONENT\n"
 	        "       teep-ua [options] policy-check\n"
-	        "       teep-ua --raw-hex HEX [--url URL] [--timeout SECONDS] [--json]\n"
+	        "       teep-ua --raw-hex HEX [--raw-hex HEX...] [--pipeline] [--url URL]\n"
+	        "               [--timeout SECONDS] [--json]\n"
 	        "\n"
 	        "Asks a TEEP Broker (teep-brokerd) over its app API to install or remove a\n"
 	        "Trusted Component, or to check policy with the TAM.\n"
@@ -104,21 +116,26 @@ static void usage(FILE *f)
 	        "  --timeout SECONDS  give up after this long (default %d)\n"
 	        "  --token TOKEN      send \"Authorization: Bearer TOKEN\" in the handshake\n"
 	        "  --token-file FILE  the same, with the token read from FILE's first line\n"
-	        "  --origin HOST[:PORT]  send \"Origin: http://HOST[:PORT]\" as a browser page\n"
-	        "                     would (a test aid for [listener] allow_origins)\n"
 	        "                     (keeps it out of the process list)\n"
+	        "  --origin HOST[:PORT]  send \"Origin: http://HOST[:PORT]\" as a browser page\n"
+	        "                     would (a test aid for [listener] allow_origins; none\n"
+	        "                     is sent by default)\n"
 	        "  --quiet            print only the final answer\n"
 	        "  --json             print each answer as one JSON object per line\n"
 	        "  --raw-hex HEX      send these bytes as one binary frame, print every\n"
 	        "                     answer, stop at the first final one or after %d s\n"
-	        "                     of silence (a test aid)\n"
+	        "                     of silence (a test aid). Given up to %d times: the\n"
+	        "                     frames go out on one connection, each once the one\n"
+	        "                     before has its final answer, and the run stops at\n"
+	        "                     as many final answers as frames\n"
+	        "  --pipeline         with several --raw-hex: send them all at once\n"
 	        "\n"
 	        "COMPONENT is a Trusted Component id: segments joined by '/', \"0x...\" for\n"
 	        "hex, or a bare UUID for the draft's ['TEEP-Device','SecureFS',UUID,'ta'].\n"
 	        "\n"
 	        "Exit codes: 0 done, 1 error answer, 2 usage, 3 cannot connect or\n"
 	        "connection lost, 4 busy, 5 timeout.\n",
-	        UA_DEFAULT_TIMEOUT, UA_RAW_SILENCE_S);
+	        UA_DEFAULT_TIMEOUT, UA_RAW_SILENCE_S, UA_RAW_FRAMES);
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -238,7 +255,7 @@ static void on_silence(lws_sorted_usec_list_t *sul)
 
 static void arm_silence(struct ua_state *st)
 {
-	if (st->o->raw_hex)
+	if (st->o->n_raw)
 		lws_sul_schedule(st->ctx, 0, &st->sul_silence, on_silence,
 		                 (lws_usec_t)UA_RAW_SILENCE_S * LWS_US_PER_SEC);
 }
@@ -277,7 +294,7 @@ static int handle_answer(struct ua_state *st)
 	/* With one request in flight an answer about another id is stray;
 	 * an answer with a null id is about our frame. Raw frames may carry
 	 * any id. */
-	if (!st->o->raw_hex && a.has_id && a.id != UA_REQUEST_ID) {
+	if (!st->o->n_raw && a.has_id && a.id != UA_REQUEST_ID) {
 		fprintf(stderr, "teep-ua: ignoring an answer for id %llu\n",
 		        (unsigned long long)a.id);
 		return 0;
@@ -289,19 +306,29 @@ static int handle_answer(struct ua_state *st)
 	else
 		print_text(st, &a);
 	fflush(stdout);
+	int code;
 	switch (a.event) {
 	case TB_UA_EV_DONE:
-		finish(st, UA_EXIT_DONE);
-		return 1;
+		code = UA_EXIT_DONE;
+		break;
 	case TB_UA_EV_ERROR:
-		finish(st, UA_EXIT_ERROR);
-		return 1;
+		code = UA_EXIT_ERROR;
+		break;
 	case TB_UA_EV_BUSY:
-		finish(st, UA_EXIT_BUSY);
-		return 1;
+		code = UA_EXIT_BUSY;
+		break;
 	default:
 		return 0;
 	}
+	/* one final answer per frame: the run ends with the last one, and
+	 * its code is the exit code */
+	if (++st->finals < st->n_frames) {
+		if (st->wsi && st->sent < st->n_frames)
+			lws_callback_on_writable(st->wsi);
+		return 0;
+	}
+	finish(st, code);
+	return 1;
 }
 
 /* Collect the fragments of one message; its answer is handled once the
@@ -364,19 +391,26 @@ static int ua_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		lws_callback_on_writable(wsi);
 		break;
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		if (st->sent || st->finished)
+	case LWS_CALLBACK_CLIENT_WRITEABLE: {
+		unsigned i = st->sent;
+		/* the next frame once the one before has its final answer (all at
+		 * once with --pipeline); lws takes one write per callback */
+		if (st->finished || i >= st->n_frames || (!st->o->pipeline && st->finals < i))
 			break;
-		if (lws_write(wsi, st->frame + LWS_PRE, st->frame_len, LWS_WRITE_BINARY) <
-		    (int)st->frame_len) {
+		if (lws_write(wsi, st->frame[i] + LWS_PRE, st->frame_len[i], LWS_WRITE_BINARY) <
+		    (int)st->frame_len[i]) {
 			fprintf(stderr, "teep-ua: cannot send the request\n");
 			finish(st, UA_EXIT_CONNECT);
 			return -1;
 		}
-		st->sent = 1;
-		st->t0_ms = tb_now_ms();
+		if (!st->sent)
+			st->t0_ms = tb_now_ms();
+		st->sent++;
 		arm_silence(st);
+		if (st->o->pipeline && st->sent < st->n_frames)
+			lws_callback_on_writable(wsi);
 		break;
+	}
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		if (st->finished)
 			break;
@@ -441,8 +475,9 @@ static void explain_invalid(const struct ua_opts *o, const struct tb_ua_request 
 	free(buf);
 }
 
-/* The request frame, with LWS_PRE bytes of headroom for lws_write(). */
-static int build_frame(struct ua_state *st)
+/* Frame i, with LWS_PRE bytes of headroom for lws_write(): the request, or
+ * the i-th --raw-hex. */
+static int build_frame(struct ua_state *st, unsigned i)
 {
 	const struct ua_opts *o = st->o;
 	struct tb_ua_request req = {.id = UA_REQUEST_ID, .op = o->op};
@@ -450,8 +485,8 @@ static int build_frame(struct ua_state *st)
 	size_t len = 0;
 	int rc;
 
-	if (o->raw_hex) {
-		rc = tb_hex_decode(o->raw_hex, strlen(o->raw_hex), &body, &len);
+	if (o->n_raw) {
+		rc = tb_hex_decode(o->raw_hex[i], strlen(o->raw_hex[i]), &body, &len);
 		if (rc != TB_OK || len == 0 || len > UA_RAW_MAX) {
 			fprintf(stderr, "teep-ua: --raw-hex needs 1..%d bytes of hex digits\n",
 			        UA_RAW_MAX);
@@ -476,14 +511,14 @@ static int build_frame(struct ua_state *st)
 			return -1;
 		}
 	}
-	st->frame = malloc(LWS_PRE + len);
-	if (!st->frame) {
+	st->frame[i] = malloc(LWS_PRE + len);
+	if (!st->frame[i]) {
 		free(body);
 		fprintf(stderr, "teep-ua: out of memory\n");
 		return -1;
 	}
-	memcpy(st->frame + LWS_PRE, body, len);
-	st->frame_len = len;
+	memcpy(st->frame[i] + LWS_PRE, body, len);
+	st->frame_len[i] = len;
 	free(body);
 	return 0;
 }
@@ -500,9 +535,9 @@ static int parse_op(struct ua_opts *o, int argc, char **argv)
 	    {"policy-check", TB_UA_OP_POLICY_CHECK, 0},
 	};
 
-	if (o->raw_hex)
+	if (o->n_raw)
 		return argc == 0 && !o->tee && !o->tam ? 0 : -1;
-	if (argc < 1)
+	if (argc < 1 || o->pipeline)
 		return -1;
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		if (strcmp(argv[0], ops[i].name) != 0)
@@ -560,6 +595,7 @@ static int parse_args(struct ua_opts *o, int argc, char **argv)
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"raw-hex", required_argument, NULL, 'x'},
+	    {"pipeline", no_argument, NULL, 'P'},
 	    {"token", required_argument, NULL, 'k'},
 	    {"token-file", required_argument, NULL, 'K'},
 	    {"origin", required_argument, NULL, 'O'},
@@ -596,7 +632,15 @@ static int parse_args(struct ua_opts *o, int argc, char **argv)
 			o->json = 1;
 			break;
 		case 'x':
-			o->raw_hex = optarg;
+			if (o->n_raw == UA_RAW_FRAMES) {
+				fprintf(stderr, "teep-ua: --raw-hex at most %d times\n",
+				        UA_RAW_FRAMES);
+				return -1;
+			}
+			o->raw_hex[o->n_raw++] = optarg;
+			break;
+		case 'P':
+			o->pipeline = 1;
 			break;
 		case 'k':
 			o->token = optarg;
@@ -681,12 +725,15 @@ int main(int argc, char **argv)
 		free(st);
 		return UA_EXIT_USAGE;
 	}
-	if (build_frame(st)) {
-		free(st);
-		return UA_EXIT_USAGE;
-	}
+	st->n_frames = o.n_raw ? o.n_raw : 1;
+	rc = UA_EXIT_USAGE;
+	for (unsigned i = 0; i < st->n_frames; i++)
+		if (build_frame(st, i))
+			goto out;
 	rc = run(st);
-	free(st->frame);
+out:
+	for (unsigned i = 0; i < st->n_frames; i++)
+		free(st->frame[i]);
 	free(st);
 	return rc;
 }

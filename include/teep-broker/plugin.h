@@ -10,7 +10,7 @@
  *   authenticate   the same handshake: who is the app? an identity, a
  *                  refusal (HTTP 401), or no opinion
  *   app_op         an app asks for request-ta, unrequest-ta or policy-check:
- *                  allow, refuse (the app gets error 14, "forbidden"), or no
+ *                  allow, refuse (the app gets error 15, "forbidden"), or no
  *                  opinion
  *   app_close      an app's connection has closed
  *   ban            the broker has banned an address
@@ -201,7 +201,7 @@ struct tb_plugin {
 	 * app_op (OPTIONAL). Loop thread. An app's request that the broker is
 	 * about to serve: well formed, its TEE exists, its id is free, it
 	 * passed the "messages" rate limits. DENY: the app gets the error
-	 * answer `forbidden` (code 14) with `reason` as its text (printable
+	 * answer `forbidden` (code 15) with `reason` as its text (printable
 	 * text; the broker cuts it to 256 bytes), and the broker scores the
 	 * address ([ban] weight_forbidden). Requests the broker starts by
 	 * itself (periodic policy checks) are not passed here.

@@ -6,8 +6,10 @@
  * app's identity and to the Trusted Components the app may request and
  * unrequest. A handshake without a known token is refused with HTTP 401,
  * or, with `anonymous = yes`, served without an identity under the rights
- * of the file's "-" line. A request outside the app's lists is refused
- * ("forbidden"); policy-check is left to the broker (allowed).
+ * of the file's "-" line; but a bearer token that is presented and unknown
+ * (or malformed) is refused whatever `anonymous` says. A request outside
+ * the app's lists is refused ("forbidden"); policy-check is left to the
+ * broker (allowed).
  *
  *   [plugin:auth]
  *   path = auth-token
@@ -209,14 +211,11 @@ static int auth_authenticate(void *instance, const struct tb_plugin_conn *conn, 
 		snprintf(identity, identity_len, "%s", e->identity);
 		return TB_PLUGIN_ALLOW;
 	}
-	if (a->anonymous) {
-		if (conn->authorization)
-			a->host->log(
-			    a->host, TB_LOG_INFO,
-			    "app %s: unknown or malformed bearer token; served anonymously",
-			    conn->address);
+	/* A bearer token that is presented must be known, even where apps
+	 * without one are served: a wrong token is a mistake or a guess, not
+	 * a request for anonymity. */
+	if (a->anonymous && !tb_tokens_is_bearer(conn->authorization))
 		return TB_PLUGIN_ABSTAIN;
-	}
 	snprintf(reason, reason_len, "%s",
 	         conn->authorization ? "unknown or malformed bearer token" : "no bearer token");
 	return TB_PLUGIN_DENY;

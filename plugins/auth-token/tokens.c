@@ -647,3 +647,14 @@ int tb_tokens_bearer(const char *header, const char **tok, size_t *len)
 	*len = n;
 	return 0;
 }
+
+int tb_tokens_is_bearer(const char *header)
+{
+	if (!header)
+		return 0;
+	while (*header == ' ' || *header == '\t')
+		header++;
+	/* the scheme is a token: "Bearer" ends at a space or the end */
+	return strncasecmp(header, "Bearer", 6) == 0 &&
+	       (header[6] == ' ' || header[6] == '\t' || header[6] == 0);
+}

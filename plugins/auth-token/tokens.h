@@ -95,4 +95,9 @@ int tb_tokens_allows(const struct tb_tok_entry *e, enum tb_tok_op op, const stru
  */
 int tb_tokens_bearer(const char *header, const char **tok, size_t *len);
 
+/* Does the Authorization header value use the Bearer scheme (any case), well
+ * formed or not? A header that does presents a token, which must then be a
+ * known one; one with another scheme is some other plugin's business. */
+int tb_tokens_is_bearer(const char *header);
+
 #endif

@@ -6,7 +6,7 @@ standard_setup
 
 ua request-ta "$TC_UUID" || fail "request-ta exited $?: $(cat "$WORK/ua.out")"
 grep -q "done: installed" "$WORK/ua.out" || fail "no 'done: installed': $(cat "$WORK/ua.out")"
-for step in tee tam-connect query-request query-response update success end; do
+for step in queued tee tam-connect query-request query-response update success end; do
 	grep -q "progress $step" "$WORK/ua.out" || fail "no progress '$step'"
 done
 img="$(tc_dir $TC_UUID)/image"

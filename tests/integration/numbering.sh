@@ -9,7 +9,7 @@
 make_keys
 add_component "$TC_UUID" "Hello, Secure World!"
 IMG="$(tc_dir $TC_UUID)/image"
-ALL_STEPS="tee tam-connect query-request query-response update success end"
+ALL_STEPS="queued tee tam-connect query-request query-response update success end"
 
 # conf TAM_NUMBERING AGENT_NUMBERING: the broker configuration for the TAM
 # just started. write_conf puts its extra lines in [tam] and ends with the

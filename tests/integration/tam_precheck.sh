@@ -30,7 +30,7 @@ wait_line "$WORK/broker.log" \
 	fail "the failure is not logged"
 grep -q "ProcessError (.*) to tee sim" "$WORK/broker.log" || fail "the Agent was not told"
 broker_counters >"$WORK/counters.out"
-grep -q "tam pre-check failures 1$" "$WORK/counters.out" ||
+grep -q "tam pre-check failures 1;" "$WORK/counters.out" ||
 	fail "counters: $(cat "$WORK/counters.out")"
 pass "an answer signed with another key is a TAM failure, counted, kept from the TEE"
 stop_broker

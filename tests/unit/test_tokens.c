@@ -380,6 +380,30 @@ static void tokens__bearer_header__strict(void **state)
 	assert_int_equal(tb_tokens_bearer(NULL, NULL, NULL), -1);
 }
 
+/* A header in the Bearer scheme presents a token, well formed or not: with
+ * anonymous = yes the plugin still refuses it unless the token is known. */
+static void tokens__bearer_scheme__presented(void **state)
+{
+	static const struct {
+		const char *header;
+		int bearer;
+	} cases[] = {
+	    {"Bearer " TOK1, 1},  {"bearer " TOK1, 1},
+	    {"BEARER    x", 1},   {"Bearer", 1},
+	    {"Bearer ", 1},       {"Bearer\t" TOK1, 1},
+	    {"Bearer ab=c", 1},   {"Bearer " TOK1 " x", 1},
+	    {" Bearer " TOK1, 1}, {"Basic dXNlcjpwYXNz", 0},
+	    {"Bearer" TOK1, 0},   {"Bearerx", 0},
+	    {"Bear", 0},          {"", 0},
+	    {"Digest Bearer", 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (tb_tokens_is_bearer(cases[i].header) != cases[i].bearer)
+			fail_msg("case %zu: '%s'", i, cases[i].header);
+	assert_int_equal(tb_tokens_is_bearer(NULL), 0);
+}
+
 /* ---- component lists, table-driven ------------------------------------- */
 
 #define SEG(s)                                                                                     \
@@ -500,6 +524,7 @@ int main(void)
 	    cmocka_unit_test(tokens__lookup__exact_token_only),
 	    cmocka_unit_test(tokens__anonymous_line__found_after_the_table_grew),
 	    cmocka_unit_test(tokens__bearer_header__strict),
+	    cmocka_unit_test(tokens__bearer_scheme__presented),
 	    cmocka_unit_test(tokens__component_lists__match_exactly),
 	    cmocka_unit_test(tokens__component_syntax__same_as_teep_ua),
 	};

@@ -961,6 +961,27 @@ static void ua__busy_answer__round_trips(void **state)
 	assert_string_equal(out.reason, in.reason);
 }
 
+static void ua__busy_answer__keys_in_the_documented_order(void **state)
+{
+	/* {"id": 9, "event": "busy", "retry-after": 1000, "reason": "rate limited"},
+	 * keys in the order of docs/ua-api.md section 2.2 */
+	static const uint8_t want[] = {
+	    0xa4, 0x62, 'i',  'd',  0x09, 0x65, 'e', 'v', 'e', 'n', 't', 0x64, 'b',
+	    'u',  's',  'y',  0x6b, 'r',  'e',  't', 'r', 'y', '-', 'a', 'f',  't',
+	    'e',  'r',  0x19, 0x03, 0xe8, 0x66, 'r', 'e', 'a', 's', 'o', 'n',  0x6c,
+	    'r',  'a',  't',  'e',  ' ',  'l',  'i', 'm', 'i', 't', 'e', 'd'};
+	struct tb_ua_answer in = {.has_id = 1,
+	                          .id = 9,
+	                          .event = TB_UA_EV_BUSY,
+	                          .retry_after_ms = 1000,
+	                          .reason = "rate limited"};
+	uint8_t buf[TB_UA_ANSWER_MAX];
+	int n = tb_ua_answer_encode(&in, buf, sizeof(buf));
+
+	assert_int_equal(n, sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+}
+
 static void ua__long_texts__truncated_on_a_character_boundary(void **state)
 {
 	char detail[600], reason[600];
@@ -1353,6 +1374,7 @@ int main(void)
 	    cmocka_unit_test(ua__error_answer_with_null_id__round_trips),
 	    cmocka_unit_test(ua__error_answer_without_reason__names_its_code),
 	    cmocka_unit_test(ua__busy_answer__round_trips),
+	    cmocka_unit_test(ua__busy_answer__keys_in_the_documented_order),
 	    cmocka_unit_test(ua__long_texts__truncated_on_a_character_boundary),
 	    cmocka_unit_test(ua__invalid_utf8_in_texts__replaced),
 	    cmocka_unit_test(ua__largest_answer__fits_answer_max),
