@@ -28,7 +28,6 @@
 
 #define TEEP_MEDIA_TYPE   "application/teep+cbor"
 #define MAX_POLICY_ROUNDS 16
-#define MAX_ROUND_TRIPS   32   /* TAM <-> Agent messages in one exchange */
 #define QUEUE_RETRY_MS    1000 /* retry-after when a queued request cannot start */
 
 static int enqueue(struct tb_session *s, struct tb_ua_conn *conn);
@@ -372,6 +371,50 @@ static void finish_ok(struct tb_session *s)
 	s->finished = 1;
 }
 
+/* The words for TAMSM_F_PROTOCOL: what exactly was wrong. */
+static void protocol_reason(const struct tb_session *s, char *out, size_t cap)
+{
+	char ct[sizeof(s->http_ctype)];
+	size_t i;
+
+	switch (s->sm.cause) {
+	case TAMSM_C_MESSAGE_CAP:
+		snprintf(out, cap,
+		         "the exchange reached the broker's limit of %d TAM answers without "
+		         "ending",
+		         TAMSM_MAX_ROUND_TRIPS);
+		break;
+	case TAMSM_C_MEDIA_TYPE:
+		/* the TAM's text: printable ASCII only */
+		for (i = 0; s->http_ctype[i] && i < sizeof(ct) - 1; i++)
+			ct[i] = s->http_ctype[i] > 0x20 && s->http_ctype[i] < 0x7f
+			            ? s->http_ctype[i]
+			            : '?';
+		ct[i] = 0;
+		if (ct[0])
+			snprintf(out, cap,
+			         "the TAM's answer is of type %s, not " TEEP_MEDIA_TYPE
+			         " nor one of [tam] accept_media_types",
+			         ct);
+		else
+			snprintf(out, cap,
+			         "the TAM's answer has no Content-Type (" TEEP_MEDIA_TYPE
+			         " expected)");
+		break;
+	case TAMSM_C_TOO_LARGE:
+		snprintf(out, cap, "the TAM's answer is too large: %s", s->http_why);
+		break;
+	case TAMSM_C_TRUNCATED:
+		snprintf(out, cap, "the TAM's answer is truncated: %s", s->http_why);
+		break;
+	case TAMSM_C_MALFORMED:
+		snprintf(out, cap, "the TAM's answer is not valid HTTP/1.1: %s", s->http_why);
+		break;
+	default:
+		snprintf(out, cap, "the TAM's answer is not acceptable");
+	}
+}
+
 static void finish(struct tb_session *s)
 {
 	lws_sul_cancel(&s->timer);
@@ -411,10 +454,7 @@ static void finish(struct tb_session *s)
 				         "the TAM's answer failed the broker's pre-check: %s",
 				         tb_precheck_reason(s->precheck));
 			else
-				snprintf(reason, sizeof(reason), "%s",
-				         s->http_too_large
-				             ? "the TAM's answer is larger than allowed"
-				             : "the TAM's answer is not application/teep+cbor");
+				protocol_reason(s, reason, sizeof(reason));
 			break;
 		case TAMSM_F_TIMEOUT:
 			code = TB_UA_E_TIMEOUT;
@@ -436,18 +476,15 @@ static void session_act(struct tb_session *s, enum tamsm_action a)
 	case TAMSM_A_NONE:
 		break;
 	case TAMSM_A_POST:
-		if (s->sm.round_trips >= MAX_ROUND_TRIPS) {
-			tb_log(TB_LOG_WARN, "session %p: more than %d messages, giving up",
-			       (void *)s, MAX_ROUND_TRIPS);
-			session_act(s, tamsm_abort(&s->sm, TAMSM_F_PROTOCOL));
-			return;
-		}
 		session_post(s);
 		break;
 	case TAMSM_A_AGENT_MESSAGE:
 		call_agent_message(s);
 		break;
 	case TAMSM_A_AGENT_ERROR:
+		if (s->sm.cause == TAMSM_C_MESSAGE_CAP)
+			tb_log(TB_LOG_WARN, "session %p: %d answers from the TAM, giving up",
+			       (void *)s, TAMSM_MAX_ROUND_TRIPS);
 		call_agent_error(s);
 		break;
 	case TAMSM_A_FINISH:
@@ -739,7 +776,7 @@ static void session_post(struct tb_session *s)
 	s->body_len = s->body_cap = 0;
 	s->http_status = 0;
 	s->http_media_ok = 0;
-	s->http_too_large = 0;
+	s->http_why[0] = 0;
 	s->http_delivered = 0;
 	tb_tls_free(s->tls);
 	s->tls = NULL;
@@ -827,12 +864,17 @@ static void http_response_end(struct tb_session *s, struct lws *wsi, enum tb_htt
 		http_outcome(s, wsi, TAMSM_HTTP_OK);
 		return;
 	}
+	tb_http1_describe_error(&s->http, s->http_why, sizeof(s->http_why));
 	tb_log(TB_LOG_WARN, "session %p: bad HTTP answer from %s: %s", (void *)s, s->uri,
-	       s->http.why ? s->http.why : "?");
-	if (res == TB_HTTP1_TOO_LARGE) {
-		s->http_too_large = 1;
+	       s->http_why);
+	switch (s->http.error) {
+	case TB_HTTP1_E_TOO_LARGE:
 		http_outcome(s, wsi, TAMSM_HTTP_TOO_LARGE);
-	} else {
+		break;
+	case TB_HTTP1_E_TRUNCATED:
+		http_outcome(s, wsi, TAMSM_HTTP_TRUNCATED);
+		break;
+	default:
 		http_outcome(s, wsi, TAMSM_HTTP_MALFORMED);
 	}
 }
@@ -1012,8 +1054,12 @@ static int tamclient_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (s) {
 			if (s->http_parsing && !s->http_delivered && (!s->tls || s->tls_up))
-				/* a body delimited by the end of the connection */
-				http_response_end(s, wsi, tb_http1_response_eof(&s->http));
+				/* a body delimited by the end of the connection; over
+				 * TLS only close_notify (tls_pump) ends one, a bare TCP
+				 * close cuts it short */
+				http_response_end(s, wsi,
+				                  s->tls ? tb_http1_response_eof_unclean(&s->http)
+				                         : tb_http1_response_eof(&s->http));
 			else
 				http_outcome(s, wsi, TAMSM_HTTP_TRANSPORT);
 			maybe_free(s);
