@@ -37,6 +37,7 @@ static void session_post(struct tb_session *s);
 static void http_connect(struct tb_session *s, const char *addr);
 static void resolve(struct tb_session *s);
 static void http_outcome(struct tb_session *s, struct lws *wsi, enum tamsm_http_outcome o);
+static int media_in_list(const char *p, size_t n, const char *list);
 
 static uint64_t elapsed(const struct tb_session *s)
 {
@@ -278,6 +279,41 @@ static int start_agent_call(struct tb_session *s)
 	return submit(s, c);
 }
 
+/* The head of a COSE_Sign1 or COSE_Sign (tagged 18, 98, or not): an array
+ * of four. Only a label check: the Agent verifies the message. */
+static int looks_like_cose(const uint8_t *b, size_t n)
+{
+	return (n > 1 && b[0] == 0x84) ||
+	       (n > 2 && b[0] == 0xc0 + TB_COSE_SIGN1_TAG && b[1] == 0x84) ||
+	       (n > 3 && b[0] == 0xd8 && b[1] == TB_COSE_SIGN_TAG && b[2] == 0x84);
+}
+
+/*
+ * The media type the Agent is given with the TAM's answer. A TAM may label
+ * its TEEP messages otherwise (application/teep+cose in deployed
+ * prototypes); an operator who lists that label in [tam] accept_media_types
+ * vouches that it means a TEEP message, so a COSE-signed body under it goes
+ * to the Agent as application/teep+cbor: Agents need not know every TAM's
+ * aliases. Anything else goes with the TAM's own label, for the Agent to
+ * judge.
+ */
+static const char *agent_media_type(const struct tb_session *s)
+{
+	size_t n = strlen(s->http_ctype);
+
+	if (!n || media_in_list(s->http_ctype, n, TEEP_MEDIA_TYPE))
+		return TEEP_MEDIA_TYPE;
+	if (media_in_list(s->http_ctype, n, s->tee->tam->accept_media_types) &&
+	    looks_like_cose(s->body, s->body_len)) {
+		tb_log(TB_LOG_INFO,
+		       "session %p: the TAM's %s (accept_media_types) goes to the "
+		       "Agent as " TEEP_MEDIA_TYPE,
+		       (void *)s, s->http_ctype);
+		return TEEP_MEDIA_TYPE;
+	}
+	return s->http_ctype;
+}
+
 static void call_agent_message(struct tb_session *s)
 {
 	struct tb_call *c = tb_call_new(s->tee, TB_CALL_PROCESS_MESSAGE, s);
@@ -288,9 +324,7 @@ static void call_agent_message(struct tb_session *s)
 	c->agent_session = s->agent_session;
 	c->msg = s->body; /* ownership moves to the call */
 	c->msg_len = s->body_len;
-	/* the Agent learns the type the TAM used (the operator may accept
-	 * others than application/teep+cbor for older TAMs) */
-	c->media_type = s->http_ctype[0] ? s->http_ctype : TEEP_MEDIA_TYPE;
+	c->media_type = agent_media_type(s);
 	s->body = NULL;
 	s->body_len = s->body_cap = 0;
 	if (submit(s, c)) {

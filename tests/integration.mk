@@ -8,6 +8,7 @@ INTEGRATION_TESTS = \
 	tests/integration/concurrent.sh \
 	tests/integration/bad_input.sh \
 	tests/integration/tam_failures.sh \
+	tests/integration/tam_media_type.sh \
 	tests/integration/https.sh \
 	tests/integration/http_rules.sh \
 	tests/integration/shutdown.sh \
