@@ -86,6 +86,12 @@ static uint64_t err_code_swap(enum tb_numbering num, uint64_t code)
 	return code;
 }
 
+uint64_t tb_teep_err_code_to_wire(enum tb_numbering num, uint64_t code)
+{
+	/* the mapping is a swap: its own inverse */
+	return err_code_swap(nv(num), code);
+}
+
 int tb_teep_type_to_wire(enum tb_numbering num, enum tb_teep_type type)
 {
 	switch (type) {
