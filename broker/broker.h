@@ -295,7 +295,7 @@ struct tb_session {
 	size_t tx_len;
 	struct tb_http1_response http;
 	char http_ctype[80]; /* media type of the answer, lower case as sent */
-	int http_too_large;
+	char http_why[128];  /* why the answer was refused (a parse error) */
 	uint8_t *body;
 	size_t body_len, body_cap;
 	char url_host[256];

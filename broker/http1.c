@@ -76,12 +76,30 @@ uint8_t *tb_http1_response_take_body(struct tb_http1_response *r, size_t *len)
 	return b;
 }
 
+static enum tb_http1_result fail_as(struct tb_http1_response *r, enum tb_http1_result res,
+                                    enum tb_http1_error kind, const char *why)
+{
+	r->state = TB_HTTP1_ERROR;
+	r->error = kind;
+	r->why = why;
+	return res;
+}
+
+/* Over a bound, or malformed in the part being read. */
 static enum tb_http1_result fail(struct tb_http1_response *r, enum tb_http1_result res,
                                  const char *why)
 {
-	r->state = TB_HTTP1_ERROR;
-	r->why = why;
-	return res;
+	enum tb_http1_error kind;
+
+	if (res == TB_HTTP1_TOO_LARGE)
+		kind = TB_HTTP1_E_TOO_LARGE;
+	else if (r->state == TB_HTTP1_STATUS)
+		kind = TB_HTTP1_E_STATUS_LINE;
+	else if (r->state == TB_HTTP1_HEADERS || r->state == TB_HTTP1_TRAILERS)
+		kind = TB_HTTP1_E_HEADER;
+	else
+		kind = TB_HTTP1_E_FRAMING;
+	return fail_as(r, res, kind, why);
 }
 
 static enum tb_http1_result append(struct tb_http1_response *r, const uint8_t *p, size_t n)
@@ -111,7 +129,7 @@ static enum tb_http1_result parse_status(struct tb_http1_response *r, const char
 	if (strncmp(l, "HTTP/1.", 7) || !isdigit((unsigned char)l[7]) || l[8] != ' ' ||
 	    !isdigit((unsigned char)l[9]) || !isdigit((unsigned char)l[10]) ||
 	    !isdigit((unsigned char)l[11]) || (l[12] && l[12] != ' '))
-		return fail(r, TB_HTTP1_BAD, "not an HTTP/1.x status line");
+		return fail(r, TB_HTTP1_BAD, "malformed status line (not HTTP/1.x SP 3DIGIT)");
 	r->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
 	if (r->status < 100)
 		return fail(r, TB_HTTP1_BAD, "status code out of range");
@@ -234,7 +252,11 @@ static enum tb_http1_result line_done(struct tb_http1_response *r)
 		r->line_len--;
 	l[r->line_len] = 0;
 	if (memchr(l, 0, r->line_len))
-		return fail(r, TB_HTTP1_BAD, "NUL byte in the head");
+		return fail(r, TB_HTTP1_BAD,
+		            r->state == TB_HTTP1_STATUS     ? "NUL byte in the status line"
+		            : r->state == TB_HTTP1_HEADERS  ? "NUL byte in a header line"
+		            : r->state == TB_HTTP1_TRAILERS ? "NUL byte in a trailer line"
+		                                            : "NUL byte in a chunk line");
 	r->line_len = 0;
 
 	switch (r->state) {
@@ -324,5 +346,49 @@ enum tb_http1_result tb_http1_response_eof(struct tb_http1_response *r)
 		return TB_HTTP1_COMPLETE;
 	if (r->state == TB_HTTP1_ERROR)
 		return TB_HTTP1_BAD;
-	return fail(r, TB_HTTP1_BAD, "connection closed before the response was complete");
+	const char *why;
+	switch (r->state) {
+	case TB_HTTP1_STATUS:
+		why = r->header_bytes ? "the connection closed inside the response head"
+		                      : "the connection closed without an answer";
+		break;
+	case TB_HTTP1_HEADERS:
+		why = "the connection closed inside the response head";
+		break;
+	case TB_HTTP1_BODY_LENGTH:
+		why = "the connection closed before the end of the body";
+		break;
+	case TB_HTTP1_TRAILERS:
+		why = "the connection closed inside the trailer fields";
+		break;
+	default:
+		why = "the connection closed inside the chunked body";
+		break;
+	}
+	return fail_as(r, TB_HTTP1_BAD, TB_HTTP1_E_TRUNCATED, why);
+}
+
+enum tb_http1_result tb_http1_response_eof_unclean(struct tb_http1_response *r)
+{
+	if (r->state == TB_HTTP1_BODY_CLOSE)
+		return fail_as(r, TB_HTTP1_BAD, TB_HTTP1_E_TRUNCATED,
+		               "the TLS connection closed without close_notify, so the body it "
+		               "delimits may be cut short");
+	return tb_http1_response_eof(r);
+}
+
+const char *tb_http1_describe_error(const struct tb_http1_response *r, char *out, size_t cap)
+{
+	const char *why = r->why ? r->why : "unknown error";
+
+	if (!cap)
+		return out;
+	if (r->error == TB_HTTP1_E_TRUNCATED && !r->chunked && r->content_length >= 0)
+		snprintf(out, cap, "%s (%zu of %lld bytes)", why, r->body_len,
+		         (long long)r->content_length);
+	else if (r->error == TB_HTTP1_E_TRUNCATED && r->body_len)
+		snprintf(out, cap, "%s (after %zu body bytes)", why, r->body_len);
+	else
+		snprintf(out, cap, "%s", why);
+	return out;
 }

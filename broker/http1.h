@@ -46,6 +46,16 @@ enum tb_http1_result {
 	TB_HTTP1_TOO_LARGE = -2 /* headers or body over their bounds */
 };
 
+/* What kind of failure a TB_HTTP1_BAD or TB_HTTP1_TOO_LARGE was. */
+enum tb_http1_error {
+	TB_HTTP1_E_NONE = 0,
+	TB_HTTP1_E_STATUS_LINE, /* not an HTTP/1.x status line */
+	TB_HTTP1_E_HEADER,      /* a header line that does not parse or conflicts */
+	TB_HTTP1_E_FRAMING,     /* chunked framing that does not parse */
+	TB_HTTP1_E_TRUNCATED,   /* the connection ended before the response did */
+	TB_HTTP1_E_TOO_LARGE    /* head, line or body over its bound */
+};
+
 struct tb_http1_response {
 	enum tb_http1_state state;
 	int status;
@@ -60,6 +70,7 @@ struct tb_http1_response {
 	char line[TB_HTTP1_LINE_MAX];
 	size_t line_len;
 	const char *why; /* static text for TB_HTTP1_BAD / TOO_LARGE */
+	enum tb_http1_error error;
 };
 
 void tb_http1_response_init(struct tb_http1_response *r, size_t max_header_bytes,
@@ -67,8 +78,17 @@ void tb_http1_response_init(struct tb_http1_response *r, size_t max_header_bytes
 /* Feed received bytes; once COMPLETE or an error, further bytes are ignored. */
 enum tb_http1_result tb_http1_response_feed(struct tb_http1_response *r, const uint8_t *buf,
                                             size_t len);
-/* The connection closed: completes a close-delimited body, else BAD. */
+/* The connection closed: completes a close-delimited body, else BAD
+ * (TB_HTTP1_E_TRUNCATED). */
 enum tb_http1_result tb_http1_response_eof(struct tb_http1_response *r);
+/* The connection closed in a way that does not vouch for the end of the
+ * data: over TLS, a TCP close without close_notify. A close-delimited body
+ * is then a truncation (RFC 9112 section 9.8), an error; the rest is as
+ * tb_http1_response_eof(). */
+enum tb_http1_result tb_http1_response_eof_unclean(struct tb_http1_response *r);
+/* Why the response failed, in words for a log or an app: the reason, and
+ * for a body cut short how much of it arrived. Returns out. */
+const char *tb_http1_describe_error(const struct tb_http1_response *r, char *out, size_t cap);
 /* Take the body (caller frees); the response keeps none. */
 uint8_t *tb_http1_response_take_body(struct tb_http1_response *r, size_t *len);
 void tb_http1_response_free(struct tb_http1_response *r);

@@ -28,7 +28,6 @@
 
 #define TEEP_MEDIA_TYPE   "application/teep+cbor"
 #define MAX_POLICY_ROUNDS 16
-#define MAX_ROUND_TRIPS   32   /* TAM <-> Agent messages in one exchange */
 #define QUEUE_RETRY_MS    1000 /* retry-after when a queued request cannot start */
 
 static int enqueue(struct tb_session *s, struct tb_ua_conn *conn);
@@ -40,6 +39,7 @@ static void resolve(struct tb_session *s);
 static void http_outcome(struct tb_session *s, struct lws *wsi, enum tamsm_http_outcome o);
 static void precheck_failed(struct tb_session *s, enum tb_precheck r, size_t len,
                             enum tb_teep_type type);
+static int media_in_list(const char *p, size_t n, const char *list);
 
 static uint64_t elapsed(const struct tb_session *s)
 {
@@ -292,6 +292,41 @@ static int start_agent_call(struct tb_session *s)
 	return submit(s, c);
 }
 
+/* The head of a COSE_Sign1 or COSE_Sign (tagged 18, 98, or not): an array
+ * of four. Only a label check: the Agent verifies the message. */
+static int looks_like_cose(const uint8_t *b, size_t n)
+{
+	return (n > 1 && b[0] == 0x84) ||
+	       (n > 2 && b[0] == 0xc0 + TB_COSE_SIGN1_TAG && b[1] == 0x84) ||
+	       (n > 3 && b[0] == 0xd8 && b[1] == TB_COSE_SIGN_TAG && b[2] == 0x84);
+}
+
+/*
+ * The media type the Agent is given with the TAM's answer. A TAM may label
+ * its TEEP messages otherwise (application/teep+cose in deployed
+ * prototypes); an operator who lists that label in [tam] accept_media_types
+ * vouches that it means a TEEP message, so a COSE-signed body under it goes
+ * to the Agent as application/teep+cbor: Agents need not know every TAM's
+ * aliases. Anything else goes with the TAM's own label, for the Agent to
+ * judge.
+ */
+static const char *agent_media_type(const struct tb_session *s)
+{
+	size_t n = strlen(s->http_ctype);
+
+	if (!n || media_in_list(s->http_ctype, n, TEEP_MEDIA_TYPE))
+		return TEEP_MEDIA_TYPE;
+	if (media_in_list(s->http_ctype, n, s->tee->tam->accept_media_types) &&
+	    looks_like_cose(s->body, s->body_len)) {
+		tb_log(TB_LOG_INFO,
+		       "session %llu: the TAM's %s (accept_media_types) goes to the "
+		       "Agent as " TEEP_MEDIA_TYPE,
+		       (unsigned long long)s->id, s->http_ctype);
+		return TEEP_MEDIA_TYPE;
+	}
+	return s->http_ctype;
+}
+
 static void call_agent_message(struct tb_session *s)
 {
 	struct tb_call *c = tb_call_new(s->tee, TB_CALL_PROCESS_MESSAGE, s);
@@ -302,9 +337,7 @@ static void call_agent_message(struct tb_session *s)
 	c->agent_session = s->agent_session;
 	c->msg = s->body; /* ownership moves to the call */
 	c->msg_len = s->body_len;
-	/* the Agent learns the type the TAM used (the operator may accept
-	 * others than application/teep+cbor for older TAMs) */
-	c->media_type = s->http_ctype[0] ? s->http_ctype : TEEP_MEDIA_TYPE;
+	c->media_type = agent_media_type(s);
 	if (s->tee->tam->precheck) {
 		c->check_key = s->b->tam_keys[s->tee->tam - s->b->conf.tams];
 		c->check_max = s->tee->tam->max_response_size;
@@ -391,6 +424,50 @@ static void finish_ok(struct tb_session *s)
 	s->finished = 1;
 }
 
+/* The words for TAMSM_F_PROTOCOL: what exactly was wrong. */
+static void protocol_reason(const struct tb_session *s, char *out, size_t cap)
+{
+	char ct[sizeof(s->http_ctype)];
+	size_t i;
+
+	switch (s->sm.cause) {
+	case TAMSM_C_MESSAGE_CAP:
+		snprintf(out, cap,
+		         "the exchange reached the broker's limit of %d TAM answers without "
+		         "ending",
+		         TAMSM_MAX_ROUND_TRIPS);
+		break;
+	case TAMSM_C_MEDIA_TYPE:
+		/* the TAM's text: printable ASCII only */
+		for (i = 0; s->http_ctype[i] && i < sizeof(ct) - 1; i++)
+			ct[i] = s->http_ctype[i] > 0x20 && s->http_ctype[i] < 0x7f
+			            ? s->http_ctype[i]
+			            : '?';
+		ct[i] = 0;
+		if (ct[0])
+			snprintf(out, cap,
+			         "the TAM's answer is of type %s, not " TEEP_MEDIA_TYPE
+			         " nor one of [tam] accept_media_types",
+			         ct);
+		else
+			snprintf(out, cap,
+			         "the TAM's answer has no Content-Type (" TEEP_MEDIA_TYPE
+			         " expected)");
+		break;
+	case TAMSM_C_TOO_LARGE:
+		snprintf(out, cap, "the TAM's answer is too large: %s", s->http_why);
+		break;
+	case TAMSM_C_TRUNCATED:
+		snprintf(out, cap, "the TAM's answer is truncated: %s", s->http_why);
+		break;
+	case TAMSM_C_MALFORMED:
+		snprintf(out, cap, "the TAM's answer is not valid HTTP/1.1: %s", s->http_why);
+		break;
+	default:
+		snprintf(out, cap, "the TAM's answer is not acceptable");
+	}
+}
+
 static void finish(struct tb_session *s)
 {
 	lws_sul_cancel(&s->timer);
@@ -430,10 +507,7 @@ static void finish(struct tb_session *s)
 				         "the TAM's answer failed the broker's pre-check: %s",
 				         tb_precheck_reason(s->precheck));
 			else
-				snprintf(reason, sizeof(reason), "%s",
-				         s->http_too_large
-				             ? "the TAM's answer is larger than allowed"
-				             : "the TAM's answer is not application/teep+cbor");
+				protocol_reason(s, reason, sizeof(reason));
 			break;
 		case TAMSM_F_TIMEOUT:
 			code = TB_UA_E_TIMEOUT;
@@ -455,18 +529,15 @@ static void session_act(struct tb_session *s, enum tamsm_action a)
 	case TAMSM_A_NONE:
 		break;
 	case TAMSM_A_POST:
-		if (s->sm.round_trips >= MAX_ROUND_TRIPS) {
-			tb_log(TB_LOG_WARN, "session %llu: more than %d messages, giving up",
-			       (unsigned long long)s->id, MAX_ROUND_TRIPS);
-			session_act(s, tamsm_abort(&s->sm, TAMSM_F_PROTOCOL));
-			return;
-		}
 		session_post(s);
 		break;
 	case TAMSM_A_AGENT_MESSAGE:
 		call_agent_message(s);
 		break;
 	case TAMSM_A_AGENT_ERROR:
+		if (s->sm.cause == TAMSM_C_MESSAGE_CAP)
+			tb_log(TB_LOG_WARN, "session %llu: %d answers from the TAM, giving up",
+			       (unsigned long long)s->id, TAMSM_MAX_ROUND_TRIPS);
 		call_agent_error(s);
 		break;
 	case TAMSM_A_FINISH:
@@ -732,7 +803,7 @@ static void session_post(struct tb_session *s)
 	s->body_len = s->body_cap = 0;
 	s->http_status = 0;
 	s->http_media_ok = 0;
-	s->http_too_large = 0;
+	s->http_why[0] = 0;
 	s->http_delivered = 0;
 	tb_tls_free(s->tls);
 	s->tls = NULL;
@@ -824,12 +895,17 @@ static void http_response_end(struct tb_session *s, struct lws *wsi, enum tb_htt
 		http_outcome(s, wsi, TAMSM_HTTP_OK);
 		return;
 	}
+	tb_http1_describe_error(&s->http, s->http_why, sizeof(s->http_why));
 	tb_log(TB_LOG_WARN, "session %llu: bad HTTP answer from %s: %s", (unsigned long long)s->id,
-	       s->uri, s->http.why ? s->http.why : "?");
-	if (res == TB_HTTP1_TOO_LARGE) {
-		s->http_too_large = 1;
+	       s->uri, s->http_why);
+	switch (s->http.error) {
+	case TB_HTTP1_E_TOO_LARGE:
 		http_outcome(s, wsi, TAMSM_HTTP_TOO_LARGE);
-	} else {
+		break;
+	case TB_HTTP1_E_TRUNCATED:
+		http_outcome(s, wsi, TAMSM_HTTP_TRUNCATED);
+		break;
+	default:
 		http_outcome(s, wsi, TAMSM_HTTP_MALFORMED);
 	}
 }
@@ -1012,8 +1088,12 @@ static int tamclient_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (s) {
 			if (s->http_parsing && !s->http_delivered && (!s->tls || s->tls_up))
-				/* a body delimited by the end of the connection */
-				http_response_end(s, wsi, tb_http1_response_eof(&s->http));
+				/* a body delimited by the end of the connection; over
+				 * TLS only close_notify (tls_pump) ends one, a bare TCP
+				 * close cuts it short */
+				http_response_end(s, wsi,
+				                  s->tls ? tb_http1_response_eof_unclean(&s->http)
+				                         : tb_http1_response_eof(&s->http));
 			else
 				http_outcome(s, wsi, TAMSM_HTTP_TRANSPORT);
 			maybe_free(s);

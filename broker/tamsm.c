@@ -5,6 +5,7 @@ void tamsm_init(struct tamsm *sm)
 {
 	sm->state = TAMSM_IDLE;
 	sm->fail = TAMSM_F_NONE;
+	sm->cause = TAMSM_C_NONE;
 	sm->http_status = 0;
 	sm->round_trips = 0;
 }
@@ -22,6 +23,12 @@ static enum tamsm_action delivery_failed(struct tamsm *sm, enum tamsm_fail why)
 	sm->state = TAMSM_ERRORING;
 	sm->fail = why;
 	return TAMSM_A_AGENT_ERROR;
+}
+
+static enum tamsm_action protocol_failed(struct tamsm *sm, enum tamsm_cause cause)
+{
+	sm->cause = cause;
+	return delivery_failed(sm, TAMSM_F_PROTOCOL);
 }
 
 enum tamsm_action tamsm_agent_started(struct tamsm *sm, int ok, int has_uri)
@@ -48,8 +55,11 @@ enum tamsm_action tamsm_http_done(struct tamsm *sm, enum tamsm_http_outcome outc
 	case TAMSM_HTTP_TIMEOUT:
 		return delivery_failed(sm, TAMSM_F_TIMEOUT);
 	case TAMSM_HTTP_TOO_LARGE:
+		return protocol_failed(sm, TAMSM_C_TOO_LARGE);
 	case TAMSM_HTTP_MALFORMED:
-		return delivery_failed(sm, TAMSM_F_PROTOCOL);
+		return protocol_failed(sm, TAMSM_C_MALFORMED);
+	case TAMSM_HTTP_TRUNCATED:
+		return protocol_failed(sm, TAMSM_C_TRUNCATED);
 	case TAMSM_HTTP_OK:
 		break;
 	}
@@ -59,7 +69,7 @@ enum tamsm_action tamsm_http_done(struct tamsm *sm, enum tamsm_http_outcome outc
 	if (body_len == 0)
 		return finish(sm, TAMSM_F_NONE);
 	if (!media_type_ok)
-		return delivery_failed(sm, TAMSM_F_PROTOCOL);
+		return protocol_failed(sm, TAMSM_C_MEDIA_TYPE);
 	sm->state = TAMSM_AGENT;
 	return TAMSM_A_AGENT_MESSAGE;
 }
@@ -72,6 +82,9 @@ enum tamsm_action tamsm_agent_answered(struct tamsm *sm, int ok, int has_msg)
 		return finish(sm, TAMSM_F_AGENT);
 	if (!has_msg)
 		return finish(sm, TAMSM_F_NONE);
+	if (sm->round_trips >= TAMSM_MAX_ROUND_TRIPS)
+		/* the Agent's message is not sent: it learns so */
+		return protocol_failed(sm, TAMSM_C_MESSAGE_CAP);
 	sm->state = TAMSM_POSTING;
 	return TAMSM_A_POST;
 }

@@ -7,9 +7,12 @@
  *   Agent result (uri, msg?)     -> POST msg (or an empty body) to uri
  *   HTTP 2xx with a body         -> ProcessTeepMessage(body)
  *   HTTP 2xx empty (204)         -> finish: ok
- *   HTTP non-2xx, transport error, timeout, bad media type, oversize
+ *   HTTP non-2xx, transport error, timeout, bad media type, oversize,
+ *   a truncated or unreadable answer
  *                                -> ProcessError, then finish: failed
- *   Agent answers a message      -> POST it to the same uri
+ *   Agent answers a message      -> POST it to the same uri (after
+ *                                   TAMSM_MAX_ROUND_TRIPS answers of the
+ *                                   TAM: ProcessError, then finish: failed)
  *   Agent answers nothing        -> finish: ok
  *   Agent call failed            -> finish: failed (nothing is sent)
  */
@@ -17,6 +20,11 @@
 #define TB_TAMSM_H
 
 #include <stddef.h>
+
+/* TAM answers in one exchange; an Agent that still has something to say
+ * after that many ends it failed (a TAM and an Agent could otherwise talk
+ * for ever). */
+#define TAMSM_MAX_ROUND_TRIPS 32
 
 enum tamsm_state {
 	TAMSM_IDLE = 0, /* waiting for the first Agent result */
@@ -39,9 +47,20 @@ enum tamsm_fail {
 	TAMSM_F_NONE = 0,
 	TAMSM_F_TRANSPORT, /* connect/DNS/TLS/reset */
 	TAMSM_F_HTTP,      /* non-2xx (including 3xx: redirects are not followed) */
-	TAMSM_F_PROTOCOL,  /* 2xx with a wrong media type or an oversize body */
+	TAMSM_F_PROTOCOL,  /* an unacceptable answer or exchange: see tamsm_cause */
 	TAMSM_F_TIMEOUT,   /* no answer in time */
 	TAMSM_F_AGENT      /* the Agent (driver) call failed */
+};
+
+/* What exactly made an exchange fail, beyond tamsm_fail: the words of the
+ * app's reason. */
+enum tamsm_cause {
+	TAMSM_C_NONE = 0,
+	TAMSM_C_MEDIA_TYPE,  /* a 2xx answer of a media type not accepted */
+	TAMSM_C_TOO_LARGE,   /* the answer is over a bound */
+	TAMSM_C_MALFORMED,   /* not an HTTP/1.1 answer we can read */
+	TAMSM_C_TRUNCATED,   /* the connection ended before the answer did */
+	TAMSM_C_MESSAGE_CAP, /* TAMSM_MAX_ROUND_TRIPS reached */
 };
 
 enum tamsm_http_outcome {
@@ -49,12 +68,14 @@ enum tamsm_http_outcome {
 	TAMSM_HTTP_TRANSPORT, /* lower-layer failure */
 	TAMSM_HTTP_TIMEOUT,   /* connect or response timeout */
 	TAMSM_HTTP_TOO_LARGE, /* body exceeded the configured cap */
-	TAMSM_HTTP_MALFORMED  /* not an HTTP/1.1 answer we can read */
+	TAMSM_HTTP_MALFORMED, /* not an HTTP/1.1 answer we can read */
+	TAMSM_HTTP_TRUNCATED  /* the connection ended before the answer did */
 };
 
 struct tamsm {
 	enum tamsm_state state;
 	enum tamsm_fail fail;
+	enum tamsm_cause cause;
 	int http_status; /* last HTTP status seen, 0 if none */
 	unsigned round_trips;
 };

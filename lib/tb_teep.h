@@ -111,6 +111,9 @@ struct tb_teep_msg {
 
 /* Wire value of a logical type under a numbering, and back (0 if unknown). */
 int tb_teep_type_to_wire(enum tb_numbering num, enum tb_teep_type type);
+/* An error code as the wire carries it in that numbering (decoded messages
+ * hold draft-26 codes: ERR_MANIFEST_PROCESSING_FAILED is 17 in pre-26). */
+uint64_t tb_teep_err_code_to_wire(enum tb_numbering num, uint64_t code);
 enum tb_teep_type tb_teep_type_from_wire(enum tb_numbering num, uint64_t wire);
 const char *tb_teep_type_name(enum tb_teep_type type);
 

@@ -86,6 +86,12 @@ static uint64_t err_code_swap(enum tb_numbering num, uint64_t code)
 	return code;
 }
 
+uint64_t tb_teep_err_code_to_wire(enum tb_numbering num, uint64_t code)
+{
+	/* the mapping is a swap: its own inverse */
+	return err_code_swap(nv(num), code);
+}
+
 int tb_teep_type_to_wire(enum tb_numbering num, enum tb_teep_type type)
 {
 	switch (type) {
@@ -593,12 +599,8 @@ static int dec_versions(struct dec *d, const cbor_item_t *options, struct tb_tee
 }
 
 /*
- * The options a QueryRequest may carry that we do not keep are still
- * type-checked. Besides catching malformed messages, this is what makes a
- * peer in the other registry numbering fail loudly instead of quietly:
- * the pre-26 token label (20) is supported-freshness-mechanisms in -26, and
- * the -26 token label (19) is suit-reports in pre-26, so a token there is
- * refused with the field named, never reinterpreted.
+ * The options a QueryRequest may carry that we do not keep are checked
+ * further (non-empty lists) than check_registry_labels() does.
  */
 static int dec_query_request(struct dec *d, cbor_item_t **e, struct tb_teep_msg *m)
 {
@@ -688,6 +690,149 @@ static int dec_error(struct dec *d, cbor_item_t **e, struct tb_teep_msg *m)
 	return rc;
 }
 
+/* What each registry label holds (the CDDL, the same in both numberings). */
+enum label_kind {
+	K_ARRAY,      /* array, entries not looked at here */
+	K_UINT_ARRAY, /* array of uint */
+	K_BSTR_ARRAY, /* array of bstr */
+	K_MAP_ARRAY,  /* array of maps */
+	K_ID_ARRAY,   /* array of component ids */
+	K_ID,         /* a component id: array of bstr */
+	K_BSTR,
+	K_TEXT,
+	K_UINT,
+	K_BOOL
+};
+
+static const struct {
+	const char *name;
+	enum label_kind kind;
+} label_def[L_COUNT] = {
+    [L_CIPHER_SUITES] = {"supported-teep-cipher-suites", K_ARRAY},
+    [L_CHALLENGE] = {"challenge", K_BSTR},
+    [L_VERSIONS] = {"versions", K_UINT_ARRAY},
+    [L_SUIT_COSE_PROFILES] = {"supported-suit-cose-profiles", K_ARRAY},
+    [L_SELECTED_VERSION] = {"selected-version", K_UINT},
+    [L_ATTESTATION_PAYLOAD] = {"attestation-payload", K_BSTR},
+    [L_TC_LIST] = {"tc-list", K_MAP_ARRAY},
+    [L_EXT_LIST] = {"ext-list", K_UINT_ARRAY},
+    [L_MANIFEST_LIST] = {"manifest-list", K_BSTR_ARRAY},
+    [L_MSG] = {"msg", K_TEXT},
+    [L_ERR_MSG] = {"err-msg", K_TEXT},
+    [L_ATTESTATION_PAYLOAD_FORMAT] = {"attestation-payload-format", K_TEXT},
+    [L_REQUESTED_TC_LIST] = {"requested-tc-list", K_MAP_ARRAY},
+    [L_UNNEEDED_MANIFEST_LIST] = {"unneeded-manifest-list", K_ID_ARRAY},
+    [L_COMPONENT_ID] = {"component-id", K_ID},
+    [L_TC_MANIFEST_SEQUENCE_NUMBER] = {"tc-manifest-sequence-number", K_UINT},
+    [L_HAVE_BINARY] = {"have-binary", K_BOOL},
+    [L_SUIT_REPORTS] = {"suit-reports", K_BSTR_ARRAY},
+    [L_TOKEN] = {"token", K_BSTR},
+    [L_FRESHNESS_MECHANISMS] = {"supported-freshness-mechanisms", K_UINT_ARRAY},
+    [L_ERR_LANG] = {"err-lang", K_TEXT},
+    [L_ERR_CODE] = {"err-code", K_UINT},
+};
+
+static bool is_map(const cbor_item_t *v)
+{
+	return cbor_isa_map(v);
+}
+
+static bool is_id(const cbor_item_t *v)
+{
+	if (!cbor_isa_array(v))
+		return false;
+	for (size_t i = 0; i < cbor_array_size(v); i++)
+		if (!is_bstr(cbor_array_handle(v)[i]))
+			return false;
+	return true;
+}
+
+static int check_label(struct dec *d, enum label l, const cbor_item_t *v)
+{
+	const char *name = label_def[l].name;
+	bool (*entry_ok)(const cbor_item_t *) = NULL;
+	const char *entry_what = NULL;
+	size_t n;
+	int rc;
+
+	switch (label_def[l].kind) {
+	case K_BSTR:
+		return is_bstr(v) ? TB_OK
+		                  : derr(d, TB_ERR_PARSE, "%s: expected a byte string", name);
+	case K_TEXT:
+		return cbor_isa_string(v) && cbor_string_is_definite(v)
+		           ? TB_OK
+		           : derr(d, TB_ERR_PARSE, "%s: expected a text string", name);
+	case K_UINT:
+		return is_uint(v) ? TB_OK
+		                  : derr(d, TB_ERR_PARSE, "%s: expected an unsigned integer", name);
+	case K_BOOL:
+		return cbor_is_bool(v) ? TB_OK
+		                       : derr(d, TB_ERR_PARSE, "%s: expected a boolean", name);
+	case K_ID:
+		return is_id(v)
+		           ? TB_OK
+		           : derr(d, TB_ERR_PARSE,
+		                  "%s: expected a component id (an array of byte strings)", name);
+	case K_ARRAY:
+		break;
+	case K_UINT_ARRAY:
+		entry_ok = is_uint;
+		entry_what = "a uint";
+		break;
+	case K_BSTR_ARRAY:
+		entry_ok = is_bstr;
+		entry_what = "a byte string";
+		break;
+	case K_MAP_ARRAY:
+		entry_ok = is_map;
+		entry_what = "a map";
+		break;
+	case K_ID_ARRAY:
+		entry_ok = is_id;
+		entry_what = "a component id (an array of byte strings)";
+		break;
+	}
+	rc = dec_list(d, v, name, &n);
+	for (size_t i = 0; rc == TB_OK && entry_ok && i < n; i++)
+		if (!entry_ok(cbor_array_handle(v)[i]))
+			rc = derr(d, TB_ERR_PARSE, "%s[%zu]: expected %s", name, i, entry_what);
+	return rc;
+}
+
+/*
+ * Every option whose label the registry defines is type-checked, whichever
+ * message it sits in and whether or not the message uses it. A peer in the
+ * other registry numbering then fails loudly instead of quietly, token or
+ * not: most labels moved by one, and the value under a label of the other
+ * numbering has the type of another field (pre-26 manifest-list, label 10,
+ * is an array of byte strings where draft-26 defines the text `msg`; the
+ * draft-26 tc-list, label 7, is an array where pre-26 defines the byte
+ * string attestation-payload). Unknown labels are ignored, as the draft
+ * says.
+ */
+static int check_registry_labels(struct dec *d, const cbor_item_t *options)
+{
+	struct cbor_pair *pairs = cbor_map_handle(options);
+	size_t n = cbor_map_size(options);
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t key;
+
+		if (!cbor_isa_uint(pairs[i].key) || tb_cbor_get_uint(pairs[i].key, &key) != TB_OK)
+			continue;
+		for (int l = 0; l < L_COUNT; l++) {
+			if ((uint64_t)wire_label(d->num, (enum label)l) != key)
+				continue;
+			int rc = check_label(d, (enum label)l, pairs[i].value);
+			if (rc != TB_OK)
+				return rc;
+			break;
+		}
+	}
+	return TB_OK;
+}
+
 static size_t expected_elements(enum tb_teep_type t)
 {
 	switch (t) {
@@ -723,7 +868,9 @@ static int dec_message(struct dec *d, const cbor_item_t *top, struct tb_teep_msg
 		            tb_teep_type_name(m->type), n, expected_elements(m->type));
 	if (!cbor_isa_map(e[1]))
 		return derr(d, TB_ERR_PARSE, "options: expected a map");
-	rc = dec_common(d, e[1], m);
+	rc = check_registry_labels(d, e[1]);
+	if (rc == TB_OK)
+		rc = dec_common(d, e[1], m);
 	if (rc != TB_OK)
 		return rc;
 	switch (m->type) {

@@ -57,6 +57,7 @@ struct tam_core {
 	void *now_arg;
 	const struct tb_component_id *push;
 	size_t n_push;
+	int no_token;
 
 	struct tam_entry *catalog;
 	size_t n_catalog;
@@ -527,6 +528,7 @@ int tam_core_create(const struct tam_core_conf *conf, struct tam_core **out, cha
 	tam->first = conf->first_message;
 	tam->push = conf->push;
 	tam->n_push = conf->n_push;
+	tam->no_token = conf->no_token;
 	tam->max_body = conf->max_body ? conf->max_body : TAM_DEFAULT_MAX_BODY;
 	tam->max_manifest = conf->max_manifest ? conf->max_manifest : TAM_DEFAULT_MAX_MANIFEST;
 	tam->max_tokens = conf->max_tokens ? conf->max_tokens : TAM_DEFAULT_MAX_TOKENS;
@@ -650,16 +652,20 @@ int tam_core_connect(struct tam_core *tam, uint8_t **out, size_t *out_len)
 	m.type = TB_TEEP_QUERY_REQUEST;
 	m.data_item_requested = TB_TEEP_DIR_TRUSTED_COMPONENTS;
 	/* cipher_suites_cbor left empty: the encoder offers the default suites */
-	rc = new_token(&m, id);
+	rc = tam->no_token ? TB_OK : new_token(&m, id);
 	if (rc == TB_OK)
 		rc = sign_message(tam, &m, tam->first == TAM_FIRST_COSE_SIGN, out, out_len);
 	tb_teep_msg_clear(&m);
 	if (rc != TB_OK)
 		return rc;
 	/* remembered only once it is sure to be sent */
-	token_remember(tam, id, TOKEN_QUERY);
+	if (!tam->no_token)
+		token_remember(tam, id, TOKEN_QUERY);
 	tam->cnt.connects++;
-	token_trace(id, sizeof(id), tr);
+	if (tam->no_token)
+		snprintf(tr, sizeof(tr), "none");
+	else
+		token_trace(id, sizeof(id), tr);
 	tb_log(TB_LOG_NOTICE, "tam: -> QueryRequest token=%s%s", tr,
 	       tam->first == TAM_FIRST_COSE_SIGN ? " (COSE_Sign)" : "");
 	return TB_OK;
@@ -845,16 +851,20 @@ static int on_query_response(struct tam_core *tam, const struct tb_teep_msg *qr,
 		return TB_OK;
 	}
 	rc = build_update(&plan, &upd);
-	if (rc == TB_OK)
+	if (rc == TB_OK && !tam->no_token)
 		rc = new_token(&upd, id);
 	if (rc == TB_OK)
 		rc = sign_message(tam, &upd, 0, out, out_len);
 	tb_teep_msg_clear(&upd);
 	if (rc != TB_OK)
 		return rc;
-	token_remember(tam, id, TOKEN_UPDATE);
+	if (!tam->no_token)
+		token_remember(tam, id, TOKEN_UPDATE);
 	tam->cnt.updates++;
-	token_trace(id, sizeof(id), tr);
+	if (tam->no_token)
+		snprintf(tr, sizeof(tr), "none");
+	else
+		token_trace(id, sizeof(id), tr);
 	tb_log(TB_LOG_NOTICE, "tam: -> Update manifests=%zu unneeded=%zu token=%s", plan.n_install,
 	       plan.n_unlink, tr);
 	return TB_OK;
@@ -976,7 +986,11 @@ int tam_core_message(struct tam_core *tam, const uint8_t *body, size_t len, uint
 	}
 	/* The token is retired by the first validly signed message carrying
 	 * it, whatever follows: a replay of it is then always dropped. */
-	kind = token_take(tam, &m.token);
+	if (tam->no_token && !m.token.len)
+		/* nothing to match: the type says what it answers */
+		kind = m.type == TB_TEEP_SUCCESS ? TOKEN_UPDATE : TOKEN_QUERY;
+	else
+		kind = token_take(tam, &m.token);
 	if (kind == TOKEN_FREE) {
 		tam->cnt.drop_unknown_token++;
 		drop(name, m.token.len ? "token unknown, already used or expired"

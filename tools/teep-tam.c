@@ -29,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 
 #define TEEP_MEDIA_TYPE  "application/teep+cbor"
 #define TAM_MAX_AGENTS   16
@@ -44,11 +45,19 @@ enum tam_fault {
 	FAULT_HANG,
 	FAULT_WRONG_TYPE,
 	FAULT_REDIRECT,
-	FAULT_TINY_ITEMS
+	FAULT_TINY_ITEMS,
+	FAULT_PING_PONG,
+	FAULT_TRUNCATED,
+	FAULT_BAD_STATUS,
+	FAULT_NUL_HEADER,
+	FAULT_CLOSE_DELIMITED,
+	FAULT_NO_CLOSE_NOTIFY
 };
 
 static const char *const fault_names[] = {
-    "none", "http500", "garbage", "hang", "wrong-type", "redirect", "tiny-items",
+    "none",       "http500",         "garbage",         "hang",      "wrong-type",
+    "redirect",   "tiny-items",      "ping-pong",       "truncated", "bad-status",
+    "nul-header", "close-delimited", "no-close-notify",
 };
 
 struct tam_opts {
@@ -67,7 +76,9 @@ struct tam_opts {
 	uint64_t max_tokens;
 	uint64_t token_lifetime_ms;
 	enum tam_fault fault;
-	uint64_t fault_size;       /* tiny-items: bytes of the answer */
+	uint64_t fault_size;      /* tiny-items: bytes of the answer */
+	const char *content_type; /* the label of TEEP answers */
+	int no_token;
 	uint64_t connect_delay_ms; /* answer each empty POST this late */
 	const char *tls_cert;      /* both set: HTTPS */
 	const char *tls_key;
@@ -115,6 +126,11 @@ struct tam_response {
 	int allow_post; /* 405: "Allow: POST" */
 	int close;      /* close the connection once written */
 	int headers_done;
+	/* fault modes that write the wire bytes themselves: buf holds the
+	 * whole answer, head included; the connection closes after it, with
+	 * no TLS close_notify when bare_close is set */
+	int raw;
+	int bare_close;
 };
 
 /* per_session_data: lws zeroes it; our heap pointers are released by
@@ -315,6 +331,24 @@ static int transaction_done(struct lws *wsi, struct tam_pss *pss)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* A raw answer (fault modes): the bytes in one write, then, once lws has
+ * flushed them (the next WRITEABLE), the end of the connection. A bare close
+ * shuts the socket's sending side first, so that the TLS close_notify lws
+ * writes when it closes never leaves: the peer sees a TCP FIN only. */
+static int on_writeable_raw(struct lws *wsi, struct tam_response *r)
+{
+	if (!r->headers_done) {
+		r->headers_done = 1;
+		if (lws_write(wsi, r->buf + LWS_PRE, r->len, LWS_WRITE_HTTP_HEADERS) < (int)r->len)
+			return -1;
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (r->bare_close)
+		shutdown(lws_get_socket_fd(wsi), SHUT_WR);
+	return -1;
+}
+
 static int on_writeable(struct lws *wsi, struct tam_pss *pss)
 {
 	struct tam_response *r = &pss->rsp;
@@ -322,6 +356,8 @@ static int on_writeable(struct lws *wsi, struct tam_pss *pss)
 	/* lws may call us when we have nothing to say */
 	if (pss->phase != PH_RESPOND)
 		return 0;
+	if (r->raw)
+		return on_writeable_raw(wsi, r);
 	if (!r->headers_done) {
 		if (write_headers(wsi, r))
 			return -1;
@@ -343,9 +379,52 @@ static int on_writeable(struct lws *wsi, struct tam_pss *pss)
 /* TEEP processing and fault modes                                     */
 /* ------------------------------------------------------------------ */
 
+/* A raw answer: head (text) then body, written as they are. */
+static int respond_raw(struct lws *wsi, struct tam_pss *pss, const char *head, const uint8_t *body,
+                       size_t body_len, int bare_close)
+{
+	size_t hl = strlen(head);
+	uint8_t *buf = malloc(LWS_PRE + hl + body_len);
+	int rc;
+
+	if (!buf)
+		return -1;
+	memcpy(buf + LWS_PRE, head, hl);
+	if (body_len)
+		memcpy(buf + LWS_PRE + hl, body, body_len);
+	rc = respond(wsi, pss, 200, NULL, buf + LWS_PRE, hl + body_len);
+	free(buf);
+	if (rc)
+		return -1;
+	pss->rsp.raw = 1;
+	pss->rsp.bare_close = bare_close;
+	/* a connection that ends the answer carries nothing else */
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	return 0;
+}
+
+/* A TEEP answer sent whole but delimited by the end of the connection: no
+ * Content-Length (faults close-delimited and no-close-notify). */
+static int respond_close_delimited(struct lws *wsi, struct tam_server *srv, struct tam_pss *pss,
+                                   const uint8_t *out, size_t out_len)
+{
+	int bare = srv->opts.fault == FAULT_NO_CLOSE_NOTIFY;
+	char head[256];
+
+	tb_log(TB_LOG_NOTICE, "tam: fault %s: -> 200 without Content-Length, then %s",
+	       fault_names[srv->opts.fault],
+	       bare ? "a TCP close without TLS close_notify" : "close");
+	snprintf(head, sizeof(head),
+	         "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nConnection: close\r\n\r\n",
+	         srv->opts.content_type);
+	return respond_raw(wsi, pss, head, out, out_len, bare);
+}
+
 static int respond_fault(struct lws *wsi, struct tam_server *srv, struct tam_pss *pss)
 {
 	static const char html[] = "<html><body>not a TEEP message</body></html>\n";
+	static const char nul_head[] = "HTTP/1.1 200 OK\r\nContent-Type: application/teep+cbor\r\n"
+	                               "X-Padding: a\0b\r\nContent-Length: 0\r\n\r\n";
 	uint8_t garbage[GARBAGE_LEN];
 	char host[256], loc[600];
 
@@ -407,6 +486,39 @@ static int respond_fault(struct lws *wsi, struct tam_server *srv, struct tam_pss
 		free(body);
 		return rc;
 	}
+	case FAULT_PING_PONG: {
+		/* every message answered with a new QueryRequest: an exchange
+		 * that never ends by itself */
+		uint8_t *out = NULL;
+		size_t out_len = 0;
+		int rc;
+
+		if (tam_core_connect(srv->core, &out, &out_len) != TB_OK)
+			return respond(wsi, pss, HTTP_STATUS_INTERNAL_SERVER_ERROR, NULL, NULL, 0);
+		tb_log(TB_LOG_NOTICE, "tam: fault ping-pong: -> 200 with a new QueryRequest");
+		rc = respond(wsi, pss, HTTP_STATUS_OK, srv->opts.content_type, out, out_len);
+		free(out);
+		return rc;
+	}
+	case FAULT_TRUNCATED:
+		tb_log(TB_LOG_NOTICE,
+		       "tam: fault truncated: -> 200, Content-Length 100, %d bytes, "
+		       "close",
+		       GARBAGE_LEN);
+		memset(garbage, 0xa5, sizeof(garbage));
+		return respond_raw(wsi, pss,
+		                   "HTTP/1.1 200 OK\r\nContent-Type: application/teep+cbor\r\n"
+		                   "Content-Length: 100\r\nConnection: close\r\n\r\n",
+		                   garbage, sizeof(garbage), 0);
+	case FAULT_BAD_STATUS:
+		tb_log(TB_LOG_NOTICE, "tam: fault bad-status: -> a status line that is not HTTP");
+		return respond_raw(wsi, pss, "HTTP/1.1 2OO OK\r\nContent-Length: 0\r\n\r\n", NULL,
+		                   0, 0);
+	case FAULT_NUL_HEADER:
+		tb_log(TB_LOG_NOTICE, "tam: fault nul-header: -> 200 with a NUL in a header");
+		/* (the head holds a NUL: it goes as bytes) */
+		return respond_raw(wsi, pss, "", (const uint8_t *)nul_head, sizeof(nul_head) - 1,
+		                   0);
 	default:
 		return -1;
 	}
@@ -430,7 +542,10 @@ static int answer(struct lws *wsi, struct tam_server *srv, struct tam_pss *pss)
 	}
 	if (!out)
 		return respond(wsi, pss, HTTP_STATUS_NO_CONTENT, NULL, NULL, 0);
-	ret = respond(wsi, pss, HTTP_STATUS_OK, TEEP_MEDIA_TYPE, out, out_len);
+	if (srv->opts.fault == FAULT_CLOSE_DELIMITED || srv->opts.fault == FAULT_NO_CLOSE_NOTIFY)
+		ret = respond_close_delimited(wsi, srv, pss, out, out_len);
+	else
+		ret = respond(wsi, pss, HTTP_STATUS_OK, srv->opts.content_type, out, out_len);
 	free(out);
 	return ret;
 }
@@ -447,7 +562,9 @@ static void delay_over(lws_sorted_usec_list_t *sul)
 
 static int process(struct lws *wsi, struct tam_server *srv, struct tam_pss *pss)
 {
-	if (srv->opts.fault != FAULT_NONE)
+	/* (close-delimited answers carry the TEEP logic's messages) */
+	if (srv->opts.fault != FAULT_NONE && srv->opts.fault != FAULT_CLOSE_DELIMITED &&
+	    srv->opts.fault != FAULT_NO_CLOSE_NOTIFY)
 		return respond_fault(wsi, srv, pss);
 	if (!pss->len && srv->opts.connect_delay_ms) {
 		/* a slow TAM: the session opens late (the connection stays
@@ -764,6 +881,11 @@ static void usage(FILE *f)
 	        "  --fault MODE          none, http500, garbage, hang, wrong-type, redirect,\n"
 	        "                        tiny-items (an array of one-byte items, --fault-size)\n"
 	        "  --fault-size BYTES    tiny-items: size of the answer (default 1M)\n"
+	        "                        ping-pong, truncated, bad-status, nul-header,\n"
+	        "                        close-delimited, no-close-notify\n"
+	        "  --content-type TYPE   the media type of TEEP answers (default\n"
+	        "                        application/teep+cbor; e.g. application/teep+cose)\n"
+	        "  --no-token            QueryRequests and Updates without a token\n"
 	        "  --connect-delay T     answer each empty POST (a new session) T late, e.g.\n"
 	        "                        2s: a slow TAM, for tests (default 0)\n"
 	        "  --tls-cert FILE       serve HTTPS with this certificate (PEM; with --tls-key)\n"
@@ -825,6 +947,8 @@ enum {
 	OPT_TOKEN_LIFETIME,
 	OPT_FAULT,
 	OPT_FAULT_SIZE,
+	OPT_CONTENT_TYPE,
+	OPT_NO_TOKEN,
 	OPT_CONNECT_DELAY,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
@@ -852,6 +976,8 @@ static const struct option long_opts[] = {
     {"token-lifetime", required_argument, NULL, OPT_TOKEN_LIFETIME},
     {"fault", required_argument, NULL, OPT_FAULT},
     {"fault-size", required_argument, NULL, OPT_FAULT_SIZE},
+    {"content-type", required_argument, NULL, OPT_CONTENT_TYPE},
+    {"no-token", no_argument, NULL, OPT_NO_TOKEN},
     {"connect-delay", required_argument, NULL, OPT_CONNECT_DELAY},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
@@ -889,6 +1015,7 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 	o->fault_size = 1024 * 1024;
 	o->token_lifetime_ms = TAM_DEFAULT_TOKEN_LIFETIME_MS;
 	o->timeout_s = 60;
+	o->content_type = TEEP_MEDIA_TYPE;
 
 	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -957,6 +1084,16 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 			if (tb_parse_size(optarg, &o->fault_size) != TB_OK || o->fault_size < 16 ||
 			    o->fault_size > (uint64_t)INT32_MAX)
 				return bad_value("fault-size", optarg);
+			break;
+		case OPT_CONTENT_TYPE:
+			/* a token "type/subtype": it goes into a header line */
+			if (!strchr(optarg, '/') || strpbrk(optarg, " \t\r\n;,") ||
+			    strlen(optarg) > 64)
+				return bad_value("content-type", optarg);
+			o->content_type = optarg;
+			break;
+		case OPT_NO_TOKEN:
+			o->no_token = 1;
 			break;
 		case OPT_CONNECT_DELAY:
 			if (tb_parse_duration_ms(optarg, &o->connect_delay_ms) != TB_OK ||
@@ -1063,6 +1200,7 @@ static int create_core(struct tam_server *srv)
 	conf.catalog_dir = srv->opts.catalog;
 	conf.numbering = srv->opts.numbering;
 	conf.first_message = srv->opts.first_message;
+	conf.no_token = srv->opts.no_token;
 	conf.max_body = (size_t)srv->opts.max_body;
 	conf.max_manifest = (size_t)srv->opts.max_manifest;
 	conf.max_tokens = (size_t)srv->opts.max_tokens;

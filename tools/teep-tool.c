@@ -825,7 +825,7 @@ static const char *err_code_name(uint64_t code)
 	return code < sizeof(names) / sizeof(names[0]) && names[code] ? names[code] : "unknown";
 }
 
-static void print_teep_fields(const struct tb_teep_msg *m)
+static void print_teep_fields(const struct tb_teep_msg *m, enum tb_numbering num)
 {
 	if (m->token.len) {
 		printf("  token: ");
@@ -862,8 +862,14 @@ static void print_teep_fields(const struct tb_teep_msg *m)
 			                   "        ");
 		}
 	}
-	if (m->err_code)
-		printf("  err-code: %" PRIu64 " (%s)\n", m->err_code, err_code_name(m->err_code));
+	if (m->err_code) {
+		/* what the wire says; the name is the code's meaning */
+		uint64_t wire = tb_teep_err_code_to_wire(num, m->err_code);
+		printf("  err-code: %" PRIu64 " (%s", wire, err_code_name(m->err_code));
+		if (wire != m->err_code)
+			printf(", %" PRIu64 " in draft-26", m->err_code);
+		printf(")\n");
+	}
 	if (m->err_msg)
 		printf("  err-msg: \"%s\"\n", m->err_msg);
 	if (m->msg)
@@ -884,7 +890,7 @@ static int dump_teep(const uint8_t *buf, size_t len, const struct dump_opts *o)
 	}
 	printf("TEEP %s (wire type %d, %s numbering)\n", tb_teep_type_name(m.type),
 	       tb_teep_type_to_wire(o->num, m.type), numbering);
-	print_teep_fields(&m);
+	print_teep_fields(&m, o->num);
 	tb_teep_msg_clear(&m);
 	return 0;
 }

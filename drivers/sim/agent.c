@@ -102,7 +102,12 @@ struct sim_agent {
 	struct tb_component_id requested[TB_TEEP_MAX_LIST];
 	size_t n_requested;
 
-	bool policy_round_open;
+	/* The exchange of the policy round in progress (RequestPolicyCheck
+	 * hands out the TAM, the next call answers nothing), NULL when none.
+	 * Whatever way that exchange ends closes the round: the broker asks
+	 * again only after one that ended normally, so a round left open by
+	 * a failed exchange would swallow the next policy check. */
+	struct sim_session *policy_round;
 
 	/* exchanges handed to the broker and closed by it (session_close) */
 	size_t sessions_opened, sessions_closed;
@@ -1610,13 +1615,13 @@ int agent__policy_check(struct sim_agent *a, struct tb_agent_out *out)
 
 	if (!a || !out)
 		return TB_ERR_INVAL;
-	if (!a->tam_uri || a->policy_round_open) {
-		a->policy_round_open = false;
+	if (!a->tam_uri || a->policy_round) {
+		a->policy_round = NULL;
 		return TB_OK;
 	}
 	rc = start_exchange(a, SIM_SESSION_POLICY, NULL, NULL, a->tam_uri, out);
 	if (rc == TB_OK) {
-		a->policy_round_open = true;
+		a->policy_round = out->session;
 		SIM_LOG(a, TB_LOG_INFO, "RequestPolicyCheck -> TAM %s", a->tam_uri);
 	}
 	return rc;
@@ -1627,6 +1632,8 @@ void agent__process_error(struct sim_agent *a, struct sim_session *s)
 	if (!a || !session_ok(s))
 		return;
 	s->state = SIM_STATE_FAILED;
+	if (a->policy_round == s)
+		a->policy_round = NULL; /* the broker will not ask again */
 	SIM_LOG(a, TB_LOG_NOTICE, "%s exchange failed in transport", kind_name(s->kind));
 }
 
@@ -1634,6 +1641,8 @@ void agent__session_free(struct sim_agent *a, struct sim_session *s)
 {
 	if (!session_ok(s))
 		return;
+	if (a && a->policy_round == s)
+		a->policy_round = NULL;
 	session_free(s);
 	if (a)
 		a->sessions_closed++;

@@ -210,7 +210,11 @@ struct tb_driver {
 	 * process_teep_message (REQUIRED). Worker thread. A TAM answered with
 	 * a message (msg, borrowed). Set out->msg to the message to send back
 	 * to the same TAM URI, or leave it NULL to end the exchange. out->
-	 * tam_uri and out->session are ignored here.
+	 * tam_uri and out->session are ignored here. media_type is
+	 * "application/teep+cbor" when the TAM labelled the message so, and
+	 * also when the TAM used a label the operator accepts for it ([tam]
+	 * accept_media_types) and the body is a COSE_Sign1 or COSE_Sign;
+	 * otherwise it is the TAM's own label, for the Agent to judge.
 	 */
 	int (*process_teep_message)(void *instance, void *session, const char *media_type,
 	                            const uint8_t *msg, size_t msg_len, struct tb_agent_out *out);

@@ -150,3 +150,28 @@ SSL_CERT_FILE="$WORK/ca.pem" start_broker
 expect_refused "ca_file and system store" "unable to get local issuer certificate"
 stop_both "ca_file and system store"
 pass "https with ca_file: the system's CA store is not trusted besides it"
+
+# (e) an answer delimited by the end of the connection (no Content-Length):
+# over TLS it is complete only when close_notify ends it; a bare TCP close
+# could be an attacker cutting it short (RFC 9112 section 9.8), so the
+# exchange fails and the app is told the answer was truncated
+tls_tam_fault() {
+	start_tam --tls-cert "$WORK/tam-ip.pem" --tls-key "$WORK/tam-ip.key" --fault "$1"
+	TAM_URI="https://127.0.0.1:$TAM_PORT/tam"
+	write_conf "$TAM_URI" "ca_file = $WORK/ca.pem"
+	start_broker
+}
+tls_tam_fault close-delimited
+expect_installed "close-delimited, close_notify"
+stop_both "close-delimited, close_notify"
+pass "https, close-delimited answers ended by close_notify: installed"
+tls_tam_fault no-close-notify
+ua request-ta "$TC_UUID"
+rc=$?
+[ $rc = 1 ] || fail "no close_notify: teep-ua exited $rc: $(cat "$WORK/ua.out")"
+grep -q "error 8 .*truncated: the TLS connection closed without close_notify" "$WORK/ua.out" ||
+	fail "no close_notify: not an error naming the truncation: $(cat "$WORK/ua.out")"
+grep -qi "ProcessError" "$WORK/broker.log" || fail "no close_notify: the Agent was not told"
+[ ! -e "$(tc_dir $TC_UUID)/image" ] || fail "no close_notify: something got installed"
+stop_both "no close_notify"
+pass "https, a close-delimited answer ended by a bare TCP close: error 8, truncated"

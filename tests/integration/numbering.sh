@@ -125,3 +125,27 @@ grep -q "suit-reports: expected an array" "$WORK/broker.log" ||
 	fail "mismatch 2: the Agent did not name the field"
 stop_all "mismatch 2"
 pass "mismatch (TAM draft-26, Agent pre-26): refused naming suit-reports"
+
+# (v) and (vi): the same mismatches with a TAM that sends no token (as some
+# TAMs do) and installs without being asked (--push), so that no token
+# label gives the mismatch away. The renumbered fields the messages do
+# carry must: the Agent refuses the Update naming the field its
+# manifest-list lands on, instead of reading an empty Update and answering
+# Success; nothing is installed.
+no_token_mismatch() { # WHAT TAM_NUMBERING AGENT_NUMBERING FIELD
+	start_tam --numbering "$2" --no-token --push "$TC_UUID"
+	conf "$2" "$3"
+	start_broker
+	ua policy-check
+	[ $? -le 1 ] || fail "$1: teep-ua: $(cat "$WORK/ua.out")"
+	grep -q -- "-> QueryRequest token=none" "$WORK/tam.log" || fail "$1: the TAM sent a token"
+	grep -q -- "-> Update .*token=none" "$WORK/tam.log" || fail "$1: the TAM sent no Update"
+	[ ! -e "$IMG" ] || fail "$1: something got installed"
+	! grep -q "manifests) -> Success" "$WORK/broker.log" ||
+		fail "$1: the Agent read the Update as empty and answered Success"
+	grep -qF "$4: expected" "$WORK/broker.log" || fail "$1: the Agent did not name $4"
+	stop_all "$1"
+	pass "$1: the Update is refused naming $4, nothing installed"
+}
+no_token_mismatch "no token, TAM pre-26, Agent draft-26" pre-26 draft-26 msg
+no_token_mismatch "no token, TAM draft-26, Agent pre-26" draft-26 pre-26 "ext-list[0]"

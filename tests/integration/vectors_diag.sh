@@ -23,3 +23,13 @@ for dir in draft-26 pre-renumbering suit; do
 done
 [ $n = 13 ] || fail "$n diagnostic files compared, expected 13"
 pass "$n published diagnostic notations match what teep-tool decodes from the bytes"
+
+# the summary prints the err-code the wire carries: 17 in the pre-26 Error
+# (ERR_MANIFEST_PROCESSING_FAILED, 11 in draft-26), 11 in the draft-26 one
+"$TOOL" dump --pre26 "$VECTORS/pre-renumbering/error.hex" >"$WORK/dump.out" || fail "dump pre-26 error"
+grep -qx "  err-code: 17 (ERR_MANIFEST_PROCESSING_FAILED, 11 in draft-26)" "$WORK/dump.out" ||
+	fail "pre-26 Error: $(grep err-code "$WORK/dump.out")"
+"$TOOL" dump "$VECTORS/draft-26/error.hex" >"$WORK/dump.out" || fail "dump draft-26 error"
+grep -qx "  err-code: 11 (ERR_MANIFEST_PROCESSING_FAILED)" "$WORK/dump.out" ||
+	fail "draft-26 Error: $(grep err-code "$WORK/dump.out")"
+pass "the err-code summary is the wire's value in either numbering"

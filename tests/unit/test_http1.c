@@ -88,37 +88,44 @@ struct bad_case {
 	const char *text;
 	int eof;
 	enum tb_http1_result res;
+	enum tb_http1_error error; /* what the app's reason will say */
 };
 
 static const struct bad_case bad[] = {
-    {"not http", "SSH-2.0-OpenSSH\r\n", 0, TB_HTTP1_BAD},
-    {"garbage bytes", "\x82\x01\xff\r\n", 0, TB_HTTP1_BAD},
-    {"status too short", "HTTP/1.1 20\r\n\r\n", 0, TB_HTTP1_BAD},
-    {"folded header", "HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n", 0, TB_HTTP1_BAD},
-    {"no colon", "HTTP/1.1 200 OK\r\nnocolon\r\n\r\n", 0, TB_HTTP1_BAD},
-    {"space in name", "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", 0, TB_HTTP1_BAD},
+    {"not http", "SSH-2.0-OpenSSH\r\n", 0, TB_HTTP1_BAD, TB_HTTP1_E_STATUS_LINE},
+    {"garbage bytes", "\x82\x01\xff\r\n", 0, TB_HTTP1_BAD, TB_HTTP1_E_STATUS_LINE},
+    {"status too short", "HTTP/1.1 20\r\n\r\n", 0, TB_HTTP1_BAD, TB_HTTP1_E_STATUS_LINE},
+    {"folded header", "HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n", 0, TB_HTTP1_BAD, TB_HTTP1_E_HEADER},
+    {"no colon", "HTTP/1.1 200 OK\r\nnocolon\r\n\r\n", 0, TB_HTTP1_BAD, TB_HTTP1_E_HEADER},
+    {"space in name", "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", 0, TB_HTTP1_BAD, TB_HTTP1_E_HEADER},
     {"content-length not a number", "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", 0,
-     TB_HTTP1_BAD},
+     TB_HTTP1_BAD, TB_HTTP1_E_HEADER},
     {"conflicting lengths", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 0,
-     TB_HTTP1_BAD},
+     TB_HTTP1_BAD, TB_HTTP1_E_HEADER},
     {"length and chunked",
-     "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 0, TB_HTTP1_BAD},
-    {"gzip coding", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 0, TB_HTTP1_BAD},
+     "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 0, TB_HTTP1_BAD,
+     TB_HTTP1_E_HEADER},
+    {"gzip coding", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 0, TB_HTTP1_BAD,
+     TB_HTTP1_E_HEADER},
     {"bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0,
-     TB_HTTP1_BAD},
+     TB_HTTP1_BAD, TB_HTTP1_E_FRAMING},
     {"chunk without CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\naXX\r\n", 0,
-     TB_HTTP1_BAD},
-    {"truncated body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 1, TB_HTTP1_BAD},
-    {"truncated head", "HTTP/1.1 200 OK\r\nContent-", 1, TB_HTTP1_BAD},
+     TB_HTTP1_BAD, TB_HTTP1_E_FRAMING},
+    {"truncated body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 1, TB_HTTP1_BAD,
+     TB_HTTP1_E_TRUNCATED},
+    {"truncated head", "HTTP/1.1 200 OK\r\nContent-", 1, TB_HTTP1_BAD, TB_HTTP1_E_TRUNCATED},
+    {"truncated chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", 1,
+     TB_HTTP1_BAD, TB_HTTP1_E_TRUNCATED},
+    {"no answer at all", "", 1, TB_HTTP1_BAD, TB_HTTP1_E_TRUNCATED},
     {"content-length over the cap", "HTTP/1.1 200 OK\r\nContent-Length: 1001\r\n\r\n", 0,
-     TB_HTTP1_TOO_LARGE},
+     TB_HTTP1_TOO_LARGE, TB_HTTP1_E_TOO_LARGE},
     {"huge content-length", "HTTP/1.1 200 OK\r\nContent-Length: 999999999999999999\r\n\r\n", 0,
-     TB_HTTP1_TOO_LARGE},
+     TB_HTTP1_TOO_LARGE, TB_HTTP1_E_TOO_LARGE},
     {"chunk over the cap", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3e9\r\n", 0,
-     TB_HTTP1_TOO_LARGE},
+     TB_HTTP1_TOO_LARGE, TB_HTTP1_E_TOO_LARGE},
     {"chunk size overflow",
      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n", 0,
-     TB_HTTP1_TOO_LARGE},
+     TB_HTTP1_TOO_LARGE, TB_HTTP1_E_TOO_LARGE},
 };
 
 static void http1__bad_responses__refused_whole_and_bytewise(void **state)
@@ -132,12 +139,79 @@ static void http1__bad_responses__refused_whole_and_bytewise(void **state)
 				fail_msg("%s (bytewise %d): result %d, expected %d", bad[i].name,
 				         bytewise, res, bad[i].res);
 			assert_non_null(r.why);
+			if (r.error != bad[i].error)
+				fail_msg("%s (bytewise %d): error kind %d, expected %d (%s)",
+				         bad[i].name, bytewise, r.error, bad[i].error, r.why);
 			/* once failed, it stays failed */
 			assert_int_equal(tb_http1_response_feed(&r, (const uint8_t *)"x", 1),
 			                 TB_HTTP1_BAD);
 			tb_http1_response_free(&r);
 		}
 	}
+}
+
+/* Each failure in its own words: a status line, a NUL, a body cut short
+ * are not the same thing and are not described alike. */
+static void http1__errors__described_precisely(void **state)
+{
+	static const char nul_status[] = "HTTP/1.1 200\0 OK\r\n\r\n";
+	static const char nul_header[] =
+	    "HTTP/1.1 200 OK\r\nX-A: a\0b\r\nContent-Length: 0\r\n\r\n";
+	static const char cut[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789";
+	struct tb_http1_response r;
+	char why[160];
+
+	assert_int_equal(run(nul_status, sizeof(nul_status) - 1, 0, 0, &r), TB_HTTP1_BAD);
+	assert_int_equal(r.error, TB_HTTP1_E_STATUS_LINE);
+	assert_string_equal(tb_http1_describe_error(&r, why, sizeof(why)),
+	                    "NUL byte in the status line");
+	tb_http1_response_free(&r);
+
+	assert_int_equal(run(nul_header, sizeof(nul_header) - 1, 1, 0, &r), TB_HTTP1_BAD);
+	assert_int_equal(r.error, TB_HTTP1_E_HEADER);
+	assert_string_equal(tb_http1_describe_error(&r, why, sizeof(why)),
+	                    "NUL byte in a header line");
+	tb_http1_response_free(&r);
+
+	assert_int_equal(run("HTTP/1.1 2OO OK\r\n\r\n", 19, 0, 0, &r), TB_HTTP1_BAD);
+	assert_non_null(
+	    strstr(tb_http1_describe_error(&r, why, sizeof(why)), "malformed status line"));
+	tb_http1_response_free(&r);
+
+	assert_int_equal(run(cut, sizeof(cut) - 1, 0, 1, &r), TB_HTTP1_BAD);
+	assert_int_equal(r.error, TB_HTTP1_E_TRUNCATED);
+	assert_string_equal(tb_http1_describe_error(&r, why, sizeof(why)),
+	                    "the connection closed before the end of the body (10 of 100 bytes)");
+	tb_http1_response_free(&r);
+}
+
+/* Over TLS a close-delimited body ends only with close_notify: a bare TCP
+ * close (tb_http1_response_eof_unclean) is a truncation. Bodies with a
+ * length are not affected; an incomplete one is a truncation either way. */
+static void http1__unclean_close__truncates_a_close_delimited_body(void **state)
+{
+	static const char open_body[] = "HTTP/1.1 200 OK\r\nContent-Type: a/b\r\n\r\nuntil close";
+	static const char cut[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc";
+	struct tb_http1_response r;
+	char why[160];
+
+	assert_int_equal(run(open_body, sizeof(open_body) - 1, 0, 0, &r), TB_HTTP1_MORE);
+	assert_int_equal(tb_http1_response_eof_unclean(&r), TB_HTTP1_BAD);
+	assert_int_equal(r.error, TB_HTTP1_E_TRUNCATED);
+	assert_non_null(strstr(tb_http1_describe_error(&r, why, sizeof(why)), "close_notify"));
+	assert_non_null(strstr(why, "after 11 body bytes"));
+	tb_http1_response_free(&r);
+
+	/* the same bytes, closed cleanly: complete */
+	assert_int_equal(run(open_body, sizeof(open_body) - 1, 0, 0, &r), TB_HTTP1_MORE);
+	assert_int_equal(tb_http1_response_eof(&r), TB_HTTP1_COMPLETE);
+	tb_http1_response_free(&r);
+
+	assert_int_equal(run(cut, sizeof(cut) - 1, 0, 0, &r), TB_HTTP1_MORE);
+	assert_int_equal(tb_http1_response_eof_unclean(&r), TB_HTTP1_BAD);
+	assert_int_equal(r.error, TB_HTTP1_E_TRUNCATED);
+	assert_non_null(strstr(tb_http1_describe_error(&r, why, sizeof(why)), "3 of 100 bytes"));
+	tb_http1_response_free(&r);
 }
 
 static void http1__body_over_the_cap_without_length__refused(void **state)
@@ -217,6 +291,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(http1__good_responses__parsed_whole_and_bytewise),
 	    cmocka_unit_test(http1__bad_responses__refused_whole_and_bytewise),
+	    cmocka_unit_test(http1__errors__described_precisely),
+	    cmocka_unit_test(http1__unclean_close__truncates_a_close_delimited_body),
 	    cmocka_unit_test(http1__body_over_the_cap_without_length__refused),
 	    cmocka_unit_test(http1__long_line_or_head__refused),
 	    cmocka_unit_test(http1__request_head__exact_bytes),

@@ -384,6 +384,18 @@ static void out_release(struct fx *f, struct tb_agent_out *out)
 	memset(out, 0, sizeof(*out));
 }
 
+/* The end of a policy round as the broker drives it: the next
+ * RequestPolicyCheck answers nothing, then the exchange closes. */
+static void end_round(struct fx *f, struct tb_agent_out *out)
+{
+	struct tb_agent_out end = {0};
+
+	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &end), TB_OK);
+	assert_null(end.session);
+	assert_null(end.tam_uri);
+	out_release(f, out);
+}
+
 /* A complete install of the draft's TC with the given sequence number;
  * returns the error code of the answer (0 for Success). */
 static uint64_t install(struct fx *f, const struct tb_key *signer, uint64_t seq,
@@ -405,10 +417,7 @@ static uint64_t install(struct fx *f, const struct tb_key *signer, uint64_t seq,
 	assert_int_equal(ans.token.len, sizeof(token16));
 	tb_teep_msg_clear(&up);
 	tb_teep_msg_clear(&ans);
-	out_release(f, &out);
-	/* End the policy round. */
-	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
-	assert_null(out.session);
+	end_round(f, &out);
 	return code;
 }
 
@@ -709,8 +718,7 @@ static void sim__request_update_unrequest__installs_then_removes(void **state)
 	assert_cid_text(&ans.tc_list[0], TC_TEXT);
 	assert_int_equal(ans.n_requested_tc_list, 0);
 	tb_teep_msg_clear(&ans);
-	out_release(f, &out);
-	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
+	end_round(f, &out);
 
 	/* UnrequestTA: the manifest id goes into unneeded-manifest-list. */
 	assert_int_equal(call_ta(f, 1, NULL, &out), TB_OK);
@@ -1249,9 +1257,7 @@ static void sim__dependent_content__waits_for_its_dependency(void **state)
 	assert_int_equal(agent__installed_count(f->inst), 0);
 	tb_teep_msg_clear(&up);
 	tb_teep_msg_clear(&ans);
-	out_release(f, &out);
-	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
-	assert_null(out.session);
+	end_round(f, &out);
 
 	/* [config, TA]: the TA first, then config */
 	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
@@ -1336,20 +1342,50 @@ static void sim__policy_check__gives_uri_then_nothing_each_round(void **state)
 	struct tb_agent_out out = {0};
 
 	for (int round = 0; round < 2; round++) {
-		assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
-		assert_non_null(out.tam_uri);
-		assert_string_equal(out.tam_uri, TAM_URI);
-		assert_non_null(out.session);
-		out_release(f, &out);
+		struct tb_agent_out first = {0};
+
+		assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &first), TB_OK);
+		assert_non_null(first.tam_uri);
+		assert_string_equal(first.tam_uri, TAM_URI);
+		assert_non_null(first.session);
+		/* as the broker does: the next call, then the exchange closes */
 		assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
 		assert_null(out.tam_uri);
 		assert_null(out.session);
+		out_release(f, &first);
 	}
 	/* Without a configured TAM there is nobody to ask. */
 	assert_int_equal(driver_start(f, NULL, 0, 0), TB_OK);
 	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
 	assert_null(out.tam_uri);
 	assert_null(out.session);
+}
+
+/* An exchange that fails ends its round: the broker does not ask again after
+ * it, so the next policy check must reach the TAM, not close a stale round. */
+static void sim__policy_check__failed_exchange_closes_the_round(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out = {0}, again = {0};
+
+	/* ProcessError (TAM unreachable, HTTP error, timeout, message cap...) */
+	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
+	assert_non_null(out.session);
+	tb_driver_entry.process_error(f->inst, out.session);
+	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &again), TB_OK);
+	assert_non_null(again.tam_uri);
+	assert_non_null(again.session);
+	out_release(f, &out);
+	/* the exchange closed without ProcessError (a failed Agent call) */
+	out_release(f, &again);
+	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
+	assert_non_null(out.tam_uri);
+	assert_non_null(out.session);
+	/* and a round that ends normally still ends with nothing */
+	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &again), TB_OK);
+	assert_null(again.tam_uri);
+	assert_null(again.session);
+	out_release(f, &out);
 }
 
 static void sim__process_error__marks_the_session_failed(void **state)
@@ -1503,6 +1539,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(sim__reload__ignores_tampered_components, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(sim__policy_check__gives_uri_then_nothing_each_round,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__policy_check__failed_exchange_closes_the_round,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(sim__process_error__marks_the_session_failed, setup,
 	                                    teardown),

@@ -107,6 +107,60 @@ static void tamsm__oversize_body__process_error_then_fail(void **state)
 	expect_delivery_failure(TAMSM_HTTP_TOO_LARGE, 200, 1, 0, TAMSM_F_PROTOCOL);
 }
 
+/* A refused answer says which way it was refused; the exchange fails the
+ * same way (ProcessError, then tam-protocol). */
+static void expect_cause(enum tamsm_http_outcome o, int media_ok, enum tamsm_cause cause)
+{
+	struct tamsm sm;
+	tamsm_init(&sm);
+	tamsm_agent_started(&sm, 1, 1);
+	assert_int_equal(tamsm_http_done(&sm, o, 200, media_ok, 10), TAMSM_A_AGENT_ERROR);
+	assert_int_equal(sm.fail, TAMSM_F_PROTOCOL);
+	assert_int_equal(sm.cause, cause);
+	assert_int_equal(tamsm_agent_errored(&sm), TAMSM_A_FINISH);
+	assert_int_equal(sm.cause, cause);
+}
+
+static void tamsm__refused_answers__name_their_cause(void **state)
+{
+	expect_cause(TAMSM_HTTP_OK, 0, TAMSM_C_MEDIA_TYPE);
+	expect_cause(TAMSM_HTTP_TOO_LARGE, 1, TAMSM_C_TOO_LARGE);
+	expect_cause(TAMSM_HTTP_MALFORMED, 1, TAMSM_C_MALFORMED);
+	expect_cause(TAMSM_HTTP_TRUNCATED, 1, TAMSM_C_TRUNCATED);
+}
+
+/* An exchange that never ends by itself (a TAM answering every message with
+ * another QueryRequest) stops at the cap: the Agent's next message is not
+ * sent, the Agent hears of it, and the cause is the cap, not the answer. */
+static void tamsm__message_cap__ends_with_its_own_cause(void **state)
+{
+	struct tamsm sm;
+	tamsm_init(&sm);
+	assert_int_equal(tamsm_agent_started(&sm, 1, 1), TAMSM_A_POST);
+	for (unsigned i = 0; i < TAMSM_MAX_ROUND_TRIPS; i++) {
+		assert_int_equal(tamsm_http_done(&sm, TAMSM_HTTP_OK, 200, 1, 10),
+		                 TAMSM_A_AGENT_MESSAGE);
+		if (i + 1 < TAMSM_MAX_ROUND_TRIPS)
+			assert_int_equal(tamsm_agent_answered(&sm, 1, 1), TAMSM_A_POST);
+	}
+	assert_int_equal(sm.round_trips, TAMSM_MAX_ROUND_TRIPS);
+	assert_int_equal(tamsm_agent_answered(&sm, 1, 1), TAMSM_A_AGENT_ERROR);
+	assert_int_equal(sm.fail, TAMSM_F_PROTOCOL);
+	assert_int_equal(sm.cause, TAMSM_C_MESSAGE_CAP);
+	assert_int_equal(tamsm_agent_errored(&sm), TAMSM_A_FINISH);
+
+	/* at the cap, an Agent with nothing more to say still ends well */
+	tamsm_init(&sm);
+	tamsm_agent_started(&sm, 1, 1);
+	for (unsigned i = 0; i < TAMSM_MAX_ROUND_TRIPS; i++) {
+		tamsm_http_done(&sm, TAMSM_HTTP_OK, 200, 1, 10);
+		if (i + 1 < TAMSM_MAX_ROUND_TRIPS)
+			tamsm_agent_answered(&sm, 1, 1);
+	}
+	assert_int_equal(tamsm_agent_answered(&sm, 1, 0), TAMSM_A_FINISH);
+	assert_int_equal(sm.fail, TAMSM_F_NONE);
+}
+
 static void tamsm__agent_call_fails__no_process_error(void **state)
 {
 	struct tamsm sm;
@@ -184,6 +238,8 @@ int main(void)
 	    cmocka_unit_test(tamsm__timeout__process_error_then_fail),
 	    cmocka_unit_test(tamsm__oversize_body__process_error_then_fail),
 	    cmocka_unit_test(tamsm__answer_refused_by_precheck__process_error_then_fail),
+	    cmocka_unit_test(tamsm__refused_answers__name_their_cause),
+	    cmocka_unit_test(tamsm__message_cap__ends_with_its_own_cause),
 	    cmocka_unit_test(tamsm__agent_call_fails__no_process_error),
 	    cmocka_unit_test(tamsm__abort_while_posting__tells_the_agent),
 	    cmocka_unit_test(tamsm__abort_while_agent_busy__finishes),

@@ -235,9 +235,11 @@ static void teep__wrong_numbering__rejected(void **state)
 	raw = load_hex("pre-renumbering/success.hex", &len);
 	decode_fails(TB_NUM_DRAFT26, raw, len, "Error has 2 elements");
 	free(raw);
-	/* old label 7 (attestation-payload, h'') is draft-26's tc-list */
+	/* its old token label 20 is draft-26's supported-freshness-mechanisms
+	 * (and its old label 7, attestation-payload h'', draft-26's tc-list):
+	 * the first in the map is named */
 	raw = load_hex("pre-renumbering/query_response.hex", &len);
-	decode_fails(TB_NUM_DRAFT26, raw, len, "tc-list: expected an array");
+	decode_fails(TB_NUM_DRAFT26, raw, len, "supported-freshness-mechanisms: expected an array");
 	free(raw);
 	/* the old token label 20 is draft-26's supported-freshness-mechanisms */
 	raw = load_hex("pre-renumbering/query_request.hex", &len);
@@ -247,6 +249,95 @@ static void teep__wrong_numbering__rejected(void **state)
 	raw = load_hex("draft-26/query_request.hex", &len);
 	decode_fails(TB_NUM_PRE26, raw, len, "suit-reports: expected an array");
 	free(raw);
+}
+
+static void build_id(struct tb_component_id *c, const char *text)
+{
+	assert_int_equal(tb_component_id_parse(text, c), TB_OK);
+}
+
+/* A message of one numbering, without a token, encoded from m; decoding it
+ * in the other numbering must fail naming want. */
+static void other_numbering_fails(enum tb_numbering from, const struct tb_teep_msg *m,
+                                  const char *want)
+{
+	enum tb_numbering to = from == TB_NUM_PRE26 ? TB_NUM_DRAFT26 : TB_NUM_PRE26;
+	uint8_t *out;
+	size_t len;
+
+	assert_int_equal(m->token.len, 0);
+	assert_int_equal(tb_teep_encode(m, from, &out, &len), TB_OK);
+	decode_fails(to, out, len, want);
+	free(out);
+}
+
+/*
+ * Without a token a peer in the other numbering still fails loudly: every
+ * label the registry defines is type-checked in every message, so the
+ * renumbered fields it does carry are refused with the field named, never
+ * read as something else (an Update's manifest-list as nothing at all).
+ * QueryRequest, QueryResponse and Update by their options; Success and
+ * Error by their type and shape.
+ */
+static void teep__other_numbering_without_token__fails_loudly(void **state)
+{
+	/* [1, {13: "eat"}, [[[18, -7]]], [1], 3]: pre-26 attestation-payload-format
+	 * is draft-26's requested-tc-list */
+	static const uint8_t qr_pre26[] = {0x85, 0x01, 0xa1, 0x0d, 0x63, 'e',  'a',  't',
+	                                   0x81, 0x81, 0x82, 0x12, 0x26, 0x81, 0x01, 0x03};
+	/* [1, {6: h'00'}, [[[18, -9]]], [1], 3]: draft-26 attestation-payload is
+	 * pre-26's selected-version */
+	static const uint8_t qr_draft26[] = {0x85, 0x01, 0xa1, 0x06, 0x41, 0x00, 0x81,
+	                                     0x81, 0x82, 0x12, 0x28, 0x81, 0x01, 0x03};
+	struct tb_component_id ids[2];
+	struct tb_buf env = {(uint8_t *)"\xd8\x6b\xa0", 3};
+	struct tb_teep_msg m = {0};
+
+	(void)state;
+	decode_fails(TB_NUM_DRAFT26, qr_pre26, sizeof(qr_pre26),
+	             "requested-tc-list: expected an array");
+	decode_fails(TB_NUM_PRE26, qr_draft26, sizeof(qr_draft26),
+	             "selected-version: expected an unsigned integer");
+
+	build_id(&ids[0], "8d82573a-926d-4754-9353-32dc29997f74");
+	build_id(&ids[1], "TEEP-Device/0x00ff");
+	m.type = TB_TEEP_QUERY_RESPONSE;
+	m.tc_list = &ids[0];
+	m.n_tc_list = 1;
+	/* draft-26 tc-list (7) is pre-26's attestation-payload */
+	other_numbering_fails(TB_NUM_DRAFT26, &m, "attestation-payload: expected a byte string");
+	/* pre-26 tc-list (8) is draft-26's ext-list */
+	other_numbering_fails(TB_NUM_PRE26, &m, "ext-list[0]: expected a uint");
+	m.n_tc_list = 0;
+	m.tc_list = NULL;
+	m.requested_tc_list = &ids[1];
+	m.n_requested_tc_list = 1;
+	/* pre-26 requested-tc-list (14) is draft-26's unneeded-manifest-list */
+	other_numbering_fails(TB_NUM_PRE26, &m,
+	                      "unneeded-manifest-list[0]: expected a component id");
+	/* draft-26 requested-tc-list (13) is pre-26's attestation-payload-format */
+	other_numbering_fails(TB_NUM_DRAFT26, &m, "attestation-payload-format: expected a text");
+
+	memset(&m, 0, sizeof(m));
+	m.type = TB_TEEP_UPDATE;
+	m.manifest_list = &env;
+	m.n_manifest_list = 1;
+	/* pre-26 manifest-list (10) is draft-26's msg */
+	other_numbering_fails(TB_NUM_PRE26, &m, "msg: expected a text string");
+	/* draft-26 manifest-list (9) is pre-26's ext-list */
+	other_numbering_fails(TB_NUM_DRAFT26, &m, "ext-list[0]: expected a uint");
+
+	memset(&m, 0, sizeof(m));
+	m.type = TB_TEEP_SUCCESS;
+	other_numbering_fails(TB_NUM_DRAFT26, &m, "type: 4 is no message type");
+	other_numbering_fails(TB_NUM_PRE26, &m, "Error has 2 elements");
+	m.type = TB_TEEP_ERROR;
+	m.err_code = TB_TEEP_ERR_PERMANENT;
+	other_numbering_fails(TB_NUM_DRAFT26, &m, "Success has 3 elements");
+	other_numbering_fails(TB_NUM_PRE26, &m, "type: 6 is no message type");
+
+	tb_component_id_clear(&ids[0]);
+	tb_component_id_clear(&ids[1]);
 }
 
 static void teep__token_size__checked(void **state)
@@ -352,11 +443,6 @@ static int contains(const uint8_t *buf, size_t len, const char *needle, size_t n
 		if (memcmp(buf + i, needle, n) == 0)
 			return 1;
 	return 0;
-}
-
-static void build_id(struct tb_component_id *c, const char *text)
-{
-	assert_int_equal(tb_component_id_parse(text, c), TB_OK);
 }
 
 static void check_query_response_round_trip(enum tb_numbering num)
@@ -553,6 +639,7 @@ int main(void)
 	    cmocka_unit_test(teep__success__decodes_and_reencodes),
 	    cmocka_unit_test(teep__error__decodes_and_reencodes),
 	    cmocka_unit_test(teep__wrong_numbering__rejected),
+	    cmocka_unit_test(teep__other_numbering_without_token__fails_loudly),
 	    cmocka_unit_test(teep__token_size__checked),
 	    cmocka_unit_test(teep__wrong_types__rejected_with_field),
 	    cmocka_unit_test(teep__unknown_labels__ignored),
