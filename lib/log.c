@@ -7,9 +7,14 @@
  * called again (e.g. after the configuration is read) and takes a lock, so
  * it is safe even while other threads log.
  *
- * A caller formats its line and copies it into a bounded ring of
- * TB_LOG_QUEUE_BYTES; one writer thread, started by the first line, is the
- * only one to write() or syslog(). Standard error may be a pipe whose reader
+ * A caller formats its line and, when nothing is queued before it, writes
+ * it to standard error itself without blocking (a descriptor of its own in
+ * non-blocking mode, or send(MSG_DONTWAIT) on a socket such as journald's),
+ * so that a line is out before the caller goes on, as a reader expects.
+ * Whatever cannot go out at once, and every syslog line, is copied into a
+ * bounded ring of TB_LOG_QUEUE_BYTES; one writer thread, started by the
+ * first line, writes the ring and is the only one to block in write() or to
+ * call syslog(). Standard error may be a pipe whose reader
  * stalls (journald, a pager, a stopped process): then the writer waits, the
  * ring fills, and further lines are dropped and counted rather than making
  * the event loop wait. The writer reports "N log line(s) dropped" where the
@@ -19,6 +24,7 @@
 #include "tb_log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -26,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +55,14 @@ struct entry {
 
 enum writer_state { W_NONE, W_RUNNING, W_STOPPED, W_FAILED };
 
+/* How a caller writes a line itself without blocking. */
+enum direct_mode {
+	D_NONE, /* never: everything goes through the ring */
+	D_FD,   /* write() on direct_fd, a non-blocking descriptor of its own
+	           (a regular file, or a pipe, FIFO or terminal reopened) */
+	D_SOCK  /* send(MSG_DONTWAIT) on standard error, a socket */
+};
+
 static struct {
 	pthread_mutex_t lock;
 	char ident[IDENT_MAX];
@@ -60,6 +76,11 @@ static struct {
 	uint64_t dropped;       /* in all */
 
 	enum writer_state state;
+	enum direct_mode direct;
+	int direct_fd;
+	int direct_own;     /* direct_fd was opened here */
+	dev_t direct_dev;   /* what standard error was when it was set up: */
+	ino_t direct_ino;   /* a descriptor moved onto it (dup2) changes it */
 	int writer_waiting; /* asleep on wake */
 	int writer_busy;    /* writing lines it took out of the ring */
 	int stop;
@@ -296,6 +317,65 @@ static void flush_at_exit(void)
 	tb_log_shutdown(FLUSH_AT_EXIT_MS);
 }
 
+/* Under the lock, with the writer: how callers may write standard error
+ * themselves without ever blocking. O_NONBLOCK on standard error itself
+ * would change it for every process sharing it; a pipe, FIFO or terminal
+ * is opened again through /proc for a description of its own. */
+static void setup_direct(const struct stat *st_now)
+{
+	struct stat st;
+
+	if (log_state.direct_own)
+		close(log_state.direct_fd);
+	log_state.direct = D_NONE;
+	log_state.direct_fd = -1;
+	log_state.direct_own = 0;
+	if (st_now)
+		st = *st_now;
+	else if (fstat(STDERR_FILENO, &st))
+		return;
+	log_state.direct_dev = st.st_dev;
+	log_state.direct_ino = st.st_ino;
+	if (S_ISSOCK(st.st_mode)) {
+		log_state.direct = D_SOCK;
+	} else if (S_ISREG(st.st_mode)) {
+		log_state.direct_fd = STDERR_FILENO;
+		log_state.direct = D_FD;
+	} else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+		int fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (fd >= 0) {
+			log_state.direct_fd = fd;
+			log_state.direct_own = 1;
+			log_state.direct = D_FD;
+		}
+	}
+}
+
+/* Under the lock: write text now if it can go without waiting and nothing
+ * is queued or being written before it. Returns how many bytes went out;
+ * the rest must be queued. */
+static size_t write_direct(const char *text, size_t len)
+{
+	struct stat st;
+	ssize_t w;
+
+	if (log_state.head != log_state.tail || log_state.pending_drops || log_state.writer_busy)
+		return 0;
+	if (fstat(STDERR_FILENO, &st))
+		return 0;
+	if (st.st_dev != log_state.direct_dev || st.st_ino != log_state.direct_ino)
+		setup_direct(&st); /* standard error was replaced */
+	if (log_state.direct == D_NONE)
+		return 0;
+	do {
+		if (log_state.direct == D_SOCK)
+			w = send(STDERR_FILENO, text, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		else
+			w = write(log_state.direct_fd, text, len);
+	} while (w < 0 && errno == EINTR);
+	return w > 0 ? (size_t)w : 0;
+}
+
 /* Under the lock: start the writer with the first line. Every signal is
  * blocked in it, so that signals meant for the program (a signalfd) never
  * land there. */
@@ -310,6 +390,7 @@ static void start_writer(void)
 	pthread_cond_init(&log_state.idle, &ca);
 	pthread_condattr_destroy(&ca);
 
+	setup_direct(NULL);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int rc = pthread_create(&log_state.thread, NULL, writer_main, NULL);
@@ -374,6 +455,13 @@ void tb_vlog(int level, const char *fmt, va_list ap)
 		n = sizeof(line) - 2; /* truncated message */
 	/* stderr lines end with '\n', syslog ones with the '\0' syslog wants */
 	line[n++] = to_syslog ? '\0' : '\n';
+	if (log_state.state == W_RUNNING && !to_syslog) {
+		size_t done = write_direct(line, n);
+		if (done < n)
+			enqueue(level, to_syslog, line + done, n - done);
+		pthread_mutex_unlock(&log_state.lock);
+		return;
+	}
 	if (log_state.state != W_FAILED) {
 		enqueue(level, to_syslog, line, n);
 		pthread_mutex_unlock(&log_state.lock);
