@@ -379,10 +379,13 @@ void tb_tee_reap_all(struct tb_broker *b);
 void tb_tee_start_policy_timers(struct tb_broker *b);
 
 /* session.c */
-/* Start an exchange for req (conn NULL: the broker's own policy check);
- * NULL when it could not start (answer busy: nothing was started). */
-struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn,
-                                    struct tb_ua_request *req, struct tb_tee *tee);
+/* Start an exchange for req (conn NULL: the broker's own policy check).
+ * TB_OK: it is accepted and gets its final answer through the session
+ * (which may already have been given, and the session freed, when this
+ * returns: no pointer to it is handed out); otherwise nothing was started
+ * and the caller answers busy. */
+int tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn, struct tb_ua_request *req,
+                     struct tb_tee *tee);
 /* The exchange in flight that req may join (coalesce on, same TEE, op,
  * component and TAM hint; request-ta and policy-check only), or NULL. */
 struct tb_session *tb_session_find_flight(struct tb_broker *b, struct tb_tee *tee,

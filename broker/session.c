@@ -1194,12 +1194,12 @@ static void open_flight(struct tb_session *s)
 		       (unsigned long long)s->id, rc);
 }
 
-struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn,
-                                    struct tb_ua_request *req, struct tb_tee *tee)
+int tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn, struct tb_ua_request *req,
+                     struct tb_tee *tee)
 {
 	struct tb_session *s = calloc(1, sizeof(*s));
 	if (!s)
-		return NULL;
+		return TB_ERR_NOMEM;
 	s->b = b;
 	s->id = ++b->next_session_id;
 	s->tee = tee;
@@ -1237,13 +1237,13 @@ struct tb_session *tb_session_start(struct tb_broker *b, struct tb_ua_conn *conn
 		/* the caller answers busy; nothing was started */
 		s->answered = 1;
 		session_free(s);
-		return NULL;
+		return TB_ERR_TOOBIG;
 	}
 	open_flight(s);
 	/* "tee" follows once its call starts (tb_tee_pump) */
 	progress(s, "queued", tee->conf->name);
-	tb_tee_pump(tee);
-	return s;
+	tb_tee_pump(tee); /* may answer and free s */
+	return TB_OK;
 }
 
 /* ---- the fair queue in front of each TEE ------------------------------ */
@@ -1463,7 +1463,7 @@ static void policy_tick(lws_sorted_usec_list_t *sul)
 		/* one asked for by an app runs: it does the same */
 		tb_log(TB_LOG_INFO, "tee %s: a policy check is running; not starting another",
 		       t->conf->name);
-	else if (!tb_session_start(b, NULL, &req, t))
+	else if (tb_session_start(b, NULL, &req, t) != TB_OK)
 		tb_log(TB_LOG_WARN, "tee %s: periodic policy check could not start", t->conf->name);
 	lws_sul_schedule(b->ctx, 0, &t->policy_timer, policy_tick,
 	                 (lws_usec_t)t->conf->policy_check_interval_ms * LWS_US_PER_MS);

@@ -560,7 +560,7 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 			return;
 	}
 	b->counters.requests++;
-	if (!tb_session_start(b, c, req, tee)) {
+	if (tb_session_start(b, c, req, tee) != TB_OK) {
 		answer_busy(c, req->id, BUSY_RETRY_MS, "the TEE's queue is full");
 		pause_rx(c);
 	}
