@@ -26,6 +26,7 @@ INTEGRATION_TESTS = \
 	tests/integration/app_tam.sh \
 	tests/integration/tam_precheck.sh \
 	tests/integration/plugin_auth.sh \
-	tests/integration/plugin_hooks.sh
+	tests/integration/plugin_hooks.sh \
+	tests/integration/agentd.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/diag-norm.awk
