@@ -36,3 +36,12 @@ tests_unit_test_suit_SOURCES = tests/unit/test_suit.c
 tests_unit_test_suit_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_suit_LDADD = $(UNIT_LDADD)
 endif
+
+# The Agent protocol codec (teep-agentd and the agent driver)
+if ENABLE_UNIT_TESTS
+check_PROGRAMS += tests/unit/test_agentproto
+TESTS += tests/unit/test_agentproto
+tests_unit_test_agentproto_SOURCES = tests/unit/test_agentproto.c
+tests_unit_test_agentproto_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_agentproto_LDADD = $(UNIT_LDADD)
+endif
