@@ -511,5 +511,8 @@ int ad_serve(const struct ad_conf *c, const struct tb_driver *drv, struct ad_exe
 	}
 	free(sv.rbuf);
 	free(pfd);
+	close(sig_pipe[0]);
+	close(sig_pipe[1]);
+	sig_pipe[0] = sig_pipe[1] = -1;
 	return 0;
 }

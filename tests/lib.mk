@@ -45,3 +45,14 @@ tests_unit_test_agentproto_SOURCES = tests/unit/test_agentproto.c
 tests_unit_test_agentproto_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_agentproto_LDADD = $(UNIT_LDADD)
 endif
+
+# teep-agentd's server and executor against a hostile client, with a fake Agent
+if ENABLE_UNIT_TESTS
+check_PROGRAMS += tests/unit/test_agentd
+TESTS += tests/unit/test_agentd
+tests_unit_test_agentd_SOURCES = tests/unit/test_agentd.c agentd/server.c agentd/exec.c \
+	agentd/conf.c agentd/agentd.h
+tests_unit_test_agentd_CFLAGS = $(UNIT_CFLAGS) $(INIH_CFLAGS) $(PTHREAD_CFLAGS) \
+	-I$(top_srcdir)/agentd
+tests_unit_test_agentd_LDADD = $(UNIT_LDADD) $(INIH_LIBS) $(PTHREAD_LIBS)
+endif
