@@ -7,8 +7,12 @@
 # when it is still the shipped one.
 pkgsysconfdir = $(sysconfdir)/teep-broker
 EXTRA_DIST += conf/teep-broker.conf conf/teep-brokerd.service.in conf/sysusers.d/teep-broker.conf
+# teep-agentd runs in a confidential VM guest, not beside the broker: its
+# configuration and unit are examples for the guest's image
+exampledir = $(docdir)/examples
+dist_example_DATA = conf/teep-agentd.conf conf/teep-agentd.service
 dist_doc_DATA += README.md docs/ua-api.md docs/driver-abi.md docs/plugin-abi.md \
-	docs/defences.md docs/performance.md docs/teep-support.md
+	docs/defences.md docs/performance.md docs/teep-support.md docs/agent-protocol.md
 
 install-data-local: install-conf
 uninstall-local: uninstall-conf

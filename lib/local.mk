@@ -1,4 +1,5 @@
-# Shared code: CBOR, COSE, TEEP messages, SUIT, the app API codec, logging.
+# Shared code: CBOR, COSE, TEEP messages, SUIT, the app API codec, the Agent
+# protocol codec and its sockets, logging.
 noinst_LTLIBRARIES += libtbcommon.la
 libtbcommon_la_SOURCES = \
 	lib/cbor.c lib/tb_cbor.h \
@@ -7,6 +8,8 @@ libtbcommon_la_SOURCES = \
 	lib/teep.c lib/tb_teep.h \
 	lib/suit.c lib/tb_suit.h \
 	lib/uaproto.c lib/tb_uaproto.h \
+	lib/agentproto.c lib/tb_agentproto.h \
+	lib/agentsock.c lib/tb_agentsock.h \
 	lib/util.c lib/tb_util.h \
 	lib/log.c lib/tb_log.h
 libtbcommon_la_CFLAGS = $(AM_CFLAGS) $(CBOR_CFLAGS)

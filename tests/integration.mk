@@ -34,7 +34,8 @@ INTEGRATION_TESTS = \
 	tests/integration/bench_smoke.sh \
 	tests/integration/log_verbose.sh \
 	tests/integration/log_stall.sh \
-	tests/integration/final_answer.sh
+	tests/integration/final_answer.sh \
+	tests/integration/agentd.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/diag-norm.awk
 

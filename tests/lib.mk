@@ -42,3 +42,23 @@ tests_unit_test_log_SOURCES = tests/unit/test_log.c
 tests_unit_test_log_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_log_LDADD = $(UNIT_LDADD) $(PTHREAD_LIBS)
 endif
+
+# The Agent protocol codec (teep-agentd and the agent driver)
+if ENABLE_UNIT_TESTS
+check_PROGRAMS += tests/unit/test_agentproto
+TESTS += tests/unit/test_agentproto
+tests_unit_test_agentproto_SOURCES = tests/unit/test_agentproto.c
+tests_unit_test_agentproto_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_agentproto_LDADD = $(UNIT_LDADD)
+endif
+
+# teep-agentd's server and executor against a hostile client, with a fake Agent
+if ENABLE_UNIT_TESTS
+check_PROGRAMS += tests/unit/test_agentd
+TESTS += tests/unit/test_agentd
+tests_unit_test_agentd_SOURCES = tests/unit/test_agentd.c agentd/server.c agentd/exec.c \
+	agentd/conf.c agentd/agentd.h
+tests_unit_test_agentd_CFLAGS = $(UNIT_CFLAGS) $(INIH_CFLAGS) $(PTHREAD_CFLAGS) \
+	-I$(top_srcdir)/agentd
+tests_unit_test_agentd_LDADD = $(UNIT_LDADD) $(INIH_LIBS) $(PTHREAD_LIBS)
+endif

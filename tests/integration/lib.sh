@@ -14,6 +14,8 @@ BROKER_BIN="$top_builddir/teep-brokerd"
 UA="$top_builddir/teep-ua"
 BENCH="$top_builddir/bench/teep-bench"
 SIM_SO="$top_builddir/.libs/sim.so"
+AGENT_SO="$top_builddir/.libs/agent.so"
+AGENTD_BIN="$top_builddir/teep-agentd"
 
 # The Trusted Component of the draft's Appendix E examples
 TC_UUID=8d82573a-926d-4754-9353-32dc29997f74
@@ -107,11 +109,46 @@ start_tam() {
 	TAM_PORT=$(cat "$WORK/tam.port")
 }
 
+# sim_options TAM_URI: the software Agent's options, for the sim driver's
+# section and for teep-agentd's [agent] section
+sim_options() {
+	cat <<OPTS
+state_dir = $WORK/state
+agent_key = $WORK/state/agent.pem
+tam_key = ${SIM_TAM_KEYS:-$WORK/tam_pub.pem}
+tc_signer = $WORK/signer_pub.pem,$VECTORS/suit/appendixE_signer_public_key.pem
+tam_uri = ${SIM_TAM_URI:-$1}
+OPTS
+}
+
+# start_agentd ADDR TAM_URI [options...]: teep-agentd with the software
+# Agent of write_conf on ADDR (unix:PATH or vsock:CID:PORT), waits until it
+# listens; sets AGENTD_PID. Its log is $WORK/agentd.log (appended to).
+start_agentd() {
+	local addr=$1 uri=$2
+	shift 2
+	{ echo "[agentd]"; echo "log_level = info"; echo "[agent]"; sim_options "$uri"; } \
+		>"$WORK/agentd.conf"
+	local before
+	before=$(grep -c "listening on" "$WORK/agentd.log" 2>/dev/null)
+	"$AGENTD_BIN" -c "$WORK/agentd.conf" -l "$addr" "$@" >>"$WORK/agentd.log" 2>&1 &
+	AGENTD_PID=$!
+	PIDS="$PIDS $AGENTD_PID"
+	local n=200
+	while [ "$(grep -c "listening on" "$WORK/agentd.log" 2>/dev/null)" -le "${before:-0}" ]; do
+		kill -0 "$AGENTD_PID" 2>/dev/null || fail "teep-agentd exited"
+		n=$((n - 1))
+		[ $n -gt 0 ] || fail "teep-agentd did not start"
+		sleep 0.05
+	done
+}
+
 # write_conf TAM_URI [extra [tam] lines] : the broker configuration;
 # SIM_TAM_URI, if set, is the sim Agent's own tam_uri (else TAM_URI);
 # SIM_TAM_KEYS, if set, the sim Agent's tam_key list (else tam_pub.pem);
 # BROKER_EXTRA and LISTENER_EXTRA hold more [broker] and [listener] lines,
-# CONF_EXTRA more sections
+# CONF_EXTRA more sections; DRIVER_SECTION, if set, replaces the [driver:sim]
+# section
 write_conf() {
 	local uri=$1
 	shift
@@ -134,13 +171,9 @@ connect_timeout = 3s
 response_timeout = ${RESPONSE_TIMEOUT:-10s}
 $(printf '%s\n' "$@")
 
-[driver:sim]
+${DRIVER_SECTION:-[driver:sim]
 path = ${DRIVER_PATH:-$SIM_SO}
-state_dir = $WORK/state
-agent_key = $WORK/state/agent.pem
-tam_key = ${SIM_TAM_KEYS:-$WORK/tam_pub.pem}
-tc_signer = $WORK/signer_pub.pem,$VECTORS/suit/appendixE_signer_public_key.pem
-tam_uri = ${SIM_TAM_URI:-$uri}
+$(sim_options "$uri")}
 
 ${CONF_EXTRA:-}
 CONF
