@@ -17,7 +17,7 @@ PIDS=""
 INSTALLED=0
 
 purge() {
-	apt-get purge -y -q teep-broker teep-broker-tools teep-broker-dev >"$OUT/purge.log" 2>&1
+	apt-get purge -y -q teep-broker teep-broker-tools teep-broker-dev teep-agentd >"$OUT/purge.log" 2>&1
 }
 cleanup() {
 	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
@@ -57,7 +57,7 @@ mkdir -p "$B"
 	>"$OUT/dpkg-buildpackage.log" 2>&1 || fail "dpkg-buildpackage failed (see $OUT/dpkg-buildpackage.log): $(tail -n 5 "$OUT/dpkg-buildpackage.log")"
 debs=$(ls "$WORK"/build/teep-broker_"$VERSION"_*.deb "$WORK"/build/teep-broker-tools_"$VERSION"_*.deb \
 	"$WORK"/build/teep-broker-dev_"$VERSION"_*.deb 2>/dev/null)
-[ "$(echo "$debs" | wc -w)" = 3 ] || fail "expected three packages, got: $debs"
+[ "$(echo "$debs" | wc -w)" = 3 ] || fail "expected the three packages it installs, got: $debs"
 cp $debs "$OUT/"
 pass "dpkg-buildpackage -us -uc -b built teep-broker, teep-broker-tools, teep-broker-dev"
 
