@@ -36,6 +36,9 @@
 #include <strings.h>
 
 #define BUSY_RETRY_MS 1000
+/* A connection refused by a rate limit is not read for its retry-after, up
+ * to this. */
+#define REFUSED_PAUSE_MAX_MS 1000
 /* A banned app that does not read its last answers is cut off after this. */
 #define BAN_CLOSE_GRACE_S 5
 
@@ -269,9 +272,14 @@ static void answer_bad(struct tb_ua_conn *c, struct frame *f)
 	tb_def_score(b, &c->addr, f->weight, f->what);
 }
 
+static void pause_rx(struct tb_ua_conn *c, uint64_t ms);
+
 /* A frame a rate limit refuses: a request is answered "busy"; a frame that is
  * no request keeps its own error, since "busy" would invite the app to send
- * it again. */
+ * it again. Then nothing more is read from the connection until its
+ * retry-after has passed: an app that floods gets one refusal per
+ * retry-after, and its further frames wait in its own socket, neither
+ * decoded nor answered. */
 static void refuse(struct tb_ua_conn *c, struct frame *f, uint64_t retry_ms)
 {
 	if (f->bad)
@@ -279,6 +287,7 @@ static void refuse(struct tb_ua_conn *c, struct frame *f, uint64_t retry_ms)
 	else
 		answer_busy(c, f->req.id, retry_ms, "rate limited");
 	tb_def_score(c->b, &c->addr, c->b->conf.ban.weight_rate_limited, "rate limited");
+	pause_rx(c, retry_ms < REFUSED_PAUSE_MAX_MS ? retry_ms : REFUSED_PAUSE_MAX_MS);
 }
 
 static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage);
@@ -325,7 +334,7 @@ static void pause_end(lws_sorted_usec_list_t *sul)
 	resume_rx(c);
 }
 
-static void pause_rx(struct tb_ua_conn *c)
+static void pause_rx(struct tb_ua_conn *c, uint64_t ms)
 {
 	struct tb_pause *p;
 
@@ -338,7 +347,7 @@ static void pause_rx(struct tb_ua_conn *c)
 	c->paused = p;
 	lws_rx_flow_control(c->wsi, 0);
 	lws_sul_schedule(lws_get_context(c->wsi), 0, &p->sul, pause_end,
-	                 (lws_usec_t)BUSY_PAUSE_MS * LWS_US_PER_MS);
+	                 (lws_usec_t)ms * LWS_US_PER_MS);
 }
 
 static void pause_free(struct tb_ua_conn *c)
@@ -551,7 +560,7 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 	if (b->n_sessions >= b->conf.max_sessions) {
 		b->counters.busy_sessions++;
 		answer_busy(c, req->id, BUSY_RETRY_MS, "too many exchanges in progress");
-		pause_rx(c);
+		pause_rx(c, BUSY_PAUSE_MS);
 		return;
 	}
 	/* charged only now: a request refused above calls no TEE */
@@ -562,7 +571,7 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 	b->counters.requests++;
 	if (tb_session_start(b, c, req, tee) != TB_OK) {
 		answer_busy(c, req->id, BUSY_RETRY_MS, "the TEE's queue is full");
-		pause_rx(c);
+		pause_rx(c, BUSY_PAUSE_MS);
 	}
 }
 
