@@ -25,7 +25,13 @@
 # ratios to the floor measured in the same run.
 #
 # SIZE=tiny runs every scenario with a few requests and connections: a smoke
-# test (make check runs it), not a measurement.
+# test (make check runs it), not a measurement. N_REQ and CONNS, if set,
+# replace the size's request count and connection counts of the loop and
+# tee scenarios (e.g. N_REQ=5000 CONNS="1 64" on a busy machine).
+#
+# BROKER_DIR, if set, is another build directory whose teep-brokerd and sim
+# driver are measured (an older build, for a before/after comparison); the
+# clients, the TAM and the floor always come from the first.
 set -u
 top_builddir=$(cd "${1:?usage: suite.sh BUILD_DIR [SCENARIO...]}" && pwd)
 shift
@@ -39,11 +45,20 @@ for p in "$LOAD" "$ECHO_BIN" "$BENCH"; do
 done
 SCENARIOS=${*:-loop tee lowrate install idle big flood}
 SIZE=${SIZE:-full}
+N_REQ_ENV=${N_REQ:-}
+CONNS_ENV=${CONNS:-}
 if [ "$SIZE" = tiny ]; then
 	N_REQ=200 CONNS="1 8" N_LOW=20 LOW_RATE=50 N_INSTALL=10 IDLE="50" BIG=$((256 * 1024))
 else
 	N_REQ=20000 CONNS="1 64 1000" N_LOW=500 LOW_RATE=50 N_INSTALL=300 IDLE="10000 20000"
 	BIG=$((16 * 1024 * 1024))
+fi
+N_REQ=${N_REQ_ENV:-$N_REQ}
+CONNS=${CONNS_ENV:-$CONNS}
+if [ -n "${BROKER_DIR:-}" ]; then
+	BROKER_BIN="$BROKER_DIR/teep-brokerd"
+	DRIVER_PATH="$BROKER_DIR/.libs/sim.so"
+	export DRIVER_PATH
 fi
 RESULTS=$WORK/results
 : >"$RESULTS"

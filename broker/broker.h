@@ -313,6 +313,7 @@ struct tb_session {
 	uint64_t started_ms;
 	enum tb_teep_type last_agent_type;
 	int saw_update;
+	int tam_connected; /* "tam-connect" went out: the exchange ends with "end" */
 	unsigned policy_rounds;
 	int tam_refused;           /* the Agent named a TAM URI that is not allowed */
 	enum tb_precheck precheck; /* why the TAM's answer failed the pre-check */

@@ -112,8 +112,13 @@ static const struct conf_enum limit_applies[] = {
 };
 
 static const struct conf_enum limit_keys[] = {
-    {"address", TB_LIMIT_KEY_ADDRESS}, {"app", TB_LIMIT_KEY_APP}, {"tee", TB_LIMIT_KEY_TEE},
-    {"tam", TB_LIMIT_KEY_TAM},         {"all", TB_LIMIT_KEY_ALL}, {NULL, 0},
+    {"address", TB_LIMIT_KEY_ADDRESS},
+    {"app", TB_LIMIT_KEY_APP},
+    {"tee", TB_LIMIT_KEY_TEE},
+    {"tam", TB_LIMIT_KEY_TAM},
+    {"all", TB_LIMIT_KEY_ALL},
+    {"connection", TB_LIMIT_KEY_CONNECTION},
+    {NULL, 0},
 };
 
 /* CT_ENUM stores through an int. */

@@ -110,7 +110,8 @@ enum tb_limit_key {
 	TB_LIMIT_KEY_APP,         /* "app": the identity a plugin gave, else the address */
 	TB_LIMIT_KEY_TEE,         /* "tee": one bucket per TEE (tee-calls only) */
 	TB_LIMIT_KEY_TAM,         /* "tam": one bucket per [tam] section (tee-calls only) */
-	TB_LIMIT_KEY_ALL          /* "all": one bucket for the whole broker */
+	TB_LIMIT_KEY_ALL,         /* "all": one bucket for the whole broker */
+	TB_LIMIT_KEY_CONNECTION   /* "connection": one bucket per app connection */
 };
 
 /* [limit:NAME]: one rate-limiting zone (docs/defences.md), nginx limit_req

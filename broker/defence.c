@@ -351,6 +351,13 @@ static size_t zone_key(const struct tb_conf_limit *l, const struct tb_ua_conn *c
 	case TB_LIMIT_KEY_ALL:
 		key[0] = 4;
 		return 1;
+	case TB_LIMIT_KEY_CONNECTION:
+		/* connection ids are never reused: a closed connection's
+		 * bucket drains and is evicted like any other */
+		key[0] = 5;
+		for (int i = 0; i < 8; i++)
+			key[1 + i] = (uint8_t)(c->id >> (8 * i));
+		return 9;
 	default:
 		break;
 	}

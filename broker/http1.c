@@ -108,6 +108,12 @@ static enum tb_http1_result append(struct tb_http1_response *r, const uint8_t *p
 		return fail(r, TB_HTTP1_TOO_LARGE, "body larger than allowed");
 	if (r->body_len + n > r->body_cap) {
 		uint64_t ncap = r->body_cap ? r->body_cap : 4096;
+		/* a body of known length gets its buffer once, at its size
+		 * (Content-Length was checked against max_body before any of
+		 * it was read; pages it does not fill are not touched); a
+		 * chunked or close-delimited one doubles */
+		if (r->state == TB_HTTP1_BODY_LENGTH && r->content_length > 0)
+			ncap = (uint64_t)r->content_length;
 		while (ncap < r->body_len + n)
 			ncap *= 2;
 		if (ncap > r->max_body)

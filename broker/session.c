@@ -67,6 +67,15 @@ static void progress(struct tb_session *s, const char *step, const char *detail)
 		progress_to(w, step, detail);
 }
 
+/* "end" closes an exchange with a TAM. A request the Agent answered without
+ * one (nothing to do, a failed TEE call, a TAM it may not contact) has no
+ * exchange to close: its final answer follows its "tee" step directly. */
+static void progress_end(struct tb_session *s)
+{
+	if (s->tam_connected)
+		progress(s, "end", NULL);
+}
+
 /* Nobody may join the session any more. */
 static void close_flight(struct tb_session *s)
 {
@@ -400,12 +409,12 @@ static void finish_ok(struct tb_session *s)
 			if (start_agent_call(s) == TB_OK)
 				return;
 		}
-		progress(s, "end", NULL);
+		progress_end(s);
 		answer_done(s, "completed", NULL);
 		break;
 	case TB_UA_OP_REQUEST_TA:
 	case TB_UA_OP_UNREQUEST_TA:
-		progress(s, "end", NULL);
+		progress_end(s);
 		if (s->last_agent_type == TB_TEEP_ERROR) {
 			answer_error(s, TB_UA_E_AGENT_ERROR,
 			             "the Agent answered the TAM with a TEEP Error");
@@ -517,7 +526,7 @@ static void finish(struct tb_session *s)
 			code = TB_UA_E_TEE;
 			snprintf(reason, sizeof(reason), "the TEE driver call failed");
 		}
-		progress(s, "end", NULL);
+		progress_end(s);
 		answer_error(s, code, reason);
 	}
 	s->finished = 1;
@@ -636,6 +645,7 @@ void tb_session_call_done(struct tb_call *c)
 				a = refuse_agent_uri(s);
 				break;
 			}
+			s->tam_connected = 1;
 			progress(s, "tam-connect", s->uri);
 		}
 		a = tamsm_agent_started(&s->sm, ok, ok && s->uri);

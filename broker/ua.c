@@ -2,8 +2,8 @@
  * The app side: websocket connections speaking "teep-broker.v1"
  * (docs/ua-api.md). Frames are reassembled up to max_message_size, decoded,
  * and turned into sessions, or join an identical session in flight
- * (session.c); answers are queued per connection and written one per
- * WRITEABLE callback.
+ * (session.c); answers are queued per connection, and those ready
+ * together are written in one WRITEABLE callback (write_answers()).
  *
  * Bounds: a connection holds at most max_requests_per_connection requests in
  * flight and max_queued_answers progress events waiting to be written.
@@ -36,6 +36,9 @@
 #include <strings.h>
 
 #define BUSY_RETRY_MS 1000
+/* A connection refused by a rate limit is not read for its retry-after, up
+ * to this. */
+#define REFUSED_PAUSE_MAX_MS 1000
 /* A banned app that does not read its last answers is cut off after this. */
 #define BAN_CLOSE_GRACE_S 5
 
@@ -269,9 +272,14 @@ static void answer_bad(struct tb_ua_conn *c, struct frame *f)
 	tb_def_score(b, &c->addr, f->weight, f->what);
 }
 
+static void pause_rx(struct tb_ua_conn *c, uint64_t ms);
+
 /* A frame a rate limit refuses: a request is answered "busy"; a frame that is
  * no request keeps its own error, since "busy" would invite the app to send
- * it again. */
+ * it again. Then nothing more is read from the connection until its
+ * retry-after has passed: an app that floods gets one refusal per
+ * retry-after, and its further frames wait in its own socket, neither
+ * decoded nor answered. */
 static void refuse(struct tb_ua_conn *c, struct frame *f, uint64_t retry_ms)
 {
 	if (f->bad)
@@ -279,6 +287,7 @@ static void refuse(struct tb_ua_conn *c, struct frame *f, uint64_t retry_ms)
 	else
 		answer_busy(c, f->req.id, retry_ms, "rate limited");
 	tb_def_score(c->b, &c->addr, c->b->conf.ban.weight_rate_limited, "rate limited");
+	pause_rx(c, retry_ms < REFUSED_PAUSE_MAX_MS ? retry_ms : REFUSED_PAUSE_MAX_MS);
 }
 
 static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage);
@@ -325,7 +334,7 @@ static void pause_end(lws_sorted_usec_list_t *sul)
 	resume_rx(c);
 }
 
-static void pause_rx(struct tb_ua_conn *c)
+static void pause_rx(struct tb_ua_conn *c, uint64_t ms)
 {
 	struct tb_pause *p;
 
@@ -338,7 +347,7 @@ static void pause_rx(struct tb_ua_conn *c)
 	c->paused = p;
 	lws_rx_flow_control(c->wsi, 0);
 	lws_sul_schedule(lws_get_context(c->wsi), 0, &p->sul, pause_end,
-	                 (lws_usec_t)BUSY_PAUSE_MS * LWS_US_PER_MS);
+	                 (lws_usec_t)ms * LWS_US_PER_MS);
 }
 
 static void pause_free(struct tb_ua_conn *c)
@@ -551,7 +560,7 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 	if (b->n_sessions >= b->conf.max_sessions) {
 		b->counters.busy_sessions++;
 		answer_busy(c, req->id, BUSY_RETRY_MS, "too many exchanges in progress");
-		pause_rx(c);
+		pause_rx(c, BUSY_PAUSE_MS);
 		return;
 	}
 	/* charged only now: a request refused above calls no TEE */
@@ -562,7 +571,7 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 	b->counters.requests++;
 	if (tb_session_start(b, c, req, tee) != TB_OK) {
 		answer_busy(c, req->id, BUSY_RETRY_MS, "the TEE's queue is full");
-		pause_rx(c);
+		pause_rx(c, BUSY_PAUSE_MS);
 	}
 }
 
@@ -843,22 +852,85 @@ static void closed(struct tb_broker *b, struct tb_ua_conn *c)
 	tb_broker_maybe_exit(b);
 }
 
+/* Answers queued together go out in one write of at most TX_BATCH bytes. */
+#define TX_BATCH    4096
+#define WS_HEAD_MAX 10
+
+/* The head of a whole websocket frame from the server: FIN, binary,
+ * unmasked (RFC 6455 section 5.2). Returns its length. */
+static size_t ws_head(uint8_t *h, size_t len)
+{
+	h[0] = 0x82;
+	if (len < 126) {
+		h[1] = (uint8_t)len;
+		return 2;
+	}
+	if (len < 65536) {
+		h[1] = 126;
+		h[2] = (uint8_t)(len >> 8);
+		h[3] = (uint8_t)len;
+		return 4;
+	}
+	h[1] = 127;
+	for (int i = 0; i < 8; i++)
+		h[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+	return 10;
+}
+
+static void tx_done(struct tb_broker *b, struct tb_ua_conn *c)
+{
+	struct tb_answer *a = c->tx_head;
+
+	c->tx_head = a->next;
+	if (!c->tx_head)
+		c->tx_tail = NULL;
+	c->tx_count--;
+	free(a);
+	if (c->tx_throttled && c->tx_count <= b->conf.listener.max_queued_answers / 2) {
+		c->tx_throttled = 0;
+		resume_rx(c);
+	}
+}
+
+/*
+ * lws takes one websocket frame per lws_write(), and a frame per WRITEABLE
+ * callback costs a poll round and a send() each. So the answers that are
+ * ready together (a request's last progress steps and its final answer)
+ * are laid end to end as whole frames in one buffer and written raw, in
+ * one send(). The broker negotiates no extension, so its frames are
+ * exactly these bytes; lws keeps what the socket does not take at once
+ * and sends it before anything else. An answer that does not fit beside
+ * another goes out alone, as a frame of its own.
+ */
+static int write_answers(struct tb_broker *b, struct tb_ua_conn *c, struct lws *wsi)
+{
+	struct tb_answer *a = c->tx_head;
+
+	if (!a->next || a->len + a->next->len + 2 * WS_HEAD_MAX > TX_BATCH) {
+		if (lws_write(wsi, a->buf + LWS_PRE, a->len, LWS_WRITE_BINARY) < (int)a->len)
+			return -1;
+		tx_done(b, c);
+		return 0;
+	}
+	uint8_t batch[LWS_PRE + TX_BATCH], *p = batch + LWS_PRE;
+	size_t used = 0, n = 0;
+	for (; a && used + a->len + WS_HEAD_MAX <= TX_BATCH; a = a->next, n++) {
+		used += ws_head(p + used, a->len);
+		memcpy(p + used, a->buf + LWS_PRE, a->len);
+		used += a->len;
+	}
+	if (lws_write(wsi, p, used, LWS_WRITE_RAW) < (int)used)
+		return -1;
+	while (n--)
+		tx_done(b, c);
+	return 0;
+}
+
 static int writeable(struct tb_broker *b, struct tb_ua_conn *c, struct lws *wsi)
 {
 	if (c->tx_head) {
-		struct tb_answer *a = c->tx_head;
-		int n = lws_write(wsi, a->buf + LWS_PRE, a->len, LWS_WRITE_BINARY);
-		if (n < (int)a->len)
+		if (write_answers(b, c, wsi))
 			return -1;
-		c->tx_head = a->next;
-		if (!c->tx_head)
-			c->tx_tail = NULL;
-		c->tx_count--;
-		free(a);
-		if (c->tx_throttled && c->tx_count <= b->conf.listener.max_queued_answers / 2) {
-			c->tx_throttled = 0;
-			resume_rx(c);
-		}
 		if (c->tx_head || c->ban_closing)
 			lws_callback_on_writable(wsi);
 		else
@@ -939,6 +1011,9 @@ const struct lws_protocols tb_ua_protocol = {
      * whole life: keep it small, requests are far smaller and larger
      * frames simply arrive in several pieces */
     .rx_buffer_size = 512,
+    /* lws cuts every send() to this size (to rx_buffer_size when 0): a
+     * batch of answers, or one large answer, goes out in one send() */
+    .tx_packet_size = TX_BATCH,
 };
 
 size_t tb_ua_pending_tx(struct tb_broker *b)

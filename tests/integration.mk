@@ -17,6 +17,7 @@ INTEGRATION_TESTS = \
 	tests/integration/defence_conns.sh \
 	tests/integration/defence_origin.sh \
 	tests/integration/defence_ratelimit.sh \
+	tests/integration/defence_shipped.sh \
 	tests/integration/defence_fairq.sh \
 	tests/integration/defence_global_limit.sh \
 	tests/integration/defence_slow.sh \

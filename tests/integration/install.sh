@@ -21,7 +21,10 @@ grep -q "Success" "$WORK/tam.log" || fail "TAM did not see a Success"
 # asking again changes nothing
 ua request-ta "$TC_UUID" || fail "second request-ta exited $?"
 grep -q "done: no-change" "$WORK/ua.out" || fail "second request not no-change: $(cat "$WORK/ua.out")"
-pass "second request: no-change"
+# no exchange with a TAM, so no "end" step: queued, tee, then the answer
+steps=$(sed -n 's/^.*progress \([a-z-]*\).*$/\1/p' "$WORK/ua.out" | tr '\n' ' ')
+[ "$steps" = "queued tee " ] || fail "second request: steps '$steps', not 'queued tee ': $(cat "$WORK/ua.out")"
+pass "second request: no-change, steps queued and tee only"
 
 ua unrequest-ta "$TC_UUID" || fail "unrequest-ta exited $?: $(cat "$WORK/ua.out")"
 grep -q "done: removed" "$WORK/ua.out" || fail "no 'done: removed': $(cat "$WORK/ua.out")"

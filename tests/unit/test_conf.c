@@ -95,6 +95,20 @@ static void conf__shipped_file__parses_into_a_working_setup(void **state)
 	assert_string_equal(opt(&conf.drivers[0], "tam_key"), "/etc/teep-broker/tam_pub.pem");
 	assert_string_equal(opt(&conf.drivers[0], "tc_signer"), "/etc/teep-broker/tc-signer.pem");
 	assert_string_equal(opt(&conf.drivers[0], "tam_uri"), "http://127.0.0.1:8480/tam");
+	/* The shipped rate limits: per connection, frames and TEE calls. */
+	assert_int_equal(conf.n_limits, 2);
+	assert_string_equal(conf.limits[0].name, "connection-frames");
+	assert_int_equal(conf.limits[0].applies_to, TB_LIMIT_MESSAGES);
+	assert_int_equal(conf.limits[0].key, TB_LIMIT_KEY_CONNECTION);
+	assert_int_equal(conf.limits[0].rate_milli, 100000);
+	assert_int_equal(conf.limits[0].burst, 200);
+	assert_true(conf.limits[0].nodelay);
+	assert_string_equal(conf.limits[1].name, "connection-calls");
+	assert_int_equal(conf.limits[1].applies_to, TB_LIMIT_TEE_CALLS);
+	assert_int_equal(conf.limits[1].key, TB_LIMIT_KEY_CONNECTION);
+	assert_int_equal(conf.limits[1].rate_milli, 20000);
+	assert_int_equal(conf.limits[1].burst, 40);
+	assert_true(conf.limits[1].nodelay);
 	/* Everything else is commented out: the defaults hold. */
 	assert_int_equal(conf.listener.port, 8470);
 	assert_string_equal(conf.listener.address, "127.0.0.1");
@@ -153,7 +167,7 @@ static void conf__shipped_file_uncommented__parses_with_the_same_values(void **s
 	assert_int_equal(all.drivers[0].policy_check_interval_ms,
 	                 def.drivers[0].policy_check_interval_ms);
 	assert_int_equal(all.listener.max_connections_per_ip, def.listener.max_connections_per_ip);
-	assert_int_equal(all.n_limits, 0); /* the examples are not key lines */
+	assert_int_equal(all.n_limits, 2); /* the shipped zones; the examples are not key lines */
 	assert_int_equal(all.ban.enabled, def.ban.enabled);
 	assert_int_equal(all.ban.threshold, def.ban.threshold);
 	assert_int_equal(all.ban.half_life_ms, def.ban.half_life_ms);

@@ -286,6 +286,39 @@ static void http1__request_head__injection_refused(void **state)
 	assert_int_equal(tb_http1_request_head(out, 20, "/", "h", 80, 0, "a/b", 0), -1);
 }
 
+/* A body with Content-Length is read into one buffer of exactly its size,
+ * allocated once, however it arrives (not max_body, not a doubling). */
+static void http1__body_of_known_length__one_buffer_of_its_size(void **state)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 900\r\n\r\n";
+	struct tb_http1_response r;
+	uint8_t body[900];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = (uint8_t)i;
+	for (int step = 1; step <= 300; step *= 300) {
+		tb_http1_response_init(&r, MAX_HEAD, MAX_BODY);
+		assert_int_equal(
+		    tb_http1_response_feed(&r, (const uint8_t *)head, sizeof(head) - 1),
+		    TB_HTTP1_MORE);
+		enum tb_http1_result res = TB_HTTP1_MORE;
+		uint8_t *first = NULL;
+		for (size_t off = 0; off < sizeof(body); off += (size_t)step) {
+			res = tb_http1_response_feed(&r, body + off, (size_t)step);
+			if (!first)
+				first = r.body;
+			/* allocated once: the buffer never moves */
+			assert_ptr_equal(r.body, first);
+			assert_int_equal(r.body_cap, sizeof(body));
+		}
+		assert_int_equal(res, TB_HTTP1_COMPLETE);
+		assert_int_equal(r.body_len, sizeof(body));
+		assert_memory_equal(r.body, body, sizeof(body));
+		tb_http1_response_free(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +327,7 @@ int main(void)
 	    cmocka_unit_test(http1__errors__described_precisely),
 	    cmocka_unit_test(http1__unclean_close__truncates_a_close_delimited_body),
 	    cmocka_unit_test(http1__body_over_the_cap_without_length__refused),
+	    cmocka_unit_test(http1__body_of_known_length__one_buffer_of_its_size),
 	    cmocka_unit_test(http1__long_line_or_head__refused),
 	    cmocka_unit_test(http1__request_head__exact_bytes),
 	    cmocka_unit_test(http1__request_head__host_forms),
