@@ -274,6 +274,10 @@ static int create_context(struct tb_broker *b)
 	info.timeout_secs = (unsigned)((l->handshake_timeout_ms + 999) / 1000);
 	info.connect_timeout_secs = 0;
 	info.fd_limit_per_thread = want;
+	/* the loop's one read buffer: raw reads of TAM answers take up to this
+	 * much per recv() (lws' default, 4 KiB, made a 16 MiB answer 4096
+	 * reads); one buffer for the whole loop, not one per connection */
+	info.pt_serv_buf_size = 64 * 1024;
 	b->ctx = lws_create_context(&info);
 	if (!b->ctx)
 		return -1;
