@@ -21,3 +21,4 @@ optee_la_SOURCES = drivers/optee/optee.c drivers/optee/teec.c drivers/optee/teec
 optee_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 optee_la_LDFLAGS = $(MODULE_LDFLAGS) -export-symbols-regex '^tb_driver_entry$$'
 optee_la_LIBADD = libtbcommon.la $(CBOR_LIBS) $(MBEDTLS_LIBS)
+dist_doc_DATA += docs/optee-driver.md
