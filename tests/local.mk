@@ -15,6 +15,7 @@ include tests/lib.mk
 include tests/ua.mk
 include tests/tam.mk
 include tests/sim.mk
+include tests/optee.mk
 include tests/broker.mk
 include tests/plugins.mk
 include tests/dos.mk
