@@ -1,6 +1,7 @@
 # Integration tests: the real programs on loopback (see tests/integration/lib.sh)
 INTEGRATION_TESTS = \
 	tests/integration/startup.sh \
+	tests/integration/check_config.sh \
 	tests/integration/install.sh \
 	tests/integration/vector.sh \
 	tests/integration/vectors_diag.sh \
