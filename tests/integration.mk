@@ -2,6 +2,7 @@
 INTEGRATION_TESTS = \
 	tests/integration/startup.sh \
 	tests/integration/check_config.sh \
+	tests/integration/privdrop.sh \
 	tests/integration/install.sh \
 	tests/integration/vector.sh \
 	tests/integration/vectors_diag.sh \
