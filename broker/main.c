@@ -8,6 +8,7 @@
 #include "config.h"
 #include "broker.h"
 #include "checkconf.h"
+#include "notify.h"
 #include "privdrop.h"
 #include "tb_log.h"
 #include "tb_util.h"
@@ -25,9 +26,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #define DEFAULT_CONF SYSCONFDIR "/teep-broker/teep-broker.conf"
 
@@ -111,13 +109,10 @@ static void begin_stop(struct tb_broker *b, const char *why)
 	tb_ua_stopping(b);
 	tb_apptam_stopping(b);
 	tb_session_stopping(b);
-#ifdef HAVE_SYSTEMD
 	/* the service manager waits as long as the shutdown may take (its
 	 * TimeoutStopSec may be shorter), with room for the drivers' fini() */
-	sd_notifyf(0, "STOPPING=1\nEXTEND_TIMEOUT_USEC=%llu",
-	           (unsigned long long)(b->conf.shutdown_grace_ms + TB_STOP_MARGIN_MS + 5000) *
-	               1000ull);
-#endif
+	tb_notify_stopping(b->notify,
+	                   (b->conf.shutdown_grace_ms + TB_STOP_MARGIN_MS + 5000) * 1000ull);
 	lws_sul_schedule(b->ctx, 0, &b->stop_timer, stop_timeout,
 	                 (lws_usec_t)b->conf.shutdown_grace_ms * LWS_US_PER_MS);
 	tb_broker_maybe_exit(b);
@@ -485,6 +480,7 @@ int main(int argc, char **argv)
 		rc = EXIT_CONFIG;
 		goto out;
 	}
+	b->notify = tb_notify_new();
 	if (setup_signals(b)) {
 		tb_log(TB_LOG_ERR, "cannot set up signal handling: %s", strerror(errno));
 		rc = EXIT_FAIL;
@@ -575,9 +571,7 @@ int main(int argc, char **argv)
 	tb_tee_start_policy_timers(b);
 	tb_log(TB_LOG_NOTICE, "teep-brokerd %s listening on %s port %d (%zu TEE(s))",
 	       PACKAGE_VERSION, b->conf.listener.address, b->listen_port, b->n_tees);
-#ifdef HAVE_SYSTEMD
-	sd_notify(0, "READY=1");
-#endif
+	tb_notify_ready(b->notify, b);
 
 	while (!b->exit_loop && lws_service(b->ctx, 0) >= 0)
 		;
@@ -599,6 +593,8 @@ out:;
 			tb_worker_set_wake(&b->tees[i].worker, NULL);
 		if (b->resolver)
 			tb_resolver_set_loop(b->resolver, NULL);
+		tb_notify_free(b->notify); /* its timer is the loop's */
+		b->notify = NULL;
 		lws_context_destroy(b->ctx);
 		b->ctx = NULL;
 	}
@@ -620,6 +616,7 @@ out:;
 	tb_def_teardown(b);
 	if (pid_written)
 		unlink(b->conf.pid_file); /* only ours: not another instance's */
+	tb_notify_free(b->notify);
 	if (b->sig_fd >= 0)
 		close(b->sig_fd);
 	tb_conf_free(&b->conf);
