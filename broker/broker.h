@@ -358,6 +358,7 @@ struct tb_broker {
 	int exit_loop;
 	lws_sorted_usec_list_t stop_timer;
 	int listen_port;
+	struct tb_notify *notify; /* the service manager's, or NULL (notify.h) */
 };
 
 /* tee.c */

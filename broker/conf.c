@@ -37,6 +37,9 @@
 #ifndef PKGLIBDIR
 #define PKGLIBDIR "/usr/lib/teep-broker"
 #endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
 
 #define CONF_FILE_MAX (1024 * 1024) /* no sane configuration is larger */
 #define CONF_NAME_MAX 64            /* [tam:NAME], [driver:NAME]: a TEE name */
@@ -156,6 +159,9 @@ static const struct conf_cmd conf_cmds[] = {
     B("max_sessions", CT_UINT, max_sessions, 1, 1000000, "256"),
     B("coalesce", CT_BOOL, coalesce, 0, 1, "yes"),
     B("max_waiters", CT_UINT, max_waiters, 1, 65536, "64"),
+    B("state_dir", CT_STRING, state_dir, 1, CONF_PATH_MAX, LOCALSTATEDIR "/lib/teep-broker"),
+    B("user", CT_STRING, user, 1, 64, NULL),
+    B("group", CT_STRING, group, 1, 64, NULL),
 
     L("address", CT_STRING, address, 1, 255, "127.0.0.1"),
     L("port", CT_INT, port, 0, 65535, "8470"),
@@ -1230,7 +1236,38 @@ static void check_sections(struct parser *p)
 	}
 	if (c->n_drivers == 0)
 		conf_error(p, 0, "no [driver:NAME] section: the broker needs at least one TEE");
+	if (c->group && !c->user)
+		conf_error(p, key_line(&p->seen_broker, SECT_BROKER, "group", p->broker_line),
+		           "[broker] group is set without user");
 	check_limits_and_ban(p);
+}
+
+/* Where the sections and the keys naming files were, for the messages of
+ * checks made after reading (checkconf.c). */
+static void record_lines(struct parser *p)
+{
+	struct tb_conf *c = p->conf;
+
+	c->lines.pid_file = key_line(&p->seen_broker, SECT_BROKER, "pid_file", 0);
+	c->lines.state_dir = key_line(&p->seen_broker, SECT_BROKER, "state_dir", 0);
+	c->lines.user = key_line(&p->seen_broker, SECT_BROKER, "user", 0);
+	c->lines.group = key_line(&p->seen_broker, SECT_BROKER, "group", 0);
+	c->lines.port_file = key_line(&p->seen_listener, SECT_LISTENER, "port_file", 0);
+	for (size_t i = 0; i < c->n_tams && i < TB_CONF_MAX_TAMS; i++) {
+		c->tams[i].line = p->tam_line[i];
+		c->tams[i].ca_file_line = key_line(&p->seen_tam[i], SECT_TAM, "ca_file", 0);
+		c->tams[i].trust_anchor_line =
+		    key_line(&p->seen_tam[i], SECT_TAM, "trust_anchor", 0);
+	}
+	for (size_t i = 0; i < c->n_drivers && i < TB_CONF_MAX_DRIVERS; i++)
+		c->drivers[i].line = p->driver_line[i];
+	for (size_t i = 0; i < c->n_plugins && i < TB_CONF_MAX_PLUGINS; i++)
+		c->plugins[i].line = p->plugin_line[i];
+	for (size_t i = 0; i < c->n_app_tams && i < TB_CONF_MAX_APP_TAMS; i++) {
+		c->app_tams[i].line = p->app_tam_line[i];
+		c->app_tams[i].key_line =
+		    key_line(&p->seen_app_tam[i], SECT_APP_TAM, "key", p->app_tam_line[i]);
+	}
 }
 
 /* Errors in line order; those about the file as a whole (line 0) last. */
@@ -1276,8 +1313,10 @@ static int parse_text(const char *text, size_t len, struct tb_conf *conf,
 		p->nomem = 1;
 	else if (r > 0 && !error_on_line(p, r) && !p->nomem)
 		conf_error(p, r, "syntax error");
-	if (!p->nomem)
+	if (!p->nomem) {
 		check_sections(p);
+		record_lines(p);
+	}
 
 	if (p->nomem)
 		rc = TB_ERR_NOMEM;
@@ -1312,7 +1351,8 @@ static int load_text(const char *text, size_t len, struct tb_conf *conf, struct 
 	if (n_errs)
 		*n_errs = 0;
 	tb_conf_defaults(conf);
-	if (!conf->driver_dir || !conf->plugin_dir || !conf->listener.address || !conf->ban.allow)
+	if (!conf->driver_dir || !conf->plugin_dir || !conf->state_dir || !conf->listener.address ||
+	    !conf->ban.allow)
 		rc = TB_ERR_NOMEM;
 	else
 		rc = parse_text(text, len, conf, errs, n_errs);
@@ -1398,6 +1438,9 @@ void tb_conf_free(struct tb_conf *conf)
 	free(conf->pid_file);
 	free(conf->driver_dir);
 	free(conf->plugin_dir);
+	free(conf->state_dir);
+	free(conf->user);
+	free(conf->group);
 	free(conf->listener.address);
 	free(conf->listener.port_file);
 	free(conf->listener.allow_origins);

@@ -62,6 +62,9 @@ struct tb_conf_tam {
 	                                 sees them (precheck.c); default no */
 	char *trust_anchor;           /* the TAM's public key (PEM) for precheck;
 	                                 required with precheck = yes */
+	int line;                     /* of its section header, for messages */
+	int ca_file_line;             /* of those keys (0: not in the file) */
+	int trust_anchor_line;
 };
 
 /* [driver:NAME] */
@@ -76,6 +79,7 @@ struct tb_conf_driver {
 	uint64_t policy_check_interval_ms; /* 0 = off; default 0 */
 	struct tb_conf_kv opts[TB_CONF_MAX_OPTS]; /* every other key */
 	size_t n_opts;
+	int line; /* of its section header, for messages */
 };
 
 /* [plugin:NAME] */
@@ -85,6 +89,7 @@ struct tb_conf_plugin {
 	                                             the plugin directory */
 	struct tb_conf_kv opts[TB_CONF_MAX_OPTS]; /* every other key, passed to init() */
 	size_t n_opts;
+	int line; /* of its section header, for messages */
 };
 
 /* [app-tam:IDENTITY]: an app identity (given by a plugin) that may act as
@@ -96,6 +101,8 @@ struct tb_conf_app_tam {
 	enum tb_numbering numbering; /* of its messages; default draft-26 */
 	uint32_t max_messages;       /* tam-messages per tam-session; default 16 */
 	uint64_t idle_timeout_ms;    /* a tam-session without a message ends; default 30s */
+	int line;                    /* of its section header, for messages */
+	int key_line;                /* of its key */
 };
 
 /* What a [limit:NAME] zone counts. */
@@ -181,6 +188,14 @@ struct tb_conf {
 	uint32_t max_sessions;      /* all TAM exchanges; default 256 */
 	int coalesce;               /* identical requests share one exchange; default yes */
 	uint32_t max_waiters;       /* requests sharing one exchange; default 64 */
+	char *state_dir;            /* the drivers' state root, created and given to
+	                               user when the broker drops root (privdrop.c);
+	                               default LOCALSTATEDIR "/lib/teep-broker" */
+	char *user;                 /* started as root: run as this user; NULL: stay */
+	char *group;                /* and this group; NULL: the user's own */
+	struct {                    /* where some keys were set (0: not in the file) */
+		int pid_file, port_file, state_dir, user, group;
+	} lines;
 
 	struct tb_conf_listener listener;
 	struct tb_conf_tam tams[TB_CONF_MAX_TAMS];

@@ -22,6 +22,9 @@ teep_brokerd_SOURCES = \
 	broker/fairq.c broker/fairq.h \
 	broker/precheck.c broker/precheck.h \
 	broker/apptam.c broker/apptam.h \
+	broker/checkconf.c broker/checkconf.h \
+	broker/privdrop.c broker/privdrop.h \
+	broker/notify.c broker/notify.h \
 	$(LWS_LOG_SRC)
 teep_brokerd_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(LWS_CFLAGS) $(CBOR_CFLAGS) $(INIH_CFLAGS) $(SYSTEMD_CFLAGS)
 teep_brokerd_LDADD = libtbcommon.la $(OPENSSL_LIBS) $(LWS_LIBS) $(INIH_LIBS) $(SYSTEMD_LIBS) $(PTHREAD_LIBS) $(LIBS)

@@ -7,6 +7,9 @@
  */
 #include "config.h"
 #include "broker.h"
+#include "checkconf.h"
+#include "notify.h"
+#include "privdrop.h"
 #include "tb_log.h"
 #include "tb_util.h"
 #include "resolver.h"
@@ -23,9 +26,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #define DEFAULT_CONF SYSCONFDIR "/teep-broker/teep-broker.conf"
 
@@ -47,13 +47,15 @@ static void usage(FILE *f)
 	        "TEE drivers, on behalf of apps connecting over websockets.\n\n"
 	        "  -c, --config FILE   configuration file (default %s)\n"
 	        "  -f, --foreground    log to stderr even if the config says syslog\n"
-	        "      --check-config  read and check the configuration, then exit\n"
+	        "      --check-config  check the configuration as the start would (drivers,\n"
+	        "                      plugins, keys, certificates, directories), then exit\n"
 	        "  -v, --verbose       log at info level; -vv debug; -vvv also libwebsockets'\n"
 	        "                      own info and debug lines\n"
 	        "      --version       print the version and exit\n"
 	        "  -h, --help          this text\n\n"
-	        "Exit status: 0 stopped cleanly, 1 runtime failure, 2 usage, 3 configuration\n"
-	        "error, 4 a driver or plugin could not be loaded, 5 cannot listen.\n",
+	        "Exit status: 0 stopped cleanly (or the configuration is good), 1 runtime\n"
+	        "failure, 2 usage, 3 configuration error (a key, file, directory or user),\n"
+	        "4 a driver or plugin could not be loaded or initialised, 5 cannot listen.\n",
 	        DEFAULT_CONF);
 }
 
@@ -107,13 +109,10 @@ static void begin_stop(struct tb_broker *b, const char *why)
 	tb_ua_stopping(b);
 	tb_apptam_stopping(b);
 	tb_session_stopping(b);
-#ifdef HAVE_SYSTEMD
 	/* the service manager waits as long as the shutdown may take (its
 	 * TimeoutStopSec may be shorter), with room for the drivers' fini() */
-	sd_notifyf(0, "STOPPING=1\nEXTEND_TIMEOUT_USEC=%llu",
-	           (unsigned long long)(b->conf.shutdown_grace_ms + TB_STOP_MARGIN_MS + 5000) *
-	               1000ull);
-#endif
+	tb_notify_stopping(b->notify,
+	                   (b->conf.shutdown_grace_ms + TB_STOP_MARGIN_MS + 5000) * 1000ull);
 	lws_sul_schedule(b->ctx, 0, &b->stop_timer, stop_timeout,
 	                 (lws_usec_t)b->conf.shutdown_grace_ms * LWS_US_PER_MS);
 	tb_broker_maybe_exit(b);
@@ -297,7 +296,19 @@ static int create_context(struct tb_broker *b)
 		return -2;
 	b->listen_port = lws_get_vhost_listen_port(b->ua_vhost);
 
-	/* one client vhost per TEE, carrying its TAM's TLS trust */
+	lws_sock_file_fd_type fd = {.filefd = b->sig_fd};
+	if (!lws_adopt_descriptor_vhost(b->ua_vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
+	                                system_protocol.name, NULL))
+		return -4;
+	return 0;
+}
+
+/* Once the drivers are loaded: one client vhost per TEE, carrying its TAM's
+ * TLS trust. */
+static int create_tam_vhosts(struct tb_broker *b)
+{
+	struct lws_context_creation_info info;
+
 	for (size_t i = 0; i < b->n_tees; i++) {
 		struct tb_tee *t = &b->tees[i];
 		snprintf(t->vhost_name, sizeof(t->vhost_name), "tam-%s", t->conf->name);
@@ -325,11 +336,6 @@ static int create_context(struct tb_broker *b)
 		tb_worker_set_wake(&t->worker, b->ctx);
 	}
 	tb_resolver_set_loop(b->resolver, b->ctx);
-
-	lws_sock_file_fd_type fd = {.filefd = b->sig_fd};
-	if (!lws_adopt_descriptor_vhost(b->ua_vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
-	                                system_protocol.name, NULL))
-		return -4;
 	return 0;
 }
 
@@ -438,11 +444,19 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	if (check_only) {
-		printf("%s: configuration OK (%zu TEE(s), %zu TAM(s))\n", conf_path,
-		       b->conf.n_drivers, b->conf.n_tams);
+		/* what the drivers and plugins say goes to standard error */
+		struct tb_log_conf clc = {.level = verbose ? TB_LOG_INFO : TB_LOG_WARN};
+		tb_log_setup("teep-brokerd", &clc);
+		enum tb_check_result cr = tb_check_config(b);
+		if (cr == TB_CHECK_OK)
+			printf("%s: configuration OK (%zu TEE(s), %zu TAM(s), %zu plugin(s))\n",
+			       conf_path, b->conf.n_drivers, b->conf.n_tams, b->conf.n_plugins);
 		tb_conf_free(&b->conf);
 		free(b);
-		return EXIT_OK;
+		tb_log_shutdown(1000);
+		return cr == TB_CHECK_OK       ? EXIT_OK
+		       : cr == TB_CHECK_DRIVER ? EXIT_DRIVER
+		                               : EXIT_CONFIG;
 	}
 
 	/* -v info, -vv debug; libwebsockets' errors and warnings, its notices
@@ -456,11 +470,49 @@ int main(int argc, char **argv)
 	tb_log_setup("teep-brokerd", &lc);
 	tb_log_bridge_lws(verbose >= 3 ? level : verbose ? TB_LOG_NOTICE : TB_LOG_WARN);
 
-	int rc = EXIT_OK;
+	int rc = EXIT_OK, pid_written = 0;
+	struct tb_priv priv;
+	char why[768];
+	if (tb_priv_resolve(&b->conf, &priv, why, sizeof(why)) ||
+	    (priv.mismatch &&
+	     snprintf(why, sizeof(why), "[broker] user = %s, but not started as root nor as %s",
+	              priv.user, priv.user))) {
+		tb_log(TB_LOG_ERR, "%s:%d: %s", conf_path,
+		       b->conf.lines.group && strstr(why, "group") ? b->conf.lines.group
+		                                                   : b->conf.lines.user,
+		       why);
+		rc = EXIT_CONFIG;
+		goto out;
+	}
+	b->notify = tb_notify_new();
 	if (setup_signals(b)) {
 		tb_log(TB_LOG_ERR, "cannot set up signal handling: %s", strerror(errno));
 		rc = EXIT_FAIL;
 		goto out;
+	}
+
+	/* the listener first: it may need root (a port below 1024), nothing
+	 * after it does */
+	int cr = create_context(b);
+	if (cr) {
+		if (cr == -2)
+			tb_log(TB_LOG_ERR, "cannot listen on %s port %d: %s",
+			       b->conf.listener.address, b->conf.listener.port,
+			       listen_failure(b->conf.listener.address, b->conf.listener.port));
+		else
+			tb_log(TB_LOG_ERR, "cannot create the network context (%d)", cr);
+		rc = cr == -2 ? EXIT_LISTEN : EXIT_FAIL;
+		goto out;
+	}
+	if (priv.drop) {
+		if (tb_priv_prepare_dir(&priv, b->conf.state_dir, why, sizeof(why)) ||
+		    tb_priv_drop(&priv, why, sizeof(why))) {
+			tb_log(TB_LOG_ERR, "cannot run as user %s: %s", priv.user, why);
+			rc = EXIT_FAIL;
+			goto out;
+		}
+		tb_log(TB_LOG_NOTICE, "running as user %s (uid %lu, gid %lu)", priv.user,
+		       (unsigned long)priv.uid, (unsigned long)priv.gid);
 	}
 
 	b->resolver = tb_resolver_new(&b->conf.resolver, NULL);
@@ -479,7 +531,6 @@ int main(int argc, char **argv)
 		b->n_tees++;
 	}
 
-	char why[768];
 	if (tb_plugins_setup(b, why, sizeof(why))) {
 		tb_log(TB_LOG_ERR, "%s", why);
 		rc = EXIT_DRIVER;
@@ -496,15 +547,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	int cr = create_context(b);
+	cr = create_tam_vhosts(b);
 	if (cr) {
-		if (cr == -2)
-			tb_log(TB_LOG_ERR, "cannot listen on %s port %d: %s",
-			       b->conf.listener.address, b->conf.listener.port,
-			       listen_failure(b->conf.listener.address, b->conf.listener.port));
-		else
+		if (cr != -5)
 			tb_log(TB_LOG_ERR, "cannot create the network context (%d)", cr);
-		rc = cr == -2 ? EXIT_LISTEN : cr == -5 ? EXIT_CONFIG : EXIT_FAIL;
+		rc = cr == -5 ? EXIT_CONFIG : EXIT_FAIL;
 		goto out;
 	}
 	if (b->conf.listener.port_file &&
@@ -517,16 +564,18 @@ int main(int argc, char **argv)
 	if (b->conf.pid_file) {
 		char pid[24];
 		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-		if (tb_write_file(b->conf.pid_file, (const uint8_t *)pid, (size_t)n))
-			tb_log(TB_LOG_WARN, "cannot write pid_file %s: %s", b->conf.pid_file,
+		if (tb_write_file(b->conf.pid_file, (const uint8_t *)pid, (size_t)n)) {
+			tb_log(TB_LOG_ERR, "cannot write pid_file %s: %s", b->conf.pid_file,
 			       strerror(errno));
+			rc = EXIT_FAIL;
+			goto out;
+		}
+		pid_written = 1;
 	}
 	tb_tee_start_policy_timers(b);
 	tb_log(TB_LOG_NOTICE, "teep-brokerd %s listening on %s port %d (%zu TEE(s))",
 	       PACKAGE_VERSION, b->conf.listener.address, b->listen_port, b->n_tees);
-#ifdef HAVE_SYSTEMD
-	sd_notify(0, "READY=1");
-#endif
+	tb_notify_ready(b->notify, b);
 
 	while (!b->exit_loop && lws_service(b->ctx, 0) >= 0)
 		;
@@ -546,7 +595,10 @@ out:;
 		/* no thread may wake the loop while it goes away */
 		for (size_t i = 0; i < b->n_tees; i++)
 			tb_worker_set_wake(&b->tees[i].worker, NULL);
-		tb_resolver_set_loop(b->resolver, NULL);
+		if (b->resolver)
+			tb_resolver_set_loop(b->resolver, NULL);
+		tb_notify_free(b->notify); /* its timer is the loop's */
+		b->notify = NULL;
 		lws_context_destroy(b->ctx);
 		b->ctx = NULL;
 	}
@@ -566,8 +618,9 @@ out:;
 	tb_apptam_teardown(b);
 	tb_plugins_teardown(b);
 	tb_def_teardown(b);
-	if (b->conf.pid_file)
-		unlink(b->conf.pid_file);
+	if (pid_written)
+		unlink(b->conf.pid_file); /* only ours: not another instance's */
+	tb_notify_free(b->notify);
 	if (b->sig_fd >= 0)
 		close(b->sig_fd);
 	tb_conf_free(&b->conf);

@@ -1,6 +1,9 @@
 # Integration tests: the real programs on loopback (see tests/integration/lib.sh)
 INTEGRATION_TESTS = \
 	tests/integration/startup.sh \
+	tests/integration/check_config.sh \
+	tests/integration/privdrop.sh \
+	tests/integration/notify.sh \
 	tests/integration/install.sh \
 	tests/integration/vector.sh \
 	tests/integration/vectors_diag.sh \
@@ -39,6 +42,10 @@ INTEGRATION_TESTS = \
 	tests/integration/agentd.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/diag-norm.awk
+
+# The service manager's end of sd_notify, for notify.sh
+check_PROGRAMS += tests/integration/notify_reader
+tests_integration_notify_reader_SOURCES = tests/integration/notify_reader.c
 
 # A slow getaddrinfo() for tam_slow_dns.sh, preloaded into the broker
 check_LTLIBRARIES += tests/integration/slowdns.la
