@@ -1,8 +1,8 @@
 #!/bin/bash
 # The optee driver loads in the broker like the others, and where there is
 # no TEE device the broker does not start: exit 4 with a sentence that names
-# the device and the likely cause. --check-config alone cannot tell (it
-# loads no driver), so the broker is started for real.
+# the device and the likely cause; --check-config, which loads the drivers
+# as a start does, says the same beforehand.
 . "$(dirname "$0")/lib.sh"
 OPTEE_SO="$top_builddir/.libs/optee.so"
 DEV="$WORK/tee9" # never created
@@ -12,9 +12,12 @@ path = $OPTEE_SO
 device = $DEV
 ta_uuid = $TC_UUID" write_conf "http://127.0.0.1:9/tam"
 
-"$BROKER_BIN" --check-config -c "$WORK/broker.conf" >"$WORK/check.log" 2>&1 ||
-	fail "--check-config refused the section: $(cat "$WORK/check.log")"
-pass "--check-config accepts an [driver:optee] section"
+"$BROKER_BIN" --check-config -c "$WORK/broker.conf" >"$WORK/check.log" 2>&1
+rc=$?
+[ $rc = 4 ] || fail "--check-config: exit $rc, not 4: $(cat "$WORK/check.log")"
+grep -q "no TEE device at $DEV: No such file or directory (is the OP-TEE driver loaded?)" \
+	"$WORK/check.log" || fail "--check-config does not say why: $(cat "$WORK/check.log")"
+pass "--check-config refuses the section where there is no TEE device (exit 4)"
 
 # run_broker: start it, wait (bounded) for it to exit, rc=its status
 run_broker() {
