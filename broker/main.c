@@ -292,6 +292,9 @@ static int create_context(struct tb_broker *b)
 	if (!b->ua_vhost)
 		return -2;
 	b->listen_port = lws_get_vhost_listen_port(b->ua_vhost);
+	/* the monitoring listener, when [admin] enabled (admin.c) */
+	if (tb_admin_setup(b))
+		return -6;
 
 	/* one client vhost per TEE, carrying its TAM's TLS trust */
 	for (size_t i = 0; i < b->n_tees; i++) {
@@ -498,9 +501,9 @@ int main(int argc, char **argv)
 			tb_log(TB_LOG_ERR, "cannot listen on %s port %d: %s",
 			       b->conf.listener.address, b->conf.listener.port,
 			       listen_failure(b->conf.listener.address, b->conf.listener.port));
-		else
+		else if (cr != -6) /* admin.c said why */
 			tb_log(TB_LOG_ERR, "cannot create the network context (%d)", cr);
-		rc = cr == -2 ? EXIT_LISTEN : cr == -5 ? EXIT_CONFIG : EXIT_FAIL;
+		rc = cr == -2 || cr == -6 ? EXIT_LISTEN : cr == -5 ? EXIT_CONFIG : EXIT_FAIL;
 		goto out;
 	}
 	if (b->conf.listener.port_file &&
@@ -546,6 +549,7 @@ out:;
 		lws_context_destroy(b->ctx);
 		b->ctx = NULL;
 	}
+	tb_admin_free(b);
 	/* finishes the sessions waiting on it; a lookup stuck in getaddrinfo
 	 * gets at most a second of the deadline, the TEEs need the rest */
 	uint64_t now = tb_now_ms();
