@@ -35,9 +35,11 @@ INTEGRATION_TESTS = \
 	tests/integration/log_verbose.sh \
 	tests/integration/log_stall.sh \
 	tests/integration/final_answer.sh \
-	tests/integration/agentd.sh
+	tests/integration/agentd.sh \
+	tests/integration/metrics.sh
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/diag-norm.awk
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/diag-norm.awk \
+	tests/integration/promcheck.awk
 
 # A slow getaddrinfo() for tam_slow_dns.sh, preloaded into the broker
 check_LTLIBRARIES += tests/integration/slowdns.la
