@@ -151,3 +151,15 @@ wait_line "$WORK/broker.log" "admin: connection from 127.0.0.1 refused (not in \
 kill -0 "$BROKER_PID" || fail "broker died"
 stop_broker
 pass "a connection from an address outside [admin] allow is closed unanswered"
+
+# a port already taken: the broker does not start (exit status 5)
+sed -i "/^\[admin\]/,/^$/ s|^port = 0$|port = $TAM_PORT|; /^allow = 192.0.2.0\/24$/d" "$WORK/broker.conf"
+grep -q "^port = $TAM_PORT$" "$WORK/broker.conf" || fail "conf not edited"
+"$BROKER_BIN" -f -c "$WORK/broker.conf" >"$WORK/taken.log" 2>&1 &
+pid=$!
+wait_exit $pid 20
+rc=$?
+[ $rc = 5 ] || fail "admin port taken: exit status $rc: $(cat "$WORK/taken.log")"
+grep -q "\[admin\] cannot listen on 127.0.0.1 port $TAM_PORT" "$WORK/taken.log" ||
+	fail "no reason given: $(cat "$WORK/taken.log")"
+pass "an [admin] port already in use: the broker exits 5 and says why"
