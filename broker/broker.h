@@ -123,7 +123,7 @@ struct tb_counters {
 
 struct tb_observed {
 	uint64_t started_ms;
-	uint64_t errors_by_code[TB_OBS_MAX_CODE + 1]; /* error answers written, by code */
+	uint64_t errors_by_code[TB_OBS_MAX_CODE + 1];          /* error answers written, by code */
 	struct tb_histogram tam_seconds[TB_CONF_MAX_TAMS];     /* TAM POSTs, by [tam] */
 	struct tb_histogram call_seconds[TB_CONF_MAX_DRIVERS]; /* driver calls, by TEE */
 };
