@@ -214,8 +214,9 @@ static int admin_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP:
 		return c ? on_request(b, wsi, c) : -1;
 	case LWS_CALLBACK_HTTP_BODY:
-		/* a body of a request answered 405: not read */
-		return -1;
+		/* the body of a request answered 405: ignored; the connection
+		 * closes once the answer is out */
+		break;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return c ? on_writeable(wsi, c) : 0;
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:

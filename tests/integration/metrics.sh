@@ -125,7 +125,8 @@ http GET /nosuch
 [ "$HTTP_STATUS" = 404 ] || fail "/nosuch: $HTTP_STATUS"
 http POST /metrics "Content-Length: 5
 " hello
-[ "$HTTP_STATUS" = 405 ] && grep -qi '^allow: GET' "$WORK/http.raw" ||
+[ "$HTTP_STATUS" = 405 ] && grep -qi '^allow: GET' "$WORK/http.raw" &&
+	[ "$(cat "$WORK/http.body")" = "only GET" ] ||
 	fail "POST: $(cat "$WORK/http.raw")"
 big=$(head -c 20000 /dev/zero | tr '\0' a)
 http GET /metrics "X-Big: $big
