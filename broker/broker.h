@@ -17,6 +17,8 @@
  *   tb_defences the denial-of-service defences (defence.c): rate-limit zones,
  *               the ban table, open connections per address
  *   tb_plugin_inst one loaded broker plugin (plugin.c)
+ *   tb_observed what /metrics shows besides the counters (scrape.c): error
+ *               answers by code, latency histograms
  *
  * Everything here is touched on the loop thread only, except the inside of a
  * tb_call while its job runs on a worker.
@@ -32,6 +34,7 @@
 #include "http1.h"
 #include "keytable.h"
 #include "loader.h"
+#include "metrics.h"
 #include "precheck.h"
 #include "ratelimit.h"
 #include "tamsm.h"
@@ -48,6 +51,7 @@ struct tb_resolve;
 struct tb_resolver;
 struct tb_tls;
 struct tb_tls_ctx;
+struct tb_admin;
 
 #define TB_HTTP_MAX_HEAD 16384 /* bytes of an HTTP answer's status and headers */
 
@@ -113,6 +117,15 @@ struct tb_counters {
 	uint64_t app_tam_refused;     /* tam ops of apps without an [app-tam] section */
 	uint64_t dropped_forged;      /* TAM messages that failed the pre-check */
 	uint64_t tam_precheck_failed; /* HTTP TAM answers that failed it ([tam] precheck) */
+};
+
+#define TB_OBS_MAX_CODE 31 /* error codes counted one by one; higher ones in 0 */
+
+struct tb_observed {
+	uint64_t started_ms;
+	uint64_t errors_by_code[TB_OBS_MAX_CODE + 1];          /* error answers written, by code */
+	struct tb_histogram tam_seconds[TB_CONF_MAX_TAMS];     /* TAM POSTs, by [tam] */
+	struct tb_histogram call_seconds[TB_CONF_MAX_DRIVERS]; /* driver calls, by TEE */
 };
 
 /* A peer's address as the defences key it: 4 bytes for IPv4 (also when a
@@ -208,6 +221,7 @@ struct tb_call {
 	struct tb_agent_out out;
 	enum tb_precheck check;       /* TB_PRECHECK_OK unless the pre-check failed */
 	enum tb_teep_type check_type; /* the message's type, as the pre-check saw it */
+	uint64_t run_us;              /* the worker's time on it */
 };
 
 struct tb_answer {
@@ -319,6 +333,7 @@ struct tb_session {
 	enum tb_precheck precheck; /* why the TAM's answer failed the pre-check */
 	int answered;
 	int finished;
+	uint64_t post_us; /* tb_obs_now_us() when the POST in flight started */
 };
 
 struct tb_broker {
@@ -359,6 +374,8 @@ struct tb_broker {
 	lws_sorted_usec_list_t stop_timer;
 	int listen_port;
 	struct tb_notify *notify; /* the service manager's, or NULL (notify.h) */
+	struct tb_observed obs;
+	struct tb_admin *admin; /* the [admin] listener; NULL when off */
 };
 
 /* tee.c */
@@ -483,5 +500,29 @@ void tb_plugins_ban(struct tb_broker *b, const struct tb_plugin_ban *ban);
 
 /* main.c */
 void tb_broker_maybe_exit(struct tb_broker *b);
+
+/* scrape.c */
+/* CLOCK_MONOTONIC in microseconds (any thread). */
+uint64_t tb_obs_now_us(void);
+/* One TAM POST had its outcome after `seconds`. */
+void tb_metrics_observe_tam(struct tb_broker *b, const struct tb_conf_tam *tam, double seconds);
+/* One driver call came back after `seconds` on the worker. */
+void tb_metrics_observe_call(struct tb_tee *t, double seconds);
+/* An error answer with this code is written to an app. */
+void tb_metrics_count_error(struct tb_broker *b, int code);
+/* The exposition of the broker's state now: TB_OK and *len bytes in buf,
+ * or TB_ERR_TOOBIG (buf too small) / TB_ERR_INVAL (a bug). Bounded work. */
+int tb_metrics_scrape(struct tb_broker *b, char *buf, size_t cap, size_t *len);
+
+/* health.c */
+/* Is the TEE's driver able to serve? (1 yes, 0 no) */
+int tb_tee_is_up(const struct tb_tee *t);
+
+/* admin.c */
+/* The [admin] listener on the broker's context, when enabled (and its
+ * port_file): TB_OK, else it is logged and the broker cannot start. */
+int tb_admin_setup(struct tb_broker *b);
+/* After the context is destroyed. */
+void tb_admin_free(struct tb_broker *b);
 
 #endif

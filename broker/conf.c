@@ -61,6 +61,7 @@ enum sect_kind {
 	SECT_RESOLVER,
 	SECT_PLUGIN,
 	SECT_APP_TAM,
+	SECT_ADMIN,
 	SECT_SKIP
 };
 
@@ -142,6 +143,7 @@ _Static_assert(sizeof(enum tb_numbering) == sizeof(int), "enum tb_numbering is n
 #define Q(k, t, f, lo, hi, d) KEY(SECT_QUEUE, k, t, struct tb_conf_queue, f, lo, hi, d)
 #define V(k, t, f, lo, hi, d) KEY(SECT_RESOLVER, k, t, struct tb_conf_resolver, f, lo, hi, d)
 #define A(k, t, f, lo, hi, d) KEY(SECT_APP_TAM, k, t, struct tb_conf_app_tam, f, lo, hi, d)
+#define M(k, t, f, lo, hi, d) KEY(SECT_ADMIN, k, t, struct tb_conf_admin, f, lo, hi, d)
 
 /* Keep conf/teep-broker.conf and the comments of conf.h in step with this. */
 static const struct conf_cmd conf_cmds[] = {
@@ -289,6 +291,12 @@ static const struct conf_cmd conf_cmds[] = {
      .enums = numberings},
     A("max_messages", CT_UINT, max_messages, 1, 1024, "16"),
     A("idle_timeout", CT_DURATION, idle_timeout_ms, 100, 3600 * 1000, "30s"),
+
+    M("enabled", CT_BOOL, enabled, 0, 1, "no"),
+    M("address", CT_STRING, address, 1, 255, "127.0.0.1"),
+    M("port", CT_INT, port, 0, 65535, "8471"),
+    M("port_file", CT_STRING, port_file, 1, CONF_PATH_MAX, NULL),
+    M("allow", CT_CIDR_LIST, allow, 1, 4096, "127.0.0.0/8, ::1/128"),
 };
 
 #define N_CMDS COUNT(conf_cmds)
@@ -318,7 +326,7 @@ struct parser {
 	char sect_name[CONF_NAME_MAX + 16];
 
 	/* where each section began (0: absent), and its keys */
-	int broker_line, listener_line, ban_line, queue_line, resolver_line;
+	int broker_line, listener_line, ban_line, queue_line, resolver_line, admin_line;
 	int tam_line[TB_CONF_MAX_TAMS];
 	int driver_line[TB_CONF_MAX_DRIVERS];
 	int limit_line[TB_CONF_MAX_LIMITS];
@@ -326,7 +334,7 @@ struct parser {
 	int app_tam_line[TB_CONF_MAX_APP_TAMS];
 	int opt_line[TB_CONF_MAX_DRIVERS][TB_CONF_MAX_OPTS];
 	int plugin_opt_line[TB_CONF_MAX_PLUGINS][TB_CONF_MAX_OPTS];
-	struct seen seen_broker, seen_listener, seen_ban, seen_queue, seen_resolver;
+	struct seen seen_broker, seen_listener, seen_ban, seen_queue, seen_resolver, seen_admin;
 	struct seen seen_tam[TB_CONF_MAX_TAMS];
 	struct seen seen_driver[TB_CONF_MAX_DRIVERS];
 	struct seen seen_limit[TB_CONF_MAX_LIMITS];
@@ -945,6 +953,8 @@ static void open_section(struct parser *p, const char *name)
 	} else if (strcmp(name, "resolver") == 0) {
 		open_single(p, &p->resolver_line, SECT_RESOLVER, &p->conf->resolver,
 		            &p->seen_resolver);
+	} else if (strcmp(name, "admin") == 0) {
+		open_single(p, &p->admin_line, SECT_ADMIN, &p->conf->admin, &p->seen_admin);
 	} else {
 		conf_error(p, p->line, "unknown section [%s]", p->sect_name);
 	}
@@ -1239,6 +1249,11 @@ static void check_sections(struct parser *p)
 	if (c->group && !c->user)
 		conf_error(p, key_line(&p->seen_broker, SECT_BROKER, "group", p->broker_line),
 		           "[broker] group is set without user");
+	if (c->admin.enabled && c->admin.port && c->admin.port == c->listener.port &&
+	    (!strcmp(c->admin.address, c->listener.address) || !strcmp(c->admin.address, "*") ||
+	     !strcmp(c->listener.address, "*")))
+		conf_error(p, key_line(&p->seen_admin, SECT_ADMIN, "port", p->admin_line),
+		           "[admin] port %d is the [listener] port", c->admin.port);
 	check_limits_and_ban(p);
 }
 
@@ -1341,6 +1356,7 @@ void tb_conf_defaults(struct tb_conf *conf)
 	apply_defaults(SECT_BAN, &conf->ban);
 	apply_defaults(SECT_QUEUE, &conf->queue);
 	apply_defaults(SECT_RESOLVER, &conf->resolver);
+	apply_defaults(SECT_ADMIN, &conf->admin);
 }
 
 static int load_text(const char *text, size_t len, struct tb_conf *conf, struct tb_conf_error *errs,
@@ -1352,7 +1368,7 @@ static int load_text(const char *text, size_t len, struct tb_conf *conf, struct 
 		*n_errs = 0;
 	tb_conf_defaults(conf);
 	if (!conf->driver_dir || !conf->plugin_dir || !conf->state_dir || !conf->listener.address ||
-	    !conf->ban.allow)
+	    !conf->ban.allow || !conf->admin.address || !conf->admin.allow)
 		rc = TB_ERR_NOMEM;
 	else
 		rc = parse_text(text, len, conf, errs, n_errs);
@@ -1461,6 +1477,9 @@ void tb_conf_free(struct tb_conf *conf)
 		free(conf->app_tams[i].tee);
 	}
 	free(conf->ban.allow);
+	free(conf->admin.address);
+	free(conf->admin.port_file);
+	free(conf->admin.allow);
 	/* Zeroed, so that a second call (or one after a failed load) is
 	 * harmless. */
 	memset(conf, 0, sizeof(*conf));

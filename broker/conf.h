@@ -177,6 +177,16 @@ struct tb_conf_ban {
 	                                    tam op without the right; default 20 */
 };
 
+/* [admin]: the HTTP listener of /metrics, /healthz and /readyz
+ * (docs/operations.md); off unless enabled. */
+struct tb_conf_admin {
+	int enabled;     /* default no */
+	char *address;   /* "*" = all; default 127.0.0.1 */
+	int port;        /* 0 = ephemeral (tests); default 8471 */
+	char *port_file; /* write the bound port here once listening */
+	char *allow;     /* CIDRs that may connect, or "none"; default "127.0.0.0/8, ::1/128" */
+};
+
 /* [broker] */
 struct tb_conf {
 	char *pid_file;             /* NULL: none */
@@ -211,6 +221,7 @@ struct tb_conf {
 	struct tb_conf_ban ban;
 	struct tb_conf_queue queue;
 	struct tb_conf_resolver resolver;
+	struct tb_conf_admin admin;
 };
 
 /* One problem found while reading: line 0 means "the file as a whole". */

@@ -25,6 +25,10 @@ teep_brokerd_SOURCES = \
 	broker/checkconf.c broker/checkconf.h \
 	broker/privdrop.c broker/privdrop.h \
 	broker/notify.c broker/notify.h \
+	broker/metrics.c broker/metrics.h \
+	broker/scrape.c \
+	broker/health.c \
+	broker/admin.c \
 	$(LWS_LOG_SRC)
 teep_brokerd_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(LWS_CFLAGS) $(CBOR_CFLAGS) $(INIH_CFLAGS) $(SYSTEMD_CFLAGS)
 teep_brokerd_LDADD = libtbcommon.la $(OPENSSL_LIBS) $(LWS_LIBS) $(INIH_LIBS) $(SYSTEMD_LIBS) $(PTHREAD_LIBS) $(LIBS)

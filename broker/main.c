@@ -295,6 +295,9 @@ static int create_context(struct tb_broker *b)
 	if (!b->ua_vhost)
 		return -2;
 	b->listen_port = lws_get_vhost_listen_port(b->ua_vhost);
+	/* the monitoring listener, when [admin] enabled (admin.c) */
+	if (tb_admin_setup(b))
+		return -6;
 
 	lws_sock_file_fd_type fd = {.filefd = b->sig_fd};
 	if (!lws_adopt_descriptor_vhost(b->ua_vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
@@ -499,9 +502,9 @@ int main(int argc, char **argv)
 			tb_log(TB_LOG_ERR, "cannot listen on %s port %d: %s",
 			       b->conf.listener.address, b->conf.listener.port,
 			       listen_failure(b->conf.listener.address, b->conf.listener.port));
-		else
+		else if (cr != -6) /* admin.c said why */
 			tb_log(TB_LOG_ERR, "cannot create the network context (%d)", cr);
-		rc = cr == -2 ? EXIT_LISTEN : EXIT_FAIL;
+		rc = cr == -2 || cr == -6 ? EXIT_LISTEN : EXIT_FAIL;
 		goto out;
 	}
 	if (priv.drop) {
@@ -602,6 +605,7 @@ out:;
 		lws_context_destroy(b->ctx);
 		b->ctx = NULL;
 	}
+	tb_admin_free(b);
 	/* finishes the sessions waiting on it; a lookup stuck in getaddrinfo
 	 * gets at most a second of the deadline, the TEEs need the rest */
 	uint64_t now = tb_now_ms();

@@ -744,6 +744,7 @@ static void http_outcome(struct tb_session *s, struct lws *wsi, enum tamsm_http_
 		return;
 	s->http_delivered = 1;
 	lws_sul_cancel(&s->timer);
+	tb_metrics_observe_tam(s->b, s->tee->tam, (double)(tb_obs_now_us() - s->post_us) / 1e6);
 	if (o == TAMSM_HTTP_OK && s->body_len && s->http_media_ok && s->http_status >= 200 &&
 	    s->http_status <= 299 && s->tee->tam->precheck && !precheck_ok(s))
 		o = TAMSM_HTTP_MALFORMED; /* a TAM failure: ProcessError, error 8 */
@@ -827,6 +828,7 @@ static void session_post(struct tb_session *s)
 	s->http_active = 1;
 	s->wsi = NULL;
 	s->b->counters.tam_posts++;
+	s->post_us = tb_obs_now_us();
 	tb_log(TB_LOG_INFO, "session %llu: POST %s (%zu bytes)", (unsigned long long)s->id, s->uri,
 	       s->out_msg ? s->out_len : 0);
 

@@ -184,6 +184,7 @@ static void call_run(struct tb_job *job)
 	struct tb_call *c = lws_container_of(job, struct tb_call, job);
 	const struct tb_driver *d = &c->tee->ld.ops;
 	void *inst = c->tee->instance;
+	uint64_t t0 = tb_obs_now_us();
 
 	memset(&c->out, 0, sizeof(c->out));
 	switch (c->kind) {
@@ -227,11 +228,13 @@ static void call_run(struct tb_job *job)
 		free_out(&c->out);
 		c->out.session = orphan;
 	}
+	c->run_us = tb_obs_now_us() - t0;
 }
 
 static void call_done(struct tb_job *job)
 {
 	struct tb_call *c = lws_container_of(job, struct tb_call, job);
+	tb_metrics_observe_call(c->tee, (double)c->run_us / 1e6);
 	if (c->s) {
 		tb_session_call_done(c);
 		return;

@@ -89,6 +89,8 @@ void tb_ua_answer(struct tb_ua_conn *c, const struct tb_ua_answer *a)
 		c->b->counters.progress_dropped++;
 		return;
 	}
+	if (a->event == TB_UA_EV_ERROR)
+		tb_metrics_count_error(c->b, a->code);
 	if (a->msg && a->event == TB_UA_EV_DONE) {
 		/* the Agent's answer to an app acting as a TAM */
 		cap = TB_UA_ANSWER_MAX + a->msg_len;

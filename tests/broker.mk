@@ -102,3 +102,11 @@ tests_unit_test_resolver_SOURCES = tests/unit/test_resolver.c broker/resolver.c 
 tests_unit_test_resolver_CFLAGS = $(UNIT_CFLAGS) $(LWS_CFLAGS) $(PTHREAD_CFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_resolver_LDADD = $(UNIT_LDADD) $(LWS_LIBS) $(PTHREAD_LIBS)
 endif
+
+if ENABLE_UNIT_TESTS
+check_PROGRAMS += tests/unit/test_metrics
+TESTS += tests/unit/test_metrics
+tests_unit_test_metrics_SOURCES = tests/unit/test_metrics.c broker/metrics.c broker/metrics.h
+tests_unit_test_metrics_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_metrics_LDADD = $(CMOCKA_LIBS)
+endif

@@ -39,9 +39,11 @@ INTEGRATION_TESTS = \
 	tests/integration/log_verbose.sh \
 	tests/integration/log_stall.sh \
 	tests/integration/final_answer.sh \
-	tests/integration/agentd.sh
+	tests/integration/agentd.sh \
+	tests/integration/metrics.sh
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/diag-norm.awk
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/diag-norm.awk \
+	tests/integration/promcheck.awk
 
 # The service manager's end of sd_notify, for notify.sh
 check_PROGRAMS += tests/integration/notify_reader

@@ -198,6 +198,11 @@ static void conf__shipped_file_uncommented__parses_with_the_same_values(void **s
 	assert_int_equal(all.resolver.ttl_ms, def.resolver.ttl_ms);
 	assert_int_equal(all.resolver.negative_ttl_ms, def.resolver.negative_ttl_ms);
 	assert_int_equal(all.resolver.timeout_ms, def.resolver.timeout_ms);
+	assert_int_equal(all.admin.enabled, def.admin.enabled);
+	assert_string_equal(all.admin.address, def.admin.address);
+	assert_int_equal(all.admin.port, def.admin.port);
+	assert_string_equal(all.admin.port_file, "/run/teep-broker-admin.port");
+	assert_string_equal(all.admin.allow, def.admin.allow);
 	tb_conf_free(&all);
 	tb_conf_free(&def);
 }
@@ -255,6 +260,11 @@ static void conf__defaults__are_those_documented_in_conf_h(void **state)
 	assert_int_equal(c.resolver.ttl_ms, 30000);
 	assert_int_equal(c.resolver.negative_ttl_ms, 5000);
 	assert_int_equal(c.resolver.timeout_ms, 10000);
+	assert_int_equal(c.admin.enabled, 0);
+	assert_string_equal(c.admin.address, "127.0.0.1");
+	assert_int_equal(c.admin.port, 8471);
+	assert_null(c.admin.port_file);
+	assert_string_equal(c.admin.allow, "127.0.0.0/8, ::1/128");
 
 	assert_int_equal(c.n_tams, 1);
 	assert_string_equal(c.tams[0].name, "default");
@@ -700,6 +710,36 @@ static void conf__resolver_section__values_and_bounds(void **state)
 	expect_error(MINIMAL "[resolver]\nthreads = 2\n[resolver]\nthreads = 3\n", 7, "[resolver]");
 }
 
+static void conf__admin_section__values_and_bounds(void **state)
+{
+	struct tb_conf c;
+
+	load_ok(MINIMAL "[admin]\nenabled = yes\naddress = ::1\nport = 0\nport_file = /tmp/p\n"
+	                "allow = 127.0.0.1, 10.0.0.0/8\n",
+	        &c);
+	assert_int_equal(c.admin.enabled, 1);
+	assert_string_equal(c.admin.address, "::1");
+	assert_int_equal(c.admin.port, 0);
+	assert_string_equal(c.admin.port_file, "/tmp/p");
+	assert_string_equal(c.admin.allow, "127.0.0.1, 10.0.0.0/8");
+	tb_conf_free(&c);
+	load_ok(MINIMAL "[admin]\nallow = none\n", &c);
+	assert_string_equal(c.admin.allow, "none");
+	tb_conf_free(&c);
+	/* a disabled listener may name any port */
+	load_ok(MINIMAL "[listener]\nport = 9000\n[admin]\nport = 9000\n", &c);
+	tb_conf_free(&c);
+	expect_error(MINIMAL "[admin]\nport = 65536\n", 6, "is not within 0..65535");
+	expect_error(MINIMAL "[admin]\nallow = 10.1.2.3/8\n", 6, "is not \"none\" or");
+	expect_error(MINIMAL "[admin]\nenabled = maybe\n", 6, "is not yes or no");
+	expect_error(MINIMAL "[admin]\npath = /metrics\n", 6, "unknown key \"path\" in [admin]");
+	expect_error(MINIMAL "[admin]\nport = 1\n[admin]\nport = 2\n", 7, "duplicate section");
+	expect_error(MINIMAL "[listener]\nport = 9000\n[admin]\nenabled = yes\nport = 9000\n", 9,
+	             "[admin] port 9000 is the [listener] port");
+	expect_error(MINIMAL "[admin]\nenabled = yes\nport = 8470\naddress = *\n", 7,
+	             "[admin] port 8470 is the [listener] port");
+}
+
 static void conf__missing_required_keys__error_on_the_section_line(void **state)
 {
 	expect_error("[tam]\nnumbering = pre-26\n[driver:a]\npath = x\n", 1, "[tam] has no uri");
@@ -1050,6 +1090,7 @@ int main(void)
 	    cmocka_unit_test(conf__error_list__bounded),
 	    cmocka_unit_test(conf__shipped_limit_examples__parse_as_documented),
 	    cmocka_unit_test(conf__resolver_section__values_and_bounds),
+	    cmocka_unit_test(conf__admin_section__values_and_bounds),
 	    cmocka_unit_test(conf__limit_sections__every_key_and_default),
 	    cmocka_unit_test(conf__ban_section__every_key),
 	    cmocka_unit_test(conf__allow_list__parsed_into_cidrs),
