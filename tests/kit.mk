@@ -32,6 +32,6 @@ tests_unit_broken_drivers_brk_leak_la_SOURCES = $(BROKEN_DRV_SRC)
 tests_unit_broken_drivers_brk_leak_la_CFLAGS = $(AM_CFLAGS) -DBROKEN_LEAK
 tests_unit_broken_drivers_brk_leak_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
 
-KIT_TESTS = tests/integration/driver_check.sh
+KIT_TESTS = tests/integration/kit_out_of_tree.sh tests/integration/driver_check.sh
 TESTS += $(KIT_TESTS)
 EXTRA_DIST += $(KIT_TESTS)
