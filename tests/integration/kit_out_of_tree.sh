@@ -84,3 +84,12 @@ ua policy-check || fail "policy-check exited $?: $(cat "$WORK/ua.out")"
 grep -q "done: completed" "$WORK/ua.out" || fail "policy-check: $(cat "$WORK/ua.out")"
 stop_broker
 pass "the broker loads both skeletons and answers requests through them"
+
+mandir=$(var mandir)
+MAN=$ROOT$mandir/man1/teep-driver-check.1
+[ -f "$MAN" ] || fail "teep-driver-check.1 is not installed"
+if command -v groff >/dev/null; then
+	w=$(LC_ALL=C groff -man -ww -z "$MAN" 2>&1)
+	[ -z "$w" ] || fail "teep-driver-check.1: $w"
+fi
+pass "teep-driver-check(1) is installed and renders without warnings"
