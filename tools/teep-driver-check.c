@@ -703,7 +703,9 @@ static void run_check(const struct dc_opts *o, const struct dc_check *ck, struct
 		append(r->problems, sizeof(r->problems), why);
 	} else if (WIFEXITED(status) && WEXITSTATUS(status)) {
 		char why[160];
-		snprintf(why, sizeof(why), "the process exited with status %d during the check",
+		snprintf(why, sizeof(why),
+		         "the process exited with status %d during the check (the driver, or "
+		         "a sanitizer, ended it)",
 		         WEXITSTATUS(status));
 		r->failed = 1;
 		append(r->problems, sizeof(r->problems), why);
