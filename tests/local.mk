@@ -20,6 +20,7 @@ include tests/broker.mk
 include tests/plugins.mk
 include tests/dos.mk
 include tests/integration.mk
+include tests/kit.mk
 include tests/fuzz.mk
 EXTRA_DIST += tests/data
 EXTRA_DIST += tests/valgrind-wrap.sh

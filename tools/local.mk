@@ -2,3 +2,4 @@ include tools/tool.mk
 include tools/ua.mk
 include tools/tam.mk
 EXTRA_DIST += tools/demo.sh
+include tools/driver-check.mk

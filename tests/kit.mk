@@ -1,0 +1,37 @@
+# The kit for driver and plugin authors: the skeletons built out of tree
+# against an installed tree, and teep-driver-check against the shipped
+# drivers and against drivers with one defect each.
+BROKEN_DRV_LDFLAGS = -module -avoid-version -shared -rpath /nowhere $(SANITIZE_CFLAGS)
+BROKEN_DRV_SRC = tests/unit/broken_drivers/broken.c
+check_LTLIBRARIES += tests/unit/broken_drivers/brk_good.la \
+	tests/unit/broken_drivers/brk_magic.la tests/unit/broken_drivers/brk_no_op.la \
+	tests/unit/broken_drivers/brk_foreign.la tests/unit/broken_drivers/brk_err_out.la \
+	tests/unit/broken_drivers/brk_loop.la tests/unit/broken_drivers/brk_crash.la \
+	tests/unit/broken_drivers/brk_leak.la
+tests_unit_broken_drivers_brk_good_la_SOURCES = $(BROKEN_DRV_SRC)
+tests_unit_broken_drivers_brk_good_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
+tests_unit_broken_drivers_brk_magic_la_SOURCES = $(BROKEN_DRV_SRC)
+tests_unit_broken_drivers_brk_magic_la_CFLAGS = $(AM_CFLAGS) -DBROKEN_MAGIC
+tests_unit_broken_drivers_brk_magic_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
+tests_unit_broken_drivers_brk_no_op_la_SOURCES = $(BROKEN_DRV_SRC)
+tests_unit_broken_drivers_brk_no_op_la_CFLAGS = $(AM_CFLAGS) -DBROKEN_NO_OP
+tests_unit_broken_drivers_brk_no_op_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
+tests_unit_broken_drivers_brk_foreign_la_SOURCES = $(BROKEN_DRV_SRC)
+tests_unit_broken_drivers_brk_foreign_la_CFLAGS = $(AM_CFLAGS) -DBROKEN_FOREIGN
+tests_unit_broken_drivers_brk_foreign_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
+tests_unit_broken_drivers_brk_err_out_la_SOURCES = $(BROKEN_DRV_SRC)
+tests_unit_broken_drivers_brk_err_out_la_CFLAGS = $(AM_CFLAGS) -DBROKEN_ERR_OUT
+tests_unit_broken_drivers_brk_err_out_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
+tests_unit_broken_drivers_brk_loop_la_SOURCES = $(BROKEN_DRV_SRC)
+tests_unit_broken_drivers_brk_loop_la_CFLAGS = $(AM_CFLAGS) -DBROKEN_LOOP
+tests_unit_broken_drivers_brk_loop_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
+tests_unit_broken_drivers_brk_crash_la_SOURCES = $(BROKEN_DRV_SRC)
+tests_unit_broken_drivers_brk_crash_la_CFLAGS = $(AM_CFLAGS) -DBROKEN_CRASH
+tests_unit_broken_drivers_brk_crash_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
+tests_unit_broken_drivers_brk_leak_la_SOURCES = $(BROKEN_DRV_SRC)
+tests_unit_broken_drivers_brk_leak_la_CFLAGS = $(AM_CFLAGS) -DBROKEN_LEAK
+tests_unit_broken_drivers_brk_leak_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
+
+KIT_TESTS = tests/integration/kit_out_of_tree.sh tests/integration/driver_check.sh
+TESTS += $(KIT_TESTS)
+EXTRA_DIST += $(KIT_TESTS)
