@@ -416,7 +416,7 @@ static int dec_attestation(struct dec *d, const cbor_item_t *options, struct tb_
 	int rc = TB_OK;
 
 	if (v)
-		rc = dec_bstr_sized(d, v, "attestation-payload", 1, SIZE_MAX,
+		rc = dec_bstr_sized(d, v, "attestation-payload", 0, SIZE_MAX,
 		                    &m->attestation_payload);
 	v = opt(options, d, L_ATTESTATION_PAYLOAD_FORMAT);
 	if (rc != TB_OK || !v)
