@@ -2,6 +2,7 @@
 INTEGRATION_TESTS = \
 	tests/integration/startup.sh \
 	tests/integration/install.sh \
+	tests/integration/attest.sh \
 	tests/integration/vector.sh \
 	tests/integration/vectors_diag.sh \
 	tests/integration/personalization.sh \
