@@ -18,13 +18,13 @@ int tb_cose_key_thumbprint_xy(const uint8_t x[32], const uint8_t y[32], uint8_t 
 
 	if (!x || !y || !out)
 		return TB_ERR_INVAL;
-	buf[n++] = 0xa4;                 /* map(4) */
-	buf[n++] = 0x01;                 /* kty */
-	buf[n++] = TB_COSE_KTY_EC2;      /* EC2 */
-	buf[n++] = 0x20;                 /* crv (-1) */
-	buf[n++] = TB_COSE_CRV_P256;     /* P-256 */
-	buf[n++] = 0x21;                 /* x (-2) */
-	buf[n++] = 0x58;                 /* bstr, one-byte length */
+	buf[n++] = 0xa4;             /* map(4) */
+	buf[n++] = 0x01;             /* kty */
+	buf[n++] = TB_COSE_KTY_EC2;  /* EC2 */
+	buf[n++] = 0x20;             /* crv (-1) */
+	buf[n++] = TB_COSE_CRV_P256; /* P-256 */
+	buf[n++] = 0x21;             /* x (-2) */
+	buf[n++] = 0x58;             /* bstr, one-byte length */
 	buf[n++] = 32;
 	memcpy(buf + n, x, 32);
 	n += 32;
@@ -56,7 +56,8 @@ cbor_item_t *tb_cose_key_build(const uint8_t x[32], const uint8_t y[32], int alg
 	if (rc == TB_OK && alg)
 		rc = tb_cbor_map_put(m, tb_cbor_int(TB_COSE_KEY_ALG), tb_cbor_int(alg));
 	if (rc == TB_OK)
-		rc = tb_cbor_map_put(m, tb_cbor_int(TB_COSE_KEY_CRV), tb_cbor_int(TB_COSE_CRV_P256));
+		rc =
+		    tb_cbor_map_put(m, tb_cbor_int(TB_COSE_KEY_CRV), tb_cbor_int(TB_COSE_CRV_P256));
 	if (rc == TB_OK)
 		rc = tb_cbor_map_put(m, tb_cbor_int(TB_COSE_KEY_X), tb_cbor_bytes(x, 32));
 	if (rc == TB_OK)

@@ -191,7 +191,8 @@ static int dec_appraisal(const cbor_item_t *a, struct tb_ear *e, char *err, size
 	v = tb_cbor_map_get_int(a, TB_EAR_CLAIM_TV);
 	if (v) {
 		if (!cbor_isa_map(v))
-			return fail(err, errlen, TB_ERR_PARSE, "ear_trustworthiness_vector: not a map");
+			return fail(err, errlen, TB_ERR_PARSE,
+			            "ear_trustworthiness_vector: not a map");
 		for (int i = 0; i < TB_TV_COUNT; i++) {
 			cbor_item_t *c = tb_cbor_map_get_int(v, i);
 			if (c && (tb_cbor_get_int(c, &x) != TB_OK || x < -128 || x > 127))

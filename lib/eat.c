@@ -15,18 +15,18 @@
 #include <strings.h>
 
 /* CoSWID (RFC 9393) indices of the minimal tag that carries a measurement. */
-#define SWID_TAG_ID        0
-#define SWID_SOFTWARE_NAME 1
-#define SWID_ENTITY        2
-#define SWID_EVIDENCE      3
-#define SWID_HASH          7
-#define SWID_TAG_VERSION   12
-#define SWID_FILE          17
-#define SWID_FS_NAME       24
-#define SWID_ENTITY_NAME   31
-#define SWID_ROLE          33
+#define SWID_TAG_ID           0
+#define SWID_SOFTWARE_NAME    1
+#define SWID_ENTITY           2
+#define SWID_EVIDENCE         3
+#define SWID_HASH             7
+#define SWID_TAG_VERSION      12
+#define SWID_FILE             17
+#define SWID_FS_NAME          24
+#define SWID_ENTITY_NAME      31
+#define SWID_ROLE             33
 #define SWID_ROLE_TAG_CREATOR 1
-#define SWID_ENTITY_TEXT   "teep-broker"
+#define SWID_ENTITY_TEXT      "teep-broker"
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -88,8 +88,7 @@ static cbor_item_t *pair(int64_t ct, cbor_item_t *body)
 			cbor_decref(&body);
 		return NULL;
 	}
-	if (tb_cbor_array_push(a, tb_cbor_int(ct)) != TB_OK ||
-	    tb_cbor_array_push(a, body) != TB_OK)
+	if (tb_cbor_array_push(a, tb_cbor_int(ct)) != TB_OK || tb_cbor_array_push(a, body) != TB_OK)
 		cbor_decref(&a);
 	return a;
 }
@@ -185,27 +184,28 @@ int tb_eat_encode(const struct tb_eat_claims *c, uint8_t **out, size_t *out_len)
 		return TB_ERR_NOMEM;
 	add(&b, TB_EAT_CLAIM_NONCE, tb_cbor_bytes(c->nonce, c->nonce_len));
 	add(&b, TB_EAT_CLAIM_UEID, tb_cbor_bytes(c->ueid, c->ueid_len));
-	add(&b, TB_EAT_CLAIM_OEMID, c->has_oemid_pen ? tb_cbor_int(c->oemid_pen)
-	                                             : tb_cbor_bytes(c->oemid, c->oemid_len));
+	add(&b, TB_EAT_CLAIM_OEMID,
+	    c->has_oemid_pen ? tb_cbor_int(c->oemid_pen) : tb_cbor_bytes(c->oemid, c->oemid_len));
 	add(&b, TB_EAT_CLAIM_HWMODEL, tb_cbor_bytes(c->hwmodel, c->hwmodel_len));
 	hwv = cbor_new_definite_array(1);
-	if (hwv && tb_cbor_array_push(hwv, tb_cbor_text(c->hwversion, strlen(c->hwversion))) !=
-	               TB_OK)
+	if (hwv &&
+	    tb_cbor_array_push(hwv, tb_cbor_text(c->hwversion, strlen(c->hwversion))) != TB_OK)
 		cbor_decref(&hwv);
 	add(&b, TB_EAT_CLAIM_HWVERSION, hwv);
 	if (c->n_manifests) {
 		list = cbor_new_definite_array(c->n_manifests);
 		for (size_t i = 0; list && i < c->n_manifests; i++)
-			if (tb_cbor_array_push(list, pair(TB_EAT_CT_CBOR,
-			                                  wrap(suit_digest(c->manifests[i])))) != TB_OK)
+			if (tb_cbor_array_push(
+			        list, pair(TB_EAT_CT_CBOR, wrap(suit_digest(c->manifests[i])))) !=
+			    TB_OK)
 				cbor_decref(&list);
 		add(&b, TB_EAT_CLAIM_MANIFESTS, list);
 	}
 	if (c->n_meas) {
 		list = cbor_new_definite_array(c->n_meas);
 		for (size_t i = 0; list && i < c->n_meas; i++)
-			if (tb_cbor_array_push(list, pair(TB_EAT_CT_COSWID,
-			                                  wrap(coswid(&c->meas[i])))) != TB_OK)
+			if (tb_cbor_array_push(
+			        list, pair(TB_EAT_CT_COSWID, wrap(coswid(&c->meas[i])))) != TB_OK)
 				cbor_decref(&list);
 		add(&b, TB_EAT_CLAIM_MEASUREMENTS, list);
 	}
@@ -338,8 +338,7 @@ static int dec_claims(const cbor_item_t *map, struct tb_eat_claims *c, char *err
 		return fail(err, errlen, TB_ERR_PARSE, "hwversion: missing or malformed");
 	v = tb_cbor_map_get_int(map, TB_EAT_CLAIM_MANIFESTS);
 	if (v) {
-		if (!cbor_isa_array(v) || (n = cbor_array_size(v)) == 0 ||
-		    n > TB_EAT_MAX_MANIFESTS)
+		if (!cbor_isa_array(v) || (n = cbor_array_size(v)) == 0 || n > TB_EAT_MAX_MANIFESTS)
 			return fail(err, errlen, TB_ERR_PARSE, "manifests: not an array of 1..%d",
 			            TB_EAT_MAX_MANIFESTS);
 		for (size_t i = 0; i < n; i++)
@@ -371,8 +370,7 @@ static int dec_claims(const cbor_item_t *map, struct tb_eat_claims *c, char *err
 	return TB_OK;
 }
 
-int tb_eat_decode(const uint8_t *buf, size_t len, struct tb_eat_claims *c, char *err,
-                  size_t errlen)
+int tb_eat_decode(const uint8_t *buf, size_t len, struct tb_eat_claims *c, char *err, size_t errlen)
 {
 	const char *why = NULL;
 	cbor_item_t *top;

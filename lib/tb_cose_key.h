@@ -13,13 +13,13 @@
 
 #include "tb_cose.h"
 
-#define TB_COSE_KEY_KTY     1
-#define TB_COSE_KEY_ALG     3
-#define TB_COSE_KEY_CRV     (-1)
-#define TB_COSE_KEY_X       (-2)
-#define TB_COSE_KEY_Y       (-3)
-#define TB_COSE_KTY_EC2     2
-#define TB_COSE_CRV_P256    1
+#define TB_COSE_KEY_KTY  1
+#define TB_COSE_KEY_ALG  3
+#define TB_COSE_KEY_CRV  (-1)
+#define TB_COSE_KEY_X    (-2)
+#define TB_COSE_KEY_Y    (-3)
+#define TB_COSE_KTY_EC2  2
+#define TB_COSE_CRV_P256 1
 
 /* RFC 9679 thumbprint of the P-256 public key (x, y). */
 int tb_cose_key_thumbprint_xy(const uint8_t x[32], const uint8_t y[32], uint8_t out[32]);

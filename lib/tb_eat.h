@@ -45,9 +45,9 @@
 #define TB_EAT_CLAIM_MEASUREMENTS 273
 #define TB_CNF_COSE_KEY           1 /* RFC 8747 */
 
-#define TB_EAT_CT_CBOR      60  /* CoAP content-format application/cbor */
-#define TB_EAT_CT_COSWID    258 /* CoAP content-format application/swid+cbor */
-#define TB_EAT_HASH_SHA256  1   /* Named Information Hash Algorithm (CoSWID) */
+#define TB_EAT_CT_CBOR        60  /* CoAP content-format application/cbor */
+#define TB_EAT_CT_COSWID      258 /* CoAP content-format application/swid+cbor */
+#define TB_EAT_HASH_SHA256    1   /* Named Information Hash Algorithm (CoSWID) */
 #define TB_SUIT_DIGEST_SHA256 (-16)
 
 #define TB_EAT_NONCE_MIN     8

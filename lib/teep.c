@@ -424,8 +424,8 @@ static int dec_attestation(struct dec *d, const cbor_item_t *options, struct tb_
 	if (tb_cbor_get_text(v, &p, &n) != TB_OK)
 		return derr(d, TB_ERR_PARSE, "attestation-payload-format: expected a text string");
 	if (n < 1 || n > TB_TEEP_FORMAT_MAX || memchr(p, 0, n))
-		return derr(d, TB_ERR_PARSE, "attestation-payload-format: size %zu not in 1..%d",
-		            n, TB_TEEP_FORMAT_MAX);
+		return derr(d, TB_ERR_PARSE, "attestation-payload-format: size %zu not in 1..%d", n,
+		            TB_TEEP_FORMAT_MAX);
 	m->attestation_payload_format = malloc(n + 1);
 	if (!m->attestation_payload_format)
 		return derr(d, TB_ERR_NOMEM, "attestation-payload-format: out of memory");
@@ -1080,9 +1080,9 @@ static int enc_check(const struct tb_teep_msg *m)
 		return TB_ERR_INVAL;
 	if (!text_ok(m->msg) || !text_ok(m->err_msg))
 		return TB_ERR_INVAL;
-	if (m->attestation_payload_format && (!m->attestation_payload_format[0] ||
-	                                      strlen(m->attestation_payload_format) >
-	                                          TB_TEEP_FORMAT_MAX))
+	if (m->attestation_payload_format &&
+	    (!m->attestation_payload_format[0] ||
+	     strlen(m->attestation_payload_format) > TB_TEEP_FORMAT_MAX))
 		return TB_ERR_INVAL;
 	if (m->type == TB_TEEP_ERROR && m->err_code == 0)
 		return TB_ERR_INVAL;

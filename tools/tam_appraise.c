@@ -97,8 +97,9 @@ int tam_appraise(const struct tam_attest_policy *p, const char *format, const ui
 				reason(why, whylen, "hwmodel is not an allowed TEE kind");
 			}
 			if (p->n_expect) {
-				ear->tv[TB_TV_EXECUTABLES] = c.n_meas ? TB_AR4SI_APPROVED_RUNTIME
-				                                      : TB_AR4SI_UNRECOGNIZED_RUNTIME;
+				ear->tv[TB_TV_EXECUTABLES] = c.n_meas
+				                                 ? TB_AR4SI_APPROVED_RUNTIME
+				                                 : TB_AR4SI_UNRECOGNIZED_RUNTIME;
 				if (!c.n_meas)
 					reason(why, whylen, "no measurements to compare");
 				for (size_t i = 0; i < c.n_meas; i++)

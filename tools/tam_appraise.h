@@ -11,11 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TAM_MAX_ATTEST_KEYS  16
-#define TAM_MAX_EXPECT       16
-#define TAM_MAX_ALLOWED_TEE  16
-#define TAM_EAR_SUBMOD       "teep-agent"
-#define TAM_EAR_POLICY       "teep-tam:reference-values"
+#define TAM_MAX_ATTEST_KEYS 16
+#define TAM_MAX_EXPECT      16
+#define TAM_MAX_ALLOWED_TEE 16
+#define TAM_EAR_SUBMOD      "teep-agent"
+#define TAM_EAR_POLICY      "teep-tam:reference-values"
 
 /* Reference values and trust anchors; everything borrowed. */
 struct tam_attest_policy {

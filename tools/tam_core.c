@@ -888,15 +888,16 @@ static int appraise(struct tam_core *tam, const struct tb_teep_msg *qr, const ui
 	int rc;
 
 	rc = tam_appraise(tam->attest, qr->attestation_payload_format, qr->attestation_payload.ptr,
-	                  qr->attestation_payload.len, take_challenge, tam,
-	                  (int64_t)time(NULL), &c, &ear, why, sizeof(why));
+	                  qr->attestation_payload.len, take_challenge, tam, (int64_t)time(NULL), &c,
+	                  &ear, why, sizeof(why));
 	if (rc != TB_OK)
 		return rc;
 	if (c.has_cnf && ear.tv[TB_TV_INSTANCE_IDENTITY] == TB_AR4SI_TRUSTWORTHY_INSTANCE &&
 	    !cnf_signed(tam, &c, body, len)) {
 		ear.tv[TB_TV_INSTANCE_IDENTITY] = TB_AR4SI_UNTRUSTWORTHY_INSTANCE;
 		ear.status = tb_ear_status_of(ear.tv);
-		snprintf(why, sizeof(why), "%s", "cnf is not the key that signed the QueryResponse");
+		snprintf(why, sizeof(why), "%s",
+		         "cnf is not the key that signed the QueryResponse");
 	}
 	*affirming = ear.status == TB_EAR_AFFIRMING;
 	tb_log(TB_LOG_NOTICE,
@@ -975,8 +976,8 @@ static int on_query_response(struct tam_core *tam, const struct tb_teep_msg *qr,
 		snprintf(tr, sizeof(tr), "none");
 	else
 		token_trace(id, sizeof(id), tr);
-	tb_log(TB_LOG_NOTICE, "tam: -> Update manifests=%zu unneeded=%zu token=%s%s", plan.n_install,
-	       plan.n_unlink, tr, affirming ? "" : " (refused: err-code only)");
+	tb_log(TB_LOG_NOTICE, "tam: -> Update manifests=%zu unneeded=%zu token=%s%s",
+	       plan.n_install, plan.n_unlink, tr, affirming ? "" : " (refused: err-code only)");
 	return TB_OK;
 }
 

@@ -1164,12 +1164,12 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 			}
 			o->attest_key_files[o->n_attest_keys++] = optarg;
 			break;
-		case OPT_EXPECT_MEASUREMENT:
-		{
+		case OPT_EXPECT_MEASUREMENT: {
 			uint8_t *d = NULL;
 			size_t dl = 0;
 			int ok = o->n_expect < TAM_MAX_EXPECT &&
-			         tb_hex_decode(optarg, strlen(optarg), &d, &dl) == TB_OK && dl == 32;
+			         tb_hex_decode(optarg, strlen(optarg), &d, &dl) == TB_OK &&
+			         dl == 32;
 			if (ok)
 				memcpy(o->expect[o->n_expect++], d, 32);
 			free(d);

@@ -91,8 +91,8 @@ struct sim_agent {
 
 	struct tb_key *key;
 	struct tb_key *decrypt_key; /* NULL: key decrypts */
-	uint8_t kid[32];             /* RFC 9679 thumbprint of key */
-	struct tb_key *attest_key;   /* signs Evidence; never the TEEP key */
+	uint8_t kid[32];            /* RFC 9679 thumbprint of key */
+	struct tb_key *attest_key;  /* signs Evidence; never the TEEP key */
 	/* What the Evidence reports the Agent runs: the object file holding
 	 * this code (n_meas 0: it could not be read) */
 	struct tb_eat_measurement meas[1];
@@ -516,8 +516,8 @@ static int write_public_key(struct sim_agent *a, const struct tb_key *key, const
 /* The configured key, else <state_dir>/agent.pem, generated on first use.
  * A configured key that does not exist is an error: generating one in its
  * place would hide a typo behind a key no TAM knows. */
-static int load_key(struct sim_agent *a, const char *what, const char *configured,
-                    const char *dflt, struct tb_key **dst)
+static int load_key(struct sim_agent *a, const char *what, const char *configured, const char *dflt,
+                    struct tb_key **dst)
 {
 	char path[SIM_PATH_MAX], err[160] = "";
 	struct stat st;
@@ -604,8 +604,7 @@ static void measure_self(struct sim_agent *a)
 			ok = total <= SIM_MEASURE_MAX &&
 			     mbedtls_sha256_update_ret(&ctx, chunk, n) == 0;
 		}
-		ok = ok && !ferror(f) &&
-		     mbedtls_sha256_finish_ret(&ctx, a->meas[0].sha256) == 0;
+		ok = ok && !ferror(f) && mbedtls_sha256_finish_ret(&ctx, a->meas[0].sha256) == 0;
 	}
 	mbedtls_sha256_free(&ctx);
 	fclose(f);
@@ -1275,8 +1274,7 @@ static int fill_evidence(struct sim_agent *a, const struct sim_session *s,
 	snprintf(c.hwversion, sizeof(c.hwversion), "%s", PACKAGE_VERSION);
 	memcpy(c.meas, a->meas, sizeof(a->meas));
 	c.n_meas = a->n_meas;
-	for (size_t i = 0; rc == TB_OK && i < a->n_tc && c.n_manifests < TB_EAT_MAX_MANIFESTS;
-	     i++)
+	for (size_t i = 0; rc == TB_OK && i < a->n_tc && c.n_manifests < TB_EAT_MAX_MANIFESTS; i++)
 		if (manifest_digest(a, &a->tc[i], c.manifests[c.n_manifests]) == TB_OK)
 			c.n_manifests++;
 	c.has_cnf = 1;

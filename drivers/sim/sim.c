@@ -42,9 +42,12 @@ static int apply_option(const struct tb_host *host, const struct tb_kv *kv, stru
 		const char *key;
 		const char **dst;
 	} strings[] = {
-	    {"state_dir", &c->state_dir}, {"agent_key", &c->agent_key},
-	    {"tam_key", &c->tam_key},     {"tc_signer", &c->tc_signer},
-	    {"tam_uri", &c->tam_uri},     {"decrypt_key", &c->decrypt_key},
+	    {"state_dir", &c->state_dir},
+	    {"agent_key", &c->agent_key},
+	    {"tam_key", &c->tam_key},
+	    {"tc_signer", &c->tc_signer},
+	    {"tam_uri", &c->tam_uri},
+	    {"decrypt_key", &c->decrypt_key},
 	    {"attestation_key", &c->attestation_key},
 	};
 	const char *k = kv->key, *v = kv->value;

@@ -106,9 +106,9 @@ static int appraise(struct fx *f, const uint8_t *tok, size_t len, const uint8_t 
 	struct tam_attest_policy p = {keys, 2, expect, n_expect, allowed, tee ? 1 : 0};
 	char why[160];
 
-	assert_int_equal(tam_appraise(&p, TB_EAT_MEDIA_TYPE, tok, len, take, f, 1, NULL, ear,
-	                              why, sizeof(why)),
-	                 TB_OK);
+	assert_int_equal(
+	    tam_appraise(&p, TB_EAT_MEDIA_TYPE, tok, len, take, f, 1, NULL, ear, why, sizeof(why)),
+	    TB_OK);
 	return ear->status;
 }
 
@@ -143,8 +143,8 @@ static void eat__round_trip_both_algorithms(void **state)
 
 		claims(f, &c, algs[i]);
 		assert_int_equal(tb_eat_sign(f->attest, algs[i], &c, &tok, &len), TB_OK);
-		assert_int_equal(tb_eat_verify(tok, len, &f->attest, 1, &d, &which, err, sizeof(err)),
-		                 TB_OK);
+		assert_int_equal(
+		    tb_eat_verify(tok, len, &f->attest, 1, &d, &which, err, sizeof(err)), TB_OK);
 		assert_int_equal(which, 0);
 		assert_memory_equal(d.nonce, c.nonce, c.nonce_len);
 		assert_memory_equal(d.ueid, c.ueid, 33);
@@ -189,9 +189,8 @@ static void eat__truncated_and_bit_flipped_tokens_are_refused(void **state)
 
 	token(f, f->attest, TB_COSE_ALG_ESP256, &tok, &len);
 	for (size_t cut = 0; cut < len; cut++)
-		assert_int_not_equal(tb_eat_verify(tok, cut, &f->attest, 1, &d, NULL, err,
-		                                   sizeof(err)),
-		                     TB_OK);
+		assert_int_not_equal(
+		    tb_eat_verify(tok, cut, &f->attest, 1, &d, NULL, err, sizeof(err)), TB_OK);
 	/* every bit that is signed: all but the unprotected header {4: kid}
 	 * (a1 04 58 20 + 32 bytes), which RFC 9052 leaves outside the
 	 * signature */
@@ -210,8 +209,7 @@ static void eat__truncated_and_bit_flipped_tokens_are_refused(void **state)
 			tok[i] ^= (uint8_t)(1u << bit);
 		}
 	}
-	assert_int_equal(tb_eat_verify(tok, len, &f->attest, 1, &d, NULL, err, sizeof(err)),
-	                 TB_OK);
+	assert_int_equal(tb_eat_verify(tok, len, &f->attest, 1, &d, NULL, err, sizeof(err)), TB_OK);
 	free(tok);
 }
 
@@ -301,9 +299,8 @@ static void appraise__no_evidence_or_other_format(void **state)
 	assert_int_equal(tam_appraise(&p, NULL, NULL, 0, take, f, 1, NULL, &ear, why, sizeof(why)),
 	                 TB_OK);
 	assert_int_equal(ear.status, TB_EAR_CONTRAINDICATED);
-	assert_int_equal(tam_appraise(&p, "application/psa-attestation-token",
-	                              (const uint8_t *)"x", 1, take, f, 1, NULL, &ear, why,
-	                              sizeof(why)),
+	assert_int_equal(tam_appraise(&p, "application/psa-attestation-token", (const uint8_t *)"x",
+	                              1, take, f, 1, NULL, &ear, why, sizeof(why)),
 	                 TB_OK);
 	assert_int_equal(ear.status, TB_EAR_CONTRAINDICATED);
 	assert_true(tb_eat_format_ok("Application/EAT+CWT; eat_profile=\"x\""));
@@ -347,7 +344,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(cose_key__rfc9679_example_thumbprint),
 	    cmocka_unit_test_setup_teardown(eat__round_trip_both_algorithms, setup, teardown),
-	    cmocka_unit_test_setup_teardown(eat__missing_required_claim_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(eat__missing_required_claim_is_refused, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(eat__truncated_and_bit_flipped_tokens_are_refused,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(appraise__affirming_then_replay_refused, setup,
@@ -358,7 +356,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        appraise__unexpected_measurement_and_tee_kind_not_affirming, setup, teardown),
 	    cmocka_unit_test_setup_teardown(appraise__no_evidence_or_other_format, setup, teardown),
-	    cmocka_unit_test_setup_teardown(ear__sign_verify_round_trip_and_tamper, setup, teardown),
+	    cmocka_unit_test_setup_teardown(ear__sign_verify_round_trip_and_tamper, setup,
+	                                    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

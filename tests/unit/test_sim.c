@@ -598,7 +598,8 @@ static void sim__query_request_with_challenge__answers_evidence(void **state)
 	assert_memory_equal(c.hwmodel, SIM_TEE_KIND, c.hwmodel_len);
 	assert_int_equal(c.n_meas, 1);
 	assert_true(c.has_cnf);
-	assert_int_equal(c.cnf_alg, f->num == TB_NUM_PRE26 ? TB_COSE_ALG_ES256 : TB_COSE_ALG_ESP256);
+	assert_int_equal(c.cnf_alg,
+	                 f->num == TB_NUM_PRE26 ? TB_COSE_ALG_ES256 : TB_COSE_ALG_ESP256);
 	assert_int_equal(tb_key_public_xy(f->agent_pub, x, y), TB_OK);
 	assert_memory_equal(c.cnf_x, x, 32);
 	assert_memory_equal(c.cnf_y, y, 32);
@@ -1613,8 +1614,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(sim__unexpected_message_type__answers_error_with_token,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(sim__wrong_media_type__answers_error, setup, teardown),
-	    cmocka_unit_test_setup_teardown(sim__update_with_tam_error_only__answers_error,
-	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__update_with_tam_error_only__answers_error, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(sim__appendix_e_example3__installs_decrypted_config,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(sim__dependent_content__waits_for_its_dependency, setup,
