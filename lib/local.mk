@@ -5,6 +5,9 @@ libtbcommon_la_SOURCES = \
 	lib/cbor.c lib/tb_cbor.h \
 	lib/cose.c lib/tb_cose.h \
 	lib/cose_encrypt.c lib/tb_cose_encrypt.h \
+	lib/cose_key.c lib/tb_cose_key.h \
+	lib/eat.c lib/tb_eat.h \
+	lib/ear.c lib/tb_ear.h \
 	lib/teep.c lib/tb_teep.h \
 	lib/suit.c lib/tb_suit.h \
 	lib/uaproto.c lib/tb_uaproto.h \

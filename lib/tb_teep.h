@@ -51,6 +51,7 @@ enum tb_teep_err {
 #define TB_TEEP_TOKEN_MIN    8
 #define TB_TEEP_TOKEN_MAX    64
 #define TB_TEEP_MSG_MAX      128 /* msg / err-msg, bytes */
+#define TB_TEEP_FORMAT_MAX   256 /* attestation-payload-format, bytes */
 
 /* An owned byte string (malloc()ed). */
 struct tb_buf {
@@ -102,6 +103,13 @@ struct tb_teep_msg {
 	/* Update */
 	struct tb_buf *manifest_list; /* each a SUIT_Envelope */
 	size_t n_manifest_list;
+
+	/* QueryResponse (Evidence) and Update (an Attestation Result):
+	 * attestation-payload and its attestation-payload-format, a media
+	 * type (NUL-terminated, at most TB_TEEP_FORMAT_MAX bytes; NULL:
+	 * absent). */
+	struct tb_buf attestation_payload; /* len 0: absent */
+	char *attestation_payload_format;
 
 	/* Success (msg), Error and Update (err_code, err_msg) */
 	uint64_t err_code; /* 0: absent (Error requires it) */

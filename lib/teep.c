@@ -406,6 +406,34 @@ static int dec_text(struct dec *d, const cbor_item_t *item, const char *name, ch
 	return TB_OK;
 }
 
+/* attestation-payload and attestation-payload-format, kept together: the
+ * format says how to read the payload. */
+static int dec_attestation(struct dec *d, const cbor_item_t *options, struct tb_teep_msg *m)
+{
+	cbor_item_t *v = opt(options, d, L_ATTESTATION_PAYLOAD);
+	const char *p;
+	size_t n;
+	int rc = TB_OK;
+
+	if (v)
+		rc = dec_bstr_sized(d, v, "attestation-payload", 0, SIZE_MAX,
+		                    &m->attestation_payload);
+	v = opt(options, d, L_ATTESTATION_PAYLOAD_FORMAT);
+	if (rc != TB_OK || !v)
+		return rc;
+	if (tb_cbor_get_text(v, &p, &n) != TB_OK)
+		return derr(d, TB_ERR_PARSE, "attestation-payload-format: expected a text string");
+	if (n < 1 || n > TB_TEEP_FORMAT_MAX || memchr(p, 0, n))
+		return derr(d, TB_ERR_PARSE, "attestation-payload-format: size %zu not in 1..%d", n,
+		            TB_TEEP_FORMAT_MAX);
+	m->attestation_payload_format = malloc(n + 1);
+	if (!m->attestation_payload_format)
+		return derr(d, TB_ERR_NOMEM, "attestation-payload-format: out of memory");
+	memcpy(m->attestation_payload_format, p, n);
+	m->attestation_payload_format[n] = 0;
+	return TB_OK;
+}
+
 static int dec_uint(struct dec *d, const cbor_item_t *item, const char *name, uint64_t *out)
 {
 	if (tb_cbor_get_uint(item, out) != TB_OK)
@@ -639,6 +667,8 @@ static int dec_query_response(struct dec *d, cbor_item_t **e, struct tb_teep_msg
 	if (rc == TB_OK && (v = opt(e[1], d, L_UNNEEDED_MANIFEST_LIST)))
 		rc = dec_id_list(d, v, "unneeded-manifest-list", -1, &m->unneeded_manifest_list,
 		                 &m->n_unneeded_manifest_list);
+	if (rc == TB_OK)
+		rc = dec_attestation(d, e[1], m);
 	return rc;
 }
 
@@ -658,6 +688,8 @@ static int dec_update(struct dec *d, cbor_item_t **e, struct tb_teep_msg *m)
 	}
 	if (rc == TB_OK && (v = opt(e[1], d, L_ERR_MSG)))
 		rc = dec_text(d, v, "err-msg", &m->err_msg);
+	if (rc == TB_OK)
+		rc = dec_attestation(d, e[1], m);
 	return rc;
 }
 
@@ -931,6 +963,8 @@ void tb_teep_msg_clear(struct tb_teep_msg *m)
 	free(m->manifest_list);
 	free(m->msg);
 	free(m->err_msg);
+	buf_free(&m->attestation_payload);
+	free(m->attestation_payload_format);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -1046,9 +1080,22 @@ static int enc_check(const struct tb_teep_msg *m)
 		return TB_ERR_INVAL;
 	if (!text_ok(m->msg) || !text_ok(m->err_msg))
 		return TB_ERR_INVAL;
+	if (m->attestation_payload_format &&
+	    (!m->attestation_payload_format[0] ||
+	     strlen(m->attestation_payload_format) > TB_TEEP_FORMAT_MAX))
+		return TB_ERR_INVAL;
 	if (m->type == TB_TEEP_ERROR && m->err_code == 0)
 		return TB_ERR_INVAL;
 	return TB_OK;
+}
+
+static void enc_attestation(struct enc *e, const struct tb_teep_msg *m)
+{
+	if (m->attestation_payload_format)
+		put(e, L_ATTESTATION_PAYLOAD_FORMAT, text_item(m->attestation_payload_format));
+	if (m->attestation_payload.len)
+		put(e, L_ATTESTATION_PAYLOAD,
+		    tb_cbor_bytes(m->attestation_payload.ptr, m->attestation_payload.len));
 }
 
 /*
@@ -1077,6 +1124,7 @@ static void enc_options(struct enc *e, const struct tb_teep_msg *m)
 			put(e, L_UNNEEDED_MANIFEST_LIST,
 			    enc_id_list(m->unneeded_manifest_list, m->n_unneeded_manifest_list,
 			                -1));
+		enc_attestation(e, m);
 		break;
 	case TB_TEEP_UPDATE:
 		if (m->n_manifest_list)
@@ -1090,6 +1138,7 @@ static void enc_options(struct enc *e, const struct tb_teep_msg *m)
 			    tb_cbor_int((int64_t)err_code_swap(e->num, m->err_code)));
 		if (m->err_msg)
 			put(e, L_ERR_MSG, text_item(m->err_msg));
+		enc_attestation(e, m);
 		break;
 	case TB_TEEP_SUCCESS:
 		if (m->msg)

@@ -5,6 +5,7 @@ INTEGRATION_TESTS = \
 	tests/integration/privdrop.sh \
 	tests/integration/notify.sh \
 	tests/integration/install.sh \
+	tests/integration/attest.sh \
 	tests/integration/vector.sh \
 	tests/integration/vectors_diag.sh \
 	tests/integration/personalization.sh \

@@ -3,7 +3,7 @@
 bin_PROGRAMS += teep-tam
 teep_tam_SOURCES = \
 	tools/teep-tam.c \
-	tools/tam_core.c tools/tam_core.h \
+	tools/tam_core.c tools/tam_core.h tools/tam_appraise.c tools/tam_appraise.h \
 	tools/tam_broker.c tools/tam_broker.h \
 	tools/ua_client.c tools/ua_client.h \
 	$(LWS_LOG_SRC)

@@ -23,11 +23,12 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* What a token was issued for, so that an answer of the wrong kind is
  * noticed: a QueryRequest is answered by a QueryResponse (or an Error), an
  * Update by a Success (or an Error). */
-enum tam_token_kind { TOKEN_FREE = 0, TOKEN_QUERY = 1, TOKEN_UPDATE = 2 };
+enum tam_token_kind { TOKEN_FREE = 0, TOKEN_QUERY = 1, TOKEN_UPDATE = 2, TOKEN_CHALLENGE = 3 };
 
 struct tam_token {
 	uint8_t id[TAM_TOKEN_LEN];
@@ -58,6 +59,7 @@ struct tam_core {
 	const struct tb_component_id *push;
 	size_t n_push;
 	int no_token;
+	const struct tam_attest_policy *attest;
 
 	struct tam_entry *catalog;
 	size_t n_catalog;
@@ -529,6 +531,7 @@ int tam_core_create(const struct tam_core_conf *conf, struct tam_core **out, cha
 	tam->push = conf->push;
 	tam->n_push = conf->n_push;
 	tam->no_token = conf->no_token;
+	tam->attest = conf->attest;
 	tam->max_body = conf->max_body ? conf->max_body : TAM_DEFAULT_MAX_BODY;
 	tam->max_manifest = conf->max_manifest ? conf->max_manifest : TAM_DEFAULT_MAX_MANIFEST;
 	tam->max_tokens = conf->max_tokens ? conf->max_tokens : TAM_DEFAULT_MAX_TOKENS;
@@ -652,16 +655,34 @@ int tam_core_connect(struct tam_core *tam, uint8_t **out, size_t *out_len)
 	m.type = TB_TEEP_QUERY_REQUEST;
 	m.data_item_requested = TB_TEEP_DIR_TRUSTED_COMPONENTS;
 	/* cipher_suites_cbor left empty: the encoder offers the default suites */
-	rc = tam->no_token ? TB_OK : new_token(&m, id);
+	if (tam->attest) {
+		/* a challenge instead of a token: the Evidence's eat_nonce
+		 * ties the QueryResponse to this request */
+		m.data_item_requested |= TB_TEEP_DIR_ATTESTATION;
+		rc = new_token(&m, id);
+		m.challenge = m.token;
+		m.token.ptr = NULL;
+		m.token.len = 0;
+	} else {
+		rc = tam->no_token ? TB_OK : new_token(&m, id);
+	}
 	if (rc == TB_OK)
 		rc = sign_message(tam, &m, tam->first == TAM_FIRST_COSE_SIGN, out, out_len);
 	tb_teep_msg_clear(&m);
 	if (rc != TB_OK)
 		return rc;
 	/* remembered only once it is sure to be sent */
-	if (!tam->no_token)
+	if (tam->attest)
+		token_remember(tam, id, TOKEN_CHALLENGE);
+	else if (!tam->no_token)
 		token_remember(tam, id, TOKEN_QUERY);
 	tam->cnt.connects++;
+	if (tam->attest) {
+		token_trace(id, sizeof(id), tr);
+		tb_log(TB_LOG_NOTICE, "tam: -> QueryRequest challenge=%s (attestation)%s", tr,
+		       tam->first == TAM_FIRST_COSE_SIGN ? " (COSE_Sign)" : "");
+		return TB_OK;
+	}
 	if (tam->no_token)
 		snprintf(tr, sizeof(tr), "none");
 	else
@@ -829,27 +850,117 @@ static int build_update(const struct update_plan *p, struct tb_teep_msg *m)
 	return TB_OK;
 }
 
-static int on_query_response(struct tam_core *tam, const struct tb_teep_msg *qr, uint8_t **out,
-                             size_t *out_len)
+static int take_challenge(void *arg, const uint8_t *nonce, size_t len)
+{
+	struct tam_core *tam = arg;
+	struct tb_buf b = {(uint8_t *)(uintptr_t)nonce, len};
+
+	return token_take(tam, &b) == TOKEN_CHALLENGE;
+}
+
+/* The cnf of the Evidence must be the key that signed the QueryResponse:
+ * otherwise Evidence from one Agent could vouch for another. */
+static int cnf_signed(struct tam_core *tam, const struct tb_eat_claims *c, const uint8_t *body,
+                      size_t len)
+{
+	uint8_t x[32], y[32];
+
+	for (size_t i = 0; i < tam->n_agent_keys; i++) {
+		struct tb_key *k = (struct tb_key *)(uintptr_t)tam->agent_keys[i];
+		if (tb_key_public_xy(k, x, y) == TB_OK && memcmp(x, c->cnf_x, 32) == 0 &&
+		    memcmp(y, c->cnf_y, 32) == 0)
+			return tb_cose_verify_any(body, len, &k, 1, NULL, NULL) == TB_OK;
+	}
+	return 0;
+}
+
+/* Appraise the Evidence of a QueryResponse; the signed EAR goes into the
+ * answer. Returns TB_OK with *affirming set, or an error. */
+static int appraise(struct tam_core *tam, const struct tb_teep_msg *qr, const uint8_t *body,
+                    size_t len, struct tb_teep_msg *answer, int *affirming)
+{
+	int alg = tam->num == TB_NUM_PRE26 ? TB_COSE_ALG_ES256 : TB_COSE_ALG_ESP256;
+	struct tb_eat_claims c;
+	struct tb_ear ear;
+	char why[160];
+	uint8_t *tok = NULL;
+	size_t tlen = 0;
+	int rc;
+
+	rc = tam_appraise(tam->attest, qr->attestation_payload_format, qr->attestation_payload.ptr,
+	                  qr->attestation_payload.len, take_challenge, tam, (int64_t)time(NULL), &c,
+	                  &ear, why, sizeof(why));
+	if (rc != TB_OK)
+		return rc;
+	if (c.has_cnf && ear.tv[TB_TV_INSTANCE_IDENTITY] == TB_AR4SI_TRUSTWORTHY_INSTANCE &&
+	    !cnf_signed(tam, &c, body, len)) {
+		ear.tv[TB_TV_INSTANCE_IDENTITY] = TB_AR4SI_UNTRUSTWORTHY_INSTANCE;
+		ear.status = tb_ear_status_of(ear.tv);
+		snprintf(why, sizeof(why), "%s",
+		         "cnf is not the key that signed the QueryResponse");
+	}
+	*affirming = ear.status == TB_EAR_AFFIRMING;
+	tb_log(TB_LOG_NOTICE,
+	       "tam: attestation result: %s (instance-identity=%d hardware=%d executables=%d)%s%s",
+	       tb_ear_tier_name(ear.status), ear.tv[TB_TV_INSTANCE_IDENTITY],
+	       ear.tv[TB_TV_HARDWARE], ear.tv[TB_TV_EXECUTABLES], why[0] ? ": " : "", why);
+	rc = tb_ear_sign(tam->key, alg, &ear, &tok, &tlen);
+	if (rc != TB_OK)
+		return rc;
+	answer->attestation_payload.ptr = tok;
+	answer->attestation_payload.len = tlen;
+	answer->attestation_payload_format = strdup(TB_EAR_FORMAT);
+	if (!answer->attestation_payload_format)
+		return TB_ERR_NOMEM;
+	if (!*affirming) {
+		char msg[TB_TEEP_MSG_MAX + 1];
+		snprintf(msg, sizeof(msg), "attestation %s: %.90s", tb_ear_tier_name(ear.status),
+		         why[0] ? why : "not affirming");
+		answer->err_msg = strdup(msg);
+		answer->err_code = qr->attestation_payload.len ? TB_TEEP_ERR_PERMANENT
+		                                               : TB_TEEP_ERR_ATTESTATION_REQUIRED;
+		if (!answer->err_msg)
+			return TB_ERR_NOMEM;
+	}
+	return TB_OK;
+}
+
+static int on_query_response(struct tam_core *tam, const struct tb_teep_msg *qr,
+                             const uint8_t *body, size_t len, uint8_t **out, size_t *out_len)
 {
 	struct update_plan plan = {0};
 	struct tb_teep_msg upd = {0};
 	uint8_t id[TAM_TOKEN_LEN];
 	char req[512], unneeded[512], tr[16];
-	int rc;
+	int rc, affirming = 1;
 
 	tam->cnt.query_responses++;
 	format_ids(qr->requested_tc_list, qr->n_requested_tc_list, req, sizeof(req));
 	format_ids(qr->unneeded_manifest_list, qr->n_unneeded_manifest_list, unneeded,
 	           sizeof(unneeded));
-	tb_log(TB_LOG_NOTICE, "tam: <- QueryResponse requested=%s unneeded=%s installed=%zu", req,
-	       unneeded, qr->n_tc_list);
+	tb_log(TB_LOG_NOTICE,
+	       "tam: <- QueryResponse requested=%s unneeded=%s installed=%zu evidence=%zu", req,
+	       unneeded, qr->n_tc_list, qr->attestation_payload.len);
 
-	plan_update(tam, qr, &plan);
-	if (!plan.n_install && !plan.n_unlink) {
+	if (tam->attest) {
+		upd.type = TB_TEEP_UPDATE;
+		rc = appraise(tam, qr, body, len, &upd, &affirming);
+		if (rc != TB_OK) {
+			tb_teep_msg_clear(&upd);
+			return rc;
+		}
+		tam->cnt.attest_affirming += affirming;
+		tam->cnt.attest_refused += !affirming;
+	}
+	if (affirming)
+		plan_update(tam, qr, &plan);
+	if (affirming && !plan.n_install && !plan.n_unlink) {
 		tb_log(TB_LOG_NOTICE, "tam: nothing to update");
+		tb_teep_msg_clear(&upd);
 		return TB_OK;
 	}
+	/* not affirming: an Update with err-code and no manifest, so the
+	 * Agent learns why nothing comes (draft-26 section 4.4) */
 	rc = build_update(&plan, &upd);
 	if (rc == TB_OK && !tam->no_token)
 		rc = new_token(&upd, id);
@@ -865,8 +976,8 @@ static int on_query_response(struct tam_core *tam, const struct tb_teep_msg *qr,
 		snprintf(tr, sizeof(tr), "none");
 	else
 		token_trace(id, sizeof(id), tr);
-	tb_log(TB_LOG_NOTICE, "tam: -> Update manifests=%zu unneeded=%zu token=%s", plan.n_install,
-	       plan.n_unlink, tr);
+	tb_log(TB_LOG_NOTICE, "tam: -> Update manifests=%zu unneeded=%zu token=%s%s",
+	       plan.n_install, plan.n_unlink, tr, affirming ? "" : " (refused: err-code only)");
 	return TB_OK;
 }
 
@@ -986,7 +1097,10 @@ int tam_core_message(struct tam_core *tam, const uint8_t *body, size_t len, uint
 	}
 	/* The token is retired by the first validly signed message carrying
 	 * it, whatever follows: a replay of it is then always dropped. */
-	if (tam->no_token && !m.token.len)
+	if (tam->attest && !m.token.len && m.type == TB_TEEP_QUERY_RESPONSE)
+		/* matched by its Evidence's nonce during the appraisal */
+		kind = TOKEN_QUERY;
+	else if (tam->no_token && !m.token.len)
 		/* nothing to match: the type says what it answers */
 		kind = m.type == TB_TEEP_SUCCESS ? TOKEN_UPDATE : TOKEN_QUERY;
 	else
@@ -1008,7 +1122,7 @@ int tam_core_message(struct tam_core *tam, const uint8_t *body, size_t len, uint
 	rc = TB_OK;
 	switch (m.type) {
 	case TB_TEEP_QUERY_RESPONSE:
-		rc = on_query_response(tam, &m, out, out_len);
+		rc = on_query_response(tam, &m, body, len, out, out_len);
 		break;
 	case TB_TEEP_SUCCESS:
 		on_success(tam, &m);

@@ -14,6 +14,7 @@
 #ifndef TAM_CORE_H
 #define TAM_CORE_H
 
+#include "tam_appraise.h"
 #include "tb_cose.h"
 #include "tb_teep.h"
 #include <stddef.h>
@@ -68,6 +69,11 @@ struct tam_core_conf {
 	 * their kind; answers with a token are still checked against the
 	 * table. For interoperability tests. */
 	int no_token;
+	/* Remote attestation (NULL: off): QueryRequests ask for attestation
+	 * with a fresh challenge and no token (draft-26 section 4.3), the
+	 * Evidence is appraised against this policy, and only an Agent whose
+	 * Attestation Result is affirming gets an Update. Borrowed. */
+	const struct tam_attest_policy *attest;
 };
 
 /* What happened to the messages we received, for the operator and tests. */
@@ -78,6 +84,8 @@ struct tam_counters {
 	uint64_t successes;          /* accepted Success messages */
 	uint64_t errors;             /* accepted Error messages */
 	uint64_t unknown_components; /* requested but not in the catalog */
+	uint64_t attest_affirming;   /* Attestation Results affirming */
+	uint64_t attest_refused;     /* not affirming: no Update */
 	/* dropped messages, by reason */
 	uint64_t drop_too_big;
 	uint64_t drop_bad_cose;      /* not a COSE_Sign1/COSE_Sign we can process */

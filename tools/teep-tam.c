@@ -91,6 +91,14 @@ struct tam_opts {
 	unsigned timeout_s;
 	const char *push[TB_TEEP_MAX_LIST];
 	size_t n_push;
+	/* remote attestation */
+	int attest;
+	const char *attest_key_files[TAM_MAX_ATTEST_KEYS];
+	size_t n_attest_keys;
+	uint8_t expect[TAM_MAX_EXPECT][32];
+	size_t n_expect;
+	const char *allowed_tee[TAM_MAX_ALLOWED_TEE];
+	size_t n_allowed_tee;
 };
 
 /* Everything the server owns; the lws context user pointer. */
@@ -100,6 +108,8 @@ struct tam_server {
 	struct tb_key *agent_keys[TAM_MAX_AGENTS];
 	struct tam_core *core;
 	struct tb_component_id push[TB_TEEP_MAX_LIST];
+	struct tb_key *attest_keys[TAM_MAX_ATTEST_KEYS];
+	struct tam_attest_policy attest;
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
 	lws_sorted_usec_list_t tick; /* wakes the loop to look at signals */
@@ -900,6 +910,14 @@ static void usage(FILE *f)
 	        "  --push COMPONENT      install this catalog component even when the Agent\n"
 	        "                        did not request it (repeatable; a/b/0x.. segments)\n"
 	        "  --timeout SECONDS     with --via-broker: give up after this long (default 60)\n"
+	        "  --attest              ask for attestation (a fresh challenge per\n"
+	        "                        QueryRequest) and act as Verifier: no Update to an\n"
+	        "                        Agent whose Attestation Result is not affirming\n"
+	        "  --attestation-key FILE  trusted attestation public key (PEM; repeatable,\n"
+	        "                        required with --attest)\n"
+	        "  --expect-measurement HEX  an accepted SHA-256 measurement (repeatable)\n"
+	        "  --allowed-tee KIND    an accepted TEE kind, the Evidence's hwmodel\n"
+	        "                        (repeatable; default: any)\n"
 	        "  -v, --verbose         debug output\n"
 	        "  -h, --help            this text\n"
 	        "\n"
@@ -958,6 +976,10 @@ enum {
 	OPT_TEE,
 	OPT_PUSH,
 	OPT_TIMEOUT,
+	OPT_ATTEST,
+	OPT_ATTEST_KEY,
+	OPT_EXPECT_MEASUREMENT,
+	OPT_ALLOWED_TEE,
 };
 
 static const struct option long_opts[] = {
@@ -987,6 +1009,10 @@ static const struct option long_opts[] = {
     {"tee", required_argument, NULL, OPT_TEE},
     {"push", required_argument, NULL, OPT_PUSH},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"attest", no_argument, NULL, OPT_ATTEST},
+    {"attestation-key", required_argument, NULL, OPT_ATTEST_KEY},
+    {"expect-measurement", required_argument, NULL, OPT_EXPECT_MEASUREMENT},
+    {"allowed-tee", required_argument, NULL, OPT_ALLOWED_TEE},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -1127,6 +1153,36 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 			}
 			o->push[o->n_push++] = optarg;
 			break;
+		case OPT_ATTEST:
+			o->attest = 1;
+			break;
+		case OPT_ATTEST_KEY:
+			if (o->n_attest_keys >= TAM_MAX_ATTEST_KEYS) {
+				fprintf(stderr, "teep-tam: at most %d --attestation-key\n",
+				        TAM_MAX_ATTEST_KEYS);
+				return -1;
+			}
+			o->attest_key_files[o->n_attest_keys++] = optarg;
+			break;
+		case OPT_EXPECT_MEASUREMENT: {
+			uint8_t *d = NULL;
+			size_t dl = 0;
+			int ok = o->n_expect < TAM_MAX_EXPECT &&
+			         tb_hex_decode(optarg, strlen(optarg), &d, &dl) == TB_OK &&
+			         dl == 32;
+			if (ok)
+				memcpy(o->expect[o->n_expect++], d, 32);
+			free(d);
+			if (!ok)
+				return bad_value("expect-measurement", optarg);
+			break;
+		}
+		case OPT_ALLOWED_TEE:
+			if (o->n_allowed_tee >= TAM_MAX_ALLOWED_TEE || !*optarg ||
+			    strlen(optarg) > TB_EAT_HWMODEL_MAX)
+				return bad_value("allowed-tee", optarg);
+			o->allowed_tee[o->n_allowed_tee++] = optarg;
+			break;
 		case OPT_TIMEOUT: {
 			uint64_t ms;
 			if (tb_parse_duration_ms(optarg, &ms) != TB_OK || ms < 1000 ||
@@ -1152,6 +1208,14 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 	}
 	if (!o->key_file || !o->n_agent_keys || !o->catalog) {
 		fprintf(stderr, "teep-tam: --key, --agent-key and --catalog are required\n");
+		usage(stderr);
+		return -1;
+	}
+	if (o->attest != (o->n_attest_keys > 0) ||
+	    (!o->attest && (o->n_expect || o->n_allowed_tee))) {
+		fprintf(stderr, "teep-tam: --attest needs --attestation-key, and "
+		                "--attestation-key, --expect-measurement and --allowed-tee "
+		                "need --attest\n");
 		usage(stderr);
 		return -1;
 	}
@@ -1186,6 +1250,14 @@ static int load_keys(struct tam_server *srv)
 			return -1;
 		}
 	}
+	for (size_t i = 0; i < srv->opts.n_attest_keys; i++) {
+		const char *f = srv->opts.attest_key_files[i];
+
+		if (tb_key_load_file(f, &srv->attest_keys[i], err, sizeof(err)) != TB_OK) {
+			tb_log(TB_LOG_ERR, "tam: %s: %s", f, err);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -1213,6 +1285,15 @@ static int create_core(struct tam_server *srv)
 	}
 	conf.push = srv->push;
 	conf.n_push = srv->opts.n_push;
+	if (srv->opts.attest) {
+		srv->attest.keys = srv->attest_keys;
+		srv->attest.n_keys = srv->opts.n_attest_keys;
+		srv->attest.expect = (const uint8_t(*)[32])srv->opts.expect;
+		srv->attest.n_expect = srv->opts.n_expect;
+		srv->attest.allowed_tee = srv->opts.allowed_tee;
+		srv->attest.n_allowed_tee = srv->opts.n_allowed_tee;
+		conf.attest = &srv->attest;
+	}
 	if (tam_core_create(&conf, &srv->core, err, sizeof(err)) != TB_OK) {
 		tb_log(TB_LOG_ERR, "tam: %s", err);
 		return -1;
@@ -1290,6 +1371,8 @@ static void server_free(struct tam_server *srv)
 		tb_component_id_clear(&srv->push[i]);
 	for (size_t i = 0; i < TAM_MAX_AGENTS; i++)
 		tb_key_free(srv->agent_keys[i]);
+	for (size_t i = 0; i < TAM_MAX_ATTEST_KEYS; i++)
+		tb_key_free(srv->attest_keys[i]);
 	tb_key_free(srv->key);
 }
 

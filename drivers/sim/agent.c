@@ -12,6 +12,7 @@
 #include <config.h>
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <time.h>
 #include <inttypes.h>
@@ -31,6 +32,8 @@
 #include "agent.h"
 #include "tb_cbor.h"
 #include "tb_cose.h"
+#include "tb_cose_key.h"
+#include "tb_eat.h"
 #include "tb_suit.h"
 #include "tb_util.h"
 
@@ -88,7 +91,12 @@ struct sim_agent {
 
 	struct tb_key *key;
 	struct tb_key *decrypt_key; /* NULL: key decrypts */
-	uint8_t kid[32];
+	uint8_t kid[32];            /* RFC 9679 thumbprint of key */
+	struct tb_key *attest_key;  /* signs Evidence; never the TEEP key */
+	/* What the Evidence reports the Agent runs: the object file holding
+	 * this code (n_meas 0: it could not be read) */
+	struct tb_eat_measurement meas[1];
+	size_t n_meas;
 	struct tb_key *tam_keys[SIM_MAX_KEYS];
 	size_t n_tam_keys;
 	struct tb_key *signers[SIM_MAX_KEYS];
@@ -459,13 +467,14 @@ static int load_key_list(struct sim_agent *a, const char *what, const char *list
 	return rc;
 }
 
-static int generate_agent_key(struct sim_agent *a, const char *path)
+static int generate_key(struct sim_agent *a, const char *what, const char *path,
+                        struct tb_key **dst)
 {
 	char *pem = NULL;
-	int rc = tb_key_generate(&a->key);
+	int rc = tb_key_generate(dst);
 
 	if (rc == TB_OK)
-		rc = tb_key_to_pem(a->key, 1, &pem);
+		rc = tb_key_to_pem(*dst, 1, &pem);
 	if (rc == TB_OK) {
 		size_t len = strlen(pem);
 
@@ -478,36 +487,37 @@ static int generate_agent_key(struct sim_agent *a, const char *path)
 		free(pem);
 	}
 	if (rc != TB_OK) {
-		SIM_LOG(a, TB_LOG_ERR, "cannot create the Agent key %s", path);
+		SIM_LOG(a, TB_LOG_ERR, "cannot create the %s %s", what, path);
 		return rc;
 	}
-	SIM_LOG(a, TB_LOG_NOTICE, "generated a new Agent key in %s", path);
+	SIM_LOG(a, TB_LOG_NOTICE, "generated a new %s in %s", what, path);
 	return TB_OK;
 }
 
-static int write_agent_public_key(struct sim_agent *a)
+static int write_public_key(struct sim_agent *a, const struct tb_key *key, const char *name)
 {
 	char path[SIM_PATH_MAX];
 	char *pem = NULL;
-	int rc = path_join(path, sizeof(path), a->state_dir, "agent_pub.pem");
+	int rc = path_join(path, sizeof(path), a->state_dir, name);
 
 	if (rc == TB_OK)
-		rc = tb_key_to_pem(a->key, 0, &pem);
+		rc = tb_key_to_pem(key, 0, &pem);
 	if (rc == TB_OK)
 		rc = tb_write_file(path, (const uint8_t *)pem, strlen(pem));
 	free(pem);
 	if (rc != TB_OK) {
-		SIM_LOG(a, TB_LOG_WARN, "cannot write the Agent public key to %s", path);
+		SIM_LOG(a, TB_LOG_WARN, "cannot write the public key to %s", path);
 		return rc;
 	}
-	SIM_LOG(a, TB_LOG_NOTICE, "Agent public key (give it to the TAM): %s", path);
+	SIM_LOG(a, TB_LOG_NOTICE, "public key (give it to the TAM): %s", path);
 	return TB_OK;
 }
 
 /* The configured key, else <state_dir>/agent.pem, generated on first use.
  * A configured key that does not exist is an error: generating one in its
  * place would hide a typo behind a key no TAM knows. */
-static int load_agent_key(struct sim_agent *a, const char *configured)
+static int load_key(struct sim_agent *a, const char *what, const char *configured, const char *dflt,
+                    struct tb_key **dst)
 {
 	char path[SIM_PATH_MAX], err[160] = "";
 	struct stat st;
@@ -517,32 +527,93 @@ static int load_agent_key(struct sim_agent *a, const char *configured)
 		if (strlen(configured) >= sizeof(path))
 			return TB_ERR_TOOBIG;
 		strcpy(path, configured);
-	} else if (path_join(path, sizeof(path), a->state_dir, "agent.pem") != TB_OK) {
+	} else if (path_join(path, sizeof(path), a->state_dir, dflt) != TB_OK) {
 		return TB_ERR_TOOBIG;
 	}
 	if (stat(path, &st) != 0) {
 		if (errno != ENOENT || configured) {
-			SIM_LOG(a, TB_LOG_ERR, "agent_key %s: %s", path, strerror(errno));
+			SIM_LOG(a, TB_LOG_ERR, "%s %s: %s", what, path, strerror(errno));
 			return TB_ERR_IO;
 		}
-		rc = generate_agent_key(a, path);
+		rc = generate_key(a, what, path, dst);
 	} else {
-		rc = tb_key_load_file(path, &a->key, err, sizeof(err));
+		rc = tb_key_load_file(path, dst, err, sizeof(err));
 		if (rc != TB_OK)
-			SIM_LOG(a, TB_LOG_ERR, "agent_key %s: %s", path, err);
-		else if (!tb_key_has_private(a->key)) {
-			SIM_LOG(a, TB_LOG_ERR, "agent_key %s holds no private key", path);
+			SIM_LOG(a, TB_LOG_ERR, "%s %s: %s", what, path, err);
+		else if (!tb_key_has_private(*dst)) {
+			SIM_LOG(a, TB_LOG_ERR, "%s %s holds no private key", what, path);
 			rc = TB_ERR_INVAL;
 		}
 	}
+	return rc;
+}
+
+/* The Agent's TEEP key. Its kid is the RFC 9679 COSE Key Thumbprint, the
+ * identifier TAMs look Agents up by. The public key is rewritten on every
+ * start so it always matches the key in use; a failure only costs the
+ * operator a convenience. */
+static int load_agent_key(struct sim_agent *a, const char *configured)
+{
+	int rc = load_key(a, "agent_key", configured, "agent.pem", &a->key);
+
 	if (rc == TB_OK)
-		rc = tb_key_thumbprint(a->key, a->kid);
-	if (rc != TB_OK)
-		return rc;
-	/* Rewritten on every start so it always matches the key in use; a
-	 * failure only costs the operator a convenience. */
-	write_agent_public_key(a);
-	return TB_OK;
+		rc = tb_cose_key_thumbprint(a->key, a->kid);
+	if (rc == TB_OK)
+		write_public_key(a, a->key, "agent_pub.pem");
+	return rc;
+}
+
+/* The attestation key signs Evidence only; it is a key of its own so that
+ * a Verifier's trust in it says nothing about the TEEP key and back. */
+static int load_attestation_key(struct sim_agent *a, const char *configured)
+{
+	int rc = load_key(a, "attestation_key", configured, "attestation.pem", &a->attest_key);
+
+	if (rc == TB_OK)
+		write_public_key(a, a->attest_key, "attestation_pub.pem");
+	return rc;
+}
+
+/* SHA-256 of the object file that holds the Agent's code (the sim driver's
+ * shared object, or the program it is linked into): what the Evidence's
+ * measurements claim reports. Read in bounded chunks; no measurement when
+ * it cannot be read. */
+#define SIM_MEASURE_MAX (512u * 1024u * 1024u)
+static void measure_self(struct sim_agent *a)
+{
+	mbedtls_sha256_context ctx;
+	uint8_t chunk[16384];
+	Dl_info info;
+	size_t total = 0, n;
+	const char *base;
+	FILE *f;
+	int ok = 0;
+
+	if (dladdr((void *)(uintptr_t)&agent__create, &info) == 0 || !info.dli_fname)
+		return;
+	f = fopen(info.dli_fname, "rb");
+	if (!f) {
+		SIM_LOG(a, TB_LOG_WARN, "cannot measure %s: %s", info.dli_fname, strerror(errno));
+		return;
+	}
+	mbedtls_sha256_init(&ctx);
+	if (mbedtls_sha256_starts_ret(&ctx, 0) == 0) {
+		ok = 1;
+		while (ok && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+			total += n;
+			ok = total <= SIM_MEASURE_MAX &&
+			     mbedtls_sha256_update_ret(&ctx, chunk, n) == 0;
+		}
+		ok = ok && !ferror(f) && mbedtls_sha256_finish_ret(&ctx, a->meas[0].sha256) == 0;
+	}
+	mbedtls_sha256_free(&ctx);
+	fclose(f);
+	if (!ok)
+		return;
+	base = strrchr(info.dli_fname, '/');
+	snprintf(a->meas[0].name, sizeof(a->meas[0].name), "%s", base ? base + 1 : info.dli_fname);
+	a->n_meas = 1;
+	SIM_LOG(a, TB_LOG_INFO, "measured %s", info.dli_fname);
 }
 
 static int load_decrypt_key(struct sim_agent *a, const char *path)
@@ -1146,6 +1217,87 @@ static int refuse_query(struct sim_agent *a, struct sim_session *s, const struct
 	return rc;
 }
 
+/* The manifest digest of an installed component, from its stored
+ * envelope. */
+static int manifest_digest(struct sim_agent *a, const struct sim_tc *t, uint8_t out[32])
+{
+	char dir[SIM_PATH_MAX], path[SIM_PATH_MAX];
+	struct tb_suit_info info;
+	uint8_t *env = NULL;
+	size_t len = 0;
+	int rc = component_dir(a, &t->cid, dir, sizeof(dir));
+
+	if (rc == TB_OK)
+		rc = path_join(path, sizeof(path), dir, F_MANIFEST);
+	if (rc == TB_OK)
+		rc = tb_read_file(path, a->max_message, &env, &len);
+	if (rc == TB_OK) {
+		rc = tb_suit_info(env, len, &info, NULL, 0);
+		if (rc == TB_OK) {
+			memcpy(out, info.manifest_digest, 32);
+			tb_suit_info_clear(&info);
+		}
+	}
+	free(env);
+	return rc;
+}
+
+/* Evidence for a QueryRequest that asks for attestation (draft-26 section
+ * 5): an EAT bound to the challenge, signed with the attestation key. */
+static int fill_evidence(struct sim_agent *a, const struct sim_session *s,
+                         const struct tb_teep_msg *req, struct tb_teep_msg *m)
+{
+	static const char oem[] = "teep-broker sim Agent";
+	struct tb_eat_claims c = {0};
+	uint8_t oemd[32], *tok = NULL;
+	size_t tlen = 0;
+	int rc;
+
+	if (req->challenge.len < TB_EAT_NONCE_MIN || req->challenge.len > TB_EAT_NONCE_MAX) {
+		SIM_LOG(a, TB_LOG_NOTICE,
+		        "attestation requested with %s challenge: no Evidence (eat_nonce holds "
+		        "8..64 bytes)",
+		        req->challenge.len ? "a longer" : "no");
+		return TB_OK;
+	}
+	memcpy(c.nonce, req->challenge.ptr, req->challenge.len);
+	c.nonce_len = req->challenge.len;
+	c.ueid[0] = 0x01; /* RAND: the attestation key's RFC 9679 thumbprint */
+	rc = tb_cose_key_thumbprint(a->attest_key, c.ueid + 1);
+	c.ueid_len = 33;
+	if (rc == TB_OK && mbedtls_sha256_ret((const uint8_t *)oem, strlen(oem), oemd, 0) != 0)
+		rc = TB_ERR_INVAL;
+	memcpy(c.oemid, oemd, 16); /* oemid-random */
+	c.oemid_len = 16;
+	c.hwmodel_len = strlen(SIM_TEE_KIND);
+	memcpy(c.hwmodel, SIM_TEE_KIND, c.hwmodel_len);
+	snprintf(c.hwversion, sizeof(c.hwversion), "%s", PACKAGE_VERSION);
+	memcpy(c.meas, a->meas, sizeof(a->meas));
+	c.n_meas = a->n_meas;
+	for (size_t i = 0; rc == TB_OK && i < a->n_tc && c.n_manifests < TB_EAT_MAX_MANIFESTS; i++)
+		if (manifest_digest(a, &a->tc[i], c.manifests[c.n_manifests]) == TB_OK)
+			c.n_manifests++;
+	c.has_cnf = 1;
+	c.cnf_alg = s->alg ? s->alg : a->alg;
+	if (rc == TB_OK)
+		rc = tb_key_public_xy(a->key, c.cnf_x, c.cnf_y);
+	c.iat = (int64_t)time(NULL);
+	if (rc == TB_OK)
+		rc = tb_eat_sign(a->attest_key, c.cnf_alg, &c, &tok, &tlen);
+	if (rc == TB_OK) {
+		m->attestation_payload.ptr = tok;
+		m->attestation_payload.len = tlen;
+		m->attestation_payload_format = strdup(TB_EAT_MEDIA_TYPE);
+		rc = m->attestation_payload_format ? TB_OK : TB_ERR_NOMEM;
+	} else {
+		SIM_LOG(a, TB_LOG_ERR, "cannot build the Evidence (%d)", rc);
+	}
+	if (rc == TB_OK)
+		SIM_LOG(a, TB_LOG_INFO, "Evidence: %zu bytes, %zu manifest(s), %zu measurement(s)",
+		        tlen, c.n_manifests, c.n_meas);
+	return rc;
+}
+
 static int on_query_request(struct sim_agent *a, struct sim_session *s,
                             const struct tb_teep_msg *req, struct tb_agent_out *out)
 {
@@ -1163,8 +1315,6 @@ static int on_query_request(struct sim_agent *a, struct sim_session *s,
 		                    "no offered cipher suite signs with ESP256 (-9) or ES256 (-7)",
 		                    out);
 
-	if (req->data_item_requested & TB_TEEP_DIR_ATTESTATION)
-		SIM_LOG(a, TB_LOG_INFO, "attestation requested: not supported, ignored");
 	if (req->data_item_requested & (TB_TEEP_DIR_EXTENSIONS | TB_TEEP_DIR_SUIT_REPORTS))
 		SIM_LOG(a, TB_LOG_DEBUG, "extensions or SUIT reports requested: none to give");
 	m.type = TB_TEEP_QUERY_RESPONSE;
@@ -1175,6 +1325,8 @@ static int on_query_request(struct sim_agent *a, struct sim_session *s,
 		rc = fill_requested(a, s, &m);
 	if (rc == TB_OK)
 		rc = fill_unneeded(a, s, &m);
+	if (rc == TB_OK && (req->data_item_requested & TB_TEEP_DIR_ATTESTATION))
+		rc = fill_evidence(a, s, req, &m);
 	if (rc == TB_OK) {
 		if (m.n_requested_tc_list)
 			cid_log(&m.requested_tc_list[0], req_text, sizeof(req_text));
@@ -1405,9 +1557,14 @@ static int on_update(struct sim_agent *a, struct sim_session *s, const struct tb
 		SIM_LOG(a, TB_LOG_WARN, "TAM reported error %" PRIu64 ": %.128s", req->err_code,
 		        req->err_msg ? req->err_msg : "");
 		if (req->n_unneeded_manifest_list == 0 && req->n_manifest_list == 0) {
-			/* Nothing to do and nothing to confirm: end the exchange. */
-			s->state = SIM_STATE_FAILED;
-			return TB_OK;
+			/* The TAM refuses to go on (an Attestation Result that is
+			 * not affirming, for one): say so with an Error, so that
+			 * whoever relays the exchange sees it failed. */
+			char why[TB_TEEP_MSG_MAX + 1];
+			snprintf(why, sizeof(why), "TAM error %" PRIu64 ": %.100s", req->err_code,
+			         req->err_msg ? req->err_msg : "");
+			return send_error(a, s, "Update", &req->token, TB_TEEP_ERR_PERMANENT, why,
+			                  out);
 		}
 	}
 	for (size_t i = 0; i < req->n_unneeded_manifest_list; i++)
@@ -1752,6 +1909,8 @@ int agent__create(const struct tb_host *host, const struct sim_conf *conf, struc
 	rc = prepare_state_dir(a);
 	if (rc == TB_OK)
 		rc = load_agent_key(a, conf->agent_key);
+	if (rc == TB_OK)
+		rc = load_attestation_key(a, conf->attestation_key);
 	if (rc == TB_OK && conf->decrypt_key)
 		rc = load_decrypt_key(a, conf->decrypt_key);
 	if (rc == TB_OK)
@@ -1761,6 +1920,7 @@ int agent__create(const struct tb_host *host, const struct sim_conf *conf, struc
 	if (rc != TB_OK)
 		goto fail;
 	load_installed(a);
+	measure_self(a);
 	SIM_LOG(a, TB_LOG_NOTICE, "ready: %zu installed component(s), numbering %s, TAM %s",
 	        a->n_tc, a->num == TB_NUM_PRE26 ? "pre-26" : "draft-26",
 	        a->tam_uri ? a->tam_uri : "(none configured)");
@@ -1799,6 +1959,7 @@ void agent__destroy(struct sim_agent *a)
 		tb_component_id_clear(&a->requested[i]);
 	tb_key_free(a->key);
 	tb_key_free(a->decrypt_key);
+	tb_key_free(a->attest_key);
 	free_keys(a->tam_keys, &a->n_tam_keys);
 	free_keys(a->signers, &a->n_signers);
 	free(a->tc);

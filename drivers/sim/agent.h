@@ -25,8 +25,9 @@
 #define SIM_MAX_COMPONENTS_LIMIT   1024 /* installed components, hard cap */
 #define SIM_DEFAULT_MAX_COMPONENTS 256
 #define SIM_DEFAULT_MAX_MESSAGE    (1024u * 1024u)
-#define SIM_MAX_KEYS               16  /* tam_key / tc_signer entries */
-#define SIM_SEGMENT_MAX            100 /* bytes of one component-id segment */
+#define SIM_MAX_KEYS               16         /* tam_key / tc_signer entries */
+#define SIM_SEGMENT_MAX            100        /* bytes of one component-id segment */
+#define SIM_TEE_KIND               "software" /* the driver's tee_kind, Evidence hwmodel */
 /* Text form of a component id: 8 segments of "0x" + 200 hex digits. */
 #define SIM_CID_TEXT_MAX (TB_TEEP_MAX_SEGMENTS * (2 + 2 * SIM_SEGMENT_MAX + 1))
 
@@ -35,9 +36,11 @@ struct sim_conf {
 	const char *state_dir;   /* required */
 	const char *agent_key;   /* NULL: <state_dir>/agent.pem, generated if missing */
 	const char *decrypt_key; /* NULL: the agent key decrypts SUIT payloads */
-	const char *tam_key;     /* required, comma-separated PEM paths */
-	const char *tc_signer;   /* required, comma-separated PEM paths */
-	const char *tam_uri;     /* NULL: none */
+	/* signs Evidence; NULL: <state_dir>/attestation.pem, generated if missing */
+	const char *attestation_key;
+	const char *tam_key;   /* required, comma-separated PEM paths */
+	const char *tc_signer; /* required, comma-separated PEM paths */
+	const char *tam_uri;   /* NULL: none */
 	enum tb_numbering numbering;
 	size_t max_components;  /* 1..SIM_MAX_COMPONENTS_LIMIT */
 	size_t max_message;     /* bytes */

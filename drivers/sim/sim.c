@@ -42,9 +42,13 @@ static int apply_option(const struct tb_host *host, const struct tb_kv *kv, stru
 		const char *key;
 		const char **dst;
 	} strings[] = {
-	    {"state_dir", &c->state_dir}, {"agent_key", &c->agent_key},
-	    {"tam_key", &c->tam_key},     {"tc_signer", &c->tc_signer},
-	    {"tam_uri", &c->tam_uri},     {"decrypt_key", &c->decrypt_key},
+	    {"state_dir", &c->state_dir},
+	    {"agent_key", &c->agent_key},
+	    {"tam_key", &c->tam_key},
+	    {"tc_signer", &c->tc_signer},
+	    {"tam_uri", &c->tam_uri},
+	    {"decrypt_key", &c->decrypt_key},
+	    {"attestation_key", &c->attestation_key},
 	};
 	const char *k = kv->key, *v = kv->value;
 
@@ -200,7 +204,7 @@ static void sim_session_close(void *instance, void *session)
 	agent__session_free(instance, session);
 }
 
-TB_DRIVER_DECLARE(.name = "sim", .version = PACKAGE_VERSION, .tee_kind = "software",
+TB_DRIVER_DECLARE(.name = "sim", .version = PACKAGE_VERSION, .tee_kind = SIM_TEE_KIND,
                   .description = "software TEEP Agent for demos and tests; NOT a TEE: its key and "
                                  "the installed Trusted Components are plain files",
                   .init = sim_init, .fini = sim_fini, .request_ta = sim_request_ta,

@@ -25,7 +25,10 @@
 #include <teep-broker/driver.h>
 
 #include "agent.h"
+#include "tb_cbor.h"
 #include "tb_cose.h"
+#include "tb_cose_key.h"
+#include "tb_eat.h"
 #include "tb_suit.h"
 #include "tb_teep.h"
 #include "tb_util.h"
@@ -545,6 +548,84 @@ static void sim__request_ta__without_any_uri_is_inval(void **state)
 	out_release(f, &out);
 }
 
+/* With a challenge, the QueryResponse carries Evidence: an EAT signed with
+ * the attestation key (not the TEEP key), eat_nonce = the challenge, cnf =
+ * the Agent's TEEP key with the suite's algorithm; no token (draft-26
+ * section 4.3), and the Agent's kid is the RFC 9679 thumbprint. */
+static void sim__query_request_with_challenge__answers_evidence(void **state)
+{
+	static const uint8_t chal[16] = "challenge-0123ab";
+	struct fx *f = *state;
+	struct tb_agent_out out;
+	struct tb_teep_msg qr, ans;
+	struct tb_eat_claims c;
+	struct tb_key *att = NULL;
+	char path[400], err[160];
+	uint8_t x[32], y[32], tp[32], *raw = NULL;
+	size_t raw_len = 0, which = 9;
+	cbor_item_t *cose;
+
+	snprintf(path, sizeof(path), "%s/attestation_pub.pem", f->state);
+	assert_int_equal(tb_key_load_file(path, &att, err, sizeof(err)), TB_OK);
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	query_request(&qr, 0, TB_TEEP_DIR_ATTESTATION | TB_TEEP_DIR_TRUSTED_COMPONENTS);
+	qr.challenge.ptr = malloc(sizeof(chal));
+	assert_non_null(qr.challenge.ptr);
+	memcpy(qr.challenge.ptr, chal, sizeof(chal));
+	qr.challenge.len = sizeof(chal);
+	{
+		uint8_t *cs = NULL;
+		size_t cl = 0;
+		tam_sign(f, f->tam, &qr, &cs, &cl);
+		agent_answer_raw(f, out.session, cs, cl, &ans, &raw, &raw_len);
+		free(cs);
+	}
+	assert_int_equal(ans.type, TB_TEEP_QUERY_RESPONSE);
+	assert_int_equal(ans.token.len, 0);
+	assert_non_null(ans.attestation_payload_format);
+	assert_string_equal(ans.attestation_payload_format, TB_EAT_MEDIA_TYPE);
+	/* signed by the attestation key, not by the TEEP key */
+	assert_int_equal(tb_eat_verify(ans.attestation_payload.ptr, ans.attestation_payload.len,
+	                               &f->agent_pub, 1, &c, NULL, err, sizeof(err)),
+	                 TB_ERR_SIG);
+	assert_int_equal(tb_eat_verify(ans.attestation_payload.ptr, ans.attestation_payload.len,
+	                               &att, 1, &c, &which, err, sizeof(err)),
+	                 TB_OK);
+	assert_int_equal(which, 0);
+	assert_int_equal(c.nonce_len, sizeof(chal));
+	assert_memory_equal(c.nonce, chal, sizeof(chal));
+	assert_int_equal(c.hwmodel_len, strlen(SIM_TEE_KIND));
+	assert_memory_equal(c.hwmodel, SIM_TEE_KIND, c.hwmodel_len);
+	assert_int_equal(c.n_meas, 1);
+	assert_true(c.has_cnf);
+	assert_int_equal(c.cnf_alg,
+	                 f->num == TB_NUM_PRE26 ? TB_COSE_ALG_ES256 : TB_COSE_ALG_ESP256);
+	assert_int_equal(tb_key_public_xy(f->agent_pub, x, y), TB_OK);
+	assert_memory_equal(c.cnf_x, x, 32);
+	assert_memory_equal(c.cnf_y, y, 32);
+	/* the TEEP message's kid (unprotected header, label 4) */
+	assert_int_equal(tb_cose_key_thumbprint(f->agent_pub, tp), TB_OK);
+	cose = tb_cbor_load(raw, raw_len, NULL);
+	assert_non_null(cose);
+	{
+		cbor_item_t *arr = cbor_isa_tag(cose) ? cbor_tag_item(cose) : cbor_incref(cose);
+		cbor_item_t *kid = tb_cbor_map_get_int(cbor_array_handle(arr)[1], 4);
+		const uint8_t *kp;
+		size_t kl;
+		assert_non_null(kid);
+		assert_int_equal(tb_cbor_get_bytes(kid, &kp, &kl), TB_OK);
+		assert_int_equal(kl, 32);
+		assert_memory_equal(kp, tp, 32);
+		cbor_decref(&arr);
+	}
+	cbor_decref(&cose);
+	f->host.free(raw);
+	tb_key_free(att);
+	tb_teep_msg_clear(&qr);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+}
+
 static void sim__query_request__answers_signed_response_listing_requested(void **state)
 {
 	struct fx *f = *state;
@@ -562,7 +643,9 @@ static void sim__query_request__answers_signed_response_listing_requested(void *
 	assert_int_equal(ans.n_tc_list, 0);
 	assert_int_equal(ans.n_unneeded_manifest_list, 0);
 	assert_non_null(strstr(f->log, "requested=" TC_TEXT));
-	assert_non_null(strstr(f->log, "attestation requested: not supported"));
+	/* attestation asked for without a challenge: nothing to bind an EAT to */
+	assert_non_null(strstr(f->log, "attestation requested with no challenge: no Evidence"));
+	assert_int_equal(ans.attestation_payload.len, 0);
 	tb_teep_msg_clear(&qr);
 	tb_teep_msg_clear(&ans);
 	out_release(f, &out);
@@ -1075,26 +1158,27 @@ static void sim__wrong_media_type__answers_error(void **state)
 	out_release(f, &out);
 }
 
-static void sim__update_with_tam_error_only__ends_the_exchange(void **state)
+/* An Update that only carries the TAM's error (the TAM refuses to go on,
+ * e.g. after an Attestation Result that is not affirming) is answered with
+ * an Error quoting it, so that the failure is visible to whoever relays. */
+static void sim__update_with_tam_error_only__answers_error(void **state)
 {
 	struct fx *f = *state;
-	struct tb_agent_out out, ans_out = {0};
-	struct tb_teep_msg up = {0};
-	uint8_t *cose = NULL;
-	size_t len = 0;
+	struct tb_agent_out out;
+	struct tb_teep_msg up = {0}, ans;
 
 	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
 	up.type = TB_TEEP_UPDATE;
 	up.err_code = TB_TEEP_ERR_PERMANENT;
 	up.err_msg = strdup("no such component");
-	tam_sign(f, f->tam, &up, &cose, &len);
-	assert_int_equal(
-	    tb_driver_entry.process_teep_message(f->inst, out.session, NULL, cose, len, &ans_out),
-	    TB_OK);
-	assert_null(ans_out.msg);
+	agent_answer(f, out.session, &up, &ans);
+	assert_int_equal(ans.type, TB_TEEP_ERROR);
+	assert_int_equal(ans.err_code, TB_TEEP_ERR_PERMANENT);
+	assert_non_null(ans.err_msg);
+	assert_non_null(strstr(ans.err_msg, "no such component"));
 	assert_non_null(strstr(f->log, "no such component"));
-	free(cose);
 	tb_teep_msg_clear(&up);
+	tb_teep_msg_clear(&ans);
 	out_release(f, &out);
 }
 
@@ -1483,6 +1567,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(sim__descriptor__is_software_and_says_not_a_tee),
+	    cmocka_unit_test_setup_teardown(sim__query_request_with_challenge__answers_evidence,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__query_request_with_challenge__answers_evidence,
+	                                    setup_pre26, teardown),
 	    cmocka_unit_test(sim__cid_text__maps_unsafe_segments_to_hex_one_to_one),
 	    cmocka_unit_test_setup_teardown(sim__init__generates_private_key_0600_and_public_key,
 	                                    setup, teardown),
@@ -1526,8 +1614,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(sim__unexpected_message_type__answers_error_with_token,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(sim__wrong_media_type__answers_error, setup, teardown),
-	    cmocka_unit_test_setup_teardown(sim__update_with_tam_error_only__ends_the_exchange,
-	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__update_with_tam_error_only__answers_error, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(sim__appendix_e_example3__installs_decrypted_config,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(sim__dependent_content__waits_for_its_dependency, setup,
