@@ -183,9 +183,13 @@ enum tb_call_kind {
 	TB_CALL_SESSION_CLOSE
 };
 
+#define TB_CALL_REASON_MAX 200 /* bytes of a driver's reason text (driver.h) */
+
 struct tb_call {
 	struct tb_job job;
 	struct tb_tee *tee;
+	const struct tb_host *host; /* the TEE's, which outlives an abandoned call */
+	uint64_t deadline_ms;       /* tb_now_ms() by which the app stops waiting */
 	enum tb_call_kind kind;
 	struct tb_session *s; /* NULL for a cleanup call nobody waits for */
 	struct tb_apptam *at; /* or the app-as-TAM session waiting for it */
@@ -208,6 +212,13 @@ struct tb_call {
 	struct tb_agent_out out;
 	enum tb_precheck check;       /* TB_PRECHECK_OK unless the pre-check failed */
 	enum tb_teep_type check_type; /* the message's type, as the pre-check saw it */
+	/* ABI 1.1 (driver.h): host->set_error() during the call */
+	int err_set, err_status;
+	uint32_t retry_after_ms;
+	char reason[TB_CALL_REASON_MAX + 1];
+	int temporary;     /* failed with TB_ERR_BUSY: the app may retry */
+	int dropped;       /* cancelled or past its deadline: the driver never saw it */
+	int stray_session; /* out.session is to be closed, not used */
 };
 
 struct tb_answer {
@@ -315,6 +326,10 @@ struct tb_session {
 	int saw_update;
 	unsigned policy_rounds;
 	int tam_refused;           /* the Agent named a TAM URI that is not allowed */
+	/* a failed driver call's reason and retry hint (driver.h, ABI 1.1) */
+	int tee_temporary;
+	uint32_t tee_retry_ms;
+	char tee_reason[TB_CALL_REASON_MAX + 1];
 	enum tb_precheck precheck; /* why the TAM's answer failed the pre-check */
 	int answered;
 	int finished;
@@ -373,6 +388,16 @@ struct tb_tee *tb_tee_find(struct tb_broker *b, const char *name);
 struct tb_call *tb_call_new(struct tb_tee *t, enum tb_call_kind kind, struct tb_session *s);
 int tb_call_submit(struct tb_call *c, int urgent);
 void tb_call_free(struct tb_call *c);
+/* Nobody needs the call's result any more: a call still queued is not run
+ * (the driver never sees it), a running one sees host->call_cancelled().
+ * Cleanup calls (process_error, session_close) always run. */
+void tb_call_cancel(struct tb_call *c);
+/* Is the TEE up: set up, and not reported down by its driver
+ * (host->set_health, driver ABI 1.1)? Loop thread (any thread, in fact). */
+int tb_tee_is_up(const struct tb_tee *t);
+/* "TEE down: <the driver's reason>", for the app. */
+void tb_tee_down_reason(const struct tb_tee *t, char *out, size_t len);
+#define TB_TEE_DOWN_RETRY_MS 5000 /* retry-after of requests for a TEE that is down */
 /* Release an Agent session handle nobody waits for any more. */
 void tb_tee_close_agent_session(struct tb_tee *t, void *agent_session);
 void tb_tee_reap_all(struct tb_broker *b);
