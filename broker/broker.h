@@ -147,6 +147,7 @@ struct tb_plugin_inst {
 	void *instance;
 	int initialised;
 	struct tb_host host;
+	struct tb_broker *b; /* for the host services of plugin ABI 1.1 */
 };
 
 struct tb_tee {
@@ -446,8 +447,8 @@ size_t tb_ua_pending_tx(struct tb_broker *b);
 /* Answer a frame held back by a rate limit now, as the broker stops. */
 void tb_ua_stopping(struct tb_broker *b);
 /* Close every connection from p with status 1008, once the answers queued
- * on it are written. */
-void tb_ua_ban_close(struct tb_broker *b, const struct tb_peer *p, uint64_t until_ms);
+ * on it are written; how many there were. */
+unsigned tb_ua_ban_close(struct tb_broker *b, const struct tb_peer *p, uint64_t until_ms);
 
 /* defence.c */
 int tb_def_setup(struct tb_broker *b, char *err, size_t errlen);
@@ -480,6 +481,12 @@ void tb_def_unpin(struct tb_broker *b, const struct tb_ua_conn *c, unsigned pins
 /* One violation by p; when it starts a ban, logs it and closes every
  * connection of p (tb_ua_ban_close). Allowlisted addresses are not scored. */
 void tb_def_score(struct tb_broker *b, const struct tb_peer *p, uint32_t weight, const char *what);
+/* Ban p now, as if its score had reached the threshold (a plugin's
+ * host->ban_address): TB_OK (also when banned already), TB_ERR_STATE (bans
+ * are off), TB_ERR_NOTFOUND (allowlisted). */
+int tb_def_ban_now(struct tb_broker *b, const struct tb_peer *p, const char *what);
+/* An IP address as text (a v4-mapped IPv6 one as IPv4); TB_ERR_INVAL. */
+int tb_peer_from_text(const char *s, struct tb_peer *p);
 void tb_def_log_counters(const struct tb_broker *b);
 
 /* plugin.c */

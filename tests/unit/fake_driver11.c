@@ -14,6 +14,11 @@
  *   error_session = yes   each call fails and returns a session with the
  *                         error (the broker must close it: a leak or a
  *                         double close shows under the sanitizers)
+ *   exchange_with = URI   request_ta starts an exchange with that TAM (an
+ *                         empty first POST: the TAM answers a QueryRequest);
+ *                         process_teep_message then ends it, with tam_uri
+ *                         and a new session set, which the broker must free
+ *                         and close (driver.h, ownership edge cases)
  *
  * Built with max_concurrency FAKE_CONCURRENCY (default 2).
  */
@@ -32,6 +37,8 @@ struct fake {
 	unsigned delay_ms;
 	int fail; /* 0, 1 temporary, 2 permanent */
 	int error_session;
+	const char *tam; /* points into opts: copied */
+	char tam_buf[256];
 	atomic_int running, peak;
 };
 
@@ -55,6 +62,8 @@ static int fake_init(const struct tb_host *host, const struct tb_kv *opts, size_
 			host->set_health(host, 0, "fake maintenance window");
 		else if (!strcmp(k, "error_session"))
 			f->error_session = 1;
+		else if (!strcmp(k, "exchange_with") && strlen(v) < sizeof(f->tam_buf))
+			f->tam = strcpy(f->tam_buf, v);
 		else
 			/* repeated keys arrive in order: the tests read these lines */
 			host->log(host, TB_LOG_NOTICE, "option %s = [%zu bytes] %.40s", k,
@@ -98,6 +107,19 @@ static int call(struct fake *f, const char *what, struct tb_agent_out *out)
 		out->tam_uri = h->alloc(8);  /* and frees this */
 		h->set_error(h, TB_ERR_TEE, 0, "fake error with a session");
 		rc = TB_ERR_TEE;
+	} else if (f->tam && !strcmp(what, "request_ta")) {
+		size_t n = strlen(f->tam) + 1;
+		out->tam_uri = h->alloc(n);
+		out->session = h->alloc(16);
+		if (!out->tam_uri || !out->session) {
+			h->free(out->tam_uri);
+			h->free(out->session);
+			out->tam_uri = NULL;
+			out->session = NULL;
+			rc = TB_ERR_NOMEM;
+		} else {
+			memcpy(out->tam_uri, f->tam, n);
+		}
 	} else if (f->fail == 1) {
 		h->set_error(h, TB_ERR_BUSY, 2500, "fake TEE full");
 		rc = TB_ERR_BUSY;
@@ -121,10 +143,18 @@ static int fake_policy(void *inst, struct tb_agent_out *out)
 	return call(inst, "policy_check", out);
 }
 
+/* Ends the exchange, with outputs this operation ignores: the broker frees
+ * tam_uri and closes the new session. */
 static int fake_msg(void *inst, void *s, const char *mt, const uint8_t *m, size_t n,
                     struct tb_agent_out *out)
 {
-	(void)s, (void)mt, (void)m, (void)n, (void)out;
+	struct fake *f = inst;
+	(void)s, (void)mt, (void)m;
+	f->host->log(f->host, TB_LOG_NOTICE, "process_teep_message (%zu bytes)", n);
+	out->tam_uri = f->host->alloc(8);
+	out->session = f->host->alloc(16);
+	if (out->tam_uri)
+		memcpy(out->tam_uri, "ignored", 8);
 	return TB_OK;
 }
 
