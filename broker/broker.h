@@ -329,6 +329,7 @@ struct tb_session {
 	int tam_refused;           /* the Agent named a TAM URI that is not allowed */
 	/* a failed driver call's reason and retry hint (driver.h, ABI 1.1) */
 	int tee_temporary;
+	int tee_late; /* it failed past its deadline: the app's answer is "timeout" */
 	uint32_t tee_retry_ms;
 	char tee_reason[TB_CALL_REASON_MAX + 1];
 	enum tb_precheck precheck; /* why the TAM's answer failed the pre-check */

@@ -515,8 +515,11 @@ static void finish(struct tb_session *s)
 			snprintf(reason, sizeof(reason), "no answer from the TAM in time");
 			break;
 		default:
-			code = TB_UA_E_TEE;
-			snprintf(reason, sizeof(reason), "the TEE driver call failed");
+			code = s->tee_late ? TB_UA_E_TIMEOUT : TB_UA_E_TEE;
+			snprintf(reason, sizeof(reason), "%s",
+			         s->tee_late ? "the TEE did not answer in time"
+			                     : "the TEE driver call failed");
+			s->b->counters.tee_timeouts += s->tee_late;
 		}
 		progress(s, "end", NULL);
 		if (code == TB_UA_E_TEE && s->tee_temporary) {
@@ -646,6 +649,9 @@ void tb_session_call_done(struct tb_call *c)
 		s->tee_temporary = c->temporary && c->kind != TB_CALL_PROCESS_MESSAGE &&
 		                   c->kind != TB_CALL_PROCESS_ERROR && !s->policy_rounds;
 		s->tee_retry_ms = c->err_set ? c->retry_after_ms : 0;
+		/* a driver that gave up at the deadline (host->call_cancelled)
+		 * may come back before the timer fires: the app hears the same */
+		s->tee_late = c->deadline_ms && tb_now_ms() >= c->deadline_ms;
 	}
 	switch (c->kind) {
 	case TB_CALL_REQUEST_TA:

@@ -151,3 +151,21 @@ grep -q '"result":"no-change"' "$WORK/old.out" || fail "1.0 driver: $(cat "$WORK
 grep -q "ABI 1.0, 1 call(s) at once" "$WORK/broker.log" || fail "1.0 driver: not announced"
 stop_broker
 pass "a driver declaring ABI 1.0 loads and serves"
+
+# The sim driver honours 1.1 cancellation in its call_delay: a call past its
+# call_timeout stops at once rather than sleeping the rest of its 5 s.
+DRIVER_SECTION="[driver:sim]
+path = $SIM_SO
+$(sim_options "$TAM_URI")
+call_delay = 5s
+call_timeout = 500ms" write_conf "$TAM_URI"
+start_broker
+t0=$(ms)
+app slow
+grep -q '"code":9,"name":"timeout"' "$WORK/slow.out" || fail "sim: $(cat "$WORK/slow.out")"
+wait_line "$WORK/broker.log" "tee sim: call cancelled during call_delay" 10 ||
+	fail "sim: the call was not cancelled"
+t1=$(ms)
+[ $((t1 - t0)) -lt 4000 ] || fail "sim: the call went on for $((t1 - t0)) ms"
+stop_broker
+pass "the sim's call_delay stops when its call is cancelled ($((t1 - t0)) ms)"
