@@ -326,7 +326,7 @@ struct tb_session {
 	enum tb_teep_type last_agent_type;
 	int saw_update;
 	unsigned policy_rounds;
-	int tam_refused;           /* the Agent named a TAM URI that is not allowed */
+	int tam_refused; /* the Agent named a TAM URI that is not allowed */
 	/* a failed driver call's reason and retry hint (driver.h, ABI 1.1) */
 	int tee_temporary;
 	int tee_late; /* it failed past its deadline: the app's answer is "timeout" */

@@ -105,9 +105,9 @@ static void host_set_health(const struct tb_host *host, int up, const char *reas
 	was = atomic_exchange(&h->up, up ? 1 : 0);
 	pthread_mutex_unlock(&h->down_lock);
 	if (was != !!up)
-		tb_log(up ? TB_LOG_NOTICE : TB_LOG_WARN, "tee %s: the driver reports the TEE %s%s%s",
-		       h->name, up ? "up" : "down", !up && reason ? ": " : "",
-		       !up && reason ? h->down_reason : "");
+		tb_log(up ? TB_LOG_NOTICE : TB_LOG_WARN,
+		       "tee %s: the driver reports the TEE %s%s%s", h->name, up ? "up" : "down",
+		       !up && reason ? ": " : "", !up && reason ? h->down_reason : "");
 }
 
 int tb_tee_is_up(const struct tb_tee *t)

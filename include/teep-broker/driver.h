@@ -73,15 +73,15 @@ extern "C" {
 /* Status codes returned by driver operations (and used inside the broker). */
 enum tb_status {
 	TB_OK = 0,
-	TB_ERR_NOMEM = -1,    /* out of memory */
-	TB_ERR_INVAL = -2,    /* bad argument or malformed input */
-	TB_ERR_PARSE = -3,    /* a message could not be decoded */
-	TB_ERR_SIG = -4,      /* a signature did not verify */
-	TB_ERR_UNSUP = -5,    /* not supported (algorithm, operation, ...) */
-	TB_ERR_TOOBIG = -6,   /* a size limit was exceeded */
-	TB_ERR_IO = -7,       /* I/O error (files, devices) */
-	TB_ERR_STATE = -8,    /* call not valid in the current state */
-	TB_ERR_TEE = -9,      /* the TEE failed or cannot be reached */
+	TB_ERR_NOMEM = -1,     /* out of memory */
+	TB_ERR_INVAL = -2,     /* bad argument or malformed input */
+	TB_ERR_PARSE = -3,     /* a message could not be decoded */
+	TB_ERR_SIG = -4,       /* a signature did not verify */
+	TB_ERR_UNSUP = -5,     /* not supported (algorithm, operation, ...) */
+	TB_ERR_TOOBIG = -6,    /* a size limit was exceeded */
+	TB_ERR_IO = -7,        /* I/O error (files, devices) */
+	TB_ERR_STATE = -8,     /* call not valid in the current state */
+	TB_ERR_TEE = -9,       /* the TEE failed or cannot be reached */
 	TB_ERR_NOTFOUND = -10, /* no such object */
 	/* 1.1: temporary, the TEE cannot take the call now (it is full,
 	 * restarting, ...): the app is answered busy, with the retry hint of
