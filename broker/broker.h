@@ -160,6 +160,7 @@ struct tb_plugin_inst {
 	void *instance;
 	int initialised;
 	struct tb_host host;
+	struct tb_broker *b; /* for the host services of plugin ABI 1.1 */
 };
 
 struct tb_tee {
@@ -196,9 +197,13 @@ enum tb_call_kind {
 	TB_CALL_SESSION_CLOSE
 };
 
+#define TB_CALL_REASON_MAX 200 /* bytes of a driver's reason text (driver.h) */
+
 struct tb_call {
 	struct tb_job job;
 	struct tb_tee *tee;
+	const struct tb_host *host; /* the TEE's, which outlives an abandoned call */
+	uint64_t deadline_ms;       /* tb_now_ms() by which the app stops waiting */
 	enum tb_call_kind kind;
 	struct tb_session *s; /* NULL for a cleanup call nobody waits for */
 	struct tb_apptam *at; /* or the app-as-TAM session waiting for it */
@@ -222,6 +227,13 @@ struct tb_call {
 	enum tb_precheck check;       /* TB_PRECHECK_OK unless the pre-check failed */
 	enum tb_teep_type check_type; /* the message's type, as the pre-check saw it */
 	uint64_t run_us;              /* the worker's time on it */
+	/* ABI 1.1 (driver.h): host->set_error() during the call */
+	int err_set, err_status;
+	uint32_t retry_after_ms;
+	char reason[TB_CALL_REASON_MAX + 1];
+	int temporary;     /* failed with TB_ERR_BUSY: the app may retry */
+	int dropped;       /* cancelled or past its deadline: the driver never saw it */
+	int stray_session; /* out.session is to be closed, not used */
 };
 
 struct tb_answer {
@@ -329,7 +341,12 @@ struct tb_session {
 	int saw_update;
 	int tam_connected; /* "tam-connect" went out: the exchange ends with "end" */
 	unsigned policy_rounds;
-	int tam_refused;           /* the Agent named a TAM URI that is not allowed */
+	int tam_refused; /* the Agent named a TAM URI that is not allowed */
+	/* a failed driver call's reason and retry hint (driver.h, ABI 1.1) */
+	int tee_temporary;
+	int tee_late; /* it failed past its deadline: the app's answer is "timeout" */
+	uint32_t tee_retry_ms;
+	char tee_reason[TB_CALL_REASON_MAX + 1];
 	enum tb_precheck precheck; /* why the TAM's answer failed the pre-check */
 	int answered;
 	int finished;
@@ -392,6 +409,16 @@ struct tb_tee *tb_tee_find(struct tb_broker *b, const char *name);
 struct tb_call *tb_call_new(struct tb_tee *t, enum tb_call_kind kind, struct tb_session *s);
 int tb_call_submit(struct tb_call *c, int urgent);
 void tb_call_free(struct tb_call *c);
+/* Nobody needs the call's result any more: a call still queued is not run
+ * (the driver never sees it), a running one sees host->call_cancelled().
+ * Cleanup calls (process_error, session_close) always run. */
+void tb_call_cancel(struct tb_call *c);
+/* Is the TEE up: set up, and not reported down by its driver
+ * (host->set_health, driver ABI 1.1)? Loop thread (any thread, in fact). */
+int tb_tee_is_up(const struct tb_tee *t);
+/* "TEE down: <the driver's reason>", for the app. */
+void tb_tee_down_reason(const struct tb_tee *t, char *out, size_t len);
+#define TB_TEE_DOWN_RETRY_MS 5000 /* retry-after of requests for a TEE that is down */
 /* Release an Agent session handle nobody waits for any more. */
 void tb_tee_close_agent_session(struct tb_tee *t, void *agent_session);
 void tb_tee_reap_all(struct tb_broker *b);
@@ -440,8 +467,8 @@ size_t tb_ua_pending_tx(struct tb_broker *b);
 /* Answer a frame held back by a rate limit now, as the broker stops. */
 void tb_ua_stopping(struct tb_broker *b);
 /* Close every connection from p with status 1008, once the answers queued
- * on it are written. */
-void tb_ua_ban_close(struct tb_broker *b, const struct tb_peer *p, uint64_t until_ms);
+ * on it are written; how many there were. */
+unsigned tb_ua_ban_close(struct tb_broker *b, const struct tb_peer *p, uint64_t until_ms);
 
 /* defence.c */
 int tb_def_setup(struct tb_broker *b, char *err, size_t errlen);
@@ -474,6 +501,12 @@ void tb_def_unpin(struct tb_broker *b, const struct tb_ua_conn *c, unsigned pins
 /* One violation by p; when it starts a ban, logs it and closes every
  * connection of p (tb_ua_ban_close). Allowlisted addresses are not scored. */
 void tb_def_score(struct tb_broker *b, const struct tb_peer *p, uint32_t weight, const char *what);
+/* Ban p now, as if its score had reached the threshold (a plugin's
+ * host->ban_address): TB_OK (also when banned already), TB_ERR_STATE (bans
+ * are off), TB_ERR_NOTFOUND (allowlisted). */
+int tb_def_ban_now(struct tb_broker *b, const struct tb_peer *p, const char *what);
+/* An IP address as text (a v4-mapped IPv6 one as IPv4); TB_ERR_INVAL. */
+int tb_peer_from_text(const char *s, struct tb_peer *p);
 void tb_def_log_counters(const struct tb_broker *b);
 
 /* plugin.c */
@@ -513,10 +546,6 @@ void tb_metrics_count_error(struct tb_broker *b, int code);
 /* The exposition of the broker's state now: TB_OK and *len bytes in buf,
  * or TB_ERR_TOOBIG (buf too small) / TB_ERR_INVAL (a bug). Bounded work. */
 int tb_metrics_scrape(struct tb_broker *b, char *buf, size_t cap, size_t *len);
-
-/* health.c */
-/* Is the TEE's driver able to serve? (1 yes, 0 no) */
-int tb_tee_is_up(const struct tb_tee *t);
 
 /* admin.c */
 /* The [admin] listener on the broker's context, when enabled (and its

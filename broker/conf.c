@@ -986,19 +986,13 @@ static void header_line(struct parser *p, char *s)
 /* ---- keys -------------------------------------------------------------- */
 
 /* A key a driver or a plugin section does not define itself: an option for
- * the module's init(). */
+ * the module's init(). A key may repeat: every line is passed on, in order,
+ * for the module to take as a list (or the last one). */
 static int module_opt(struct parser *p, const char *what, struct tb_conf_kv *opts, size_t *n_opts,
                       int *lines, const char *key, const char *value)
 {
 	struct tb_conf_kv *kv;
 
-	for (size_t i = 0; i < *n_opts; i++) {
-		if (strcmp(opts[i].key, key) == 0) {
-			conf_error(p, p->line, "duplicate key \"%.48s\" in [%s] (first on line %d)",
-			           key, p->sect_name, lines[i]);
-			return 0;
-		}
-	}
 	if (*n_opts == TB_CONF_MAX_OPTS) {
 		conf_error(p, p->line, "too many %s options in [%s] (at most %d)", what,
 		           p->sect_name, TB_CONF_MAX_OPTS);
@@ -1082,6 +1076,46 @@ static int conf_handler(void *user, const char *section, const char *name, const
 
 /* ---- the line reader --------------------------------------------------- */
 
+/* A module option on a line longer than libinih's buffer (a certificate, a
+ * list): split here as libinih would ("key = value", an inline comment
+ * after " ;" dropped) and handed on. Only options: a key of the broker's
+ * own is refused as too long, as in any other section. */
+static void long_option(struct parser *p, const char *s, size_t len, int num)
+{
+	char *buf = malloc(len + 1), *key, *val, *end, *c;
+
+	if (!buf) {
+		p->nomem = 1;
+		return;
+	}
+	memcpy(buf, s, len);
+	buf[len] = 0;
+	val = buf + strcspn(buf, "=:");
+	if (!*val) {
+		conf_error(p, p->line, "expected \"key = value\"");
+		free(buf);
+		return;
+	}
+	*val++ = 0;
+	for (c = val; *c; c++)
+		if (*c == ';' && c > val && isspace((unsigned char)c[-1])) {
+			*c = 0;
+			break;
+		}
+	key = buf;
+	for (end = val + strlen(val); end > val && isspace((unsigned char)end[-1]);)
+		*--end = 0;
+	while (isspace((unsigned char)*val))
+		val++;
+	for (end = key + strlen(key); end > key && isspace((unsigned char)end[-1]);)
+		*--end = 0;
+	if (find_cmd(p->kind, key))
+		conf_error(p, p->line, "line too long (more than %d bytes)", num - 1);
+	else
+		conf_handler(p, NULL, key, val);
+	free(buf);
+}
+
 /* Does a key line hold a '=' or ':' before any inline comment? The same
  * rule libinih applies; checking here gives the error its line. */
 static int has_separator(const char *s)
@@ -1131,7 +1165,11 @@ static char *conf_reader(char *str, int num, void *stream)
 		return str;
 	}
 	if (len > (size_t)num - 1) {
-		conf_error(p, p->line, "line too long (more than %d bytes)", num - 1);
+		if ((p->kind == SECT_DRIVER || p->kind == SECT_PLUGIN) && *s != '[' && *s != ';' &&
+		    *s != '#' && len <= TB_CONF_MAX_OPT_LINE)
+			long_option(p, s, len, num);
+		else
+			conf_error(p, p->line, "line too long (more than %d bytes)", num - 1);
 		return str;
 	}
 	memcpy(str, s, len);

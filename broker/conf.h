@@ -12,8 +12,9 @@
 
 #define TB_CONF_MAX_TAMS     16
 #define TB_CONF_MAX_DRIVERS  8
-#define TB_CONF_MAX_LIMITS   8  /* [limit:NAME] sections */
-#define TB_CONF_MAX_OPTS     32 /* extra key = value lines per driver or plugin */
+#define TB_CONF_MAX_LIMITS   8     /* [limit:NAME] sections */
+#define TB_CONF_MAX_OPTS     32    /* extra key = value lines per driver or plugin */
+#define TB_CONF_MAX_OPT_LINE 16384 /* bytes of one such line (others: 199) */
 #define TB_CONF_MAX_PLUGINS  8
 #define TB_CONF_MAX_ERRORS   16
 #define TB_CONF_MAX_APP_TAMS 16 /* [app-tam:IDENTITY] sections */

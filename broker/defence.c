@@ -532,6 +532,39 @@ void tb_def_score(struct tb_broker *b, const struct tb_peer *p, uint32_t weight,
 	tb_ua_ban_close(b, p, until);
 }
 
+int tb_def_ban_now(struct tb_broker *b, const struct tb_peer *p, const char *what)
+{
+	struct sockaddr_storage ss;
+
+	if (!b->def.bans)
+		return TB_ERR_STATE;
+	if (tb_ban_allowlisted(b->def.bans, peer_sockaddr(p, &ss)))
+		return TB_ERR_NOTFOUND;
+	/* the whole threshold at once: the ban starts now (or goes on) */
+	tb_def_score(b, p, b->conf.ban.threshold, what);
+	return TB_OK;
+}
+
+int tb_peer_from_text(const char *s, struct tb_peer *p)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	memset(p, 0, sizeof(*p));
+	if (s && inet_pton(AF_INET, s, p->addr) == 1) {
+		p->len = 4;
+	} else if (s && inet_pton(AF_INET6, s, p->addr) == 1) {
+		p->len = 16;
+		if (!memcmp(p->addr, mapped, sizeof(mapped))) {
+			memmove(p->addr, p->addr + 12, 4);
+			memset(p->addr + 4, 0, 12);
+			p->len = 4;
+		}
+	} else {
+		return TB_ERR_INVAL;
+	}
+	return TB_OK;
+}
+
 /* ---- counters ---------------------------------------------------------- */
 
 void tb_def_log_counters(const struct tb_broker *b)

@@ -27,7 +27,6 @@ teep_brokerd_SOURCES = \
 	broker/notify.c broker/notify.h \
 	broker/metrics.c broker/metrics.h \
 	broker/scrape.c \
-	broker/health.c \
 	broker/admin.c \
 	$(LWS_LOG_SRC)
 teep_brokerd_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(LWS_CFLAGS) $(CBOR_CFLAGS) $(INIH_CFLAGS) $(SYSTEMD_CFLAGS)

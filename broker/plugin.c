@@ -28,6 +28,32 @@ static void host_log(const struct tb_host *host, int level, const char *fmt, ...
 	tb_log(level, "plugin %s: %s", p->conf->name, line);
 }
 
+/* Plugin ABI 1.1 host services (driver.h): on the loop thread, from a hook. */
+static int host_ban_address(const struct tb_host *host, const char *address, const char *why)
+{
+	const struct tb_plugin_inst *p = lws_container_of(host, struct tb_plugin_inst, host);
+	struct tb_peer peer;
+	char what[128];
+
+	if (tb_peer_from_text(address, &peer) != TB_OK)
+		return TB_ERR_INVAL;
+	snprintf(what, sizeof(what), "plugin %s: %s", p->conf->name, why ? why : "banned");
+	return tb_def_ban_now(p->b, &peer, what);
+}
+
+static int host_close_address(const struct tb_host *host, const char *address)
+{
+	const struct tb_plugin_inst *p = lws_container_of(host, struct tb_plugin_inst, host);
+	struct tb_peer peer;
+
+	if (tb_peer_from_text(address, &peer) != TB_OK)
+		return TB_ERR_INVAL;
+	unsigned n = tb_ua_ban_close(p->b, &peer, tb_now_ms());
+	tb_log(TB_LOG_NOTICE, "plugin %s: closes the %u connection(s) of %s", p->conf->name, n,
+	       address);
+	return (int)n;
+}
+
 int tb_plugins_setup(struct tb_broker *b, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < b->conf.n_plugins; i++) {
@@ -49,6 +75,9 @@ int tb_plugins_setup(struct tb_broker *b, char *err, size_t errlen)
 		p->host.alloc = tb_host_alloc;
 		p->host.free = free;
 		p->host.now_ms = tb_host_now;
+		p->host.ban_address = host_ban_address;
+		p->host.close_address = host_close_address;
+		p->b = b;
 		for (size_t j = 0; j < pc->n_opts; j++) {
 			opts[j].key = pc->opts[j].key;
 			opts[j].value = pc->opts[j].value;

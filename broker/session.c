@@ -251,6 +251,7 @@ static void session_timeout(lws_sorted_usec_list_t *sul)
 		       (unsigned long long)s->tee->conf->call_timeout_ms);
 		answer_error(s, TB_UA_E_TIMEOUT, "the TEE did not answer in time");
 		s->finished = 1;
+		tb_call_cancel(s->call); /* the driver may stop early (driver.h) */
 		return;
 	}
 	if (s->http_active && !s->http_delivered) {
@@ -523,11 +524,31 @@ static void finish(struct tb_session *s)
 			snprintf(reason, sizeof(reason), "no answer from the TAM in time");
 			break;
 		default:
-			code = TB_UA_E_TEE;
-			snprintf(reason, sizeof(reason), "the TEE driver call failed");
+			code = s->tee_late ? TB_UA_E_TIMEOUT : TB_UA_E_TEE;
+			snprintf(reason, sizeof(reason), "%s",
+			         s->tee_late ? "the TEE did not answer in time"
+			                     : "the TEE driver call failed");
+			s->b->counters.tee_timeouts += s->tee_late;
 		}
 		progress_end(s);
-		answer_error(s, code, reason);
+		if (code == TB_UA_E_TEE && s->tee_temporary) {
+			/* the driver says: not now (TB_ERR_BUSY, driver.h) */
+			struct tb_ua_answer a = {
+			    .has_id = 1,
+			    .event = TB_UA_EV_BUSY,
+			    .retry_after_ms = s->tee_retry_ms ? s->tee_retry_ms : QUEUE_RETRY_MS,
+			    .reason = s->tee_reason[0] ? s->tee_reason : "the TEE is busy"};
+			answer_final(s, &a);
+		} else {
+			struct tb_ua_answer a = {.has_id = 1,
+			                         .event = TB_UA_EV_ERROR,
+			                         .code = code,
+			                         .reason = reason,
+			                         .detail = code == TB_UA_E_TEE && s->tee_reason[0]
+			                                       ? s->tee_reason
+			                                       : NULL};
+			answer_final(s, &a);
+		}
 	}
 	s->finished = 1;
 }
@@ -626,9 +647,21 @@ void tb_session_call_done(struct tb_call *c)
 
 	enum tamsm_action a = TAMSM_A_NONE;
 	int ok = c->status == TB_OK;
-	if (!ok)
-		tb_log(TB_LOG_WARN, "session %llu: tee %s call failed (status %d)",
-		       (unsigned long long)s->id, s->tee->conf->name, c->status);
+	if (!ok) {
+		tb_log(TB_LOG_WARN, "session %llu: tee %s call failed (status %d)%s%s%s",
+		       (unsigned long long)s->id, s->tee->conf->name, c->status,
+		       c->err_set ? ": " : "", c->err_set ? c->reason : "",
+		       c->temporary ? " (temporary)" : "");
+		if (c->err_set)
+			memcpy(s->tee_reason, c->reason, sizeof(s->tee_reason));
+		/* busy only while nothing was started: the first call */
+		s->tee_temporary = c->temporary && c->kind != TB_CALL_PROCESS_MESSAGE &&
+		                   c->kind != TB_CALL_PROCESS_ERROR && !s->policy_rounds;
+		s->tee_retry_ms = c->err_set ? c->retry_after_ms : 0;
+		/* a driver that gave up at the deadline (host->call_cancelled)
+		 * may come back before the timer fires: the app hears the same */
+		s->tee_late = c->deadline_ms && tb_now_ms() >= c->deadline_ms;
+	}
 	switch (c->kind) {
 	case TB_CALL_REQUEST_TA:
 	case TB_CALL_UNREQUEST_TA:
@@ -1309,6 +1342,21 @@ void tb_tee_pump(struct tb_tee *t)
 
 	if (t->b->stopping)
 		return; /* nothing new starts (tb_session_stopping) */
+	while (!tb_tee_is_up(t) && (it = tb_fq_pop(&t->fq)) != NULL) {
+		/* reported down by its driver: answered at once */
+		struct tb_session *s = lws_container_of(it, struct tb_session, qitem);
+		char why[TB_CALL_REASON_MAX + 16];
+		struct tb_ua_answer a = {.has_id = 1,
+		                         .event = TB_UA_EV_BUSY,
+		                         .retry_after_ms = TB_TEE_DOWN_RETRY_MS,
+		                         .reason = why};
+		tb_tee_down_reason(t, why, sizeof(why));
+		s->qflow = NULL;
+		lws_sul_cancel(&s->timer);
+		answer_final(s, &a);
+		s->finished = 1;
+		maybe_free(s);
+	}
 	/* [tam] max_sessions is granted here, in fair-queue order, so that
 	 * apps with many requests cannot take every exchange with the TAM */
 	while (t->starting < t->conf->max_in_flight && *t->tam_sessions < t->tam->max_sessions &&
@@ -1365,12 +1413,47 @@ static void requeue_orphan(struct tb_fq_item *it, void *arg)
 	maybe_free(s);
 }
 
+/* Every app waiting on s has gone, and no exchange has started (the first
+ * call is with the worker): a call still queued is taken back and the
+ * session ends; a running one is cancelled (host->call_cancelled). */
+static void drop_orphan_call(struct tb_session *s)
+{
+	if (s->finished || !s->starting || !s->call || !s->waiters)
+		return;
+	for (struct tb_waiter *w = s->waiters; w; w = w->next)
+		if (w->conn)
+			return;
+	if (tb_worker_cancel(&s->tee->worker, &s->call->job) != TB_OK) {
+		tb_call_cancel(s->call);
+		return;
+	}
+	tb_log(TB_LOG_INFO, "session %llu: its apps have gone: dropped before tee %s took it",
+	       (unsigned long long)s->id, s->tee->conf->name);
+	tb_call_free(s->call);
+	s->call = NULL;
+	s->starting = 0;
+	s->tee->starting--;
+	lws_sul_cancel(&s->timer);
+	s->answered = 1;
+	s->finished = 1;
+	maybe_free(s);
+}
+
 void tb_session_conn_closing(struct tb_ua_conn *conn)
 {
 	struct tb_broker *b = conn->b;
+	struct tb_session *s, *next;
 
-	if (!conn->flows)
+	/* its waiters are detached (ua.c): calls only it waited for go */
+	for (s = b->sessions; s; s = next) {
+		next = s->next;
+		drop_orphan_call(s);
+	}
+	if (!conn->flows) {
+		for (size_t i = 0; i < b->n_tees; i++)
+			tb_tee_pump(&b->tees[i]);
 		return;
+	}
 	for (size_t i = 0; i < b->n_tees; i++)
 		tb_fq_flow_remove(&b->tees[i].fq, &conn->flows[i], requeue_orphan, conn);
 	free(conn->flows);
@@ -1429,6 +1512,7 @@ void tb_session_abort_all(struct tb_broker *b, int code, const char *reason)
 			s->have_agent_session = 0;
 			s->agent_session = NULL;
 		}
+		tb_call_cancel(s->call); /* no call's result is needed any more */
 		if (s->finished)
 			continue;
 		lws_sul_cancel(&s->timer);
@@ -1471,7 +1555,9 @@ static void policy_tick(lws_sorted_usec_list_t *sul)
 	if (b->stopping)
 		return;
 	struct tb_ua_request req = {.op = TB_UA_OP_POLICY_CHECK};
-	if (tb_session_find_flight(b, t, &req))
+	if (!tb_tee_is_up(t))
+		tb_log(TB_LOG_INFO, "tee %s: down; no periodic policy check", t->conf->name);
+	else if (tb_session_find_flight(b, t, &req))
 		/* one asked for by an app runs: it does the same */
 		tb_log(TB_LOG_INFO, "tee %s: a policy check is running; not starting another",
 		       t->conf->name);

@@ -1,13 +1,17 @@
 /*
- * TEEs: one loaded driver instance each, with a worker thread that runs its
- * operations one at a time, off the network loop.
+ * TEEs: one loaded driver instance each, with worker threads (one, or the
+ * driver's max_concurrency) that run its operations off the network loop;
+ * the host services a driver is given (driver.h), among them those of ABI
+ * 1.1 about the call a worker thread runs and the TEE's health.
  */
 #include "config.h"
 #include "broker.h"
 #include "tb_log.h"
 #include "tb_util.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +21,9 @@
  * the broker is gone (it is then never freed). */
 struct tee_host {
 	struct tb_host host;
+	atomic_int up;             /* host->set_health(); starts up */
+	pthread_mutex_t down_lock; /* for down_reason: set from any thread */
+	char down_reason[TB_CALL_REASON_MAX + 1];
 	char name[]; /* the TEE's */
 };
 
@@ -39,6 +46,88 @@ void *tb_host_alloc(size_t n)
 uint64_t tb_host_now(void)
 {
 	return tb_now_ms();
+}
+
+static void call_run(struct tb_job *job);
+
+/* The call the calling thread runs for this host, or NULL. */
+static struct tb_call *current_call(const struct tb_host *host)
+{
+	struct tb_job *job = tb_worker_current();
+	if (!job || job->run != call_run)
+		return NULL;
+	struct tb_call *c = lws_container_of(job, struct tb_call, job);
+	return c->host == host ? c : NULL;
+}
+
+static uint64_t host_call_deadline(const struct tb_host *host)
+{
+	const struct tb_call *c = current_call(host);
+	return c ? c->deadline_ms : 0;
+}
+
+static int host_call_cancelled(const struct tb_host *host)
+{
+	struct tb_call *c = current_call(host);
+	return c && c->kind != TB_CALL_PROCESS_ERROR && c->kind != TB_CALL_SESSION_CLOSE &&
+	       (tb_job_cancelled(&c->job) || (c->deadline_ms && tb_now_ms() >= c->deadline_ms));
+}
+
+/* Printable ASCII of at most TB_CALL_REASON_MAX bytes: the text goes to the
+ * app and the log. */
+static void copy_reason(char *dst, const char *src)
+{
+	size_t i = 0;
+	for (; src && src[i] && i < TB_CALL_REASON_MAX; i++)
+		dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
+	dst[i] = 0;
+}
+
+static void host_set_error(const struct tb_host *host, int status, uint32_t retry_after_ms,
+                           const char *reason)
+{
+	struct tb_call *c = current_call(host);
+	if (!c)
+		return;
+	c->err_set = 1;
+	c->err_status = status;
+	c->retry_after_ms = retry_after_ms;
+	copy_reason(c->reason, reason);
+}
+
+static void host_set_health(const struct tb_host *host, int up, const char *reason)
+{
+	struct tee_host *h = lws_container_of(host, struct tee_host, host);
+	int was;
+
+	pthread_mutex_lock(&h->down_lock);
+	copy_reason(h->down_reason, up ? NULL : reason);
+	was = atomic_exchange(&h->up, up ? 1 : 0);
+	pthread_mutex_unlock(&h->down_lock);
+	if (was != !!up)
+		tb_log(up ? TB_LOG_NOTICE : TB_LOG_WARN,
+		       "tee %s: the driver reports the TEE %s%s%s", h->name, up ? "up" : "down",
+		       !up && reason ? ": " : "", !up && reason ? h->down_reason : "");
+}
+
+int tb_tee_is_up(const struct tb_tee *t)
+{
+	if (!t || !t->initialised || !t->host)
+		return 0;
+	const struct tee_host *h = lws_container_of(t->host, struct tee_host, host);
+	return atomic_load(&((struct tee_host *)h)->up);
+}
+
+void tb_tee_down_reason(const struct tb_tee *t, char *out, size_t len)
+{
+	if (!t->host) {
+		snprintf(out, len, "TEE down: not started");
+		return;
+	}
+	struct tee_host *h = lws_container_of(t->host, struct tee_host, host);
+	pthread_mutex_lock(&h->down_lock);
+	snprintf(out, len, "TEE down%s%s", h->down_reason[0] ? ": " : "", h->down_reason);
+	pthread_mutex_unlock(&h->down_lock);
 }
 
 struct tb_tee *tb_tee_find(struct tb_broker *b, const char *name)
@@ -85,11 +174,17 @@ int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_dri
 		return TB_ERR_NOMEM;
 	}
 	memcpy(h->name, dc->name, name_len + 1);
+	atomic_init(&h->up, 1);
+	pthread_mutex_init(&h->down_lock, NULL);
 	h->host.struct_size = sizeof(h->host);
 	h->host.log = host_log;
 	h->host.alloc = tb_host_alloc;
 	h->host.free = free;
 	h->host.now_ms = tb_host_now;
+	h->host.call_deadline_ms = host_call_deadline;
+	h->host.call_cancelled = host_call_cancelled;
+	h->host.set_error = host_set_error;
+	h->host.set_health = host_set_health;
 	t->host = &h->host;
 
 	struct tb_kv opts[TB_CONF_MAX_OPTS];
@@ -103,25 +198,31 @@ int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_dri
 		         "driver %s (%s): init failed (status %d); see the lines above", dc->name,
 		         t->ld.path, rc);
 		tb_loader_close(&t->ld);
+		pthread_mutex_destroy(&h->down_lock);
 		free(h);
 		t->host = NULL;
 		return rc;
 	}
 	t->initialised = 1;
-	rc = tb_worker_start(&t->worker, dc->queue_size);
+	/* ABI 1.1: as many calls at once as the driver takes (a 1.0 one: 0) */
+	unsigned threads = t->ld.ops.max_concurrency ? t->ld.ops.max_concurrency : 1;
+	if (threads > TB_DRIVER_MAX_CONCURRENCY)
+		threads = TB_DRIVER_MAX_CONCURRENCY;
+	rc = tb_worker_start_n(&t->worker, dc->queue_size, threads);
 	if (rc) {
 		snprintf(err, errlen, "driver %s: cannot start its worker thread", dc->name);
 		t->ld.ops.fini(t->instance);
 		t->initialised = 0;
 		tb_loader_close(&t->ld);
+		pthread_mutex_destroy(&h->down_lock);
 		free(h);
 		t->host = NULL;
 		return rc;
 	}
-	tb_log(TB_LOG_NOTICE, "tee %s: driver %s %s (%s, ABI %u.%u) from %s", dc->name,
-	       t->ld.drv->name, t->ld.drv->version ? t->ld.drv->version : "?",
+	tb_log(TB_LOG_NOTICE, "tee %s: driver %s %s (%s, ABI %u.%u, %u call(s) at once) from %s",
+	       dc->name, t->ld.drv->name, t->ld.drv->version ? t->ld.drv->version : "?",
 	       t->ld.drv->tee_kind ? t->ld.drv->tee_kind : "?", t->ld.drv->abi_major,
-	       t->ld.drv->abi_minor, t->ld.path);
+	       t->ld.drv->abi_minor, threads, t->ld.path);
 	return TB_OK;
 }
 
@@ -163,7 +264,9 @@ void tb_tee_teardown(struct tb_tee *t, uint64_t deadline_ms)
 	t->ld.ops.fini(t->instance);
 	t->initialised = 0;
 	tb_loader_close(&t->ld);
-	free(lws_container_of(t->host, struct tee_host, host));
+	struct tee_host *h = lws_container_of(t->host, struct tee_host, host);
+	pthread_mutex_destroy(&h->down_lock);
+	free(h);
 	t->host = NULL;
 }
 
@@ -185,8 +288,16 @@ static void call_run(struct tb_job *job)
 	const struct tb_driver *d = &c->tee->ld.ops;
 	void *inst = c->tee->instance;
 	uint64_t t0 = tb_obs_now_us();
+	void *given = c->agent_session;
 
 	memset(&c->out, 0, sizeof(c->out));
+	if (c->kind != TB_CALL_PROCESS_ERROR && c->kind != TB_CALL_SESSION_CLOSE &&
+	    (tb_job_cancelled(&c->job) || (c->deadline_ms && tb_now_ms() >= c->deadline_ms))) {
+		/* nobody needs it any more: the driver never sees it */
+		c->status = TB_ERR_STATE;
+		c->dropped = 1;
+		return;
+	}
 	switch (c->kind) {
 	case TB_CALL_REQUEST_TA:
 		c->status = d->request_ta(inst, &c->req, &c->out);
@@ -210,7 +321,13 @@ static void call_run(struct tb_job *job)
 		}
 		c->status = d->process_teep_message(inst, c->agent_session, c->media_type, c->msg,
 		                                    c->msg_len, &c->out);
-		c->out.tam_uri = NULL; /* ignored for this op (see driver.h) */
+		/* ignored for this op, and freed (driver.h) */
+		free(c->out.tam_uri);
+		c->out.tam_uri = NULL;
+		if (c->out.session == given)
+			c->out.session = NULL; /* the session it was given */
+		else if (c->out.session)
+			c->stray_session = 1; /* a new one: closed, never used */
 		break;
 	case TB_CALL_PROCESS_ERROR:
 		d->process_error(inst, c->agent_session);
@@ -223,10 +340,17 @@ static void call_run(struct tb_job *job)
 		break;
 	}
 	if (c->status != TB_OK) {
-		/* The driver may have set outputs before failing; they are ours. */
+		/* The driver may have set outputs before failing; they are ours.
+		 * A session returned with the error is closed, never used. */
 		void *orphan = c->out.session;
 		free_out(&c->out);
 		c->out.session = orphan;
+		if (orphan)
+			c->stray_session = 1;
+		if (c->status == TB_ERR_BUSY || (c->err_set && c->err_status == TB_ERR_BUSY))
+			c->temporary = 1;
+	} else {
+		c->err_set = 0; /* a reason for a call that did not fail */
 	}
 	c->run_us = tb_obs_now_us() - t0;
 }
@@ -235,6 +359,12 @@ static void call_done(struct tb_job *job)
 {
 	struct tb_call *c = lws_container_of(job, struct tb_call, job);
 	tb_metrics_observe_call(c->tee, (double)c->run_us / 1e6);
+	if (c->stray_session && c->out.session) {
+		/* returned with an error, or a new one from
+		 * process_teep_message: closed now, never used (driver.h) */
+		tb_tee_close_agent_session(c->tee, c->out.session);
+		c->out.session = NULL;
+	}
 	if (c->s) {
 		tb_session_call_done(c);
 		return;
@@ -257,16 +387,26 @@ struct tb_call *tb_call_new(struct tb_tee *t, enum tb_call_kind kind, struct tb_
 	c->job.run = call_run;
 	c->job.done = call_done;
 	c->tee = t;
+	c->host = t->host;
 	c->kind = kind;
 	c->s = s;
 	c->req.struct_size = sizeof(c->req);
+	atomic_init(&c->job.cancelled, 0);
 	return c;
 }
 
 int tb_call_submit(struct tb_call *c, int urgent)
 {
 	c->tee->b->counters.tee_calls++;
+	/* what the app waits for it, as its session's timer says */
+	c->deadline_ms = tb_now_ms() + c->tee->conf->call_timeout_ms;
 	return tb_worker_submit(&c->tee->worker, &c->job, urgent);
+}
+
+void tb_call_cancel(struct tb_call *c)
+{
+	if (c)
+		tb_job_cancel(&c->job);
 }
 
 void tb_call_free(struct tb_call *c)

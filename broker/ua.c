@@ -1050,16 +1050,18 @@ void tb_ua_stopping(struct tb_broker *b)
 	}
 }
 
-void tb_ua_ban_close(struct tb_broker *b, const struct tb_peer *p, uint64_t until_ms)
+unsigned tb_ua_ban_close(struct tb_broker *b, const struct tb_peer *p, uint64_t until_ms)
 {
 	uint64_t now = tb_now_ms();
 	uint64_t retry = until_ms > now ? until_ms - now : 0;
+	unsigned n = 0;
 
 	for (struct tb_ua_conn *c = b->conns; c; c = c->next) {
 		if (c->ban_closing || !c->wsi || c->addr.len != p->len ||
 		    memcmp(c->addr.addr, p->addr, p->len) != 0)
 			continue;
 		c->ban_closing = 1;
+		n++;
 		if (c->held) {
 			/* not started: the app may send it again once the ban ends */
 			struct tb_held *h = c->held;
@@ -1076,4 +1078,5 @@ void tb_ua_ban_close(struct tb_broker *b, const struct tb_peer *p, uint64_t unti
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, BAN_CLOSE_GRACE_S);
 		lws_callback_on_writable(c->wsi);
 	}
+	return n;
 }

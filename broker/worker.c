@@ -15,10 +15,10 @@ struct tb_worker_core {
 	struct tb_job *queue_head, *queue_tail;
 	size_t queued, max_queued;
 	struct tb_job *done_head, *done_tail;
-	struct tb_job *running; /* job being run, NULL when idle */
+	unsigned running; /* jobs being run, 0 when idle */
 	int stop;
 	int abandoned;            /* the owner has gone: run nothing more */
-	unsigned refs;            /* the owner's and the thread's */
+	unsigned refs;            /* the owner's and each thread's */
 	struct lws_context *wake; /* NULL until the loop exists */
 };
 
@@ -58,6 +58,24 @@ static int wait_until(struct tb_worker_core *k, uint64_t deadline_ms)
 	return 1;
 }
 
+/* The job this thread runs (tb_worker_current). */
+static _Thread_local struct tb_job *current_job;
+
+struct tb_job *tb_worker_current(void)
+{
+	return current_job;
+}
+
+void tb_job_cancel(struct tb_job *job)
+{
+	atomic_store(&job->cancelled, 1);
+}
+
+int tb_job_cancelled(const struct tb_job *job)
+{
+	return atomic_load(&((struct tb_job *)job)->cancelled);
+}
+
 static void *worker_main(void *arg)
 {
 	struct tb_worker_core *k = arg;
@@ -73,14 +91,16 @@ static void *worker_main(void *arg)
 		if (!k->queue_head)
 			k->queue_tail = NULL;
 		k->queued--;
-		k->running = job;
+		k->running++;
 		pthread_mutex_unlock(&k->lock);
 
 		job->next = NULL;
+		current_job = job;
 		job->run(job);
+		current_job = NULL;
 
 		pthread_mutex_lock(&k->lock);
-		k->running = NULL;
+		k->running--;
 		if (k->abandoned)
 			break; /* the job and its owner may be gone: leave them be */
 		if (k->done_tail)
@@ -100,15 +120,22 @@ static void *worker_main(void *arg)
 
 int tb_worker_start(struct tb_worker *w, size_t max_queued)
 {
+	return tb_worker_start_n(w, max_queued, 1);
+}
+
+int tb_worker_start_n(struct tb_worker *w, size_t max_queued, unsigned n_threads)
+{
 	pthread_condattr_t ca;
 	struct tb_worker_core *k;
 
 	memset(w, 0, sizeof(*w));
+	if (n_threads < 1 || n_threads > TB_WORKER_MAX_THREADS)
+		return TB_ERR_INVAL;
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return TB_ERR_NOMEM;
 	k->max_queued = max_queued;
-	k->refs = 2; /* the owner's and the thread's */
+	k->refs = 1 + n_threads; /* the owner's and each thread's */
 	if (pthread_mutex_init(&k->lock, NULL)) {
 		free(k);
 		return TB_ERR_NOMEM;
@@ -126,10 +153,21 @@ int tb_worker_start(struct tb_worker *w, size_t max_queued)
 		free(k);
 		return TB_ERR_NOMEM;
 	}
-	if (pthread_create(&w->thread, NULL, worker_main, k)) {
+	for (unsigned i = 0; i < n_threads; i++) {
+		if (pthread_create(&w->threads[i], NULL, worker_main, k) == 0)
+			continue;
+		/* the threads started so far leave once told to stop */
+		pthread_mutex_lock(&k->lock);
+		k->refs -= n_threads - i;
+		k->stop = 1;
+		pthread_cond_broadcast(&k->cond);
+		pthread_mutex_unlock(&k->lock);
+		for (unsigned j = 0; j < i; j++)
+			pthread_join(w->threads[j], NULL);
 		core_destroy(k);
 		return TB_ERR_NOMEM;
 	}
+	w->n_threads = n_threads;
 	w->core = k;
 	w->started = 1;
 	return TB_OK;
@@ -229,7 +267,7 @@ size_t tb_worker_pending(struct tb_worker *w)
 	if (!k)
 		return 0;
 	pthread_mutex_lock(&k->lock);
-	size_t n = k->queued + (k->running ? 1 : 0);
+	size_t n = k->queued + k->running;
 	pthread_mutex_unlock(&k->lock);
 	return n;
 }
@@ -267,10 +305,14 @@ int tb_worker_stop_until(struct tb_worker *w, uint64_t deadline_ms)
 
 	w->started = 0;
 	if (stuck) {
-		pthread_detach(w->thread);
+		/* the idle ones leave at once, the stuck ones when their job
+		 * returns */
+		for (unsigned i = 0; i < w->n_threads; i++)
+			pthread_detach(w->threads[i]);
 		return TB_ERR_TEE;
 	}
-	pthread_join(w->thread, NULL);
+	for (unsigned i = 0; i < w->n_threads; i++)
+		pthread_join(w->threads[i], NULL);
 	return TB_OK;
 }
 

@@ -1,5 +1,6 @@
 /*
- * Off-loop execution. A worker is one thread with a bounded job queue; the
+ * Off-loop execution. A worker is one thread (or a few, tb_worker_start_n,
+ * taking jobs from the same queue) with a bounded job queue; the
  * event loop submits jobs, the thread runs them (they may block: driver calls
  * into a TEE, name resolution), and finished jobs come back to the loop
  * thread, which the worker wakes with lws_cancel_service() -- the only lws
@@ -17,27 +18,42 @@
 #define TB_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct lws_context;
 struct tb_worker_core;
 
+#define TB_WORKER_MAX_THREADS 64
+
 struct tb_job {
 	struct tb_job *next;
 	void (*run)(struct tb_job *job);  /* on the worker thread */
 	void (*done)(struct tb_job *job); /* on the loop thread; may free job */
+	atomic_int cancelled;             /* tb_job_cancel(): run() may stop early */
 };
 
 struct tb_worker {
 	struct tb_worker_core *core; /* NULL: not started, or released */
-	pthread_t thread;
-	int started; /* the thread runs and is neither joined nor detached */
+	pthread_t threads[TB_WORKER_MAX_THREADS];
+	unsigned n_threads;
+	int started; /* the threads run and are neither joined nor detached */
 };
 
 /* Start the thread. max_queued bounds jobs waiting (not counting the one
  * running). */
 int tb_worker_start(struct tb_worker *w, size_t max_queued);
+/* Start n_threads (1..TB_WORKER_MAX_THREADS) threads that run up to that
+ * many jobs at once; max_queued bounds jobs waiting (not those running). */
+int tb_worker_start_n(struct tb_worker *w, size_t max_queued, unsigned n_threads);
+/* The job the calling thread is running inside its run(), or NULL (not a
+ * worker thread, or between jobs). */
+struct tb_job *tb_worker_current(void);
+/* Any thread: ask a queued or running job to stop early. Only a flag its
+ * run() may read (tb_job_cancelled); the job still comes back to done(). */
+void tb_job_cancel(struct tb_job *job);
+int tb_job_cancelled(const struct tb_job *job);
 /* Tell the worker which loop to wake (set once the lws context exists; NULL
  * before it is destroyed: once this returns, the thread no longer uses the
  * previous one). */
@@ -51,7 +67,7 @@ int tb_worker_submit(struct tb_worker *w, struct tb_job *job, int urgent);
 int tb_worker_cancel(struct tb_worker *w, struct tb_job *job);
 /* Loop thread: run done() of every finished job; how many there were. */
 size_t tb_worker_reap(struct tb_worker *w);
-/* Number of jobs queued or running. */
+/* Number of jobs queued or running (on all threads). */
 size_t tb_worker_pending(struct tb_worker *w);
 /* Block until a finished job waits for tb_worker_reap(), or no job is queued
  * or running, or deadline_ms (tb_now_ms() clock) has passed: 1 in the first

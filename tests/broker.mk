@@ -29,6 +29,19 @@ tests_unit_drv_noinit_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
 tests_unit_drv_initfails_la_SOURCES = $(FAKE_DRV_SRC)
 tests_unit_drv_initfails_la_CFLAGS = $(AM_CFLAGS) -DFAKE_INIT_FAILS
 tests_unit_drv_initfails_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+# A 1.0 descriptor as a 1.0 driver built it: what 1.1 appended is not there.
+check_LTLIBRARIES += tests/unit/drv_abi10.la
+tests_unit_drv_abi10_la_SOURCES = $(FAKE_DRV_SRC)
+tests_unit_drv_abi10_la_CFLAGS = $(AM_CFLAGS) -DFAKE_MINOR=0 \
+	-DFAKE_SIZE='offsetof(struct tb_driver, max_concurrency)'
+tests_unit_drv_abi10_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+# ABI 1.1 drivers for the daemon's tests (abi11.sh): two calls at once, or one.
+check_LTLIBRARIES += tests/unit/drv11.la tests/unit/drv11_serial.la
+tests_unit_drv11_la_SOURCES = tests/unit/fake_driver11.c
+tests_unit_drv11_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
+tests_unit_drv11_serial_la_SOURCES = tests/unit/fake_driver11.c
+tests_unit_drv11_serial_la_CFLAGS = $(AM_CFLAGS) -DFAKE_CONCURRENCY=1
+tests_unit_drv11_serial_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
 
 # The same for plugins.
 FAKE_PLUGIN_SRC = tests/unit/fake_plugin.c

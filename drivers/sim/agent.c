@@ -1931,16 +1931,35 @@ fail:
 	return rc;
 }
 
-void agent__call_delay(const struct sim_agent *a)
+int agent__call_delay(const struct sim_agent *a)
 {
+	const struct tb_host *h = a ? a->host : NULL;
 	struct timespec ts;
 
 	if (!a || !a->call_delay_ms)
-		return;
-	ts.tv_sec = (time_t)(a->call_delay_ms / 1000);
-	ts.tv_nsec = (long)(a->call_delay_ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+		return TB_OK;
+	if (!TB_HOST_HAS(h, call_cancelled) || !h->now_ms) {
+		/* a 1.0 broker: just sleep */
+		ts.tv_sec = (time_t)(a->call_delay_ms / 1000);
+		ts.tv_nsec = (long)(a->call_delay_ms % 1000) * 1000000L;
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+		return TB_OK;
+	}
+	/* driver ABI 1.1: a slow TEE that stops when its call is no longer
+	 * wanted (the app left, the deadline passed, the broker stops) */
+	uint64_t end = h->now_ms() + a->call_delay_ms;
+	for (uint64_t now = h->now_ms(); now < end; now = h->now_ms()) {
+		if (h->call_cancelled(h)) {
+			SIM_LOG(a, TB_LOG_INFO, "call cancelled during call_delay");
+			return TB_ERR_TEE;
+		}
+		uint64_t step = end - now < 10 ? end - now : 10;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)step * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+	return TB_OK;
 }
 
 void agent__destroy(struct sim_agent *a)

@@ -63,8 +63,10 @@ struct sim_session;
  * a failure through host->log. */
 int agent__create(const struct tb_host *host, const struct sim_conf *conf, struct sim_agent **out);
 void agent__destroy(struct sim_agent *a);
-/* The configured call_delay: sleep it (on the calling worker thread). */
-void agent__call_delay(const struct sim_agent *a);
+/* The configured call_delay: sleep it (on the calling worker thread);
+ * with a driver ABI 1.1 host, only until the call is cancelled, and then
+ * TB_ERR_TEE (the call is to fail at once), else TB_OK. */
+int agent__call_delay(const struct sim_agent *a);
 
 /*
  * The Agent API of RFC 9397 section 6.2.1. out follows the rules of struct

@@ -161,8 +161,9 @@ static int sim_request_ta(void *instance, const struct tb_ta_request *req, struc
 
 	if (rc != TB_OK)
 		return rc;
-	agent__call_delay(instance);
-	rc = agent__request_ta(instance, &cid, req->tam_uri, out);
+	rc = agent__call_delay(instance);
+	if (rc == TB_OK)
+		rc = agent__request_ta(instance, &cid, req->tam_uri, out);
 	tb_component_id_clear(&cid);
 	return rc;
 }
@@ -175,22 +176,25 @@ static int sim_unrequest_ta(void *instance, const struct tb_ta_request *req,
 
 	if (rc != TB_OK)
 		return rc;
-	agent__call_delay(instance);
-	rc = agent__unrequest_ta(instance, &cid, req->tam_uri, out);
+	rc = agent__call_delay(instance);
+	if (rc == TB_OK)
+		rc = agent__unrequest_ta(instance, &cid, req->tam_uri, out);
 	tb_component_id_clear(&cid);
 	return rc;
 }
 
 static int sim_request_policy_check(void *instance, struct tb_agent_out *out)
 {
-	agent__call_delay(instance);
+	if (agent__call_delay(instance) != TB_OK)
+		return TB_ERR_TEE;
 	return agent__policy_check(instance, out);
 }
 
 static int sim_process_teep_message(void *instance, void *session, const char *media_type,
                                     const uint8_t *msg, size_t msg_len, struct tb_agent_out *out)
 {
-	agent__call_delay(instance);
+	if (agent__call_delay(instance) != TB_OK)
+		return TB_ERR_TEE;
 	return agent__process_message(instance, session, media_type, msg, msg_len, out);
 }
 

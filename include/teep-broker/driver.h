@@ -1,5 +1,5 @@
 /*
- * teep-broker TEE driver ABI, version 1.0
+ * teep-broker TEE driver ABI, version 1.1
  *
  * A TEE driver is a shared object that teep-brokerd loads with
  * dlopen(RTLD_NOW | RTLD_LOCAL). It connects the broker to one kind of TEEP
@@ -23,13 +23,16 @@
  * beyond the driver's struct_size as absent. A major bump means an
  * incompatible change.
  *
- * Threads. The broker creates one worker thread per configured driver
- * instance (a `[driver:NAME]` section). init() and fini() run on the main
- * thread before the event loop starts and after it stops; every other
- * operation of an instance runs on that instance's worker thread, one call at
- * a time. Operations may block (a real TEE call can take seconds): they never
- * run on the network loop. A driver that shares state between instances must
- * lock it itself.
+ * Threads. The broker creates max_concurrency worker threads (1 unless the
+ * descriptor says otherwise, ABI 1.1) per configured driver instance (a
+ * `[driver:NAME]` section). init() and fini() run on the main thread before
+ * the event loop starts and after it stops; every other operation of an
+ * instance runs on one of that instance's worker threads, at most
+ * max_concurrency calls at a time (so one at a time by default). Operations
+ * may block (a real TEE call can take seconds): they never run on the network
+ * loop. A driver that shares state between instances, or declares
+ * max_concurrency above 1, must lock it itself. The calls of one exchange
+ * (one session) never overlap.
  *
  * Ownership. Every pointer the broker passes in is borrowed for the duration
  * of the call only. Every buffer a driver returns in `struct tb_agent_out` is
@@ -37,8 +40,21 @@
  * frees it with host->free(); the driver must not touch it afterwards. The
  * broker never frees memory the driver obtained any other way.
  *
+ * Compatibility. A 1.1 broker loads 1.0 drivers unchanged: what 1.1 adds is
+ * either past a 1.0 descriptor's struct_size (treated as absent: one worker
+ * thread) or host services a 1.0 driver never calls. A 1.1 driver runs only
+ * on a 1.1 broker (the minor check above); it reads host->struct_size before
+ * calling a host member added in 1.1 (TB_HOST_HAS()).
+ *
  * ABI changelog
  *   1.0  first version
+ *   1.1  host services for drivers: call_deadline_ms(), call_cancelled(),
+ *        set_error() (a reason and a retry hint for the app), set_health()
+ *        (the TEE is down / up again); TB_ERR_BUSY; descriptor field
+ *        max_concurrency; host services for plugins (plugin.h 1.1):
+ *        ban_address(), close_address(); ownership edge cases written down
+ *        (a session returned with an error, tam_uri and session set by
+ *        process_teep_message)
  */
 #ifndef TEEP_BROKER_DRIVER_H
 #define TEEP_BROKER_DRIVER_H
@@ -52,21 +68,26 @@ extern "C" {
 
 #define TB_DRIVER_MAGIC     0x54424452u /* "TBDR" */
 #define TB_DRIVER_ABI_MAJOR 1
-#define TB_DRIVER_ABI_MINOR 0
+#define TB_DRIVER_ABI_MINOR 1
 
 /* Status codes returned by driver operations (and used inside the broker). */
 enum tb_status {
 	TB_OK = 0,
-	TB_ERR_NOMEM = -1,    /* out of memory */
-	TB_ERR_INVAL = -2,    /* bad argument or malformed input */
-	TB_ERR_PARSE = -3,    /* a message could not be decoded */
-	TB_ERR_SIG = -4,      /* a signature did not verify */
-	TB_ERR_UNSUP = -5,    /* not supported (algorithm, operation, ...) */
-	TB_ERR_TOOBIG = -6,   /* a size limit was exceeded */
-	TB_ERR_IO = -7,       /* I/O error (files, devices) */
-	TB_ERR_STATE = -8,    /* call not valid in the current state */
-	TB_ERR_TEE = -9,      /* the TEE failed or cannot be reached */
-	TB_ERR_NOTFOUND = -10 /* no such object */
+	TB_ERR_NOMEM = -1,     /* out of memory */
+	TB_ERR_INVAL = -2,     /* bad argument or malformed input */
+	TB_ERR_PARSE = -3,     /* a message could not be decoded */
+	TB_ERR_SIG = -4,       /* a signature did not verify */
+	TB_ERR_UNSUP = -5,     /* not supported (algorithm, operation, ...) */
+	TB_ERR_TOOBIG = -6,    /* a size limit was exceeded */
+	TB_ERR_IO = -7,        /* I/O error (files, devices) */
+	TB_ERR_STATE = -8,     /* call not valid in the current state */
+	TB_ERR_TEE = -9,       /* the TEE failed or cannot be reached */
+	TB_ERR_NOTFOUND = -10, /* no such object */
+	/* 1.1: temporary, the TEE cannot take the call now (it is full,
+	 * restarting, ...): the app is answered busy, with the retry hint of
+	 * host->set_error() if one was given. Returned to a 1.0 broker it
+	 * would be an ordinary failure, but a 1.1 driver never runs there. */
+	TB_ERR_BUSY = -11
 };
 
 /* Log levels for host->log(). */
@@ -91,9 +112,11 @@ struct tb_kv {
 };
 
 /*
- * Services the broker offers to a driver. Passed to init(); valid until
- * fini() returns. Check struct_size before using a member added after 1.0.
- * All members may be called from any thread.
+ * Services the broker offers to a driver (and to a plugin, plugin.h). Passed
+ * to init(); valid until fini() returns. Check struct_size before using a
+ * member added after 1.0 (TB_HOST_HAS()), and that it is not NULL: members
+ * meant for drivers are NULL in a plugin's host and the other way round.
+ * The 1.0 members may be called from any thread; each 1.1 member says where.
  */
 struct tb_host {
 	uint32_t struct_size; /* sizeof(struct tb_host) as the broker built it */
@@ -107,7 +130,69 @@ struct tb_host {
 	/* Monotonic milliseconds. */
 	uint64_t (*now_ms)(void);
 	void *reserved[8]; /* zero */
+
+	/* ---- 1.1, drivers (NULL for plugins) ----
+	 * The first two, and set_error, are about "the current call": the
+	 * operation the calling worker thread is running (request_ta,
+	 * unrequest_ta, request_policy_check, process_teep_message,
+	 * process_error, session_close). Called from anywhere else (another
+	 * thread of the driver, init, fini) they report no call: 0, and
+	 * set_error does nothing. */
+
+	/* When the broker stops waiting for the current call: an absolute
+	 * time on the now_ms() clock (monotonic ms); 0 when there is no
+	 * current call. The app is answered "timeout" then; a driver that
+	 * waits for its TEE should give up by it. */
+	uint64_t (*call_deadline_ms)(const struct tb_host *host);
+	/* Nonzero once nobody needs the current call's result any more: the
+	 * app that asked has gone and no exchange depends on it, its deadline
+	 * has passed, or the broker is stopping. The driver may then stop
+	 * early and return any error (TB_ERR_TEE); whatever it returns is
+	 * handled as usual (outputs freed, a session closed), so stopping is
+	 * safe at any point. Cheap (one atomic load): poll it. Cleanup calls
+	 * (process_error, session_close) are never cancelled. */
+	int (*call_cancelled)(const struct tb_host *host);
+	/* Say why the current call fails, before returning the error. status
+	 * is the status the operation returns (TB_ERR_BUSY: temporary);
+	 * retry_after_ms a hint for the app, 0 for none (TB_ERR_BUSY then
+	 * defaults to 1000 ms); reason a short sentence for the app and the
+	 * log (copied; at most 200 bytes are kept; printable text). The last
+	 * call wins; ignored when the operation returns TB_OK. What the app
+	 * gets: TB_ERR_BUSY -> "busy" with "retry-after" and the reason;
+	 * any other error -> error 5 "tee-failed" with the reason in
+	 * "detail". */
+	void (*set_error)(const struct tb_host *host, int status, uint32_t retry_after_ms,
+	                  const char *reason);
+	/* Report the TEE down (up = 0) or up again (up = 1), from any thread,
+	 * at any time after init() began (also from init and from threads of
+	 * the driver's own). reason (copied, at most 200 bytes) says why it is
+	 * down. While it is down the broker answers every request for it at
+	 * once with "busy" (retry-after 5000 ms, reason "TEE down: <reason>")
+	 * without calling the driver, and skips its periodic policy checks;
+	 * calls already queued or running go on. A TEE starts up. */
+	void (*set_health)(const struct tb_host *host, int up, const char *reason);
+
+	/* ---- 1.1, plugins (NULL for drivers) ----
+	 * Loop thread only: from a plugin hook (plugin.h). */
+
+	/* Ban an IP address (text, IPv4 or IPv6) as if it had just reached
+	 * the [ban] threshold (for the ban time that section gives it): its
+	 * connections are closed and new ones refused until the ban ends; the
+	 * plugins' ban hooks are told. why (may be NULL) is logged. TB_OK (also
+	 * when it was banned already), TB_ERR_INVAL (not an address),
+	 * TB_ERR_STATE (bans are off: [ban] enabled = no), or TB_ERR_NOTFOUND
+	 * (an allowlisted address: never banned). */
+	int (*ban_address)(const struct tb_host *host, const char *address, const char *why);
+	/* Close every app connection from an IP address (status 1008, once
+	 * the answers queued on it are written); the address may connect
+	 * again. The number of connections closed, or TB_ERR_INVAL. */
+	int (*close_address)(const struct tb_host *host, const char *address);
 };
+
+/* Whether host (a const struct tb_host *) has the member, by struct_size. */
+#define TB_HOST_HAS(host, member)                                                                  \
+	((host)->struct_size >= offsetof(struct tb_host, member) + sizeof((host)->member) &&       \
+	 (host)->member != NULL)
 
 /*
  * Input of RequestTA and UnrequestTA (RFC 9397 6.2.1): the Trusted Component
@@ -144,6 +229,15 @@ struct tb_ta_request {
  *               non-NULL session it receives, on the worker thread, before
  *               fini() -- unless a call of the instance is still running at
  *               the shutdown deadline (see fini).
+ *
+ * Edge cases (1.1 writes down what 1.0 brokers did, except the leak fixed):
+ * - An operation that returns an error with session set: the broker frees
+ *   tam_uri and msg, never passes that session to another operation, and
+ *   closes it with session_close() (once, like any other).
+ * - process_teep_message with tam_uri set: it is freed (ignored). With
+ *   session set: the session it was given (or NULL) is ignored; any other
+ *   value is a new session the broker does not use and closes with
+ *   session_close() once, so nothing leaks.
  */
 struct tb_agent_out {
 	char *tam_uri;
@@ -230,7 +324,17 @@ struct tb_driver {
 	void (*session_close)(void *instance, void *session);
 
 	void *reserved[8]; /* zero */
+
+	/* ---- 1.1 ---- */
+	/* How many operations of one instance the broker may run at once, on
+	 * as many worker threads (1..TB_DRIVER_MAX_CONCURRENCY; 0 means 1, a
+	 * larger value is capped). Above 1 the driver locks its own state;
+	 * the calls of one session still never overlap. */
+	uint32_t max_concurrency;
+	uint32_t reserved1; /* zero */
 };
+
+#define TB_DRIVER_MAX_CONCURRENCY 64
 
 /* Smallest struct_size the broker accepts: everything up to session_close. */
 #define TB_DRIVER_MIN_SIZE (offsetof(struct tb_driver, session_close) + sizeof(void *))

@@ -1,5 +1,5 @@
 /*
- * teep-broker plugin ABI, version 1.0
+ * teep-broker plugin ABI, version 1.1
  *
  * A broker plugin is a shared object that teep-brokerd loads with
  * dlopen(RTLD_NOW | RTLD_LOCAL), one instance per `[plugin:NAME]` section of
@@ -61,8 +61,17 @@
  * a plugin never frees memory the broker passed in. opts passed to init()
  * are borrowed for the call; host stays valid until fini() returns.
  *
+ * Host services. Besides log, alloc, free and now_ms, a plugin of ABI 1.1
+ * finds in its struct tb_host (driver.h; check with TB_HOST_HAS()):
+ *   ban_address(host, address, why)   ban an IP address now, as if it had
+ *                                     reached the [ban] threshold
+ *   close_address(host, address)      close that address's connections
+ * Both on the loop thread only, from a hook. ban_address calls the ban hook
+ * of every plugin (this one too) before it returns.
+ *
  * ABI changelog
  *   1.0  first version
+ *   1.1  host services ban_address() and close_address()
  */
 #ifndef TEEP_BROKER_PLUGIN_H
 #define TEEP_BROKER_PLUGIN_H
@@ -77,7 +86,7 @@ extern "C" {
 
 #define TB_PLUGIN_MAGIC     0x5442504cu /* "TBPL" */
 #define TB_PLUGIN_ABI_MAJOR 1
-#define TB_PLUGIN_ABI_MINOR 0
+#define TB_PLUGIN_ABI_MINOR 1
 
 /* Identities are 1..TB_PLUGIN_IDENTITY_MAX bytes of A-Z a-z 0-9 . _ - @ : */
 #define TB_PLUGIN_IDENTITY_MAX 64

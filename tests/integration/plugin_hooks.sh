@@ -83,3 +83,29 @@ grep -q "handshakes refused 0 unauthorized 0 forbidden 1 bad request; opened 1 a
 	"$WORK/counters.out" || fail "counters: $(cat "$WORK/counters.out")"
 pass "a refused request carries the plugin's reason; a header too long: HTTP 400"
 stop_broker
+
+# Plugin ABI 1.1 host services. close_address: the app's connection closes
+# and it may connect again; ban_address: banned as at the threshold, the
+# ban hooks are told, a new connection is refused.
+restart_with "on_op = close"
+UA_TIMEOUT=10 ua --token "$NAV" policy-check
+grep -q "plugin trace: trace: close_address 127.0.0.1: 1$" "$WORK/broker.log" ||
+	fail "close_address: $(grep "trace:" "$WORK/broker.log")"
+wait_line "$WORK/broker.log" "trace: app_close id 1" 10 || fail "close_address: not closed"
+UA_TIMEOUT=10 ua --token "$NAV" policy-check
+grep -q "trace: app_op id 2 " "$WORK/broker.log" || fail "close_address: no new connection"
+stop_broker
+pass "a plugin closes an address's connections (host->close_address)"
+restart_with "on_op = ban" "[ban]
+allow = none
+threshold = 10
+ban_time = 30s"
+UA_TIMEOUT=10 ua --token "$NAV" policy-check
+grep -q "plugin trace: trace: ban_address 127.0.0.1: 0$" "$WORK/broker.log" ||
+	fail "ban_address: $(grep "trace:" "$WORK/broker.log")"
+grep -q "plugin trace: trace: ban address 127.0.0.1 duration 30000 ms score 10 threshold 10 reason plugin trace: trace bans on app_op$" \
+	"$WORK/broker.log" || fail "ban_address: not notified: $(grep "trace:" "$WORK/broker.log")"
+UA_TIMEOUT=10 ua --token "$NAV" policy-check; rc=$?
+[ $rc = 3 ] || fail "ban_address: a banned address connected again: exit $rc $(cat "$WORK/ua.out")"
+stop_broker
+pass "a plugin bans an address (host->ban_address): notified, refused afterwards"

@@ -39,13 +39,15 @@ __attribute__((unused)) static void fake_fini(void *inst)
  * The tracing plugin of the integration tests: it logs every hook with what
  * the broker passed, and abstains, except that option "refuse" = "connect"
  * refuses every handshake (403) and "refuse" = "policy-check" every
- * policy-check.
+ * policy-check. With "on_op" = "ban" or "close", app_op uses the host
+ * service of plugin ABI 1.1 on the app's address (and abstains).
  */
 #include <string.h>
 
 struct trace {
 	const struct tb_host *host;
 	char refuse[32];
+	char on_op[16];
 };
 
 static int trace_init(const struct tb_host *host, const struct tb_kv *opts, size_t n, void **inst)
@@ -59,6 +61,8 @@ static int trace_init(const struct tb_host *host, const struct tb_kv *opts, size
 		host->log(host, TB_LOG_NOTICE, "trace: option %s = %s", opts[i].key, opts[i].value);
 		if (!strcmp(opts[i].key, "refuse"))
 			strncpy(t->refuse, opts[i].value, sizeof(t->refuse) - 1);
+		if (!strcmp(opts[i].key, "on_op"))
+			strncpy(t->on_op, opts[i].value, sizeof(t->on_op) - 1);
 	}
 	*inst = t;
 	return TB_OK;
@@ -104,6 +108,12 @@ static int trace_op(void *inst, const struct tb_plugin_conn *c, const struct tb_
 	             (unsigned long long)c->id, c->identity ? c->identity : "-", op->kind,
 	             (unsigned long long)op->request_id, op->n_segments, op->tee,
 	             c->path ? c->path : "-");
+	if (!strcmp(t->on_op, "ban") && TB_HOST_HAS(t->host, ban_address))
+		t->host->log(t->host, TB_LOG_NOTICE, "trace: ban_address %s: %d", c->address,
+		             t->host->ban_address(t->host, c->address, "trace bans on app_op"));
+	if (!strcmp(t->on_op, "close") && TB_HOST_HAS(t->host, close_address))
+		t->host->log(t->host, TB_LOG_NOTICE, "trace: close_address %s: %d", c->address,
+		             t->host->close_address(t->host, c->address));
 	if (strcmp(t->refuse, "policy-check") || op->kind != TB_PLUGIN_OP_POLICY_CHECK)
 		return TB_PLUGIN_ABSTAIN;
 	strncpy(reason, "no policy checks\ttoday\n", len - 1);

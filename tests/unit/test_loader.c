@@ -32,6 +32,32 @@ static void loader__good_driver__loads(void **state)
 	assert_null(ld.handle);
 }
 
+/* A driver built against ABI 1.0 loads into a 1.1 broker: what 1.1 appended
+ * to the descriptor reads as absent (one call at a time). */
+static void loader__abi_1_0_driver__loads(void **state)
+{
+	struct tb_loaded_driver ld;
+	char err[512] = "";
+	assert_int_equal(tb_loader_open("drv_abi10", TEST_MODULE_DIR, &ld, err, sizeof(err)),
+	                 TB_OK);
+	assert_int_equal(ld.drv->abi_minor, 0);
+	assert_true(ld.drv->struct_size < sizeof(struct tb_driver));
+	assert_int_equal(ld.ops.max_concurrency, 0);
+	assert_non_null(ld.ops.process_error);
+	tb_loader_close(&ld);
+}
+
+/* A 1.1 driver loads, with what it declares past 1.0. */
+static void loader__abi_1_1_driver__loads(void **state)
+{
+	struct tb_loaded_driver ld;
+	char err[512] = "";
+	assert_int_equal(tb_loader_open("drv11", TEST_MODULE_DIR, &ld, err, sizeof(err)), TB_OK);
+	assert_int_equal(ld.drv->abi_minor, 1);
+	assert_int_equal(ld.ops.max_concurrency, 2);
+	tb_loader_close(&ld);
+}
+
 static void loader__bad_magic__refused(void **state)
 {
 	expect_refusal("drv_badmagic", TB_ERR_INVAL, "bad magic");
@@ -119,9 +145,9 @@ static void loader__bad_plugins__refused(void **state)
 	expect_plugin_refusal("plg_badmagic", TB_ERR_INVAL,
 	                      "bad magic 0x12345678 (not a teep-broker plugin)");
 	expect_plugin_refusal("plg_major", TB_ERR_UNSUP,
-	                      "plugin ABI 99.0, broker ABI 1.0: major versions differ");
+	                      "plugin ABI 99.1, broker ABI 1.1: major versions differ");
 	expect_plugin_refusal("plg_minor", TB_ERR_UNSUP,
-	                      "plugin ABI 1.77 is newer than the broker's 1.0");
+	                      "plugin ABI 1.77 is newer than the broker's 1.1");
 	expect_plugin_refusal("plg_short", TB_ERR_INVAL, "descriptor size 16");
 	expect_plugin_refusal("plg_noentry", TB_ERR_INVAL,
 	                      "does not export tb_plugin_entry: not a teep-broker plugin");
@@ -169,6 +195,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(loader__good_driver__loads),
+	    cmocka_unit_test(loader__abi_1_0_driver__loads),
+	    cmocka_unit_test(loader__abi_1_1_driver__loads),
 	    cmocka_unit_test(loader__bad_magic__refused),
 	    cmocka_unit_test(loader__wrong_major__refused),
 	    cmocka_unit_test(loader__newer_minor__refused),

@@ -324,6 +324,56 @@ static void worker__submit_after_stop__refused(void **state)
 	assert_int_equal(a->runs, 0);
 }
 
+/* Two threads: two jobs run at once (both are inside run() while the gate is
+ * shut), a third waits; each thread knows its job (tb_worker_current), which
+ * sees a cancel; all come back, and stop joins every thread. */
+static void worker__two_threads__run_two_jobs_at_once(void **state)
+{
+	struct fixture *f = *state;
+	int threads = count_threads();
+
+	assert_int_equal(tb_worker_start_n(&f->w, 4, 2), TB_OK);
+	wait_threads(threads + 2);
+	for (int i = 0; i < 3; i++) {
+		init_job(&f->jobs[i], &f->g);
+		assert_int_equal(tb_worker_submit(&f->w, &f->jobs[i].job, 0), TB_OK);
+	}
+	assert_int_equal(gate_wait(&f->g, &f->g.started, 2), 2);
+	assert_int_equal(tb_worker_pending(&f->w), 3);
+	assert_null(tb_worker_current()); /* not a worker thread */
+	tb_job_cancel(&f->jobs[0].job);
+	assert_true(tb_job_cancelled(&f->jobs[0].job));
+	assert_false(tb_job_cancelled(&f->jobs[1].job));
+	gate_open(&f->g);
+	assert_int_equal(gate_wait(&f->g, &f->g.finished, 3), 3);
+	wait_idle(&f->w);
+	assert_int_equal(tb_worker_reap(&f->w), 3);
+	assert_int_equal(tb_worker_stop(&f->w, WAIT_MS), TB_OK);
+	wait_threads(threads);
+	tb_worker_free(&f->w);
+	assert_int_equal(tb_worker_start_n(&f->w, 4, 0), TB_ERR_INVAL);
+	assert_int_equal(tb_worker_start_n(&f->w, 4, TB_WORKER_MAX_THREADS + 1), TB_ERR_INVAL);
+}
+
+static void current_run(struct tb_job *j)
+{
+	struct test_job *t = (struct test_job *)j;
+	t->runs = tb_worker_current() == j ? 1 : -1;
+}
+
+static void worker__current__is_the_job_in_run(void **state)
+{
+	struct fixture *f = *state;
+	struct test_job *a = &f->jobs[0];
+
+	init_job(a, NULL);
+	a->job.run = current_run;
+	assert_int_equal(tb_worker_start(&f->w, 2), TB_OK);
+	assert_int_equal(tb_worker_submit(&f->w, &a->job, 0), TB_OK);
+	wait_idle(&f->w);
+	assert_int_equal(a->runs, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +389,9 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test(worker__abandoned_thread__leaves_the_freed_owner_alone),
 	    cmocka_unit_test_setup_teardown(worker__submit_after_stop__refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(worker__two_threads__run_two_jobs_at_once, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(worker__current__is_the_job_in_run, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("worker", tests, NULL, NULL);
 }
