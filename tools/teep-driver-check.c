@@ -561,6 +561,32 @@ static void check_load(struct dc_ctx *c)
 	tb_loader_close(&c->ld);
 }
 
+/* ABI 1.1: what the descriptor declares for the broker's worker threads. */
+static void check_limits(struct dc_ctx *c)
+{
+	char err[600];
+	const struct tb_driver *d;
+
+	if (tb_loader_open(c->o->driver, PKGLIBDIR "/drivers", &c->ld, err, sizeof(err))) {
+		problem(c, "%s", err);
+		return;
+	}
+	d = c->ld.drv;
+	if (d->struct_size < offsetof(struct tb_driver, reserved1) + sizeof(d->reserved1)) {
+		problem(c, "an ABI 1.1 descriptor of %u bytes has no max_concurrency",
+		        d->struct_size);
+	} else {
+		if (d->max_concurrency > TB_DRIVER_MAX_CONCURRENCY)
+			problem(c, "max_concurrency %u is above %d (the broker caps it)",
+			        d->max_concurrency, TB_DRIVER_MAX_CONCURRENCY);
+		if (d->reserved1)
+			problem(c, "reserved1 is not zero");
+		note(c, "max_concurrency %u: %u call(s) at a time", d->max_concurrency,
+		     d->max_concurrency ? d->max_concurrency : 1);
+	}
+	tb_loader_close(&c->ld);
+}
+
 struct dc_check {
 	const char *name;
 	unsigned min_minor;             /* the ABI minor a driver declares for it to apply */
@@ -582,7 +608,7 @@ static const struct dc_check checks[] = {
     {"sessions", 0, body_sessions, NULL, 1},
     {"unload and reload", 0, NULL, check_reload, 1},
     /* ABI 1.1: checks are added here as the ABI gains them */
-    {"declared limits", 1, NULL, NULL, 1},
+    {"declared limits", 1, NULL, check_limits, 0},
     {"deadlines", 1, NULL, NULL, 1},
     {"cancellation", 1, NULL, NULL, 1},
     {"concurrency", 1, NULL, NULL, 1},

@@ -26,8 +26,12 @@ check sim "${sim_opts[@]}" "$SIM_SO"
 [ $rc = 0 ] || fail "sim: exit $rc: $(cat "$WORK/sim.out" "$WORK/sim.err")"
 grep -q "^PASS request_policy_check until nothing: 1 exchange, then nothing$" "$WORK/sim.out" ||
 	fail "sim: $(cat "$WORK/sim.out")"
-grep -q "^SKIP deadlines: skipped (ABI 1.0 driver)$" "$WORK/sim.out" ||
-	fail "sim: the ABI 1.1 checks are not skipped: $(cat "$WORK/sim.out")"
+# sim is an ABI 1.1 driver: its declared limits are checked; the checks of
+# deadlines, cancellation and concurrency are not written yet, and say so
+grep -q "^PASS declared limits: max_concurrency [0-9]*" "$WORK/sim.out" ||
+	fail "sim: declared limits not checked: $(cat "$WORK/sim.out")"
+grep -q "^SKIP deadlines: skipped (not checked by this version)$" "$WORK/sim.out" ||
+	fail "sim: the unwritten ABI 1.1 checks do not say so: $(cat "$WORK/sim.out")"
 [ "$(grep -c '^PASS' "$WORK/sim.out")" -ge 11 ] || fail "sim: $(cat "$WORK/sim.out")"
 pass "sim passes every check, the ABI 1.1 ones skipped"
 
