@@ -175,6 +175,7 @@ static const struct conf_cmd conf_cmds[] = {
     L("handshake_timeout", CT_DURATION, handshake_timeout_ms, 100, 600 * 1000, "5s"),
     L("idle_timeout", CT_DURATION, idle_timeout_ms, 0, MS_DAY, "0"),
     L("frame_timeout", CT_DURATION, frame_timeout_ms, 1000, 600 * 1000, "10s"),
+    L("refused_pause", CT_DURATION, refused_pause_ms, 0, 10 * 1000, "1s"),
     L("max_connections_per_ip", CT_UINT, max_connections_per_ip, 1, 1000000, "64"),
     L("allow_origins", CT_URI_LIST, allow_origins, 1, 8192, NULL),
 

@@ -36,8 +36,9 @@ struct tb_conf_listener {
 	uint64_t handshake_timeout_ms;        /* default 5000 */
 	uint64_t idle_timeout_ms;             /* 0 = none; default 0 */
 	uint64_t frame_timeout_ms;            /* a started frame must end in it; default 10s */
-	uint32_t max_connections_per_ip;      /* open connections of one address; default 64 */
-	char *allow_origins;                  /* Origins a handshake may carry; NULL: not checked */
+	uint64_t refused_pause_ms; /* not read after a rate-limit refusal, at most; default 1s */
+	uint32_t max_connections_per_ip; /* open connections of one address; default 64 */
+	char *allow_origins;             /* Origins a handshake may carry; NULL: not checked */
 };
 
 /* [tam] or [tam:NAME] */

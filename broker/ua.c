@@ -38,7 +38,6 @@
 #define BUSY_RETRY_MS 1000
 /* A connection refused by a rate limit is not read for its retry-after, up
  * to this. */
-#define REFUSED_PAUSE_MAX_MS 1000
 /* A banned app that does not read its last answers is cut off after this. */
 #define BAN_CLOSE_GRACE_S 5
 
@@ -279,9 +278,8 @@ static void pause_rx(struct tb_ua_conn *c, uint64_t ms);
 /* A frame a rate limit refuses: a request is answered "busy"; a frame that is
  * no request keeps its own error, since "busy" would invite the app to send
  * it again. Then nothing more is read from the connection until its
- * retry-after has passed: an app that floods gets one refusal per
- * retry-after, and its further frames wait in its own socket, neither
- * decoded nor answered. */
+ * retry-after has passed (at most [listener] refused_pause): an app that floods gets one refusal
+ * per retry-after, and its further frames wait in its own socket, neither decoded nor answered. */
 static void refuse(struct tb_ua_conn *c, struct frame *f, uint64_t retry_ms)
 {
 	if (f->bad)
@@ -289,7 +287,9 @@ static void refuse(struct tb_ua_conn *c, struct frame *f, uint64_t retry_ms)
 	else
 		answer_busy(c, f->req.id, retry_ms, "rate limited");
 	tb_def_score(c->b, &c->addr, c->b->conf.ban.weight_rate_limited, "rate limited");
-	pause_rx(c, retry_ms < REFUSED_PAUSE_MAX_MS ? retry_ms : REFUSED_PAUSE_MAX_MS);
+	uint64_t most = c->b->conf.listener.refused_pause_ms;
+	if (most)
+		pause_rx(c, retry_ms < most ? retry_ms : most);
 }
 
 static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage);

@@ -14,7 +14,10 @@ stop_broker
 # requests below are identical: without coalesce = no they would share one
 # TEE call, which no "tee-calls" zone charges.
 restart_with() {
-	BROKER_EXTRA="coalesce = no" LISTENER_EXTRA="max_requests_per_connection = 64" \
+	# refused_pause = 0: every frame of a burst is read at once, so the
+	# bucket's state after it does not depend on how long the burst took
+	BROKER_EXTRA="coalesce = no" LISTENER_EXTRA="max_requests_per_connection = 64
+refused_pause = 0" \
 		CONF_EXTRA="$1" write_conf "http://127.0.0.1:$TAM_PORT/tam"
 	start_broker
 }
