@@ -59,4 +59,4 @@ endif
 dist_man_MANS = man/teep-brokerd.8 man/teep-broker.conf.5 man/teep-ua.1 man/teep-tam.1 \
 	man/teep-tool.1
 # for TEE driver authors (docs/driver-abi.md, Kit)
-dist_man_MANS += man/teep-driver-check.1
+dist_man_MANS += man/teep-driver-check.1 man/teep-agentd.8
