@@ -16,8 +16,10 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/teep-pkg.XXXXXX")
 PIDS=""
 INSTALLED=0
 
+PACKAGES="teep-broker teep-broker-tools teep-broker-dev teep-agentd"
 purge() {
-	apt-get purge -y -q teep-broker teep-broker-tools teep-broker-dev teep-agentd >"$OUT/purge.log" 2>&1
+	# shellcheck disable=SC2086
+	apt-get purge -y -q $PACKAGES >"$OUT/purge.log" 2>&1
 }
 cleanup() {
 	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
@@ -55,11 +57,10 @@ mkdir -p "$B"
 	fail "cannot copy the tracked tree"
 (cd "$B" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" dpkg-buildpackage -us -uc -b) \
 	>"$OUT/dpkg-buildpackage.log" 2>&1 || fail "dpkg-buildpackage failed (see $OUT/dpkg-buildpackage.log): $(tail -n 5 "$OUT/dpkg-buildpackage.log")"
-debs=$(ls "$WORK"/build/teep-broker_"$VERSION"_*.deb "$WORK"/build/teep-broker-tools_"$VERSION"_*.deb \
-	"$WORK"/build/teep-broker-dev_"$VERSION"_*.deb 2>/dev/null)
-[ "$(echo "$debs" | wc -w)" = 3 ] || fail "expected the three packages it installs, got: $debs"
+debs=$(for p in $PACKAGES; do ls "$WORK"/build/"$p"_"$VERSION"_*.deb 2>/dev/null; done)
+[ "$(echo "$debs" | wc -w)" = 4 ] || fail "expected four packages ($PACKAGES), got: $debs"
 cp $debs "$OUT/"
-pass "dpkg-buildpackage -us -uc -b built teep-broker, teep-broker-tools, teep-broker-dev"
+pass "dpkg-buildpackage -us -uc -b built $PACKAGES"
 
 # 2. lintian: errors and warnings fail (none is overridden)
 if command -v lintian >/dev/null; then
@@ -77,9 +78,9 @@ getent passwd teep-broker >/dev/null || fail "the system user teep-broker was no
 dpkg-query -W -f='${Conffiles}\n' teep-broker | grep -q /etc/teep-broker/teep-broker.conf ||
 	fail "teep-broker.conf is not a conffile"
 # (read from the package: a minimal image may keep dpkg from unpacking them)
+dpkg-deb -c "$OUT"/teep-broker_"$VERSION"_*.deb >"$WORK/contents" || fail "dpkg-deb -c"
 for m in man8/teep-brokerd.8.gz man5/teep-broker.conf.5.gz man1/teep-ua.1.gz; do
-	dpkg-deb -c "$OUT"/teep-broker_"$VERSION"_*.deb | grep -q "/usr/share/man/$m\$" ||
-		fail "the package holds no $m"
+	grep -q "/usr/share/man/$m\$" "$WORK/contents" || fail "the package holds no $m"
 done
 pkg-config --exists teep-broker && [ -d "$(pkg-config --variable=driverdir teep-broker)" ] ||
 	fail "teep-broker.pc does not give the installed driverdir"
