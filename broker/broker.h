@@ -404,7 +404,10 @@ int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_dri
 /* After the loop: let the Agent sessions still open be closed, stop the
  * worker and fini() the driver, all by deadline_ms (tb_now_ms() clock); a
  * worker stuck in a call past it is abandoned with the driver loaded. */
-void tb_tee_teardown(struct tb_tee *t, uint64_t deadline_ms);
+/* 1 when a driver call was still running at the deadline: its thread is
+ * abandoned and may yet touch the call, the TEE and the broker's keys, so
+ * the caller frees none of the broker's state (the process is exiting). */
+int tb_tee_teardown(struct tb_tee *t, uint64_t deadline_ms);
 struct tb_tee *tb_tee_find(struct tb_broker *b, const char *name);
 struct tb_call *tb_call_new(struct tb_tee *t, enum tb_call_kind kind, struct tb_session *s);
 int tb_call_submit(struct tb_call *c, int urgent);

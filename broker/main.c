@@ -612,9 +612,23 @@ out:;
 	uint64_t left = deadline > now ? deadline - now : 0;
 	if (tb_resolver_free(b->resolver, left < 1000 ? (unsigned)left : 1000))
 		tb_log(TB_LOG_WARN, "a name resolution did not finish; not waiting for it");
+	int stuck = 0;
 	for (size_t i = b->n_tees; i-- > 0;) {
-		tb_tee_teardown(&b->tees[i], deadline);
+		stuck |= tb_tee_teardown(&b->tees[i], deadline);
 		tb_tls_ctx_free(b->tees[i].tls);
+	}
+	if (stuck) {
+		/* A thread stuck in a driver call may still write its call and read
+		 * its TEE and the broker's keys when the call returns: nothing of
+		 * the broker is freed under it; the process exits now. The pointer
+		 * is kept where leak checkers see it. */
+		static struct tb_broker *volatile kept_for_stuck_calls;
+		kept_for_stuck_calls = b;
+		(void)kept_for_stuck_calls;
+		if (pid_written)
+			unlink(b->conf.pid_file);
+		tb_log_shutdown(1000);
+		return rc;
 	}
 	/* sessions whose last call came back during teardown */
 	tb_session_free_all(b);

@@ -100,14 +100,17 @@ static void host_set_health(const struct tb_host *host, int up, const char *reas
 	struct tee_host *h = lws_container_of(host, struct tee_host, host);
 	int was;
 
+	char said[sizeof(h->down_reason)];
+
 	pthread_mutex_lock(&h->down_lock);
 	copy_reason(h->down_reason, up ? NULL : reason);
+	memcpy(said, h->down_reason, sizeof(said)); /* as it was set, under the lock */
 	was = atomic_exchange(&h->up, up ? 1 : 0);
 	pthread_mutex_unlock(&h->down_lock);
 	if (was != !!up)
 		tb_log(up ? TB_LOG_NOTICE : TB_LOG_WARN,
 		       "tee %s: the driver reports the TEE %s%s%s", h->name, up ? "up" : "down",
-		       !up && reason ? ": " : "", !up && reason ? h->down_reason : "");
+		       !up && reason ? ": " : "", !up && reason ? said : "");
 }
 
 int tb_tee_is_up(const struct tb_tee *t)
@@ -226,12 +229,12 @@ int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_dri
 	return TB_OK;
 }
 
-void tb_tee_teardown(struct tb_tee *t, uint64_t deadline_ms)
+int tb_tee_teardown(struct tb_tee *t, uint64_t deadline_ms)
 {
 	struct tb_worker *w = &t->worker;
 
 	if (!t->initialised)
-		return;
+		return 0;
 	lws_sul_cancel(&t->policy_timer);
 	/* Calls still coming back end their sessions, whose Agent sessions
 	 * are then closed by more calls (session_close() exactly once, before
@@ -257,7 +260,7 @@ void tb_tee_teardown(struct tb_tee *t, uint64_t deadline_ms)
 		tb_worker_free(w);
 		t->initialised = 0;
 		t->host = NULL; /* the driver keeps it */
-		return;
+		return 1;
 	}
 	tb_worker_reap(w); /* finished calls free themselves */
 	tb_worker_free(w);
@@ -268,6 +271,7 @@ void tb_tee_teardown(struct tb_tee *t, uint64_t deadline_ms)
 	pthread_mutex_destroy(&h->down_lock);
 	free(h);
 	t->host = NULL;
+	return 0;
 }
 
 static void free_out(struct tb_agent_out *o)
@@ -285,7 +289,9 @@ static void free_out(struct tb_agent_out *o)
 static void call_run(struct tb_job *job)
 {
 	struct tb_call *c = lws_container_of(job, struct tb_call, job);
-	const struct tb_driver *d = &c->tee->ld.ops;
+	const struct tb_driver ops = c->tee->ld.ops; /* a copy: nothing of the TEE
+	                                                is read after the call */
+	const struct tb_driver *d = &ops;
 	void *inst = c->tee->instance;
 	uint64_t t0 = tb_obs_now_us();
 	void *given = c->agent_session;
