@@ -110,7 +110,7 @@ int tb_priv_drop(const struct tb_priv *p, char *why, size_t whylen)
 		return -1;
 	}
 	/* none of the saved ids is root any more: this must fail */
-	if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0) {
+	if (setuid(0) == 0 || seteuid(0) == 0 || (p->gid != 0 && setgid(0) == 0)) {
 		snprintf(why, whylen, "root could be regained after dropping to %s", p->user);
 		return -1;
 	}

@@ -348,6 +348,8 @@ static void pause_rx(struct tb_ua_conn *c, uint64_t ms)
 	p->c = c;
 	c->paused = p;
 	lws_rx_flow_control(c->wsi, 0);
+	/* not idle while it is not read: resume_rx arms the idle timer again */
+	lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
 	lws_sul_schedule(lws_get_context(c->wsi), 0, &p->sul, pause_end,
 	                 (lws_usec_t)ms * LWS_US_PER_MS);
 }
