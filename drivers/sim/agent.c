@@ -88,6 +88,7 @@ struct sim_agent {
 	size_t max_components;
 	size_t max_message;
 	uint64_t call_delay_ms;
+	int call_delay_stuck;
 
 	struct tb_key *key;
 	struct tb_key *decrypt_key; /* NULL: key decrypts */
@@ -1891,6 +1892,7 @@ int agent__create(const struct tb_host *host, const struct sim_conf *conf, struc
 	a->max_components = conf->max_components;
 	a->max_message = conf->max_message;
 	a->call_delay_ms = conf->call_delay_ms;
+	a->call_delay_stuck = conf->call_delay_stuck;
 	a->state_dir = strdup(conf->state_dir);
 	a->tam_uri = conf->tam_uri ? strdup(conf->tam_uri) : NULL;
 	a->tc = calloc(a->max_components, sizeof(*a->tc));
@@ -1938,8 +1940,8 @@ int agent__call_delay(const struct sim_agent *a)
 
 	if (!a || !a->call_delay_ms)
 		return TB_OK;
-	if (!TB_HOST_HAS(h, call_cancelled) || !h->now_ms) {
-		/* a 1.0 broker: just sleep */
+	if (!TB_HOST_HAS(h, call_cancelled) || !h->now_ms || a->call_delay_stuck) {
+		/* a 1.0 broker, or a TEE that cannot be interrupted: just sleep */
 		ts.tv_sec = (time_t)(a->call_delay_ms / 1000);
 		ts.tv_nsec = (long)(a->call_delay_ms % 1000) * 1000000L;
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)

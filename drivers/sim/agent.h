@@ -45,6 +45,7 @@ struct sim_conf {
 	size_t max_components;  /* 1..SIM_MAX_COMPONENTS_LIMIT */
 	size_t max_message;     /* bytes */
 	uint64_t call_delay_ms; /* every Agent API call first sleeps this long */
+	int call_delay_stuck;   /* ... and does not stop when the call is cancelled */
 };
 
 enum sim_session_kind { SIM_SESSION_REQUEST, SIM_SESSION_UNREQUEST, SIM_SESSION_POLICY };

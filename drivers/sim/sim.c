@@ -71,6 +71,17 @@ static int apply_option(const struct tb_host *host, const struct tb_kv *kv, stru
 			goto bad;
 		return TB_OK;
 	}
+	if (strcmp(k, "call_delay_stuck") == 0) {
+		/* yes: call_delay ignores cancellation, as a TEE call that cannot
+		 * be interrupted (for tests of a stuck TEE at shutdown) */
+		if (strcmp(v, "yes") == 0)
+			c->call_delay_stuck = 1;
+		else if (strcmp(v, "no") == 0)
+			c->call_delay_stuck = 0;
+		else
+			goto bad;
+		return TB_OK;
+	}
 	if (strcmp(k, "call_delay") == 0) {
 		/* a slow TEE, for tests and benchmarks of what waits for it */
 		if (tb_parse_duration_ms(v, &c->call_delay_ms) != TB_OK || c->call_delay_ms > 10000)

@@ -56,7 +56,8 @@ pass "in-flight request answered with 'shutdown', its Agent session closed, brok
 # worker (max_in_flight 2), two more wait in the fair queue.
 mv "$WORK/broker.log" "$WORK/broker-1.log.old"
 SHUTDOWN_GRACE=${GRACE_MS}ms write_conf "http://127.0.0.1:$TAM_PORT/tam"
-echo "call_delay = 10s" >>"$WORK/broker.conf"
+# a TEE call that cannot be interrupted: it ignores the broker's cancellation
+printf 'call_delay = 10s\ncall_delay_stuck = yes\n' >>"$WORK/broker.conf"
 start_broker
 n=0
 for c in 11111111-2222-3333-4444-000000000001 11111111-2222-3333-4444-000000000002 \
@@ -91,7 +92,7 @@ pass "stuck TEE: queued requests answered at once, the running one at the deadli
 # request, queued behind it for the worker, never runs.
 mv "$WORK/broker.log" "$WORK/broker-2.log.old"
 SHUTDOWN_GRACE=1s write_conf "http://127.0.0.1:$TAM_PORT/tam"
-echo "call_delay = 2500ms" >>"$WORK/broker.conf"
+printf 'call_delay = 2500ms\ncall_delay_stuck = yes\n' >>"$WORK/broker.conf"
 start_broker
 ua_bg 5 "$TC_UUID"
 wait_line "$WORK/broker.log" "starts on tee sim" 10 || fail "the request did not start"
