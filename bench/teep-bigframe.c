@@ -107,8 +107,9 @@ static int build_frame(struct big *b, uint64_t id)
 	p[len + 8] = 0x9b;
 	for (int i = 0; i < 8; i++)
 		p[len + 9 + i] = (uint8_t)((uint64_t)items >> (56 - 8 * i));
-	if (id == 1)
-		memset(p + len + 17, 0, items);
+	/* every time: lws masks a client frame in place, so what was sent
+	 * before is no longer zeros */
+	memset(p + len + 17, 0, items);
 	b->frame_len = b->bytes;
 	free(enc);
 	return 0;
@@ -172,10 +173,14 @@ static void on_answer(struct big *b, struct lws *wsi, const struct tb_ua_answer 
 		b->big_max_us = us;
 	b->big_waiting = 0;
 	b->answered++;
-	if (a->event == TB_UA_EV_DONE)
+	if (a->event == TB_UA_EV_DONE) {
 		b->n_done++;
-	else
+	} else {
 		b->n_error++;
+		printf("big: request %u answered %s %d: %s\n", b->answered,
+		       a->event == TB_UA_EV_BUSY ? "busy" : "error", a->code,
+		       a->reason ? a->reason : "");
+	}
 	if (b->answered == b->count)
 		b->stop = 1;
 	else

@@ -674,10 +674,14 @@ static int scan_request_map(struct tb_cbor_cur *c, struct req_vals *v, char *err
 		if (kh.major == 3 && kh.indefinite)
 			return tb_err(err, errlen, TB_ERR_INVAL,
 			              "a map key is an indefinite-length string");
+		/* every key and value is walked as the well-formedness check
+		 * walks it (a map member is one level down) */
+		key = *c;
+		if (tb_cbor_skip(&key, TB_CBOR_MAX_DEPTH - 1, 0) != TB_OK)
+			return tb_err(err, errlen, TB_ERR_PARSE, "malformed map key");
 		if (kh.major == 3 && tb_cbor_read_string(c, 3, &k, &klen) != TB_OK)
 			return tb_err(err, errlen, TB_ERR_PARSE, "truncated map key");
-		if (kh.major != 3 && tb_cbor_skip(c, TB_CBOR_MAX_DEPTH, 0) != TB_OK)
-			return tb_err(err, errlen, TB_ERR_PARSE, "malformed map key");
+		*c = key;
 		for (int i = 0; k && i < RK_COUNT; i++)
 			if (strlen(req_keys[i]) == klen && memcmp(req_keys[i], k, klen) == 0)
 				which = i;
@@ -687,9 +691,13 @@ static int scan_request_map(struct tb_cbor_cur *c, struct req_vals *v, char *err
 			v->have[which] = 1;
 			v->at[which] = *c;
 		}
-		if (tb_cbor_skip(c, TB_CBOR_MAX_DEPTH, 0) != TB_OK)
+		if (tb_cbor_skip(c, TB_CBOR_MAX_DEPTH - 1, 0) != TB_OK)
 			return tb_err(err, errlen, TB_ERR_PARSE, "malformed map value");
 	}
+	if (h.indefinite)
+		c->p++; /* the break */
+	if (c->p != c->end)
+		return tb_err(err, errlen, TB_ERR_PARSE, "trailing bytes after the map");
 	return TB_OK;
 }
 
@@ -888,15 +896,23 @@ int tb_ua_request_decode(const uint8_t *buf, size_t len, struct tb_ua_request *r
 	*id_out = 0;
 	if (!buf || len == 0)
 		return tb_err(err, errlen, TB_ERR_PARSE, "empty frame");
-	/* One well-formed item first, so that every malformed frame is told
-	 * apart (with "id": null) before anything is read from it. */
-	if (tb_cbor_check(buf, len, TB_CBOR_MAX_DEPTH, &why) != TB_OK)
-		return tb_err(err, errlen, TB_ERR_PARSE, "not a well-formed CBOR item: %s",
-		              why ? why : "?");
+	/* One walk over a request: the scan of the map walks every key and
+	 * value as the well-formedness check does, and a map it reads to its
+	 * last byte is one well-formed item. Only a frame the scan refuses is
+	 * walked again by the check, so that every malformed frame is told
+	 * apart (with "id": null) from a well-formed one that is not a valid
+	 * request, whatever the scan stopped at. */
 	c = tb_cbor_cur_init(buf, len);
 	rc = decode_request_map(&c, req, has_id, id_out, err, errlen);
-	if (rc != TB_OK)
+	if (rc != TB_OK) {
 		tb_ua_request_clear(req);
+		if (tb_cbor_check(buf, len, TB_CBOR_MAX_DEPTH, &why) != TB_OK) {
+			*has_id = 0;
+			*id_out = 0;
+			return tb_err(err, errlen, TB_ERR_PARSE, "not a well-formed CBOR item: %s",
+			              why ? why : "?");
+		}
+	}
 	return rc;
 }
 

@@ -62,7 +62,7 @@ stop_broker
 # a time, and an app may have one request in flight at a time.
 LISTENER_EXTRA="max_requests_per_connection = 1"
 write_conf "http://127.0.0.1:$TAM_PORT/tam"
-printf 'call_delay = 3s\ncall_timeout = 1s\nmax_in_flight = 1\n' >>"$WORK/broker.conf"
+printf 'call_delay = 3s\ncall_delay_stuck = yes\ncall_timeout = 1s\nmax_in_flight = 1\n' >>"$WORK/broker.conf"
 start_broker
 # {"id": 1, "op": "policy-check"}, then {"id": 2, ...} once 1 has its answer
 PC1=a262696401626f706c706f6c6963792d636865636b
