@@ -37,6 +37,7 @@ INTEGRATION_TESTS = \
 	tests/integration/tam_slow_dns.sh \
 	tests/integration/install_layout.sh \
 	tests/integration/bench_smoke.sh \
+	tests/integration/two_tees.sh \
 	tests/integration/log_verbose.sh \
 	tests/integration/log_stall.sh \
 	tests/integration/final_answer.sh \
