@@ -798,9 +798,13 @@ static int check_label(struct dec *d, enum label l, const cbor_item_t *v)
 	case K_UINT:
 		return is_uint(v) ? TB_OK
 		                  : derr(d, TB_ERR_PARSE, "%s: expected an unsigned integer", name);
-	case K_BOOL:
-		return cbor_is_bool(v) ? TB_OK
-		                       : derr(d, TB_ERR_PARSE, "%s: expected a boolean", name);
+	case K_BOOL: {
+		/* tb_cbor_get_bool: libcbor 0.8's cbor_is_bool() asserts on a float */
+		int b;
+		return tb_cbor_get_bool(v, &b) == TB_OK
+		           ? TB_OK
+		           : derr(d, TB_ERR_PARSE, "%s: expected a boolean", name);
+	}
 	case K_ID:
 		return is_id(v)
 		           ? TB_OK

@@ -629,6 +629,24 @@ static void teep__component_id__text_forms(void **state)
 	tb_component_id_clear(&c);
 }
 
+/* Found by fuzz_teep: a float where a registry label wants a boolean made
+ * libcbor 0.8's cbor_is_bool() assert; it is refused as not a boolean. */
+static void teep__float_for_a_boolean_label__refused(void **state)
+{
+	static const uint8_t crash[] = {0x82, 0x02, 0xa4, 0x14, 0x80, 0x80, 0xa0, 0x11, 0xf9,
+	                                0xf9, 0xf9, 0xf9, 0xf9, 0xf9, 0xf9, 0xf9, 0x03};
+	struct tb_teep_msg m;
+	char err[256] = "";
+
+	(void)state;
+	for (int num = 0; num < 2; num++) {
+		assert_int_not_equal(tb_teep_decode(crash, sizeof(crash),
+		                                    num ? TB_NUM_PRE26 : TB_NUM_DRAFT26, &m, err,
+		                                    sizeof(err)),
+		                     TB_OK);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -652,6 +670,7 @@ int main(void)
 	    cmocka_unit_test(teep__peek_type__libteep_messages),
 	    cmocka_unit_test(teep__libteep_query_response__decodes_pre26),
 	    cmocka_unit_test(teep__component_id__text_forms),
+	    cmocka_unit_test(teep__float_for_a_boolean_label__refused),
 	};
 	return cmocka_run_group_tests_name("teep", tests, NULL, NULL);
 }
