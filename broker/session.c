@@ -33,6 +33,7 @@
 static int enqueue(struct tb_session *s, struct tb_ua_conn *conn);
 
 static void session_act(struct tb_session *s, enum tamsm_action a);
+static int has_app(const struct tb_session *s);
 static void session_post(struct tb_session *s);
 static void http_connect(struct tb_session *s, const char *addr);
 static void resolve(struct tb_session *s);
@@ -647,6 +648,16 @@ void tb_session_call_done(struct tb_call *c)
 
 	enum tamsm_action a = TAMSM_A_NONE;
 	int ok = c->status == TB_OK;
+	if (!ok && tb_job_cancelled(&c->job) && s->waiters && !has_app(s)) {
+		/* drop_orphan_call() cancelled it: nobody waits for an answer */
+		tb_log(TB_LOG_INFO, "session %llu: its apps have gone: tee %s call cancelled",
+		       (unsigned long long)s->id, s->tee->conf->name);
+		tb_call_free(c);
+		s->answered = 1;
+		s->finished = 1;
+		maybe_free(s);
+		return;
+	}
 	if (!ok) {
 		tb_log(TB_LOG_WARN, "session %llu: tee %s call failed (status %d)%s%s%s",
 		       (unsigned long long)s->id, s->tee->conf->name, c->status,
@@ -1413,16 +1424,22 @@ static void requeue_orphan(struct tb_fq_item *it, void *arg)
 	maybe_free(s);
 }
 
+/* some app still waits on s */
+static int has_app(const struct tb_session *s)
+{
+	for (const struct tb_waiter *w = s->waiters; w; w = w->next)
+		if (w->conn)
+			return 1;
+	return 0;
+}
+
 /* Every app waiting on s has gone, and no exchange has started (the first
  * call is with the worker): a call still queued is taken back and the
  * session ends; a running one is cancelled (host->call_cancelled). */
 static void drop_orphan_call(struct tb_session *s)
 {
-	if (s->finished || !s->starting || !s->call || !s->waiters)
+	if (s->finished || !s->starting || !s->call || !s->waiters || has_app(s))
 		return;
-	for (struct tb_waiter *w = s->waiters; w; w = w->next)
-		if (w->conn)
-			return;
 	if (tb_worker_cancel(&s->tee->worker, &s->call->job) != TB_OK) {
 		tb_call_cancel(s->call);
 		return;

@@ -113,6 +113,9 @@ wait $p1 $p2 2>/dev/null
 wait_line "$WORK/broker.log" "session 2: its apps have gone: dropped before tee f took it" 10 ||
 	fail "leave: the queued call was not dropped"
 wait_line "$WORK/broker.log" "request_ta cancelled" 10 || fail "leave: the call was not cancelled"
+wait_line "$WORK/broker.log" "session 1: its apps have gone: tee f call cancelled" 10 ||
+	fail "leave: the broker did not say why the call ended"
+grep -q "session 1: .* error: " "$WORK/broker.log" && fail "leave: a cancelled call logged as an error"
 [ "$(grep -c 'request_ta starts' "$WORK/broker.log")" = 1 ] || fail "leave: the driver saw both"
 stop_broker
 pass "an app that leaves cancels its call; a call nobody waits for never reaches the driver"
