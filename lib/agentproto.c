@@ -9,6 +9,7 @@
  * (a later minor revision may add members).
  */
 #include "tb_agentproto.h"
+#include "tb_cbor_writer.h"
 #include "tb_cbor.h"
 #include "tb_util.h"
 
@@ -340,89 +341,9 @@ static int check_values(const struct tb_ap_msg *m)
 
 /* ---- encoding ---------------------------------------------------------- */
 
-/* A bounded output buffer; once full, every later write is a no-op. */
-struct wbuf {
-	uint8_t *p;
-	size_t cap;
-	size_t len;
-	int full;
-};
-
-static void w_advance(struct wbuf *w, size_t n)
+static void w_key(struct tb_cw *w, enum key k)
 {
-	if (n == 0)
-		w->full = 1;
-	else
-		w->len += n;
-}
-
-static void w_uint(struct wbuf *w, uint64_t v)
-{
-	if (!w->full)
-		w_advance(w, cbor_encode_uint(v, w->p + w->len, w->cap - w->len));
-}
-
-static void w_int(struct wbuf *w, int v)
-{
-	if (w->full)
-		return;
-	if (v >= 0)
-		w_advance(w, cbor_encode_uint((uint64_t)v, w->p + w->len, w->cap - w->len));
-	else
-		w_advance(w, cbor_encode_negint((uint64_t)(-(int64_t)v - 1), w->p + w->len,
-		                                w->cap - w->len));
-}
-
-static void w_map(struct wbuf *w, size_t n)
-{
-	if (!w->full)
-		w_advance(w, cbor_encode_map_start(n, w->p + w->len, w->cap - w->len));
-}
-
-static void w_array(struct wbuf *w, size_t n)
-{
-	if (!w->full)
-		w_advance(w, cbor_encode_array_start(n, w->p + w->len, w->cap - w->len));
-}
-
-static void w_null(struct wbuf *w)
-{
-	if (!w->full)
-		w_advance(w, cbor_encode_null(w->p + w->len, w->cap - w->len));
-}
-
-static void w_raw(struct wbuf *w, const void *src, size_t n)
-{
-	if (w->full)
-		return;
-	if (n > w->cap - w->len) {
-		w->full = 1;
-		return;
-	}
-	if (n)
-		memcpy(w->p + w->len, src, n);
-	w->len += n;
-}
-
-static void w_text(struct wbuf *w, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!w->full)
-		w_advance(w, cbor_encode_string_start(n, w->p + w->len, w->cap - w->len));
-	w_raw(w, s, n);
-}
-
-static void w_bytes(struct wbuf *w, const uint8_t *s, size_t n)
-{
-	if (!w->full)
-		w_advance(w, cbor_encode_bytestring_start(n, w->p + w->len, w->cap - w->len));
-	w_raw(w, s, n);
-}
-
-static void w_key(struct wbuf *w, enum key k)
-{
-	w_text(w, key_names[k]);
+	tb_cw_cstr(w, key_names[k]);
 }
 
 /* An upper bound of the encoded size: 9 bytes is the longest CBOR head, 24
@@ -443,7 +364,7 @@ static size_t size_bound(const struct tb_ap_msg *m)
 
 int tb_ap_encode(const struct tb_ap_msg *m, uint8_t **frame, size_t *frame_len)
 {
-	struct wbuf w = {0};
+	struct tb_cw w = {0};
 	unsigned keys;
 	size_t payload;
 	int code;
@@ -466,83 +387,83 @@ int tb_ap_encode(const struct tb_ap_msg *m, uint8_t **frame, size_t *frame_len)
 	if (!w.p)
 		return TB_ERR_NOMEM;
 	w.len = TB_AP_HDR_LEN;
-	w_map(&w, (size_t)popcount(keys));
+	tb_cw_map(&w, (size_t)popcount(keys));
 	w_key(&w, K_TYPE);
-	w_text(&w, type_names[m->type]);
+	tb_cw_cstr(&w, type_names[m->type]);
 	switch (m->type) {
 	case TB_AP_HELLO:
 		w_key(&w, K_VERSIONS);
-		w_array(&w, m->n_versions);
+		tb_cw_array(&w, m->n_versions);
 		for (size_t i = 0; i < m->n_versions; i++)
-			w_uint(&w, m->versions[i]);
+			tb_cw_uint(&w, m->versions[i]);
 		if (m->client) {
 			w_key(&w, K_CLIENT);
-			w_text(&w, m->client);
+			tb_cw_cstr(&w, m->client);
 		}
 		break;
 	case TB_AP_WELCOME:
 		w_key(&w, K_VERSION);
-		w_uint(&w, m->version);
+		tb_cw_uint(&w, m->version);
 		w_key(&w, K_AGENT);
-		w_text(&w, m->agent);
+		tb_cw_cstr(&w, m->agent);
 		w_key(&w, K_MAX_FRAME);
-		w_uint(&w, m->max_frame);
+		tb_cw_uint(&w, m->max_frame);
 		w_key(&w, K_MAX_CALLS);
-		w_uint(&w, m->max_calls);
+		tb_cw_uint(&w, m->max_calls);
 		break;
 	case TB_AP_CALL:
 	case TB_AP_ANSWER:
 		w_key(&w, K_ID);
 		if (m->has_id)
-			w_uint(&w, m->id);
+			tb_cw_uint(&w, m->id);
 		else
-			w_null(&w);
+			tb_cw_null(&w);
 		if (m->type == TB_AP_CALL) {
 			w_key(&w, K_OP);
-			w_text(&w, op_names[m->op]);
+			tb_cw_cstr(&w, op_names[m->op]);
 		} else {
 			w_key(&w, K_STATUS);
-			w_text(&w, m->code == TB_AP_OK ? "ok" : "error");
+			tb_cw_cstr(&w, m->code == TB_AP_OK ? "ok" : "error");
 		}
 		if (keys & BIT(K_CODE)) {
 			w_key(&w, K_CODE);
-			w_uint(&w, (uint64_t)m->code);
+			tb_cw_uint(&w, (uint64_t)m->code);
 			w_key(&w, K_REASON);
-			w_text(&w, m->reason);
+			tb_cw_cstr(&w, m->reason);
 		}
 		if (keys & BIT(K_RETRY_AFTER)) {
 			w_key(&w, K_RETRY_AFTER);
-			w_uint(&w, m->retry_after_ms);
+			tb_cw_uint(&w, m->retry_after_ms);
 		}
 		if (keys & BIT(K_TEE_STATUS)) {
 			w_key(&w, K_TEE_STATUS);
-			w_int(&w, m->tee_status);
+			tb_cw_int(&w, m->tee_status);
 		}
 		if (m->component.n) {
 			w_key(&w, K_COMPONENT);
-			w_array(&w, m->component.n);
+			tb_cw_array(&w, m->component.n);
 			for (size_t i = 0; i < m->component.n; i++)
-				w_bytes(&w, m->component.seg[i].ptr, m->component.seg[i].len);
+				tb_cw_bytes(&w, m->component.seg[i].ptr, m->component.seg[i].len);
 		}
 		if (m->app_id) {
 			w_key(&w, K_APP);
-			w_text(&w, m->app_id);
+			tb_cw_cstr(&w, m->app_id);
 		}
 		if (m->tam_uri) {
 			w_key(&w, K_TAM);
-			w_text(&w, m->tam_uri);
+			tb_cw_cstr(&w, m->tam_uri);
 		}
 		if (m->has_session) {
 			w_key(&w, K_SESSION);
-			w_uint(&w, m->session);
+			tb_cw_uint(&w, m->session);
 		}
 		if (m->media_type) {
 			w_key(&w, K_MEDIA_TYPE);
-			w_text(&w, m->media_type);
+			tb_cw_cstr(&w, m->media_type);
 		}
 		if (m->msg) {
 			w_key(&w, K_MSG);
-			w_bytes(&w, m->msg, m->msg_len);
+			tb_cw_bytes(&w, m->msg, m->msg_len);
 		}
 		break;
 	default:

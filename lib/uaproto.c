@@ -10,6 +10,7 @@
  * can be produced even when memory is short.
  */
 #include "tb_uaproto.h"
+#include "tb_cbor_writer.h"
 #include "tb_cbor.h"
 #include "tb_util.h"
 
@@ -158,77 +159,9 @@ static int utf8_valid(const char *s, size_t n)
 
 /* ---- encoding ---------------------------------------------------------- */
 
-/* A bounded output buffer; once full, every later write is a no-op and the
- * caller learns of it once, at the end. */
-struct wbuf {
-	uint8_t *p;
-	size_t cap;
-	size_t len;
-	int full;
-};
-
-static void w_advance(struct wbuf *w, size_t n)
+static void w_key(struct tb_cw *w, const char *key)
 {
-	if (n == 0)
-		w->full = 1;
-	else
-		w->len += n;
-}
-
-static void w_uint(struct wbuf *w, uint64_t v)
-{
-	if (!w->full)
-		w_advance(w, cbor_encode_uint(v, w->p + w->len, w->cap - w->len));
-}
-
-static void w_map(struct wbuf *w, size_t n)
-{
-	if (!w->full)
-		w_advance(w, cbor_encode_map_start(n, w->p + w->len, w->cap - w->len));
-}
-
-static void w_array(struct wbuf *w, size_t n)
-{
-	if (!w->full)
-		w_advance(w, cbor_encode_array_start(n, w->p + w->len, w->cap - w->len));
-}
-
-static void w_null(struct wbuf *w)
-{
-	if (!w->full)
-		w_advance(w, cbor_encode_null(w->p + w->len, w->cap - w->len));
-}
-
-static void w_raw(struct wbuf *w, const void *src, size_t n)
-{
-	if (w->full)
-		return;
-	if (n > w->cap - w->len) {
-		w->full = 1;
-		return;
-	}
-	if (n)
-		memcpy(w->p + w->len, src, n);
-	w->len += n;
-}
-
-static void w_text(struct wbuf *w, const char *s, size_t n)
-{
-	if (!w->full)
-		w_advance(w, cbor_encode_string_start(n, w->p + w->len, w->cap - w->len));
-	w_raw(w, s, n);
-}
-
-static void w_bytes(struct wbuf *w, const uint8_t *s, size_t n)
-{
-	if (!w->full)
-		w_advance(w, cbor_encode_bytestring_start(n, w->p + w->len, w->cap - w->len));
-	w_raw(w, s, n);
-}
-
-static void w_key(struct wbuf *w, const char *key)
-{
-	w_text(w, key, strlen(key));
+	tb_cw_cstr(w, key);
 }
 
 /*
@@ -236,7 +169,7 @@ static void w_key(struct wbuf *w, const char *key)
  * come from far away (a TAM's error message, an errno string), so bytes that
  * are not UTF-8 become '?' and truncation never splits a character.
  */
-static void w_clean_text(struct wbuf *w, const char *s)
+static void w_clean_text(struct tb_cw *w, const char *s)
 {
 	char out[TB_UA_MAX_TEXT];
 	const uint8_t *p = (const uint8_t *)s;
@@ -258,7 +191,7 @@ static void w_clean_text(struct wbuf *w, const char *s)
 		p += l;
 		n -= l;
 	}
-	w_text(w, out, o);
+	tb_cw_text(w, out, o);
 }
 
 static int event_valid(enum tb_ua_event ev)
@@ -300,7 +233,7 @@ static size_t answer_fields(const struct tb_ua_answer *a, int want[AK_COUNT])
 
 int tb_ua_answer_encode(const struct tb_ua_answer *a, uint8_t *out, size_t cap)
 {
-	struct wbuf w = {.p = out, .cap = cap};
+	struct tb_cw w = {.p = out, .cap = cap};
 	int want[AK_COUNT];
 
 	if (!a || !out || !event_valid(a->event) || (a->has_id && a->id > UA_ID_MAX))
@@ -310,12 +243,12 @@ int tb_ua_answer_encode(const struct tb_ua_answer *a, uint8_t *out, size_t cap)
 	    (a->event == TB_UA_EV_ERROR && a->code <= 0))
 		return TB_ERR_INVAL;
 
-	w_map(&w, answer_fields(a, want));
+	tb_cw_map(&w, answer_fields(a, want));
 	w_key(&w, "id");
 	if (a->has_id)
-		w_uint(&w, a->id);
+		tb_cw_uint(&w, a->id);
 	else
-		w_null(&w);
+		tb_cw_null(&w);
 	w_key(&w, "event");
 	w_key(&w, event_names[a->event]);
 	if (want[AK_STEP]) {
@@ -328,12 +261,12 @@ int tb_ua_answer_encode(const struct tb_ua_answer *a, uint8_t *out, size_t cap)
 	}
 	if (want[AK_CODE]) {
 		w_key(&w, "code");
-		w_uint(&w, (uint64_t)a->code);
+		tb_cw_uint(&w, (uint64_t)a->code);
 	}
 	/* busy: retry-after, then its reason, as docs/ua-api.md shows them */
 	if (want[AK_RETRY_AFTER]) {
 		w_key(&w, "retry-after");
-		w_uint(&w, a->retry_after_ms);
+		tb_cw_uint(&w, a->retry_after_ms);
 	}
 	if (want[AK_REASON]) {
 		w_key(&w, "reason");
@@ -346,7 +279,7 @@ int tb_ua_answer_encode(const struct tb_ua_answer *a, uint8_t *out, size_t cap)
 	}
 	if (want[AK_MSG]) {
 		w_key(&w, "msg");
-		w_bytes(&w, a->msg, a->msg_len);
+		tb_cw_bytes(&w, a->msg, a->msg_len);
 	}
 	if (w.full)
 		return TB_ERR_TOOBIG;
@@ -485,7 +418,7 @@ static int op_valid(enum tb_ua_op op)
 
 int tb_ua_request_encode(const struct tb_ua_request *req, uint8_t **out, size_t *out_len)
 {
-	struct wbuf w = {0};
+	struct tb_cw w = {0};
 	size_t n = 2, cap = 64;
 	const char *opn;
 
@@ -532,32 +465,32 @@ int tb_ua_request_encode(const struct tb_ua_request *req, uint8_t **out, size_t 
 	w.cap = cap;
 
 	opn = tb_ua_op_name(req->op);
-	w_map(&w, n);
+	tb_cw_map(&w, n);
 	w_key(&w, "id");
-	w_uint(&w, req->id);
+	tb_cw_uint(&w, req->id);
 	w_key(&w, "op");
-	w_text(&w, opn, strlen(opn));
+	tb_cw_cstr(&w, opn);
 	if (req->component.n) {
 		w_key(&w, "component");
-		w_array(&w, req->component.n);
+		tb_cw_array(&w, req->component.n);
 		for (size_t i = 0; i < req->component.n; i++)
-			w_bytes(&w, req->component.seg[i].ptr, req->component.seg[i].len);
+			tb_cw_bytes(&w, req->component.seg[i].ptr, req->component.seg[i].len);
 	}
 	if (req->tam_uri) {
 		w_key(&w, "tam");
-		w_text(&w, req->tam_uri, strlen(req->tam_uri));
+		tb_cw_cstr(&w, req->tam_uri);
 	}
 	if (req->tee) {
 		w_key(&w, "tee");
-		w_text(&w, req->tee, strlen(req->tee));
+		tb_cw_cstr(&w, req->tee);
 	}
 	if (op_has_session(req->op)) {
 		w_key(&w, "session");
-		w_uint(&w, req->session);
+		tb_cw_uint(&w, req->session);
 	}
 	if (req->msg) {
 		w_key(&w, "msg");
-		w_bytes(&w, req->msg, req->msg_len);
+		tb_cw_bytes(&w, req->msg, req->msg_len);
 	}
 	if (w.full) {
 		/* Unreachable while cap above stays an upper bound. */
