@@ -108,10 +108,15 @@ wait_line "$WORK/broker.log" "request_ta starts" 10 || fail "leave: first call d
 "$UA" --url "$URL" --timeout 60 request-ta $UUID2 >"$WORK/l2.out" 2>&1 &
 p2=$!
 wait_line "$WORK/broker.log" "session 2: .* starts on tee f" 10 || fail "leave: second not sent"
-kill -TERM $p2 $p1
-wait $p1 $p2 2>/dev/null
+# the queued one's app first: were both to leave at once, the running call
+# could end before the broker saw the second app go, and the driver would
+# take the second call
+kill -TERM $p2
+wait $p2 2>/dev/null
 wait_line "$WORK/broker.log" "session 2: its apps have gone: dropped before tee f took it" 10 ||
 	fail "leave: the queued call was not dropped"
+kill -TERM $p1
+wait $p1 2>/dev/null
 wait_line "$WORK/broker.log" "request_ta cancelled" 10 || fail "leave: the call was not cancelled"
 wait_line "$WORK/broker.log" "session 1: its apps have gone: tee f call cancelled" 10 ||
 	fail "leave: the broker did not say why the call ended"
