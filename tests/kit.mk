@@ -7,7 +7,8 @@ check_LTLIBRARIES += tests/unit/broken_drivers/brk_good.la \
 	tests/unit/broken_drivers/brk_magic.la tests/unit/broken_drivers/brk_no_op.la \
 	tests/unit/broken_drivers/brk_foreign.la tests/unit/broken_drivers/brk_err_out.la \
 	tests/unit/broken_drivers/brk_loop.la tests/unit/broken_drivers/brk_crash.la \
-	tests/unit/broken_drivers/brk_leak.la
+	tests/unit/broken_drivers/brk_leak.la tests/unit/broken_drivers/brk_deaf.la \
+	tests/unit/broken_drivers/brk_hang.la tests/unit/broken_drivers/brk_race.la
 tests_unit_broken_drivers_brk_good_la_SOURCES = $(BROKEN_DRV_SRC)
 tests_unit_broken_drivers_brk_good_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
 tests_unit_broken_drivers_brk_magic_la_SOURCES = $(BROKEN_DRV_SRC)
@@ -31,6 +32,15 @@ tests_unit_broken_drivers_brk_crash_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
 tests_unit_broken_drivers_brk_leak_la_SOURCES = $(BROKEN_DRV_SRC)
 tests_unit_broken_drivers_brk_leak_la_CFLAGS = $(AM_CFLAGS) -DBROKEN_LEAK
 tests_unit_broken_drivers_brk_leak_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
+tests_unit_broken_drivers_brk_deaf_la_SOURCES = $(BROKEN_DRV_SRC)
+tests_unit_broken_drivers_brk_deaf_la_CFLAGS = $(AM_CFLAGS) -DBROKEN_DEAF
+tests_unit_broken_drivers_brk_deaf_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
+tests_unit_broken_drivers_brk_hang_la_SOURCES = $(BROKEN_DRV_SRC)
+tests_unit_broken_drivers_brk_hang_la_CFLAGS = $(AM_CFLAGS) -DBROKEN_HANG
+tests_unit_broken_drivers_brk_hang_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
+tests_unit_broken_drivers_brk_race_la_SOURCES = $(BROKEN_DRV_SRC)
+tests_unit_broken_drivers_brk_race_la_CFLAGS = $(AM_CFLAGS) -DBROKEN_RACE
+tests_unit_broken_drivers_brk_race_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
 
 KIT_TESTS = tests/integration/kit_out_of_tree.sh tests/integration/driver_check.sh
 TESTS += $(KIT_TESTS)
