@@ -1,6 +1,7 @@
 #!/bin/bash
 # teep-driver-check: every shipped driver passes (sim with the options of
-# lib.sh, also with a slow TEE, agent against a running teep-agentd), the
+# lib.sh, also with a slow TEE, agent against a running teep-agentd, optee
+# on an emulated OP-TEE whose TA is the software Agent), the
 # ABI 1.1 test drivers pass (two calls at once, or one), a correct driver
 # that opens exchanges passes, and each driver with one defect fails for its
 # reason, named on the line of the check that found it.
@@ -74,6 +75,33 @@ else
 		fail "agent: $(cat "$WORK/agent.out")"
 	pass "agent passes every check against teep-agentd"
 fi
+
+# the optee driver on an emulated OP-TEE whose TEEP Agent TA is the software
+# Agent (tests/unit/optee_emul): every check passes. The TA's TAM URI is
+# longer than the 1 KiB the driver offers first, so request_ta and the
+# policy check go through the documented short-buffer retry.
+long_uri="http://127.0.0.1:9/tam?pad=$(printf '%01500d' 0)"
+optee_opts=(-o ta_uuid=8d82573a-926d-4754-9353-32dc29997f74)
+for o in "${sim_opts[@]}"; do
+	case "$o" in
+	tam_uri=*) optee_opts+=("tam_uri=$long_uri") ;;
+	*) optee_opts+=("$o") ;;
+	esac
+done
+check optee -v "${optee_opts[@]}" "$top_builddir/tests/unit/.libs/optee_emul.so"
+[ $rc = 0 ] || fail "optee: exit $rc: $(cat "$WORK/optee.out") $(grep -i "err\|broke" "$WORK/optee.err")"
+! grep -q "^SKIP\|^FAIL" "$WORK/optee.out" || fail "optee: $(cat "$WORK/optee.out")"
+[ "$(grep -c '^PASS' "$WORK/optee.out")" = 15 ] || fail "optee: $(cat "$WORK/optee.out")"
+for line in "request_ta: a TAM exchange" "request_policy_check until nothing: 1 exchange, then nothing" \
+	"process_error: in an exchange of request_ta" "sessions"; do
+	grep -qx "PASS $line" "$WORK/optee.out" || fail "optee: no 'PASS $line': $(cat "$WORK/optee.out")"
+done
+grep -q "TA: command 1: short buffer (16384 and 1024 bytes offered, 0 and 1527 needed)" \
+	"$WORK/optee.err" || fail "optee: the TA never answered short buffer: $(head -c 3000 "$WORK/optee.err")"
+grep -q "request-ta: again with 16384 bytes for the message and 1527 for the TAM URI" \
+	"$WORK/optee.err" || fail "optee: the driver did not retry: $(head -c 3000 "$WORK/optee.err")"
+! grep -q "broke the TA interface" "$WORK/optee.err" || fail "optee: $(grep broke "$WORK/optee.err")"
+pass "optee on an emulated OP-TEE passes every check, with the short-buffer retry"
 
 check good "$BROKEN/brk_good.so"
 [ $rc = 0 ] || fail "a correct driver fails: $(cat "$WORK/good.out")"
