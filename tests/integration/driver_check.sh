@@ -52,14 +52,14 @@ grep -q "^PASS cancellation: request_ta stopped [0-9]* ms after it was cancelled
 pass "a slow sim stops by the deadline and when cancelled"
 
 # the ABI 1.1 test driver: two calls at once as declared (each takes 250 ms,
-# so they overlap), or one at a time
+# so they overlap, and stops when cancelled), or one at a time
 check drv11 -o delay=250 "$top_builddir/tests/unit/.libs/drv11.so"
 [ $rc = 0 ] || fail "drv11: exit $rc: $(cat "$WORK/drv11.out" "$WORK/drv11.err")"
 grep -q "^PASS concurrency: 2 exchanges on 2 threads at once (up to 2 calls ran at the same time)" \
 	"$WORK/drv11.out" || fail "drv11: $(cat "$WORK/drv11.out")"
 grep -q "^PASS cancellation: request_ta stopped" "$WORK/drv11.out" ||
 	fail "drv11: $(cat "$WORK/drv11.out")"
-check drv11_serial -o delay=250 "$top_builddir/tests/unit/.libs/drv11_serial.so"
+check drv11_serial "$top_builddir/tests/unit/.libs/drv11_serial.so"
 [ $rc = 0 ] || fail "drv11_serial: exit $rc: $(cat "$WORK/drv11_serial.out")"
 grep -q "^PASS concurrency: max_concurrency 1: two exchanges one after the other, never two calls at once$" \
 	"$WORK/drv11_serial.out" || fail "drv11_serial: $(cat "$WORK/drv11_serial.out")"
