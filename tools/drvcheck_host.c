@@ -1,7 +1,8 @@
 /*
  * The tracking host of teep-driver-check (drvcheck_host.h): a table of the
  * live buffers of host->alloc, open addressing keyed by address, grown by
- * doubling; a mutex, as a driver may call the host from any thread.
+ * doubling; a mutex, as a driver may call the host from any thread. The
+ * services of ABI 1.1 answer for the calling thread's current call.
  */
 #include "config.h"
 #include "drvcheck_host.h"
@@ -140,11 +141,72 @@ static void host_free(void *p)
 		free(p);
 }
 
-static uint64_t host_now_ms(void)
+uint64_t dc_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The calling worker's current call (driver.h: each service answers for
+ * the operation the calling thread runs). */
+static _Thread_local struct dc_call *current;
+
+void dc_call_begin(struct dc_call *call)
+{
+	current = call;
+}
+
+void dc_call_end(void)
+{
+	current = NULL;
+}
+
+static uint64_t host_call_deadline_ms(const struct tb_host *host)
+{
+	(void)host;
+	if (!current)
+		return 0;
+	current->asked_deadline++;
+	return current->deadline;
+}
+
+/* Cancelled from cancel_at on, or once the deadline has passed, as the
+ * broker does; a cleanup call never. */
+static int host_call_cancelled(const struct tb_host *host)
+{
+	uint64_t now = dc_now_ms();
+
+	(void)host;
+	if (!current)
+		return 0;
+	current->asked_cancelled++;
+	if (current->cleanup ||
+	    (now < current->deadline && (!current->cancel_at || now < current->cancel_at)))
+		return 0;
+	if (!current->saw_cancel)
+		current->saw_cancel = now;
+	return 1;
+}
+
+static void host_set_error(const struct tb_host *host, int status, uint32_t retry_after_ms,
+                           const char *reason)
+{
+	(void)host, (void)retry_after_ms;
+	if (!current)
+		return;
+	current->err_status = status;
+	snprintf(current->err_reason, sizeof(current->err_reason), "%s", reason ? reason : "");
+}
+
+static void host_set_health(const struct tb_host *host, int up, const char *reason)
+{
+	struct dc_host *h = (struct dc_host *)host;
+
+	h->down = !up;
+	if (h->verbose)
+		fprintf(stderr, "  driver health: %s%s%s\n", up ? "up" : "down",
+		        reason && !up ? ": " : "", reason && !up ? reason : "");
 }
 
 static void host_log(const struct tb_host *host, int level, const char *fmt, ...)
@@ -173,7 +235,11 @@ void dc_host_init(struct dc_host *h, int verbose)
 	h->host.log = host_log;
 	h->host.alloc = host_alloc;
 	h->host.free = host_free;
-	h->host.now_ms = host_now_ms;
+	h->host.now_ms = dc_now_ms;
+	h->host.call_deadline_ms = host_call_deadline_ms;
+	h->host.call_cancelled = host_call_cancelled;
+	h->host.set_error = host_set_error;
+	h->host.set_health = host_set_health;
 	h->verbose = verbose;
 }
 

@@ -12,12 +12,31 @@
 #define DRVCHECK_HOST_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <teep-broker/driver.h>
 
 struct dc_host {
 	struct tb_host host; /* first: what the driver is given */
 	int verbose;         /* print the driver's log lines on standard error */
 	char last_err[512];  /* the last line it logged at TB_LOG_ERR or WARN */
+	int down;            /* the driver reported its TEE down (set_health) */
+};
+
+/*
+ * The current call of a worker thread (driver.h: "the current call"), as the
+ * checker sets it up around each operation: what the 1.1 services answer
+ * during it, and what the driver asked of them.
+ */
+struct dc_call {
+	uint64_t start, end; /* now_ms() when it was made and when it returned */
+	uint64_t deadline;   /* call_deadline_ms() */
+	uint64_t cancel_at;  /* call_cancelled() nonzero from then on; 0: only
+	                      * from the deadline on */
+	int cleanup;         /* process_error, session_close: never cancelled */
+	unsigned asked_deadline, asked_cancelled; /* calls of the services */
+	uint64_t saw_cancel;                      /* when call_cancelled() first said so */
+	int err_status;                           /* set_error(), the last one */
+	char err_reason[201];
 };
 
 struct dc_alloc_stats {
@@ -29,6 +48,12 @@ struct dc_alloc_stats {
 };
 
 void dc_host_init(struct dc_host *h, int verbose);
+
+/* The calling thread's current call: call (kept by the caller) from begin
+ * to end; none outside. */
+void dc_call_begin(struct dc_call *call);
+void dc_call_end(void);
+uint64_t dc_now_ms(void);
 
 /* Forget every allocation (in a fresh child: the table is per process). */
 void dc_alloc_reset(void);

@@ -14,7 +14,10 @@
  * check passed, 1 when one failed, 2 on a usage error.
  *
  * The checks of ABI 1.1 (deadlines, cancellation, concurrency, declared
- * limits) apply to drivers that declare 1.1; a 1.0 driver skips them.
+ * limits) apply to drivers that declare 1.1; a 1.0 driver skips them. Every
+ * call has a current call for the 1.1 host services (drvcheck_host.h): the
+ * broker's default call_timeout as its deadline, never cancelled, unless a
+ * check puts it under pressure.
  */
 #include "config.h"
 #include "drvcheck_host.h"
@@ -29,6 +32,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +47,17 @@
 #define DC_DEFAULT_MAX_MSG (1024 * 1024)      /* [tam] max_response_size default */
 #define DC_LIMIT_MAX_MSG   (64 * 1024 * 1024) /* its largest value */
 #define DC_MEDIA_TYPE      "application/teep+cbor"
+/* ABI 1.1: the deadline of an ordinary call ([driver:NAME] call_timeout's
+ * default); a call under pressure gets DC_DEADLINE_MS, or is cancelled
+ * after DC_CANCEL_MS. A driver that gives up may take DC_TOLERANCE_MS more;
+ * DC_BOUND_MS (the broker's fixed margin at shutdown, after which it exits
+ * with the call running) is the longest any call may run on once its
+ * deadline has passed or it was cancelled. */
+#define DC_CALL_TIMEOUT_MS 60000
+#define DC_DEADLINE_MS     200
+#define DC_CANCEL_MS       100
+#define DC_TOLERANCE_MS    100
+#define DC_BOUND_MS        2000
 
 struct dc_opts {
 	const char *driver;
@@ -51,6 +66,13 @@ struct dc_opts {
 	size_t max_message;
 	unsigned timeout_s;
 	int verbose;
+};
+
+/* What a call or an exchange came to, to compare one with another. */
+struct dc_outcome {
+	int rc;
+	int exchange; /* request_ta: asks for a TAM; an exchange: answers the TAM */
+	const char *where;
 };
 
 /* One check, inside its child process. */
@@ -62,9 +84,25 @@ struct dc_ctx {
 	void *inst;
 	int fd; /* the report pipe */
 	void (*body)(struct dc_ctx *);
+	pthread_mutex_t lock;        /* open, n_open: worker threads may be many */
 	void *open[DC_MAX_SESSIONS]; /* sessions returned and not closed */
 	size_t n_open;
+	/* the current call's pressure: deadline after deadline_ms, cancelled
+	 * after cancel_ms (0: never before the deadline) */
+	uint64_t deadline_ms, cancel_ms;
+	_Atomic uint64_t watch_until; /* the running body hangs past this; 0: no limit */
+	atomic_int in_flight, peak;   /* operations running at once */
+	int done;                     /* threads whose body returned (under lock) */
+	pthread_cond_t done_cond;
+	char hang_why[300];     /* the problem when watch_until passes */
+	uint64_t took_before;   /* ms of the ordinary call before a pressured one */
+	struct dc_outcome base; /* an exchange alone */
+	uint64_t base_ms;       /* and how long it took */
+	pthread_barrier_t barrier;
 };
+
+/* The operation the calling thread made last: its current call record. */
+static _Thread_local struct dc_call last_call;
 
 /* ---- reporting from the child: "P problem" and "N note" lines ---------- */
 
@@ -108,14 +146,44 @@ static const char *status_name(int rc)
 	return rc <= 0 && rc >= TB_ERR_NOTFOUND ? names[-rc] : "not a tb_status";
 }
 
+/* ---- the current call -------------------------------------------------- */
+
+/* Around every operation: the current call the 1.1 services answer for,
+ * kept in last_call once it returned; counts the operations at once. */
+static void op_begin(struct dc_ctx *c, struct dc_call *k, int cleanup)
+{
+	uint64_t now = dc_now_ms();
+	int n = atomic_fetch_add(&c->in_flight, 1) + 1;
+	int peak = atomic_load(&c->peak);
+
+	while (n > peak && !atomic_compare_exchange_weak(&c->peak, &peak, n))
+		;
+	memset(k, 0, sizeof(*k));
+	k->start = now;
+	k->cleanup = cleanup;
+	k->deadline = now + (cleanup || !c->deadline_ms ? DC_CALL_TIMEOUT_MS : c->deadline_ms);
+	k->cancel_at = !cleanup && c->cancel_ms ? now + c->cancel_ms : 0;
+	dc_call_begin(k);
+}
+
+static void op_end(struct dc_ctx *c, struct dc_call *k)
+{
+	dc_call_end();
+	k->end = dc_now_ms();
+	atomic_fetch_sub(&c->in_flight, 1);
+	last_call = *k;
+}
+
 /* ---- sessions and outputs ---------------------------------------------- */
 
 static void session_opened(struct dc_ctx *c, const char *op, void *s, void *current)
 {
 	if (s == current) /* the exchange's own session again: the broker keeps it */
 		return;
+	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->n_open; i++) {
 		if (c->open[i] == s) {
+			pthread_mutex_unlock(&c->lock);
 			problem(c,
 			        "%s returned session %p again while it was open (the broker would "
 			        "close it twice)",
@@ -125,18 +193,27 @@ static void session_opened(struct dc_ctx *c, const char *op, void *s, void *curr
 	}
 	if (c->n_open < DC_MAX_SESSIONS)
 		c->open[c->n_open++] = s;
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* session_close(), exactly once for each session the driver returned. */
 static void session_close(struct dc_ctx *c, void *s)
 {
-	for (size_t i = 0; i < c->n_open; i++) {
-		if (c->open[i] != s)
-			continue;
-		c->open[i] = c->open[--c->n_open];
-		if (c->d->session_close)
-			c->d->session_close(c->inst, s);
-		return;
+	struct dc_call k;
+	int found = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->n_open && !found; i++) {
+		if (c->open[i] == s) {
+			c->open[i] = c->open[--c->n_open];
+			found = 1;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (found && c->d->session_close) {
+		op_begin(c, &k, 1);
+		c->d->session_close(c->inst, s);
+		op_end(c, &k);
 	}
 }
 
@@ -193,14 +270,14 @@ static int take_out(struct dc_ctx *c, const char *op, int rc, struct tb_agent_ou
 	if (out->msg && dc_alloc_owned(out->msg, &size) && size < out->msg_len)
 		problem(c, "%s: out->msg_len %zu is larger than the buffer (%zu bytes)", op,
 		        out->msg_len, size);
-	if (msg_op && out->tam_uri)
+	if (msg_op && out->tam_uri && c->ld.drv->abi_minor < 1)
 		problem(c,
 		        "%s set out->tam_uri, which the broker ignores here (and so never "
 		        "frees)",
 		        op);
 	if (!msg_op && out->msg && !out->tam_uri)
 		problem(c, "%s set out->msg without out->tam_uri (where would it go?)", op);
-	if (out->tam_uri && dc_alloc_owned(out->tam_uri, &size)) {
+	if (!msg_op && out->tam_uri && dc_alloc_owned(out->tam_uri, &size)) {
 		if (!memchr(out->tam_uri, 0, size))
 			problem(c, "%s: out->tam_uri is not NUL-terminated within its buffer", op);
 		else if (strncmp(out->tam_uri, "http://", 7) &&
@@ -237,6 +314,8 @@ static const char *what(int rc, int exchange, const void *msg)
 static const uint8_t dc_component[16] = {0x8d, 0x82, 0x57, 0x3a, 0x92, 0x6d, 0x47, 0x54,
                                          0x93, 0x53, 0x32, 0xdc, 0x29, 0x99, 0x7f, 0x74};
 
+static _Thread_local int last_rc; /* the status of the last call_ta() */
+
 static int call_ta(struct dc_ctx *c, int unrequest, int largest, void **session, int quiet)
 {
 	static uint8_t big[8][64];
@@ -260,8 +339,12 @@ static int call_ta(struct dc_ctx *c, int unrequest, int largest, void **session,
 		req.n_segments = 1;
 	}
 	req.component_id = segs;
+	struct dc_call k;
+	op_begin(c, &k, 0);
 	rc = (unrequest ? c->d->unrequest_ta : c->d->request_ta)(c->inst, &req, &out);
+	op_end(c, &k);
 	const void *msg = out.msg;
+	last_rc = rc;
 	ex = take_out(c, op, rc, &out, 0, NULL, session);
 	if (!quiet)
 		note(c, "%s", what(rc, ex, msg));
@@ -271,7 +354,10 @@ static int call_ta(struct dc_ctx *c, int unrequest, int largest, void **session,
 static int call_policy(struct dc_ctx *c, void *current, void **session, int *rcp)
 {
 	struct tb_agent_out out = {0};
+	struct dc_call k;
+	op_begin(c, &k, 0);
 	int rc = c->d->request_policy_check(c->inst, &out);
+	op_end(c, &k);
 	*rcp = rc;
 	return take_out(c, "request_policy_check", rc, &out, 0, current, session);
 }
@@ -299,7 +385,10 @@ static void message(struct dc_ctx *c, const uint8_t *msg, size_t len)
 	void *s, *ns;
 
 	const char *where = open_exchange(c, &s);
+	struct dc_call k;
+	op_begin(c, &k, 0);
 	int rc = c->d->process_teep_message(c->inst, s, DC_MEDIA_TYPE, msg, len, &out);
+	op_end(c, &k);
 	const void *answer = out.msg;
 	take_out(c, "process_teep_message", rc, &out, 1, s, &ns);
 	if (ns && ns != s) /* the broker keeps the new one, closes the old */
@@ -381,6 +470,19 @@ static void body_message_empty(struct dc_ctx *c)
 	message(c, none, 0);
 }
 
+/* n bytes shaped like a TEEP message, a COSE_Sign1 that does not verify. */
+static void fake_sign1(uint8_t *m, size_t n)
+{
+	memset(m, 0x5a, n);
+	if (n >= 128) {
+		size_t pl = n - 9 - 66;
+		memcpy(m, "\xd2\x84\x40\xa0\x5a", 5);
+		m[5] = (uint8_t)(pl >> 24), m[6] = (uint8_t)(pl >> 16);
+		m[7] = (uint8_t)(pl >> 8), m[8] = (uint8_t)pl;
+		m[n - 66] = 0x58, m[n - 65] = 0x40;
+	}
+}
+
 /* A COSE_Sign1 of max_message bytes that does not verify: as large as the
  * broker accepts from a TAM by default, and shaped like a TEEP message. */
 static void body_message_max(struct dc_ctx *c)
@@ -392,14 +494,7 @@ static void body_message_max(struct dc_ctx *c)
 		problem(c, "cannot allocate %zu bytes", n);
 		return;
 	}
-	memset(m, 0x5a, n);
-	if (n >= 128) {
-		size_t pl = n - 9 - 66;
-		memcpy(m, "\xd2\x84\x40\xa0\x5a", 5);
-		m[5] = (uint8_t)(pl >> 24), m[6] = (uint8_t)(pl >> 16);
-		m[7] = (uint8_t)(pl >> 8), m[8] = (uint8_t)pl;
-		m[n - 66] = 0x58, m[n - 65] = 0x40;
-	}
+	fake_sign1(m, n);
 	message(c, m, n);
 	free(m);
 }
@@ -408,8 +503,12 @@ static void body_process_error(struct dc_ctx *c)
 {
 	void *s;
 
+	struct dc_call k;
+
 	note(c, "%s", open_exchange(c, &s));
+	op_begin(c, &k, 1);
 	c->d->process_error(c->inst, s);
+	op_end(c, &k);
 	session_close(c, s);
 }
 
@@ -587,6 +686,321 @@ static void check_limits(struct dc_ctx *c)
 	tb_loader_close(&c->ld);
 }
 
+/* ---- ABI 1.1: deadlines, cancellation, concurrency ---------------------- */
+
+static int same(const struct dc_outcome *a, const struct dc_outcome *b)
+{
+	return a->rc == b->rc && a->exchange == b->exchange && a->where == b->where;
+}
+
+static const char *outcome(const struct dc_outcome *o)
+{
+	return what(o->rc, o->exchange, NULL);
+}
+
+static struct dc_outcome request_once(struct dc_ctx *c)
+{
+	struct dc_outcome r = {0};
+	void *s;
+
+	r.exchange = call_ta(c, 0, 0, &s, 1);
+	r.rc = last_rc;
+	struct dc_call k = last_call; /* the request's, not the close's */
+	session_close(c, s);
+	last_call = k;
+	return r;
+}
+
+/* One exchange as an app's: opened, a TAM message (that does not verify)
+ * processed, closed. Quiet: its outcome tells. */
+static struct dc_outcome exchange_once(struct dc_ctx *c)
+{
+	struct dc_outcome r = {0};
+	struct tb_agent_out out = {0};
+	struct dc_call k;
+	uint8_t m[256];
+	void *s, *ns;
+
+	fake_sign1(m, sizeof(m));
+	r.where = open_exchange(c, &s);
+	op_begin(c, &k, 0);
+	r.rc = c->d->process_teep_message(c->inst, s, DC_MEDIA_TYPE, m, sizeof(m), &out);
+	op_end(c, &k);
+	r.exchange = r.rc == TB_OK && out.msg;
+	take_out(c, "process_teep_message", r.rc, &out, 1, s, &ns);
+	if (ns && ns != s)
+		session_close(c, s);
+	session_close(c, ns ? ns : s);
+	return r;
+}
+
+static void *watched_worker(void *arg)
+{
+	struct dc_ctx *c = arg;
+
+	c->body(c);
+	pthread_mutex_lock(&c->lock);
+	c->done++;
+	pthread_cond_signal(&c->done_cond);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/*
+ * The body on n worker threads at once, watched: when they have not all
+ * returned by c->watch_until (0: no limit but --timeout), the problem in
+ * c->hang_why is reported and the check ends there, as the broker neither
+ * calls fini nor unloads a driver while one of its calls runs. 0 when
+ * every thread returned.
+ */
+static int run_watched(struct dc_ctx *c, unsigned n)
+{
+	pthread_t t[TB_DRIVER_MAX_CONCURRENCY];
+	unsigned started = 0;
+
+	c->done = 0;
+	for (; started < n; started++)
+		if (pthread_create(&t[started], NULL, watched_worker, c))
+			break;
+	if (started < n) {
+		problem(c, "cannot start %u worker threads", n);
+		_exit(0);
+	}
+	pthread_mutex_lock(&c->lock);
+	while (c->done < (int)n) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 20 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&c->done_cond, &c->lock, &ts);
+		uint64_t until = atomic_load(&c->watch_until);
+		if (c->done < (int)n && until && dc_now_ms() > until) {
+			pthread_mutex_unlock(&c->lock);
+			problem(c, "%s", c->hang_why);
+			_exit(0);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	for (unsigned i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	return 0;
+}
+
+/* One request_ta under pressure (c->deadline_ms or c->cancel_ms set), with
+ * an ordinary one before and after. It must return within DC_BOUND_MS of
+ * being cancelled, with a status and outputs as always; stopping early
+ * returns an error; and it must leave the driver as it was: the call after
+ * it comes to what the call before it came to. *k: the call's record. */
+static void pressured_request(struct dc_ctx *c, const char *pressure, struct dc_call *k,
+                              struct dc_outcome *before, struct dc_outcome *under)
+{
+	uint64_t deadline = c->deadline_ms, cancel = c->cancel_ms;
+	uint64_t stop = cancel ? cancel : deadline;
+
+	c->deadline_ms = c->cancel_ms = 0;
+	*before = request_once(c);
+	uint64_t took_before = last_call.end - last_call.start;
+	snprintf(c->hang_why, sizeof(c->hang_why),
+	         "request_ta did not return within %d ms after %s (call_cancelled() said so "
+	         "from then on): it hangs, and the broker would exit with the call running "
+	         "(no fini, no session_close)",
+	         DC_BOUND_MS, pressure);
+	atomic_store(&c->watch_until, dc_now_ms() + stop + DC_BOUND_MS);
+	c->deadline_ms = deadline;
+	c->cancel_ms = cancel;
+	*under = request_once(c);
+	*k = last_call;
+	c->deadline_ms = c->cancel_ms = 0;
+	atomic_store(&c->watch_until, 0);
+	struct dc_outcome after = request_once(c);
+
+	uint64_t took = k->end - k->start;
+	if (k->saw_cancel && under->rc == TB_OK && !under->exchange && before->exchange &&
+	    took + DC_TOLERANCE_MS < took_before)
+		problem(c,
+		        "request_ta stopped early after %s and returned TB_OK with nothing to do "
+		        "(the broker takes that as the Agent's answer): return an error "
+		        "(TB_ERR_TEE) when stopping early",
+		        pressure);
+	if (!same(before, &after))
+		problem(c,
+		        "the request_ta after the one under pressure (%s) came to %s, where the "
+		        "one before it came to %s: the stopped call left the driver in another "
+		        "state",
+		        pressure, outcome(&after), outcome(before));
+	if (took > stop + DC_BOUND_MS)
+		problem(c, "%s", c->hang_why);
+	c->took_before = took_before;
+}
+
+static void body_deadline(struct dc_ctx *c)
+{
+	struct dc_outcome before, under;
+	struct dc_call k;
+	char pressure[64];
+
+	snprintf(pressure, sizeof(pressure), "its %d ms deadline had passed", DC_DEADLINE_MS);
+	c->deadline_ms = DC_DEADLINE_MS;
+	pressured_request(c, pressure, &k, &before, &under);
+	unsigned long long took = k.end - k.start,
+	                   over = took > DC_DEADLINE_MS ? took - DC_DEADLINE_MS : 0;
+	int asked = k.asked_deadline || k.asked_cancelled;
+	if (over > DC_TOLERANCE_MS && over <= DC_BOUND_MS && !asked &&
+	    c->took_before > DC_DEADLINE_MS + DC_TOLERANCE_MS)
+		problem(c,
+		        "request_ta took %llu ms with a deadline of %d ms (%llu ms without one) "
+		        "and never asked call_deadline_ms() or call_cancelled(): a driver of ABI "
+		        "1.1 that waits for its TEE gives up by the deadline (driver.h)",
+		        took, DC_DEADLINE_MS, (unsigned long long)c->took_before);
+	else if (over > DC_TOLERANCE_MS)
+		note(c,
+		     "request_ta with a %d ms deadline returned %s %llu ms past it (%s, and its "
+		     "TEE did not stop sooner)",
+		     DC_DEADLINE_MS, status_name(under.rc), over,
+		     k.asked_cancelled  ? "it asked call_cancelled()"
+		     : k.asked_deadline ? "it asked call_deadline_ms()"
+		                        : "slower than it is without a deadline");
+	else if (c->took_before <= DC_DEADLINE_MS)
+		note(c,
+		     "request_ta returned %s in %llu ms, within its %d ms deadline, as it takes "
+		     "%llu "
+		     "ms without one (a slower TEE checks more)",
+		     outcome(&under), took, DC_DEADLINE_MS, (unsigned long long)c->took_before);
+	else
+		note(c,
+		     "request_ta gave up by its %d ms deadline: %s after %llu ms (%llu ms without "
+		     "a deadline); the next call works",
+		     DC_DEADLINE_MS, status_name(under.rc), took,
+		     (unsigned long long)c->took_before);
+}
+
+static void body_cancel(struct dc_ctx *c)
+{
+	struct dc_outcome before, under;
+	struct dc_call k;
+	char pressure[64];
+
+	snprintf(pressure, sizeof(pressure), "it was cancelled at %d ms", DC_CANCEL_MS);
+	c->cancel_ms = DC_CANCEL_MS;
+	pressured_request(c, pressure, &k, &before, &under);
+	unsigned long long took = k.end - k.start,
+	                   over = took > DC_CANCEL_MS ? took - DC_CANCEL_MS : 0;
+	if (c->took_before <= DC_CANCEL_MS + DC_TOLERANCE_MS && over <= DC_TOLERANCE_MS)
+		note(c,
+		     "request_ta returned %s in %llu ms, as it takes %llu ms uncancelled (a slower "
+		     "TEE checks more)",
+		     outcome(&under), took, (unsigned long long)c->took_before);
+	else if (over <= DC_TOLERANCE_MS)
+		note(c,
+		     "request_ta stopped %llu ms after it was cancelled, with %s (%llu ms "
+		     "uncancelled); nothing leaked and the next call works",
+		     over, status_name(under.rc), (unsigned long long)c->took_before);
+	else
+		note(c,
+		     "request_ta did not stop early: %s %llu ms after it was cancelled, %s "
+		     "call_cancelled() (driver.h: it may stop); nothing leaked and the next call "
+		     "works",
+		     outcome(&under), over, k.asked_cancelled ? "though it asked" : "never asking");
+}
+
+/* Deadlines and cancellation: a body under pressure, watched. */
+static void check_pressure(struct dc_ctx *c, void (*body)(struct dc_ctx *))
+{
+	if (setup(c))
+		return;
+	c->body = body;
+	run_watched(c, 1);
+	teardown(c, 1);
+}
+
+static void check_deadlines(struct dc_ctx *c)
+{
+	check_pressure(c, body_deadline);
+}
+
+static void check_cancellation(struct dc_ctx *c)
+{
+	check_pressure(c, body_cancel);
+}
+
+static void body_baseline(struct dc_ctx *c)
+{
+	uint64_t t0 = dc_now_ms();
+	c->base = exchange_once(c);
+	c->base_ms = dc_now_ms() - t0;
+}
+
+/* One of the concurrent exchanges: all start together. */
+static void body_concurrent(struct dc_ctx *c)
+{
+	pthread_barrier_wait(&c->barrier);
+	struct dc_outcome r = exchange_once(c);
+	if (!same(&r, &c->base))
+		problem(c,
+		        "an exchange run alongside others came to \"%s\" %s, where alone it came "
+		        "to \"%s\" %s",
+		        outcome(&r), r.where, outcome(&c->base), c->base.where);
+}
+
+static void body_serial(struct dc_ctx *c)
+{
+	for (int i = 0; i < 2; i++) {
+		struct dc_outcome r = exchange_once(c);
+		if (!same(&r, &c->base))
+			problem(c, "a second exchange came to \"%s\", the first to \"%s\"",
+			        outcome(&r), outcome(&c->base));
+	}
+}
+
+/* The declared max_concurrency N: N exchanges at once, on N threads, each
+ * like one alone; for N = 1, never two calls at once. */
+static void check_concurrency(struct dc_ctx *c)
+{
+	const struct tb_driver *d;
+	unsigned n;
+
+	if (setup(c))
+		return;
+	d = c->ld.drv;
+	n = d->struct_size >= offsetof(struct tb_driver, reserved1) ? d->max_concurrency : 1;
+	n = n == 0 ? 1 : n > TB_DRIVER_MAX_CONCURRENCY ? TB_DRIVER_MAX_CONCURRENCY : n;
+	c->body = body_baseline;
+	run_watched(c, 1);
+	uint64_t t0 = dc_now_ms();
+	atomic_store(&c->peak, 0);
+	if (n == 1) {
+		c->body = body_serial;
+		run_watched(c, 1);
+	} else {
+		pthread_barrier_init(&c->barrier, NULL, n);
+		snprintf(c->hang_why, sizeof(c->hang_why),
+		         "%u exchanges at once (max_concurrency %u) did not all end within %d ms "
+		         "plus %u times what one takes alone: a call hangs (a deadlock?)",
+		         n, n, DC_BOUND_MS, 3 * n);
+		atomic_store(&c->watch_until,
+		             t0 + DC_BOUND_MS + 3 * (uint64_t)n * (c->base_ms ? c->base_ms : 1));
+		c->body = body_concurrent;
+		run_watched(c, n);
+		atomic_store(&c->watch_until, 0);
+		pthread_barrier_destroy(&c->barrier);
+	}
+	int peak = atomic_load(&c->peak);
+	if (n == 1 && peak > 1)
+		problem(c, "the checker made %d calls at once of a driver that takes one", peak);
+	else if (n == 1)
+		note(c, "max_concurrency 1: two exchanges one after the other, never two calls at "
+		        "once");
+	else
+		note(c,
+		     "%u exchanges on %u threads at once (up to %d calls ran at the same time), "
+		     "each as alone: %s, in %llu ms",
+		     n, n, peak, outcome(&c->base), (unsigned long long)(dc_now_ms() - t0));
+	teardown(c, 1);
+}
+
 struct dc_check {
 	const char *name;
 	unsigned min_minor;             /* the ABI minor a driver declares for it to apply */
@@ -609,14 +1023,17 @@ static const struct dc_check checks[] = {
     {"unload and reload", 0, NULL, check_reload, 1},
     /* ABI 1.1: checks are added here as the ABI gains them */
     {"declared limits", 1, NULL, check_limits, 0},
-    {"deadlines", 1, NULL, NULL, 1},
-    {"cancellation", 1, NULL, NULL, 1},
-    {"concurrency", 1, NULL, NULL, 1},
+    {"deadlines", 1, NULL, check_deadlines, 1},
+    {"cancellation", 1, NULL, check_cancellation, 1},
+    {"concurrency", 1, NULL, check_concurrency, 1},
 };
 
 static void child(const struct dc_opts *o, const struct dc_check *ck, int fd)
 {
-	struct dc_ctx c = {.o = o, .fd = fd};
+	struct dc_ctx c = {.o = o,
+	                   .fd = fd,
+	                   .lock = PTHREAD_MUTEX_INITIALIZER,
+	                   .done_cond = PTHREAD_COND_INITIALIZER};
 
 	signal(SIGALRM, SIG_DFL);
 	alarm(o->timeout_s);

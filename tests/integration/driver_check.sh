@@ -1,8 +1,10 @@
 #!/bin/bash
 # teep-driver-check: every shipped driver passes (sim with the options of
-# lib.sh, agent against a running teep-agentd), a correct driver that opens
-# exchanges passes, and each driver with one defect fails for its reason,
-# named on the line of the check that found it.
+# lib.sh, also with a slow TEE, agent against a running teep-agentd, optee
+# on an emulated OP-TEE whose TA is the software Agent), the
+# ABI 1.1 test drivers pass (two calls at once, or one), a correct driver
+# that opens exchanges passes, and each driver with one defect fails for its
+# reason, named on the line of the check that found it.
 . "$(dirname "$0")/lib.sh"
 
 CHECK="$top_builddir/teep-driver-check"
@@ -26,14 +28,42 @@ check sim "${sim_opts[@]}" "$SIM_SO"
 [ $rc = 0 ] || fail "sim: exit $rc: $(cat "$WORK/sim.out" "$WORK/sim.err")"
 grep -q "^PASS request_policy_check until nothing: 1 exchange, then nothing$" "$WORK/sim.out" ||
 	fail "sim: $(cat "$WORK/sim.out")"
-# sim is an ABI 1.1 driver: its declared limits are checked; the checks of
-# deadlines, cancellation and concurrency are not written yet, and say so
+# sim is an ABI 1.1 driver: every check of 1.1 runs, none is skipped
 grep -q "^PASS declared limits: max_concurrency [0-9]*" "$WORK/sim.out" ||
 	fail "sim: declared limits not checked: $(cat "$WORK/sim.out")"
-grep -q "^SKIP deadlines: skipped (not checked by this version)$" "$WORK/sim.out" ||
-	fail "sim: the unwritten ABI 1.1 checks do not say so: $(cat "$WORK/sim.out")"
-[ "$(grep -c '^PASS' "$WORK/sim.out")" -ge 11 ] || fail "sim: $(cat "$WORK/sim.out")"
-pass "sim passes every check, the ABI 1.1 ones skipped"
+for c in deadlines cancellation concurrency; do
+	grep -q "^PASS $c: " "$WORK/sim.out" || fail "sim: $c not checked: $(cat "$WORK/sim.out")"
+done
+grep -q "^PASS concurrency: max_concurrency 1: two exchanges one after the other, never two calls at once$" \
+	"$WORK/sim.out" || fail "sim: $(cat "$WORK/sim.out")"
+! grep -q "^SKIP" "$WORK/sim.out" || fail "sim: a check skipped: $(cat "$WORK/sim.out")"
+[ "$(grep -c '^PASS' "$WORK/sim.out")" -ge 15 ] || fail "sim: $(cat "$WORK/sim.out")"
+pass "sim passes every check, those of ABI 1.1 too"
+
+# a slow TEE (call_delay, longer than the checker's 200 ms deadline): the
+# sim gives up by the deadline and stops when cancelled, and the next call
+# works
+check sim_slow "${sim_opts[@]}" -o call_delay=350ms "$SIM_SO"
+[ $rc = 0 ] || fail "slow sim: exit $rc: $(cat "$WORK/sim_slow.out" "$WORK/sim_slow.err")"
+grep -q "^PASS deadlines: request_ta gave up by its 200 ms deadline: TB_ERR_TEE after [0-9]* ms" \
+	"$WORK/sim_slow.out" || fail "slow sim: $(cat "$WORK/sim_slow.out")"
+grep -q "^PASS cancellation: request_ta stopped [0-9]* ms after it was cancelled, with TB_ERR_TEE" \
+	"$WORK/sim_slow.out" || fail "slow sim: $(cat "$WORK/sim_slow.out")"
+pass "a slow sim stops by the deadline and when cancelled"
+
+# the ABI 1.1 test driver: two calls at once as declared (each takes 250 ms,
+# so they overlap, and stops when cancelled), or one at a time
+check drv11 -o delay=250 "$top_builddir/tests/unit/.libs/drv11.so"
+[ $rc = 0 ] || fail "drv11: exit $rc: $(cat "$WORK/drv11.out" "$WORK/drv11.err")"
+grep -q "^PASS concurrency: 2 exchanges on 2 threads at once (up to 2 calls ran at the same time)" \
+	"$WORK/drv11.out" || fail "drv11: $(cat "$WORK/drv11.out")"
+grep -q "^PASS cancellation: request_ta stopped" "$WORK/drv11.out" ||
+	fail "drv11: $(cat "$WORK/drv11.out")"
+check drv11_serial "$top_builddir/tests/unit/.libs/drv11_serial.so"
+[ $rc = 0 ] || fail "drv11_serial: exit $rc: $(cat "$WORK/drv11_serial.out")"
+grep -q "^PASS concurrency: max_concurrency 1: two exchanges one after the other, never two calls at once$" \
+	"$WORK/drv11_serial.out" || fail "drv11_serial: $(cat "$WORK/drv11_serial.out")"
+pass "declared concurrency 2 gets two calls at once, 1 never"
 
 if ! [ -x "$AGENTD_BIN" ]; then
 	echo "# agent: skipped (no teep-agentd)"
@@ -45,6 +75,33 @@ else
 		fail "agent: $(cat "$WORK/agent.out")"
 	pass "agent passes every check against teep-agentd"
 fi
+
+# the optee driver on an emulated OP-TEE whose TEEP Agent TA is the software
+# Agent (tests/unit/optee_emul): every check passes. The TA's TAM URI is
+# longer than the 1 KiB the driver offers first, so request_ta and the
+# policy check go through the documented short-buffer retry.
+long_uri="http://127.0.0.1:9/tam?pad=$(printf '%01500d' 0)"
+optee_opts=(-o ta_uuid=8d82573a-926d-4754-9353-32dc29997f74)
+for o in "${sim_opts[@]}"; do
+	case "$o" in
+	tam_uri=*) optee_opts+=("tam_uri=$long_uri") ;;
+	*) optee_opts+=("$o") ;;
+	esac
+done
+check optee -v "${optee_opts[@]}" "$top_builddir/tests/unit/.libs/optee_emul.so"
+[ $rc = 0 ] || fail "optee: exit $rc: $(cat "$WORK/optee.out") $(grep -i "err\|broke" "$WORK/optee.err")"
+! grep -q "^SKIP\|^FAIL" "$WORK/optee.out" || fail "optee: $(cat "$WORK/optee.out")"
+[ "$(grep -c '^PASS' "$WORK/optee.out")" = 15 ] || fail "optee: $(cat "$WORK/optee.out")"
+for line in "request_ta: a TAM exchange" "request_policy_check until nothing: 1 exchange, then nothing" \
+	"process_error: in an exchange of request_ta" "sessions"; do
+	grep -qx "PASS $line" "$WORK/optee.out" || fail "optee: no 'PASS $line': $(cat "$WORK/optee.out")"
+done
+grep -q "TA: command 1: short buffer (16384 and 1024 bytes offered, 0 and 1527 needed)" \
+	"$WORK/optee.err" || fail "optee: the TA never answered short buffer: $(head -c 3000 "$WORK/optee.err")"
+grep -q "request-ta: again with 16384 bytes for the message and 1527 for the TAM URI" \
+	"$WORK/optee.err" || fail "optee: the driver did not retry: $(head -c 3000 "$WORK/optee.err")"
+! grep -q "broke the TA interface" "$WORK/optee.err" || fail "optee: $(grep broke "$WORK/optee.err")"
+pass "optee on an emulated OP-TEE passes every check, with the short-buffer retry"
 
 check good "$BROKEN/brk_good.so"
 [ $rc = 0 ] || fail "a correct driver fails: $(cat "$WORK/good.out")"
@@ -68,6 +125,16 @@ expect_fail err_out "process_teep_message (largest message): process_teep_messag
 expect_fail loop "request_policy_check until nothing: .*never answered nothing"
 expect_fail crash "process_teep_message (empty message): .*\(crashed\|exited with status\)"
 expect_fail leak "request_ta: 1 buffer (100 bytes) from host->alloc never freed after fini"
+expect_fail deaf "deadlines: request_ta took [0-9]* ms with a deadline of 200 ms (.*) and never asked call_deadline_ms() or call_cancelled()"
+expect_fail hang "cancellation: request_ta did not return within 2000 ms after it was cancelled at 100 ms"
+grep -q "^FAIL deadlines: request_ta did not return within 2000 ms after its 200 ms deadline had passed" \
+	"$WORK/hang.out" || fail "hang: $(cat "$WORK/hang.out")"
+expect_fail race "concurrency: \(crashed\|.*exited with status\)"
+# a driver that does not stop when cancelled may (driver.h): it passes, and
+# the time it took is told
+grep -q "^PASS cancellation: request_ta did not stop early: a TAM exchange [0-9]* ms after it was cancelled, never asking call_cancelled()" \
+	"$WORK/deaf.out" || fail "deaf: $(cat "$WORK/deaf.out")"
+pass "deaf: not stopping when cancelled is told, not failed"
 # the crash fails its own check only: the others still ran
 grep -q "^PASS process_teep_message (largest message)" "$WORK/crash.out" ||
 	fail "crash: the checks after the crash did not run: $(cat "$WORK/crash.out")"

@@ -11,10 +11,33 @@
  *   BROKEN_LOOP     request_policy_check never answers nothing
  *   BROKEN_CRASH    process_teep_message crashes on an empty message
  *   BROKEN_LEAK     request_ta keeps a host->alloc buffer it never frees
+ *
+ * and for the checks of ABI 1.1, with a TEE that takes BROKEN_SLOW_MS for
+ * each request_ta:
+ *
+ *   BROKEN_DEAF     never asks call_deadline_ms() or call_cancelled(): the
+ *                   call runs past its deadline
+ *   BROKEN_HANG     asks call_cancelled(), and once cancelled never returns
+ *                   (it waits for a wake-up nobody sends)
+ *   BROKEN_RACE     declares max_concurrency 4 but shares unlocked state
+ *                   between calls: two request_ta at once crash it
  */
 #include <stdlib.h>
 #include <string.h>
 #include <teep-broker/driver.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BROKEN_SLOW_MS 350
+
+#if defined(BROKEN_DEAF) || defined(BROKEN_HANG) || defined(BROKEN_RACE)
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts))
+		;
+}
+#endif
 
 #define TAM_URI "http://127.0.0.1:9/tam"
 
@@ -73,6 +96,28 @@ static int request_ta(void *inst, const struct tb_ta_request *req, struct tb_age
 
 	if (!req || !req->n_segments)
 		return TB_ERR_INVAL;
+#ifdef BROKEN_DEAF
+	sleep_ms(BROKEN_SLOW_MS); /* whatever the deadline */
+#endif
+#ifdef BROKEN_HANG
+	const struct tb_host *h = i->host;
+	for (uint64_t end = h->now_ms() + BROKEN_SLOW_MS; h->now_ms() < end;) {
+		if (h->call_cancelled(h))
+			for (;;)
+				pause(); /* the wake-up never comes */
+		sleep_ms(5);
+	}
+#endif
+#ifdef BROKEN_RACE
+	/* "one call at a time", although the descriptor says 4 */
+	static volatile int in_call;
+	if (in_call++) {
+		volatile int *volatile p = NULL;
+		*p = in_call; /* writes address 0 */
+	}
+	sleep_ms(20);
+	in_call--;
+#endif
 #ifdef BROKEN_LEAK
 	if (!i->kept)
 		i->kept = i->host->alloc(100); /* and fini forgets it */
@@ -163,6 +208,9 @@ __attribute__((visibility("default"))) const struct tb_driver tb_driver_entry = 
     .process_error = process_error,
 #endif
     .session_close = session_close,
+#ifdef BROKEN_RACE
+    .max_concurrency = 4,
+#endif
 };
 
 #ifdef BROKEN_NO_OP
