@@ -6,6 +6,8 @@ INTEGRATION_TESTS = \
 	tests/integration/notify.sh \
 	tests/integration/install.sh \
 	tests/integration/attest.sh \
+	tests/integration/ear_rp.sh \
+	tests/integration/app_tam_attest.sh \
 	tests/integration/vector.sh \
 	tests/integration/vectors_diag.sh \
 	tests/integration/personalization.sh \

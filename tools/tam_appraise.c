@@ -80,6 +80,8 @@ int tam_appraise(const struct tam_attest_policy *p, const char *format, const ui
 				*claims = c;
 			memcpy(ear->nonce, c.nonce, c.nonce_len);
 			ear->nonce_len = c.nonce_len;
+			memcpy(ear->ueid, c.ueid, c.ueid_len);
+			ear->ueid_len = c.ueid_len;
 			/* the nonce last among the identity checks: a token
 			 * that does not verify does not use a challenge up */
 			if (!take || !take(arg, c.nonce, c.nonce_len)) {

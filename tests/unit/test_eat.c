@@ -339,6 +339,81 @@ static void ear__sign_verify_round_trip_and_tamper(void **state)
 	free(tok);
 }
 
+/* The appraisal names the device: the ueid of the Evidence is in the EAR
+ * (teep-tam --ear-dir files it under that name). */
+static void appraise__ear_carries_the_ueid(void **state)
+{
+	struct fx *f = *state;
+	struct tb_ear ear, d;
+	struct tb_eat_claims c;
+	uint8_t *tok = NULL, *ear_tok = NULL;
+	size_t len = 0, ear_len = 0;
+	char err[160];
+
+	token(f, f->attest, TB_COSE_ALG_ESP256, &tok, &len);
+	claims(f, &c, TB_COSE_ALG_ESP256);
+	memcpy(f->outstanding, chal, 16);
+	f->has_outstanding = 1;
+	assert_int_equal(appraise(f, tok, len, NULL, 0, NULL, &ear), TB_EAR_AFFIRMING);
+	assert_int_equal(ear.ueid_len, 33);
+	assert_memory_equal(ear.ueid, c.ueid, 33);
+	assert_int_equal(tb_ear_sign(f->other, TB_COSE_ALG_ESP256, &ear, &ear_tok, &ear_len),
+	                 TB_OK);
+	assert_int_equal(tb_ear_verify(ear_tok, ear_len, f->other, &d, err, sizeof(err)), TB_OK);
+	assert_int_equal(d.ueid_len, 33);
+	assert_memory_equal(d.ueid, c.ueid, 33);
+	free(ear_tok);
+	free(tok);
+}
+
+/* A Relying Party's check: signature, then freshness within the bounds. */
+static void ear__check_signature_and_freshness(void **state)
+{
+	struct fx *f = *state;
+	struct tb_ear e = {0}, d;
+	uint8_t *tok = NULL;
+	size_t len = 0;
+	char err[160];
+
+	e.iat = 1700000000;
+	snprintf(e.developer, sizeof(e.developer), "dev");
+	snprintf(e.build, sizeof(e.build), "1");
+	snprintf(e.submod, sizeof(e.submod), "teep-agent");
+	snprintf(e.policy_id, sizeof(e.policy_id), "p");
+	e.tv[TB_TV_INSTANCE_IDENTITY] = 2;
+	e.status = tb_ear_status_of(e.tv);
+	assert_int_equal(tb_ear_sign(f->other, TB_COSE_ALG_ESP256, &e, &tok, &len), TB_OK);
+	/* fresh: 100 s old with a bound of 3600 */
+	assert_int_equal(
+	    tb_ear_check(tok, len, f->other, 1700000100, 3600, 60, &d, err, sizeof(err)), TB_OK);
+	assert_int_equal(d.status, TB_EAR_AFFIRMING);
+	/* exactly at the bound still passes, one second past it does not */
+	assert_int_equal(
+	    tb_ear_check(tok, len, f->other, 1700003600, 3600, 60, &d, err, sizeof(err)), TB_OK);
+	assert_int_equal(
+	    tb_ear_check(tok, len, f->other, 1700003601, 3600, 60, &d, err, sizeof(err)),
+	    TB_ERR_STATE);
+	assert_non_null(strstr(err, "old"));
+	/* from the future beyond the skew */
+	assert_int_equal(
+	    tb_ear_check(tok, len, f->other, 1699999900, 3600, 60, &d, err, sizeof(err)),
+	    TB_ERR_STATE);
+	assert_non_null(strstr(err, "future"));
+	/* another key, or a flipped bit: not verified */
+	assert_int_equal(
+	    tb_ear_check(tok, len, f->attest, 1700000100, 3600, 60, &d, err, sizeof(err)),
+	    TB_ERR_SIG);
+	tok[len - 1] ^= 1;
+	assert_int_equal(
+	    tb_ear_check(tok, len, f->other, 1700000100, 3600, 60, &d, err, sizeof(err)),
+	    TB_ERR_SIG);
+	/* not a COSE_Sign1 at all */
+	assert_int_equal(tb_ear_check((const uint8_t *)"\xa0", 1, f->other, 1700000100, 3600, 60,
+	                              &d, err, sizeof(err)),
+	                 TB_ERR_PARSE);
+	free(tok);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +431,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        appraise__unexpected_measurement_and_tee_kind_not_affirming, setup, teardown),
 	    cmocka_unit_test_setup_teardown(appraise__no_evidence_or_other_format, setup, teardown),
+	    cmocka_unit_test_setup_teardown(appraise__ear_carries_the_ueid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(ear__check_signature_and_freshness, setup, teardown),
 	    cmocka_unit_test_setup_teardown(ear__sign_verify_round_trip_and_tamper, setup,
 	                                    teardown),
 	};
