@@ -44,6 +44,7 @@ INTEGRATION_TESTS = \
 	tests/integration/log_stall.sh \
 	tests/integration/final_answer.sh \
 	tests/integration/agentd.sh \
+	tests/integration/agentd_tsm.sh \
 	tests/integration/metrics.sh \
 	tests/integration/abi11.sh
 TESTS += $(INTEGRATION_TESTS)
