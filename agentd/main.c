@@ -24,6 +24,7 @@
 
 #include "agentd.h"
 #include "tb_log.h"
+#include "tb_tsm.h"
 #include "tb_util.h"
 
 /* The Agent hosted: the sim driver's descriptor, linked in. */
@@ -199,6 +200,10 @@ int main(int argc, char **argv)
 
 	ad_conf_defaults(&c);
 	status = ad_conf_set_listen(&c, AD_DEFAULT_SOCKET);
+	/* inside a confidential VM guest the Evidence carries a hardware
+	 * report; the configuration or -o tsm_report=... replaces this */
+	if (status == TB_OK)
+		status = ad_conf_agent_opt(&c, "tsm_report=" TB_TSM_DEFAULT_PATH);
 	if (status == TB_OK && conf_path)
 		status = ad_conf_load(&c, conf_path);
 	if (status == TB_OK && listen)

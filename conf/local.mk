@@ -13,7 +13,7 @@ exampledir = $(docdir)/examples
 dist_example_DATA = conf/teep-agentd.conf conf/teep-agentd.service
 dist_doc_DATA += README.md docs/ua-api.md docs/driver-abi.md docs/plugin-abi.md \
 	docs/defences.md docs/performance.md docs/teep-support.md docs/agent-protocol.md docs/deployment.md \
-	docs/operations.md
+	docs/operations.md docs/attestation.md
 
 install-data-local: install-conf
 uninstall-local: uninstall-conf

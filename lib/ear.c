@@ -129,9 +129,9 @@ int tb_ear_encode(const struct tb_ear *e, uint8_t **out, size_t *out_len)
 
 	if (!e || !out || !out_len || !text_ok(e->developer) || !text_ok(e->build) ||
 	    !text_ok(e->submod) || !text_ok(e->policy_id) || e->nonce_len > TB_EAT_NONCE_MAX ||
-	    (e->nonce_len && e->nonce_len < TB_EAT_NONCE_MIN))
+	    (e->nonce_len && e->nonce_len < TB_EAT_NONCE_MIN) || e->ueid_len > TB_EAT_UEID_MAX)
 		return TB_ERR_INVAL;
-	top = cbor_new_definite_map(4);
+	top = cbor_new_definite_map(e->ueid_len ? 5 : 4);
 	if (!top)
 		return TB_ERR_NOMEM;
 	vid = cbor_new_definite_map(2);
@@ -152,6 +152,8 @@ int tb_ear_encode(const struct tb_ear *e, uint8_t **out, size_t *out_len)
 		rc = put(top, TB_EAR_CLAIM_SUBMODS, sub);
 		sub = NULL;
 	}
+	if (rc == TB_OK && e->ueid_len)
+		rc = put(top, TB_EAT_CLAIM_UEID, tb_cbor_bytes(e->ueid, e->ueid_len));
 	if (vid)
 		cbor_decref(&vid);
 	if (sub)
@@ -240,6 +242,15 @@ static int dec_ear(const cbor_item_t *top, struct tb_ear *e, char *err, size_t e
 	    get_text(tb_cbor_map_get_int(v, VID_DEVELOPER), e->developer) != TB_OK ||
 	    get_text(tb_cbor_map_get_int(v, VID_BUILD), e->build) != TB_OK)
 		return fail(err, errlen, TB_ERR_PARSE, "ear_verifier_id: missing or malformed");
+	v = tb_cbor_map_get_int(top, TB_EAT_CLAIM_UEID);
+	if (v) {
+		const uint8_t *u;
+		if (tb_cbor_get_bytes(v, &u, &n) != TB_OK || n < 1 || n > TB_EAT_UEID_MAX)
+			return fail(err, errlen, TB_ERR_PARSE, "ueid: not bstr 1..%d",
+			            TB_EAT_UEID_MAX);
+		memcpy(e->ueid, u, n);
+		e->ueid_len = n;
+	}
 	v = tb_cbor_map_get_int(top, TB_EAR_CLAIM_SUBMODS);
 	/* this decoder reads Results with one appraisal, the kind we make */
 	if (!v || !cbor_isa_map(v) || !cbor_map_is_definite(v) || cbor_map_size(v) != 1)
@@ -312,4 +323,29 @@ int tb_ear_verify(const uint8_t *token, size_t len, const struct tb_key *key, st
 	rc = tb_ear_decode(payload, plen, e, err, errlen);
 	free(payload);
 	return rc;
+}
+
+int tb_ear_check(const uint8_t *token, size_t len, const struct tb_key *key, int64_t now,
+                 int64_t max_age_s, int64_t skew_s, struct tb_ear *e, char *err, size_t errlen)
+{
+	int rc;
+
+	if (err && errlen)
+		err[0] = 0;
+	if (max_age_s < 0 || skew_s < 0)
+		return TB_ERR_INVAL;
+	rc = tb_ear_verify(token, len, key, e, err, errlen);
+	if (rc == TB_ERR_TOOBIG)
+		rc = TB_ERR_PARSE;
+	if (rc == TB_ERR_UNSUP)
+		rc = TB_ERR_SIG; /* an algorithm we cannot check: not verified */
+	if (rc != TB_OK)
+		return rc;
+	if (e->iat > now + skew_s)
+		return fail(err, errlen, TB_ERR_STATE, "iat is %lld s in the future",
+		            (long long)(e->iat - now));
+	if (now - e->iat > max_age_s)
+		return fail(err, errlen, TB_ERR_STATE, "iat is %lld s old (at most %lld)",
+		            (long long)(now - e->iat), (long long)max_age_s);
+	return TB_OK;
 }

@@ -147,6 +147,22 @@ static cbor_item_t *coswid(const struct tb_eat_measurement *m)
 	return tag.map;
 }
 
+/* {1: provider, 2: generation, 3: inblob, 4: outblob} */
+static cbor_item_t *tsm_report(const struct tb_tsm_report *r)
+{
+	struct builder t = {cbor_new_definite_map(4), TB_OK};
+
+	if (!t.map)
+		return NULL;
+	add(&t, TB_EAT_TSM_PROVIDER, tb_cbor_text(r->provider, strlen(r->provider)));
+	add(&t, TB_EAT_TSM_GENERATION, cbor_build_uint64(r->generation));
+	add(&t, TB_EAT_TSM_INBLOB, tb_cbor_bytes(r->inblob, TB_TSM_INBLOB_LEN));
+	add(&t, TB_EAT_TSM_OUTBLOB, tb_cbor_bytes(r->outblob, r->outblob_len));
+	if (t.rc != TB_OK)
+		cbor_decref(&t.map);
+	return t.map;
+}
+
 static int text_ok(const char *s)
 {
 	size_t n = strnlen(s, TB_EAT_TEXT_MAX + 1);
@@ -168,6 +184,9 @@ static int claims_ok(const struct tb_eat_claims *c)
 	for (size_t i = 0; i < c->n_meas; i++)
 		if (!text_ok(c->meas[i].name))
 			return 0;
+	if (c->has_tsm && (!c->tsm.provider[0] || strlen(c->tsm.provider) > TB_TSM_PROVIDER_MAX ||
+	                   !c->tsm.outblob_len || c->tsm.outblob_len > TB_TSM_OUTBLOB_MAX))
+		return 0;
 	return 1;
 }
 
@@ -179,7 +198,7 @@ int tb_eat_encode(const struct tb_eat_claims *c, uint8_t **out, size_t *out_len)
 
 	if (!c || !out || !out_len || !claims_ok(c))
 		return TB_ERR_INVAL;
-	b.map = cbor_new_definite_map(11);
+	b.map = cbor_new_definite_map(12);
 	if (!b.map)
 		return TB_ERR_NOMEM;
 	add(&b, TB_EAT_CLAIM_NONCE, tb_cbor_bytes(c->nonce, c->nonce_len));
@@ -215,6 +234,8 @@ int tb_eat_encode(const struct tb_eat_claims *c, uint8_t **out, size_t *out_len)
 		cbor_decref(&cnf);
 	add(&b, TB_EAT_CLAIM_CNF, cnf);
 	add(&b, TB_EAT_CLAIM_IAT, tb_cbor_int(c->iat));
+	if (c->has_tsm)
+		add(&b, TB_EAT_CLAIM_TSM_REPORT, tsm_report(&c->tsm));
 	rc = b.rc;
 	if (rc == TB_OK)
 		rc = tb_cbor_serialize(b.map, out, out_len);
@@ -311,6 +332,38 @@ static int dec_measurement(const cbor_item_t *e, struct tb_eat_measurement *m)
 	return rc;
 }
 
+static int dec_tsm(const cbor_item_t *m, struct tb_tsm_report *r)
+{
+	cbor_item_t *v;
+	const char *t;
+	const uint8_t *p;
+	size_t n;
+	int64_t g;
+
+	if (!cbor_isa_map(m))
+		return TB_ERR_PARSE;
+	v = tb_cbor_map_get_int(m, TB_EAT_TSM_PROVIDER);
+	if (!v || tb_cbor_get_text(v, &t, &n) != TB_OK || n < 1 || n > TB_TSM_PROVIDER_MAX ||
+	    memchr(t, 0, n))
+		return TB_ERR_PARSE;
+	memcpy(r->provider, t, n);
+	r->provider[n] = 0;
+	v = tb_cbor_map_get_int(m, TB_EAT_TSM_GENERATION);
+	if (!v || tb_cbor_get_int(v, &g) != TB_OK || g < 0)
+		return TB_ERR_PARSE;
+	r->generation = (uint64_t)g;
+	v = tb_cbor_map_get_int(m, TB_EAT_TSM_INBLOB);
+	if (!v || tb_cbor_get_bytes(v, &p, &n) != TB_OK || n != TB_TSM_INBLOB_LEN)
+		return TB_ERR_PARSE;
+	memcpy(r->inblob, p, n);
+	v = tb_cbor_map_get_int(m, TB_EAT_TSM_OUTBLOB);
+	if (!v || tb_cbor_get_bytes(v, &p, &n) != TB_OK || n < 1 || n > TB_TSM_OUTBLOB_MAX)
+		return TB_ERR_PARSE;
+	memcpy(r->outblob, p, n);
+	r->outblob_len = n;
+	return TB_OK;
+}
+
 static int dec_claims(const cbor_item_t *map, struct tb_eat_claims *c, char *err, size_t errlen)
 {
 	cbor_item_t *v;
@@ -367,6 +420,12 @@ static int dec_claims(const cbor_item_t *map, struct tb_eat_claims *c, char *err
 	v = tb_cbor_map_get_int(map, TB_EAT_CLAIM_IAT);
 	if (v && tb_cbor_get_int(v, &c->iat) != TB_OK)
 		return fail(err, errlen, TB_ERR_PARSE, "iat: not an integer");
+	v = tb_cbor_map_get_int(map, TB_EAT_CLAIM_TSM_REPORT);
+	if (v) {
+		if (dec_tsm(v, &c->tsm) != TB_OK)
+			return fail(err, errlen, TB_ERR_PARSE, "tsm-report: malformed");
+		c->has_tsm = 1;
+	}
 	return TB_OK;
 }
 

@@ -8,6 +8,7 @@ libtbcommon_la_SOURCES = \
 	lib/cose_key.c lib/tb_cose_key.h \
 	lib/eat.c lib/tb_eat.h \
 	lib/ear.c lib/tb_ear.h \
+	lib/tsm.c lib/tb_tsm.h \
 	lib/teep.c lib/tb_teep.h \
 	lib/suit.c lib/tb_suit.h \
 	lib/uaproto.c lib/tb_uaproto.h \

@@ -6,6 +6,9 @@
  *   265 eat_profile      "tag:ietf.org,2026:rats/ear#03"
  *   6   iat              seconds since the epoch
  *   1004 ear_verifier_id {0: developer, 1: build}
+ *   256 ueid             the appraised Agent's ueid, when its Evidence
+ *                        verified (an EAT claim of RFC 9711; ear-03 has no
+ *                        claim of its own for the device)
  *   266 submods          {name: {1000 ear_status: tier,
  *                                1001 ear_trustworthiness_vector: {..},
  *                                1003 ear_appraisal_policy_ids: [text],
@@ -56,13 +59,14 @@ enum tb_ear_tv {
 };
 
 /* AR4SI claim values used here (draft-ietf-rats-ar4si section 2.3). */
-#define TB_AR4SI_TRUSTWORTHY_INSTANCE   2
-#define TB_AR4SI_UNTRUSTWORTHY_INSTANCE 96
-#define TB_AR4SI_UNRECOGNIZED_INSTANCE  97
-#define TB_AR4SI_APPROVED_RUNTIME       2
-#define TB_AR4SI_UNRECOGNIZED_RUNTIME   33
-#define TB_AR4SI_GENUINE_HARDWARE       2
-#define TB_AR4SI_UNRECOGNIZED_HARDWARE  97
+#define TB_AR4SI_TRUSTWORTHY_INSTANCE     2
+#define TB_AR4SI_UNTRUSTWORTHY_INSTANCE   96
+#define TB_AR4SI_UNRECOGNIZED_INSTANCE    97
+#define TB_AR4SI_APPROVED_RUNTIME         2
+#define TB_AR4SI_UNRECOGNIZED_RUNTIME     33
+#define TB_AR4SI_GENUINE_HARDWARE         2
+#define TB_AR4SI_CONTRAINDICATED_HARDWARE 96
+#define TB_AR4SI_UNRECOGNIZED_HARDWARE    97
 
 #define TB_EAR_TEXT_MAX 64
 
@@ -76,6 +80,8 @@ struct tb_ear {
 	char policy_id[TB_EAR_TEXT_MAX + 1];
 	uint8_t nonce[TB_EAT_NONCE_MAX];
 	size_t nonce_len; /* 0: absent */
+	uint8_t ueid[TB_EAT_UEID_MAX];
+	size_t ueid_len; /* 0: absent */
 };
 
 /* The tier a claim value falls in (AR4SI: -1..1 none, 2..31 affirming,
@@ -92,5 +98,14 @@ int tb_ear_sign(const struct tb_key *key, int alg, const struct tb_ear *e, uint8
                 size_t *out_len);
 int tb_ear_verify(const uint8_t *token, size_t len, const struct tb_key *key, struct tb_ear *e,
                   char *err, size_t errlen);
+
+/* A Relying Party's check of an EAR (teep-tool ear-check): the signature
+ * by the Verifier's key, then freshness: iat at most max_age_s old and at
+ * most skew_s in the future of now. Returns TB_OK with *e decoded (its
+ * status is then the verdict), TB_ERR_SIG when the signature does not
+ * verify, TB_ERR_PARSE when it is no EAR, TB_ERR_STATE when it is stale
+ * or from the future; err says why. */
+int tb_ear_check(const uint8_t *token, size_t len, const struct tb_key *key, int64_t now,
+                 int64_t max_age_s, int64_t skew_s, struct tb_ear *e, char *err, size_t errlen);
 
 #endif

@@ -17,6 +17,11 @@
  *                    evidence {file: {fs-name, hash: [1 (sha-256), d]}}
  *   cnf 8            {1 (COSE_Key): the Agent's TEEP key with its alg}
  *   iat 6            seconds since the epoch
+ *   tsm-report -70001  (private use: CWT claim keys below -65536, RFC 8392
+ *                    section 9.1) a hardware report from configfs-tsm,
+ *                    {1: provider tstr, 2: generation uint, 3: inblob
+ *                    bstr 64 (SHA-512 of eat_nonce), 4: outblob bstr};
+ *                    only inside a confidential VM guest (lib/tb_tsm.h)
  *
  * Everything is bounded: the decoder refuses more than TB_EAT_MAX_MEAS
  * measurements or TB_EAT_MAX_MANIFESTS manifests.
@@ -28,6 +33,7 @@
 #include <stdint.h>
 
 #include "tb_cose.h"
+#include "tb_tsm.h"
 
 /* The media type of the Evidence (RFC 9782). draft-ietf-teep-protocol-26
  * adds an eat_profile parameter naming itself once it has an RFC number;
@@ -43,7 +49,13 @@
 #define TB_EAT_CLAIM_HWVERSION    260
 #define TB_EAT_CLAIM_MANIFESTS    272
 #define TB_EAT_CLAIM_MEASUREMENTS 273
+#define TB_EAT_CLAIM_TSM_REPORT   (-70001)
 #define TB_CNF_COSE_KEY           1 /* RFC 8747 */
+/* keys of the tsm-report map */
+#define TB_EAT_TSM_PROVIDER   1
+#define TB_EAT_TSM_GENERATION 2
+#define TB_EAT_TSM_INBLOB     3
+#define TB_EAT_TSM_OUTBLOB    4
 
 #define TB_EAT_CT_CBOR        60  /* CoAP content-format application/cbor */
 #define TB_EAT_CT_COSWID      258 /* CoAP content-format application/swid+cbor */
@@ -84,6 +96,8 @@ struct tb_eat_claims {
 	uint8_t cnf_x[32], cnf_y[32];
 	int cnf_alg;
 	int64_t iat;
+	int has_tsm; /* tsm-report present */
+	struct tb_tsm_report tsm;
 };
 
 /* The claims set as CBOR (a malloc()ed buffer). TB_ERR_INVAL when a

@@ -6,6 +6,8 @@ INTEGRATION_TESTS = \
 	tests/integration/notify.sh \
 	tests/integration/install.sh \
 	tests/integration/attest.sh \
+	tests/integration/ear_rp.sh \
+	tests/integration/app_tam_attest.sh \
 	tests/integration/vector.sh \
 	tests/integration/vectors_diag.sh \
 	tests/integration/personalization.sh \
@@ -42,6 +44,7 @@ INTEGRATION_TESTS = \
 	tests/integration/log_stall.sh \
 	tests/integration/final_answer.sh \
 	tests/integration/agentd.sh \
+	tests/integration/agentd_tsm.sh \
 	tests/integration/metrics.sh \
 	tests/integration/abi11.sh
 TESTS += $(INTEGRATION_TESTS)

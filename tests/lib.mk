@@ -6,6 +6,12 @@ tests_unit_test_util_SOURCES = tests/unit/test_util.c
 tests_unit_test_util_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_util_LDADD = $(UNIT_LDADD)
 
+check_PROGRAMS += tests/unit/test_tsm
+TESTS += tests/unit/test_tsm
+tests_unit_test_tsm_SOURCES = tests/unit/test_tsm.c
+tests_unit_test_tsm_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tsm_LDADD = $(UNIT_LDADD) $(PTHREAD_LIBS)
+
 check_PROGRAMS += tests/unit/test_cbor
 TESTS += tests/unit/test_cbor
 tests_unit_test_cbor_SOURCES = tests/unit/test_cbor.c

@@ -5,6 +5,10 @@
  *   no Evidence, unknown format, no trusted key, bad claims set,
  *   nonce not an outstanding challenge   -> instance-identity 96/97
  *   hwmodel not an allowed TEE kind      -> hardware 97 (unrecognized)
+ *   no hardware report, one required     -> hardware 97 (unrecognized)
+ *   a hardware report not bound to the
+ *   nonce (inblob, or the report data of
+ *   a provider whose layout we know)     -> hardware 96 (contraindicated)
  *   a measurement not among the expected -> executables 33 (unrecognized)
  */
 #include <config.h>
@@ -39,6 +43,29 @@ static int measurement_expected(const struct tam_attest_policy *p, const uint8_t
 		if (memcmp(p->expect[i], d, 32) == 0)
 			return 1;
 	return 0;
+}
+
+/* The configfs-tsm report is bound to this Evidence: its inblob is
+ * SHA-512(eat_nonce), and where the provider's layout is known the report
+ * data inside outblob is that inblob. The report's own signature (vendor
+ * certificate chains) is not checked here. */
+static int tsm_bound(const struct tb_eat_claims *c, const char **why)
+{
+	uint8_t want[TB_TSM_INBLOB_LEN];
+	long off;
+
+	if (tb_tsm_inblob(c->nonce, c->nonce_len, want) != TB_OK ||
+	    memcmp(want, c->tsm.inblob, sizeof(want)) != 0) {
+		*why = "the hardware report's inblob is not SHA-512 of eat_nonce";
+		return 0;
+	}
+	off = tb_tsm_report_data_offset(c->tsm.provider);
+	if (off >= 0 && (c->tsm.outblob_len < (size_t)off + TB_TSM_INBLOB_LEN ||
+	                 memcmp(c->tsm.outblob + off, want, sizeof(want)) != 0)) {
+		*why = "the hardware report's report data is not its inblob";
+		return 0;
+	}
+	return 1;
 }
 
 int tam_appraise(const struct tam_attest_policy *p, const char *format, const uint8_t *ev,
@@ -80,6 +107,8 @@ int tam_appraise(const struct tam_attest_policy *p, const char *format, const ui
 				*claims = c;
 			memcpy(ear->nonce, c.nonce, c.nonce_len);
 			ear->nonce_len = c.nonce_len;
+			memcpy(ear->ueid, c.ueid, c.ueid_len);
+			ear->ueid_len = c.ueid_len;
 			/* the nonce last among the identity checks: a token
 			 * that does not verify does not use a challenge up */
 			if (!take || !take(arg, c.nonce, c.nonce_len)) {
@@ -90,11 +119,20 @@ int tam_appraise(const struct tam_attest_policy *p, const char *format, const ui
 			} else {
 				ear->tv[TB_TV_INSTANCE_IDENTITY] = TB_AR4SI_TRUSTWORTHY_INSTANCE;
 			}
+			const char *tsm_why = NULL;
 			if (tee_allowed(p, &c)) {
 				ear->tv[TB_TV_HARDWARE] = TB_AR4SI_GENUINE_HARDWARE;
 			} else {
 				ear->tv[TB_TV_HARDWARE] = TB_AR4SI_UNRECOGNIZED_HARDWARE;
 				reason(why, whylen, "hwmodel is not an allowed TEE kind");
+			}
+			if (c.has_tsm && !tsm_bound(&c, &tsm_why)) {
+				ear->tv[TB_TV_HARDWARE] = TB_AR4SI_CONTRAINDICATED_HARDWARE;
+				reason(why, whylen, tsm_why);
+			} else if (!c.has_tsm && p->require_tsm) {
+				ear->tv[TB_TV_HARDWARE] = TB_AR4SI_UNRECOGNIZED_HARDWARE;
+				reason(why, whylen,
+				       "no hardware report (configfs-tsm) in the Evidence");
 			}
 			if (p->n_expect) {
 				ear->tv[TB_TV_EXECUTABLES] = c.n_meas

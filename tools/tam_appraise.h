@@ -25,6 +25,9 @@ struct tam_attest_policy {
 	size_t n_expect;
 	const char *const *allowed_tee; /* hwmodel values accepted; none: any */
 	size_t n_allowed_tee;
+	/* the Evidence must carry a configfs-tsm hardware report (its
+	 * binding is checked whenever there is one) */
+	int require_tsm;
 };
 
 /* Consume the challenge the nonce names: 1 when it was outstanding (and is
@@ -35,7 +38,8 @@ typedef int (*tam_take_nonce_fn)(void *arg, const uint8_t *nonce, size_t len);
  * Appraise Evidence (format and payload of a QueryResponse; payload NULL or
  * empty: none). Checks, in order: a format we read, a signature by a
  * trusted key, the claims set, the nonce (a challenge we sent, used once),
- * the TEE kind (hwmodel) and the measurements. ear gets the result, its
+ * the TEE kind (hwmodel), the hardware report (tsm-report: bound to the
+ * nonce; required with require_tsm) and the measurements. ear gets the result, its
  * status the worst tier of its trustworthiness vector; why the first
  * reason it is not affirming. claims (may be NULL) gets the claims when the
  * signature verified. Returns TB_OK, or TB_ERR_NOMEM.

@@ -13,8 +13,12 @@
  *   done ID RESULT              a final "done"
  *   error ID CODE NAME: REASON  a final "error"
  *   busy ID RETRY_MS
+ *   attestation STATUS: REASON  (--attest) the appraisal of the Agent's
+ *                               Evidence was not affirming: no Update
  * Exit status: 0 the tam-session completed, 1 an error answer, 3 cannot
- * connect or the connection ended early, 4 busy, 5 timeout.
+ * connect or the connection ended early, 4 busy, 5 timeout, 6 the
+ * attestation result was not affirming (nothing was sent to the Agent
+ * after its QueryResponse).
  */
 #include "tam_broker.h"
 #include "tb_log.h"
@@ -176,8 +180,18 @@ static int on_message_answer(struct tb_state *st, const struct tb_ua_answer *a)
 		st->failed_code = 1;
 		return send_end(st);
 	}
-	if (!out)
+	if (!out) {
+		char why[160];
+		int status = tam_core_last_attestation(st->core, why, sizeof(why));
+
+		if (status != TB_EAR_NONE && status != TB_EAR_AFFIRMING) {
+			/* the core sends nothing to an Agent it does not trust */
+			printf("attestation %s: %s\n", tb_ear_tier_name(status),
+			       why[0] ? why : "not affirming");
+			st->failed_code = 6;
+		}
 		return send_end(st); /* nothing more to send */
+	}
 	return send_message(st, out, out_len);
 }
 

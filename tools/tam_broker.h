@@ -16,7 +16,8 @@ struct tam_broker_opts {
 };
 
 /* Run one tam-session through the broker; returns the exit status
- * (0 completed, 1 error answer, 2 usage, 3 connection, 4 busy, 5 timeout). */
+ * (0 completed, 1 error answer, 2 usage, 3 connection, 4 busy, 5 timeout,
+ * 6 attestation not affirming: no Update was sent). */
 int tam_via_broker(struct tam_core *core, const struct tam_broker_opts *o);
 
 #endif

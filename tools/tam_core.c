@@ -60,6 +60,10 @@ struct tam_core {
 	size_t n_push;
 	int no_token;
 	const struct tam_attest_policy *attest;
+	int attest_no_refusal;
+	const char *ear_dir;
+	int last_status; /* of the last appraisal; TB_EAR_NONE: none */
+	char last_why[160];
 
 	struct tam_entry *catalog;
 	size_t n_catalog;
@@ -466,6 +470,13 @@ static int catalog_load(struct tam_core *tam, const char *dir, char *err, size_t
 	return rc;
 }
 
+int tam_core_last_attestation(const struct tam_core *tam, char *why, size_t whylen)
+{
+	if (why && whylen)
+		snprintf(why, whylen, "%s", tam->last_why);
+	return tam->last_status;
+}
+
 size_t tam_core_catalog_count(const struct tam_core *tam)
 {
 	return tam->n_catalog;
@@ -532,6 +543,8 @@ int tam_core_create(const struct tam_core_conf *conf, struct tam_core **out, cha
 	tam->n_push = conf->n_push;
 	tam->no_token = conf->no_token;
 	tam->attest = conf->attest;
+	tam->attest_no_refusal = conf->attest_no_refusal;
+	tam->ear_dir = conf->ear_dir;
 	tam->max_body = conf->max_body ? conf->max_body : TAM_DEFAULT_MAX_BODY;
 	tam->max_manifest = conf->max_manifest ? conf->max_manifest : TAM_DEFAULT_MAX_MANIFEST;
 	tam->max_tokens = conf->max_tokens ? conf->max_tokens : TAM_DEFAULT_MAX_TOKENS;
@@ -874,6 +887,26 @@ static int cnf_signed(struct tam_core *tam, const struct tb_eat_claims *c, const
 	return 0;
 }
 
+/* Keep the device's latest signed EAR in the ear_dir, named by its ueid,
+ * for a Relying Party (docs/reference-tam.md). A failure is logged only:
+ * the exchange with the Agent goes on. */
+static void keep_ear(struct tam_core *tam, const struct tb_ear *ear, const uint8_t *tok, size_t len)
+{
+	char id[2 * TB_EAT_UEID_MAX + 1], path[PATH_MAX];
+	int n;
+
+	if (!tam->ear_dir || !ear->ueid_len)
+		return;
+	tb_hex_encode(ear->ueid, ear->ueid_len, id);
+	n = snprintf(path, sizeof(path), "%s/%s.ear", tam->ear_dir, id);
+	if (n < 0 || (size_t)n >= sizeof(path) || tb_write_file(path, tok, len) != TB_OK) {
+		tb_log(TB_LOG_WARN, "tam: cannot write the attestation result %s/%s.ear",
+		       tam->ear_dir, id);
+		return;
+	}
+	tb_log(TB_LOG_NOTICE, "tam: attestation result of device %s kept in %s", id, path);
+}
+
 /* Appraise the Evidence of a QueryResponse; the signed EAR goes into the
  * answer. Returns TB_OK with *affirming set, or an error. */
 static int appraise(struct tam_core *tam, const struct tb_teep_msg *qr, const uint8_t *body,
@@ -904,9 +937,12 @@ static int appraise(struct tam_core *tam, const struct tb_teep_msg *qr, const ui
 	       "tam: attestation result: %s (instance-identity=%d hardware=%d executables=%d)%s%s",
 	       tb_ear_tier_name(ear.status), ear.tv[TB_TV_INSTANCE_IDENTITY],
 	       ear.tv[TB_TV_HARDWARE], ear.tv[TB_TV_EXECUTABLES], why[0] ? ": " : "", why);
+	tam->last_status = ear.status;
+	snprintf(tam->last_why, sizeof(tam->last_why), "%s", why);
 	rc = tb_ear_sign(tam->key, alg, &ear, &tok, &tlen);
 	if (rc != TB_OK)
 		return rc;
+	keep_ear(tam, &ear, tok, tlen);
 	answer->attestation_payload.ptr = tok;
 	answer->attestation_payload.len = tlen;
 	answer->attestation_payload_format = strdup(TB_EAR_FORMAT);
@@ -951,6 +987,11 @@ static int on_query_response(struct tam_core *tam, const struct tb_teep_msg *qr,
 		}
 		tam->cnt.attest_affirming += affirming;
 		tam->cnt.attest_refused += !affirming;
+	}
+	if (!affirming && tam->attest_no_refusal) {
+		tb_log(TB_LOG_NOTICE, "tam: no Update: the attestation result is not affirming");
+		tb_teep_msg_clear(&upd);
+		return TB_OK;
 	}
 	if (affirming)
 		plan_update(tam, qr, &plan);

@@ -74,6 +74,15 @@ struct tam_core_conf {
 	 * Evidence is appraised against this policy, and only an Agent whose
 	 * Attestation Result is affirming gets an Update. Borrowed. */
 	const struct tam_attest_policy *attest;
+	/* With attest: an Agent whose result is not affirming gets no answer
+	 * at all (tam_core_message() returns none) instead of an Update
+	 * carrying only err-code; tam_core_last_attestation() says why. For
+	 * a TAM that ends the session itself (--via-broker). */
+	int attest_no_refusal;
+	/* With attest: a directory where each device's latest signed EAR is
+	 * kept, as UEID-IN-HEX.ear, replaced atomically (NULL: none). Only
+	 * Evidence that verified names a device. Borrowed. */
+	const char *ear_dir;
 };
 
 /* What happened to the messages we received, for the operator and tests. */
@@ -128,6 +137,9 @@ int tam_core_message(struct tam_core *tam, const uint8_t *body, size_t len, uint
                      size_t *out_len);
 
 const struct tam_counters *tam_core_counters(const struct tam_core *tam);
+/* The ear_status of the last appraisal (TB_EAR_NONE: none yet); why gets
+ * the reason it is not affirming ("" when it is). */
+int tam_core_last_attestation(const struct tam_core *tam, char *why, size_t whylen);
 size_t tam_core_catalog_count(const struct tam_core *tam);
 size_t tam_core_outstanding_tokens(struct tam_core *tam); /* after expiry */
 

@@ -30,6 +30,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #define TEEP_MEDIA_TYPE  "application/teep+cbor"
 #define TAM_MAX_AGENTS   16
@@ -99,6 +100,8 @@ struct tam_opts {
 	size_t n_expect;
 	const char *allowed_tee[TAM_MAX_ALLOWED_TEE];
 	size_t n_allowed_tee;
+	const char *ear_dir; /* each device's latest EAR, for the Network User */
+	int require_tsm;     /* Evidence must carry a configfs-tsm report */
 };
 
 /* Everything the server owns; the lws context user pointer. */
@@ -918,6 +921,10 @@ static void usage(FILE *f)
 	        "  --expect-measurement HEX  an accepted SHA-256 measurement (repeatable)\n"
 	        "  --allowed-tee KIND    an accepted TEE kind, the Evidence's hwmodel\n"
 	        "                        (repeatable; default: any)\n"
+	        "  --require-tsm         the Evidence must carry a hardware report\n"
+	        "                        (configfs-tsm) bound to the challenge\n"
+	        "  --ear-dir DIR         keep each device's latest signed Attestation Result\n"
+	        "                        (EAR) in DIR/UEID.ear for a Relying Party\n"
 	        "  -v, --verbose         debug output\n"
 	        "  -h, --help            this text\n"
 	        "\n"
@@ -980,6 +987,8 @@ enum {
 	OPT_ATTEST_KEY,
 	OPT_EXPECT_MEASUREMENT,
 	OPT_ALLOWED_TEE,
+	OPT_EAR_DIR,
+	OPT_REQUIRE_TSM,
 };
 
 static const struct option long_opts[] = {
@@ -1013,6 +1022,8 @@ static const struct option long_opts[] = {
     {"attestation-key", required_argument, NULL, OPT_ATTEST_KEY},
     {"expect-measurement", required_argument, NULL, OPT_EXPECT_MEASUREMENT},
     {"allowed-tee", required_argument, NULL, OPT_ALLOWED_TEE},
+    {"ear-dir", required_argument, NULL, OPT_EAR_DIR},
+    {"require-tsm", no_argument, NULL, OPT_REQUIRE_TSM},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -1177,6 +1188,12 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 				return bad_value("expect-measurement", optarg);
 			break;
 		}
+		case OPT_EAR_DIR:
+			o->ear_dir = optarg;
+			break;
+		case OPT_REQUIRE_TSM:
+			o->require_tsm = 1;
+			break;
 		case OPT_ALLOWED_TEE:
 			if (o->n_allowed_tee >= TAM_MAX_ALLOWED_TEE || !*optarg ||
 			    strlen(optarg) > TB_EAT_HWMODEL_MAX)
@@ -1212,10 +1229,10 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 		return -1;
 	}
 	if (o->attest != (o->n_attest_keys > 0) ||
-	    (!o->attest && (o->n_expect || o->n_allowed_tee))) {
+	    (!o->attest && (o->n_expect || o->n_allowed_tee || o->ear_dir || o->require_tsm))) {
 		fprintf(stderr, "teep-tam: --attest needs --attestation-key, and "
-		                "--attestation-key, --expect-measurement and --allowed-tee "
-		                "need --attest\n");
+		                "--attestation-key, --expect-measurement, --allowed-tee, "
+		                "--require-tsm and --ear-dir need --attest\n");
 		usage(stderr);
 		return -1;
 	}
@@ -1264,6 +1281,7 @@ static int load_keys(struct tam_server *srv)
 static int create_core(struct tam_server *srv)
 {
 	struct tam_core_conf conf = {0};
+	struct stat st;
 	char err[256] = "";
 
 	conf.signing_key = srv->key;
@@ -1292,7 +1310,16 @@ static int create_core(struct tam_server *srv)
 		srv->attest.n_expect = srv->opts.n_expect;
 		srv->attest.allowed_tee = srv->opts.allowed_tee;
 		srv->attest.n_allowed_tee = srv->opts.n_allowed_tee;
+		srv->attest.require_tsm = srv->opts.require_tsm;
 		conf.attest = &srv->attest;
+		conf.ear_dir = srv->opts.ear_dir;
+		if (conf.ear_dir && (stat(conf.ear_dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+			tb_log(TB_LOG_ERR, "tam: --ear-dir %s: not a directory", conf.ear_dir);
+			return -1;
+		}
+		/* as an app of a broker the TAM ends the session itself: an
+		 * Agent it does not trust gets nothing after its QueryResponse */
+		conf.attest_no_refusal = srv->opts.via_broker != NULL;
 	}
 	if (tam_core_create(&conf, &srv->core, err, sizeof(err)) != TB_OK) {
 		tb_log(TB_LOG_ERR, "tam: %s", err);

@@ -7,16 +7,19 @@
  *                      [--seq N] [--manifest-id ID] [-o OUT.suit]
  *   teep-tool dump [--pre26] [--diag] FILE|-
  *   teep-tool verify --key PUB.pem FILE|-
+ *   teep-tool ear-check --key VERIFIER_PUB.pem [--max-age T] [--ueid HEX] FILE|-
  *   teep-tool cert ca CA_KEY.pem CA_CERT.pem [--cn NAME] [--days N]
  *   teep-tool cert server CA_KEY.pem CA_CERT.pem KEY.pem CERT.pem --cn NAME
  *                         [--san DNS:NAME,IP:ADDR,...] [--days N]
  *
- * Exit status: 0 success, 1 failure, 2 usage error.
+ * Exit status: 0 success, 1 failure, 2 usage error; ear-check also 3 (the
+ * Attestation Result says warning) and 4 (contraindicated or none).
  */
 #include "config.h"
 
 #include "tb_cbor.h"
 #include "tb_cose.h"
+#include "tb_ear.h"
 #include "tb_suit.h"
 #include "tb_teep.h"
 #include "tb_util.h"
@@ -63,6 +66,11 @@ static const char usage_main[] =
     "  dump [--pre26] [--diag] FILE|-    describe a COSE object, TEEP message or\n"
     "                                    SUIT envelope (binary or hex input)\n"
     "  verify --key PUB.pem FILE|-       verify a COSE_Sign1 (exit 0 valid, 1 not)\n"
+    "  ear-check --key VERIFIER_PUB.pem [--max-age T] [--skew T] [--ueid HEX] FILE|-\n"
+    "                                    check a signed Attestation Result (EAR)\n"
+    "                                    as a Relying Party: exit 0 affirming,\n"
+    "                                    3 warning, 4 contraindicated or none,\n"
+    "                                    1 not verified, stale or unreadable\n"
     "  cert ca CA_KEY.pem CA_CERT.pem [--cn NAME] [--days N]\n"
     "  cert server CA_KEY.pem CA_CERT.pem KEY.pem CERT.pem --cn NAME\n"
     "       [--san DNS:NAME,IP:ADDR,...] [--days N]\n"
@@ -118,6 +126,18 @@ static const char usage_verify[] =
     "\n"
     "Verify a COSE_Sign1 (tagged or not) with a P-256 public (or private) key.\n"
     "Exit status 0 if the signature is valid, 1 otherwise.\n";
+
+static const char usage_ear_check[] =
+    "usage: teep-tool ear-check --key VERIFIER_PUB.pem [--max-age T] [--skew T]\n"
+    "                           [--ueid HEX] FILE|-\n"
+    "\n"
+    "Check an Attestation Result in the EAR format (draft-ietf-rats-ear-03,\n"
+    "a COSE_Sign1), such as teep-tam --ear-dir keeps per device: the signature\n"
+    "by the Verifier's key, freshness (iat at most --max-age old, default 24h,\n"
+    "and at most --skew in the future, default 60s) and, with --ueid, the\n"
+    "device it is about. Prints the result; exit status 0 affirming,\n"
+    "3 warning, 4 contraindicated or none, 1 not verified, stale, of another\n"
+    "device or unreadable, 2 usage.\n";
 
 static const char usage_cert[] =
     "usage: teep-tool cert ca CA_KEY.pem CA_CERT.pem [--cn NAME] [--days N]\n"
@@ -1096,6 +1116,123 @@ static int cmd_verify(int argc, char **argv)
 	return rc == TB_OK ? 0 : 1;
 }
 
+/* ---- ear-check: the Network User as a Relying Party ---- */
+
+#define EAR_EXIT_BAD             1
+#define EAR_EXIT_WARNING         3
+#define EAR_EXIT_CONTRAINDICATED 4
+#define EAR_DEFAULT_MAX_AGE_MS   (24ull * 3600u * 1000u)
+#define EAR_DEFAULT_SKEW_MS      (60ull * 1000u)
+
+static void print_ear(const struct tb_ear *e, int64_t now)
+{
+	static const char *const tv_names[TB_TV_COUNT] = {
+	    "instance-identity", "configuration",  "executables",    "file-system",
+	    "hardware",          "runtime-opaque", "storage-opaque", "sourced-data",
+	};
+	char hex[2 * TB_EAT_UEID_MAX + 1];
+
+	printf("status: %s\n", tb_ear_tier_name(e->status));
+	if (e->ueid_len) {
+		tb_hex_encode(e->ueid, e->ueid_len, hex);
+		printf("ueid: %s\n", hex);
+	}
+	printf("iat: %lld (%lld s ago)\n", (long long)e->iat, (long long)(now - e->iat));
+	printf("verifier: %s %s\n", e->developer, e->build);
+	printf("submod: %s\n", e->submod);
+	for (int i = 0; i < TB_TV_COUNT; i++)
+		if (e->tv[i])
+			printf("  %s: %d (%s)\n", tv_names[i], e->tv[i],
+			       tb_ear_tier_name(tb_ear_tier_of(e->tv[i])));
+	if (e->policy_id[0])
+		printf("policy: %s\n", e->policy_id);
+}
+
+static int cmd_ear_check(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"key", required_argument, NULL, 'k'},  {"max-age", required_argument, NULL, 'a'},
+	    {"skew", required_argument, NULL, 's'}, {"ueid", required_argument, NULL, 'u'},
+	    {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+	};
+	const char *keyfile = NULL, *ueid_hex = NULL;
+	uint64_t max_age_ms = EAR_DEFAULT_MAX_AGE_MS, skew_ms = EAR_DEFAULT_SKEW_MS;
+	uint8_t *buf = NULL, *ueid = NULL;
+	size_t len, ueid_len = 0;
+	struct tb_key *key;
+	struct tb_ear e;
+	char err[160] = "";
+	int64_t now = (int64_t)time(NULL);
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "k:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			keyfile = optarg;
+			break;
+		case 'a':
+			if (tb_parse_duration_ms(optarg, &max_age_ms) != TB_OK)
+				return usage_error(usage_ear_check, "bad --max-age %s", optarg);
+			break;
+		case 's':
+			if (tb_parse_duration_ms(optarg, &skew_ms) != TB_OK)
+				return usage_error(usage_ear_check, "bad --skew %s", optarg);
+			break;
+		case 'u':
+			ueid_hex = optarg;
+			break;
+		case 'h':
+			fputs(usage_ear_check, stdout);
+			return 0;
+		default:
+			fputs(usage_ear_check, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!keyfile || optind != argc - 1)
+		return usage_error(usage_ear_check, "%s",
+		                   "ear-check needs --key VERIFIER_PUB.pem and one FILE");
+	if (ueid_hex && (tb_hex_decode(ueid_hex, strlen(ueid_hex), &ueid, &ueid_len) != TB_OK ||
+	                 !ueid_len || ueid_len > TB_EAT_UEID_MAX)) {
+		free(ueid);
+		return usage_error(usage_ear_check, "bad --ueid %s (1 to %d bytes in hex)",
+		                   ueid_hex, TB_EAT_UEID_MAX);
+	}
+	if (load_key(keyfile, &key) != TB_OK) {
+		free(ueid);
+		return EAR_EXIT_BAD;
+	}
+	if (read_input(argv[optind], &buf, &len) != TB_OK) {
+		tb_key_free(key);
+		free(ueid);
+		return EAR_EXIT_BAD;
+	}
+	rc = tb_ear_check(buf, len, key, now, (int64_t)(max_age_ms / 1000),
+	                  (int64_t)(skew_ms / 1000), &e, err, sizeof(err));
+	free(buf);
+	tb_key_free(key);
+	if (rc == TB_OK && ueid && (e.ueid_len != ueid_len || memcmp(e.ueid, ueid, ueid_len))) {
+		snprintf(err, sizeof(err), "%s",
+		         e.ueid_len ? "it is about another device (ueid)" : "it names no device");
+		rc = TB_ERR_NOTFOUND;
+	}
+	free(ueid);
+	if (rc != TB_OK) {
+		printf("%s: %s: %s\n",
+		       rc == TB_ERR_SIG        ? "NOT verified"
+		       : rc == TB_ERR_STATE    ? "stale"
+		       : rc == TB_ERR_NOTFOUND ? "wrong device"
+		                               : "not an EAR",
+		       argv[optind], err[0] ? err : status_name(rc));
+		return EAR_EXIT_BAD;
+	}
+	print_ear(&e, now);
+	if (e.status == TB_EAR_AFFIRMING)
+		return 0;
+	return e.status == TB_EAR_WARNING ? EAR_EXIT_WARNING : EAR_EXIT_CONTRAINDICATED;
+}
+
 /* ---- cert: a test PKI for HTTPS between the broker and a TAM ---- */
 
 #define CERT_CN_MAX     64 /* RFC 5280 ub-common-name */
@@ -1657,7 +1794,7 @@ int main(int argc, char **argv)
 		int (*run)(int argc, char **argv);
 	} commands[] = {
 	    {"keygen", cmd_keygen}, {"manifest", cmd_manifest}, {"dump", cmd_dump},
-	    {"verify", cmd_verify}, {"cert", cmd_cert},
+	    {"verify", cmd_verify}, {"cert", cmd_cert},         {"ear-check", cmd_ear_check},
 	};
 
 	if (argc < 2)

@@ -83,6 +83,7 @@ struct sim_agent {
 	char *state_dir;
 	char *tc_dir;
 	char *tam_uri; /* NULL: none configured */
+	char *tsm_dir; /* configfs-tsm reports; NULL: none */
 	enum tb_numbering num;
 	int alg;
 	size_t max_components;
@@ -1243,6 +1244,28 @@ static int manifest_digest(struct sim_agent *a, const struct sim_tc *t, uint8_t 
 	return rc;
 }
 
+/* Inside a confidential VM guest: a hardware report bound to the same
+ * nonce (inblob = SHA-512(eat_nonce)) from configfs-tsm. Without one the
+ * Evidence goes without it; the Verifier decides what that means. */
+static void fill_tsm(struct sim_agent *a, struct tb_eat_claims *c)
+{
+	uint8_t inblob[TB_TSM_INBLOB_LEN];
+	char err[160];
+	int rc;
+
+	if (!a->tsm_dir || tb_tsm_inblob(c->nonce, c->nonce_len, inblob) != TB_OK)
+		return;
+	rc = tb_tsm_report(a->tsm_dir, inblob, &c->tsm, err, sizeof(err));
+	if (rc == TB_OK) {
+		c->has_tsm = 1;
+		SIM_LOG(a, TB_LOG_INFO, "hardware report: %s, %zu bytes, generation %llu",
+		        c->tsm.provider, c->tsm.outblob_len, (unsigned long long)c->tsm.generation);
+	} else {
+		SIM_LOG(a, rc == TB_ERR_NOTFOUND ? TB_LOG_INFO : TB_LOG_WARN,
+		        "Evidence without a hardware report: %s", err);
+	}
+}
+
 /* Evidence for a QueryRequest that asks for attestation (draft-26 section
  * 5): an EAT bound to the challenge, signed with the attestation key. */
 static int fill_evidence(struct sim_agent *a, const struct sim_session *s,
@@ -1284,6 +1307,8 @@ static int fill_evidence(struct sim_agent *a, const struct sim_session *s,
 		rc = tb_key_public_xy(a->key, c.cnf_x, c.cnf_y);
 	c.iat = (int64_t)time(NULL);
 	if (rc == TB_OK)
+		fill_tsm(a, &c);
+	if (rc == TB_OK)
 		rc = tb_eat_sign(a->attest_key, c.cnf_alg, &c, &tok, &tlen);
 	if (rc == TB_OK) {
 		m->attestation_payload.ptr = tok;
@@ -1294,8 +1319,9 @@ static int fill_evidence(struct sim_agent *a, const struct sim_session *s,
 		SIM_LOG(a, TB_LOG_ERR, "cannot build the Evidence (%d)", rc);
 	}
 	if (rc == TB_OK)
-		SIM_LOG(a, TB_LOG_INFO, "Evidence: %zu bytes, %zu manifest(s), %zu measurement(s)",
-		        tlen, c.n_manifests, c.n_meas);
+		SIM_LOG(a, TB_LOG_INFO,
+		        "Evidence: %zu bytes, %zu manifest(s), %zu measurement(s)%s", tlen,
+		        c.n_manifests, c.n_meas, c.has_tsm ? ", a hardware report" : "");
 	return rc;
 }
 
@@ -1895,8 +1921,11 @@ int agent__create(const struct tb_host *host, const struct sim_conf *conf, struc
 	a->call_delay_stuck = conf->call_delay_stuck;
 	a->state_dir = strdup(conf->state_dir);
 	a->tam_uri = conf->tam_uri ? strdup(conf->tam_uri) : NULL;
+	if (conf->tsm_report && strcmp(conf->tsm_report, "off") != 0)
+		a->tsm_dir = strdup(conf->tsm_report);
 	a->tc = calloc(a->max_components, sizeof(*a->tc));
-	if (!a->state_dir || !a->tc || (conf->tam_uri && !a->tam_uri)) {
+	if (!a->state_dir || !a->tc || (conf->tam_uri && !a->tam_uri) ||
+	    (conf->tsm_report && strcmp(conf->tsm_report, "off") != 0 && !a->tsm_dir)) {
 		rc = TB_ERR_NOMEM;
 		goto fail;
 	}
@@ -1986,6 +2015,7 @@ void agent__destroy(struct sim_agent *a)
 	free(a->tc);
 	free(a->tc_dir);
 	free(a->tam_uri);
+	free(a->tsm_dir);
 	free(a->state_dir);
 	free(a);
 }

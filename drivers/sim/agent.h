@@ -41,6 +41,9 @@ struct sim_conf {
 	const char *tam_key;   /* required, comma-separated PEM paths */
 	const char *tc_signer; /* required, comma-separated PEM paths */
 	const char *tam_uri;   /* NULL: none */
+	/* configfs-tsm report directory: Evidence carries a hardware report
+	 * when it exists (NULL or "off": never) */
+	const char *tsm_report;
 	enum tb_numbering numbering;
 	size_t max_components;  /* 1..SIM_MAX_COMPONENTS_LIMIT */
 	size_t max_message;     /* bytes */

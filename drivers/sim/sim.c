@@ -49,6 +49,7 @@ static int apply_option(const struct tb_host *host, const struct tb_kv *kv, stru
 	    {"tam_uri", &c->tam_uri},
 	    {"decrypt_key", &c->decrypt_key},
 	    {"attestation_key", &c->attestation_key},
+	    {"tsm_report", &c->tsm_report},
 	};
 	const char *k = kv->key, *v = kv->value;
 

@@ -103,7 +103,7 @@ static int appraise(struct fx *f, const uint8_t *tok, size_t len, const uint8_t 
 {
 	struct tb_key *keys[] = {f->other, f->attest};
 	const char *allowed[] = {tee};
-	struct tam_attest_policy p = {keys, 2, expect, n_expect, allowed, tee ? 1 : 0};
+	struct tam_attest_policy p = {keys, 2, expect, n_expect, allowed, tee ? 1 : 0, 0};
 	char why[160];
 
 	assert_int_equal(
@@ -292,7 +292,7 @@ static void appraise__no_evidence_or_other_format(void **state)
 {
 	struct fx *f = *state;
 	struct tb_key *keys[] = {f->attest};
-	struct tam_attest_policy p = {keys, 1, NULL, 0, NULL, 0};
+	struct tam_attest_policy p = {keys, 1, NULL, 0, NULL, 0, 0};
 	struct tb_ear ear;
 	char why[160];
 
@@ -339,6 +339,148 @@ static void ear__sign_verify_round_trip_and_tamper(void **state)
 	free(tok);
 }
 
+/* The appraisal names the device: the ueid of the Evidence is in the EAR
+ * (teep-tam --ear-dir files it under that name). */
+static void appraise__ear_carries_the_ueid(void **state)
+{
+	struct fx *f = *state;
+	struct tb_ear ear, d;
+	struct tb_eat_claims c;
+	uint8_t *tok = NULL, *ear_tok = NULL;
+	size_t len = 0, ear_len = 0;
+	char err[160];
+
+	token(f, f->attest, TB_COSE_ALG_ESP256, &tok, &len);
+	claims(f, &c, TB_COSE_ALG_ESP256);
+	memcpy(f->outstanding, chal, 16);
+	f->has_outstanding = 1;
+	assert_int_equal(appraise(f, tok, len, NULL, 0, NULL, &ear), TB_EAR_AFFIRMING);
+	assert_int_equal(ear.ueid_len, 33);
+	assert_memory_equal(ear.ueid, c.ueid, 33);
+	assert_int_equal(tb_ear_sign(f->other, TB_COSE_ALG_ESP256, &ear, &ear_tok, &ear_len),
+	                 TB_OK);
+	assert_int_equal(tb_ear_verify(ear_tok, ear_len, f->other, &d, err, sizeof(err)), TB_OK);
+	assert_int_equal(d.ueid_len, 33);
+	assert_memory_equal(d.ueid, c.ueid, 33);
+	free(ear_tok);
+	free(tok);
+}
+
+/* A Relying Party's check: signature, then freshness within the bounds. */
+static void ear__check_signature_and_freshness(void **state)
+{
+	struct fx *f = *state;
+	struct tb_ear e = {0}, d;
+	uint8_t *tok = NULL;
+	size_t len = 0;
+	char err[160];
+
+	e.iat = 1700000000;
+	snprintf(e.developer, sizeof(e.developer), "dev");
+	snprintf(e.build, sizeof(e.build), "1");
+	snprintf(e.submod, sizeof(e.submod), "teep-agent");
+	snprintf(e.policy_id, sizeof(e.policy_id), "p");
+	e.tv[TB_TV_INSTANCE_IDENTITY] = 2;
+	e.status = tb_ear_status_of(e.tv);
+	assert_int_equal(tb_ear_sign(f->other, TB_COSE_ALG_ESP256, &e, &tok, &len), TB_OK);
+	/* fresh: 100 s old with a bound of 3600 */
+	assert_int_equal(
+	    tb_ear_check(tok, len, f->other, 1700000100, 3600, 60, &d, err, sizeof(err)), TB_OK);
+	assert_int_equal(d.status, TB_EAR_AFFIRMING);
+	/* exactly at the bound still passes, one second past it does not */
+	assert_int_equal(
+	    tb_ear_check(tok, len, f->other, 1700003600, 3600, 60, &d, err, sizeof(err)), TB_OK);
+	assert_int_equal(
+	    tb_ear_check(tok, len, f->other, 1700003601, 3600, 60, &d, err, sizeof(err)),
+	    TB_ERR_STATE);
+	assert_non_null(strstr(err, "old"));
+	/* from the future beyond the skew */
+	assert_int_equal(
+	    tb_ear_check(tok, len, f->other, 1699999900, 3600, 60, &d, err, sizeof(err)),
+	    TB_ERR_STATE);
+	assert_non_null(strstr(err, "future"));
+	/* another key, or a flipped bit: not verified */
+	assert_int_equal(
+	    tb_ear_check(tok, len, f->attest, 1700000100, 3600, 60, &d, err, sizeof(err)),
+	    TB_ERR_SIG);
+	tok[len - 1] ^= 1;
+	assert_int_equal(
+	    tb_ear_check(tok, len, f->other, 1700000100, 3600, 60, &d, err, sizeof(err)),
+	    TB_ERR_SIG);
+	/* not a COSE_Sign1 at all */
+	assert_int_equal(tb_ear_check((const uint8_t *)"\xa0", 1, f->other, 1700000100, 3600, 60,
+	                              &d, err, sizeof(err)),
+	                 TB_ERR_PARSE);
+	free(tok);
+}
+
+/* Evidence with a configfs-tsm report, SEV-SNP shaped: REPORT_DATA at 0x50
+ * is SHA-512 of the nonce; corrupt selects what is wrong with it. */
+static int appraise_tsm(struct fx *f, int with_report, int corrupt, int require, struct tb_ear *ear,
+                        char *why, size_t whylen)
+{
+	static struct tb_eat_claims c, d;
+	struct tb_key *keys[] = {f->attest};
+	struct tam_attest_policy p = {keys, 1, NULL, 0, NULL, 0, require};
+	uint8_t *tok = NULL;
+	size_t len = 0;
+
+	claims(f, &c, TB_COSE_ALG_ESP256);
+	if (with_report) {
+		c.has_tsm = 1;
+		snprintf(c.tsm.provider, sizeof(c.tsm.provider), "sev_guest");
+		c.tsm.generation = 7;
+		assert_int_equal(tb_tsm_inblob(c.nonce, c.nonce_len, c.tsm.inblob), TB_OK);
+		c.tsm.outblob_len = 1184;
+		memset(c.tsm.outblob, 0xee, c.tsm.outblob_len);
+		memcpy(c.tsm.outblob + 0x50, c.tsm.inblob, 64);
+		if (corrupt == 1)
+			c.tsm.inblob[0] ^= 1; /* bound to another nonce */
+		if (corrupt == 2)
+			c.tsm.outblob[0x50] ^= 1; /* the report holds other data */
+	}
+	assert_int_equal(tb_eat_sign(f->attest, TB_COSE_ALG_ESP256, &c, &tok, &len), TB_OK);
+	/* the claim survives the round trip */
+	assert_int_equal(tb_eat_verify(tok, len, keys, 1, &d, NULL, NULL, 0), TB_OK);
+	assert_int_equal(d.has_tsm, with_report);
+	if (with_report) {
+		assert_string_equal(d.tsm.provider, "sev_guest");
+		assert_int_equal(d.tsm.generation, 7);
+		assert_int_equal(d.tsm.outblob_len, 1184);
+		assert_memory_equal(d.tsm.outblob, c.tsm.outblob, 1184);
+	}
+	memcpy(f->outstanding, chal, 16);
+	f->has_outstanding = 1;
+	assert_int_equal(
+	    tam_appraise(&p, TB_EAT_MEDIA_TYPE, tok, len, take, f, 1, NULL, ear, why, whylen),
+	    TB_OK);
+	free(tok);
+	return ear->status;
+}
+
+static void appraise__hardware_report_presence_and_binding(void **state)
+{
+	struct fx *f = *state;
+	struct tb_ear ear;
+	char why[160];
+
+	assert_int_equal(appraise_tsm(f, 1, 0, 1, &ear, why, sizeof(why)), TB_EAR_AFFIRMING);
+	assert_int_equal(ear.tv[TB_TV_HARDWARE], TB_AR4SI_GENUINE_HARDWARE);
+	/* not required, not there: as before */
+	assert_int_equal(appraise_tsm(f, 0, 0, 0, &ear, why, sizeof(why)), TB_EAR_AFFIRMING);
+	/* required, not there */
+	assert_int_equal(appraise_tsm(f, 0, 0, 1, &ear, why, sizeof(why)), TB_EAR_CONTRAINDICATED);
+	assert_int_equal(ear.tv[TB_TV_HARDWARE], TB_AR4SI_UNRECOGNIZED_HARDWARE);
+	assert_non_null(strstr(why, "no hardware report"));
+	/* there, but bound to another nonce: refused even when not required */
+	assert_int_equal(appraise_tsm(f, 1, 1, 0, &ear, why, sizeof(why)), TB_EAR_CONTRAINDICATED);
+	assert_int_equal(ear.tv[TB_TV_HARDWARE], TB_AR4SI_CONTRAINDICATED_HARDWARE);
+	assert_non_null(strstr(why, "inblob is not SHA-512"));
+	/* the report's own report data is not the inblob */
+	assert_int_equal(appraise_tsm(f, 1, 2, 1, &ear, why, sizeof(why)), TB_EAR_CONTRAINDICATED);
+	assert_non_null(strstr(why, "report data is not its inblob"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +498,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        appraise__unexpected_measurement_and_tee_kind_not_affirming, setup, teardown),
 	    cmocka_unit_test_setup_teardown(appraise__no_evidence_or_other_format, setup, teardown),
+	    cmocka_unit_test_setup_teardown(appraise__ear_carries_the_ueid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(appraise__hardware_report_presence_and_binding, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(ear__check_signature_and_freshness, setup, teardown),
 	    cmocka_unit_test_setup_teardown(ear__sign_verify_round_trip_and_tamper, setup,
 	                                    teardown),
 	};
