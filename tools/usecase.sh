@@ -21,6 +21,13 @@
 #                        expect another build of the Agent; untrusted-key:
 #                        the Verifiers trust another attestation key
 #   --without-ua         case3, case4: the variant without a UA
+#   --tee KIND           sim (default): the software TEE driver, in the
+#                        broker, for the "confidential process" column;
+#                        cvm: the same software Agent as a process of its
+#                        own, teep-agentd, reached through the agent driver
+#                        on a unix socket, as a broker reaches an Agent in a
+#                        confidential VM over vsock (the "confidential VM"
+#                        column)
 #   --dir DIR            keep keys, packages, logs and the TEE state in DIR
 #                        (must not exist); default: a temporary directory,
 #                        removed at the end
@@ -41,21 +48,29 @@ shift 2
 EVIDENCE=good
 WITH_UA=1
 DIR=""
+TEE=sim
 while [ $# -gt 0 ]; do
 	case $1 in
 	--evidence) [ $# -ge 2 ] || usage; EVIDENCE=$2; shift 2 ;;
 	--without-ua) WITH_UA=0; shift ;;
 	--dir) [ $# -ge 2 ] || usage; DIR=$2; shift 2 ;;
+	--tee) [ $# -ge 2 ] || usage; TEE=$2; shift 2 ;;
 	*) usage ;;
 	esac
 done
 case $CASE in case[1-5]) ;; *) usage ;; esac
 case $EVIDENCE in good | wrong-measurement | untrusted-key) ;; *) usage ;; esac
+case $TEE in
+sim) INSTANCE="Confidential Process" ;;
+cvm) INSTANCE="Confidential VM" ;;
+*) usage ;;
+esac
 if [ $WITH_UA = 0 ] && [ "$CASE" != case3 ] && [ "$CASE" != case4 ]; then
 	echo "usecase: --without-ua is a variant of case3 and case4 only" >&2
 	exit 2
 fi
-for p in teep-tool teep-tam teep-brokerd teep-ua .libs/sim.so .libs/auth-token.so; do
+for p in teep-tool teep-tam teep-brokerd teep-ua .libs/sim.so .libs/auth-token.so \
+	$([ $TEE = cvm ] && echo teep-agentd .libs/agent.so); do
 	[ -e "$B/$p" ] || { echo "usecase: $B/$p is missing: build first" >&2; exit 2; }
 done
 
@@ -134,9 +149,13 @@ T="$B/teep-tool"
 	broken "keygen"
 
 # --- reference values the Verifiers appraise Evidence against ----------------
-# The sim Agent measures the object file of its code (docs/teep-support.md
-# section 6).
-MEAS=$(sha256sum "$B/.libs/sim.so" | cut -d' ' -f1)
+# The software Agent measures the object file of its code
+# (docs/teep-support.md section 6): the sim driver, or teep-agentd.
+if [ $TEE = cvm ]; then
+	MEAS=$(sha256sum "$B/teep-agentd" | cut -d' ' -f1)
+else
+	MEAS=$(sha256sum "$B/.libs/sim.so" | cut -d' ' -f1)
+fi
 ATT_PUB="$W/device/attestation_pub.pem"
 case $EVIDENCE in
 wrong-measurement)
@@ -211,7 +230,49 @@ start_moc_tam() {
 	TAM_URI="http://127.0.0.1:$(cat "$W/moc/tam.port")/tam"
 }
 
+# the software Agent's options, for the sim driver's section and for
+# teep-agentd's [agent] section
+agent_options() {
+	cat <<OPTS
+state_dir = $W/device/state
+agent_key = $W/device/state/agent.pem
+attestation_key = $W/device/state/attestation.pem
+tam_key = $W/moc/tam_pub.pem,$W/nu/nu-tam_pub.pem
+tc_signer = $W/nu/signer_pub.pem
+tam_uri = $TAM_URI
+OPTS
+}
+
+# start_agentd: the Agent as a process (a stand-in for one in a confidential
+# VM) on a unix socket; waits until it listens
+start_agentd() {
+	{ echo "[agentd]"; echo "log_level = info"; echo "[agent]"; agent_options; } \
+		>"$W/device/agentd.conf"
+	"$B/teep-agentd" -c "$W/device/agentd.conf" -l "unix:$W/device/agentd.sock" \
+		>"$W/device/agentd.log" 2>&1 &
+	AGENTD_PID=$!
+	PIDS="$PIDS $AGENTD_PID"
+	for _ in $(seq 1 200); do
+		grep -q "listening on" "$W/device/agentd.log" && return 0
+		kill -0 "$AGENTD_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	broken "teep-agentd did not start" "$W/device/agentd.log"
+}
+
+# the broker's section for the TEE
+driver_section() {
+	if [ $TEE = cvm ]; then
+		printf '[driver:cvm]\npath = %s\nsocket = unix:%s\ncall_timeout = 20s\n' \
+			"$B/.libs/agent.so" "$W/device/agentd.sock"
+	else
+		printf '[driver:sim]\npath = %s\n' "$B/.libs/sim.so"
+		agent_options
+	fi
+}
+
 start_device() {
+	[ $TEE = cvm ] && start_agentd
 	# who may use the broker: the UA (its TA only), the M/OC's agent in the
 	# REE (policy checks) and the Network User (as its own TAM)
 	printf '%s\tua\t%s\t-\n%s\tmoc\t-\t-\n%s\tnu\t-\t-\n' "$UA_TOKEN" "$TA_UUID" \
@@ -232,14 +293,7 @@ uri = $TAM_URI
 connect_timeout = 3s
 response_timeout = 10s
 
-[driver:sim]
-path = $B/.libs/sim.so
-state_dir = $W/device/state
-agent_key = $W/device/state/agent.pem
-attestation_key = $W/device/state/attestation.pem
-tam_key = $W/moc/tam_pub.pem,$W/nu/nu-tam_pub.pem
-tc_signer = $W/nu/signer_pub.pem
-tam_uri = $TAM_URI
+$(driver_section)
 
 [plugin:auth]
 path = $B/.libs/auth-token.so
@@ -247,7 +301,7 @@ token_file = $W/device/tokens
 
 [app-tam:nu]
 key = $W/nu/nu-tam_pub.pem
-tee = sim
+tee = $TEE
 max_messages = 8
 idle_timeout = 10s
 CONF
@@ -267,7 +321,11 @@ orchestrate() {
 	step "Network M/OC orchestrates the confidential computing device"
 	start_moc_tam "$@"
 	start_device
-	detail "device: teep-brokerd at $URL, the software TEE (sim Agent)"
+	if [ $TEE = cvm ]; then
+		detail "device: teep-brokerd at $URL; the TEE: teep-agentd, the software Agent in a process of its own, reached by the agent driver on a unix socket (vsock for a confidential VM guest)"
+	else
+		detail "device: teep-brokerd at $URL; the TEE: the software Agent of the sim driver"
+	fi
 	detail "M/OC TAM (Verifier): $TAM_URI, reference values: Agent measurement ${MEAS:0:16}.., attestation key $(basename "$ATT_PUB")"
 	detail "the Agent trusts the M/OC TAM and the Network User's TAM key; the broker lets identity 'nu' act as its own TAM ([app-tam:nu])"
 	if [ "$(ls "$W/moc/catalog")" ]; then
@@ -317,7 +375,7 @@ moc_policy_check() {
 # the Update with COMPONENT follows only an affirming appraisal. Its trace
 # is in nu/session.log, its events in nu/session.out
 nu_session() {
-	"$B/teep-tam" --via-broker "$URL" --token "$NU_TOKEN" --tee sim \
+	"$B/teep-tam" --via-broker "$URL" --token "$NU_TOKEN" --tee "$TEE" \
 		--key "$W/nu/nu-tam.pem" --agent-key "$W/device/agent_pub.pem" \
 		--catalog "$W/nu/catalog" --push "$1" "${VERIFY[@]}" --timeout 20 \
 		>"$W/nu/session.out" 2>"$W/nu/session.log"
@@ -356,7 +414,7 @@ check_pd() { # ID PLAINTEXT-FILE: the data is in the TEE, decrypted
 say "== $CASE of the TEEP use case for confidential computing in network (docs/use-cases.md)"
 case $CASE in
 case1)
-	say "   load sequence: {att TEEP Agent, (UA,TA,PD)->Confidential Process, UA->REE}"
+	say "   load sequence: {att TEEP Agent, (UA,TA,PD)->$INSTANCE, UA->REE}"
 	pkg P ua-ta-pd ua ta pd
 	request_resource "(UA, TA, PD) bundled: $(basename "$P")"
 	orchestrate
@@ -364,7 +422,7 @@ case1)
 	cp "$P/ta.suit" "$P/case1-pd.json.suit" "$W/nu/catalog/"
 	nu_session "$PD_ID"
 	att_step "$W/nu/session.log" "the Network User's TAM (its own, through the broker)"
-	step "{(UA,TA,PD)->Confidential Process} the same tam-session delivers the bundle's TA and PD to the attested Agent"
+	step "{(UA,TA,PD)->$INSTANCE} the same tam-session delivers the bundle's TA and PD to the attested Agent"
 	delivered "$W/nu/session.log" "TA and PD (PD encrypted for the Agent's key, which the Evidence binds)"
 	[ $NU_RC = 0 ] || broken "the tam-session did not complete" "$W/nu/session.out"
 	check_pd "$PD_ID" "$W/nu/src/pd.json"
@@ -373,14 +431,14 @@ case1)
 	ua_run || broken "the UA's request failed" "$W/device/ree/ua.out"
 	;;
 case2)
-	say "   load sequence: {UA->REE, TA->Confidential Process, att TEEP Agent, PD->TA}"
+	say "   load sequence: {UA->REE, TA->$INSTANCE, att TEEP Agent, PD->TA}"
 	pkg P ua-ta ua ta
 	pkg PPD pd pd
 	request_resource "(UA, TA) integrated: $(basename "$P"); (PD) separate: $(basename "$PPD")"
 	cp "$P/ta.suit" "$W/moc/catalog/"
 	orchestrate
 	ua_to_ree "$P"
-	step "{TA->Confidential Process} the REE starts the UA; it asks for its TA; the M/OC TAM attests the Agent before it sends the TA"
+	step "{TA->$INSTANCE} the REE starts the UA; it asks for its TA; the M/OC TAM attests the Agent before it sends the TA"
 	ua_run
 	verdict=$(appraisal "$W/moc/step.log")
 	case $verdict in
@@ -398,7 +456,7 @@ case2)
 	check_pd "$PD_ID" "$W/nu/src/pd.json"
 	;;
 case3)
-	say "   load sequence: {UA->REE, TA->Confidential Process, att TEEP Agent, PD->TA}"
+	say "   load sequence: {UA->REE, TA->$INSTANCE, att TEEP Agent, PD->TA}"
 	pkg PTA ta ta
 	pkg PPD pd pd
 	if [ $WITH_UA = 1 ]; then
@@ -412,11 +470,11 @@ case3)
 	orchestrate --push "$TA_UUID"
 	if [ $WITH_UA = 1 ]; then
 		ua_to_ree "$PUA"
-		step "{TA->Confidential Process} the REE starts the UA; it asks for its TA; the M/OC TAM attests the Agent before it sends the TA"
+		step "{TA->$INSTANCE} the REE starts the UA; it asks for its TA; the M/OC TAM attests the Agent before it sends the TA"
 		ua_run
 		rc=$UA_RC
 	else
-		step "{TA->Confidential Process} the M/OC asks the device for a policy check; its TAM attests the Agent before it sends the TA"
+		step "{TA->$INSTANCE} the M/OC asks the device for a policy check; its TAM attests the Agent before it sends the TA"
 		moc_policy_check
 		rc=$MOC_RC
 		detail "the policy check: $(tail -n 1 "$W/moc/policy.out")"
@@ -437,7 +495,7 @@ case3)
 	check_pd "$PD_ID" "$W/nu/src/pd.json"
 	;;
 case4)
-	say "   load sequence: {UA->REE, att TEEP Agent, (TA,PD)->Confidential Process}"
+	say "   load sequence: {UA->REE, att TEEP Agent, (TA,PD)->$INSTANCE}"
 	pkg P ta-pd ta pd
 	if [ $WITH_UA = 1 ]; then
 		pkg PUA ua ua
@@ -450,7 +508,7 @@ case4)
 	cp "$P/ta.suit" "$P/case4-pd.json.suit" "$W/nu/catalog/"
 	nu_session "$PD_ID"
 	att_step "$W/nu/session.log" "the Network User's TAM (its own, through the broker)"
-	step "{(TA,PD)->Confidential Process} the same tam-session delivers the TA and the PD to the attested Agent"
+	step "{(TA,PD)->$INSTANCE} the same tam-session delivers the TA and the PD to the attested Agent"
 	delivered "$W/nu/session.log" "TA and PD (PD encrypted for the Agent's key, which the Evidence binds)"
 	[ $NU_RC = 0 ] || broken "the tam-session did not complete" "$W/nu/session.out"
 	check_pd "$PD_ID" "$W/nu/src/pd.json"
@@ -460,7 +518,7 @@ case4)
 	fi
 	;;
 case5)
-	say "   load sequence: {att TEEP Agent, TA->Confidential Process, (UA,PD)->TA}"
+	say "   load sequence: {att TEEP Agent, TA->$INSTANCE, (UA,PD)->TA}"
 	pkg PTA ta ta
 	pkg P ua-pd ua+pd
 	request_resource "(UA, PD) bundled and encrypted: $(basename "$P"); (TA) separate"
@@ -468,7 +526,7 @@ case5)
 	orchestrate --push "$TA_UUID"
 	moc_policy_check
 	att_step "$W/moc/step.log" "the M/OC TAM (asked by the M/OC's policy check of the device)"
-	step "{TA->Confidential Process} the M/OC TAM sends the TA in the Update that follows the affirming result"
+	step "{TA->$INSTANCE} the M/OC TAM sends the TA in the Update that follows the affirming result"
 	delivered "$W/moc/step.log" "TA"
 	[ "$MOC_RC" = 0 ] || broken "the TA was not delivered" "$W/moc/policy.out"
 	cp "$P/case5-ua-pd.tar.suit" "$W/nu/catalog/"

@@ -22,6 +22,17 @@ grep -q "app-tam nu: tam-session 1 on tee sim done after 2 message(s)" \
 	fail "the delivery did not go through a tam-session of the broker"
 pass "case 1: attested, then TA and PD from the Network User's own TAM, then the UA placed by the REE"
 
+# the confidential VM column: the same software Agent in teep-agentd, which
+# the broker reaches through the agent driver
+usecase cvm case1 --tee cvm
+check_good cvm
+in_order "$WORK/cvm.log" "^\[3\] {att TEEP Agent}" "attestation result: affirming" \
+	"^\[4\] {(UA,TA,PD)->Confidential VM}" "^\[5\] {UA->REE}" "^DONE"
+grep -q "connected to the Agent at unix:" "$WORK/cvm/device/broker.log" ||
+	fail "the broker did not reach teep-agentd"
+[ "$(tee_images cvm | wc -l)" = 2 ] || fail "the TEE holds: $(tee_images cvm)"
+pass "case 1 with the Agent in teep-agentd (confidential VM column)"
+
 usecase bad case1 --evidence wrong-measurement
 check_stopped bad
 in_order "$WORK/bad.log" "^\[3\] {att TEEP Agent}" "attestation result: warning" "^STOPPED"

@@ -23,8 +23,8 @@ grep -q "pushed (TEEP-Device/SecureFS/0x8d82573a926d4754935332dc29997f73/ta)" \
 	"$WORK/noua/moc/tam.log" || fail "the M/OC TAM did not push the TA"
 pass "case 3 without a UA: the M/OC TAM pushes the TA on a policy check"
 
-usecase bad case3 --without-ua --evidence wrong-measurement
+usecase bad case3 --without-ua --evidence wrong-measurement --tee cvm
 check_stopped bad
-in_order "$WORK/bad.log" "^\[3\] {TA->Confidential Process}" "attestation result: warning" "^STOPPED"
+in_order "$WORK/bad.log" "^\[3\] {TA->Confidential VM}" "attestation result: warning" "^STOPPED"
 [ -e "$WORK/bad/nu/session.out" ] && fail "the Network User sent something after a failed appraisal"
-pass "case 3, wrong measurement: no TA, no PD"
+pass "case 3, wrong measurement, the Agent in teep-agentd: no TA, no PD"

@@ -68,6 +68,8 @@ check_stopped() {
 	done
 	grep -q "(refused: err-code only)" "$d/moc/tam.log" "$d/nu/session.log" 2>/dev/null ||
 		fail "$name: no refusal Update"
-	grep -q "TAM error 1: attestation" "$d/device/broker.log" ||
+	# the Agent's log: the broker's, or teep-agentd's (--tee cvm)
+	cat "$d/device/broker.log" "$d/device/agentd.log" 2>/dev/null |
+		grep -q "TAM error 1: attestation" ||
 		fail "$name: the Agent did not log the TAM's refusal"
 }
