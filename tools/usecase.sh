@@ -117,6 +117,17 @@ wait_file() {
 }
 # lines_after FILE N: the lines of FILE after its first N
 lines_after() { tail -n "+$(($2 + 1))" "$1"; }
+# moc_trace FROM: the M/OC TAM's trace of the exchange that just ended, in
+# moc/step.log. The TAM logs through a writer thread, so its last line may
+# land after the app has its answer: wait (bounded) for the Update that
+# ends an attested exchange, affirming or not.
+moc_trace() {
+	for _ in $(seq 1 100); do
+		lines_after "$W/moc/tam.log" "$1" | grep -q -- "-> Update " && break
+		sleep 0.05
+	done
+	lines_after "$W/moc/tam.log" "$1" >"$W/moc/step.log"
+}
 nlines() { wc -l <"$1"; }
 # the components in the software TEE's storage, or "empty"
 tee_contents() {
@@ -129,7 +140,6 @@ appraisal() { grep -o "attestation result: [a-z]*.*" "$1" | head -n 1; }
 
 N=${CASE#case}
 TA_UUID=$(printf '8d82573a-926d-4754-9353-32dc29997f7%d' "$N")
-TA_ID="TEEP-Device/SecureFS/0x$(echo "$TA_UUID" | tr -d -)/ta"
 PD_ID="TEEP-Device/SecureFS/case$N-pd.json"
 UAPD_ID="TEEP-Device/SecureFS/case5-ua-pd.tar"
 SECRET="{\"vehicle\":\"case$N\",\"route-key\":\"$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')\"}"
@@ -344,15 +354,16 @@ ua_to_ree() {
 	detail "$app/ua, with the token the operator issued for it (identity 'ua': may ask for $TA_UUID only)"
 }
 
-# ua_run: the REE starts the UA; it asks the broker for its TA. Returns the
-# UA's exit status; its output is in ua.out
+# ua_run [trace]: the REE starts the UA; it asks the broker for its TA.
+# Returns the UA's exit status; its output is in ua.out. With "trace", the
+# request is expected to reach the M/OC TAM: its trace goes to moc/step.log
 ua_run() {
 	local from
 	from=$(nlines "$W/moc/tam.log")
 	TEEP_UA="$B/teep-ua" BROKER_URL="$URL" "$W/device/ree/apps/case$N/ua" \
 		>"$W/device/ree/ua.out" 2>&1
 	UA_RC=$?
-	lines_after "$W/moc/tam.log" "$from" >"$W/moc/step.log"
+	[ "${1:-}" = trace ] && moc_trace "$from"
 	detail "the UA: $(tail -n 1 "$W/device/ree/ua.out")"
 	return $UA_RC
 }
@@ -366,7 +377,7 @@ moc_policy_check() {
 	"$B/teep-ua" --url "$URL" --token "$MOC_TOKEN" --timeout 20 policy-check \
 		>"$W/moc/policy.out" 2>&1
 	MOC_RC=$?
-	lines_after "$W/moc/tam.log" "$from" >"$W/moc/step.log"
+	moc_trace "$from"
 	return $MOC_RC
 }
 
@@ -439,7 +450,7 @@ case2)
 	orchestrate
 	ua_to_ree "$P"
 	step "{TA->$INSTANCE} the REE starts the UA; it asks for its TA; the M/OC TAM attests the Agent before it sends the TA"
-	ua_run
+	ua_run trace
 	verdict=$(appraisal "$W/moc/step.log")
 	case $verdict in
 	"attestation result: affirming"*) detail "M/OC TAM (Verifier): $verdict" ;;
@@ -471,7 +482,7 @@ case3)
 	if [ $WITH_UA = 1 ]; then
 		ua_to_ree "$PUA"
 		step "{TA->$INSTANCE} the REE starts the UA; it asks for its TA; the M/OC TAM attests the Agent before it sends the TA"
-		ua_run
+		ua_run trace
 		rc=$UA_RC
 	else
 		step "{TA->$INSTANCE} the M/OC asks the device for a policy check; its TAM attests the Agent before it sends the TA"
