@@ -46,10 +46,15 @@ INTEGRATION_TESTS = \
 	tests/integration/agentd.sh \
 	tests/integration/agentd_tsm.sh \
 	tests/integration/metrics.sh \
-	tests/integration/abi11.sh
+	tests/integration/abi11.sh \
+	tests/integration/usecase_case1.sh \
+	tests/integration/usecase_case2.sh \
+	tests/integration/usecase_case3.sh \
+	tests/integration/usecase_case4.sh \
+	tests/integration/usecase_case5.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/diag-norm.awk \
-	tests/integration/promcheck.awk
+	tests/integration/promcheck.awk tests/integration/usecase_lib.sh
 
 # The service manager's end of sd_notify, for notify.sh
 check_PROGRAMS += tests/integration/notify_reader
