@@ -52,6 +52,7 @@ struct tb_resolver;
 struct tb_tls;
 struct tb_tls_ctx;
 struct tb_admin;
+struct tb_reload;
 
 #define TB_HTTP_MAX_HEAD 16384 /* bytes of an HTTP answer's status and headers */
 
@@ -117,6 +118,9 @@ struct tb_counters {
 	uint64_t app_tam_refused;     /* tam ops of apps without an [app-tam] section */
 	uint64_t dropped_forged;      /* TAM messages that failed the pre-check */
 	uint64_t tam_precheck_failed; /* HTTP TAM answers that failed it ([tam] precheck) */
+	/* configuration reloads (SIGHUP, reload.c) */
+	uint64_t reloads_ok;      /* applied */
+	uint64_t reloads_refused; /* invalid, needing a restart, or a plugin refused */
 };
 
 #define TB_OBS_MAX_CODE 31 /* error codes counted one by one; higher ones in 0 */
@@ -392,7 +396,8 @@ struct tb_broker {
 	int listen_port;
 	struct tb_notify *notify; /* the service manager's, or NULL (notify.h) */
 	struct tb_observed obs;
-	struct tb_admin *admin; /* the [admin] listener; NULL when off */
+	struct tb_admin *admin;   /* the [admin] listener; NULL when off */
+	struct tb_reload *reload; /* configuration reloads (reload.h) */
 };
 
 /* tee.c */
@@ -472,6 +477,11 @@ void tb_ua_stopping(struct tb_broker *b);
 /* Close every connection from p with status 1008, once the answers queued
  * on it are written; how many there were. */
 unsigned tb_ua_ban_close(struct tb_broker *b, const struct tb_peer *p, uint64_t until_ms);
+/* A reload replaces the rate-limit zones: the keys pinned for the frames
+ * held back are released first (the frames keep their delay). */
+void tb_ua_unpin_held(struct tb_broker *b);
+/* A reload changed [queue] max_per_app: every flow of every connection. */
+void tb_ua_set_queue_bound(struct tb_broker *b, uint32_t max_per_app);
 
 /* defence.c */
 int tb_def_setup(struct tb_broker *b, char *err, size_t errlen);
@@ -511,6 +521,12 @@ int tb_def_ban_now(struct tb_broker *b, const struct tb_peer *p, const char *wha
 /* An IP address as text (a v4-mapped IPv6 one as IPv4); TB_ERR_INVAL. */
 int tb_peer_from_text(const char *s, struct tb_peer *p);
 void tb_def_log_counters(const struct tb_broker *b);
+/* A reload: next's [limit:NAME] zones replace the zones (a zone whose name
+ * and settings are unchanged keeps its buckets; others start empty) and
+ * b->conf.limits takes next's (next gets the old ones, to be freed with it);
+ * the ban table takes next's [ban] settings and keeps its scores and bans.
+ * Loop thread; TB_OK, or TB_ERR_NOMEM with everything as it was. */
+int tb_def_reload(struct tb_broker *b, struct tb_conf *next);
 
 /* plugin.c */
 int tb_plugins_setup(struct tb_broker *b, char *err, size_t errlen);
@@ -533,6 +549,22 @@ int tb_plugins_op(struct tb_broker *b, const struct tb_plugin_conn *conn,
                   const struct tb_plugin_op *op, char *reason, size_t reason_len);
 void tb_plugins_close(struct tb_broker *b, const struct tb_plugin_conn *conn);
 void tb_plugins_ban(struct tb_broker *b, const struct tb_plugin_ban *ban);
+/* Configuration reload (plugin ABI 1.2 hooks, reload.c). */
+struct tb_plugin_prepared {
+	void *state[TB_CONF_MAX_PLUGINS];
+	int prepared[TB_CONF_MAX_PLUGINS]; /* commit or abort is owed */
+};
+/* Does plugin i take new options on a reload (it has the hooks)? */
+int tb_plugin_reloadable(const struct tb_broker *b, size_t i);
+/* The reload thread: every reloadable plugin prepares next's options. 0, or
+ * (all prepared ones aborted, err set) the line of the plugin that refused,
+ * -1 when it has none. */
+int tb_plugins_reload_prepare(struct tb_broker *b, const struct tb_conf *next,
+                              struct tb_plugin_prepared *pp, char *err, size_t errlen);
+/* Loop thread: the prepared states become the plugins'. */
+void tb_plugins_reload_commit(struct tb_broker *b, struct tb_plugin_prepared *pp);
+/* Any thread: the prepared states are dropped. */
+void tb_plugins_reload_abort(struct tb_broker *b, struct tb_plugin_prepared *pp);
 
 /* main.c */
 void tb_broker_maybe_exit(struct tb_broker *b);
@@ -556,5 +588,8 @@ int tb_metrics_scrape(struct tb_broker *b, char *buf, size_t cap, size_t *len);
 int tb_admin_setup(struct tb_broker *b);
 /* After the context is destroyed. */
 void tb_admin_free(struct tb_broker *b);
+/* A reload: [admin] allow from b->conf again; TB_ERR_INVAL (kept as it
+ * was) when it cannot be read. */
+int tb_admin_reload_allow(struct tb_broker *b);
 
 #endif

@@ -598,3 +598,90 @@ void tb_def_log_counters(const struct tb_broker *b)
 	if (d->per_ip_ready)
 		tb_log(TB_LOG_NOTICE, "addresses with open connections: %u", d->per_ip.count);
 }
+
+/* ---- configuration reload ---------------------------------------------- */
+
+/* Do a zone's buckets mean the same under l as under its old settings? */
+static int same_zone(const struct tb_conf_limit *a, const struct tb_conf_limit *l)
+{
+	return strcmp(a->name, l->name) == 0 && a->rate_milli == l->rate_milli &&
+	       a->burst == l->burst && a->delay == l->delay && a->nodelay == l->nodelay &&
+	       a->dry_run == l->dry_run && a->applies_to == l->applies_to && a->key == l->key &&
+	       a->max_keys == l->max_keys;
+}
+
+int tb_def_reload(struct tb_broker *b, struct tb_conf *next)
+{
+	struct tb_defences *d = &b->def;
+	struct tb_zone zones[TB_CONF_MAX_LIMITS];
+	int kept[TB_CONF_MAX_LIMITS] = {0};
+	struct tb_cidr allow[TB_BAN_MAX_ALLOW];
+	struct tb_ban_conf bc = {
+	    .threshold = next->ban.threshold,
+	    .half_life_ms = (uint32_t)next->ban.half_life_ms, /* conf.c bounds it */
+	    .ban_base_ms = next->ban.ban_time_ms,
+	    .ban_max_ms = next->ban.ban_time_max_ms,
+	    .memory_ms = next->ban.memory_ms,
+	    .max_keys = next->ban.max_keys,
+	    .allow = allow,
+	};
+	char err[160];
+
+	/* first what may fail, with nothing changed yet */
+	if (d->bans &&
+	    tb_conf_parse_cidrs(next->ban.allow, allow, TB_BAN_MAX_ALLOW, &bc.n_allow) != TB_OK)
+		return TB_ERR_INVAL;
+	memset(zones, 0, sizeof(zones));
+	for (size_t i = 0; i < next->n_limits; i++) {
+		for (size_t j = 0; j < d->n_zones; j++)
+			if (!kept[j] && same_zone(d->zones[j].conf, &next->limits[i])) {
+				zones[i] = d->zones[j];
+				kept[j] = 1;
+				break;
+			}
+		if (!zones[i].rl && setup_zone(&zones[i], &next->limits[i], err, sizeof(err))) {
+			tb_log(TB_LOG_ERR, "reload: %s", err);
+			for (size_t k = 0; k < i; k++) {
+				int reused = 0;
+				for (size_t j = 0; j < d->n_zones; j++)
+					reused |= d->zones[j].rl == zones[k].rl;
+				if (!reused)
+					tb_rl_zone_free(zones[k].rl);
+			}
+			return TB_ERR_NOMEM;
+		}
+	}
+
+	/* the frames held back keep their delay, not their pins: the pin
+	 * bits name zones by their place, which is about to change */
+	tb_ua_unpin_held(b);
+	for (size_t j = 0; j < d->n_zones; j++)
+		if (!kept[j])
+			tb_rl_zone_free(d->zones[j].rl);
+	/* the limits change places with next's (freed with next) */
+	struct tb_conf_limit tmp[TB_CONF_MAX_LIMITS];
+	size_t n_tmp = b->conf.n_limits;
+	memcpy(tmp, b->conf.limits, sizeof(tmp));
+	memcpy(b->conf.limits, next->limits, sizeof(tmp));
+	memcpy(next->limits, tmp, sizeof(tmp));
+	b->conf.n_limits = next->n_limits;
+	next->n_limits = n_tmp;
+	for (size_t i = 0; i < b->conf.n_limits; i++) {
+		d->zones[i] = zones[i];
+		d->zones[i].conf = &b->conf.limits[i];
+	}
+	d->n_zones = b->conf.n_limits;
+
+	/* bans: the table keeps its scores and bans (enabled and max_keys
+	 * need a restart, confdiff.c) */
+	if (d->bans)
+		tb_ban_reconfigure(d->bans, &bc); /* checked by conf.c and above */
+	char *s = b->conf.ban.allow;
+	int enabled = b->conf.ban.enabled;
+	uint32_t max_keys = b->conf.ban.max_keys;
+	b->conf.ban = next->ban;
+	b->conf.ban.enabled = enabled;
+	b->conf.ban.max_keys = max_keys;
+	next->ban.allow = s;
+	return TB_OK;
+}

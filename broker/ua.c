@@ -1082,3 +1082,22 @@ unsigned tb_ua_ban_close(struct tb_broker *b, const struct tb_peer *p, uint64_t 
 	}
 	return n;
 }
+
+/* ---- configuration reload ----------------------------------------------- */
+
+/* One walk of the open connections: bounded by max_connections. */
+void tb_ua_unpin_held(struct tb_broker *b)
+{
+	for (struct tb_ua_conn *c = b->conns; c; c = c->next)
+		if (c->held && c->held->pins) {
+			tb_def_unpin(b, c, c->held->pins);
+			c->held->pins = 0;
+		}
+}
+
+void tb_ua_set_queue_bound(struct tb_broker *b, uint32_t max_per_app)
+{
+	for (struct tb_ua_conn *c = b->conns; c; c = c->next)
+		for (size_t i = 0; c->flows && i < b->n_tees; i++)
+			c->flows[i].max_items = max_per_app;
+}

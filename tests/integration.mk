@@ -43,7 +43,8 @@ INTEGRATION_TESTS = \
 	tests/integration/final_answer.sh \
 	tests/integration/agentd.sh \
 	tests/integration/metrics.sh \
-	tests/integration/abi11.sh
+	tests/integration/abi11.sh \
+	tests/integration/reload.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/diag-norm.awk \
 	tests/integration/promcheck.awk
