@@ -266,6 +266,8 @@ struct tb_ua_conn {
 	/* reassembly of the current frame */
 	uint8_t *rx;
 	size_t rx_len;
+	size_t rx_cap; /* bytes of rx: max_message_size when it was allocated (a
+	                  reload may raise it while a frame arrives) */
 	int rx_binary;
 	int rx_discard;          /* frame too large: drop the rest of it */
 	int rx_open;             /* a frame has started and not ended */

@@ -616,10 +616,13 @@ static int rx_append(struct tb_ua_conn *c, struct lws *wsi, const void *in, size
 		c->rx_len = 0;
 		return 0;
 	}
-	if (!c->rx) {
-		c->rx = malloc((size_t)max);
-		if (!c->rx)
+	if (!c->rx || c->rx_cap < max) {
+		/* a reload may have raised max_message_size during the frame */
+		uint8_t *rx = realloc(c->rx, (size_t)max);
+		if (!rx)
 			return -1;
+		c->rx = rx;
+		c->rx_cap = (size_t)max;
 	}
 	memcpy(c->rx + c->rx_len, in, len);
 	c->rx_len += len;
