@@ -13,7 +13,7 @@ start_tam
 
 # conf RATE BURST [DELAY] [MORE]: the configuration with one "messages"
 # zone, the admin listener, and the sim TEE's calls taking DELAY (none
-# when empty); MORE: more sections
+# when empty); MORE: more sections; TAM_LINES: more [tam] lines
 conf() {
 	BROKER_EXTRA="coalesce = no" LISTENER_EXTRA="refused_pause = 0
 max_requests_per_connection = 64" CONF_EXTRA="[limit:msgs]
@@ -27,7 +27,7 @@ enabled = yes
 port = 0
 port_file = $WORK/admin.port
 
-${4:-}" write_conf "http://127.0.0.1:$TAM_PORT/tam"
+${4:-}" write_conf "http://127.0.0.1:$TAM_PORT/tam" ${TAM_LINES:+"$TAM_LINES"}
 	[ -n "${3:-}" ] && sed -i "/^\[driver:sim\]\$/a call_delay = $3" "$WORK/broker.conf"
 	return 0
 }
@@ -152,6 +152,16 @@ grep -q "reload: $WORK/broker.conf:[0-9]*: \[plugin:auth\]: the plugin refused i
 chmod 600 "$WORK/tokens"
 UA_TIMEOUT=10 ua --token "$NEW" policy-check || fail "after refusal: $(cat "$WORK/ua.out")"
 pass "a token file the plugin refuses keeps the tokens in use"
+
+# [tam] allow_app_uris: a TAM an app may suggest once the reload lists it
+UA_TIMEOUT=10 ua --token "$NEW" --tam "http://127.0.0.1:$TAM_PORT/tam" policy-check; rc=$?
+[ $rc = 1 ] && grep -q "^error 14 tam-not-allowed" "$WORK/ua.out" ||
+	fail "hint before: exit $rc: $(cat "$WORK/ua.out")"
+TAM_LINES="allow_app_uris = http://127.0.0.1:$TAM_PORT/tam" conf 1000r/s 1000 "" "$AUTH"
+reload applied
+UA_TIMEOUT=10 ua --token "$NEW" --tam "http://127.0.0.1:$TAM_PORT/tam" policy-check ||
+	fail "hint after: $(cat "$WORK/ua.out")"
+pass "a TAM added to allow_app_uris may be suggested after the reload"
 stop_broker
 
 # 5. Under load: 300 requests in a burst while the limit and the fair
