@@ -26,6 +26,12 @@
  * answer being read keeps the size limit it started with). What needs a
  * restart is exactly what cannot change that way (confdiff.c).
  *
+ * Checks. tb_conf_load() makes every check of the file a start makes before
+ * it opens anything. The further checks of --check-config (checkconf.c:
+ * directories, users, key and CA files, drivers and plugins loaded) are all
+ * about keys that need a restart, which a reload refuses to change, except
+ * the plugins' own files, which their reload_prepare reads.
+ *
  * Rate limits: a [limit:NAME] zone whose settings are unchanged keeps its
  * buckets; a zone that is new or changed starts empty. The [ban] table keeps
  * its scores and bans.
