@@ -134,7 +134,7 @@ static void log_counters(const struct tb_broker *b)
 	       "queued %llu, busy queue %llu, queue timeouts %llu; "
 	       "rate limited %llu delayed %llu dry-run %llu; bans %llu; "
 	       "app-tam sessions %llu refused %llu, dropped-forged %llu; tam pre-check "
-	       "failures %llu; answers dropped %llu (app gone); reloads %llu ok %llu refused",
+	       "failures %llu; reloads %llu ok %llu refused; answers dropped %llu (app gone)",
 	       (unsigned long long)k->conns_accepted, (unsigned long long)k->refused_stopping,
 	       (unsigned long long)k->refused_global, (unsigned long long)k->refused_per_ip,
 	       (unsigned long long)k->refused_banned, (unsigned long long)k->refused_origin,
@@ -152,9 +152,8 @@ static void log_counters(const struct tb_broker *b)
 	       (unsigned long long)k->rate_delayed, (unsigned long long)k->rate_dryrun,
 	       (unsigned long long)k->bans, (unsigned long long)k->app_tam_sessions,
 	       (unsigned long long)k->app_tam_refused, (unsigned long long)k->dropped_forged,
-	       (unsigned long long)k->tam_precheck_failed,
-	       (unsigned long long)k->answers_dropped_gone, (unsigned long long)k->reloads_ok,
-	       (unsigned long long)k->reloads_refused);
+	       (unsigned long long)k->tam_precheck_failed, (unsigned long long)k->reloads_ok,
+	       (unsigned long long)k->reloads_refused, (unsigned long long)k->answers_dropped_gone);
 	if (b->n_plugins)
 		tb_log(TB_LOG_NOTICE,
 		       "plugins: handshakes refused %llu unauthorized %llu forbidden %llu bad "
