@@ -523,12 +523,30 @@ int tb_def_ban_now(struct tb_broker *b, const struct tb_peer *p, const char *wha
 /* An IP address as text (a v4-mapped IPv6 one as IPv4); TB_ERR_INVAL. */
 int tb_peer_from_text(const char *s, struct tb_peer *p);
 void tb_def_log_counters(const struct tb_broker *b);
-/* A reload: next's [limit:NAME] zones replace the zones (a zone whose name
- * and settings are unchanged keeps its buckets; others start empty) and
- * b->conf.limits takes next's (next gets the old ones, to be freed with it);
- * the ban table takes next's [ban] settings and keeps its scores and bans.
- * Loop thread; TB_OK, or TB_ERR_NOMEM with everything as it was. */
-int tb_def_reload(struct tb_broker *b, struct tb_conf *next);
+/* A reload's rate-limit zones, made off the loop (a zone's table is up to
+ * max_keys buckets: creating and freeing one takes milliseconds). */
+struct tb_def_prepared {
+	struct tb_zone zones[TB_CONF_MAX_LIMITS]; /* next's new zones (rl NULL: kept) */
+	int keep[TB_CONF_MAX_LIMITS];             /* the zone kept for it, or -1 */
+	size_t n;
+	/* zones the loop no longer uses, freed by the next reload's thread */
+	struct tb_rl_zone *retired[2 * TB_CONF_MAX_LIMITS];
+	size_t n_retired;
+};
+/* The reload thread (b->def is not changed while it runs): a zone of next
+ * whose name and settings are those of a zone in use keeps it (and its
+ * buckets); any other is made new, empty. 0, or -1 with err set and
+ * nothing made. */
+int tb_def_reload_prepare(const struct tb_broker *b, const struct tb_conf *next,
+                          struct tb_def_prepared *p, char *err, size_t errlen);
+/* The loop: the prepared zones replace the zones (the ones dropped go to
+ * p->retired), b->conf.limits takes next's (next gets the old ones, to be
+ * freed with it), and the ban table takes next's [ban] settings, keeping its
+ * scores and bans. Bounded work, no allocation; TB_OK, or TB_ERR_INVAL with
+ * nothing changed ([ban] allow unreadable: not expected, conf.c checked it). */
+int tb_def_reload(struct tb_broker *b, struct tb_conf *next, struct tb_def_prepared *p);
+/* Any thread, not while the loop applies p: frees what p holds. */
+void tb_def_reload_release(struct tb_def_prepared *p);
 
 /* plugin.c */
 int tb_plugins_setup(struct tb_broker *b, char *err, size_t errlen);

@@ -610,7 +610,41 @@ static int same_zone(const struct tb_conf_limit *a, const struct tb_conf_limit *
 	       a->max_keys == l->max_keys;
 }
 
-int tb_def_reload(struct tb_broker *b, struct tb_conf *next)
+int tb_def_reload_prepare(const struct tb_broker *b, const struct tb_conf *next,
+                          struct tb_def_prepared *p, char *err, size_t errlen)
+{
+	const struct tb_defences *d = &b->def;
+	int taken[TB_CONF_MAX_LIMITS] = {0};
+
+	memset(p, 0, sizeof(*p));
+	for (size_t i = 0; i < next->n_limits; i++) {
+		p->keep[i] = -1;
+		for (size_t j = 0; j < d->n_zones; j++)
+			if (!taken[j] && same_zone(d->zones[j].conf, &next->limits[i])) {
+				p->keep[i] = (int)j;
+				taken[j] = 1;
+				break;
+			}
+		if (p->keep[i] < 0 && setup_zone(&p->zones[i], &next->limits[i], err, errlen)) {
+			p->n = i;
+			tb_def_reload_release(p);
+			return -1;
+		}
+		p->n = i + 1;
+	}
+	return 0;
+}
+
+void tb_def_reload_release(struct tb_def_prepared *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		tb_rl_zone_free(p->zones[i].rl);
+	for (size_t i = 0; i < p->n_retired; i++)
+		tb_rl_zone_free(p->retired[i]);
+	memset(p, 0, sizeof(*p));
+}
+
+int tb_def_reload(struct tb_broker *b, struct tb_conf *next, struct tb_def_prepared *p)
 {
 	struct tb_defences *d = &b->def;
 	struct tb_zone zones[TB_CONF_MAX_LIMITS];
@@ -625,30 +659,20 @@ int tb_def_reload(struct tb_broker *b, struct tb_conf *next)
 	    .max_keys = next->ban.max_keys,
 	    .allow = allow,
 	};
-	char err[160];
 
 	/* first what may fail, with nothing changed yet */
-	if (d->bans &&
-	    tb_conf_parse_cidrs(next->ban.allow, allow, TB_BAN_MAX_ALLOW, &bc.n_allow) != TB_OK)
+	if (p->n != next->n_limits ||
+	    (d->bans &&
+	     tb_conf_parse_cidrs(next->ban.allow, allow, TB_BAN_MAX_ALLOW, &bc.n_allow) != TB_OK))
 		return TB_ERR_INVAL;
 	memset(zones, 0, sizeof(zones));
-	for (size_t i = 0; i < next->n_limits; i++) {
-		for (size_t j = 0; j < d->n_zones; j++)
-			if (!kept[j] && same_zone(d->zones[j].conf, &next->limits[i])) {
-				zones[i] = d->zones[j];
-				kept[j] = 1;
-				break;
-			}
-		if (!zones[i].rl && setup_zone(&zones[i], &next->limits[i], err, sizeof(err))) {
-			tb_log(TB_LOG_ERR, "reload: %s", err);
-			for (size_t k = 0; k < i; k++) {
-				int reused = 0;
-				for (size_t j = 0; j < d->n_zones; j++)
-					reused |= d->zones[j].rl == zones[k].rl;
-				if (!reused)
-					tb_rl_zone_free(zones[k].rl);
-			}
-			return TB_ERR_NOMEM;
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->keep[i] >= 0) {
+			zones[i] = d->zones[p->keep[i]];
+			kept[p->keep[i]] = 1;
+		} else {
+			zones[i] = p->zones[i];
+			p->zones[i].rl = NULL; /* the loop's now */
 		}
 	}
 
@@ -657,7 +681,7 @@ int tb_def_reload(struct tb_broker *b, struct tb_conf *next)
 	tb_ua_unpin_held(b);
 	for (size_t j = 0; j < d->n_zones; j++)
 		if (!kept[j])
-			tb_rl_zone_free(d->zones[j].rl);
+			p->retired[p->n_retired++] = d->zones[j].rl;
 	/* the limits change places with next's (freed with next) */
 	struct tb_conf_limit tmp[TB_CONF_MAX_LIMITS];
 	size_t n_tmp = b->conf.n_limits;

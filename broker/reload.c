@@ -11,8 +11,10 @@
  *                 is done), so the thread may read it.
  *   on the loop   apply() moves the new values into b->conf, key by key,
  *                 within one loop callback: no app or exchange sees half of
- *                 it. Bounded work: a few hundred fields, the rate-limit
- *                 zones (new ones allocated, dropped ones freed), one walk of
+ *                 it. Bounded work, no allocation: a few hundred fields, the
+ *                 rate-limit zones swapped (new ones made by the thread,
+ *                 dropped ones freed by the next reload's thread: a zone's
+ *                 table takes milliseconds to make or free), one walk of
  *                 the connections, the plugins' commits.
  *
  * Lifetime. Everything of the broker reads its settings through b->conf at
@@ -72,6 +74,8 @@ struct tb_reload {
 	struct tb_conf_error errs[RELOAD_MAX_PROBLEMS];
 	size_t n_errs, n_problems;
 	struct tb_plugin_prepared pp;
+	/* the rate-limit zones made for next, and those an apply dropped */
+	struct tb_def_prepared dp;
 };
 
 /* ---- off the loop -------------------------------------------------------- */
@@ -84,6 +88,8 @@ static void *reload_thread(void *arg)
 
 	r->n_errs = 0;
 	memset(&r->pp, 0, sizeof(r->pp));
+	/* the zones the last apply dropped: freed here, off the loop */
+	tb_def_reload_release(&r->dp);
 	if (tb_conf_load(b->conf_path, &r->next, r->errs, &r->n_errs) != TB_OK) {
 		r->verdict = RELOAD_INVALID;
 		r->n_problems = r->n_errs;
@@ -103,10 +109,18 @@ static void *reload_thread(void *arg)
 		r->verdict = RELOAD_RESTART;
 		goto out;
 	}
+	/* new rate-limit zones are made here, not on the loop */
+	if (tb_def_reload_prepare(b, &r->next, &r->dp, r->errs[0].msg, sizeof(r->errs[0].msg))) {
+		r->errs[0].line = 0;
+		r->n_errs = r->n_problems = 1;
+		r->verdict = RELOAD_INVALID;
+		goto out;
+	}
 	/* the plugins read their files last: nothing else can refuse now */
 	int line =
 	    tb_plugins_reload_prepare(b, &r->next, &r->pp, r->errs[0].msg, sizeof(r->errs[0].msg));
 	if (line) {
+		tb_def_reload_release(&r->dp);
 		r->errs[0].line = line > 0 ? line : 0;
 		r->n_errs = r->n_problems = 1;
 		r->verdict = RELOAD_PLUGIN;
@@ -137,9 +151,9 @@ static int apply(struct tb_broker *b, struct tb_conf *next)
 {
 	struct tb_conf *c = &b->conf;
 
-	/* 1. what may fail (allocations) first, with nothing changed yet:
-	 * the rate-limit zones, and with them the [ban] settings */
-	if (tb_def_reload(b, next) != TB_OK)
+	/* 1. what may fail first, with nothing changed yet: the rate-limit
+	 * zones, and with them the [ban] settings */
+	if (tb_def_reload(b, next, &b->reload->dp) != TB_OK)
 		return -1;
 
 	/* 2. the plugins' new states (token files...) */
@@ -301,21 +315,23 @@ void tb_reload_poll(struct tb_broker *b)
 		tb_log(TB_LOG_NOTICE, "reload of %s dropped: the broker is stopping", b->conf_path);
 		return;
 	}
+	uint64_t t0 = tb_obs_now_us();
 	if (r->verdict == RELOAD_OK && apply(b, &r->next) != 0) {
 		tb_plugins_reload_abort(b, &r->pp);
 		b->counters.reloads_refused++;
 		tb_log(TB_LOG_ERR,
-		       "reload of %s refused: out of memory; the configuration in "
-		       "use stays",
+		       "reload of %s refused: [ban] allow cannot be read; the configuration "
+		       "in use stays",
 		       b->conf_path);
 		tb_notify_reloaded(b->notify, "reload refused");
 	} else if (r->verdict == RELOAD_OK) {
 		b->counters.reloads_ok++;
 		tb_log(TB_LOG_NOTICE,
 		       "reload of %s applied (%u connection(s) and %u exchange(s) kept; reload "
-		       "%llu)",
+		       "%llu, %llu us on the loop)",
 		       b->conf_path, b->n_conns, b->n_sessions,
-		       (unsigned long long)b->counters.reloads_ok);
+		       (unsigned long long)b->counters.reloads_ok,
+		       (unsigned long long)(tb_obs_now_us() - t0));
 		tb_notify_reloaded(b->notify, "configuration reloaded");
 	} else {
 		log_problems(b, r);
@@ -360,6 +376,7 @@ void tb_reload_free(struct tb_broker *b)
 		tb_plugins_reload_abort(b, &r->pp);
 		tb_conf_free(&r->next);
 	}
+	tb_def_reload_release(&r->dp);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 	b->reload = NULL;
