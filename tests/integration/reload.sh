@@ -186,3 +186,26 @@ grep -q "burst: 300 sent, .* 0 without a final answer, 0 with more than one" \
 [ "$(grep -c "reload of .* applied" "$WORK/broker.log")" = 6 ] || fail "not 6 reloads"
 pass "300 requests under 6 reloads: one final answer each ($(tail -n1 "$WORK/burst.out"))"
 stop_broker
+
+# 6. A message in two fragments, the first received under max_message_size
+# = 128, the second after a reload raised it to 4096: the buffer grows with
+# the limit (it was sized at the first bytes) and the message is answered.
+MAX_MESSAGE_SIZE=128 conf 1000r/s 1000
+start_broker
+exec 3<>"/dev/tcp/127.0.0.1/$BROKER_PORT" || fail "cannot connect"
+printf 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: teep-broker.v1\r\n\r\n' >&3
+read -r -t 5 status <&3 || fail "no handshake answer"
+case "$status" in *101*) ;; *) fail "handshake: $status" ;; esac
+# binary, not final, masked (key 0), 100 bytes
+{ printf '\x02\xe4\x00\x00\x00\x00'; head -c 100 /dev/zero; } >&3
+MAX_MESSAGE_SIZE=4096 conf 1000r/s 1000
+reload applied
+# continuation, final, masked, 1000 bytes: 1100 in all, over the old limit
+{ printf '\x80\xfe\x03\xe8\x00\x00\x00\x00'; head -c 1000 /dev/zero; } >&3
+ua policy-check || fail "after the fragments: $(cat "$WORK/ua.out")"
+exec 3<&-
+broker_counters >"$WORK/counters.out"
+grep -q "frames 2 in 1 rejected" "$WORK/counters.out" ||
+	fail "the message was not read whole: $(head -n1 "$WORK/counters.out")"
+pass "a message arriving across a reload that raised max_message_size is read whole"
+stop_broker
