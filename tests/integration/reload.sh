@@ -3,8 +3,10 @@
 # connected and an exchange in flight completes; a change that needs a
 # restart (the listener port) and an invalid file are refused with the
 # problems named, the configuration in use kept whole; a token file change
-# is picked up by the auth-token plugin; and SIGHUPs under load leave every
-# request with exactly one final answer.
+# is picked up by the auth-token plugin, and a TAM added to allow_app_uris;
+# SIGHUPs under load leave every request with exactly one final answer; and
+# a message arriving across a reload that raised max_message_size is read
+# whole.
 . "$(dirname "$0")/lib.sh"
 AUTH_SO="$top_builddir/.libs/auth-token.so"
 make_keys
