@@ -300,3 +300,17 @@ void tb_admin_free(struct tb_broker *b)
 	free(b->admin);
 	b->admin = NULL;
 }
+
+int tb_admin_reload_allow(struct tb_broker *b)
+{
+	struct tb_cidr allow[TB_BAN_MAX_ALLOW];
+	size_t n = 0;
+
+	if (!b->admin)
+		return TB_OK;
+	if (tb_conf_parse_cidrs(b->conf.admin.allow, allow, TB_BAN_MAX_ALLOW, &n) != TB_OK)
+		return TB_ERR_INVAL;
+	memcpy(b->admin->allow, allow, sizeof(allow));
+	b->admin->n_allow = n;
+	return TB_OK;
+}

@@ -252,6 +252,24 @@ struct tb_ban_table *tb_ban_new(const struct tb_ban_conf *conf)
 	return t;
 }
 
+int tb_ban_reconfigure(struct tb_ban_table *t, const struct tb_ban_conf *conf)
+{
+	if (!t || !conf_valid(conf) || conf->max_keys != t->conf.max_keys)
+		return TB_ERR_INVAL;
+	uint8_t seed[TB_BAN_SEED_LEN];
+	memcpy(seed, t->conf.hash_seed, sizeof(seed));
+	t->conf = *conf;
+	t->conf.allow = NULL;
+	memcpy(t->conf.hash_seed, seed, sizeof(seed));
+	for (size_t i = 0; i < conf->n_allow; i++) {
+		t->allow[i] = conf->allow[i];
+		mask_prefix(t->allow[i].addr, t->allow[i].prefix,
+		            t->allow[i].family == AF_INET ? 4 : 16);
+	}
+	t->n_allow = conf->n_allow;
+	return TB_OK;
+}
+
 static void release_entry(struct tb_kt_node *n, void *arg)
 {
 	free(entry_of(n));

@@ -95,6 +95,16 @@ struct tb_ban_table *tb_ban_new(const struct tb_ban_conf *conf);
 void tb_ban_free(struct tb_ban_table *t);
 
 /*
+ * Function: tb_ban_reconfigure
+ * New settings for a table in use (a configuration reload): threshold,
+ * half-life, ban times, memory and the allowlist; max_keys and hash_seed
+ * must be those it was made with. Scores and bans are kept (a ban running
+ * keeps its end; the new times apply to the next one).
+ * Returns: TB_OK, or TB_ERR_INVAL with the table unchanged.
+ */
+int tb_ban_reconfigure(struct tb_ban_table *t, const struct tb_ban_conf *conf);
+
+/*
  * Function: tb_ban_add
  * One violation of weight by peer key (address bytes or app identity) at
  * now_ms. addr (may be NULL) is the peer's address, for the allowlist; an

@@ -52,6 +52,7 @@ struct tb_resolver;
 struct tb_tls;
 struct tb_tls_ctx;
 struct tb_admin;
+struct tb_reload;
 
 #define TB_HTTP_MAX_HEAD 16384 /* bytes of an HTTP answer's status and headers */
 
@@ -117,6 +118,9 @@ struct tb_counters {
 	uint64_t app_tam_refused;     /* tam ops of apps without an [app-tam] section */
 	uint64_t dropped_forged;      /* TAM messages that failed the pre-check */
 	uint64_t tam_precheck_failed; /* HTTP TAM answers that failed it ([tam] precheck) */
+	/* configuration reloads (SIGHUP, reload.c) */
+	uint64_t reloads_ok;      /* applied */
+	uint64_t reloads_refused; /* invalid, needing a restart, or a plugin refused */
 };
 
 #define TB_OBS_MAX_CODE 31 /* error codes counted one by one; higher ones in 0 */
@@ -262,6 +266,8 @@ struct tb_ua_conn {
 	/* reassembly of the current frame */
 	uint8_t *rx;
 	size_t rx_len;
+	size_t rx_cap; /* bytes of rx: max_message_size when it was allocated (a
+	                  reload may raise it while a frame arrives) */
 	int rx_binary;
 	int rx_discard;          /* frame too large: drop the rest of it */
 	int rx_open;             /* a frame has started and not ended */
@@ -392,7 +398,8 @@ struct tb_broker {
 	int listen_port;
 	struct tb_notify *notify; /* the service manager's, or NULL (notify.h) */
 	struct tb_observed obs;
-	struct tb_admin *admin; /* the [admin] listener; NULL when off */
+	struct tb_admin *admin;   /* the [admin] listener; NULL when off */
+	struct tb_reload *reload; /* configuration reloads (reload.h) */
 };
 
 /* tee.c */
@@ -472,6 +479,11 @@ void tb_ua_stopping(struct tb_broker *b);
 /* Close every connection from p with status 1008, once the answers queued
  * on it are written; how many there were. */
 unsigned tb_ua_ban_close(struct tb_broker *b, const struct tb_peer *p, uint64_t until_ms);
+/* A reload replaces the rate-limit zones: the keys pinned for the frames
+ * held back are released first (the frames keep their delay). */
+void tb_ua_unpin_held(struct tb_broker *b);
+/* A reload changed [queue] max_per_app: every flow of every connection. */
+void tb_ua_set_queue_bound(struct tb_broker *b, uint32_t max_per_app);
 
 /* defence.c */
 int tb_def_setup(struct tb_broker *b, char *err, size_t errlen);
@@ -511,6 +523,30 @@ int tb_def_ban_now(struct tb_broker *b, const struct tb_peer *p, const char *wha
 /* An IP address as text (a v4-mapped IPv6 one as IPv4); TB_ERR_INVAL. */
 int tb_peer_from_text(const char *s, struct tb_peer *p);
 void tb_def_log_counters(const struct tb_broker *b);
+/* A reload's rate-limit zones, made off the loop (a zone's table is up to
+ * max_keys buckets: creating and freeing one takes milliseconds). */
+struct tb_def_prepared {
+	struct tb_zone zones[TB_CONF_MAX_LIMITS]; /* next's new zones (rl NULL: kept) */
+	int keep[TB_CONF_MAX_LIMITS];             /* the zone kept for it, or -1 */
+	size_t n;
+	/* zones the loop no longer uses, freed by the next reload's thread */
+	struct tb_rl_zone *retired[2 * TB_CONF_MAX_LIMITS];
+	size_t n_retired;
+};
+/* The reload thread (b->def is not changed while it runs): a zone of next
+ * whose name and settings are those of a zone in use keeps it (and its
+ * buckets); any other is made new, empty. 0, or -1 with err set and
+ * nothing made. */
+int tb_def_reload_prepare(const struct tb_broker *b, const struct tb_conf *next,
+                          struct tb_def_prepared *p, char *err, size_t errlen);
+/* The loop: the prepared zones replace the zones (the ones dropped go to
+ * p->retired), b->conf.limits takes next's (next gets the old ones, to be
+ * freed with it), and the ban table takes next's [ban] settings, keeping its
+ * scores and bans. Bounded work, no allocation; TB_OK, or TB_ERR_INVAL with
+ * nothing changed ([ban] allow unreadable: not expected, conf.c checked it). */
+int tb_def_reload(struct tb_broker *b, struct tb_conf *next, struct tb_def_prepared *p);
+/* Any thread, not while the loop applies p: frees what p holds. */
+void tb_def_reload_release(struct tb_def_prepared *p);
 
 /* plugin.c */
 int tb_plugins_setup(struct tb_broker *b, char *err, size_t errlen);
@@ -533,6 +569,22 @@ int tb_plugins_op(struct tb_broker *b, const struct tb_plugin_conn *conn,
                   const struct tb_plugin_op *op, char *reason, size_t reason_len);
 void tb_plugins_close(struct tb_broker *b, const struct tb_plugin_conn *conn);
 void tb_plugins_ban(struct tb_broker *b, const struct tb_plugin_ban *ban);
+/* Configuration reload (plugin ABI 1.2 hooks, reload.c). */
+struct tb_plugin_prepared {
+	void *state[TB_CONF_MAX_PLUGINS];
+	int prepared[TB_CONF_MAX_PLUGINS]; /* commit or abort is owed */
+};
+/* Does plugin i take new options on a reload (it has the hooks)? */
+int tb_plugin_reloadable(const struct tb_broker *b, size_t i);
+/* The reload thread: every reloadable plugin prepares next's options. 0, or
+ * (all prepared ones aborted, err set) the line of the plugin that refused,
+ * -1 when it has none. */
+int tb_plugins_reload_prepare(struct tb_broker *b, const struct tb_conf *next,
+                              struct tb_plugin_prepared *pp, char *err, size_t errlen);
+/* Loop thread: the prepared states become the plugins'. */
+void tb_plugins_reload_commit(struct tb_broker *b, struct tb_plugin_prepared *pp);
+/* Any thread: the prepared states are dropped. */
+void tb_plugins_reload_abort(struct tb_broker *b, struct tb_plugin_prepared *pp);
 
 /* main.c */
 void tb_broker_maybe_exit(struct tb_broker *b);
@@ -556,5 +608,8 @@ int tb_metrics_scrape(struct tb_broker *b, char *buf, size_t cap, size_t *len);
 int tb_admin_setup(struct tb_broker *b);
 /* After the context is destroyed. */
 void tb_admin_free(struct tb_broker *b);
+/* A reload: [admin] allow from b->conf again; TB_ERR_INVAL (kept as it
+ * was) when it cannot be read. */
+int tb_admin_reload_allow(struct tb_broker *b);
 
 #endif

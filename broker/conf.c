@@ -1307,6 +1307,25 @@ static void record_lines(struct parser *p)
 	c->lines.user = key_line(&p->seen_broker, SECT_BROKER, "user", 0);
 	c->lines.group = key_line(&p->seen_broker, SECT_BROKER, "group", 0);
 	c->lines.port_file = key_line(&p->seen_listener, SECT_LISTENER, "port_file", 0);
+	c->lines.broker = p->broker_line;
+	c->lines.listener = p->listener_line;
+	c->lines.address = key_line(&p->seen_listener, SECT_LISTENER, "address", p->listener_line);
+	c->lines.port = key_line(&p->seen_listener, SECT_LISTENER, "port", p->listener_line);
+	c->lines.handshake_timeout =
+	    key_line(&p->seen_listener, SECT_LISTENER, "handshake_timeout", p->listener_line);
+	c->lines.max_connections =
+	    key_line(&p->seen_listener, SECT_LISTENER, "max_connections", p->listener_line);
+	c->lines.max_sessions =
+	    key_line(&p->seen_broker, SECT_BROKER, "max_sessions", p->broker_line);
+	c->lines.log_level = key_line(&p->seen_broker, SECT_BROKER, "log_level", p->broker_line);
+	c->lines.log_syslog = key_line(&p->seen_broker, SECT_BROKER, "log_syslog", p->broker_line);
+	c->lines.driver_dir = key_line(&p->seen_broker, SECT_BROKER, "driver_dir", p->broker_line);
+	c->lines.plugin_dir = key_line(&p->seen_broker, SECT_BROKER, "plugin_dir", p->broker_line);
+	c->lines.ban = p->ban_line;
+	c->lines.ban_enabled = key_line(&p->seen_ban, SECT_BAN, "enabled", p->ban_line);
+	c->lines.ban_max_keys = key_line(&p->seen_ban, SECT_BAN, "max_keys", p->ban_line);
+	c->lines.resolver = p->resolver_line;
+	c->lines.admin = p->admin_line;
 	for (size_t i = 0; i < c->n_tams && i < TB_CONF_MAX_TAMS; i++) {
 		c->tams[i].line = p->tam_line[i];
 		c->tams[i].ca_file_line = key_line(&p->seen_tam[i], SECT_TAM, "ca_file", 0);

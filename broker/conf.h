@@ -207,6 +207,11 @@ struct tb_conf {
 	char *group;                /* and this group; NULL: the user's own */
 	struct {                    /* where some keys were set (0: not in the file) */
 		int pid_file, port_file, state_dir, user, group;
+		/* for the messages of a reload that needs a restart (reload.h):
+		 * the sections, and the keys a reload cannot change */
+		int broker, listener, address, port, handshake_timeout, max_connections,
+		    max_sessions, log_level, log_syslog, driver_dir, plugin_dir, ban, ban_enabled,
+		    ban_max_keys, resolver, admin;
 	} lines;
 
 	struct tb_conf_listener listener;

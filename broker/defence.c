@@ -598,3 +598,114 @@ void tb_def_log_counters(const struct tb_broker *b)
 	if (d->per_ip_ready)
 		tb_log(TB_LOG_NOTICE, "addresses with open connections: %u", d->per_ip.count);
 }
+
+/* ---- configuration reload ---------------------------------------------- */
+
+/* Do a zone's buckets mean the same under l as under its old settings? */
+static int same_zone(const struct tb_conf_limit *a, const struct tb_conf_limit *l)
+{
+	return strcmp(a->name, l->name) == 0 && a->rate_milli == l->rate_milli &&
+	       a->burst == l->burst && a->delay == l->delay && a->nodelay == l->nodelay &&
+	       a->dry_run == l->dry_run && a->applies_to == l->applies_to && a->key == l->key &&
+	       a->max_keys == l->max_keys;
+}
+
+int tb_def_reload_prepare(const struct tb_broker *b, const struct tb_conf *next,
+                          struct tb_def_prepared *p, char *err, size_t errlen)
+{
+	const struct tb_defences *d = &b->def;
+	int taken[TB_CONF_MAX_LIMITS] = {0};
+
+	memset(p, 0, sizeof(*p));
+	for (size_t i = 0; i < next->n_limits; i++) {
+		p->keep[i] = -1;
+		for (size_t j = 0; j < d->n_zones; j++)
+			if (!taken[j] && same_zone(d->zones[j].conf, &next->limits[i])) {
+				p->keep[i] = (int)j;
+				taken[j] = 1;
+				break;
+			}
+		if (p->keep[i] < 0 && setup_zone(&p->zones[i], &next->limits[i], err, errlen)) {
+			p->n = i;
+			tb_def_reload_release(p);
+			return -1;
+		}
+		p->n = i + 1;
+	}
+	return 0;
+}
+
+void tb_def_reload_release(struct tb_def_prepared *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		tb_rl_zone_free(p->zones[i].rl);
+	for (size_t i = 0; i < p->n_retired; i++)
+		tb_rl_zone_free(p->retired[i]);
+	memset(p, 0, sizeof(*p));
+}
+
+int tb_def_reload(struct tb_broker *b, struct tb_conf *next, struct tb_def_prepared *p)
+{
+	struct tb_defences *d = &b->def;
+	struct tb_zone zones[TB_CONF_MAX_LIMITS];
+	int kept[TB_CONF_MAX_LIMITS] = {0};
+	struct tb_cidr allow[TB_BAN_MAX_ALLOW];
+	struct tb_ban_conf bc = {
+	    .threshold = next->ban.threshold,
+	    .half_life_ms = (uint32_t)next->ban.half_life_ms, /* conf.c bounds it */
+	    .ban_base_ms = next->ban.ban_time_ms,
+	    .ban_max_ms = next->ban.ban_time_max_ms,
+	    .memory_ms = next->ban.memory_ms,
+	    .max_keys = next->ban.max_keys,
+	    .allow = allow,
+	};
+
+	/* first what may fail, with nothing changed yet */
+	if (p->n != next->n_limits ||
+	    (d->bans &&
+	     tb_conf_parse_cidrs(next->ban.allow, allow, TB_BAN_MAX_ALLOW, &bc.n_allow) != TB_OK))
+		return TB_ERR_INVAL;
+	memset(zones, 0, sizeof(zones));
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->keep[i] >= 0) {
+			zones[i] = d->zones[p->keep[i]];
+			kept[p->keep[i]] = 1;
+		} else {
+			zones[i] = p->zones[i];
+			p->zones[i].rl = NULL; /* the loop's now */
+		}
+	}
+
+	/* the frames held back keep their delay, not their pins: the pin
+	 * bits name zones by their place, which is about to change */
+	tb_ua_unpin_held(b);
+	for (size_t j = 0; j < d->n_zones; j++)
+		if (!kept[j])
+			p->retired[p->n_retired++] = d->zones[j].rl;
+	/* the limits change places with next's (freed with next) */
+	struct tb_conf_limit tmp[TB_CONF_MAX_LIMITS];
+	size_t n_tmp = b->conf.n_limits;
+	memcpy(tmp, b->conf.limits, sizeof(tmp));
+	memcpy(b->conf.limits, next->limits, sizeof(tmp));
+	memcpy(next->limits, tmp, sizeof(tmp));
+	b->conf.n_limits = next->n_limits;
+	next->n_limits = n_tmp;
+	for (size_t i = 0; i < b->conf.n_limits; i++) {
+		d->zones[i] = zones[i];
+		d->zones[i].conf = &b->conf.limits[i];
+	}
+	d->n_zones = b->conf.n_limits;
+
+	/* bans: the table keeps its scores and bans (enabled and max_keys
+	 * need a restart, confdiff.c) */
+	if (d->bans)
+		tb_ban_reconfigure(d->bans, &bc); /* checked by conf.c and above */
+	char *s = b->conf.ban.allow;
+	int enabled = b->conf.ban.enabled;
+	uint32_t max_keys = b->conf.ban.max_keys;
+	b->conf.ban = next->ban;
+	b->conf.ban.enabled = enabled;
+	b->conf.ban.max_keys = max_keys;
+	next->ban.allow = s;
+	return TB_OK;
+}

@@ -231,6 +231,21 @@ int tb_plugin_open(const char *name, const char *dir, struct tb_loaded_plugin *o
 		return rc;
 	out->pl = desc;
 	memcpy(&out->ops, out->pl, out->pl->struct_size);
+	/* ABI 1.2 reload hooks: all three or none; a plugin built for an older
+	 * minor had zeros in their place */
+	if (out->pl->abi_minor < 2) {
+		out->ops.reload_prepare = NULL;
+		out->ops.reload_commit = NULL;
+		out->ops.reload_abort = NULL;
+	} else if (!out->ops.reload_prepare != !out->ops.reload_commit ||
+	           !out->ops.reload_prepare != !out->ops.reload_abort) {
+		snprintf(err, errlen,
+		         "plugin '%s' has some of reload_prepare, reload_commit and reload_abort "
+		         "but not all three",
+		         out->pl->name);
+		tb_plugin_close(out);
+		return TB_ERR_INVAL;
+	}
 	return TB_OK;
 }
 

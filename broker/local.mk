@@ -23,6 +23,8 @@ teep_brokerd_SOURCES = \
 	broker/precheck.c broker/precheck.h \
 	broker/apptam.c broker/apptam.h \
 	broker/checkconf.c broker/checkconf.h \
+	broker/confdiff.c broker/confdiff.h \
+	broker/reload.c broker/reload.h \
 	broker/privdrop.c broker/privdrop.h \
 	broker/notify.c broker/notify.h \
 	broker/metrics.c broker/metrics.h \

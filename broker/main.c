@@ -10,6 +10,7 @@
 #include "checkconf.h"
 #include "notify.h"
 #include "privdrop.h"
+#include "reload.h"
 #include "tb_log.h"
 #include "tb_util.h"
 #include "resolver.h"
@@ -133,7 +134,7 @@ static void log_counters(const struct tb_broker *b)
 	       "queued %llu, busy queue %llu, queue timeouts %llu; "
 	       "rate limited %llu delayed %llu dry-run %llu; bans %llu; "
 	       "app-tam sessions %llu refused %llu, dropped-forged %llu; tam pre-check "
-	       "failures %llu; answers dropped %llu (app gone)",
+	       "failures %llu; reloads %llu ok %llu refused; answers dropped %llu (app gone)",
 	       (unsigned long long)k->conns_accepted, (unsigned long long)k->refused_stopping,
 	       (unsigned long long)k->refused_global, (unsigned long long)k->refused_per_ip,
 	       (unsigned long long)k->refused_banned, (unsigned long long)k->refused_origin,
@@ -151,8 +152,8 @@ static void log_counters(const struct tb_broker *b)
 	       (unsigned long long)k->rate_delayed, (unsigned long long)k->rate_dryrun,
 	       (unsigned long long)k->bans, (unsigned long long)k->app_tam_sessions,
 	       (unsigned long long)k->app_tam_refused, (unsigned long long)k->dropped_forged,
-	       (unsigned long long)k->tam_precheck_failed,
-	       (unsigned long long)k->answers_dropped_gone);
+	       (unsigned long long)k->tam_precheck_failed, (unsigned long long)k->reloads_ok,
+	       (unsigned long long)k->reloads_refused, (unsigned long long)k->answers_dropped_gone);
 	if (b->n_plugins)
 		tb_log(TB_LOG_NOTICE,
 		       "plugins: handshakes refused %llu unauthorized %llu forbidden %llu bad "
@@ -189,9 +190,7 @@ static void on_signal(struct tb_broker *b)
 			begin_stop(b, "SIGINT");
 			break;
 		case SIGHUP:
-			tb_log(TB_LOG_NOTICE, "SIGHUP: configuration reload is not supported yet; "
-			                      "restart the daemon to apply changes");
-			log_counters(b);
+			tb_reload_request(b);
 			break;
 		case SIGUSR1:
 			log_counters(b);
@@ -212,6 +211,7 @@ static int system_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 			tb_tee_reap_all(b);
 			if (b->resolver)
 				tb_resolver_reap(b->resolver);
+			tb_reload_poll(b);
 		}
 		break;
 	case LWS_CALLBACK_RAW_RX_FILE:
@@ -544,6 +544,11 @@ int main(int argc, char **argv)
 		rc = EXIT_FAIL;
 		goto out;
 	}
+	if (tb_reload_setup(b)) {
+		tb_log(TB_LOG_ERR, "out of memory");
+		rc = EXIT_FAIL;
+		goto out;
+	}
 	if (tb_apptam_setup(b, why, sizeof(why))) {
 		tb_log(TB_LOG_ERR, "%s", why);
 		rc = EXIT_CONFIG;
@@ -590,6 +595,10 @@ out:;
 	/* the end of the shutdown: its deadline plus the margin (or, when the
 	 * loop ends otherwise, the margin from now) */
 	uint64_t deadline = (b->stopping ? b->stop_deadline_ms : tb_now_ms()) + TB_STOP_MARGIN_MS;
+	/* a reload still reading wakes the loop when it is done: before the
+	 * context goes, and before the plugins' fini() (it may hold their
+	 * prepared states) */
+	tb_reload_free(b);
 	if (b->ctx) {
 		if (!b->stopping)
 			b->stopping = 1; /* nothing starts while the rest is aborted */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STATUS_EVERY_MS 1000
@@ -166,4 +167,22 @@ void tb_notify_free(struct tb_notify *n)
 		lws_sul_cancel(&n->timer);
 	close(n->fd);
 	free(n);
+}
+
+void tb_notify_reloading(struct tb_notify *n)
+{
+	struct timespec ts;
+
+	if (!n)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	send_msg(n, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	         (unsigned long long)ts.tv_sec * 1000000ull +
+	             (unsigned long long)ts.tv_nsec / 1000);
+}
+
+void tb_notify_reloaded(struct tb_notify *n, const char *outcome)
+{
+	if (n)
+		send_msg(n, "READY=1\nSTATUS=%s", outcome);
 }

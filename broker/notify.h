@@ -1,6 +1,6 @@
 /*
  * The service manager's notification protocol (sd_notify(3), notify.c):
- * READY=1, STOPPING=1, a STATUS= line with live counts, and the watchdog.
+ * READY=1, STOPPING=1, RELOADING=1, a STATUS= line with live counts, and the watchdog.
  *
  * The messages go to $NOTIFY_SOCKET over a datagram socket that never
  * blocks the loop (a message the manager's queue has no room for is
@@ -25,6 +25,11 @@ struct tb_notify *tb_notify_new(void);
 void tb_notify_ready(struct tb_notify *n, struct tb_broker *b);
 /* STOPPING=1, and the time the stop may take from now. */
 void tb_notify_stopping(struct tb_notify *n, uint64_t extend_usec);
+/* A configuration reload starts (SIGHUP): RELOADING=1 and MONOTONIC_USEC,
+ * which a Type=notify-reload unit and `systemctl reload` wait on. */
+void tb_notify_reloading(struct tb_notify *n);
+/* It is over, applied or refused: READY=1 and outcome as the STATUS=. */
+void tb_notify_reloaded(struct tb_notify *n, const char *outcome);
 /* Cancels the timer (before the loop's context goes) and frees. */
 void tb_notify_free(struct tb_notify *n);
 

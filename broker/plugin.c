@@ -241,3 +241,64 @@ void tb_plugins_ban(struct tb_broker *b, const struct tb_plugin_ban *ban)
 			p->lp.ops.ban(p->instance, ban);
 	}
 }
+
+/* ---- configuration reload (plugin ABI 1.2, reload.c) -------------------- */
+
+int tb_plugin_reloadable(const struct tb_broker *b, size_t i)
+{
+	return i < b->n_plugins && b->plugins[i].lp.ops.reload_prepare != NULL;
+}
+
+int tb_plugins_reload_prepare(struct tb_broker *b, const struct tb_conf *next,
+                              struct tb_plugin_prepared *pp, char *err, size_t errlen)
+{
+	memset(pp, 0, sizeof(*pp));
+	for (size_t i = 0; i < b->n_plugins && i < next->n_plugins; i++) {
+		struct tb_plugin_inst *p = &b->plugins[i];
+		const struct tb_conf_plugin *pc = &next->plugins[i];
+		struct tb_kv opts[TB_CONF_MAX_OPTS];
+
+		if (!tb_plugin_reloadable(b, i))
+			continue;
+		for (size_t j = 0; j < pc->n_opts; j++) {
+			opts[j].key = pc->opts[j].key;
+			opts[j].value = pc->opts[j].value;
+		}
+		int rc = p->lp.ops.reload_prepare(p->instance, opts, pc->n_opts, &pp->state[i]);
+		if (rc) {
+			snprintf(err, errlen,
+			         "[plugin:%s]: the plugin refused its new options (status %d); see "
+			         "its lines above",
+			         pc->name, rc);
+			pp->state[i] = NULL;
+			tb_plugins_reload_abort(b, pp);
+			return pc->line ? pc->line : -1;
+		}
+		pp->prepared[i] = 1;
+	}
+	return 0;
+}
+
+void tb_plugins_reload_commit(struct tb_broker *b, struct tb_plugin_prepared *pp)
+{
+	for (size_t i = 0; i < b->n_plugins; i++) {
+		struct tb_plugin_inst *p = &b->plugins[i];
+		if (!pp->prepared[i])
+			continue;
+		p->lp.ops.reload_commit(p->instance, pp->state[i]);
+		pp->prepared[i] = 0;
+		pp->state[i] = NULL;
+	}
+}
+
+void tb_plugins_reload_abort(struct tb_broker *b, struct tb_plugin_prepared *pp)
+{
+	for (size_t i = 0; i < b->n_plugins; i++) {
+		struct tb_plugin_inst *p = &b->plugins[i];
+		if (!pp->prepared[i])
+			continue;
+		p->lp.ops.reload_abort(p->instance, pp->state[i]);
+		pp->prepared[i] = 0;
+		pp->state[i] = NULL;
+	}
+}

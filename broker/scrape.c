@@ -219,6 +219,14 @@ static void frames_and_answers(struct tb_expo *e, struct tb_broker *b)
 	         "reason", busy, COUNT(busy));
 	by_label(e, "teep_requests_refused_total", "Requests refused by policy, by reason.",
 	         "reason", refused, COUNT(refused));
+	const struct reason reloads[] = {
+	    {"ok", k->reloads_ok},
+	    {"refused", k->reloads_refused},
+	};
+	by_label(e, "teep_config_reloads_total",
+	         "Configuration reloads (SIGHUP), by outcome: applied, or refused with the "
+	         "configuration in use kept.",
+	         "outcome", reloads, COUNT(reloads));
 	tb_expo_one(e, "teep_progress_dropped_total", TB_METRIC_COUNTER,
 	            "Progress events not queued for a slow app.", k->progress_dropped);
 	tb_expo_one(e, "teep_reading_paused_total", TB_METRIC_COUNTER,

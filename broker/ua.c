@@ -616,10 +616,13 @@ static int rx_append(struct tb_ua_conn *c, struct lws *wsi, const void *in, size
 		c->rx_len = 0;
 		return 0;
 	}
-	if (!c->rx) {
-		c->rx = malloc((size_t)max);
-		if (!c->rx)
+	if (!c->rx || c->rx_cap < max) {
+		/* a reload may have raised max_message_size during the frame */
+		uint8_t *rx = realloc(c->rx, (size_t)max);
+		if (!rx)
 			return -1;
+		c->rx = rx;
+		c->rx_cap = (size_t)max;
 	}
 	memcpy(c->rx + c->rx_len, in, len);
 	c->rx_len += len;
@@ -1081,4 +1084,23 @@ unsigned tb_ua_ban_close(struct tb_broker *b, const struct tb_peer *p, uint64_t 
 		lws_callback_on_writable(c->wsi);
 	}
 	return n;
+}
+
+/* ---- configuration reload ----------------------------------------------- */
+
+/* One walk of the open connections: bounded by max_connections. */
+void tb_ua_unpin_held(struct tb_broker *b)
+{
+	for (struct tb_ua_conn *c = b->conns; c; c = c->next)
+		if (c->held && c->held->pins) {
+			tb_def_unpin(b, c, c->held->pins);
+			c->held->pins = 0;
+		}
+}
+
+void tb_ua_set_queue_bound(struct tb_broker *b, uint32_t max_per_app)
+{
+	for (struct tb_ua_conn *c = b->conns; c; c = c->next)
+		for (size_t i = 0; c->flows && i < b->n_tees; i++)
+			c->flows[i].max_items = max_per_app;
 }

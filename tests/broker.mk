@@ -48,7 +48,10 @@ FAKE_PLUGIN_SRC = tests/unit/fake_plugin.c
 check_LTLIBRARIES += tests/unit/plg_good.la tests/unit/plg_badmagic.la \
 	tests/unit/plg_major.la tests/unit/plg_minor.la tests/unit/plg_short.la \
 	tests/unit/plg_noentry.la tests/unit/plg_nofini.la tests/unit/plg_initfails.la \
-	tests/unit/plg_trace.la
+	tests/unit/plg_trace.la tests/unit/plg_halfreload.la
+tests_unit_plg_halfreload_la_SOURCES = $(FAKE_PLUGIN_SRC)
+tests_unit_plg_halfreload_la_CFLAGS = $(AM_CFLAGS) -DFAKE_HALF_RELOAD
+tests_unit_plg_halfreload_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)
 tests_unit_plg_trace_la_SOURCES = $(FAKE_PLUGIN_SRC)
 tests_unit_plg_trace_la_CFLAGS = $(AM_CFLAGS) -DFAKE_TRACE
 tests_unit_plg_trace_la_LDFLAGS = $(FAKE_DRV_LDFLAGS)

@@ -51,7 +51,8 @@ INTEGRATION_TESTS = \
 	tests/integration/usecase_case2.sh \
 	tests/integration/usecase_case3.sh \
 	tests/integration/usecase_case4.sh \
-	tests/integration/usecase_case5.sh
+	tests/integration/usecase_case5.sh \
+	tests/integration/reload.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/integration/diag-norm.awk \
 	tests/integration/promcheck.awk tests/integration/usecase_lib.sh

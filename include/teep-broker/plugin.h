@@ -1,5 +1,5 @@
 /*
- * teep-broker plugin ABI, version 1.1
+ * teep-broker plugin ABI, version 1.2
  *
  * A broker plugin is a shared object that teep-brokerd loads with
  * dlopen(RTLD_NOW | RTLD_LOCAL), one instance per `[plugin:NAME]` section of
@@ -72,6 +72,10 @@
  * ABI changelog
  *   1.0  first version
  *   1.1  host services ban_address() and close_address()
+ *   1.2  reload_prepare(), reload_commit() and reload_abort(): new options
+ *        and files on a configuration reload (SIGHUP), without a restart;
+ *        they take three of the reserved pointers, so the descriptor's size
+ *        is unchanged and a 1.0 or 1.1 plugin (zeros there) has none
  */
 #ifndef TEEP_BROKER_PLUGIN_H
 #define TEEP_BROKER_PLUGIN_H
@@ -86,7 +90,7 @@ extern "C" {
 
 #define TB_PLUGIN_MAGIC     0x5442504cu /* "TBPL" */
 #define TB_PLUGIN_ABI_MAJOR 1
-#define TB_PLUGIN_ABI_MINOR 1
+#define TB_PLUGIN_ABI_MINOR 2
 
 /* Identities are 1..TB_PLUGIN_IDENTITY_MAX bytes of A-Z a-z 0-9 . _ - @ : */
 #define TB_PLUGIN_IDENTITY_MAX 64
@@ -228,7 +232,36 @@ struct tb_plugin {
 	 * instance, to push the ban to a firewall: queue it, do not block). */
 	void (*ban)(void *instance, const struct tb_plugin_ban *ban);
 
-	void *reserved[8]; /* zero */
+	/*
+	 * Reload (OPTIONAL, ABI 1.2: all three, or none). On a configuration
+	 * reload (SIGHUP, docs/operations.md) the broker offers every plugin
+	 * that has them its section's options from the new file. A plugin
+	 * without them keeps its instance as it is, and a change of its
+	 * options is refused as needing a restart.
+	 *
+	 * reload_prepare. The broker's reload thread, NOT the loop: hooks of
+	 * the same instance may run at the same time on the loop thread. Read
+	 * the files and build the new state in a new allocation, without
+	 * touching anything the hooks use (the instance's own settings may be
+	 * read). opts are borrowed for the call. TB_OK: *prepared holds the new
+	 * state (may be NULL), and reload_commit or reload_abort will follow.
+	 * An error (log why through host->log): the whole reload is refused
+	 * and the broker keeps its configuration; nothing follows.
+	 *
+	 * reload_commit. Loop thread, once every plugin has prepared and the
+	 * rest of the new configuration is known good: make `prepared` the
+	 * instance's state (a few pointer swaps; free the old state, bounded
+	 * work). It cannot fail. Connections already open keep the identity
+	 * they were given; their next requests are judged by the new state.
+	 *
+	 * reload_abort. Any thread, never concurrently with the other two:
+	 * the reload was refused after this plugin prepared; free `prepared`.
+	 */
+	int (*reload_prepare)(void *instance, const struct tb_kv *opts, size_t n_opts,
+	                      void **prepared);
+	void (*reload_commit)(void *instance, void *prepared);
+	void (*reload_abort)(void *instance, void *prepared);
+	void *reserved[5]; /* zero */
 };
 
 /* Smallest struct_size the broker accepts: everything up to ban. */

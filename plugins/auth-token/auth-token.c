@@ -16,7 +16,9 @@
  *   token_file = /etc/teep-broker/tokens
  *   #anonymous = no
  *
- * The file is read once, in init(): restart the broker to apply a change.
+ * The file is read in init(), and again on a configuration reload (SIGHUP,
+ * off the broker's loop): a new token works from then on, a removed one is
+ * refused at the next handshake (connections open keep their identity).
  * Hooks only look at the table in memory and never block.
  */
 #include "config.h"
@@ -129,20 +131,17 @@ static int parse_yes_no(const char *v, int *out)
 	return 0;
 }
 
-static int auth_init(const struct tb_host *host, const struct tb_kv *opts, size_t n,
-                     void **instance)
+/* The options: token_file (required) and anonymous. */
+static int read_opts(const struct tb_host *host, const struct tb_kv *opts, size_t n,
+                     const char **path, int *anonymous)
 {
-	const char *path = NULL;
-	struct auth *a;
-	char *text = NULL, err[256];
-	size_t len = 0;
-	int anonymous = 0, line, rc;
-
+	*path = NULL;
+	*anonymous = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!strcmp(opts[i].key, "token_file")) {
-			path = opts[i].value;
+			*path = opts[i].value;
 		} else if (!strcmp(opts[i].key, "anonymous")) {
-			if (parse_yes_no(opts[i].value, &anonymous)) {
+			if (parse_yes_no(opts[i].value, anonymous)) {
 				host->log(host, TB_LOG_ERR, "anonymous: \"%s\" is not yes or no",
 				          opts[i].value);
 				return TB_ERR_INVAL;
@@ -155,18 +154,25 @@ static int auth_init(const struct tb_host *host, const struct tb_kv *opts, size_
 			return TB_ERR_INVAL;
 		}
 	}
-	if (!path) {
+	if (!*path) {
 		host->log(host, TB_LOG_ERR, "token_file is required");
 		return TB_ERR_INVAL;
 	}
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		return TB_ERR_NOMEM;
-	a->host = host;
-	a->anonymous = anonymous;
+	return TB_OK;
+}
+
+/* The table of the token file at path. */
+static int load_tokens(const struct tb_host *host, const char *path, int anonymous,
+                       struct tb_tokens **out)
+{
+	char *text = NULL, err[256];
+	size_t len = 0;
+	int line, rc;
+
+	*out = NULL;
 	rc = read_token_file(host, path, &text, &len);
 	if (rc == TB_OK) {
-		rc = tb_tokens_parse(text, len, &a->tokens, &line, err, sizeof(err));
+		rc = tb_tokens_parse(text, len, out, &line, err, sizeof(err));
 		if (rc && line)
 			host->log(host, TB_LOG_ERR, "%s:%d: %s", path, line, err);
 		else if (rc)
@@ -174,17 +180,87 @@ static int auth_init(const struct tb_host *host, const struct tb_kv *opts, size_
 		explicit_bzero(text, len);
 		free(text);
 	}
+	if (rc)
+		return rc;
+	host->log(host, TB_LOG_NOTICE, "%zu app(s), %zu token(s) from %s; apps without a token: %s",
+	          tb_tokens_n_entries(*out), tb_tokens_n_tokens(*out), path,
+	          !anonymous                  ? "refused (401)"
+	          : tb_tokens_anonymous(*out) ? "served with the rights of the \"-\" line"
+	                                      : "served, policy-check only");
+	return TB_OK;
+}
+
+static int auth_init(const struct tb_host *host, const struct tb_kv *opts, size_t n,
+                     void **instance)
+{
+	const char *path;
+	struct auth *a;
+	int anonymous, rc;
+
+	rc = read_opts(host, opts, n, &path, &anonymous);
+	if (rc)
+		return rc;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return TB_ERR_NOMEM;
+	a->host = host;
+	a->anonymous = anonymous;
+	rc = load_tokens(host, path, anonymous, &a->tokens);
 	if (rc) {
 		free(a);
 		return rc;
 	}
-	host->log(host, TB_LOG_NOTICE, "%zu app(s), %zu token(s) from %s; apps without a token: %s",
-	          tb_tokens_n_entries(a->tokens), tb_tokens_n_tokens(a->tokens), path,
-	          !anonymous                       ? "refused (401)"
-	          : tb_tokens_anonymous(a->tokens) ? "served with the rights of the \"-\" line"
-	                                           : "served, policy-check only");
 	*instance = a;
 	return TB_OK;
+}
+
+/* Plugin ABI 1.2 reload: the file is read again on the broker's reload
+ * thread into a new table, which the loop swaps in. */
+static int auth_reload_prepare(void *instance, const struct tb_kv *opts, size_t n, void **prepared)
+{
+	const struct auth *a = instance;
+	struct auth *next;
+	const char *path;
+	int anonymous, rc;
+
+	rc = read_opts(a->host, opts, n, &path, &anonymous);
+	if (rc)
+		return rc;
+	next = calloc(1, sizeof(*next));
+	if (!next)
+		return TB_ERR_NOMEM;
+	next->host = a->host;
+	next->anonymous = anonymous;
+	rc = load_tokens(a->host, path, anonymous, &next->tokens);
+	if (rc) {
+		free(next);
+		return rc;
+	}
+	*prepared = next;
+	return TB_OK;
+}
+
+static void auth_reload_commit(void *instance, void *prepared)
+{
+	struct auth *a = instance, *next = prepared;
+	struct tb_tokens *old = a->tokens;
+
+	a->tokens = next->tokens;
+	a->anonymous = next->anonymous;
+	/* bounded: the table of one file of at most TB_TOK_FILE_MAX bytes */
+	tb_tokens_free(old);
+	free(next);
+}
+
+static void auth_reload_abort(void *instance, void *prepared)
+{
+	struct auth *next = prepared;
+
+	(void)instance;
+	if (!next)
+		return;
+	tb_tokens_free(next->tokens);
+	free(next);
 }
 
 static void auth_fini(void *instance)
@@ -267,4 +343,5 @@ static int auth_app_op(void *instance, const struct tb_plugin_conn *conn,
 TB_PLUGIN_DECLARE(.name = "auth-token", .version = PACKAGE_VERSION,
                   .description = "app identities from bearer tokens; per-app component lists",
                   .init = auth_init, .fini = auth_fini, .authenticate = auth_authenticate,
-                  .app_op = auth_app_op);
+                  .app_op = auth_app_op, .reload_prepare = auth_reload_prepare,
+                  .reload_commit = auth_reload_commit, .reload_abort = auth_reload_abort);

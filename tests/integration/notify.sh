@@ -1,7 +1,7 @@
 #!/bin/bash
 # The service manager's protocol (sd_notify): READY=1 once listening, STATUS=
 # with live counts, WATCHDOG=1 at half of WATCHDOG_USEC while the loop runs,
-# STOPPING=1 on SIGTERM. notify_reader plays the manager's socket.
+# STOPPING=1 on SIGTERM, RELOADING=1 then READY=1 on SIGHUP. notify_reader plays the manager's socket.
 . "$(dirname "$0")/lib.sh"
 READER="$top_builddir/tests/integration/notify_reader"
 standard_setup
@@ -50,6 +50,20 @@ wait_line "$WORK/notify.out" "^STATUS=0 connection(s), 0 exchange(s), 1 TEE(s)$"
 [ "$(grep -c '^STATUS=' "$WORK/notify.out")" -le 12 ] ||
 	fail "STATUS= more than once a second: $(grep -c '^STATUS=' "$WORK/notify.out")"
 pass "STATUS= follows the connections and exchanges, at most once a second"
+
+# SIGHUP: a configuration reload, RELOADING=1 with MONOTONIC_USEC, then
+# READY=1 again once it is applied
+kill -HUP "$BROKER_PID"
+wait_line "$WORK/notify.out" "^STATUS=configuration reloaded$" 10 ||
+	fail "no READY=1 after the reload: $(cat "$WORK/notify.out")"
+grep -q "^RELOADING=1$" "$WORK/notify.out" &&
+	grep -q "^MONOTONIC_USEC=[0-9][0-9]*$" "$WORK/notify.out" &&
+	[ "$(grep -c '^READY=1$' "$WORK/notify.out")" = 2 ] ||
+	fail "reload messages: $(grep -v WATCHDOG "$WORK/notify.out")"
+[ "$(grep -n '^RELOADING=1$' "$WORK/notify.out" | cut -d: -f1)" -lt \
+	"$(grep -n '^READY=1$' "$WORK/notify.out" | tail -n1 | cut -d: -f1)" ] ||
+	fail "READY=1 before RELOADING=1"
+pass "SIGHUP: RELOADING=1 with MONOTONIC_USEC, then READY=1"
 
 kill -TERM "$BROKER_PID"
 wait_line "$WORK/notify.out" "^STOPPING=1" 10 || fail "no STOPPING=1"

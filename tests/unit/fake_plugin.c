@@ -142,6 +142,18 @@ TB_PLUGIN_DECLARE(.name = "trace", .version = "0", .init = trace_init, .fini = t
 #define FAKE_NO_ENTRY_DECLARED
 #endif
 
+#ifdef FAKE_HALF_RELOAD
+/* ABI 1.2: reload_prepare without reload_commit and reload_abort */
+static int half_prepare(void *instance, const struct tb_kv *opts, size_t n, void **prepared)
+{
+	(void)instance;
+	(void)opts;
+	(void)n;
+	*prepared = NULL;
+	return TB_OK;
+}
+#endif
+
 #if defined(FAKE_NO_ENTRY_DECLARED)
 /* declared above */
 #elif !defined(FAKE_NO_ENTRY)
@@ -155,6 +167,9 @@ __attribute__((visibility("default"))) const struct tb_plugin tb_plugin_entry = 
     .init = fake_init,
 #ifndef FAKE_NO_FINI
     .fini = fake_fini,
+#endif
+#ifdef FAKE_HALF_RELOAD
+    .reload_prepare = half_prepare,
 #endif
 };
 #else

@@ -618,6 +618,47 @@ static void banscore__invalid_conf__creates_no_table(void **state)
 #undef EXPECT_REFUSED
 }
 
+/* A reload's new settings: scores and bans stay, the new threshold and
+ * allowlist apply to the next events; max_keys cannot change. */
+static void banscore__reconfigure__keeps_scores_and_bans(void **state)
+{
+	(void)state;
+	struct params p = {
+	    .threshold = 100, .half_life = 60000, .base = 1000, .max = 8000, .memory = 60000};
+	struct tb_ban_table *t = table_new(&p, NULL);
+	struct tb_cidr cidr;
+	struct sockaddr_storage ss;
+	uint64_t until = 0;
+	struct tb_ban_conf c = {.threshold = 30,
+	                        .half_life_ms = 60000,
+	                        .ban_base_ms = 5000,
+	                        .ban_max_ms = 8000,
+	                        .memory_ms = 60000,
+	                        .max_keys = 64,
+	                        .allow = &cidr,
+	                        .n_allow = 1};
+
+	assert_int_equal(add(t, "a", 100, 0, &until), TB_BAN_BANNED);
+	assert_int_equal(add(t, "b", 20, 0, &until), TB_BAN_OK);
+	assert_int_equal(tb_ban_parse_cidr("192.0.2.0/24", &cidr), TB_OK);
+	assert_int_equal(tb_ban_reconfigure(t, &c), TB_OK);
+	/* a keeps its ban (1 s, the old time), b its score */
+	assert_true(is_banned(t, "a", 500));
+	assert_false(is_banned(t, "a", 1500));
+	assert_int_equal(score(t, "b", 0), 20000);
+	/* 20 + 10 reaches the new threshold; the ban has the new base time */
+	assert_int_equal(add(t, "b", 10, 0, &until), TB_BAN_BANNED);
+	assert_int_equal(until, 5000);
+	make_addr("192.0.2.7", &ss);
+	assert_true(tb_ban_allowlisted(t, (const struct sockaddr *)&ss));
+	/* max_keys is the table's size: refused, the table unchanged */
+	c.max_keys = 65;
+	c.threshold = 1;
+	assert_int_equal(tb_ban_reconfigure(t, &c), TB_ERR_INVAL);
+	assert_int_equal(add(t, "c", 2, 0, &until), TB_BAN_OK);
+	tb_ban_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -640,6 +681,7 @@ int main(void)
 	    cmocka_unit_test(banscore__banned_or_remembered_entries__do_not_expire),
 	    cmocka_unit_test(banscore__key_sizes__up_to_128_bytes),
 	    cmocka_unit_test(banscore__invalid_conf__creates_no_table),
+	    cmocka_unit_test(banscore__reconfigure__keeps_scores_and_bans),
 	};
 	return cmocka_run_group_tests_name("banscore", tests, NULL, NULL);
 }

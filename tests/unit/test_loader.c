@@ -136,6 +136,7 @@ static void loader__good_plugin__loads_with_absent_hooks_null(void **state)
 	assert_non_null(lp.ops.fini);
 	assert_null(lp.ops.authenticate);
 	assert_null(lp.ops.app_op);
+	assert_null(lp.ops.reload_prepare);
 	tb_plugin_close(&lp);
 	assert_null(lp.handle);
 }
@@ -145,15 +146,19 @@ static void loader__bad_plugins__refused(void **state)
 	expect_plugin_refusal("plg_badmagic", TB_ERR_INVAL,
 	                      "bad magic 0x12345678 (not a teep-broker plugin)");
 	expect_plugin_refusal("plg_major", TB_ERR_UNSUP,
-	                      "plugin ABI 99.1, broker ABI 1.1: major versions differ");
+	                      "plugin ABI 99.2, broker ABI 1.2: major versions differ");
 	expect_plugin_refusal("plg_minor", TB_ERR_UNSUP,
-	                      "plugin ABI 1.77 is newer than the broker's 1.1");
+	                      "plugin ABI 1.77 is newer than the broker's 1.2");
 	expect_plugin_refusal("plg_short", TB_ERR_INVAL, "descriptor size 16");
 	expect_plugin_refusal("plg_noentry", TB_ERR_INVAL,
 	                      "does not export tb_plugin_entry: not a teep-broker plugin");
 	expect_plugin_refusal("plg_nofini", TB_ERR_INVAL,
 	                      "plugin 'fake' lacks the required operation fini");
 	expect_plugin_refusal("plg_does_not_exist", TB_ERR_IO, "cannot load");
+	/* ABI 1.2: the reload hooks come as three */
+	expect_plugin_refusal("plg_halfreload", TB_ERR_INVAL,
+	                      "plugin 'fake' has some of reload_prepare, reload_commit and "
+	                      "reload_abort but not all three");
 }
 
 static void loader__driver_and_plugin__not_mistaken_for_each_other(void **state)
