@@ -391,7 +391,8 @@ nu_session() {
 		--catalog "$W/nu/catalog" --push "$1" "${VERIFY[@]}" --timeout 20 \
 		>"$W/nu/session.out" 2>"$W/nu/session.log"
 	NU_RC=$?
-	case $NU_RC in 0 | 1) ;; *) broken "the Network User's tam-session: exit $NU_RC" \
+	# 6: the session stopped after a non-affirming appraisal (teep-tam(1))
+	case $NU_RC in 0 | 1 | 6) ;; *) broken "the Network User's tam-session: exit $NU_RC" \
 		"$W/nu/session.log" ;; esac
 }
 
