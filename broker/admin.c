@@ -77,9 +77,13 @@ static int health(struct tb_broker *b, int ready, char *why, size_t cap)
 	if (ready && b->stopping)
 		o += (size_t)snprintf(why + o, cap - o, "stopping\n");
 	for (size_t i = 0; i < b->n_tees && o < cap; i++) {
-		if (!tb_tee_is_up(&b->tees[i]))
-			o += (size_t)snprintf(why + o, cap - o, "tee %s: down\n",
-			                      b->tees[i].conf->name);
+		if (!tb_tee_is_up(&b->tees[i])) {
+			char r[TB_CALL_REASON_MAX + 16];
+
+			tb_tee_down_reason(&b->tees[i], r, sizeof(r)); /* "TEE down: why" */
+			o += (size_t)snprintf(why + o, cap - o, "tee %s: %s\n",
+			                      b->tees[i].conf->name, r + strlen("TEE "));
+		}
 	}
 	return why[0] == 0;
 }

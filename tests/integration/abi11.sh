@@ -49,9 +49,21 @@ stop_broker
 pass "a permanent failure's reason reaches the app's detail"
 
 # Down: answered at once (the call would take 5 s), never reaching the driver.
-run_with drv11.so "report_down = yes" "delay = 5000"
+CONF_EXTRA="[admin]
+enabled = yes
+port = 0
+port_file = $WORK/admin.port" run_with drv11.so "report_down = yes" "delay = 5000"
 wait_line "$WORK/broker.log" "reports the TEE down: fake maintenance window" 10 ||
 	fail "down: not logged"
+# and the admin listener says so: /healthz 503 with the reason
+wait_file "$WORK/admin.port" 10 || fail "down: no admin port_file"
+exec 3<>"/dev/tcp/127.0.0.1/$(cat "$WORK/admin.port")" || fail "down: admin connect"
+printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+timeout 10 cat <&3 >"$WORK/health.raw"
+exec 3<&-
+head -n1 "$WORK/health.raw" | grep -q "^HTTP/1.1 503" || fail "down: /healthz: $(cat "$WORK/health.raw")"
+grep -q "f.*fake maintenance window" "$WORK/health.raw" ||
+	fail "down: /healthz gives no reason: $(tr -d "\r" <"$WORK/health.raw")"
 t0=$(ms)
 app d
 t1=$(ms)
