@@ -36,6 +36,7 @@ struct tb_admin {
 	struct tb_cidr allow[TB_BAN_MAX_ALLOW];
 	size_t n_allow;
 	int port;
+	uint32_t open; /* connections open now, at most [admin] max_connections */
 };
 
 /* One connection's answer in writing (lws per-session data, zeroed). */
@@ -215,6 +216,25 @@ static int admin_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		       tb_peer_str(&p, text, sizeof(text)));
 		return 1;
 	}
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		/* an accepted connection, before it sends anything: counted,
+		 * and marked so its WSI_DESTROY (the listener gets one too)
+		 * gives the count back */
+		if (b->admin->open >= b->conf.admin.max_connections) {
+			tb_log(TB_LOG_INFO,
+			       "admin: connection refused: %u open ([admin] max_connections)",
+			       b->admin->open);
+			return -1;
+		}
+		b->admin->open++;
+		lws_set_opaque_user_data(wsi, b->admin);
+		break;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (lws_get_opaque_user_data(wsi) == b->admin) {
+			lws_set_opaque_user_data(wsi, NULL);
+			b->admin->open--;
+		}
+		break;
 	case LWS_CALLBACK_HTTP:
 		return c ? on_request(b, wsi, c) : -1;
 	case LWS_CALLBACK_HTTP_BODY:

@@ -298,6 +298,7 @@ static const struct conf_cmd conf_cmds[] = {
     M("port", CT_INT, port, 0, 65535, "8471"),
     M("port_file", CT_STRING, port_file, 1, CONF_PATH_MAX, NULL),
     M("allow", CT_CIDR_LIST, allow, 1, 4096, "127.0.0.0/8, ::1/128"),
+    M("max_connections", CT_UINT, max_connections, 1, 1024, "16"),
 };
 
 #define N_CMDS COUNT(conf_cmds)

@@ -187,6 +187,7 @@ struct tb_conf_admin {
 	int port;        /* 0 = ephemeral (tests); default 8471 */
 	char *port_file; /* write the bound port here once listening */
 	char *allow;     /* CIDRs that may connect, or "none"; default "127.0.0.0/8, ::1/128" */
+	uint32_t max_connections; /* open at once; more are closed at once; default 16 */
 };
 
 /* [broker] */

@@ -230,7 +230,9 @@ static int apply(struct tb_broker *b, struct tb_conf *next)
 		}
 	}
 
-	/* 9. [admin] allow */
+	/* 9. [admin] allow and max_connections (open ones above a lowered
+	 * bound stay until they close) */
+	c->admin.max_connections = next->admin.max_connections;
 	swap_str(&c->admin.allow, &next->admin.allow);
 	if (tb_admin_reload_allow(b) != TB_OK)
 		tb_log(TB_LOG_WARN, "reload: [admin] allow cannot be read; the old list stays");

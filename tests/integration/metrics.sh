@@ -138,6 +138,30 @@ kill -0 "$BROKER_PID" || fail "broker died"
 pass "404 for other paths, 405 for POST, an oversized request not served"
 
 stop_broker
+# at most 2 admin connections open: a third is closed unanswered; once one
+# closes, a request is served again
+sed -i "s|^port_file = $WORK/admin.port|&\nmax_connections = 2|" "$WORK/broker.conf"
+grep -q "^max_connections = 2" "$WORK/broker.conf" || fail "conf not edited"
+rm -f "$WORK/admin.port"
+start_broker
+wait_file "$WORK/admin.port" 10 || fail "no admin port_file"
+ADMIN_PORT=$(cat "$WORK/admin.port")
+exec 5<>"/dev/tcp/127.0.0.1/$ADMIN_PORT" 6<>"/dev/tcp/127.0.0.1/$ADMIN_PORT"
+http GET /healthz
+[ "$HTTP_STATUS" = none ] || fail "a third admin connection was answered: $(cat "$WORK/http.raw")"
+wait_line "$WORK/broker.log" "admin: connection refused: 2 open (\[admin\] max_connections)" 5 ||
+	fail "no log line for the connection over the bound"
+exec 5<&- 6<&-
+n=100
+while http GET /healthz && [ "$HTTP_STATUS" != 200 ]; do
+	n=$((n - 1))
+	[ $n -gt 0 ] || fail "no admin request served after the idle connections closed"
+	sleep 0.05
+done
+stop_broker
+sed -i "/^max_connections = 2$/d" "$WORK/broker.conf"
+pass "[admin] max_connections: a connection over the bound is closed, and the count comes down"
+
 # only 192.0.2.0/24 may connect: loopback is closed at once, unanswered
 sed -i "s|^port_file = $WORK/admin.port|&\nallow = 192.0.2.0/24|" "$WORK/broker.conf"
 grep -q "^allow = 192.0.2.0/24" "$WORK/broker.conf" || fail "conf not edited"
