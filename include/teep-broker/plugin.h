@@ -1,5 +1,5 @@
 /*
- * teep-broker plugin ABI, version 1.1
+ * teep-broker plugin ABI, version 1.2
  *
  * A broker plugin is a shared object that teep-brokerd loads with
  * dlopen(RTLD_NOW | RTLD_LOCAL), one instance per `[plugin:NAME]` section of
@@ -72,6 +72,8 @@
  * ABI changelog
  *   1.0  first version
  *   1.1  host services ban_address() and close_address()
+ *   1.2  struct tb_plugin_conn: client_cert_subject and client_cert_sha256,
+ *        the app's verified TLS client certificate (wss://)
  */
 #ifndef TEEP_BROKER_PLUGIN_H
 #define TEEP_BROKER_PLUGIN_H
@@ -86,7 +88,7 @@ extern "C" {
 
 #define TB_PLUGIN_MAGIC     0x5442504cu /* "TBPL" */
 #define TB_PLUGIN_ABI_MAJOR 1
-#define TB_PLUGIN_ABI_MINOR 1
+#define TB_PLUGIN_ABI_MINOR 2
 
 /* Identities are 1..TB_PLUGIN_IDENTITY_MAX bytes of A-Z a-z 0-9 . _ - @ : */
 #define TB_PLUGIN_IDENTITY_MAX 64
@@ -119,7 +121,22 @@ struct tb_plugin_conn {
 	 * (before authenticate, and for anonymous apps). */
 	const char *identity;
 	void *reserved[4];
+	/* ABI 1.2; read them only when TB_PLUGIN_CONN_HAS(conn, member).
+	 * The TLS client certificate the app presented on a wss:// listener,
+	 * once it verified against [listener] tls_ca: in app_connect and
+	 * authenticate only, NULL in later hooks, and NULL when the app sent
+	 * none (or the listener is ws://). Borrowed like every other member:
+	 * valid for the call only, copy what you keep. */
+	const char *client_cert_subject; /* its subject, RFC 4514 ("CN=nav,O=Example"),
+	                                    at most 511 bytes (a longer one is cut) */
+	const char *client_cert_sha256;  /* SHA-256 of its DER encoding: 64 lower-case
+	                                    hex digits */
 };
+
+/* Whether conn (a const struct tb_plugin_conn *) has the member, by its
+ * struct_size (a broker of ABI 1.1 passes a shorter struct). */
+#define TB_PLUGIN_CONN_HAS(conn, member)                                                           \
+	((conn)->struct_size >= offsetof(struct tb_plugin_conn, member) + sizeof((conn)->member))
 
 enum tb_plugin_op_kind {
 	TB_PLUGIN_OP_REQUEST_TA = 1,   /* "request-ta" */
