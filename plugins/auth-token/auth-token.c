@@ -15,11 +15,17 @@
  *   path = auth-token
  *   token_file = /etc/teep-broker/tokens
  *   #anonymous = no
+ *   #cert_map = /etc/teep-broker/app-certs
  *
- * The file is read once, in init(): restart the broker to apply a change.
+ * On a wss:// listener that verifies client certificates, cert_map
+ * (certmap.h) names the app of a certificate: such an app needs no bearer
+ * token, and has the rights of its identity's line in the token file.
+ *
+ * The files are read once, in init(): restart the broker to apply a change.
  * Hooks only look at the table in memory and never block.
  */
 #include "config.h"
+#include "certmap.h"
 #include "tokens.h"
 
 #include <teep-broker/plugin.h>
@@ -36,11 +42,15 @@
 struct auth {
 	const struct tb_host *host;
 	struct tb_tokens *tokens;
+	struct tb_certmap *certs; /* NULL without cert_map */
 	int anonymous;
 };
 
-/* The whole file, bounded; refused if every user may write it. */
-static int read_token_file(const struct tb_host *host, const char *path, char **out, size_t *len)
+/* The whole file, bounded; refused if every user may write it. `what` names
+ * it in messages; a secret one is also reported when every user may read
+ * it. */
+static int read_file(const struct tb_host *host, const char *what, int secret, size_t max,
+                     const char *path, char **out, size_t *len)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -51,54 +61,53 @@ static int read_token_file(const struct tb_host *host, const char *path, char **
 	*len = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		host->log(host, TB_LOG_ERR, "cannot open the token file %s: %s", path,
+		host->log(host, TB_LOG_ERR, "cannot open the %s %s: %s", what, path,
 		          strerror(errno));
 		return TB_ERR_IO;
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		host->log(host, TB_LOG_ERR, "the token file %s is not a regular file", path);
+		host->log(host, TB_LOG_ERR, "the %s %s is not a regular file", what, path);
 		goto out;
 	}
 	if (st.st_mode & S_IWOTH) {
 		host->log(host, TB_LOG_ERR,
-		          "the token file %s may be written by every user (mode %03o): anyone "
-		          "could add a token; chmod o-w it",
-		          path, (unsigned)(st.st_mode & 0777));
+		          "the %s %s may be written by every user (mode %03o): anyone "
+		          "could add an app; chmod o-w it",
+		          what, path, (unsigned)(st.st_mode & 0777));
 		rc = TB_ERR_INVAL;
 		goto out;
 	}
-	if (st.st_mode & S_IROTH)
+	if (secret && (st.st_mode & S_IROTH))
 		host->log(host, TB_LOG_WARN,
-		          "the token file %s is readable by every user (mode %03o): its tokens "
+		          "the %s %s is readable by every user (mode %03o): its tokens "
 		          "are secrets; chmod o-r it",
-		          path, (unsigned)(st.st_mode & 0777));
-	if (st.st_size > TB_TOK_FILE_MAX) {
-		host->log(host, TB_LOG_ERR, "the token file %s is larger than %d bytes", path,
-		          TB_TOK_FILE_MAX);
+		          what, path, (unsigned)(st.st_mode & 0777));
+	if ((uint64_t)st.st_size > max) {
+		host->log(host, TB_LOG_ERR, "the %s %s is larger than %zu bytes", what, path, max);
 		rc = TB_ERR_TOOBIG;
 		goto out;
 	}
 	/* one byte more than allowed, to notice a file that grew meanwhile */
-	buf = malloc(TB_TOK_FILE_MAX + 1);
+	buf = malloc(max + 1);
 	if (!buf) {
 		rc = TB_ERR_NOMEM;
 		goto out;
 	}
 	for (;;) {
-		ssize_t n = read(fd, buf + got, TB_TOK_FILE_MAX + 1 - got);
+		ssize_t n = read(fd, buf + got, max + 1 - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			host->log(host, TB_LOG_ERR, "cannot read the token file %s: %s", path,
+			host->log(host, TB_LOG_ERR, "cannot read the %s %s: %s", what, path,
 			          strerror(errno));
 			goto out;
 		}
 		if (n == 0)
 			break;
 		got += (size_t)n;
-		if (got > TB_TOK_FILE_MAX) {
-			host->log(host, TB_LOG_ERR, "the token file %s is larger than %d bytes",
-			          path, TB_TOK_FILE_MAX);
+		if (got > max) {
+			host->log(host, TB_LOG_ERR, "the %s %s is larger than %zu bytes", what,
+			          path, max);
 			rc = TB_ERR_TOOBIG;
 			goto out;
 		}
@@ -129,10 +138,46 @@ static int parse_yes_no(const char *v, int *out)
 	return 0;
 }
 
+/* cert_map: each identity must have its line (its rights) in the token
+ * file. */
+static int load_cert_map(struct auth *a, const char *path)
+{
+	const struct tb_host *host = a->host;
+	char *text = NULL, err[256];
+	size_t len = 0;
+	int line, rc;
+
+	rc = read_file(host, "certificate map", 0, TB_CERTMAP_FILE_MAX, path, &text, &len);
+	if (rc)
+		return rc;
+	rc = tb_certmap_parse(text, len, &a->certs, &line, err, sizeof(err));
+	free(text);
+	if (rc) {
+		if (line)
+			host->log(host, TB_LOG_ERR, "%s:%d: %s", path, line, err);
+		else
+			host->log(host, TB_LOG_ERR, "%s: %s", path, err);
+		return rc;
+	}
+	for (size_t i = 0; i < tb_certmap_n(a->certs); i++) {
+		const char *id = tb_certmap_identity(a->certs, i, &line);
+		if (!tb_tokens_by_identity(a->tokens, id)) {
+			host->log(host, TB_LOG_ERR,
+			          "%s:%d: app %s has no line in the token file (its rights); a "
+			          "line with token \"-\" gives it none",
+			          path, line, id);
+			tb_certmap_free(a->certs);
+			a->certs = NULL;
+			return TB_ERR_INVAL;
+		}
+	}
+	return TB_OK;
+}
+
 static int auth_init(const struct tb_host *host, const struct tb_kv *opts, size_t n,
                      void **instance)
 {
-	const char *path = NULL;
+	const char *path = NULL, *cert_path = NULL;
 	struct auth *a;
 	char *text = NULL, err[256];
 	size_t len = 0;
@@ -141,6 +186,8 @@ static int auth_init(const struct tb_host *host, const struct tb_kv *opts, size_
 	for (size_t i = 0; i < n; i++) {
 		if (!strcmp(opts[i].key, "token_file")) {
 			path = opts[i].value;
+		} else if (!strcmp(opts[i].key, "cert_map")) {
+			cert_path = opts[i].value;
 		} else if (!strcmp(opts[i].key, "anonymous")) {
 			if (parse_yes_no(opts[i].value, &anonymous)) {
 				host->log(host, TB_LOG_ERR, "anonymous: \"%s\" is not yes or no",
@@ -150,7 +197,8 @@ static int auth_init(const struct tb_host *host, const struct tb_kv *opts, size_
 		} else {
 			host->log(
 			    host, TB_LOG_ERR,
-			    "unknown option \"%s\" (auth-token knows token_file and anonymous)",
+			    "unknown option \"%s\" (auth-token knows token_file, anonymous and "
+			    "cert_map)",
 			    opts[i].key);
 			return TB_ERR_INVAL;
 		}
@@ -164,7 +212,7 @@ static int auth_init(const struct tb_host *host, const struct tb_kv *opts, size_
 		return TB_ERR_NOMEM;
 	a->host = host;
 	a->anonymous = anonymous;
-	rc = read_token_file(host, path, &text, &len);
+	rc = read_file(host, "token file", 1, TB_TOK_FILE_MAX, path, &text, &len);
 	if (rc == TB_OK) {
 		rc = tb_tokens_parse(text, len, &a->tokens, &line, err, sizeof(err));
 		if (rc && line)
@@ -174,10 +222,16 @@ static int auth_init(const struct tb_host *host, const struct tb_kv *opts, size_
 		explicit_bzero(text, len);
 		free(text);
 	}
+	if (!rc && cert_path)
+		rc = load_cert_map(a, cert_path);
 	if (rc) {
+		tb_tokens_free(a->tokens);
 		free(a);
 		return rc;
 	}
+	if (cert_path)
+		host->log(host, TB_LOG_NOTICE, "%zu app certificate(s) from %s",
+		          tb_certmap_n(a->certs), cert_path);
 	host->log(host, TB_LOG_NOTICE, "%zu app(s), %zu token(s) from %s; apps without a token: %s",
 	          tb_tokens_n_entries(a->tokens), tb_tokens_n_tokens(a->tokens), path,
 	          !anonymous                       ? "refused (401)"
@@ -194,6 +248,7 @@ static void auth_fini(void *instance)
 	if (!a)
 		return;
 	tb_tokens_free(a->tokens);
+	tb_certmap_free(a->certs);
 	free(a);
 }
 
@@ -205,6 +260,16 @@ static int auth_authenticate(void *instance, const struct tb_plugin_conn *conn, 
 	const char *tok;
 	size_t len;
 
+	/* a verified client certificate that is mapped names the app; its
+	 * Authorization header is then not looked at */
+	if (a->certs && TB_PLUGIN_CONN_HAS(conn, client_cert_sha256) && conn->client_cert_sha256) {
+		const char *id = tb_certmap_lookup(a->certs, conn->client_cert_subject,
+		                                   conn->client_cert_sha256);
+		if (id) {
+			snprintf(identity, identity_len, "%s", id);
+			return TB_PLUGIN_ALLOW;
+		}
+	}
 	if (conn->authorization && tb_tokens_bearer(conn->authorization, &tok, &len) == 0)
 		e = tb_tokens_lookup(a->tokens, tok, len);
 	if (e) {
@@ -265,6 +330,8 @@ static int auth_app_op(void *instance, const struct tb_plugin_conn *conn,
 }
 
 TB_PLUGIN_DECLARE(.name = "auth-token", .version = PACKAGE_VERSION,
-                  .description = "app identities from bearer tokens; per-app component lists",
+                  .description =
+                      "app identities from bearer tokens or client certificates; per-app "
+                      "component lists",
                   .init = auth_init, .fini = auth_fini, .authenticate = auth_authenticate,
                   .app_op = auth_app_op);
