@@ -59,9 +59,9 @@ const char *tb_listener_tls_fingerprint(const struct tb_broker *b);
 
 /*
  * The verified client certificate of an app connection: its subject as an
- * RFC 4514 string into subject (cut to fit) and its SHA-256 fingerprint in
- * lower-case hex into sha256 (65 bytes). 1 when there is one, 0 when the
- * connection is not TLS or the app sent no certificate.
+ * RFC 4514 string into subject ("" when it does not fit: never cut) and its
+ * SHA-256 fingerprint in lower-case hex into sha256 (65 bytes). 1 when there
+ * is one, 0 when the connection is not TLS or the app sent no certificate.
  */
 int tb_listener_tls_peer(struct lws *wsi, char *subject, size_t subject_len, char *sha256,
                          size_t sha256_len);

@@ -739,7 +739,7 @@ static int confirm_upgrade(struct tb_broker *b, struct lws *wsi, const char *upg
 	/* wss://: the client certificate, verified in the TLS handshake */
 	if (tb_listener_tls_peer(wsi, cert_subject, sizeof(cert_subject), cert_sha256,
 	                         sizeof(cert_sha256))) {
-		pc.client_cert_subject = cert_subject;
+		pc.client_cert_subject = cert_subject[0] ? cert_subject : NULL;
 		pc.client_cert_sha256 = cert_sha256;
 	}
 	if (too_long) {

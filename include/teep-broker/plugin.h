@@ -128,7 +128,7 @@ struct tb_plugin_conn {
 	 * none (or the listener is ws://). Borrowed like every other member:
 	 * valid for the call only, copy what you keep. */
 	const char *client_cert_subject; /* its subject, RFC 4514 ("CN=nav,O=Example"),
-	                                    at most 511 bytes (a longer one is cut) */
+	                                    at most 511 bytes (NULL for a longer one) */
 	const char *client_cert_sha256;  /* SHA-256 of its DER encoding: 64 lower-case
 	                                    hex digits */
 };
