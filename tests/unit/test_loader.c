@@ -145,9 +145,9 @@ static void loader__bad_plugins__refused(void **state)
 	expect_plugin_refusal("plg_badmagic", TB_ERR_INVAL,
 	                      "bad magic 0x12345678 (not a teep-broker plugin)");
 	expect_plugin_refusal("plg_major", TB_ERR_UNSUP,
-	                      "plugin ABI 99.1, broker ABI 1.1: major versions differ");
+	                      "plugin ABI 99.2, broker ABI 1.2: major versions differ");
 	expect_plugin_refusal("plg_minor", TB_ERR_UNSUP,
-	                      "plugin ABI 1.77 is newer than the broker's 1.1");
+	                      "plugin ABI 1.77 is newer than the broker's 1.2");
 	expect_plugin_refusal("plg_short", TB_ERR_INVAL, "descriptor size 16");
 	expect_plugin_refusal("plg_noentry", TB_ERR_INVAL,
 	                      "does not export tb_plugin_entry: not a teep-broker plugin");
