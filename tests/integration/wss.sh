@@ -13,7 +13,8 @@
 #   (d) SIGHUP reloads the certificate: a connection opened before it keeps
 #       going to its final answer, a new handshake gets the new certificate
 #       (its serial, as openssl s_client sees it); a key that does not match
-#       leaves the certificate in use as it was;
+#       leaves the certificate in use as it was; tls_verify_client =
+#       optional serves apps without a certificate;
 #   (e) the TAM's public key pinned: the right pin installs, a wrong one is
 #       refused, with the reason in the app's answer and in the log.
 # Certificates are made here with the openssl command.
@@ -202,6 +203,29 @@ wait_line "$WORK/broker.log" "SIGHUP: the listener keeps its TLS certificate: .*
 URL=$WSS ua --ca "$WORK/ca.pem" --cert "$WORK/nav.pem" --key "$WORK/nav.key" policy-check ||
 	fail "after a bad reload: exit $?: $(cat "$WORK/ua.out")"
 pass "SIGHUP: an open connection goes on, new handshakes get serial 1002; a bad key changes nothing"
+stop_broker
+
+# tls_verify_client = optional: no certificate is fine, one of another CA
+# is not. (The start refuses the mismatched pair left above, as
+# --check-config does.)
+LISTENER_EXTRA="$TLS_LINES
+tls_ca = $WORK/ca.pem
+tls_verify_client = optional" write_conf "http://127.0.0.1:$TAM_PORT/tam"
+timeout 20 "$BROKER_BIN" -f -c "$WORK/broker.conf" >"$WORK/start.out" 2>&1; rc=$?
+[ $rc = 3 ] || fail "start with a key not the certificate's: exit $rc: $(cat "$WORK/start.out")"
+grep -q "broker.conf:$(line_of tls_key): \[listener\] $WORK/server.key: tls_key is not the key of the certificate" \
+	"$WORK/start.out" || fail "start with a mismatched key: $(cat "$WORK/start.out")"
+cp "$WORK/srv2.pem" "$WORK/server.pem"
+start_broker
+WSS="wss://localhost:$BROKER_PORT/"
+URL=$WSS ua --ca "$WORK/ca.pem" policy-check ||
+	fail "optional, no certificate: exit $?: $(cat "$WORK/ua.out")"
+URL=$WSS ua --ca "$WORK/ca.pem" --cert "$WORK/stranger.pem" --key "$WORK/stranger.key" \
+	policy-check || fail "optional, a certificate of tls_ca: exit $?: $(cat "$WORK/ua.out")"
+URL=$WSS UA_TIMEOUT=10 ua --ca "$WORK/ca.pem" --cert "$WORK/rogue.pem" --key "$WORK/rogue.key" \
+	policy-check; rc=$?
+[ $rc = 3 ] || fail "optional, a certificate of another CA: exit $rc: $(cat "$WORK/ua.out")"
+pass "the start refuses a key not the certificate's (exit 3, with the line); optional client certificates: none and one of tls_ca served, another CA's refused"
 stop_broker
 
 # (e) pinning the TAM's key
