@@ -53,6 +53,7 @@ struct tb_tls;
 struct tb_tls_ctx;
 struct tb_admin;
 struct tb_reload;
+struct tb_listener_tls;
 
 #define TB_HTTP_MAX_HEAD 16384 /* bytes of an HTTP answer's status and headers */
 
@@ -328,6 +329,7 @@ struct tb_session {
 	struct tb_http1_response http;
 	char http_ctype[80]; /* media type of the answer, lower case as sent */
 	char http_why[128];  /* why the answer was refused (a parse error) */
+	char tls_why[200];   /* why TLS with the TAM failed, for the app */
 	uint8_t *body;
 	size_t body_len, body_cap;
 	char url_host[256];
@@ -364,6 +366,7 @@ struct tb_broker {
 	const char *conf_path;
 	struct lws_context *ctx;
 	struct lws_vhost *ua_vhost;
+	struct tb_listener_tls *ua_tls; /* wss://: tls_listener.h; NULL for ws:// */
 	struct tb_tee tees[TB_CONF_MAX_DRIVERS];
 	size_t n_tees;
 	struct tb_resolver *resolver; /* TAM host names, resolved off the loop */

@@ -10,6 +10,7 @@
 #include "tb_log.h"
 #include "tb_util.h"
 #include "tls.h"
+#include "tls_listener.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -119,6 +120,23 @@ static void check_user(struct check *c)
 	fprintf(stderr, "teep-brokerd: checking as user %s, as the daemon runs\n", p.user);
 }
 
+/* wss://: the certificate, its key and the client CAs load and match, as
+ * the start (and a reload) loads them. */
+static void check_listener_tls(struct check *c)
+{
+	const struct tb_conf *conf = &c->b->conf;
+	enum tb_ltls_key which = TB_LTLS_NONE;
+	char why[512];
+
+	if (tb_listener_tls_check(&conf->listener, why, sizeof(why), &which))
+		problem(c, 0,
+		        which == TB_LTLS_CERT  ? conf->lines.tls_cert
+		        : which == TB_LTLS_KEY ? conf->lines.tls_key
+		        : which == TB_LTLS_CA  ? conf->lines.tls_ca
+		                               : 0,
+		        "[listener] %s", why);
+}
+
 /* Every TAM a TEE talks to gets a TLS context at start, with its ca_file
  * (or the system's CAs). */
 static void check_tams(struct check *c)
@@ -133,9 +151,12 @@ static void check_tams(struct check *c)
 		for (size_t d = 0; d < conf->n_drivers; d++)
 			used |= tb_conf_find_tam(conf, conf->drivers[d].tam) == t;
 		if (used) {
-			struct tb_tls_ctx *tls =
-			    tb_tls_ctx_new(t->ca_file, t->tls_insecure, why, sizeof(why));
-			if (!tls)
+			struct tb_tls_ctx *tls = tb_tls_ctx_new(
+			    t->ca_file, t->tls_insecure, t->tls_pin_sha256, why, sizeof(why));
+			if (!tls && !strncmp(why, "tls_pin_sha256", 14))
+				problem(c, 0, t->tls_pin_line ? t->tls_pin_line : t->line,
+				        "[tam] %s: %s", t->name, why);
+			else if (!tls)
 				problem(c, 0, t->ca_file_line ? t->ca_file_line : t->line,
 				        "[tam] %s: %s%s%s", t->name, t->ca_file ? t->ca_file : "",
 				        t->ca_file ? ": " : "", why);
@@ -224,6 +245,7 @@ enum tb_check_result tb_check_config(struct tb_broker *b)
 	if (conf->lines.state_dir || as_user)
 		check_dir(&c, "[broker] state_dir", conf->state_dir,
 		          conf->lines.state_dir ? conf->lines.state_dir : conf->lines.user);
+	check_listener_tls(&c);
 	check_tams(&c);
 	check_drivers(&c);
 	check_plugins(&c);

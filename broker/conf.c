@@ -109,6 +109,13 @@ static const struct conf_enum numberings[] = {
     {NULL, 0},
 };
 
+static const struct conf_enum tls_verifies[] = {
+    {"none", TB_TLS_VERIFY_NONE},
+    {"optional", TB_TLS_VERIFY_OPTIONAL},
+    {"required", TB_TLS_VERIFY_REQUIRED},
+    {NULL, 0},
+};
+
 static const struct conf_enum limit_applies[] = {
     {"messages", TB_LIMIT_MESSAGES},
     {"tee-calls", TB_LIMIT_TEE_CALLS},
@@ -178,6 +185,15 @@ static const struct conf_cmd conf_cmds[] = {
     L("refused_pause", CT_DURATION, refused_pause_ms, 0, 10 * 1000, "1s"),
     L("max_connections_per_ip", CT_UINT, max_connections_per_ip, 1, 1000000, "64"),
     L("allow_origins", CT_URI_LIST, allow_origins, 1, 8192, NULL),
+    L("tls_cert", CT_STRING, tls_cert, 1, CONF_PATH_MAX, NULL),
+    L("tls_key", CT_STRING, tls_key, 1, CONF_PATH_MAX, NULL),
+    L("tls_ca", CT_STRING, tls_ca, 1, CONF_PATH_MAX, NULL),
+    {.sect = SECT_LISTENER,
+     .key = "tls_verify_client",
+     .type = CT_ENUM,
+     .offset = offsetof(struct tb_conf_listener, tls_verify_client),
+     .def = "none",
+     .enums = tls_verifies},
 
     {.sect = SECT_TAM,
      .key = "uri",
@@ -201,6 +217,7 @@ static const struct conf_cmd conf_cmds[] = {
     T("allow_app_uris", CT_URI_LIST, allow_app_uris, 1, 8192, NULL),
     T("precheck", CT_BOOL, precheck, 0, 1, "no"),
     T("trust_anchor", CT_STRING, trust_anchor, 1, CONF_PATH_MAX, NULL),
+    T("tls_pin_sha256", CT_STRING, tls_pin_sha256, 1, 1024, NULL),
 
     {.sect = SECT_DRIVER,
      .key = "path",
@@ -1252,6 +1269,28 @@ static void check_sections(struct parser *p)
 			    p, key_line(&p->seen_tam[i], SECT_TAM, "precheck", p->tam_line[i]),
 			    "%s: precheck = yes needs trust_anchor (the TAM's public key)", what);
 	}
+	{
+		const struct tb_conf_listener *l = &c->listener;
+		int ln = p->listener_line;
+		if (!l->tls_cert != !l->tls_key)
+			conf_error(p,
+			           key_line(&p->seen_listener, SECT_LISTENER,
+			                    l->tls_cert ? "tls_cert" : "tls_key", ln),
+			           "[listener] %s is set without %s (wss:// needs both)",
+			           l->tls_cert ? "tls_cert" : "tls_key",
+			           l->tls_cert ? "tls_key" : "tls_cert");
+		else if (!l->tls_cert && (l->tls_ca || l->tls_verify_client))
+			conf_error(p,
+			           key_line(&p->seen_listener, SECT_LISTENER,
+			                    l->tls_ca ? "tls_ca" : "tls_verify_client", ln),
+			           "[listener] %s needs tls_cert and tls_key (wss://)",
+			           l->tls_ca ? "tls_ca" : "tls_verify_client");
+		else if (l->tls_verify_client && !l->tls_ca)
+			conf_error(
+			    p, key_line(&p->seen_listener, SECT_LISTENER, "tls_verify_client", ln),
+			    "[listener] tls_verify_client needs tls_ca (the CAs that sign "
+			    "client certificates)");
+	}
 	for (size_t i = 0; i < c->n_drivers; i++) {
 		const struct tb_conf_driver *d = &c->drivers[i];
 		size_t tam_idx = (size_t)(find_cmd(SECT_DRIVER, "tam") - conf_cmds);
@@ -1327,11 +1366,15 @@ static void record_lines(struct parser *p)
 	c->lines.ban_max_keys = key_line(&p->seen_ban, SECT_BAN, "max_keys", p->ban_line);
 	c->lines.resolver = p->resolver_line;
 	c->lines.admin = p->admin_line;
+	c->lines.tls_cert = key_line(&p->seen_listener, SECT_LISTENER, "tls_cert", 0);
+	c->lines.tls_key = key_line(&p->seen_listener, SECT_LISTENER, "tls_key", 0);
+	c->lines.tls_ca = key_line(&p->seen_listener, SECT_LISTENER, "tls_ca", 0);
 	for (size_t i = 0; i < c->n_tams && i < TB_CONF_MAX_TAMS; i++) {
 		c->tams[i].line = p->tam_line[i];
 		c->tams[i].ca_file_line = key_line(&p->seen_tam[i], SECT_TAM, "ca_file", 0);
 		c->tams[i].trust_anchor_line =
 		    key_line(&p->seen_tam[i], SECT_TAM, "trust_anchor", 0);
+		c->tams[i].tls_pin_line = key_line(&p->seen_tam[i], SECT_TAM, "tls_pin_sha256", 0);
 	}
 	for (size_t i = 0; i < c->n_drivers && i < TB_CONF_MAX_DRIVERS; i++)
 		c->drivers[i].line = p->driver_line[i];
@@ -1485,6 +1528,7 @@ static void free_tam(struct tb_conf_tam *t)
 	free(t->name);
 	free(t->uri);
 	free(t->ca_file);
+	free(t->tls_pin_sha256);
 	free(t->accept_media_types);
 	free(t->allow_app_uris);
 	free(t->trust_anchor);
@@ -1519,6 +1563,9 @@ void tb_conf_free(struct tb_conf *conf)
 	free(conf->listener.address);
 	free(conf->listener.port_file);
 	free(conf->listener.allow_origins);
+	free(conf->listener.tls_cert);
+	free(conf->listener.tls_key);
+	free(conf->listener.tls_ca);
 	for (size_t i = 0; i < conf->n_tams && i < TB_CONF_MAX_TAMS; i++)
 		free_tam(&conf->tams[i]);
 	for (size_t i = 0; i < conf->n_drivers && i < TB_CONF_MAX_DRIVERS; i++)

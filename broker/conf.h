@@ -39,6 +39,19 @@ struct tb_conf_listener {
 	uint64_t refused_pause_ms; /* not read after a rate-limit refusal, at most; default 1s */
 	uint32_t max_connections_per_ip; /* open connections of one address; default 64 */
 	char *allow_origins;             /* Origins a handshake may carry; NULL: not checked */
+	/* wss:// (tls_listener.h): with tls_cert and tls_key set, apps connect
+	 * over TLS only */
+	char *tls_cert;        /* PEM certificate chain, the server's first; NULL: ws:// */
+	char *tls_key;         /* PEM private key of tls_cert */
+	char *tls_ca;          /* PEM CAs that sign client certificates */
+	int tls_verify_client; /* enum tb_tls_verify; default none */
+};
+
+/* [listener] tls_verify_client */
+enum tb_tls_verify {
+	TB_TLS_VERIFY_NONE = 0, /* no client certificate asked for */
+	TB_TLS_VERIFY_OPTIONAL, /* asked for; one that is sent must verify */
+	TB_TLS_VERIFY_REQUIRED  /* a handshake without a valid one fails */
 };
 
 /* [tam] or [tam:NAME] */
@@ -64,9 +77,14 @@ struct tb_conf_tam {
 	                                 sees them (precheck.c); default no */
 	char *trust_anchor;           /* the TAM's public key (PEM) for precheck;
 	                                 required with precheck = yes */
+	char *tls_pin_sha256;         /* pins of the TAM's TLS public key: base64
+	                                 SHA-256 of its SubjectPublicKeyInfo,
+	                                 separated by spaces or commas (tls.h);
+	                                 NULL: no pinning */
 	int line;                     /* of its section header, for messages */
 	int ca_file_line;             /* of those keys (0: not in the file) */
 	int trust_anchor_line;
+	int tls_pin_line;
 };
 
 /* [driver:NAME] */
@@ -213,6 +231,7 @@ struct tb_conf {
 		int broker, listener, address, port, handshake_timeout, max_connections,
 		    max_sessions, log_level, log_syslog, driver_dir, plugin_dir, ban, ban_enabled,
 		    ban_max_keys, resolver, admin;
+		int tls_cert, tls_key, tls_ca; /* [listener] */
 	} lines;
 
 	struct tb_conf_listener listener;

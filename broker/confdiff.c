@@ -113,6 +113,14 @@ static void listener_keys(struct diff *d, const struct tb_conf *c, const struct 
 	    b->handshake_timeout_ms);
 	cap_check(d, n->lines.max_connections, "listener", "max_connections", b->max_connections,
 	          caps ? caps->max_connections : 0);
+	/* wss:// on or off, and the client check, are the vhost's; the files
+	 * (renewed certificates, new CAs) reload */
+	if (!a->tls_cert != !b->tls_cert)
+		refuse(d, n->lines.tls_cert ? n->lines.tls_cert : n->lines.listener,
+		       "[listener] tls_cert: wss:// turned %s: needs a restart",
+		       b->tls_cert ? "on" : "off");
+	num(d, n->lines.listener, "listener", "tls_verify_client", (uint64_t)a->tls_verify_client,
+	    (uint64_t)b->tls_verify_client);
 }
 
 static void tam_keys(struct diff *d, const struct tb_conf *c, const struct tb_conf *n)
@@ -134,6 +142,8 @@ static void tam_keys(struct diff *d, const struct tb_conf *c, const struct tb_co
 		    b->ca_file);
 		num(d, b->line, sect, "tls_insecure", (uint64_t)a->tls_insecure,
 		    (uint64_t)b->tls_insecure);
+		str(d, b->tls_pin_line ? b->tls_pin_line : b->line, sect, "tls_pin_sha256",
+		    a->tls_pin_sha256, b->tls_pin_sha256);
 		num(d, b->line, sect, "precheck", (uint64_t)a->precheck, (uint64_t)b->precheck);
 		str(d, b->trust_anchor_line ? b->trust_anchor_line : b->line, sect, "trust_anchor",
 		    a->trust_anchor, b->trust_anchor);

@@ -9,6 +9,7 @@ teep_brokerd_SOURCES = \
 	broker/tamsm.c broker/tamsm.h \
 	broker/http1.c broker/http1.h \
 	broker/tls.c broker/tls.h \
+	broker/tls_listener.c broker/tls_listener.h \
 	broker/tee.c \
 	broker/session.c \
 	broker/ua.c \

@@ -15,6 +15,7 @@
 #include "tb_util.h"
 #include "resolver.h"
 #include "tls.h"
+#include "tls_listener.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -291,9 +292,25 @@ static int create_context(struct tb_broker *b)
 	if (info.iface && strchr(info.iface, ':'))
 		info.options = 0;
 	info.timeout_secs = (unsigned)((l->handshake_timeout_ms + 999) / 1000);
+	if (l->tls_cert)
+		/* wss://: lws makes the SSL_CTX, tls_listener.c fills it */
+		info.options |=
+		    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_CREATE_VHOST_SSL_CTX;
 	b->ua_vhost = lws_create_vhost(b->ctx, &info);
 	if (!b->ua_vhost)
 		return -2;
+	if (l->tls_cert) {
+		char why[512];
+		enum tb_ltls_key which;
+		if (tb_listener_tls_setup(b, why, sizeof(why), &which)) {
+			int line = which == TB_LTLS_CERT  ? b->conf.lines.tls_cert
+			           : which == TB_LTLS_KEY ? b->conf.lines.tls_key
+			           : which == TB_LTLS_CA  ? b->conf.lines.tls_ca
+			                                  : 0;
+			tb_log(TB_LOG_ERR, "%s:%d: [listener] %s", b->conf_path, line, why);
+			return -7;
+		}
+	}
 	b->listen_port = lws_get_vhost_listen_port(b->ua_vhost);
 	/* the monitoring listener, when [admin] enabled (admin.c) */
 	if (tb_admin_setup(b))
@@ -326,7 +343,8 @@ static int create_tam_vhosts(struct tb_broker *b)
 		/* https is ours (broker/tls.c): ca_file replaces the system's
 		 * CA store rather than adding to it */
 		char why[256];
-		t->tls = tb_tls_ctx_new(t->tam->ca_file, t->tam->tls_insecure, why, sizeof(why));
+		t->tls = tb_tls_ctx_new(t->tam->ca_file, t->tam->tls_insecure,
+		                        t->tam->tls_pin_sha256, why, sizeof(why));
 		if (!t->tls) {
 			tb_log(TB_LOG_ERR, "tam %s: %s", t->tam->name, why);
 			return -5;
@@ -502,9 +520,9 @@ int main(int argc, char **argv)
 			tb_log(TB_LOG_ERR, "cannot listen on %s port %d: %s",
 			       b->conf.listener.address, b->conf.listener.port,
 			       listen_failure(b->conf.listener.address, b->conf.listener.port));
-		else if (cr != -6) /* admin.c said why */
+		else if (cr != -6 && cr != -7) /* admin.c, tls_listener.c said why */
 			tb_log(TB_LOG_ERR, "cannot create the network context (%d)", cr);
-		rc = cr == -2 || cr == -6 ? EXIT_LISTEN : EXIT_FAIL;
+		rc = cr == -2 || cr == -6 ? EXIT_LISTEN : cr == -7 ? EXIT_CONFIG : EXIT_FAIL;
 		goto out;
 	}
 	if (priv.drop) {
@@ -614,6 +632,7 @@ out:;
 		lws_context_destroy(b->ctx);
 		b->ctx = NULL;
 	}
+	tb_listener_tls_free(b);
 	tb_admin_free(b);
 	/* finishes the sessions waiting on it; a lookup stuck in getaddrinfo
 	 * gets at most a second of the deadline, the TEEs need the rest */

@@ -43,6 +43,7 @@
 #include "broker.h"
 #include "confdiff.h"
 #include "notify.h"
+#include "tls_listener.h"
 #include "tb_log.h"
 #include "tb_util.h"
 
@@ -76,6 +77,8 @@ struct tb_reload {
 	struct tb_plugin_prepared pp;
 	/* the rate-limit zones made for next, and those an apply dropped */
 	struct tb_def_prepared dp;
+	/* the wss:// certificate, key and CAs of next, read by the thread */
+	struct tb_ltls_material *tls;
 };
 
 /* ---- off the loop -------------------------------------------------------- */
@@ -116,11 +119,22 @@ static void *reload_thread(void *arg)
 		r->verdict = RELOAD_INVALID;
 		goto out;
 	}
+	/* the listener's certificate, key and CAs (a renewed certificate) */
+	if (tb_listener_tls_load(&r->next.listener, &r->tls, r->errs[0].msg,
+	                         sizeof(r->errs[0].msg))) {
+		tb_def_reload_release(&r->dp);
+		r->errs[0].line = r->next.lines.tls_cert;
+		r->n_errs = r->n_problems = 1;
+		r->verdict = RELOAD_INVALID;
+		goto out;
+	}
 	/* the plugins read their files last: nothing else can refuse now */
 	int line =
 	    tb_plugins_reload_prepare(b, &r->next, &r->pp, r->errs[0].msg, sizeof(r->errs[0].msg));
 	if (line) {
 		tb_def_reload_release(&r->dp);
+		tb_listener_tls_material_free(r->tls);
+		r->tls = NULL;
 		r->errs[0].line = line > 0 ? line : 0;
 		r->n_errs = r->n_problems = 1;
 		r->verdict = RELOAD_PLUGIN;
@@ -237,10 +251,17 @@ static int apply(struct tb_broker *b, struct tb_conf *next)
 	if (tb_admin_reload_allow(b) != TB_OK)
 		tb_log(TB_LOG_WARN, "reload: [admin] allow cannot be read; the old list stays");
 
-	/* 10. Listener TLS material (certificate, key, client CAs of a wss
-	 * listener) is reloaded here, once it exists: loaded off the loop with
-	 * the rest of the file, swapped in for the next handshakes only, the
-	 * connections open keeping theirs. */
+	/* 10. The wss:// certificate, key and client CAs, read by the thread:
+	 * the next handshakes get them, open connections keep their session */
+	swap_str(&c->listener.tls_cert, &next->listener.tls_cert);
+	swap_str(&c->listener.tls_key, &next->listener.tls_key);
+	swap_str(&c->listener.tls_ca, &next->listener.tls_ca);
+	if (b->reload->tls) {
+		tb_listener_tls_install(b, b->reload->tls);
+		b->reload->tls = NULL;
+		tb_log(TB_LOG_NOTICE, "reload: listener TLS certificate sha256 %s",
+		       tb_listener_tls_fingerprint(b));
+	}
 
 	/* 11. more room may let waiting requests start */
 	for (size_t i = 0; i < b->n_tees; i++)
@@ -313,6 +334,8 @@ void tb_reload_poll(struct tb_broker *b)
 
 	if (b->stopping) {
 		tb_plugins_reload_abort(b, &r->pp);
+		tb_listener_tls_material_free(r->tls);
+		r->tls = NULL;
 		tb_conf_free(&r->next);
 		tb_log(TB_LOG_NOTICE, "reload of %s dropped: the broker is stopping", b->conf_path);
 		return;
@@ -347,6 +370,8 @@ void tb_reload_poll(struct tb_broker *b)
 		                                      : "a plugin refused");
 		tb_notify_reloaded(b->notify, "reload refused");
 	}
+	tb_listener_tls_material_free(r->tls); /* not installed: refused */
+	r->tls = NULL;
 	tb_conf_free(&r->next);
 	if (r->again)
 		start(r);
@@ -376,6 +401,7 @@ void tb_reload_free(struct tb_broker *b)
 		/* bounded by the reading of one file and the plugins' prepares */
 		pthread_join(r->thread, NULL);
 		tb_plugins_reload_abort(b, &r->pp);
+		tb_listener_tls_material_free(r->tls);
 		tb_conf_free(&r->next);
 	}
 	tb_def_reload_release(&r->dp);

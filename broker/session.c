@@ -504,7 +504,8 @@ static void finish(struct tb_session *s)
 			break;
 		case TAMSM_F_TRANSPORT:
 			code = TB_UA_E_TAM_UNREACHABLE;
-			snprintf(reason, sizeof(reason), "cannot reach the TAM at %s", s->uri);
+			snprintf(reason, sizeof(reason), "cannot reach the TAM at %s%s%s", s->uri,
+			         s->tls_why[0] ? ": " : "", s->tls_why);
 			break;
 		case TAMSM_F_HTTP:
 			code = TB_UA_E_TAM_HTTP;
@@ -1027,6 +1028,7 @@ static void tls_failed(struct tb_session *s, struct lws *wsi)
 {
 	tb_log(TB_LOG_WARN, "session %llu: connection to %s failed: %s", (unsigned long long)s->id,
 	       s->uri, tb_tls_error(s->tls));
+	snprintf(s->tls_why, sizeof(s->tls_why), "%s", tb_tls_error(s->tls));
 	http_outcome(s, wsi, TAMSM_HTTP_TRANSPORT);
 }
 

@@ -2,7 +2,9 @@
 #include "tls.h"
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -12,9 +14,12 @@
 struct tb_tls_ctx {
 	SSL_CTX *ssl;
 	int insecure;
+	uint8_t pins[TB_TLS_MAX_PINS][32];
+	size_t n_pins;
 };
 
 struct tb_tls {
+	const struct tb_tls_ctx *ctx;
 	SSL *ssl;
 	BIO *in;  /* socket -> OpenSSL */
 	BIO *out; /* OpenSSL -> socket */
@@ -31,11 +36,58 @@ static void ssl_reason(char *out, size_t len, const char *what)
 	ERR_clear_error();
 }
 
-struct tb_tls_ctx *tb_tls_ctx_new(const char *ca_file, int insecure, char *err, size_t errlen)
+/* "sha256/BASE64" or "BASE64", separated by spaces or commas. */
+static int parse_pins(struct tb_tls_ctx *c, const char *pins, char *err, size_t errlen)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *p = pins;
+
+	while (*p) {
+		uint8_t raw[36];
+		p += strspn(p, " \t,");
+		if (!*p)
+			break;
+		size_t n = strcspn(p, " \t,");
+		const char *v = p;
+		size_t vn = n;
+		if (vn > 7 && !strncmp(v, "sha256/", 7)) {
+			v += 7;
+			vn -= 7;
+		}
+		/* 32 bytes are 44 base64 characters, the last one '=' */
+		if (vn != 44 || v[43] != '=' || strspn(v, b64) != 43 ||
+		    EVP_DecodeBlock(raw, (const unsigned char *)v, 44) != 33) {
+			snprintf(err, errlen,
+			         "tls_pin_sha256: \"%.*s\" is not a base64 SHA-256 (44 characters, "
+			         "the last one '=')",
+			         (int)(n > 60 ? 60 : n), p);
+			return -1;
+		}
+		if (c->n_pins == TB_TLS_MAX_PINS) {
+			snprintf(err, errlen, "tls_pin_sha256: more than %d pins", TB_TLS_MAX_PINS);
+			return -1;
+		}
+		memcpy(c->pins[c->n_pins++], raw, 32);
+		p += n;
+	}
+	if (!c->n_pins) {
+		snprintf(err, errlen, "tls_pin_sha256: no pin");
+		return -1;
+	}
+	return 0;
+}
+
+struct tb_tls_ctx *tb_tls_ctx_new(const char *ca_file, int insecure, const char *pins, char *err,
+                                  size_t errlen)
 {
 	struct tb_tls_ctx *c = calloc(1, sizeof(*c));
 	if (!c) {
 		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (pins && parse_pins(c, pins, err, errlen)) {
+		free(c);
 		return NULL;
 	}
 	c->insecure = insecure;
@@ -73,6 +125,7 @@ struct tb_tls *tb_tls_new(struct tb_tls_ctx *c, const char *host)
 	struct tb_tls *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
+	t->ctx = c;
 	t->ssl = SSL_new(c->ssl);
 	t->in = BIO_new(BIO_s_mem());
 	t->out = BIO_new(BIO_s_mem());
@@ -145,11 +198,56 @@ static int failed(struct tb_tls *t, int rc, const char *what)
 	return -1;
 }
 
+/* The server's public key against the pins: 0 when one matches. */
+static int check_pins(struct tb_tls *t)
+{
+	const struct tb_tls_ctx *c = t->ctx;
+	unsigned char *der = NULL, md[32], b64[48];
+	unsigned int mdlen = 0;
+	int len, ok = 0;
+
+	if (!c->n_pins)
+		return 0;
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+	X509 *x = SSL_get0_peer_certificate(t->ssl);
+#else
+	X509 *x = SSL_get_peer_certificate(t->ssl);
+#endif
+	if (!x) {
+		snprintf(t->why, sizeof(t->why),
+		         "TLS handshake: the server sent no certificate to check tls_pin_sha256 "
+		         "against");
+		return -1;
+	}
+	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+	if (len > 0 && EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) == 1 &&
+	    mdlen == 32)
+		for (size_t i = 0; i < c->n_pins && !ok; i++)
+			ok = CRYPTO_memcmp(md, c->pins[i], 32) == 0;
+	OPENSSL_free(der);
+#if OPENSSL_VERSION_NUMBER < 0x30000000L
+	X509_free(x);
+#endif
+	if (ok)
+		return 0;
+	if (mdlen == 32) {
+		EVP_EncodeBlock(b64, md, 32);
+		snprintf(t->why, sizeof(t->why),
+		         "TLS handshake: the server's public key (sha256/%s) matches no "
+		         "tls_pin_sha256",
+		         b64);
+	} else {
+		ssl_reason(t->why, sizeof(t->why), "TLS handshake: cannot hash the server's key");
+	}
+	ERR_clear_error();
+	return -1;
+}
+
 int tb_tls_handshake(struct tb_tls *t)
 {
 	int rc = SSL_do_handshake(t->ssl);
 	if (rc == 1)
-		return 1;
+		return check_pins(t) ? -1 : 1;
 	return failed(t, rc, "TLS handshake");
 }
 

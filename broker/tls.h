@@ -10,6 +10,10 @@
  * the TAM's CA file (or the system's store), and the URI's host against the
  * certificate (DNS names, or IP addresses for a literal). Only
  * `tls_insecure` switches both off.
+ *
+ * Pinning (`tls_pin_sha256`), on top of those checks: the SHA-256 of the
+ * server certificate's SubjectPublicKeyInfo (as HPKP, RFC 7469, computed
+ * it) must be one of the pins, else the handshake fails.
  */
 #ifndef TB_TLS_H
 #define TB_TLS_H
@@ -20,8 +24,13 @@
 struct tb_tls_ctx; /* per TAM: trust settings */
 struct tb_tls;     /* per connection */
 
-/* ca_file NULL: the system's CA store. Returns NULL with a reason in err. */
-struct tb_tls_ctx *tb_tls_ctx_new(const char *ca_file, int insecure, char *err, size_t errlen);
+#define TB_TLS_MAX_PINS 8
+
+/* ca_file NULL: the system's CA store. pins: NULL, or base64 SHA-256 pins
+ * (each optionally prefixed "sha256/") separated by spaces or commas.
+ * Returns NULL with a reason in err. */
+struct tb_tls_ctx *tb_tls_ctx_new(const char *ca_file, int insecure, const char *pins, char *err,
+                                  size_t errlen);
 void tb_tls_ctx_free(struct tb_tls_ctx *c);
 
 /* A client connection to host (a name or an IP literal). */

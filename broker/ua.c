@@ -27,6 +27,7 @@
 #include "config.h"
 #include "broker.h"
 #include "tamuri.h"
+#include "tls_listener.h"
 #include "tb_log.h"
 #include "tb_util.h"
 
@@ -700,6 +701,7 @@ static void refuse_upgrade(struct lws *wsi, unsigned status)
 static int confirm_upgrade(struct tb_broker *b, struct lws *wsi, const char *upgrade)
 {
 	char path[256], auth[1024], origin[256], agent[256], reason[TB_PLUGIN_REASON_MIN];
+	char cert_subject[512], cert_sha256[65];
 	struct tb_plugin_conn pc;
 	struct tb_peer p;
 	char text[48];
@@ -737,6 +739,12 @@ static int confirm_upgrade(struct tb_broker *b, struct lws *wsi, const char *upg
 	too_long |= copy_header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin), &pc.origin);
 	too_long |=
 	    copy_header(wsi, WSI_TOKEN_HTTP_USER_AGENT, agent, sizeof(agent), &pc.user_agent);
+	/* wss://: the client certificate, verified in the TLS handshake */
+	if (tb_listener_tls_peer(wsi, cert_subject, sizeof(cert_subject), cert_sha256,
+	                         sizeof(cert_sha256))) {
+		pc.client_cert_subject = cert_subject[0] ? cert_subject : NULL;
+		pc.client_cert_sha256 = cert_sha256;
+	}
 	if (too_long) {
 		b->counters.refused_bad_request++;
 		tb_log(TB_LOG_INFO, "app %s: refused: a request header is too long", text);
@@ -961,6 +969,9 @@ static int ua_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	struct tb_ua_conn *c = user;
 
 	switch (reason) {
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		/* wss://: `user` is the listener's SSL_CTX (tls_listener.h) */
+		return tb_listener_tls_on_ctx(b, user);
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		/* `in` is the accepted socket; `user` is no connection yet */
 		return filter_connection(b, (int)(lws_intptr_t)in);

@@ -17,6 +17,7 @@ INTEGRATION_TESTS = \
 	tests/integration/tam_failures.sh \
 	tests/integration/tam_media_type.sh \
 	tests/integration/https.sh \
+	tests/integration/wss.sh \
 	tests/integration/http_rules.sh \
 	tests/integration/shutdown.sh \
 	tests/integration/numbering.sh \

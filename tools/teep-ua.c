@@ -59,6 +59,9 @@ struct ua_opts {
 	int pipeline;       /* --pipeline: send every raw frame at once */
 	const char *token;  /* --token, or what --token-file held */
 	const char *origin; /* --origin: as a browser page would send it */
+	const char *ca;     /* --ca: trust only these CAs for wss:// */
+	const char *cert;   /* --cert, --key: a client certificate for wss:// */
+	const char *key;
 	char token_buf[UA_TOKEN_MAX + 1];
 	unsigned timeout_s;
 	int quiet;
@@ -100,7 +103,7 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: teep-ua [--url URL] [--tee NAME] [--tam URI] [--timeout SECONDS]\n"
 	        "               [--token TOKEN | --token-file FILE] [--origin HOST[:PORT]]\n"
-	        "               [--quiet] [--json]\n"
+	        "               [--ca FILE] [--cert FILE --key FILE] [--quiet] [--json]\n"
 	        "               request-ta COMPONENT\n"
 	        "       teep-ua [options] unrequest-ta COMPONENT\n"
 	        "       teep-ua [options] policy-check\n"
@@ -117,6 +120,11 @@ static void usage(FILE *f)
 	        "  --token TOKEN      send \"Authorization: Bearer TOKEN\" in the handshake\n"
 	        "  --token-file FILE  the same, with the token read from FILE's first line\n"
 	        "                     (keeps it out of the process list)\n"
+	        "  --ca FILE          wss://: trust only the CAs in FILE (PEM) for the\n"
+	        "                     broker's certificate (default: the system's CAs)\n"
+	        "  --cert FILE        wss://: present this client certificate (PEM; with\n"
+	        "                     --key, its private key)\n"
+	        "  --key FILE         the private key of --cert (PEM)\n"
 	        "  --origin HOST[:PORT]  send \"Origin: http://HOST[:PORT]\" as a browser page\n"
 	        "                     would (a test aid for [listener] allow_origins; none\n"
 	        "                     is sent by default)\n"
@@ -427,6 +435,20 @@ static int ua_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 			finish(st, UA_EXIT_CONNECT);
 		}
 		break;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* gone without CONNECTION_ERROR or CLOSED: lws 4.1 ends so a
+		 * wss:// connection whose TLS 1.3 client certificate the broker
+		 * refused after the client's side of the handshake was done */
+		if (st->wsi == wsi && !st->finished) {
+			st->wsi = NULL;
+			fprintf(stderr,
+			        "teep-ua: cannot connect to %s: the connection closed before the "
+			        "websocket opened (for wss://: was the client certificate "
+			        "refused?)\n",
+			        st->o->url);
+			finish(st, UA_EXIT_CONNECT);
+		}
+		break;
 	default:
 		break;
 	}
@@ -588,19 +610,14 @@ static int parse_seconds(const char *s, uint64_t *v)
 static int parse_args(struct ua_opts *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"url", required_argument, NULL, 'u'},
-	    {"tee", required_argument, NULL, 'e'},
-	    {"tam", required_argument, NULL, 'm'},
-	    {"timeout", required_argument, NULL, 't'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"raw-hex", required_argument, NULL, 'x'},
-	    {"pipeline", no_argument, NULL, 'P'},
-	    {"token", required_argument, NULL, 'k'},
-	    {"token-file", required_argument, NULL, 'K'},
-	    {"origin", required_argument, NULL, 'O'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"url", required_argument, NULL, 'u'},     {"tee", required_argument, NULL, 'e'},
+	    {"tam", required_argument, NULL, 'm'},     {"timeout", required_argument, NULL, 't'},
+	    {"quiet", no_argument, NULL, 'q'},         {"json", no_argument, NULL, 'j'},
+	    {"raw-hex", required_argument, NULL, 'x'}, {"pipeline", no_argument, NULL, 'P'},
+	    {"token", required_argument, NULL, 'k'},   {"token-file", required_argument, NULL, 'K'},
+	    {"origin", required_argument, NULL, 'O'},  {"ca", required_argument, NULL, 'A'},
+	    {"cert", required_argument, NULL, 'C'},    {"key", required_argument, NULL, 'Y'},
+	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	uint64_t v;
 	int c;
@@ -652,6 +669,15 @@ static int parse_args(struct ua_opts *o, int argc, char **argv)
 		case 'O':
 			o->origin = optarg;
 			break;
+		case 'A':
+			o->ca = optarg;
+			break;
+		case 'C':
+			o->cert = optarg;
+			break;
+		case 'Y':
+			o->key = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(UA_EXIT_DONE);
@@ -662,6 +688,10 @@ static int parse_args(struct ua_opts *o, int argc, char **argv)
 	if (o->token && !ua_token_ok(o->token)) {
 		fprintf(stderr, "teep-ua: a token is 1..%d printable characters without spaces\n",
 		        UA_TOKEN_MAX);
+		return -1;
+	}
+	if (!o->cert != !o->key) {
+		fprintf(stderr, "teep-ua: --cert and --key go together\n");
 		return -1;
 	}
 	if (parse_op(o, argc - optind, argv + optind)) {
@@ -680,8 +710,16 @@ static int run(struct ua_state *st)
 	info.protocols = ua_protocols;
 	info.user = st;
 	info.fd_limit_per_thread = 1 + 1 + 1;
-	if (st->target.tls)
+	if (st->target.tls) {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		/* --ca replaces the system's CAs rather than adding to them */
+		if (st->o->ca) {
+			info.client_ssl_ca_filepath = st->o->ca;
+			info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+		}
+		info.client_ssl_cert_filepath = st->o->cert;
+		info.client_ssl_private_key_filepath = st->o->key;
+	}
 	st->ctx = lws_create_context(&info);
 	if (!st->ctx) {
 		fprintf(stderr, "teep-ua: cannot create the websocket context\n");
@@ -722,6 +760,11 @@ int main(int argc, char **argv)
 	st->t0_ms = tb_now_ms();
 	if (ua_target_parse(&st->target, o.url)) {
 		fprintf(stderr, "teep-ua: bad URL '%s' (want ws://HOST:PORT/PATH)\n", o.url);
+		free(st);
+		return UA_EXIT_USAGE;
+	}
+	if ((o.ca || o.cert) && !st->target.tls) {
+		fprintf(stderr, "teep-ua: --ca, --cert and --key are for wss:// URLs\n");
 		free(st);
 		return UA_EXIT_USAGE;
 	}

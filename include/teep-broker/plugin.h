@@ -75,7 +75,9 @@
  *   1.2  reload_prepare(), reload_commit() and reload_abort(): new options
  *        and files on a configuration reload (SIGHUP), without a restart;
  *        they take three of the reserved pointers, so the descriptor's size
- *        is unchanged and a 1.0 or 1.1 plugin (zeros there) has none
+ *        is unchanged and a 1.0 or 1.1 plugin (zeros there) has none;
+ *        struct tb_plugin_conn: client_cert_subject and client_cert_sha256,
+ *        the app's verified TLS client certificate (wss://)
  */
 #ifndef TEEP_BROKER_PLUGIN_H
 #define TEEP_BROKER_PLUGIN_H
@@ -123,7 +125,22 @@ struct tb_plugin_conn {
 	 * (before authenticate, and for anonymous apps). */
 	const char *identity;
 	void *reserved[4];
+	/* ABI 1.2; read them only when TB_PLUGIN_CONN_HAS(conn, member).
+	 * The TLS client certificate the app presented on a wss:// listener,
+	 * once it verified against [listener] tls_ca: in app_connect and
+	 * authenticate only, NULL in later hooks, and NULL when the app sent
+	 * none (or the listener is ws://). Borrowed like every other member:
+	 * valid for the call only, copy what you keep. */
+	const char *client_cert_subject; /* its subject, RFC 4514 ("CN=nav,O=Example"),
+	                                    at most 511 bytes (NULL for a longer one) */
+	const char *client_cert_sha256;  /* SHA-256 of its DER encoding: 64 lower-case
+	                                    hex digits */
 };
+
+/* Whether conn (a const struct tb_plugin_conn *) has the member, by its
+ * struct_size (a broker of ABI 1.1 passes a shorter struct). */
+#define TB_PLUGIN_CONN_HAS(conn, member)                                                           \
+	((conn)->struct_size >= offsetof(struct tb_plugin_conn, member) + sizeof((conn)->member))
 
 enum tb_plugin_op_kind {
 	TB_PLUGIN_OP_REQUEST_TA = 1,   /* "request-ta" */

@@ -15,13 +15,19 @@
  *   path = auth-token
  *   token_file = /etc/teep-broker/tokens
  *   #anonymous = no
+ *   #cert_map = /etc/teep-broker/app-certs
  *
- * The file is read in init(), and again on a configuration reload (SIGHUP,
+ * On a wss:// listener that verifies client certificates, cert_map
+ * (certmap.h) names the app of a certificate: such an app needs no bearer
+ * token, and has the rights of its identity's line in the token file.
+ *
+ * The files are read in init(), and again on a configuration reload (SIGHUP,
  * off the broker's loop): a new token works from then on, a removed one is
  * refused at the next handshake (connections open keep their identity).
  * Hooks only look at the table in memory and never block.
  */
 #include "config.h"
+#include "certmap.h"
 #include "tokens.h"
 
 #include <teep-broker/plugin.h>
@@ -38,11 +44,15 @@
 struct auth {
 	const struct tb_host *host;
 	struct tb_tokens *tokens;
+	struct tb_certmap *certs; /* NULL without cert_map */
 	int anonymous;
 };
 
-/* The whole file, bounded; refused if every user may write it. */
-static int read_token_file(const struct tb_host *host, const char *path, char **out, size_t *len)
+/* The whole file, bounded; refused if every user may write it. `what` names
+ * it in messages; a secret one is also reported when every user may read
+ * it. */
+static int read_file(const struct tb_host *host, const char *what, int secret, size_t max,
+                     const char *path, char **out, size_t *len)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -53,54 +63,53 @@ static int read_token_file(const struct tb_host *host, const char *path, char **
 	*len = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		host->log(host, TB_LOG_ERR, "cannot open the token file %s: %s", path,
+		host->log(host, TB_LOG_ERR, "cannot open the %s %s: %s", what, path,
 		          strerror(errno));
 		return TB_ERR_IO;
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		host->log(host, TB_LOG_ERR, "the token file %s is not a regular file", path);
+		host->log(host, TB_LOG_ERR, "the %s %s is not a regular file", what, path);
 		goto out;
 	}
 	if (st.st_mode & S_IWOTH) {
 		host->log(host, TB_LOG_ERR,
-		          "the token file %s may be written by every user (mode %03o): anyone "
-		          "could add a token; chmod o-w it",
-		          path, (unsigned)(st.st_mode & 0777));
+		          "the %s %s may be written by every user (mode %03o): anyone "
+		          "could add an app; chmod o-w it",
+		          what, path, (unsigned)(st.st_mode & 0777));
 		rc = TB_ERR_INVAL;
 		goto out;
 	}
-	if (st.st_mode & S_IROTH)
+	if (secret && (st.st_mode & S_IROTH))
 		host->log(host, TB_LOG_WARN,
-		          "the token file %s is readable by every user (mode %03o): its tokens "
+		          "the %s %s is readable by every user (mode %03o): its tokens "
 		          "are secrets; chmod o-r it",
-		          path, (unsigned)(st.st_mode & 0777));
-	if (st.st_size > TB_TOK_FILE_MAX) {
-		host->log(host, TB_LOG_ERR, "the token file %s is larger than %d bytes", path,
-		          TB_TOK_FILE_MAX);
+		          what, path, (unsigned)(st.st_mode & 0777));
+	if ((uint64_t)st.st_size > max) {
+		host->log(host, TB_LOG_ERR, "the %s %s is larger than %zu bytes", what, path, max);
 		rc = TB_ERR_TOOBIG;
 		goto out;
 	}
 	/* one byte more than allowed, to notice a file that grew meanwhile */
-	buf = malloc(TB_TOK_FILE_MAX + 1);
+	buf = malloc(max + 1);
 	if (!buf) {
 		rc = TB_ERR_NOMEM;
 		goto out;
 	}
 	for (;;) {
-		ssize_t n = read(fd, buf + got, TB_TOK_FILE_MAX + 1 - got);
+		ssize_t n = read(fd, buf + got, max + 1 - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			host->log(host, TB_LOG_ERR, "cannot read the token file %s: %s", path,
+			host->log(host, TB_LOG_ERR, "cannot read the %s %s: %s", what, path,
 			          strerror(errno));
 			goto out;
 		}
 		if (n == 0)
 			break;
 		got += (size_t)n;
-		if (got > TB_TOK_FILE_MAX) {
-			host->log(host, TB_LOG_ERR, "the token file %s is larger than %d bytes",
-			          path, TB_TOK_FILE_MAX);
+		if (got > max) {
+			host->log(host, TB_LOG_ERR, "the %s %s is larger than %zu bytes", what,
+			          path, max);
 			rc = TB_ERR_TOOBIG;
 			goto out;
 		}
@@ -131,15 +140,18 @@ static int parse_yes_no(const char *v, int *out)
 	return 0;
 }
 
-/* The options: token_file (required) and anonymous. */
+/* The options: token_file (required), anonymous and cert_map. */
 static int read_opts(const struct tb_host *host, const struct tb_kv *opts, size_t n,
-                     const char **path, int *anonymous)
+                     const char **path, int *anonymous, const char **cert_path)
 {
 	*path = NULL;
 	*anonymous = 0;
+	*cert_path = NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (!strcmp(opts[i].key, "token_file")) {
 			*path = opts[i].value;
+		} else if (!strcmp(opts[i].key, "cert_map")) {
+			*cert_path = opts[i].value;
 		} else if (!strcmp(opts[i].key, "anonymous")) {
 			if (parse_yes_no(opts[i].value, anonymous)) {
 				host->log(host, TB_LOG_ERR, "anonymous: \"%s\" is not yes or no",
@@ -149,7 +161,8 @@ static int read_opts(const struct tb_host *host, const struct tb_kv *opts, size_
 		} else {
 			host->log(
 			    host, TB_LOG_ERR,
-			    "unknown option \"%s\" (auth-token knows token_file and anonymous)",
+			    "unknown option \"%s\" (auth-token knows token_file, anonymous and "
+			    "cert_map)",
 			    opts[i].key);
 			return TB_ERR_INVAL;
 		}
@@ -170,7 +183,7 @@ static int load_tokens(const struct tb_host *host, const char *path, int anonymo
 	int line, rc;
 
 	*out = NULL;
-	rc = read_token_file(host, path, &text, &len);
+	rc = read_file(host, "token file", 1, TB_TOK_FILE_MAX, path, &text, &len);
 	if (rc == TB_OK) {
 		rc = tb_tokens_parse(text, len, out, &line, err, sizeof(err));
 		if (rc && line)
@@ -190,22 +203,73 @@ static int load_tokens(const struct tb_host *host, const char *path, int anonymo
 	return TB_OK;
 }
 
+/* The map of cert_map at path; each identity must have its line (its
+ * rights) in the token table. */
+static int load_cert_map(const struct tb_host *host, const struct tb_tokens *tokens,
+                         const char *path, struct tb_certmap **out)
+{
+	char *text = NULL, err[256];
+	size_t len = 0;
+	int line, rc;
+
+	*out = NULL;
+	rc = read_file(host, "certificate map", 0, TB_CERTMAP_FILE_MAX, path, &text, &len);
+	if (rc)
+		return rc;
+	rc = tb_certmap_parse(text, len, out, &line, err, sizeof(err));
+	free(text);
+	if (rc) {
+		if (line)
+			host->log(host, TB_LOG_ERR, "%s:%d: %s", path, line, err);
+		else
+			host->log(host, TB_LOG_ERR, "%s: %s", path, err);
+		return rc;
+	}
+	for (size_t i = 0; i < tb_certmap_n(*out); i++) {
+		const char *id = tb_certmap_identity(*out, i, &line);
+		if (!tb_tokens_by_identity(tokens, id)) {
+			host->log(host, TB_LOG_ERR,
+			          "%s:%d: app %s has no line in the token file (its rights); a "
+			          "line with token \"-\" gives it none",
+			          path, line, id);
+			tb_certmap_free(*out);
+			*out = NULL;
+			return TB_ERR_INVAL;
+		}
+	}
+	host->log(host, TB_LOG_NOTICE, "%zu app certificate(s) from %s", tb_certmap_n(*out), path);
+	return TB_OK;
+}
+
+/* The tables of the options' files into a, whose host is set. */
+static int load_all(struct auth *a, const struct tb_kv *opts, size_t n)
+{
+	const char *path, *cert_path;
+	int rc;
+
+	rc = read_opts(a->host, opts, n, &path, &a->anonymous, &cert_path);
+	if (rc)
+		return rc;
+	rc = load_tokens(a->host, path, a->anonymous, &a->tokens);
+	if (!rc && cert_path)
+		rc = load_cert_map(a->host, a->tokens, cert_path, &a->certs);
+	if (rc) {
+		tb_tokens_free(a->tokens);
+		a->tokens = NULL;
+	}
+	return rc;
+}
+
 static int auth_init(const struct tb_host *host, const struct tb_kv *opts, size_t n,
                      void **instance)
 {
-	const char *path;
-	struct auth *a;
-	int anonymous, rc;
+	struct auth *a = calloc(1, sizeof(*a));
+	int rc;
 
-	rc = read_opts(host, opts, n, &path, &anonymous);
-	if (rc)
-		return rc;
-	a = calloc(1, sizeof(*a));
 	if (!a)
 		return TB_ERR_NOMEM;
 	a->host = host;
-	a->anonymous = anonymous;
-	rc = load_tokens(host, path, anonymous, &a->tokens);
+	rc = load_all(a, opts, n);
 	if (rc) {
 		free(a);
 		return rc;
@@ -214,24 +278,18 @@ static int auth_init(const struct tb_host *host, const struct tb_kv *opts, size_
 	return TB_OK;
 }
 
-/* Plugin ABI 1.2 reload: the file is read again on the broker's reload
- * thread into a new table, which the loop swaps in. */
+/* Plugin ABI 1.2 reload: the files are read again on the broker's reload
+ * thread into new tables, which the loop swaps in. */
 static int auth_reload_prepare(void *instance, const struct tb_kv *opts, size_t n, void **prepared)
 {
 	const struct auth *a = instance;
-	struct auth *next;
-	const char *path;
-	int anonymous, rc;
+	struct auth *next = calloc(1, sizeof(*next));
+	int rc;
 
-	rc = read_opts(a->host, opts, n, &path, &anonymous);
-	if (rc)
-		return rc;
-	next = calloc(1, sizeof(*next));
 	if (!next)
 		return TB_ERR_NOMEM;
 	next->host = a->host;
-	next->anonymous = anonymous;
-	rc = load_tokens(a->host, path, anonymous, &next->tokens);
+	rc = load_all(next, opts, n);
 	if (rc) {
 		free(next);
 		return rc;
@@ -244,11 +302,14 @@ static void auth_reload_commit(void *instance, void *prepared)
 {
 	struct auth *a = instance, *next = prepared;
 	struct tb_tokens *old = a->tokens;
+	struct tb_certmap *old_certs = a->certs;
 
 	a->tokens = next->tokens;
+	a->certs = next->certs;
 	a->anonymous = next->anonymous;
-	/* bounded: the table of one file of at most TB_TOK_FILE_MAX bytes */
+	/* bounded: the tables of two files of bounded size */
 	tb_tokens_free(old);
+	tb_certmap_free(old_certs);
 	free(next);
 }
 
@@ -260,6 +321,7 @@ static void auth_reload_abort(void *instance, void *prepared)
 	if (!next)
 		return;
 	tb_tokens_free(next->tokens);
+	tb_certmap_free(next->certs);
 	free(next);
 }
 
@@ -270,6 +332,7 @@ static void auth_fini(void *instance)
 	if (!a)
 		return;
 	tb_tokens_free(a->tokens);
+	tb_certmap_free(a->certs);
 	free(a);
 }
 
@@ -281,6 +344,16 @@ static int auth_authenticate(void *instance, const struct tb_plugin_conn *conn, 
 	const char *tok;
 	size_t len;
 
+	/* a verified client certificate that is mapped names the app; its
+	 * Authorization header is then not looked at */
+	if (a->certs && TB_PLUGIN_CONN_HAS(conn, client_cert_sha256) && conn->client_cert_sha256) {
+		const char *id = tb_certmap_lookup(a->certs, conn->client_cert_subject,
+		                                   conn->client_cert_sha256);
+		if (id) {
+			snprintf(identity, identity_len, "%s", id);
+			return TB_PLUGIN_ALLOW;
+		}
+	}
 	if (conn->authorization && tb_tokens_bearer(conn->authorization, &tok, &len) == 0)
 		e = tb_tokens_lookup(a->tokens, tok, len);
 	if (e) {
@@ -341,7 +414,9 @@ static int auth_app_op(void *instance, const struct tb_plugin_conn *conn,
 }
 
 TB_PLUGIN_DECLARE(.name = "auth-token", .version = PACKAGE_VERSION,
-                  .description = "app identities from bearer tokens; per-app component lists",
+                  .description =
+                      "app identities from bearer tokens or client certificates; per-app "
+                      "component lists",
                   .init = auth_init, .fini = auth_fini, .authenticate = auth_authenticate,
                   .app_op = auth_app_op, .reload_prepare = auth_reload_prepare,
                   .reload_commit = auth_reload_commit, .reload_abort = auth_reload_abort);

@@ -160,15 +160,15 @@ static int parse_identity(struct parse *p, const char *f, struct tb_tok_entry *e
 {
 	size_t n = strlen(f);
 
+	if (e->anonymous && strcmp(f, "-") != 0)
+		e->anonymous = 0; /* an app that authenticates otherwise (certmap.h) */
 	if (e->anonymous) {
-		if (strcmp(f, "-") != 0)
-			return fail(p, TB_ERR_PARSE,
-			            "the line of apps without a token (token \"-\") must have the "
-			            "identity \"-\"");
+		/* the line of apps without a token */
 	} else {
 		if (strcmp(f, "-") == 0)
 			return fail(p, TB_ERR_PARSE,
 			            "identity \"-\" is only for the line with token \"-\"");
+		/* token "-" with an identity: a line without tokens */
 		if (n < 1 || n > TB_TOK_IDENTITY_MAX)
 			return fail(p, TB_ERR_PARSE, "an identity must be 1..%d characters long",
 			            TB_TOK_IDENTITY_MAX);

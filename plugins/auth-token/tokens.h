@@ -7,7 +7,12 @@
  *
  *   # TOKEN[,TOKEN...]  IDENTITY  REQUEST  UNREQUEST
  *   c2VjcmV0LXRva2VuLW9mLW5hdg  nav  8d82573a-926d-4754-9353-32dc29997f74  -
+ *   -                           map  8d82573a-926d-4754-9353-32dc29997f74  -
  *   -                           -    -                                     -
+ *
+ * Token "-" with identity "-" is the line of apps without a token; token "-"
+ * with another identity is an app that has no token and is known otherwise
+ * (by its client certificate: certmap.h).
  */
 #ifndef TB_AUTH_TOKENS_H
 #define TB_AUTH_TOKENS_H

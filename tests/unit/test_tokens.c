@@ -77,6 +77,9 @@ static void tokens__good_files__parsed(void **state)
 	         "1234567890123456789012345678901234567890123456789012345678901234 -\n",
 	     1, 1, 0},
 	    {T16 " a 0X12/#x/;/'\"/()/[]/{}/0xABcd -\n", 1, 1, 0},
+	    /* an app without a token (known by its certificate), and the
+	     * anonymous line */
+	    {"- map " UUID " -\n- - - -\n", 2, 0, 1},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -120,7 +123,7 @@ static void tokens__malformed_files__refused_with_their_line(void **state)
 	    {T16 " 12345678901234567890123456789012345678901234567890123456789012345 - -\n", 1,
 	     "1..64 characters"},
 	    {T16 " - - -\n", 1, "only for the line with token \"-\""},
-	    {"- anon - -\n", 1, "must have the identity \"-\""},
+	    {"- anon - -\n- anon - -\n", 2, "identity"},
 	    /* lists */
 	    {T16 " a *," UUID " -\n", 1, "REQUEST: \"*\" must stand alone"},
 	    {T16 " a - " UUID ",-\n", 1, "UNREQUEST: \"-\" must stand alone"},
