@@ -29,6 +29,7 @@
 #include "apptam.h"
 #include "banscore.h"
 #include "conf.h"
+#include "deadline.h"
 #include "fairq.h"
 #include "flight.h"
 #include "http1.h"
@@ -186,6 +187,11 @@ struct tb_tee {
 	struct tb_fq fq;
 	struct tb_fq_flow own_flow;
 	unsigned starting; /* first calls of exchanges in the worker: max_in_flight */
+	/* its sessions' deadlines, one list per length (deadline.h): waiting
+	 * in the queue or for a call (call_timeout), for the TAM from the
+	 * connection attempt (connect + response timeout), for the TAM's
+	 * answer once the request is out (response timeout) */
+	struct tb_dl_list dl_call, dl_connect, dl_response;
 };
 
 enum tb_call_kind {
@@ -335,7 +341,7 @@ struct tb_session {
 	int tam_counted;              /* it holds one of its TAM's max_sessions */
 	struct tb_call *call;         /* driver call in flight */
 	struct tb_resolve *resolving; /* name resolution in flight */
-	lws_sorted_usec_list_t timer;
+	struct tb_dl timer;           /* on one of its TEE's deadline lists */
 	uint64_t started_ms;
 	enum tb_teep_type last_agent_type;
 	int saw_update;
@@ -426,6 +432,10 @@ void tb_tee_down_reason(const struct tb_tee *t, char *out, size_t len);
 void tb_tee_close_agent_session(struct tb_tee *t, void *agent_session);
 void tb_tee_reap_all(struct tb_broker *b);
 void tb_tee_start_policy_timers(struct tb_broker *b);
+/* The TEE's deadline lists (session.c): set up with the TEE, stopped before
+ * the lws context goes. */
+void tb_tee_timers_init(struct tb_tee *t);
+void tb_tee_timers_fini(struct tb_tee *t);
 
 /* session.c */
 /* Start an exchange for req (conn NULL: the broker's own policy check).

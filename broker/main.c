@@ -596,8 +596,10 @@ out:;
 		tb_session_abort_all(b, TB_UA_E_SHUTDOWN, "the broker is stopping");
 		tb_apptam_abort_all(b);
 		/* no thread may wake the loop while it goes away */
-		for (size_t i = 0; i < b->n_tees; i++)
+		for (size_t i = 0; i < b->n_tees; i++) {
 			tb_worker_set_wake(&b->tees[i].worker, NULL);
+			tb_tee_timers_fini(&b->tees[i]);
+		}
 		if (b->resolver)
 			tb_resolver_set_loop(b->resolver, NULL);
 		tb_notify_free(b->notify); /* its timer is the loop's */

@@ -181,7 +181,7 @@ static void session_free(struct tb_session *s)
 {
 	struct tb_broker *b = s->b;
 
-	lws_sul_cancel(&s->timer);
+	tb_dl_clear(&s->timer);
 	close_flight(s);
 	if (s->qflow) {
 		tb_fq_remove(&s->tee->fq, s->qflow, &s->qitem);
@@ -225,9 +225,9 @@ static void maybe_free(struct tb_session *s)
 
 /* ---- timers ---------------------------------------------------------- */
 
-static void session_timeout(lws_sorted_usec_list_t *sul)
+static void session_timeout(struct tb_dl *d)
 {
-	struct tb_session *s = lws_container_of(sul, struct tb_session, timer);
+	struct tb_session *s = lws_container_of(d, struct tb_session, timer);
 
 	if (s->qflow) {
 		/* Still waiting for its turn: the TEE is busy with other apps'
@@ -265,9 +265,29 @@ static void session_timeout(lws_sorted_usec_list_t *sul)
 	}
 }
 
-static void arm(struct tb_session *s, uint64_t ms)
+/* The session's one deadline, on one of its TEE's lists (deadline.h): a
+ * request's deadlines cost no libwebsockets timer of their own. */
+static void arm(struct tb_session *s, struct tb_dl_list *l)
 {
-	lws_sul_schedule(s->b->ctx, 0, &s->timer, session_timeout, (lws_usec_t)ms * LWS_US_PER_MS);
+	tb_dl_set(l, &s->timer);
+}
+
+void tb_tee_timers_init(struct tb_tee *t)
+{
+	struct lws_context *ctx = t->b->ctx;
+
+	tb_dl_list_init(&t->dl_call, ctx, t->conf->call_timeout_ms * 1000u, session_timeout);
+	tb_dl_list_init(&t->dl_connect, ctx,
+	                (t->tam->connect_timeout_ms + t->tam->response_timeout_ms) * 1000u,
+	                session_timeout);
+	tb_dl_list_init(&t->dl_response, ctx, t->tam->response_timeout_ms * 1000u, session_timeout);
+}
+
+void tb_tee_timers_fini(struct tb_tee *t)
+{
+	tb_dl_list_fini(&t->dl_call);
+	tb_dl_list_fini(&t->dl_connect);
+	tb_dl_list_fini(&t->dl_response);
 }
 
 /* ---- driver calls ---------------------------------------------------- */
@@ -280,7 +300,7 @@ static int submit(struct tb_session *s, struct tb_call *c)
 		return rc;
 	}
 	s->call = c;
-	arm(s, s->tee->conf->call_timeout_ms);
+	arm(s, &s->tee->dl_call);
 	return TB_OK;
 }
 
@@ -371,7 +391,7 @@ static void call_agent_error(struct tb_session *s)
 	/* ProcessError must reach the Agent even when its queue is full. */
 	if (c && tb_call_submit(c, 1) == TB_OK) {
 		s->call = c;
-		arm(s, s->tee->conf->call_timeout_ms);
+		arm(s, &s->tee->dl_call);
 		return;
 	}
 	tb_call_free(c);
@@ -481,7 +501,7 @@ static void protocol_reason(const struct tb_session *s, char *out, size_t cap)
 
 static void finish(struct tb_session *s)
 {
-	lws_sul_cancel(&s->timer);
+	tb_dl_clear(&s->timer);
 	if (s->sm.fail == TAMSM_F_NONE) {
 		if (s->answered) {
 			s->finished = 1;
@@ -622,7 +642,7 @@ void tb_session_call_done(struct tb_call *c)
 		tb_tee_pump(t);
 	}
 	s->call = NULL;
-	lws_sul_cancel(&s->timer);
+	tb_dl_clear(&s->timer);
 	if (c->out.session) {
 		/* The Agent's context for this exchange; released when the
 		 * session ends, exactly once. */
@@ -787,7 +807,7 @@ static void http_outcome(struct tb_session *s, struct lws *wsi, enum tamsm_http_
 	if (s->http_delivered)
 		return;
 	s->http_delivered = 1;
-	lws_sul_cancel(&s->timer);
+	tb_dl_clear(&s->timer);
 	tb_metrics_observe_tam(s->b, s->tee->tam, (double)(tb_obs_now_us() - s->post_us) / 1e6);
 	if (o == TAMSM_HTTP_OK && s->body_len && s->http_media_ok && s->http_status >= 200 &&
 	    s->http_status <= 299 && s->tee->tam->precheck && !precheck_ok(s))
@@ -891,7 +911,7 @@ static void http_connect(struct tb_session *s, const char *addr)
 
 	/* the deadline starts with the connection attempt, not before (the
 	 * resolution has its own, [resolver] timeout) */
-	arm(s, s->tee->tam->connect_timeout_ms + s->tee->tam->response_timeout_ms);
+	arm(s, &s->tee->dl_connect);
 	memset(&i, 0, sizeof(i));
 	i.context = s->b->ctx;
 	i.vhost = s->tee->tam_vhost;
@@ -1119,7 +1139,7 @@ static int tamclient_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 		if (!s->out_msg && (!s->tls || s->tls_up))
 			/* the request is out: the answer must come within the
 			 * response timeout */
-			arm(s, s->tee->tam->response_timeout_ms);
+			arm(s, &s->tee->dl_response);
 		break;
 	}
 	case LWS_CALLBACK_RAW_RX:
@@ -1343,7 +1363,7 @@ static int enqueue(struct tb_session *s, struct tb_ua_conn *conn)
 	}
 	s->qflow = flow;
 	s->b->counters.queued++;
-	arm(s, t->conf->call_timeout_ms);
+	arm(s, &t->dl_call);
 	return TB_OK;
 }
 
@@ -1363,7 +1383,7 @@ void tb_tee_pump(struct tb_tee *t)
 		                         .reason = why};
 		tb_tee_down_reason(t, why, sizeof(why));
 		s->qflow = NULL;
-		lws_sul_cancel(&s->timer);
+		tb_dl_clear(&s->timer);
 		answer_final(s, &a);
 		s->finished = 1;
 		maybe_free(s);
@@ -1450,7 +1470,7 @@ static void drop_orphan_call(struct tb_session *s)
 	s->call = NULL;
 	s->starting = 0;
 	s->tee->starting--;
-	lws_sul_cancel(&s->timer);
+	tb_dl_clear(&s->timer);
 	s->answered = 1;
 	s->finished = 1;
 	maybe_free(s);
@@ -1482,7 +1502,7 @@ void tb_session_conn_closing(struct tb_ua_conn *conn)
 /* A request that never reached its TEE is over: "shutdown". */
 static void stop_unstarted(struct tb_session *s)
 {
-	lws_sul_cancel(&s->timer);
+	tb_dl_clear(&s->timer);
 	answer_error(s, TB_UA_E_SHUTDOWN, "the broker is stopping");
 	s->finished = 1;
 	maybe_free(s);
@@ -1532,7 +1552,7 @@ void tb_session_abort_all(struct tb_broker *b, int code, const char *reason)
 		tb_call_cancel(s->call); /* no call's result is needed any more */
 		if (s->finished)
 			continue;
-		lws_sul_cancel(&s->timer);
+		tb_dl_clear(&s->timer);
 		answer_error(s, code, reason);
 		if (s->wsi) {
 			lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
