@@ -91,6 +91,8 @@ struct tb_counters {
 	uint64_t progress_dropped; /* progress events not queued (slow app) */
 	uint64_t tx_throttled;     /* times an app's reading stopped: answers unread */
 	uint64_t tam_posts;
+	uint64_t tam_connections; /* TCP connections opened to TAMs */
+	uint64_t tam_reused;      /* POSTs sent on a connection kept from the one before */
 	uint64_t tam_failures;
 	uint64_t tee_calls;
 	uint64_t tee_timeouts;
@@ -334,6 +336,13 @@ struct tb_session {
 	char url_path[512];
 	int url_port;
 	int url_tls;
+	/* the connection kept after an answer for the exchange's next POST
+	 * (HTTP keep-alive): idle, to keep_host:keep_port, its TLS session in
+	 * tls; closed when the session ends */
+	struct lws *keep_wsi;
+	char keep_host[256];
+	int keep_port;
+	int keep_tls;
 
 	struct tb_fq_item qitem; /* in its TEE's fair queue while qflow is set */
 	struct tb_fq_flow *qflow;

@@ -127,7 +127,7 @@ static void log_counters(const struct tb_broker *b)
 	       "answers %llu "
 	       "done "
 	       "%llu error %llu busy; progress dropped %llu; unread stops %llu; tam posts %llu "
-	       "failures %llu; "
+	       "failures %llu; tam connections %llu reused %llu; "
 	       "tee calls %llu timeouts %llu; coalesced %llu, busy sessions %llu waiters %llu; "
 	       "tam not allowed %llu, refused from the agent %llu; "
 	       "queued %llu, busy queue %llu, queue timeouts %llu; "
@@ -142,7 +142,8 @@ static void log_counters(const struct tb_broker *b)
 	       (unsigned long long)k->answers_done, (unsigned long long)k->answers_error,
 	       (unsigned long long)k->answers_busy, (unsigned long long)k->progress_dropped,
 	       (unsigned long long)k->tx_throttled, (unsigned long long)k->tam_posts,
-	       (unsigned long long)k->tam_failures, (unsigned long long)k->tee_calls,
+	       (unsigned long long)k->tam_failures, (unsigned long long)k->tam_connections,
+	       (unsigned long long)k->tam_reused, (unsigned long long)k->tee_calls,
 	       (unsigned long long)k->tee_timeouts, (unsigned long long)k->coalesced,
 	       (unsigned long long)k->busy_sessions, (unsigned long long)k->busy_waiters,
 	       (unsigned long long)k->tam_not_allowed, (unsigned long long)k->tam_uri_refused,
