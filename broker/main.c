@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -261,12 +260,13 @@ static int create_context(struct tb_broker *b)
 	const struct tb_conf_listener *l = &b->conf.listener;
 
 	/* One fd per app connection, per TAM connection, plus a margin. */
-	struct rlimit rl;
 	unsigned want = l->max_connections + b->conf.max_sessions + 64;
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < want) {
-		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	uint64_t got = tb_raise_nofile(want);
+	if (got < want)
+		tb_log(TB_LOG_WARN,
+		       "open files limited to %llu, below the %u that max_connections = %u needs: "
+		       "raise the limit (LimitNOFILE) or lower max_connections",
+		       (unsigned long long)got, want, l->max_connections);
 
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
