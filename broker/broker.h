@@ -365,6 +365,8 @@ struct tb_session {
 	enum tb_precheck precheck; /* why the TAM's answer failed the pre-check */
 	int answered;
 	int finished;
+	unsigned acting;  /* session_act() calls under way on it (nested when a
+	                     step fails at once): it is not freed meanwhile */
 	uint64_t post_us; /* tb_obs_now_us() when the POST in flight started */
 };
 

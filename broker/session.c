@@ -223,9 +223,11 @@ static void session_free(struct tb_session *s)
 	tb_broker_maybe_exit(b);
 }
 
+/* Not while an action on it is under way (session_act may run inside
+ * another, when a step fails at once): the outermost frees it. */
 static void maybe_free(struct tb_session *s)
 {
-	if (s->finished && !s->call && !s->http_active && !s->resolving)
+	if (s->finished && !s->acting && !s->call && !s->http_active && !s->resolving)
 		session_free(s);
 }
 
@@ -582,6 +584,7 @@ static void finish(struct tb_session *s)
 
 static void session_act(struct tb_session *s, enum tamsm_action a)
 {
+	s->acting++;
 	switch (a) {
 	case TAMSM_A_NONE:
 		break;
@@ -601,6 +604,7 @@ static void session_act(struct tb_session *s, enum tamsm_action a)
 		finish(s);
 		break;
 	}
+	s->acting--;
 	maybe_free(s);
 }
 
