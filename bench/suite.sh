@@ -18,7 +18,8 @@
 #             HTTP and over HTTPS: latency, and the broker's CPU per session
 #   idle      10000 and 20000 idle connections: memory per connection
 #   big       one 16 MiB component installed: the broker's peak RSS growth
-#   flood     bench/flood.sh: rogue apps flooding, a polite app measured
+#   flood     bench/flood.sh: rogue apps flooding, a polite app measured,
+#             with the defended configuration and the shipped one
 #
 # Each measurement prints one machine-readable line ("load ..." or
 # "bench ..."), and the suite ends with a table of the broker's figures as
@@ -205,6 +206,19 @@ for s in $SCENARIOS; do
 		fi
 		grep -E "^(polite|run|  )" "$WORK/flood.out" | head -n 40
 		emit "bench label=flood $(grep -c . "$WORK/flood.out") lines (see above)"
+				# the same flood against the shipped configuration, rogues from
+		# their own addresses and from the polite app's
+		if [ "$SIZE" = tiny ]; then
+			CONFIG=shipped DURATION=2 ROGUES=2 RATE=500 bash "$top_srcdir/bench/flood.sh" \
+				"$top_builddir" >"$WORK/flood-shipped.out" 2>&1 ||
+				fail "flood, shipped: $(tail -n 20 "$WORK/flood-shipped.out")"
+		else
+			CONFIG=shipped bash "$top_srcdir/bench/flood.sh" "$top_builddir" \
+				>"$WORK/flood-shipped.out" 2>&1 ||
+				fail "flood, shipped: $(tail -n 20 "$WORK/flood-shipped.out")"
+		fi
+		grep -E "^(run|baseline|flood|same-addr|p99)" "$WORK/flood-shipped.out"
+		emit "bench label=flood-shipped $(grep -c . "$WORK/flood-shipped.out") lines (see above)"
 		;;
 	*)
 		fail "unknown scenario $s"
