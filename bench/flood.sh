@@ -23,7 +23,8 @@
 #
 # Environment: DURATION (s, default 12), ROGUES (default 10), RATE (default
 # 20000), MIX (V,M,O,T, default 5,2,1,2), MAX_REQ (max_requests_per_connection,
-# default 4), NO_BAN_RUN (1: run it, default 1).
+# default 4), NO_BAN_RUN (1: run it, default 1), CONFIG (defended, default,
+# or shipped: see below).
 set -u
 top_builddir=$(cd "${1:-.}" && pwd)
 top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
@@ -73,6 +74,18 @@ half_life = 60s
 ban_time = 1s
 ban_time_max = 4s"
 
+# CONFIG=shipped: the configuration the package installs
+# (conf/teep-broker.conf: its [limit:...] zones, every other setting at its
+# default, so loopback is never banned), and the flood runs twice: rogues
+# from addresses of their own, then from the polite app's (127.0.0.1)
+CONFIG=${CONFIG:-defended}
+if [ "$CONFIG" = shipped ]; then
+	LISTENER=""
+	LIMITS=$(awk '/^\[/ { p = ($0 ~ /^\[limit:/) } p && !/^#/' \
+		"$top_srcdir/conf/teep-broker.conf")
+	BAN=""
+fi
+
 make_keys
 add_component "$TC_UUID" "Hello, Secure World!"
 start_tam
@@ -98,7 +111,8 @@ hz=$(getconf CLK_TCK)
 
 # run NAME ROGUES BAN_SECTION: one measured run; figures in $WORK/NAME.*
 run() {
-	local name=$1 rogues=$2 tam0 cpu0 cpu1 tcpu0 tcpu1
+	local name=$1 rogues=$2 tam0 cpu0 cpu1 tcpu0 tcpu1 from=()
+	[ -n "${4:-}" ] && from=(--rogue-from "$4")
 	start_defended "$3"
 	# warm up: one second of the polite app alone, not measured
 	"$FLOOD" --url "$URL" --duration 1 "$TC_UUID" >"$WORK/$name.warm" 2>&1
@@ -106,7 +120,8 @@ run() {
 	cpu0=$(cpu_ticks "$BROKER_PID")
 	tcpu0=$(cpu_ticks "$TAM_PID" | cut -d' ' -f2)
 	"$FLOOD" --url "$URL" --duration "$DURATION" --rogues "$rogues" --rate "$RATE" \
-		--mix "$MIX" --reconnects $((DURATION * 100)) "$TC_UUID" >"$WORK/$name.out" 2>&1
+		--mix "$MIX" --reconnects $((DURATION * 100)) "${from[@]}" "$TC_UUID" \
+		>"$WORK/$name.out" 2>&1
 	cpu1=$(cpu_ticks "$BROKER_PID")
 	tcpu1=$(cpu_ticks "$TAM_PID" | cut -d' ' -f2)
 	grep VmHWM "/proc/$BROKER_PID/status" | awk '{ print $2 }' >"$WORK/$name.hwm"
@@ -145,13 +160,20 @@ run() {
 
 echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)," \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "defences: messages ${MSG_RATE}r/s burst $MSG_BURST nodelay, tee-calls ${CALL_RATE}r/s" \
-	"burst $CALL_BURST delay $CALL_DELAY, per address; bans: threshold 100, ban_time 1s..4s, allow none"
+if [ "$CONFIG" = shipped ]; then
+	echo "defences: as shipped (conf/teep-broker.conf):" $LIMITS
+else
+	echo "defences: messages ${MSG_RATE}r/s burst $MSG_BURST nodelay, tee-calls ${CALL_RATE}r/s" \
+		"burst $CALL_BURST delay $CALL_DELAY, per address; bans: threshold 100, ban_time 1s..4s, allow none"
+fi
 echo
 runs="baseline flood"
 run baseline 0 "$BAN"
 run flood "$ROGUES" "$BAN"
-if [ "$NO_BAN_RUN" = 1 ]; then
+if [ "$CONFIG" = shipped ]; then
+	run same-addr "$ROGUES" "$BAN" 127.0.0.1
+	runs="$runs same-addr"
+elif [ "$NO_BAN_RUN" = 1 ]; then
 	run no-bans "$ROGUES" "[ban]
 enabled = no"
 	runs="$runs no-bans"

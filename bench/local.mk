@@ -23,6 +23,6 @@ bench_teep_load_LDADD = libtbcommon.la
 bench_ws_echo_SOURCES = bench/ws-echo.c
 bench_ws_echo_CFLAGS = $(AM_CFLAGS) $(LWS_CFLAGS)
 bench_ws_echo_LDADD = $(LWS_LIBS)
-EXTRA_DIST += bench/run.sh bench/flood.sh bench/bigframe.sh bench/suite.sh
+EXTRA_DIST += bench/run.sh bench/flood.sh bench/bigframe.sh bench/suite.sh bench/callgrind.sh
 bench: bench/teep-bench bench/teep-flood bench/teep-bigframe bench/teep-load bench/ws-echo
 .PHONY: bench

@@ -18,7 +18,8 @@
 #             HTTP and over HTTPS: latency, and the broker's CPU per session
 #   idle      10000 and 20000 idle connections: memory per connection
 #   big       one 16 MiB component installed: the broker's peak RSS growth
-#   flood     bench/flood.sh: rogue apps flooding, a polite app measured
+#   flood     bench/flood.sh: rogue apps flooding, a polite app measured,
+#             with the defended configuration and the shipped one
 #
 # Each measurement prints one machine-readable line ("load ..." or
 # "bench ..."), and the suite ends with a table of the broker's figures as
@@ -27,7 +28,8 @@
 # SIZE=tiny runs every scenario with a few requests and connections: a smoke
 # test (make check runs it), not a measurement. N_REQ and CONNS, if set,
 # replace the size's request count and connection counts of the loop and
-# tee scenarios (e.g. N_REQ=5000 CONNS="1 64" on a busy machine).
+# tee scenarios (e.g. N_REQ=5000 CONNS="1 64" on a busy machine); IDLE_CONNS
+# the connection counts of the idle scenario (e.g. IDLE_CONNS=20000).
 #
 # BROKER_DIR, if set, is another build directory whose teep-brokerd and sim
 # driver are measured (an older build, for a before/after comparison); the
@@ -47,6 +49,7 @@ SCENARIOS=${*:-loop tee lowrate install idle big flood}
 SIZE=${SIZE:-full}
 N_REQ_ENV=${N_REQ:-}
 CONNS_ENV=${CONNS:-}
+IDLE_ENV=${IDLE_CONNS:-}
 if [ "$SIZE" = tiny ]; then
 	N_REQ=200 CONNS="1 8" N_LOW=20 LOW_RATE=50 N_INSTALL=10 IDLE="50" BIG=$((256 * 1024))
 else
@@ -55,6 +58,7 @@ else
 fi
 N_REQ=${N_REQ_ENV:-$N_REQ}
 CONNS=${CONNS_ENV:-$CONNS}
+IDLE=${IDLE_ENV:-$IDLE}
 if [ -n "${BROKER_DIR:-}" ]; then
 	BROKER_BIN="$BROKER_DIR/teep-brokerd"
 	DRIVER_PATH="$BROKER_DIR/.libs/sim.so"
@@ -140,12 +144,36 @@ for s in $SCENARIOS; do
 		done
 		;;
 	idle)
+		# A server holds one descriptor per connection plus a few of its
+		# own (about 30 for the broker): where the hard open files limit
+		# cannot be raised (no CAP_SYS_RESOURCE) the count stops below it.
+		# The clients hold at most 10000 each, in several processes.
+		hard=$(ulimit -Hn)
 		for n in $IDLE; do
+			want=$n
+			if [ "$hard" != unlimited ] && [ "$n" -gt $((hard - 100)) ]; then
+				n=$((hard - 100))
+				echo "idle: $want connections capped at $n by the open files hard limit ($hard)"
+			fi
 			for who in broker echo; do
 				if [ $who = broker ]; then u=$URL pid=$BROKER_PID; else u=$ECHO_URL pid=$ECHO_PID; fi
-				out=$("$BENCH" --url "$u" --pid "$pid" idle "$n" 2) || fail "idle $n against $who: $out"
-				emit "bench label=idle-$n/$who conns=$n" \
-					"$(echo "$out" | sed -n 's/.*: \([0-9.]*\) bytes per connection/bytes_per_conn=\1/p')"
+				rss0=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+				left=$n holders=""
+				while [ "$left" -gt 10000 ]; do
+					# a part held in the background while the rest connects
+					"$BENCH" --url "$u" --deadline 300 idle 10000 290 >"$WORK/hold.$left" 2>&1 &
+					holders="$holders $!"
+					wait_line "$WORK/hold.$left" "holding them" 200 ||
+						fail "idle $n against $who: $(cat "$WORK/hold.$left")"
+					grep -q "up, 0 failed" "$WORK/hold.$left" ||
+						fail "idle $n against $who: $(cat "$WORK/hold.$left")"
+					left=$((left - 10000))
+				done
+				out=$("$BENCH" --url "$u" --pid "$pid" idle "$left" 2) || fail "idle $n against $who: $out"
+				rss1=$(echo "$out" | sed -n 's/.*KiB before, \([0-9]*\) KiB with.*/\1/p')
+				for h in $holders; do kill -TERM "$h" 2>/dev/null; wait "$h" 2>/dev/null; done
+				emit "bench label=idle-$want/$who conns=$n rss_kib_before=$rss0 rss_kib_with=$rss1" \
+					"bytes_per_conn=$(awk -v a="$rss0" -v b="$rss1" -v n="$n" 'BEGIN { printf "%.0f", (b - a) * 1024 / n }')"
 			done
 		done
 		;;
@@ -178,6 +206,19 @@ for s in $SCENARIOS; do
 		fi
 		grep -E "^(polite|run|  )" "$WORK/flood.out" | head -n 40
 		emit "bench label=flood $(grep -c . "$WORK/flood.out") lines (see above)"
+				# the same flood against the shipped configuration, rogues from
+		# their own addresses and from the polite app's
+		if [ "$SIZE" = tiny ]; then
+			CONFIG=shipped DURATION=2 ROGUES=2 RATE=500 bash "$top_srcdir/bench/flood.sh" \
+				"$top_builddir" >"$WORK/flood-shipped.out" 2>&1 ||
+				fail "flood, shipped: $(tail -n 20 "$WORK/flood-shipped.out")"
+		else
+			CONFIG=shipped bash "$top_srcdir/bench/flood.sh" "$top_builddir" \
+				>"$WORK/flood-shipped.out" 2>&1 ||
+				fail "flood, shipped: $(tail -n 20 "$WORK/flood-shipped.out")"
+		fi
+		grep -E "^(run|baseline|flood|same-addr|p99)" "$WORK/flood-shipped.out"
+		emit "bench label=flood-shipped $(grep -c . "$WORK/flood-shipped.out") lines (see above)"
 		;;
 	*)
 		fail "unknown scenario $s"

@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #define MAX_CONNS     60000
@@ -405,11 +404,11 @@ int main(int argc, char **argv)
 		usage();
 	}
 
-	struct rlimit rl;
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < b->target + 64u) {
-		rl.rlim_cur = rl.rlim_max < b->target + 64u ? rl.rlim_max : b->target + 64u;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	if (tb_raise_nofile(b->target + 64u) < b->target + 64u)
+		fprintf(
+		    stderr,
+		    "teep-bench: the open files limit is below %u: some connections will fail\n",
+		    b->target + 64u);
 	lws_set_log_level(LLL_ERR, NULL);
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));

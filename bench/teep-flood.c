@@ -3,7 +3,8 @@
  *
  *   teep-flood [--url ws://127.0.0.1:PORT/] [--duration S] [--rogues N]
  *              [--rate MSG_PER_S] [--mix V,M,O,T] [--oversize BYTES]
- *              [--reconnects N] [--op-timeout S] COMPONENT
+ *              [--reconnects N] [--op-timeout S] [--rogue-from 127.0.0.X]
+ *              COMPONENT
  *
  * One polite app and N rogue apps, at the same time, each on its own
  * websocket connection (subprotocol teep-broker.v1):
@@ -18,7 +19,9 @@
  *   latency of the done ones (p50, p99, max). Exit status 1 unless every
  *   request was done with the expected result.
  * - Rogue i connects from 127.0.0.(2+i), so that the broker's per-address
- *   defences can tell it from the polite app, and sends frames at --rate
+ *   defences can tell it from the polite app (or, with --rogue-from, every
+ *   rogue from that address, 127.0.0.1 being the polite app's own), and
+ *   sends frames at --rate
  *   frames per second, in a fixed interleaving of four kinds with the
  *   weights of --mix (default 5,2,1,2): V valid request-ta for a component
  *   of its own that no TAM has ("flood/rNNN/XXXXXXXX", a new one each time,
@@ -125,6 +128,7 @@ struct flood {
 	atomic_int stop;
 	struct rusage ru;
 	uint64_t ran_us;
+	const char *rogue_from; /* every rogue's source address; NULL: 127.0.0.(2+i) */
 };
 
 /* Smooth weighted round robin: the kinds interleaved as evenly as their
@@ -707,7 +711,8 @@ static void usage(void)
 	fprintf(stderr, "usage: teep-flood [--url ws://127.0.0.1:PORT/] [--duration S] "
 	                "[--rogues N] [--rate MSG_PER_S]\n"
 	                "                  [--mix V,M,O,T] [--oversize BYTES] [--reconnects N] "
-	                "[--op-timeout S] COMPONENT\n");
+	                "[--op-timeout S]\n"
+	                "                  [--rogue-from 127.0.0.X] COMPONENT\n");
 	exit(2);
 }
 
@@ -752,7 +757,12 @@ int main(int argc, char **argv)
 			f->oversize = num(v, 1, 65536);
 		else if (!strcmp(argv[i], "--reconnects"))
 			f->max_reconnects = num(v, 0, 1000000);
-		else if (!strcmp(argv[i], "--op-timeout"))
+		else if (!strcmp(argv[i], "--rogue-from")) {
+			struct in_addr a;
+			if (inet_pton(AF_INET, v, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127)
+				usage(); /* loopback only */
+			f->rogue_from = v;
+		} else if (!strcmp(argv[i], "--op-timeout"))
 			timeout_s = num(v, 1, 600);
 		else if (!strcmp(argv[i], "--mix")) {
 			unsigned total = 0;
@@ -787,7 +797,10 @@ int main(int argc, char **argv)
 		struct rogue *r = &f->r[k];
 		r->index = k;
 		r->fd = -1;
-		snprintf(r->src, sizeof(r->src), "127.0.0.%u", 2 + k);
+		if (f->rogue_from)
+			snprintf(r->src, sizeof(r->src), "%s", f->rogue_from);
+		else
+			snprintf(r->src, sizeof(r->src), "127.0.0.%u", 2 + k);
 		if (make_template(r))
 			return 1;
 	}

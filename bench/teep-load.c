@@ -46,7 +46,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -333,11 +332,7 @@ int main(int argc, char **argv)
 	if (l->rate > 0)
 		l->interval_us = (uint64_t)((double)l->n_conns * 1e6 / l->rate);
 
-	struct rlimit rl;
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < l->n_conns + 64u) {
-		rl.rlim_cur = rl.rlim_max < l->n_conns + 64u ? rl.rlim_max : l->n_conns + 64u;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	tb_raise_nofile(l->n_conns + 64u);
 	l->c = calloc(l->n_conns, sizeof(*l->c));
 	l->lat_us = calloc(l->target, sizeof(*l->lat_us));
 	l->ep = epoll_create1(EPOLL_CLOEXEC);

@@ -109,8 +109,17 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	/* as many connections as the broker's bench takes (bench/suite.sh
+	 * idle: 20000), more when the process may raise its hard limit */
 	struct rlimit rl;
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_max < 32768) {
+		struct rlimit up = {.rlim_cur = 32768, .rlim_max = 32768};
+		if (setrlimit(RLIMIT_NOFILE, &up))
+			getrlimit(RLIMIT_NOFILE, &rl);
+		else
+			rl = up;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}

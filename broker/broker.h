@@ -29,6 +29,7 @@
 #include "apptam.h"
 #include "banscore.h"
 #include "conf.h"
+#include "deadline.h"
 #include "fairq.h"
 #include "flight.h"
 #include "http1.h"
@@ -92,6 +93,8 @@ struct tb_counters {
 	uint64_t progress_dropped; /* progress events not queued (slow app) */
 	uint64_t tx_throttled;     /* times an app's reading stopped: answers unread */
 	uint64_t tam_posts;
+	uint64_t tam_connections; /* TCP connections opened to TAMs */
+	uint64_t tam_reused;      /* POSTs sent on a connection kept from the one before */
 	uint64_t tam_failures;
 	uint64_t tee_calls;
 	uint64_t tee_timeouts;
@@ -191,6 +194,11 @@ struct tb_tee {
 	struct tb_fq fq;
 	struct tb_fq_flow own_flow;
 	unsigned starting; /* first calls of exchanges in the worker: max_in_flight */
+	/* its sessions' deadlines, one list per length (deadline.h): waiting
+	 * in the queue or for a call (call_timeout), for the TAM from the
+	 * connection attempt (connect + response timeout), for the TAM's
+	 * answer once the request is out (response timeout) */
+	struct tb_dl_list dl_call, dl_connect, dl_response;
 };
 
 enum tb_call_kind {
@@ -336,6 +344,13 @@ struct tb_session {
 	char url_path[512];
 	int url_port;
 	int url_tls;
+	/* the connection kept after an answer for the exchange's next POST
+	 * (HTTP keep-alive): idle, to keep_host:keep_port, its TLS session in
+	 * tls; closed when the session ends */
+	struct lws *keep_wsi;
+	char keep_host[256];
+	int keep_port;
+	int keep_tls;
 
 	struct tb_fq_item qitem; /* in its TEE's fair queue while qflow is set */
 	struct tb_fq_flow *qflow;
@@ -343,7 +358,7 @@ struct tb_session {
 	int tam_counted;              /* it holds one of its TAM's max_sessions */
 	struct tb_call *call;         /* driver call in flight */
 	struct tb_resolve *resolving; /* name resolution in flight */
-	lws_sorted_usec_list_t timer;
+	struct tb_dl timer;           /* on one of its TEE's deadline lists */
 	uint64_t started_ms;
 	enum tb_teep_type last_agent_type;
 	int saw_update;
@@ -358,6 +373,8 @@ struct tb_session {
 	enum tb_precheck precheck; /* why the TAM's answer failed the pre-check */
 	int answered;
 	int finished;
+	unsigned acting;  /* session_act() calls under way on it (nested when a
+	                     step fails at once): it is not freed meanwhile */
 	uint64_t post_us; /* tb_obs_now_us() when the POST in flight started */
 };
 
@@ -436,6 +453,10 @@ void tb_tee_down_reason(const struct tb_tee *t, char *out, size_t len);
 void tb_tee_close_agent_session(struct tb_tee *t, void *agent_session);
 void tb_tee_reap_all(struct tb_broker *b);
 void tb_tee_start_policy_timers(struct tb_broker *b);
+/* The TEE's deadline lists (session.c): set up with the TEE, stopped before
+ * the lws context goes. */
+void tb_tee_timers_init(struct tb_tee *t);
+void tb_tee_timers_fini(struct tb_tee *t);
 
 /* session.c */
 /* Start an exchange for req (conn NULL: the broker's own policy check).

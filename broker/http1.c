@@ -18,7 +18,7 @@ static int printable_no_space(const char *s)
 }
 
 int tb_http1_request_head(char *out, size_t cap, const char *path, const char *host, int port,
-                          int tls, const char *media_type, size_t body_len)
+                          int tls, const char *media_type, size_t body_len, int keep_alive)
 {
 	char hostport[300];
 	int n;
@@ -45,9 +45,10 @@ int tb_http1_request_head(char *out, size_t cap, const char *path, const char *h
 	             "Accept: %s\r\n"
 	             "Content-Type: %s\r\n"
 	             "Content-Length: %zu\r\n"
-	             "Connection: close\r\n"
+	             "%s"
 	             "\r\n",
-	             path, hostport, media_type, media_type, body_len);
+	             path, hostport, media_type, media_type, body_len,
+	             keep_alive ? "" : "Connection: close\r\n");
 	return (n < 0 || (size_t)n >= cap) ? -1 : n;
 }
 
@@ -142,6 +143,8 @@ static enum tb_http1_result parse_status(struct tb_http1_response *r, const char
 	r->content_length = -1;
 	r->chunked = 0;
 	r->content_type[0] = 0;
+	r->http11 = l[7] != '0';
+	r->conn_close = 0;
 	r->state = TB_HTTP1_HEADERS;
 	return TB_HTTP1_MORE;
 }
@@ -217,6 +220,15 @@ static enum tb_http1_result header_field(struct tb_http1_response *r, char *l)
 		if (strcasecmp(v, "chunked"))
 			return fail(r, TB_HTTP1_BAD, "unsupported Transfer-Encoding");
 		r->chunked = 1;
+	} else if (!strcasecmp(l, "Connection")) {
+		/* a list of tokens; "close" among them ends the connection */
+		for (char *t = v; *t;) {
+			size_t n = strcspn(t, ", \t");
+			if (n == 5 && !strncasecmp(t, "close", 5))
+				r->conn_close = 1;
+			t += n;
+			t += strspn(t, ", \t");
+		}
 	} else if (!strcasecmp(l, "Content-Type")) {
 		size_t n = strcspn(v, "; \t");
 		if (n >= sizeof(r->content_type))
@@ -339,11 +351,19 @@ enum tb_http1_result tb_http1_response_feed(struct tb_http1_response *r, const u
 		buf += n;
 		len -= n;
 	}
+	if (res == TB_HTTP1_COMPLETE && len)
+		r->trailing = 1; /* not ours to read: no reuse */
 	return res;
+}
+
+int tb_http1_response_reusable(const struct tb_http1_response *r)
+{
+	return r->state == TB_HTTP1_DONE && r->http11 && !r->conn_close && !r->trailing;
 }
 
 enum tb_http1_result tb_http1_response_eof(struct tb_http1_response *r)
 {
+	r->conn_close = 1; /* whatever it said, the connection is gone */
 	if (r->state == TB_HTTP1_BODY_CLOSE) {
 		r->state = TB_HTTP1_DONE;
 		return TB_HTTP1_COMPLETE;

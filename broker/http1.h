@@ -18,12 +18,13 @@
 /*
  * Write the head of a POST into out[0..cap): request line, Host, User-Agent,
  * Accept and Content-Type (both `media_type`), Content-Length, Connection:
- * close, and the blank line. No cookies, no caching headers. Returns the
- * length, or -1 if it does not fit or path/host hold characters that would
- * break the request (controls, spaces).
+ * close unless keep_alive (HTTP/1.1 keeps the connection by default), and
+ * the blank line. No cookies, no caching headers. Returns the length, or -1
+ * if it does not fit or path/host hold characters that would break the
+ * request (controls, spaces).
  */
 int tb_http1_request_head(char *out, size_t cap, const char *path, const char *host, int port,
-                          int tls, const char *media_type, size_t body_len);
+                          int tls, const char *media_type, size_t body_len, int keep_alive);
 
 enum tb_http1_state {
 	TB_HTTP1_STATUS = 0,
@@ -71,6 +72,9 @@ struct tb_http1_response {
 	size_t line_len;
 	const char *why; /* static text for TB_HTTP1_BAD / TOO_LARGE */
 	enum tb_http1_error error;
+	int http11;     /* HTTP/1.1 or later: the connection persists by default */
+	int conn_close; /* "Connection: close", or the body ended with the connection */
+	int trailing;   /* bytes followed the complete response in what was fed */
 };
 
 void tb_http1_response_init(struct tb_http1_response *r, size_t max_header_bytes,
@@ -89,6 +93,10 @@ enum tb_http1_result tb_http1_response_eof_unclean(struct tb_http1_response *r);
 /* Why the response failed, in words for a log or an app: the reason, and
  * for a body cut short how much of it arrived. Returns out. */
 const char *tb_http1_describe_error(const struct tb_http1_response *r, char *out, size_t cap);
+/* May the connection carry another request (RFC 9112 section 9.3)? A
+ * complete HTTP/1.1 response without "Connection: close", whose end was
+ * not the connection's, and nothing after it. */
+int tb_http1_response_reusable(const struct tb_http1_response *r);
 /* Take the body (caller frees); the response keeps none. */
 uint8_t *tb_http1_response_take_body(struct tb_http1_response *r, size_t *len);
 void tb_http1_response_free(struct tb_http1_response *r);

@@ -21,6 +21,7 @@ teep_brokerd_SOURCES = \
 	broker/flight.c broker/flight.h \
 	broker/tamuri.c broker/tamuri.h \
 	broker/fairq.c broker/fairq.h \
+	broker/deadline.c broker/deadline.h \
 	broker/precheck.c broker/precheck.h \
 	broker/apptam.c broker/apptam.h \
 	broker/checkconf.c broker/checkconf.h \

@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -129,7 +128,7 @@ static void log_counters(const struct tb_broker *b)
 	       "answers %llu "
 	       "done "
 	       "%llu error %llu busy; progress dropped %llu; unread stops %llu; tam posts %llu "
-	       "failures %llu; "
+	       "failures %llu; tam connections %llu reused %llu; "
 	       "tee calls %llu timeouts %llu; coalesced %llu, busy sessions %llu waiters %llu; "
 	       "tam not allowed %llu, refused from the agent %llu; "
 	       "queued %llu, busy queue %llu, queue timeouts %llu; "
@@ -144,7 +143,8 @@ static void log_counters(const struct tb_broker *b)
 	       (unsigned long long)k->answers_done, (unsigned long long)k->answers_error,
 	       (unsigned long long)k->answers_busy, (unsigned long long)k->progress_dropped,
 	       (unsigned long long)k->tx_throttled, (unsigned long long)k->tam_posts,
-	       (unsigned long long)k->tam_failures, (unsigned long long)k->tee_calls,
+	       (unsigned long long)k->tam_failures, (unsigned long long)k->tam_connections,
+	       (unsigned long long)k->tam_reused, (unsigned long long)k->tee_calls,
 	       (unsigned long long)k->tee_timeouts, (unsigned long long)k->coalesced,
 	       (unsigned long long)k->busy_sessions, (unsigned long long)k->busy_waiters,
 	       (unsigned long long)k->tam_not_allowed, (unsigned long long)k->tam_uri_refused,
@@ -261,12 +261,13 @@ static int create_context(struct tb_broker *b)
 	const struct tb_conf_listener *l = &b->conf.listener;
 
 	/* One fd per app connection, per TAM connection, plus a margin. */
-	struct rlimit rl;
 	unsigned want = l->max_connections + b->conf.max_sessions + 64;
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < want) {
-		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	uint64_t got = tb_raise_nofile(want);
+	if (got < want)
+		tb_log(TB_LOG_WARN,
+		       "open files limited to %llu, below the %u that max_connections = %u needs: "
+		       "raise the limit (LimitNOFILE) or lower max_connections",
+		       (unsigned long long)got, want, l->max_connections);
 
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
@@ -623,8 +624,10 @@ out:;
 		tb_session_abort_all(b, TB_UA_E_SHUTDOWN, "the broker is stopping");
 		tb_apptam_abort_all(b);
 		/* no thread may wake the loop while it goes away */
-		for (size_t i = 0; i < b->n_tees; i++)
+		for (size_t i = 0; i < b->n_tees; i++) {
 			tb_worker_set_wake(&b->tees[i].worker, NULL);
+			tb_tee_timers_fini(&b->tees[i]);
+		}
 		if (b->resolver)
 			tb_resolver_set_loop(b->resolver, NULL);
 		tb_notify_free(b->notify); /* its timer is the loop's */

@@ -256,6 +256,11 @@ static void exchanges(struct tb_expo *e, struct tb_broker *b)
 
 	tb_expo_one(e, "teep_tam_posts_total", TB_METRIC_COUNTER, "HTTP POSTs to TAMs.",
 	            k->tam_posts);
+	tb_expo_one(e, "teep_tam_connections_total", TB_METRIC_COUNTER,
+	            "TCP connections opened to TAMs.", k->tam_connections);
+	tb_expo_one(e, "teep_tam_connections_reused_total", TB_METRIC_COUNTER,
+	            "HTTP POSTs to TAMs sent on a connection kept from the exchange's POST before.",
+	            k->tam_reused);
 	tb_expo_one(e, "teep_tam_failures_total", TB_METRIC_COUNTER,
 	            "Exchanges that failed on the TAM's side: unreachable, HTTP error, bad answer, "
 	            "timeout.",

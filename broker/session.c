@@ -22,9 +22,11 @@
 #include "tls.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define TEEP_MEDIA_TYPE   "application/teep+cbor"
 #define MAX_POLICY_ROUNDS 16
@@ -35,7 +37,10 @@ static int enqueue(struct tb_session *s, struct tb_ua_conn *conn);
 static void session_act(struct tb_session *s, enum tamsm_action a);
 static int has_app(const struct tb_session *s);
 static void session_post(struct tb_session *s);
+static int http_request(struct tb_session *s, struct lws *wsi);
+static void keep_drop(struct tb_session *s, int close);
 static void http_connect(struct tb_session *s, const char *addr);
+static void http_reuse(struct tb_session *s);
 static void resolve(struct tb_session *s);
 static void http_outcome(struct tb_session *s, struct lws *wsi, enum tamsm_http_outcome o);
 static void precheck_failed(struct tb_session *s, enum tb_precheck r, size_t len,
@@ -181,7 +186,8 @@ static void session_free(struct tb_session *s)
 {
 	struct tb_broker *b = s->b;
 
-	lws_sul_cancel(&s->timer);
+	tb_dl_clear(&s->timer);
+	keep_drop(s, 1);
 	close_flight(s);
 	if (s->qflow) {
 		tb_fq_remove(&s->tee->fq, s->qflow, &s->qitem);
@@ -217,17 +223,19 @@ static void session_free(struct tb_session *s)
 	tb_broker_maybe_exit(b);
 }
 
+/* Not while an action on it is under way (session_act may run inside
+ * another, when a step fails at once): the outermost frees it. */
 static void maybe_free(struct tb_session *s)
 {
-	if (s->finished && !s->call && !s->http_active && !s->resolving)
+	if (s->finished && !s->acting && !s->call && !s->http_active && !s->resolving)
 		session_free(s);
 }
 
 /* ---- timers ---------------------------------------------------------- */
 
-static void session_timeout(lws_sorted_usec_list_t *sul)
+static void session_timeout(struct tb_dl *d)
 {
-	struct tb_session *s = lws_container_of(sul, struct tb_session, timer);
+	struct tb_session *s = lws_container_of(d, struct tb_session, timer);
 
 	if (s->qflow) {
 		/* Still waiting for its turn: the TEE is busy with other apps'
@@ -265,9 +273,29 @@ static void session_timeout(lws_sorted_usec_list_t *sul)
 	}
 }
 
-static void arm(struct tb_session *s, uint64_t ms)
+/* The session's one deadline, on one of its TEE's lists (deadline.h): a
+ * request's deadlines cost no libwebsockets timer of their own. */
+static void arm(struct tb_session *s, struct tb_dl_list *l)
 {
-	lws_sul_schedule(s->b->ctx, 0, &s->timer, session_timeout, (lws_usec_t)ms * LWS_US_PER_MS);
+	tb_dl_set(l, &s->timer);
+}
+
+void tb_tee_timers_init(struct tb_tee *t)
+{
+	struct lws_context *ctx = t->b->ctx;
+
+	tb_dl_list_init(&t->dl_call, ctx, t->conf->call_timeout_ms * 1000u, session_timeout);
+	tb_dl_list_init(&t->dl_connect, ctx,
+	                (t->tam->connect_timeout_ms + t->tam->response_timeout_ms) * 1000u,
+	                session_timeout);
+	tb_dl_list_init(&t->dl_response, ctx, t->tam->response_timeout_ms * 1000u, session_timeout);
+}
+
+void tb_tee_timers_fini(struct tb_tee *t)
+{
+	tb_dl_list_fini(&t->dl_call);
+	tb_dl_list_fini(&t->dl_connect);
+	tb_dl_list_fini(&t->dl_response);
 }
 
 /* ---- driver calls ---------------------------------------------------- */
@@ -280,7 +308,7 @@ static int submit(struct tb_session *s, struct tb_call *c)
 		return rc;
 	}
 	s->call = c;
-	arm(s, s->tee->conf->call_timeout_ms);
+	arm(s, &s->tee->dl_call);
 	return TB_OK;
 }
 
@@ -371,7 +399,7 @@ static void call_agent_error(struct tb_session *s)
 	/* ProcessError must reach the Agent even when its queue is full. */
 	if (c && tb_call_submit(c, 1) == TB_OK) {
 		s->call = c;
-		arm(s, s->tee->conf->call_timeout_ms);
+		arm(s, &s->tee->dl_call);
 		return;
 	}
 	tb_call_free(c);
@@ -481,7 +509,7 @@ static void protocol_reason(const struct tb_session *s, char *out, size_t cap)
 
 static void finish(struct tb_session *s)
 {
-	lws_sul_cancel(&s->timer);
+	tb_dl_clear(&s->timer);
 	if (s->sm.fail == TAMSM_F_NONE) {
 		if (s->answered) {
 			s->finished = 1;
@@ -557,6 +585,7 @@ static void finish(struct tb_session *s)
 
 static void session_act(struct tb_session *s, enum tamsm_action a)
 {
+	s->acting++;
 	switch (a) {
 	case TAMSM_A_NONE:
 		break;
@@ -576,6 +605,7 @@ static void session_act(struct tb_session *s, enum tamsm_action a)
 		finish(s);
 		break;
 	}
+	s->acting--;
 	maybe_free(s);
 }
 
@@ -623,7 +653,7 @@ void tb_session_call_done(struct tb_call *c)
 		tb_tee_pump(t);
 	}
 	s->call = NULL;
-	lws_sul_cancel(&s->timer);
+	tb_dl_clear(&s->timer);
 	if (c->out.session) {
 		/* The Agent's context for this exchange; released when the
 		 * session ends, exactly once. */
@@ -745,12 +775,44 @@ static int parse_uri(struct tb_session *s)
  * wsi find no session and do nothing. */
 static void http_detach(struct tb_session *s, struct lws *wsi)
 {
-	if (wsi)
+	if (wsi && wsi != s->keep_wsi)
 		lws_set_opaque_user_data(wsi, NULL);
 	if (!wsi || wsi == s->wsi) {
 		s->wsi = NULL;
 		s->http_active = 0;
 	}
+}
+
+/* The kept connection goes (the session ends, the TAM closed it, or the
+ * next POST goes elsewhere), with its TLS session; closed unless lws is
+ * closing it already. */
+static void keep_drop(struct tb_session *s, int close)
+{
+	struct lws *wsi = s->keep_wsi;
+
+	if (!wsi)
+		return;
+	s->keep_wsi = NULL;
+	lws_set_opaque_user_data(wsi, NULL);
+	if (close)
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	tb_tls_free(s->tls);
+	s->tls = NULL;
+	s->tls_up = 0;
+}
+
+/* Is the kept connection still open, with nothing unasked for in it? A TAM
+ * that closed it (its keep-alive timeout) has sent a FIN, which a peek sees
+ * before anything is sent: the POST then goes on a new connection. */
+static int keep_alive_ok(struct lws *wsi)
+{
+	char c;
+	int fd = (int)lws_get_socket_fd(wsi);
+
+	if (fd < 0)
+		return 0;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 /* [tam] precheck = yes: the TAM's answer must pass the check an app acting
@@ -788,7 +850,7 @@ static void http_outcome(struct tb_session *s, struct lws *wsi, enum tamsm_http_
 	if (s->http_delivered)
 		return;
 	s->http_delivered = 1;
-	lws_sul_cancel(&s->timer);
+	tb_dl_clear(&s->timer);
 	tb_metrics_observe_tam(s->b, s->tee->tam, (double)(tb_obs_now_us() - s->post_us) / 1e6);
 	if (o == TAMSM_HTTP_OK && s->body_len && s->http_media_ok && s->http_status >= 200 &&
 	    s->http_status <= 299 && s->tee->tam->precheck && !precheck_ok(s))
@@ -854,6 +916,16 @@ static void session_post(struct tb_session *s)
 		session_act(s, tamsm_http_done(&s->sm, TAMSM_HTTP_TRANSPORT, 0, 0, 0));
 		return;
 	}
+	if (s->keep_wsi && (strcmp(s->keep_host, s->url_host) || s->keep_port != s->url_port ||
+	                    s->keep_tls != s->url_tls || !keep_alive_ok(s->keep_wsi))) {
+		tb_log(TB_LOG_INFO, "session %llu: the kept connection to %s:%d is %s: a new one",
+		       (unsigned long long)s->id, s->keep_host, s->keep_port,
+		       strcmp(s->keep_host, s->url_host) || s->keep_port != s->url_port ||
+		               s->keep_tls != s->url_tls
+		           ? "for another TAM"
+		           : "closed");
+		keep_drop(s, 1);
+	}
 	free(s->body);
 	s->body = NULL;
 	s->body_len = s->body_cap = 0;
@@ -861,9 +933,11 @@ static void session_post(struct tb_session *s)
 	s->http_media_ok = 0;
 	s->http_why[0] = 0;
 	s->http_delivered = 0;
-	tb_tls_free(s->tls);
-	s->tls = NULL;
-	s->tls_up = 0;
+	if (!s->keep_wsi) {
+		tb_tls_free(s->tls);
+		s->tls = NULL;
+		s->tls_up = 0;
+	}
 	free(s->tx);
 	s->tx = NULL;
 	s->tx_len = 0;
@@ -877,11 +951,32 @@ static void session_post(struct tb_session *s)
 	tb_log(TB_LOG_INFO, "session %llu: POST %s (%zu bytes)", (unsigned long long)s->id, s->uri,
 	       s->out_msg ? s->out_len : 0);
 
+	if (s->keep_wsi) {
+		http_reuse(s);
+		return;
+	}
 	unsigned char bin[16];
 	if (inet_pton(AF_INET, s->url_host, bin) == 1 || inet_pton(AF_INET6, s->url_host, bin) == 1)
 		http_connect(s, s->url_host);
 	else
 		resolve(s); /* never on the loop: lws would resolve synchronously */
+}
+
+/* The POST on the connection kept from the one before (checked open). */
+static void http_reuse(struct tb_session *s)
+{
+	struct lws *wsi = s->keep_wsi;
+
+	s->keep_wsi = NULL;
+	s->wsi = wsi;
+	s->b->counters.tam_reused++;
+	arm(s, &s->tee->dl_connect);
+	tb_http1_response_init(&s->http, TB_HTTP_MAX_HEAD, s->tee->tam->max_response_size);
+	s->http_parsing = 1;
+	if (http_request(s, wsi)) {
+		http_outcome(s, wsi, TAMSM_HTTP_TRANSPORT);
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	}
 }
 
 /* Connect to addr (a numeric address) and send the POST; the URI's host
@@ -892,7 +987,8 @@ static void http_connect(struct tb_session *s, const char *addr)
 
 	/* the deadline starts with the connection attempt, not before (the
 	 * resolution has its own, [resolver] timeout) */
-	arm(s, s->tee->tam->connect_timeout_ms + s->tee->tam->response_timeout_ms);
+	arm(s, &s->tee->dl_connect);
+	s->b->counters.tam_connections++;
 	memset(&i, 0, sizeof(i));
 	i.context = s->b->ctx;
 	i.vhost = s->tee->tam_vhost;
@@ -944,6 +1040,14 @@ static int media_type_ok(const struct tb_session *s)
 static void http_response_end(struct tb_session *s, struct lws *wsi, enum tb_http1_result res)
 {
 	if (res == TB_HTTP1_COMPLETE) {
+		if (wsi && wsi == s->wsi && !s->tx_len && tb_http1_response_reusable(&s->http)) {
+			/* the TAM keeps the connection: so does the exchange,
+			 * for its next POST */
+			s->keep_wsi = wsi;
+			snprintf(s->keep_host, sizeof(s->keep_host), "%s", s->url_host);
+			s->keep_port = s->url_port;
+			s->keep_tls = s->url_tls;
+		}
 		s->http_status = s->http.status;
 		s->http_media_ok = media_type_ok(s);
 		snprintf(s->http_ctype, sizeof(s->http_ctype), "%s", s->http.content_type);
@@ -986,7 +1090,7 @@ static int http_request(struct tb_session *s, struct lws *wsi)
 	char head[1024];
 	size_t body = s->out_msg ? s->out_len : 0;
 	int hl = tb_http1_request_head(head, sizeof(head), s->url_path, s->url_host, s->url_port,
-	                               s->url_tls, TEEP_MEDIA_TYPE, body);
+	                               s->url_tls, TEEP_MEDIA_TYPE, body, 1);
 	if (hl < 0) {
 		tb_log(TB_LOG_WARN, "session %llu: cannot form a request for %s",
 		       (unsigned long long)s->id, s->uri);
@@ -1121,18 +1225,31 @@ static int tamclient_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 		if (!s->out_msg && (!s->tls || s->tls_up))
 			/* the request is out: the answer must come within the
 			 * response timeout */
-			arm(s, s->tee->tam->response_timeout_ms);
+			arm(s, &s->tee->dl_response);
 		break;
 	}
-	case LWS_CALLBACK_RAW_RX:
-		if (!s || !s->http_parsing)
+	case LWS_CALLBACK_RAW_RX: {
+		int rc;
+		if (!s)
+			return -1;
+		if (wsi == s->keep_wsi && wsi != s->wsi) {
+			/* bytes nobody asked for on the idle connection */
+			keep_drop(s, 0);
+			return -1;
+		}
+		if (!s->http_parsing)
 			return -1;
 		if (s->tls) {
 			if (tb_tls_feed(s->tls, in, len))
 				return -1;
-			return tls_pump(s, wsi);
+			rc = tls_pump(s, wsi);
+		} else {
+			rc = http_rx(s, wsi, in, len) ? -1 : 0;
 		}
-		return http_rx(s, wsi, in, len) ? -1 : 0; /* one exchange per connection */
+		/* the answer is in: the connection stays if the exchange kept
+		 * it (and has not ended since) */
+		return rc < 0 && lws_get_opaque_user_data(wsi) ? 0 : rc;
+	}
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		if (s) {
 			tb_log(TB_LOG_WARN, "session %llu: connection to %s failed: %s",
@@ -1144,7 +1261,13 @@ static int tamclient_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 		break;
 	case LWS_CALLBACK_RAW_CLOSE:
 	case LWS_CALLBACK_WSI_DESTROY:
-		if (s) {
+		if (s && wsi == s->keep_wsi && wsi != s->wsi) {
+			/* the TAM closed the idle connection: the next POST
+			 * opens another */
+			tb_log(TB_LOG_DEBUG, "session %llu: the TAM closed the kept connection",
+			       (unsigned long long)s->id);
+			keep_drop(s, 0);
+		} else if (s) {
 			if (s->http_parsing && !s->http_delivered && (!s->tls || s->tls_up))
 				/* a body delimited by the end of the connection; over
 				 * TLS only close_notify (tls_pump) ends one, a bare TCP
@@ -1345,7 +1468,7 @@ static int enqueue(struct tb_session *s, struct tb_ua_conn *conn)
 	}
 	s->qflow = flow;
 	s->b->counters.queued++;
-	arm(s, t->conf->call_timeout_ms);
+	arm(s, &t->dl_call);
 	return TB_OK;
 }
 
@@ -1365,7 +1488,7 @@ void tb_tee_pump(struct tb_tee *t)
 		                         .reason = why};
 		tb_tee_down_reason(t, why, sizeof(why));
 		s->qflow = NULL;
-		lws_sul_cancel(&s->timer);
+		tb_dl_clear(&s->timer);
 		answer_final(s, &a);
 		s->finished = 1;
 		maybe_free(s);
@@ -1452,7 +1575,7 @@ static void drop_orphan_call(struct tb_session *s)
 	s->call = NULL;
 	s->starting = 0;
 	s->tee->starting--;
-	lws_sul_cancel(&s->timer);
+	tb_dl_clear(&s->timer);
 	s->answered = 1;
 	s->finished = 1;
 	maybe_free(s);
@@ -1484,7 +1607,7 @@ void tb_session_conn_closing(struct tb_ua_conn *conn)
 /* A request that never reached its TEE is over: "shutdown". */
 static void stop_unstarted(struct tb_session *s)
 {
-	lws_sul_cancel(&s->timer);
+	tb_dl_clear(&s->timer);
 	answer_error(s, TB_UA_E_SHUTDOWN, "the broker is stopping");
 	s->finished = 1;
 	maybe_free(s);
@@ -1534,7 +1657,7 @@ void tb_session_abort_all(struct tb_broker *b, int code, const char *reason)
 		tb_call_cancel(s->call); /* no call's result is needed any more */
 		if (s->finished)
 			continue;
-		lws_sul_cancel(&s->timer);
+		tb_dl_clear(&s->timer);
 		answer_error(s, code, reason);
 		if (s->wsi) {
 			lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);

@@ -164,6 +164,7 @@ int tb_tee_setup(struct tb_broker *b, struct tb_tee *t, const struct tb_conf_dri
 	}
 	/* the TEEs of one [tam] section count their exchanges together */
 	t->tam_sessions = &b->tam_sessions[t->tam - b->conf.tams];
+	tb_tee_timers_init(t);
 	int rc = tb_loader_open(dc->path, b->conf.driver_dir, &t->ld, why, sizeof(why));
 	if (rc) {
 		snprintf(err, errlen, "driver %s: %s", dc->name, why);

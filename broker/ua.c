@@ -983,17 +983,23 @@ static int ua_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	case LWS_CALLBACK_RECEIVE:
 		if (!c->b)
 			return -1;
-		if (!c->rx_open) {
+		if (!c->rx_open &&
+		    !(lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi))) {
+			/* a frame that does not arrive whole has frame_timeout
+			 * to end; one that does needs no timer */
 			c->rx_open = 1;
 			c->rx_deadline_ms = tb_now_ms() + b->conf.listener.frame_timeout_ms;
 		}
-		idle_timer(c);
+		if (c->rx_open)
+			idle_timer(c);
 		if (rx_append(c, wsi, in, len))
 			return -1;
 		if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
 			break;
-		c->rx_open = 0;
-		idle_timer(c);
+		if (c->rx_open || b->conf.listener.idle_timeout_ms) {
+			c->rx_open = 0;
+			idle_timer(c);
+		}
 		handle_frame(c);
 		/* idle connections keep no receive buffer */
 		free(c->rx);

@@ -26,5 +26,10 @@ int tb_err(char *err, size_t errlen, int rc, const char *fmt, ...)
 int tb_parse_duration_ms(const char *s, uint64_t *ms);
 /* Parse "4096", "64k", "1M" into bytes. */
 int tb_parse_size(const char *s, uint64_t *bytes);
+/* Let the process open `want` files: the soft RLIMIT_NOFILE goes up to it,
+ * the hard one too when the process may raise it (CAP_SYS_RESOURCE), else
+ * the soft one stops at the hard one. Never lowers either. Returns the soft
+ * limit in force after. */
+uint64_t tb_raise_nofile(uint64_t want);
 
 #endif

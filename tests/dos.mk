@@ -32,6 +32,13 @@ tests_unit_test_flight_SOURCES = tests/unit/test_flight.c broker/flight.c broker
 tests_unit_test_flight_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_flight_LDADD = $(CMOCKA_LIBS)
 
+# deadline.c arms an lws timer; the test's lists have no context
+check_PROGRAMS += tests/unit/test_deadline
+TESTS += tests/unit/test_deadline
+tests_unit_test_deadline_SOURCES = tests/unit/test_deadline.c broker/deadline.c broker/deadline.h
+tests_unit_test_deadline_CFLAGS = $(UNIT_CFLAGS) $(LWS_CFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_deadline_LDADD = $(CMOCKA_LIBS) $(LWS_LIBS)
+
 tests_unit_test_tamuri_SOURCES = tests/unit/test_tamuri.c broker/tamuri.c broker/tamuri.h
 tests_unit_test_tamuri_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_tamuri_LDADD = $(CMOCKA_LIBS)

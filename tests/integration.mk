@@ -15,6 +15,8 @@ INTEGRATION_TESTS = \
 	tests/integration/bad_input.sh \
 	tests/integration/bad_cbor.sh \
 	tests/integration/tam_failures.sh \
+	tests/integration/tam_keepalive.sh \
+	tests/integration/tee_queue_full.sh \
 	tests/integration/tam_media_type.sh \
 	tests/integration/https.sh \
 	tests/integration/wss.sh \

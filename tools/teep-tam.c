@@ -52,13 +52,14 @@ enum tam_fault {
 	FAULT_BAD_STATUS,
 	FAULT_NUL_HEADER,
 	FAULT_CLOSE_DELIMITED,
-	FAULT_NO_CLOSE_NOTIFY
+	FAULT_NO_CLOSE_NOTIFY,
+	FAULT_SILENT_CLOSE
 };
 
 static const char *const fault_names[] = {
-    "none",       "http500",         "garbage",         "hang",      "wrong-type",
-    "redirect",   "tiny-items",      "ping-pong",       "truncated", "bad-status",
-    "nul-header", "close-delimited", "no-close-notify",
+    "none",       "http500",         "garbage",         "hang",         "wrong-type",
+    "redirect",   "tiny-items",      "ping-pong",       "truncated",    "bad-status",
+    "nul-header", "close-delimited", "no-close-notify", "silent-close",
 };
 
 struct tam_opts {
@@ -81,6 +82,7 @@ struct tam_opts {
 	const char *content_type; /* the label of TEEP answers */
 	int no_token;
 	uint64_t connect_delay_ms; /* answer each empty POST this late */
+	unsigned keepalive_max;    /* answers per connection; the last says close */
 	const char *tls_cert;      /* both set: HTTPS */
 	const char *tls_key;
 	int log_headers;
@@ -159,6 +161,14 @@ struct tam_pss {
 	struct lws *wsi;              /* PH_DELAY: the connection to answer */
 	lws_sorted_usec_list_t delay; /* PH_DELAY */
 };
+
+/* Answers written on a connection so far: lws drops the pss between the
+ * transactions of a kept connection, so the count lives in the
+ * connection's opaque user data. */
+static unsigned conn_answers(struct lws *wsi)
+{
+	return (unsigned)(uintptr_t)lws_get_opaque_user_data(wsi);
+}
 
 static void pss_release(struct tam_pss *pss)
 {
@@ -267,8 +277,14 @@ static int respond(struct lws *wsi, struct tam_pss *pss, unsigned int status, co
 {
 	struct tam_response *r = &pss->rsp;
 
+	struct tam_server *srv = lws_context_user(lws_get_context(wsi));
+
 	r->status = status;
 	r->ctype = ctype;
+	/* keep-alive is bounded: the last answer a connection may carry
+	 * says so, and the connection closes after it */
+	if (srv->opts.keepalive_max && conn_answers(wsi) + 1 >= srv->opts.keepalive_max)
+		r->close = 1;
 	if (len) {
 		r->buf = malloc(LWS_PRE + len);
 		if (!r->buf)
@@ -294,7 +310,7 @@ static int respond_error(struct lws *wsi, struct tam_pss *pss, unsigned int stat
 	tb_log(TB_LOG_INFO, "tam: http: answer %u", status);
 	if (respond(wsi, pss, status, NULL, NULL, 0))
 		return -1;
-	pss->rsp.close = body_pending;
+	pss->rsp.close |= body_pending;
 	return 0;
 }
 
@@ -336,11 +352,17 @@ static int write_headers(struct lws *wsi, struct tam_response *r)
  * or close it (return -1). */
 static int transaction_done(struct lws *wsi, struct tam_pss *pss)
 {
+	struct tam_server *srv = lws_context_user(lws_get_context(wsi));
 	int close = pss->rsp.close;
 
 	pss_release(pss);
+	lws_set_opaque_user_data(wsi, (void *)(uintptr_t)(conn_answers(wsi) + 1));
 	if (close)
 		return -1;
+	if (srv->opts.fault == FAULT_SILENT_CLOSE) {
+		tb_log(TB_LOG_NOTICE, "tam: fault silent-close: closing after the answer");
+		return -1;
+	}
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -577,7 +599,7 @@ static int process(struct lws *wsi, struct tam_server *srv, struct tam_pss *pss)
 {
 	/* (close-delimited answers carry the TEEP logic's messages) */
 	if (srv->opts.fault != FAULT_NONE && srv->opts.fault != FAULT_CLOSE_DELIMITED &&
-	    srv->opts.fault != FAULT_NO_CLOSE_NOTIFY)
+	    srv->opts.fault != FAULT_NO_CLOSE_NOTIFY && srv->opts.fault != FAULT_SILENT_CLOSE)
 		return respond_fault(wsi, srv, pss);
 	if (!pss->len && srv->opts.connect_delay_ms) {
 		/* a slow TAM: the session opens late (the connection stays
@@ -895,12 +917,14 @@ static void usage(FILE *f)
 	        "                        tiny-items (an array of one-byte items, --fault-size)\n"
 	        "  --fault-size BYTES    tiny-items: size of the answer (default 1M)\n"
 	        "                        ping-pong, truncated, bad-status, nul-header,\n"
-	        "                        close-delimited, no-close-notify\n"
+	        "                        close-delimited, no-close-notify, silent-close\n"
 	        "  --content-type TYPE   the media type of TEEP answers (default\n"
 	        "                        application/teep+cbor; e.g. application/teep+cose)\n"
 	        "  --no-token            QueryRequests and Updates without a token\n"
 	        "  --connect-delay T     answer each empty POST (a new session) T late, e.g.\n"
 	        "                        2s: a slow TAM, for tests (default 0)\n"
+	        "  --keepalive-max N     answers one connection carries; the last says\n"
+	        "                        Connection: close (default 100; 0: no bound)\n"
 	        "  --tls-cert FILE       serve HTTPS with this certificate (PEM; with --tls-key)\n"
 	        "  --tls-key FILE        the certificate's private key (PEM)\n"
 	        "  --log-headers         log the method, path and HTTP headers of every request\n"
@@ -975,6 +999,7 @@ enum {
 	OPT_CONTENT_TYPE,
 	OPT_NO_TOKEN,
 	OPT_CONNECT_DELAY,
+	OPT_KEEPALIVE_MAX,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_LOG_HEADERS,
@@ -1010,6 +1035,7 @@ static const struct option long_opts[] = {
     {"content-type", required_argument, NULL, OPT_CONTENT_TYPE},
     {"no-token", no_argument, NULL, OPT_NO_TOKEN},
     {"connect-delay", required_argument, NULL, OPT_CONNECT_DELAY},
+    {"keepalive-max", required_argument, NULL, OPT_KEEPALIVE_MAX},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"log-headers", no_argument, NULL, OPT_LOG_HEADERS},
@@ -1045,6 +1071,7 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 	o->port = TAM_DEFAULT_PORT;
 	o->path = "/tam";
 	o->numbering = TB_NUM_DRAFT26;
+	o->keepalive_max = 100;
 	o->first_message = TAM_FIRST_COSE_SIGN1;
 	o->max_body = TAM_DEFAULT_MAX_BODY;
 	o->max_manifest = TAM_DEFAULT_MAX_MANIFEST;
@@ -1137,6 +1164,14 @@ static int parse_args(int argc, char **argv, struct tam_opts *o)
 			    o->connect_delay_ms > 3600 * 1000)
 				return bad_value("connect-delay", optarg);
 			break;
+		case OPT_KEEPALIVE_MAX: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || v > 1000000)
+				return bad_value("keepalive-max", optarg);
+			o->keepalive_max = (unsigned)v;
+			break;
+		}
 		case OPT_TLS_CERT:
 			o->tls_cert = optarg;
 			break;
@@ -1348,6 +1383,8 @@ static int start_http(struct tam_server *srv)
 
 	memset(&info, 0, sizeof(info));
 	info.vhost_name = "teep-tam";
+	/* an idle kept connection is closed after this (lws counts seconds) */
+	info.keepalive_timeout = 5;
 	info.port = srv->opts.port;
 	info.iface = srv->opts.listen;
 	info.protocols = tam_protocols;

@@ -245,7 +245,7 @@ static void http1__request_head__exact_bytes(void **state)
 {
 	char out[512];
 	int n = tb_http1_request_head(out, sizeof(out), "/tam", "127.0.0.1", 8480, 0,
-	                              "application/teep+cbor", 0);
+	                              "application/teep+cbor", 0, 0);
 	assert_true(n > 0);
 	assert_string_equal(out, "POST /tam HTTP/1.1\r\n"
 	                         "Host: 127.0.0.1:8480\r\n"
@@ -260,30 +260,80 @@ static void http1__request_head__exact_bytes(void **state)
 	assert_null(strstr(out, "Cookie"));
 }
 
+/* A connection that may carry the exchange's next POST: no
+ * "Connection: close" in the request, and the response's own say. */
+static void http1__request_head__keep_alive(void **state)
+{
+	char out[512];
+	(void)state;
+	assert_true(tb_http1_request_head(out, sizeof(out), "/tam", "h", 80, 0, "a/b", 3, 1) > 0);
+	assert_null(strstr(out, "Connection"));
+	assert_non_null(strstr(out, "Content-Length: 3\r\n\r\n"));
+}
+
+static void http1__response__reusable(void **state)
+{
+	static const struct {
+		const char *text;
+		int eof;
+		int reusable;
+	} cases[] = {
+	    {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nab", 0, 1},
+	    {"HTTP/1.1 204 No Content\r\n\r\n", 0, 1},
+	    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n", 0, 1},
+	    {"HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", 0,
+	     1},
+	    {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nab", 0, 0},
+	    {"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n", 0, 0},
+	    {"HTTP/1.1 200 OK\r\nConnection: closed\r\nContent-Length: 0\r\n\r\n", 0, 1},
+	    {"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nab", 0, 0},
+	    {"HTTP/1.1 200 OK\r\n\r\nab", 1, 0}, /* ended by the close */
+	    {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabHTTP/1.1", 0, 0}, /* trailing */
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tb_http1_response r;
+		assert_int_equal(run(cases[i].text, strlen(cases[i].text), 0, cases[i].eof, &r),
+		                 TB_HTTP1_COMPLETE);
+		if (tb_http1_response_reusable(&r) != cases[i].reusable)
+			fail_msg("case %zu: reusable %d", i, !cases[i].reusable);
+		tb_http1_response_free(&r);
+		if (strstr(cases[i].text, "abHTTP"))
+			continue; /* bytewise, the extra bytes are never fed */
+		assert_int_equal(run(cases[i].text, strlen(cases[i].text), 1, cases[i].eof, &r),
+		                 TB_HTTP1_COMPLETE);
+		assert_int_equal(tb_http1_response_reusable(&r), cases[i].reusable);
+		tb_http1_response_free(&r);
+	}
+}
+
 static void http1__request_head__host_forms(void **state)
 {
 	char out[512];
-	assert_true(tb_http1_request_head(out, sizeof(out), "/", "tam.example", 443, 1, "a/b", 9) >
-	            0);
+	assert_true(
+	    tb_http1_request_head(out, sizeof(out), "/", "tam.example", 443, 1, "a/b", 9, 0) > 0);
 	assert_non_null(strstr(out, "Host: tam.example\r\n"));
 	assert_non_null(strstr(out, "Content-Length: 9\r\n"));
-	assert_true(tb_http1_request_head(out, sizeof(out), "/", "::1", 8080, 0, "a/b", 0) > 0);
+	assert_true(tb_http1_request_head(out, sizeof(out), "/", "::1", 8080, 0, "a/b", 0, 0) > 0);
 	assert_non_null(strstr(out, "Host: [::1]:8080\r\n"));
-	assert_true(tb_http1_request_head(out, sizeof(out), "/", "h", 80, 0, "a/b", 0) > 0);
+	assert_true(tb_http1_request_head(out, sizeof(out), "/", "h", 80, 0, "a/b", 0, 0) > 0);
 	assert_non_null(strstr(out, "Host: h\r\n"));
 }
 
 static void http1__request_head__injection_refused(void **state)
 {
 	char out[512];
-	assert_int_equal(tb_http1_request_head(out, sizeof(out), "/a b", "h", 80, 0, "a/b", 0), -1);
-	assert_int_equal(
-	    tb_http1_request_head(out, sizeof(out), "/a\r\nX: y", "h", 80, 0, "a/b", 0), -1);
-	assert_int_equal(tb_http1_request_head(out, sizeof(out), "tam", "h", 80, 0, "a/b", 0), -1);
-	assert_int_equal(tb_http1_request_head(out, sizeof(out), "/", "h/x", 80, 0, "a/b", 0), -1);
-	assert_int_equal(tb_http1_request_head(out, sizeof(out), "/", "h\r\n", 80, 0, "a/b", 0),
+	assert_int_equal(tb_http1_request_head(out, sizeof(out), "/a b", "h", 80, 0, "a/b", 0, 0),
 	                 -1);
-	assert_int_equal(tb_http1_request_head(out, 20, "/", "h", 80, 0, "a/b", 0), -1);
+	assert_int_equal(
+	    tb_http1_request_head(out, sizeof(out), "/a\r\nX: y", "h", 80, 0, "a/b", 0, 0), -1);
+	assert_int_equal(tb_http1_request_head(out, sizeof(out), "tam", "h", 80, 0, "a/b", 0, 0),
+	                 -1);
+	assert_int_equal(tb_http1_request_head(out, sizeof(out), "/", "h/x", 80, 0, "a/b", 0, 0),
+	                 -1);
+	assert_int_equal(tb_http1_request_head(out, sizeof(out), "/", "h\r\n", 80, 0, "a/b", 0, 0),
+	                 -1);
+	assert_int_equal(tb_http1_request_head(out, 20, "/", "h", 80, 0, "a/b", 0, 0), -1);
 }
 
 /* A body with Content-Length is read into one buffer of exactly its size,
@@ -331,6 +381,8 @@ int main(void)
 	    cmocka_unit_test(http1__long_line_or_head__refused),
 	    cmocka_unit_test(http1__request_head__exact_bytes),
 	    cmocka_unit_test(http1__request_head__host_forms),
+	    cmocka_unit_test(http1__request_head__keep_alive),
+	    cmocka_unit_test(http1__response__reusable),
 	    cmocka_unit_test(http1__request_head__injection_refused),
 	};
 	return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
