@@ -56,5 +56,17 @@ grep -q "TAM error 1: attestation warning" "$WORK/broker.log" ||
 	fail "the Agent did not log the TAM's refusal: $(grep -i "tam error" "$WORK/broker.log")"
 pass "wrong expected measurement: warning, no manifest reached the Agent, app got agent-error"
 
+# a policy check meets the same refusal: it ends with the same error, not
+# "completed"
+refusals=$(grep -c "(refused: err-code only)" "$WORK/tam.log")
+ua policy-check
+rc=$?
+[ $rc != 0 ] || fail "policy-check succeeded: $(cat "$WORK/ua.out")"
+grep -q "error 12 agent-error" "$WORK/ua.out" || fail "no agent-error: $(cat "$WORK/ua.out")"
+grep -q "done: completed" "$WORK/ua.out" && fail "completed after a refused attestation"
+[ "$(grep -c "(refused: err-code only)" "$WORK/tam.log")" -gt "$refusals" ] ||
+	fail "the TAM did not refuse the policy check's exchange: $(cat "$WORK/tam.log")"
+pass "policy-check after a refused attestation: error 12 agent-error"
+
 stop_broker
 pass "clean exit"
