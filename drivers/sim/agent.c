@@ -1345,7 +1345,13 @@ static int on_query_request(struct sim_agent *a, struct sim_session *s,
 	if (req->data_item_requested & (TB_TEEP_DIR_EXTENSIONS | TB_TEEP_DIR_SUIT_REPORTS))
 		SIM_LOG(a, TB_LOG_DEBUG, "extensions or SUIT reports requested: none to give");
 	m.type = TB_TEEP_QUERY_RESPONSE;
-	rc = set_token(&m, &req->token);
+	/* The answer to a challenge carries no token, even if the TAM sent
+	 * one: the eat_nonce ties it to the request (draft-26 section 4.2,
+	 * as TAMs in the field require). */
+	if (req->challenge.len && (req->data_item_requested & TB_TEEP_DIR_ATTESTATION))
+		rc = TB_OK;
+	else
+		rc = set_token(&m, &req->token);
 	if (rc == TB_OK && (req->data_item_requested & TB_TEEP_DIR_TRUSTED_COMPONENTS))
 		rc = fill_tc_list(a, &m);
 	if (rc == TB_OK)

@@ -667,6 +667,32 @@ static void sim__query_request__without_token__answers_without_token(void **stat
 	out_release(f, &out);
 }
 
+/* A TAM that sends a token AND a challenge (the example of draft-26
+ * Appendix D does): the QueryResponse carrying the Evidence has no token,
+ * its eat_nonce ties it to the request (draft-26 section 4.2: the token is
+ * there only when attestation is not asked for). */
+static void sim__query_request_with_token_and_challenge__answers_without_token(void **state)
+{
+	static const uint8_t chal[16] = "challenge-4567cd";
+	struct fx *f = *state;
+	struct tb_agent_out out;
+	struct tb_teep_msg qr, ans;
+
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	query_request(&qr, 1, TB_TEEP_DIR_ATTESTATION | TB_TEEP_DIR_TRUSTED_COMPONENTS);
+	qr.challenge.ptr = malloc(sizeof(chal));
+	assert_non_null(qr.challenge.ptr);
+	memcpy(qr.challenge.ptr, chal, sizeof(chal));
+	qr.challenge.len = sizeof(chal);
+	agent_answer(f, out.session, &qr, &ans);
+	assert_int_equal(ans.type, TB_TEEP_QUERY_RESPONSE);
+	assert_int_equal(ans.token.len, 0);
+	assert_true(ans.attestation_payload.len > 0);
+	tb_teep_msg_clear(&qr);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+}
+
 static void set_raw(struct tb_buf *b, const uint8_t *p, size_t n)
 {
 	b->ptr = malloc(n);
@@ -1588,6 +1614,12 @@ int main(void)
 	        sim__query_request__answers_signed_response_listing_requested, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        sim__query_request__without_token__answers_without_token, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        sim__query_request_with_token_and_challenge__answers_without_token, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        sim__query_request_with_token_and_challenge__answers_without_token, setup_pre26,
+	        teardown),
 	    cmocka_unit_test_setup_teardown(
 	        sim__query_request__cipher_suites_and_versions_negotiated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sim__request_update_unrequest__installs_then_removes,
