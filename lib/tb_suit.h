@@ -108,4 +108,14 @@ struct tb_suit_content {
 int tb_suit_build_content(const struct tb_key *signer, const struct tb_suit_content *c,
                           uint8_t **out, size_t *out_len);
 
+/*
+ * A copy of an envelope whose authentication block(s) carry kid (1..64
+ * bytes, e.g. the signer's RFC 9679 COSE Key Thumbprint) in the unprotected
+ * header of their COSE_Sign1 (label 4), replacing what was there. The
+ * signatures and the manifest are unchanged. TB_ERR_PARSE: no envelope with
+ * an authentication wrapper. *out is malloc()ed.
+ */
+int tb_suit_set_kid(const uint8_t *env, size_t len, const uint8_t *kid, size_t kid_len,
+                    uint8_t **out, size_t *out_len);
+
 #endif
