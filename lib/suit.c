@@ -28,6 +28,7 @@
 #define MAN_COMPONENT_ID  5
 #define MAN_VALIDATE      7
 #define MAN_DEP_RESOLVE   15
+#define MAN_PAYLOAD_FETCH 16
 #define MAN_INSTALL       20
 #define MAN_UNINSTALL     24
 #define COMMON_DEPS       1
@@ -423,6 +424,7 @@ struct runner {
 	struct dependency dep[MAX_INDEX];
 	struct tb_buf image; /* component 0's content so far */
 	int have_image;
+	int64_t section; /* the manifest member being run */
 };
 
 static int set_image(struct runner *r, const uint8_t *p, size_t n)
@@ -696,6 +698,27 @@ static int run_command(struct runner *r, int64_t code, const cbor_item_t *arg)
 	}
 }
 
+/* The first failing command (the innermost, for nested sequences). */
+static void record_failure(struct runner *r, int64_t code, size_t idx, int rc)
+{
+	struct tb_suit_failure *f = r->opts->failure;
+	size_t n;
+
+	if (!f || f->set)
+		return;
+	f->set = 1;
+	f->section = r->section;
+	f->command_index = idx;
+	f->command = code;
+	f->component_index = r->cur;
+	f->status = rc;
+	n = r->par.uri && r->par.uri_len <= TB_SUIT_FAIL_URI_MAX ? r->par.uri_len : 0;
+	if (n)
+		memcpy(f->uri, r->par.uri, n);
+	f->uri[n] = 0;
+	sha256_bstr_wrapped(r->e->manifest_bytes, r->e->manifest_len, f->manifest_digest);
+}
+
 static int run_sequence(struct runner *r, const cbor_item_t *bstr, const char *name)
 {
 	cbor_item_t *seq, **items;
@@ -719,6 +742,8 @@ static int run_sequence(struct runner *r, const cbor_item_t *bstr, const char *n
 		} else {
 			r->par = r->par_of[r->cur];
 			rc = run_command(r, code, items[i + 1]);
+			if (rc != TB_OK)
+				record_failure(r, code, i / 2, rc);
 			/* set-component-index moved cur: the parameters stay with
 			 * the index they were set for. */
 			if (code != CMD_SET_COMPONENT)
@@ -796,16 +821,31 @@ static int run_manifest(struct envelope *e, const struct tb_suit_opts *opts,
 	cbor_item_t *install = tb_cbor_map_get_int(e->manifest, MAN_INSTALL);
 	cbor_item_t *validate = tb_cbor_map_get_int(e->manifest, MAN_VALIDATE);
 	cbor_item_t *resolve = tb_cbor_map_get_int(e->manifest, MAN_DEP_RESOLVE);
+	cbor_item_t *fetch = tb_cbor_map_get_int(e->manifest, MAN_PAYLOAD_FETCH);
 	int rc = read_layout(&r);
 
-	if (rc == TB_OK && (!install || !cbor_isa_bytestring(install)))
+	if (rc == TB_OK && (!install || !cbor_isa_bytestring(install)) &&
+	    (!fetch || !cbor_isa_bytestring(fetch)))
 		rc = fail(e, TB_ERR_PARSE, "manifest: no install sequence (key 20)");
-	if (rc == TB_OK && resolve)
+	if (rc == TB_OK && resolve) {
+		r.section = MAN_DEP_RESOLVE;
 		rc = run_with_shared(&r, resolve, "dependency-resolution");
-	if (rc == TB_OK)
+	}
+	/* payload-fetch: only integrated payloads can be fetched ("#name");
+	 * a URI is refused with the command and the component named in the
+	 * failure (docs/teep-support.md says why) */
+	if (rc == TB_OK && fetch) {
+		r.section = MAN_PAYLOAD_FETCH;
+		rc = run_with_shared(&r, fetch, "payload-fetch");
+	}
+	if (rc == TB_OK && install) {
+		r.section = MAN_INSTALL;
 		rc = run_with_shared(&r, install, "install");
-	if (rc == TB_OK && validate)
+	}
+	if (rc == TB_OK && validate) {
+		r.section = MAN_VALIDATE;
 		rc = run_with_shared(&r, validate, "validate");
+	}
 	if (rc == TB_OK && !r.have_image)
 		rc = fail(e, TB_ERR_PARSE, "install: no image was fetched or written");
 	for (size_t i = 0; rc == TB_OK && i < MAX_INDEX; i++)

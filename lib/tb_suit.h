@@ -35,6 +35,7 @@ struct tb_suit_install {
  * the detached COSE_Sign1 of the authentication wrapper against one of the
  * trust anchors, then the common shared-sequence and the install sequence
  * (override-parameters, fetch of an integrated payload "#name",
+ * in the payload-fetch sequence too,
  * condition-image-match on digest and size, write of a content parameter).
  * Returns TB_OK, TB_ERR_SIG (no anchor verifies), TB_ERR_PARSE, TB_ERR_UNSUP
  * (e.g. a URI it cannot fetch), TB_ERR_INVAL (digest or size mismatch).
@@ -42,6 +43,20 @@ struct tb_suit_install {
 int tb_suit_process(const uint8_t *env, size_t len, struct tb_key *const *anchors, size_t n_anchors,
                     struct tb_suit_install *out, char *err, size_t errlen);
 void tb_suit_install_clear(struct tb_suit_install *in);
+
+/* Where processing of an authenticated manifest stopped, for a SUIT Report
+ * (lib/tb_suit_report.h). */
+#define TB_SUIT_FAIL_URI_MAX 128
+struct tb_suit_failure {
+	int set;                     /* 0: nothing recorded */
+	uint8_t manifest_digest[32]; /* of the manifest that failed */
+	int64_t section;             /* the manifest member: 16 payload-fetch, 20 install, ... */
+	uint64_t command_index;      /* the command's position in that sequence (0, 1, ...) */
+	int64_t command;             /* its code, e.g. 21 directive-fetch */
+	uint64_t component_index;
+	int status;                         /* the TB_ERR_* it failed with */
+	char uri[TB_SUIT_FAIL_URI_MAX + 1]; /* parameter-uri then, "" if none */
+};
 
 /* What processing may use beyond the signers' trust anchors. */
 struct tb_suit_opts {
@@ -62,6 +77,9 @@ struct tb_suit_opts {
 	int (*dependency)(void *arg, const struct tb_component_id *prefix,
 	                  const uint8_t digest[32]);
 	void *arg;
+	/* Filled (if not NULL) when a command of an authenticated manifest
+	 * fails. */
+	struct tb_suit_failure *failure;
 };
 
 /* tb_suit_process with encrypted payloads and dependencies. The install

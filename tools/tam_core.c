@@ -11,6 +11,7 @@
 
 #include "tam_core.h"
 #include "tb_cbor.h"
+#include "tb_suit_report.h"
 
 #include "tb_log.h"
 #include "tb_suit.h"
@@ -1080,6 +1081,53 @@ static int on_query_response(struct tam_core *tam, const struct tb_teep_msg *qr,
 	return TB_OK;
 }
 
+/* The SUIT Reports of a Success or an Error say what the Agent installed,
+ * or where a manifest failed (lib/tb_suit_report.h); logged, at most
+ * TAM_REPORTS_LOGGED of them. */
+#define TAM_REPORTS_LOGGED 16
+static void log_reports(struct tam_core *tam, const struct tb_teep_msg *m)
+{
+	char digest[17], image[17], comp[256], uri[TB_SUIT_FAIL_URI_MAX + 1];
+	struct tb_suit_report r;
+
+	for (size_t i = 0; i < m->n_suit_reports && i < TAM_REPORTS_LOGGED; i++) {
+		const struct tam_entry *e = NULL;
+
+		if (tb_suit_report_decode(m->suit_reports[i].ptr, m->suit_reports[i].len, &r) !=
+		    TB_OK) {
+			tb_log(TB_LOG_NOTICE, "tam: <- SUIT report %zu: not one this TAM reads", i);
+			continue;
+		}
+		for (size_t k = 0; k < tam->n_catalog && !e; k++)
+			if (memcmp(tam->catalog[k].info.manifest_digest, r.manifest_digest, 32) ==
+			    0)
+				e = &tam->catalog[k];
+		if (e)
+			tb_component_id_format(&e->info.component, comp, sizeof(comp));
+		else
+			snprintf(comp, sizeof(comp), "%s", "(not in the catalog)");
+		tb_hex_encode(r.manifest_digest, 8, digest);
+		if (r.ok) {
+			if (r.has_image)
+				tb_hex_encode(r.image_digest, 8, image);
+			else
+				snprintf(image, sizeof(image), "%s", "-");
+			tb_log(TB_LOG_NOTICE,
+			       "tam: <- SUIT report: installed %s manifest=%s.. image=%s.. "
+			       "size=%llu",
+			       comp, digest, image, (unsigned long long)r.image_size);
+		} else {
+			sanitize_text(r.uri, uri, sizeof(uri));
+			tb_log(TB_LOG_NOTICE,
+			       "tam: <- SUIT report: failed %s manifest=%s.. command=%lld "
+			       "section=%lld offset=%llu component-index=%llu reason=%lld%s%s",
+			       comp, digest, (long long)r.result_code, (long long)r.section,
+			       (unsigned long long)r.offset, (unsigned long long)r.component_index,
+			       (long long)r.reason, uri[0] ? " uri=" : "", uri);
+		}
+	}
+}
+
 static void on_success(struct tam_core *tam, const struct tb_teep_msg *m)
 {
 	char text[TB_TEEP_MSG_MAX + 1];
@@ -1091,6 +1139,7 @@ static void on_success(struct tam_core *tam, const struct tb_teep_msg *m)
 	} else {
 		tb_log(TB_LOG_NOTICE, "tam: <- Success");
 	}
+	log_reports(tam, m);
 }
 
 static void on_error(struct tam_core *tam, const struct tb_teep_msg *m)
@@ -1101,6 +1150,7 @@ static void on_error(struct tam_core *tam, const struct tb_teep_msg *m)
 	sanitize_text(m->err_msg ? m->err_msg : "", text, sizeof(text));
 	tb_log(TB_LOG_NOTICE, "tam: <- Error err-code=%llu err-msg=\"%s\"",
 	       (unsigned long long)m->err_code, text);
+	log_reports(tam, m);
 }
 
 /* A COSE_Sign1 or COSE_Sign that one trusted Agent key verifies. TB_OK

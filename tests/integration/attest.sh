@@ -30,6 +30,9 @@ grep -q "<- QueryResponse .* evidence=[1-9]" "$WORK/tam.log" ||
 grep -q "attestation result: affirming" "$WORK/tam.log" ||
 	fail "not affirming: $(grep "attestation" "$WORK/tam.log")"
 [ -f "$(tc_dir $TC_UUID)/image" ] || fail "component not in the Agent's state"
+# the Agent's Success carries a SUIT Report, which the TAM reads
+grep -q "<- SUIT report: installed TEEP-Device/SecureFS/0x$(echo "$TC_UUID" | tr -d -)/ta manifest=[0-9a-f]*\.\. image=[0-9a-f]*\.\. size=20" "$WORK/tam.log" ||
+	fail "no SUIT report read: $(grep -i "report\|Success" "$WORK/tam.log")"
 pass "attested with the right reference values: Evidence appraised affirming, installed"
 
 # the same TAM, but expecting another measurement
