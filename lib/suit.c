@@ -62,6 +62,7 @@
 #define REPORT_POLICY_ALL 15 /* the reporting policy the examples use */
 #define MANIFEST_VERSION  1
 #define INTEGRATED_NAME   "#tc"
+#define SUIT_URI_MAX      1024
 #define DEP_PREFIX        1 /* SUIT_Dependency_Metadata: dependency-prefix */
 /* Component indices a manifest may use: its component and dependencies. */
 #define MAX_INDEX 4
@@ -1122,6 +1123,65 @@ int tb_suit_build_integrated(const struct tb_key *signer, const struct tb_compon
 	}
 	env = build_envelope(auth, manifest, manifest_len, payload, payload_len);
 	free(manifest);
+	if (!env)
+		return TB_ERR_NOMEM;
+	rc = tb_cbor_serialize(env, out, out_len);
+	cbor_decref(&env);
+	return rc;
+}
+
+/* A manifest whose payload is fetched from a URI, as TAMs in the field
+ * send them: payload-fetch [override {uri}, fetch, image-match], no
+ * install, no integrated payload. */
+int tb_suit_build_uri_fetch(const struct tb_key *signer, const struct tb_component_id *component,
+                            const struct tb_component_id *manifest_id, uint64_t sequence_number,
+                            const uint8_t *payload, size_t payload_len, const char *uri,
+                            uint8_t **out, size_t *out_len)
+{
+	static const int64_t keys[] = {MAN_VERSION,      MAN_SEQUENCE,      MAN_COMMON,
+	                               MAN_COMPONENT_ID, MAN_PAYLOAD_FETCH, MAN_UNINSTALL};
+	static const int64_t uri_key[] = {PAR_URI};
+	static const int64_t env_keys[] = {ENV_AUTH, ENV_MANIFEST};
+	uint8_t digest[SHA256_LEN], *manifest = NULL;
+	size_t manifest_len, ulen = uri ? strnlen(uri, SUIT_URI_MAX + 1) : 0;
+	cbor_item_t *v[6], *u[1], *fseq[6], *man, *auth, *ev[2], *env;
+	int rc;
+
+	if (!signer || !component || !manifest_id || (!payload && payload_len) || !out ||
+	    !out_len || component->n < 1 || manifest_id->n < 1 || !ulen || ulen > SUIT_URI_MAX ||
+	    sequence_number > INT64_MAX || !tb_key_has_private(signer))
+		return TB_ERR_INVAL;
+	if (mbedtls_sha256_ret(payload, payload_len, digest, 0) != 0)
+		return TB_ERR_INVAL;
+	u[0] = tb_cbor_text(uri, ulen);
+	fseq[0] = tb_cbor_int(CMD_OVERRIDE);
+	fseq[1] = map_of(1, uri_key, u);
+	fseq[2] = tb_cbor_int(CMD_FETCH);
+	fseq[3] = tb_cbor_int(REPORT_POLICY_ALL);
+	fseq[4] = tb_cbor_int(CMD_IMAGE_MATCH);
+	fseq[5] = tb_cbor_int(REPORT_POLICY_ALL);
+	v[0] = tb_cbor_int(MANIFEST_VERSION);
+	v[1] = tb_cbor_int((int64_t)sequence_number);
+	v[2] = wrap(build_common(component, digest, payload_len));
+	v[3] = build_component_id(manifest_id);
+	v[4] = wrap(arr_of(6, fseq));
+	v[5] = wrap(build_uninstall());
+	man = map_of(6, keys, v);
+	if (!man)
+		return TB_ERR_NOMEM;
+	rc = tb_cbor_serialize(man, &manifest, &manifest_len);
+	cbor_decref(&man);
+	if (rc != TB_OK)
+		return rc;
+	auth = build_auth(signer, manifest, manifest_len, &rc);
+	if (!auth) {
+		free(manifest);
+		return rc != TB_OK ? rc : TB_ERR_NOMEM;
+	}
+	ev[0] = auth;
+	ev[1] = tb_cbor_bytes(manifest, manifest_len);
+	free(manifest);
+	env = map_of(2, env_keys, ev);
 	if (!env)
 		return TB_ERR_NOMEM;
 	rc = tb_cbor_serialize(env, out, out_len);

@@ -99,6 +99,16 @@ int tb_suit_build_integrated(const struct tb_key *signer, const struct tb_compon
                              size_t *out_len);
 
 /*
+ * The same, but the payload is not integrated: it is fetched from uri
+ * (1..1024 bytes) in a payload-fetch sequence, with no install sequence (as
+ * TAMs in the field send). payload gives its digest and size only.
+ */
+int tb_suit_build_uri_fetch(const struct tb_key *signer, const struct tb_component_id *component,
+                            const struct tb_component_id *manifest_id, uint64_t sequence_number,
+                            const uint8_t *payload, size_t payload_len, const char *uri,
+                            uint8_t **out, size_t *out_len);
+
+/*
  * Build a signed envelope that writes content into component, in the
  * manner of the draft's Appendix E example 3 (personalization data):
  *  - recipient given: the content is encrypted for that P-256 public key

@@ -89,7 +89,8 @@ static const char usage_keygen[] =
 
 static const char usage_manifest[] =
     "usage: teep-tool manifest --component ID --payload FILE --key SIGNER.pem\n"
-    "                          [--seq N] [--manifest-id ID] [--kid KID] [-o OUT.suit]\n"
+    "                          [--seq N] [--manifest-id ID] [--kid KID]\n"
+    "                          [--fetch-uri URI] [-o OUT.suit]\n"
     "       teep-tool manifest --component ID --data FILE --key SIGNER.pem\n"
     "                          [--encrypt-for DEVICE_PUB.pem] [--depends-on DEP.suit]\n"
     "                          [--seq N] [--manifest-id ID] [--kid KID] [-o OUT.suit]\n"
@@ -111,6 +112,9 @@ static const char usage_manifest[] =
     "  --seq N             manifest sequence number (default 1)\n"
     "  --manifest-id ID    manifest component id (default: the component id with\n"
     "                      its last segment replaced by \"suit\")\n"
+    "  --fetch-uri URI     do not integrate the payload: the manifest fetches it\n"
+    "                      from URI in suit-payload-fetch (FILE gives its digest\n"
+    "                      and size only)\n"
     "  --kid KID           a key id in the signature's unprotected header (label\n"
     "                      4): \"thumbprint\" for the RFC 9679 COSE Key Thumbprint\n"
     "                      of SIGNER.pem, or 1 to 64 bytes in hex\n"
@@ -345,6 +349,7 @@ struct manifest_opts {
 	const char *encrypt_for;
 	const char *depends_on;
 	const char *kid;
+	const char *fetch_uri;
 	uint64_t seq;
 };
 
@@ -361,6 +366,7 @@ static int parse_manifest_opts(int argc, char **argv, struct manifest_opts *o)
 	    {"encrypt-for", required_argument, NULL, 'e'},
 	    {"depends-on", required_argument, NULL, 'D'},
 	    {"kid", required_argument, NULL, 'K'},
+	    {"fetch-uri", required_argument, NULL, 'U'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -399,6 +405,9 @@ static int parse_manifest_opts(int argc, char **argv, struct manifest_opts *o)
 		case 'K':
 			o->kid = optarg;
 			break;
+		case 'U':
+			o->fetch_uri = optarg;
+			break;
 		case 's':
 			o->seq = strtoull(optarg, &end, 10);
 			if (!isdigit((unsigned char)optarg[0]) || *end || o->seq > INT64_MAX)
@@ -418,6 +427,8 @@ static int parse_manifest_opts(int argc, char **argv, struct manifest_opts *o)
 		return usage_error(
 		    usage_manifest, "%s",
 		    "manifest needs --component, --key and one of --payload, --data");
+	if (o->fetch_uri && !o->payload)
+		return usage_error(usage_manifest, "%s", "--fetch-uri goes with --payload");
 	if (o->payload && (o->encrypt_for || o->depends_on))
 		return usage_error(usage_manifest, "%s",
 		                   "--encrypt-for and --depends-on go with --data");
@@ -553,9 +564,14 @@ static int build_manifest(const struct manifest_opts *o, const struct tb_compone
 		rc = TB_ERR_INVAL;
 	}
 	if (rc == TB_OK) {
-		rc = o->payload ? tb_suit_build_integrated(key, comp, mid, o->seq, payload, plen,
-		                                           &env, &elen)
-		                : build_content(o, key, comp, mid, payload, plen, &env, &elen);
+		if (o->fetch_uri)
+			rc = tb_suit_build_uri_fetch(key, comp, mid, o->seq, payload, plen,
+			                             o->fetch_uri, &env, &elen);
+		else
+			rc = o->payload
+			         ? tb_suit_build_integrated(key, comp, mid, o->seq, payload, plen,
+			                                    &env, &elen)
+			         : build_content(o, key, comp, mid, payload, plen, &env, &elen);
 		if (rc == TB_OK && o->kid)
 			rc = add_kid(o->kid, key, &env, &elen);
 		if (rc != TB_OK)
