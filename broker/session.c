@@ -428,6 +428,16 @@ static void finish_ok(struct tb_session *s)
 {
 	switch (s->op) {
 	case TB_UA_OP_POLICY_CHECK:
+		/* An exchange that ended with the Agent's Error (a TAM that
+		 * refused it after attestation, a manifest it could not
+		 * process) ends the check with that error: asking again would
+		 * name the same TAM. */
+		if (s->last_agent_type == TB_TEEP_ERROR) {
+			progress_end(s);
+			answer_error(s, TB_UA_E_AGENT_ERROR,
+			             "the Agent answered the TAM with a TEEP Error");
+			break;
+		}
 		/* The Agent names one TAM per call: after each exchange ask
 		 * again, until a call returns nothing (draft -15 §5.5). */
 		if (s->uri && ++s->policy_rounds < MAX_POLICY_ROUNDS && !s->b->stopping) {

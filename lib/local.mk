@@ -11,6 +11,8 @@ libtbcommon_la_SOURCES = \
 	lib/tsm.c lib/tb_tsm.h \
 	lib/teep.c lib/tb_teep.h \
 	lib/suit.c lib/tb_suit.h \
+	lib/suit_kid.c \
+	lib/suit_report.c lib/tb_suit_report.h \
 	lib/uaproto.c lib/tb_uaproto.h \
 	lib/agentproto.c lib/tb_agentproto.h \
 	lib/agentsock.c lib/tb_agentsock.h \

@@ -28,6 +28,7 @@
 #define MAN_COMPONENT_ID  5
 #define MAN_VALIDATE      7
 #define MAN_DEP_RESOLVE   15
+#define MAN_PAYLOAD_FETCH 16
 #define MAN_INSTALL       20
 #define MAN_UNINSTALL     24
 #define COMMON_DEPS       1
@@ -61,6 +62,7 @@
 #define REPORT_POLICY_ALL 15 /* the reporting policy the examples use */
 #define MANIFEST_VERSION  1
 #define INTEGRATED_NAME   "#tc"
+#define SUIT_URI_MAX      1024
 #define DEP_PREFIX        1 /* SUIT_Dependency_Metadata: dependency-prefix */
 /* Component indices a manifest may use: its component and dependencies. */
 #define MAX_INDEX 4
@@ -423,6 +425,7 @@ struct runner {
 	struct dependency dep[MAX_INDEX];
 	struct tb_buf image; /* component 0's content so far */
 	int have_image;
+	int64_t section; /* the manifest member being run */
 };
 
 static int set_image(struct runner *r, const uint8_t *p, size_t n)
@@ -696,6 +699,27 @@ static int run_command(struct runner *r, int64_t code, const cbor_item_t *arg)
 	}
 }
 
+/* The first failing command (the innermost, for nested sequences). */
+static void record_failure(struct runner *r, int64_t code, size_t idx, int rc)
+{
+	struct tb_suit_failure *f = r->opts->failure;
+	size_t n;
+
+	if (!f || f->set)
+		return;
+	f->set = 1;
+	f->section = r->section;
+	f->command_index = idx;
+	f->command = code;
+	f->component_index = r->cur;
+	f->status = rc;
+	n = r->par.uri && r->par.uri_len <= TB_SUIT_FAIL_URI_MAX ? r->par.uri_len : 0;
+	if (n)
+		memcpy(f->uri, r->par.uri, n);
+	f->uri[n] = 0;
+	sha256_bstr_wrapped(r->e->manifest_bytes, r->e->manifest_len, f->manifest_digest);
+}
+
 static int run_sequence(struct runner *r, const cbor_item_t *bstr, const char *name)
 {
 	cbor_item_t *seq, **items;
@@ -719,6 +743,8 @@ static int run_sequence(struct runner *r, const cbor_item_t *bstr, const char *n
 		} else {
 			r->par = r->par_of[r->cur];
 			rc = run_command(r, code, items[i + 1]);
+			if (rc != TB_OK)
+				record_failure(r, code, i / 2, rc);
 			/* set-component-index moved cur: the parameters stay with
 			 * the index they were set for. */
 			if (code != CMD_SET_COMPONENT)
@@ -796,16 +822,31 @@ static int run_manifest(struct envelope *e, const struct tb_suit_opts *opts,
 	cbor_item_t *install = tb_cbor_map_get_int(e->manifest, MAN_INSTALL);
 	cbor_item_t *validate = tb_cbor_map_get_int(e->manifest, MAN_VALIDATE);
 	cbor_item_t *resolve = tb_cbor_map_get_int(e->manifest, MAN_DEP_RESOLVE);
+	cbor_item_t *fetch = tb_cbor_map_get_int(e->manifest, MAN_PAYLOAD_FETCH);
 	int rc = read_layout(&r);
 
-	if (rc == TB_OK && (!install || !cbor_isa_bytestring(install)))
+	if (rc == TB_OK && (!install || !cbor_isa_bytestring(install)) &&
+	    (!fetch || !cbor_isa_bytestring(fetch)))
 		rc = fail(e, TB_ERR_PARSE, "manifest: no install sequence (key 20)");
-	if (rc == TB_OK && resolve)
+	if (rc == TB_OK && resolve) {
+		r.section = MAN_DEP_RESOLVE;
 		rc = run_with_shared(&r, resolve, "dependency-resolution");
-	if (rc == TB_OK)
+	}
+	/* payload-fetch: only integrated payloads can be fetched ("#name");
+	 * a URI is refused with the command and the component named in the
+	 * failure (docs/teep-support.md says why) */
+	if (rc == TB_OK && fetch) {
+		r.section = MAN_PAYLOAD_FETCH;
+		rc = run_with_shared(&r, fetch, "payload-fetch");
+	}
+	if (rc == TB_OK && install) {
+		r.section = MAN_INSTALL;
 		rc = run_with_shared(&r, install, "install");
-	if (rc == TB_OK && validate)
+	}
+	if (rc == TB_OK && validate) {
+		r.section = MAN_VALIDATE;
 		rc = run_with_shared(&r, validate, "validate");
+	}
 	if (rc == TB_OK && !r.have_image)
 		rc = fail(e, TB_ERR_PARSE, "install: no image was fetched or written");
 	for (size_t i = 0; rc == TB_OK && i < MAX_INDEX; i++)
@@ -1082,6 +1123,65 @@ int tb_suit_build_integrated(const struct tb_key *signer, const struct tb_compon
 	}
 	env = build_envelope(auth, manifest, manifest_len, payload, payload_len);
 	free(manifest);
+	if (!env)
+		return TB_ERR_NOMEM;
+	rc = tb_cbor_serialize(env, out, out_len);
+	cbor_decref(&env);
+	return rc;
+}
+
+/* A manifest whose payload is fetched from a URI, as TAMs in the field
+ * send them: payload-fetch [override {uri}, fetch, image-match], no
+ * install, no integrated payload. */
+int tb_suit_build_uri_fetch(const struct tb_key *signer, const struct tb_component_id *component,
+                            const struct tb_component_id *manifest_id, uint64_t sequence_number,
+                            const uint8_t *payload, size_t payload_len, const char *uri,
+                            uint8_t **out, size_t *out_len)
+{
+	static const int64_t keys[] = {MAN_VERSION,      MAN_SEQUENCE,      MAN_COMMON,
+	                               MAN_COMPONENT_ID, MAN_PAYLOAD_FETCH, MAN_UNINSTALL};
+	static const int64_t uri_key[] = {PAR_URI};
+	static const int64_t env_keys[] = {ENV_AUTH, ENV_MANIFEST};
+	uint8_t digest[SHA256_LEN], *manifest = NULL;
+	size_t manifest_len, ulen = uri ? strnlen(uri, SUIT_URI_MAX + 1) : 0;
+	cbor_item_t *v[6], *u[1], *fseq[6], *man, *auth, *ev[2], *env;
+	int rc;
+
+	if (!signer || !component || !manifest_id || (!payload && payload_len) || !out ||
+	    !out_len || component->n < 1 || manifest_id->n < 1 || !ulen || ulen > SUIT_URI_MAX ||
+	    sequence_number > INT64_MAX || !tb_key_has_private(signer))
+		return TB_ERR_INVAL;
+	if (mbedtls_sha256_ret(payload, payload_len, digest, 0) != 0)
+		return TB_ERR_INVAL;
+	u[0] = tb_cbor_text(uri, ulen);
+	fseq[0] = tb_cbor_int(CMD_OVERRIDE);
+	fseq[1] = map_of(1, uri_key, u);
+	fseq[2] = tb_cbor_int(CMD_FETCH);
+	fseq[3] = tb_cbor_int(REPORT_POLICY_ALL);
+	fseq[4] = tb_cbor_int(CMD_IMAGE_MATCH);
+	fseq[5] = tb_cbor_int(REPORT_POLICY_ALL);
+	v[0] = tb_cbor_int(MANIFEST_VERSION);
+	v[1] = tb_cbor_int((int64_t)sequence_number);
+	v[2] = wrap(build_common(component, digest, payload_len));
+	v[3] = build_component_id(manifest_id);
+	v[4] = wrap(arr_of(6, fseq));
+	v[5] = wrap(build_uninstall());
+	man = map_of(6, keys, v);
+	if (!man)
+		return TB_ERR_NOMEM;
+	rc = tb_cbor_serialize(man, &manifest, &manifest_len);
+	cbor_decref(&man);
+	if (rc != TB_OK)
+		return rc;
+	auth = build_auth(signer, manifest, manifest_len, &rc);
+	if (!auth) {
+		free(manifest);
+		return rc != TB_OK ? rc : TB_ERR_NOMEM;
+	}
+	ev[0] = auth;
+	ev[1] = tb_cbor_bytes(manifest, manifest_len);
+	free(manifest);
+	env = map_of(2, env_keys, ev);
 	if (!env)
 		return TB_ERR_NOMEM;
 	rc = tb_cbor_serialize(env, out, out_len);

@@ -35,6 +35,7 @@ struct tb_suit_install {
  * the detached COSE_Sign1 of the authentication wrapper against one of the
  * trust anchors, then the common shared-sequence and the install sequence
  * (override-parameters, fetch of an integrated payload "#name",
+ * in the payload-fetch sequence too,
  * condition-image-match on digest and size, write of a content parameter).
  * Returns TB_OK, TB_ERR_SIG (no anchor verifies), TB_ERR_PARSE, TB_ERR_UNSUP
  * (e.g. a URI it cannot fetch), TB_ERR_INVAL (digest or size mismatch).
@@ -42,6 +43,20 @@ struct tb_suit_install {
 int tb_suit_process(const uint8_t *env, size_t len, struct tb_key *const *anchors, size_t n_anchors,
                     struct tb_suit_install *out, char *err, size_t errlen);
 void tb_suit_install_clear(struct tb_suit_install *in);
+
+/* Where processing of an authenticated manifest stopped, for a SUIT Report
+ * (lib/tb_suit_report.h). */
+#define TB_SUIT_FAIL_URI_MAX 128
+struct tb_suit_failure {
+	int set;                     /* 0: nothing recorded */
+	uint8_t manifest_digest[32]; /* of the manifest that failed */
+	int64_t section;             /* the manifest member: 16 payload-fetch, 20 install, ... */
+	uint64_t command_index;      /* the command's position in that sequence (0, 1, ...) */
+	int64_t command;             /* its code, e.g. 21 directive-fetch */
+	uint64_t component_index;
+	int status;                         /* the TB_ERR_* it failed with */
+	char uri[TB_SUIT_FAIL_URI_MAX + 1]; /* parameter-uri then, "" if none */
+};
 
 /* What processing may use beyond the signers' trust anchors. */
 struct tb_suit_opts {
@@ -62,6 +77,9 @@ struct tb_suit_opts {
 	int (*dependency)(void *arg, const struct tb_component_id *prefix,
 	                  const uint8_t digest[32]);
 	void *arg;
+	/* Filled (if not NULL) when a command of an authenticated manifest
+	 * fails. */
+	struct tb_suit_failure *failure;
 };
 
 /* tb_suit_process with encrypted payloads and dependencies. The install
@@ -79,6 +97,16 @@ int tb_suit_build_integrated(const struct tb_key *signer, const struct tb_compon
                              const struct tb_component_id *manifest_id, uint64_t sequence_number,
                              const uint8_t *payload, size_t payload_len, uint8_t **out,
                              size_t *out_len);
+
+/*
+ * The same, but the payload is not integrated: it is fetched from uri
+ * (1..1024 bytes) in a payload-fetch sequence, with no install sequence (as
+ * TAMs in the field send). payload gives its digest and size only.
+ */
+int tb_suit_build_uri_fetch(const struct tb_key *signer, const struct tb_component_id *component,
+                            const struct tb_component_id *manifest_id, uint64_t sequence_number,
+                            const uint8_t *payload, size_t payload_len, const char *uri,
+                            uint8_t **out, size_t *out_len);
 
 /*
  * Build a signed envelope that writes content into component, in the
@@ -107,5 +135,15 @@ struct tb_suit_content {
 
 int tb_suit_build_content(const struct tb_key *signer, const struct tb_suit_content *c,
                           uint8_t **out, size_t *out_len);
+
+/*
+ * A copy of an envelope whose authentication block(s) carry kid (1..64
+ * bytes, e.g. the signer's RFC 9679 COSE Key Thumbprint) in the unprotected
+ * header of their COSE_Sign1 (label 4), replacing what was there. The
+ * signatures and the manifest are unchanged. TB_ERR_PARSE: no envelope with
+ * an authentication wrapper. *out is malloc()ed.
+ */
+int tb_suit_set_kid(const uint8_t *env, size_t len, const uint8_t *kid, size_t kid_len,
+                    uint8_t **out, size_t *out_len);
 
 #endif

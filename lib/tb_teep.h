@@ -111,6 +111,11 @@ struct tb_teep_msg {
 	struct tb_buf attestation_payload; /* len 0: absent */
 	char *attestation_payload_format;
 
+	/* Success and Error: suit-reports, each the bytes of a SUIT_Report
+	 * (draft-ietf-suit-report), at most TB_TEEP_MAX_LIST. */
+	struct tb_buf *suit_reports;
+	size_t n_suit_reports;
+
 	/* Success (msg), Error and Update (err_code, err_msg) */
 	uint64_t err_code; /* 0: absent (Error requires it) */
 	char *msg;         /* NUL-terminated or NULL */

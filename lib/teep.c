@@ -569,6 +569,27 @@ static int dec_manifest_list(struct dec *d, const cbor_item_t *item, struct tb_t
 	return TB_OK;
 }
 
+/* suit-reports of a Success or an Error, kept. */
+static int dec_suit_reports(struct dec *d, const cbor_item_t *item, struct tb_teep_msg *m)
+{
+	size_t n;
+	int rc = dec_list(d, item, "suit-reports", &n);
+
+	if (rc != TB_OK)
+		return rc;
+	m->suit_reports = calloc(n ? n : 1, sizeof(*m->suit_reports));
+	if (!m->suit_reports)
+		return derr(d, TB_ERR_NOMEM, "suit-reports: out of memory");
+	for (size_t i = 0; i < n; i++) {
+		rc = dec_bstr_sized(d, cbor_array_handle(item)[i], "suit-reports entry", 1,
+		                    SIZE_MAX, &m->suit_reports[i]);
+		if (rc != TB_OK)
+			return rc;
+		m->n_suit_reports = i + 1;
+	}
+	return TB_OK;
+}
+
 /* The options every message may carry. */
 static int dec_common(struct dec *d, const cbor_item_t *options, struct tb_teep_msg *m)
 {
@@ -696,8 +717,11 @@ static int dec_update(struct dec *d, cbor_item_t **e, struct tb_teep_msg *m)
 static int dec_success(struct dec *d, cbor_item_t **e, struct tb_teep_msg *m)
 {
 	cbor_item_t *v = opt(e[1], d, L_MSG);
+	int rc = v ? dec_text(d, v, "msg", &m->msg) : TB_OK;
 
-	return v ? dec_text(d, v, "msg", &m->msg) : TB_OK;
+	if (rc == TB_OK && (v = opt(e[1], d, L_SUIT_REPORTS)))
+		rc = dec_suit_reports(d, v, m);
+	return rc;
 }
 
 static int dec_error(struct dec *d, cbor_item_t **e, struct tb_teep_msg *m)
@@ -710,6 +734,8 @@ static int dec_error(struct dec *d, cbor_item_t **e, struct tb_teep_msg *m)
 	m->err_code = err_code_swap(d->num, m->err_code);
 	if (rc == TB_OK && (v = opt(e[1], d, L_ERR_MSG)))
 		rc = dec_text(d, v, "err-msg", &m->err_msg);
+	if (rc == TB_OK && (v = opt(e[1], d, L_SUIT_REPORTS)))
+		rc = dec_suit_reports(d, v, m);
 	if (rc == TB_OK && (v = opt(e[1], d, L_CHALLENGE)))
 		rc = dec_bstr_sized(d, v, "challenge", CHALLENGE_MIN, CHALLENGE_MAX, &m->challenge);
 	if (rc == TB_OK && (v = opt(e[1], d, L_CIPHER_SUITES)))
@@ -965,6 +991,9 @@ void tb_teep_msg_clear(struct tb_teep_msg *m)
 	for (size_t i = 0; m->manifest_list && i < m->n_manifest_list; i++)
 		buf_free(&m->manifest_list[i]);
 	free(m->manifest_list);
+	for (size_t i = 0; m->suit_reports && i < m->n_suit_reports; i++)
+		buf_free(&m->suit_reports[i]);
+	free(m->suit_reports);
 	free(m->msg);
 	free(m->err_msg);
 	buf_free(&m->attestation_payload);
@@ -1054,6 +1083,17 @@ static cbor_item_t *enc_manifest_list(const struct tb_teep_msg *m)
 	return arr;
 }
 
+static cbor_item_t *enc_suit_reports(const struct tb_teep_msg *m)
+{
+	cbor_item_t *arr = cbor_new_definite_array(m->n_suit_reports);
+
+	for (size_t i = 0; arr && i < m->n_suit_reports; i++)
+		if (tb_cbor_array_push(arr, tb_cbor_bytes(m->suit_reports[i].ptr,
+		                                          m->suit_reports[i].len)) != TB_OK)
+			cbor_decref(&arr);
+	return arr;
+}
+
 static cbor_item_t *enc_versions(void)
 {
 	cbor_item_t *arr = cbor_new_definite_array(1);
@@ -1081,6 +1121,8 @@ static int enc_check(const struct tb_teep_msg *m)
 		return TB_ERR_INVAL;
 	if (m->challenge.len &&
 	    (m->challenge.len < CHALLENGE_MIN || m->challenge.len > CHALLENGE_MAX))
+		return TB_ERR_INVAL;
+	if (m->n_suit_reports > TB_TEEP_MAX_LIST)
 		return TB_ERR_INVAL;
 	if (!text_ok(m->msg) || !text_ok(m->err_msg))
 		return TB_ERR_INVAL;
@@ -1147,10 +1189,14 @@ static void enc_options(struct enc *e, const struct tb_teep_msg *m)
 	case TB_TEEP_SUCCESS:
 		if (m->msg)
 			put(e, L_MSG, text_item(m->msg));
+		if (m->n_suit_reports)
+			put(e, L_SUIT_REPORTS, enc_suit_reports(m));
 		break;
 	default: /* Error */
 		if (m->err_msg)
 			put(e, L_ERR_MSG, text_item(m->err_msg));
+		if (m->n_suit_reports)
+			put(e, L_SUIT_REPORTS, enc_suit_reports(m));
 		if (m->cipher_suites_cbor.len)
 			put(e, L_CIPHER_SUITES, raw_item(&m->cipher_suites_cbor, NULL, 0));
 		if (m->suit_cose_profiles_cbor.len)

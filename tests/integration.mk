@@ -6,6 +6,8 @@ INTEGRATION_TESTS = \
 	tests/integration/notify.sh \
 	tests/integration/install.sh \
 	tests/integration/attest.sh \
+	tests/integration/manifest_kid.sh \
+	tests/integration/uri_fetch.sh \
 	tests/integration/ear_rp.sh \
 	tests/integration/app_tam_attest.sh \
 	tests/integration/vector.sh \

@@ -10,6 +10,8 @@
 #include "config.h"
 
 #include "tam_core.h"
+#include "tb_cbor.h"
+#include "tb_suit_report.h"
 
 #include "tb_log.h"
 #include "tb_suit.h"
@@ -871,20 +873,77 @@ static int take_challenge(void *arg, const uint8_t *nonce, size_t len)
 	return token_take(tam, &b) == TOKEN_CHALLENGE;
 }
 
-/* The cnf of the Evidence must be the key that signed the QueryResponse:
- * otherwise Evidence from one Agent could vouch for another. */
-static int cnf_signed(struct tam_core *tam, const struct tb_eat_claims *c, const uint8_t *body,
-                      size_t len)
+/* Whether alg is the algorithm in the protected header {1: alg} of a
+ * signature of a COSE_Sign1 or COSE_Sign (tagged or not). The message was
+ * verified before; anything unreadable is no match. */
+static int alg_in_protected(const cbor_item_t *bstr, int64_t alg)
+{
+	const uint8_t *p;
+	size_t n;
+	int64_t got;
+	cbor_item_t *h, *v;
+	int ok = 0;
+
+	if (tb_cbor_get_bytes(bstr, &p, &n) != TB_OK || !n)
+		return 0;
+	h = tb_cbor_load(p, n, NULL);
+	if (h && cbor_isa_map(h) && (v = tb_cbor_map_get_int(h, 1)) &&
+	    tb_cbor_get_int(v, &got) == TB_OK)
+		ok = got == alg;
+	if (h)
+		cbor_decref(&h);
+	return ok;
+}
+
+static int signed_with_alg(const uint8_t *body, size_t len, int64_t alg)
+{
+	cbor_item_t *top = tb_cbor_load(body, len, NULL), *arr, *sigs;
+	int ok = 0;
+
+	if (!top)
+		return 0;
+	arr = cbor_isa_tag(top) ? cbor_tag_item(top) : cbor_incref(top);
+	if (arr && cbor_isa_array(arr) && cbor_array_size(arr) == 4) {
+		sigs = cbor_array_handle(arr)[3];
+		if (cbor_isa_bytestring(sigs)) {
+			ok = alg_in_protected(cbor_array_handle(arr)[0], alg);
+		} else if (cbor_isa_array(sigs)) {
+			for (size_t i = 0; !ok && i < cbor_array_size(sigs); i++) {
+				cbor_item_t *sg = cbor_array_handle(sigs)[i];
+				ok = cbor_isa_array(sg) && cbor_array_size(sg) == 3 &&
+				     alg_in_protected(cbor_array_handle(sg)[0], alg);
+			}
+		}
+	}
+	if (arr)
+		cbor_decref(&arr);
+	cbor_decref(&top);
+	return ok;
+}
+
+/* The cnf of the Evidence must be the key that signed the QueryResponse,
+ * with the algorithm it signed with (draft-26 section 5: the COSE_Key
+ * includes its alg): otherwise Evidence from one Agent could vouch for
+ * another. Returns NULL when it is, else why not. */
+static const char *cnf_signed(struct tam_core *tam, const struct tb_eat_claims *c,
+                              const uint8_t *body, size_t len)
 {
 	uint8_t x[32], y[32];
 
+	if (!c->cnf_alg)
+		return "cnf has no alg";
 	for (size_t i = 0; i < tam->n_agent_keys; i++) {
 		struct tb_key *k = (struct tb_key *)(uintptr_t)tam->agent_keys[i];
 		if (tb_key_public_xy(k, x, y) == TB_OK && memcmp(x, c->cnf_x, 32) == 0 &&
-		    memcmp(y, c->cnf_y, 32) == 0)
-			return tb_cose_verify_any(body, len, &k, 1, NULL, NULL) == TB_OK;
+		    memcmp(y, c->cnf_y, 32) == 0) {
+			if (tb_cose_verify_any(body, len, &k, 1, NULL, NULL) != TB_OK)
+				break;
+			return signed_with_alg(body, len, c->cnf_alg)
+			           ? NULL
+			           : "cnf's alg is not the one the QueryResponse is signed with";
+		}
 	}
-	return 0;
+	return "cnf is not the key that signed the QueryResponse";
 }
 
 /* Keep the device's latest signed EAR in the ear_dir, named by its ueid,
@@ -915,6 +974,7 @@ static int appraise(struct tam_core *tam, const struct tb_teep_msg *qr, const ui
 	int alg = tam->num == TB_NUM_PRE26 ? TB_COSE_ALG_ES256 : TB_COSE_ALG_ESP256;
 	struct tb_eat_claims c;
 	struct tb_ear ear;
+	const char *cnf_why;
 	char why[160];
 	uint8_t *tok = NULL;
 	size_t tlen = 0;
@@ -926,11 +986,10 @@ static int appraise(struct tam_core *tam, const struct tb_teep_msg *qr, const ui
 	if (rc != TB_OK)
 		return rc;
 	if (c.has_cnf && ear.tv[TB_TV_INSTANCE_IDENTITY] == TB_AR4SI_TRUSTWORTHY_INSTANCE &&
-	    !cnf_signed(tam, &c, body, len)) {
+	    (cnf_why = cnf_signed(tam, &c, body, len))) {
 		ear.tv[TB_TV_INSTANCE_IDENTITY] = TB_AR4SI_UNTRUSTWORTHY_INSTANCE;
 		ear.status = tb_ear_status_of(ear.tv);
-		snprintf(why, sizeof(why), "%s",
-		         "cnf is not the key that signed the QueryResponse");
+		snprintf(why, sizeof(why), "%s", cnf_why);
 	}
 	*affirming = ear.status == TB_EAR_AFFIRMING;
 	tb_log(TB_LOG_NOTICE,
@@ -1022,6 +1081,53 @@ static int on_query_response(struct tam_core *tam, const struct tb_teep_msg *qr,
 	return TB_OK;
 }
 
+/* The SUIT Reports of a Success or an Error say what the Agent installed,
+ * or where a manifest failed (lib/tb_suit_report.h); logged, at most
+ * TAM_REPORTS_LOGGED of them. */
+#define TAM_REPORTS_LOGGED 16
+static void log_reports(struct tam_core *tam, const struct tb_teep_msg *m)
+{
+	char digest[17], image[17], comp[256], uri[TB_SUIT_FAIL_URI_MAX + 1];
+	struct tb_suit_report r;
+
+	for (size_t i = 0; i < m->n_suit_reports && i < TAM_REPORTS_LOGGED; i++) {
+		const struct tam_entry *e = NULL;
+
+		if (tb_suit_report_decode(m->suit_reports[i].ptr, m->suit_reports[i].len, &r) !=
+		    TB_OK) {
+			tb_log(TB_LOG_NOTICE, "tam: <- SUIT report %zu: not one this TAM reads", i);
+			continue;
+		}
+		for (size_t k = 0; k < tam->n_catalog && !e; k++)
+			if (memcmp(tam->catalog[k].info.manifest_digest, r.manifest_digest, 32) ==
+			    0)
+				e = &tam->catalog[k];
+		if (e)
+			tb_component_id_format(&e->info.component, comp, sizeof(comp));
+		else
+			snprintf(comp, sizeof(comp), "%s", "(not in the catalog)");
+		tb_hex_encode(r.manifest_digest, 8, digest);
+		if (r.ok) {
+			if (r.has_image)
+				tb_hex_encode(r.image_digest, 8, image);
+			else
+				snprintf(image, sizeof(image), "%s", "-");
+			tb_log(TB_LOG_NOTICE,
+			       "tam: <- SUIT report: installed %s manifest=%s.. image=%s.. "
+			       "size=%llu",
+			       comp, digest, image, (unsigned long long)r.image_size);
+		} else {
+			sanitize_text(r.uri, uri, sizeof(uri));
+			tb_log(TB_LOG_NOTICE,
+			       "tam: <- SUIT report: failed %s manifest=%s.. command=%lld "
+			       "section=%lld offset=%llu component-index=%llu reason=%lld%s%s",
+			       comp, digest, (long long)r.result_code, (long long)r.section,
+			       (unsigned long long)r.offset, (unsigned long long)r.component_index,
+			       (long long)r.reason, uri[0] ? " uri=" : "", uri);
+		}
+	}
+}
+
 static void on_success(struct tam_core *tam, const struct tb_teep_msg *m)
 {
 	char text[TB_TEEP_MSG_MAX + 1];
@@ -1033,6 +1139,7 @@ static void on_success(struct tam_core *tam, const struct tb_teep_msg *m)
 	} else {
 		tb_log(TB_LOG_NOTICE, "tam: <- Success");
 	}
+	log_reports(tam, m);
 }
 
 static void on_error(struct tam_core *tam, const struct tb_teep_msg *m)
@@ -1043,6 +1150,7 @@ static void on_error(struct tam_core *tam, const struct tb_teep_msg *m)
 	sanitize_text(m->err_msg ? m->err_msg : "", text, sizeof(text));
 	tb_log(TB_LOG_NOTICE, "tam: <- Error err-code=%llu err-msg=\"%s\"",
 	       (unsigned long long)m->err_code, text);
+	log_reports(tam, m);
 }
 
 /* A COSE_Sign1 or COSE_Sign that one trusted Agent key verifies. TB_OK

@@ -19,6 +19,7 @@
 
 #include "tb_cbor.h"
 #include "tb_cose.h"
+#include "tb_cose_key.h"
 #include "tb_ear.h"
 #include "tb_suit.h"
 #include "tb_teep.h"
@@ -88,10 +89,11 @@ static const char usage_keygen[] =
 
 static const char usage_manifest[] =
     "usage: teep-tool manifest --component ID --payload FILE --key SIGNER.pem\n"
-    "                          [--seq N] [--manifest-id ID] [-o OUT.suit]\n"
+    "                          [--seq N] [--manifest-id ID] [--kid KID]\n"
+    "                          [--fetch-uri URI] [-o OUT.suit]\n"
     "       teep-tool manifest --component ID --data FILE --key SIGNER.pem\n"
     "                          [--encrypt-for DEVICE_PUB.pem] [--depends-on DEP.suit]\n"
-    "                          [--seq N] [--manifest-id ID] [-o OUT.suit]\n"
+    "                          [--seq N] [--manifest-id ID] [--kid KID] [-o OUT.suit]\n"
     "\n"
     "Build a SUIT envelope that installs FILE (integrated as \"#tc\") into the\n"
     "component ID, signed with SIGNER.pem (ESP256). With --data instead, FILE is\n"
@@ -110,6 +112,12 @@ static const char usage_manifest[] =
     "  --seq N             manifest sequence number (default 1)\n"
     "  --manifest-id ID    manifest component id (default: the component id with\n"
     "                      its last segment replaced by \"suit\")\n"
+    "  --fetch-uri URI     do not integrate the payload: the manifest fetches it\n"
+    "                      from URI in suit-payload-fetch (FILE gives its digest\n"
+    "                      and size only)\n"
+    "  --kid KID           a key id in the signature's unprotected header (label\n"
+    "                      4): \"thumbprint\" for the RFC 9679 COSE Key Thumbprint\n"
+    "                      of SIGNER.pem, or 1 to 64 bytes in hex\n"
     "  -o, --output FILE   output file (default: standard output)\n";
 
 static const char usage_dump[] =
@@ -340,6 +348,8 @@ struct manifest_opts {
 	const char *data;
 	const char *encrypt_for;
 	const char *depends_on;
+	const char *kid;
+	const char *fetch_uri;
 	uint64_t seq;
 };
 
@@ -355,6 +365,8 @@ static int parse_manifest_opts(int argc, char **argv, struct manifest_opts *o)
 	    {"data", required_argument, NULL, 'd'},
 	    {"encrypt-for", required_argument, NULL, 'e'},
 	    {"depends-on", required_argument, NULL, 'D'},
+	    {"kid", required_argument, NULL, 'K'},
+	    {"fetch-uri", required_argument, NULL, 'U'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -390,6 +402,12 @@ static int parse_manifest_opts(int argc, char **argv, struct manifest_opts *o)
 		case 'D':
 			o->depends_on = optarg;
 			break;
+		case 'K':
+			o->kid = optarg;
+			break;
+		case 'U':
+			o->fetch_uri = optarg;
+			break;
 		case 's':
 			o->seq = strtoull(optarg, &end, 10);
 			if (!isdigit((unsigned char)optarg[0]) || *end || o->seq > INT64_MAX)
@@ -409,6 +427,8 @@ static int parse_manifest_opts(int argc, char **argv, struct manifest_opts *o)
 		return usage_error(
 		    usage_manifest, "%s",
 		    "manifest needs --component, --key and one of --payload, --data");
+	if (o->fetch_uri && !o->payload)
+		return usage_error(usage_manifest, "%s", "--fetch-uri goes with --payload");
 	if (o->payload && (o->encrypt_for || o->depends_on))
 		return usage_error(usage_manifest, "%s",
 		                   "--encrypt-for and --depends-on go with --data");
@@ -493,6 +513,38 @@ static int build_content(const struct manifest_opts *o, const struct tb_key *key
 	return rc;
 }
 
+/* --kid: the signer's RFC 9679 thumbprint, or the bytes given in hex; the
+ * envelope in *env is replaced by one with the kid. */
+static int add_kid(const char *kid, const struct tb_key *key, uint8_t **env, size_t *elen)
+{
+	uint8_t tp[32], *bytes = NULL, *with = NULL;
+	size_t blen = 0, wlen = 0;
+	int rc;
+
+	if (strcmp(kid, "thumbprint") == 0) {
+		rc = tb_cose_key_thumbprint(key, tp);
+		if (rc == TB_OK)
+			rc = tb_suit_set_kid(*env, *elen, tp, sizeof(tp), &with, &wlen);
+	} else {
+		rc = tb_hex_decode(kid, strlen(kid), &bytes, &blen);
+		if (rc != TB_OK || !blen || blen > 64) {
+			fprintf(stderr,
+			        "%s: --kid %s: not \"thumbprint\" nor 1 to 64 bytes in hex\n", prog,
+			        kid);
+			free(bytes);
+			return TB_ERR_INVAL;
+		}
+		rc = tb_suit_set_kid(*env, *elen, bytes, blen, &with, &wlen);
+		free(bytes);
+	}
+	if (rc != TB_OK)
+		return rc;
+	free(*env);
+	*env = with;
+	*elen = wlen;
+	return TB_OK;
+}
+
 static int build_manifest(const struct manifest_opts *o, const struct tb_component_id *comp,
                           const struct tb_component_id *mid)
 {
@@ -512,9 +564,16 @@ static int build_manifest(const struct manifest_opts *o, const struct tb_compone
 		rc = TB_ERR_INVAL;
 	}
 	if (rc == TB_OK) {
-		rc = o->payload ? tb_suit_build_integrated(key, comp, mid, o->seq, payload, plen,
-		                                           &env, &elen)
-		                : build_content(o, key, comp, mid, payload, plen, &env, &elen);
+		if (o->fetch_uri)
+			rc = tb_suit_build_uri_fetch(key, comp, mid, o->seq, payload, plen,
+			                             o->fetch_uri, &env, &elen);
+		else
+			rc = o->payload
+			         ? tb_suit_build_integrated(key, comp, mid, o->seq, payload, plen,
+			                                    &env, &elen)
+			         : build_content(o, key, comp, mid, payload, plen, &env, &elen);
+		if (rc == TB_OK && o->kid)
+			rc = add_kid(o->kid, key, &env, &elen);
 		if (rc != TB_OK)
 			fprintf(stderr, "%s: cannot build the envelope (%s)\n", prog,
 			        status_name(rc));

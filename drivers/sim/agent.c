@@ -35,6 +35,7 @@
 #include "tb_cose_key.h"
 #include "tb_eat.h"
 #include "tb_suit.h"
+#include "tb_suit_report.h"
 #include "tb_util.h"
 
 #define SIM_SESSION_MAGIC    0x53494d53u /* "SIMS": catches a foreign pointer */
@@ -1059,10 +1060,11 @@ static int set_token(struct tb_teep_msg *m, const struct tb_buf *token)
 	return buf_copy(&m->token, token->ptr, token->len);
 }
 
-/* Answer an Error. in names what is answered, for the log. */
-static int send_error(struct sim_agent *a, struct sim_session *s, const char *in,
-                      const struct tb_buf *token, enum tb_teep_err code, const char *why,
-                      struct tb_agent_out *out)
+/* Answer an Error, with n SUIT Reports (borrowed). in names what is
+ * answered, for the log. */
+static int send_error_reports(struct sim_agent *a, struct sim_session *s, const char *in,
+                              const struct tb_buf *token, enum tb_teep_err code, const char *why,
+                              struct tb_buf *reports, size_t n, struct tb_agent_out *out)
 {
 	struct tb_teep_msg m = {0};
 	int rc;
@@ -1074,10 +1076,21 @@ static int send_error(struct sim_agent *a, struct sim_session *s, const char *in
 	m.err_code = code;
 	m.err_msg = err_msg_dup(why);
 	rc = m.err_msg ? set_token(&m, token) : TB_ERR_NOMEM;
+	m.suit_reports = reports;
+	m.n_suit_reports = n;
 	if (rc == TB_OK)
 		rc = send_msg(a, s, &m, out);
+	m.suit_reports = NULL;
+	m.n_suit_reports = 0;
 	tb_teep_msg_clear(&m);
 	return rc;
+}
+
+static int send_error(struct sim_agent *a, struct sim_session *s, const char *in,
+                      const struct tb_buf *token, enum tb_teep_err code, const char *why,
+                      struct tb_agent_out *out)
+{
+	return send_error_reports(a, s, in, token, code, why, NULL, 0, out);
 }
 
 /* dst gets copies of src[0..n) (none: left empty). */
@@ -1345,7 +1358,13 @@ static int on_query_request(struct sim_agent *a, struct sim_session *s,
 	if (req->data_item_requested & (TB_TEEP_DIR_EXTENSIONS | TB_TEEP_DIR_SUIT_REPORTS))
 		SIM_LOG(a, TB_LOG_DEBUG, "extensions or SUIT reports requested: none to give");
 	m.type = TB_TEEP_QUERY_RESPONSE;
-	rc = set_token(&m, &req->token);
+	/* The answer to a challenge carries no token, even if the TAM sent
+	 * one: the eat_nonce ties it to the request (draft-26 section 4.2,
+	 * as TAMs in the field require). */
+	if (req->challenge.len && (req->data_item_requested & TB_TEEP_DIR_ATTESTATION))
+		rc = TB_OK;
+	else
+		rc = set_token(&m, &req->token);
 	if (rc == TB_OK && (req->data_item_requested & TB_TEEP_DIR_TRUSTED_COMPONENTS))
 		rc = fill_tc_list(a, &m);
 	if (rc == TB_OK)
@@ -1374,7 +1393,37 @@ static int on_query_request(struct sim_agent *a, struct sim_session *s,
 struct update_result {
 	enum tb_teep_err code; /* 0: all went well */
 	char why[SIM_ERR_MSG_MAX + 1];
+	/* a SUIT Report per manifest installed or failed (draft-ietf-suit-
+	 * report), its nonce the Update's token */
+	const struct tb_buf *token;
+	struct tb_buf reports[TB_TEEP_MAX_LIST];
+	size_t n_reports;
 };
+
+/* Add a report; one that cannot be built is left out (logged). */
+static void add_report(struct sim_agent *a, struct update_result *r, struct tb_suit_report *rep)
+{
+	struct tb_buf *b;
+
+	if (r->n_reports >= TB_TEEP_MAX_LIST)
+		return;
+	if (r->token && r->token->len <= sizeof(rep->nonce)) {
+		memcpy(rep->nonce, r->token->ptr, r->token->len);
+		rep->nonce_len = r->token->len;
+	}
+	b = &r->reports[r->n_reports];
+	if (tb_suit_report_encode(rep, &b->ptr, &b->len) == TB_OK)
+		r->n_reports++;
+	else
+		SIM_LOG(a, TB_LOG_WARN, "cannot build a SUIT report");
+}
+
+static void reports_clear(struct update_result *r)
+{
+	for (size_t i = 0; i < r->n_reports; i++)
+		buf_clear(&r->reports[i]);
+	r->n_reports = 0;
+}
 
 static void update_fail(struct update_result *r, enum tb_teep_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -1484,10 +1533,15 @@ static int install_envelope(struct sim_agent *a, const struct tb_buf *env, size_
 	                         .dependency = dependency_installed,
 	                         .arg = a};
 	struct tb_suit_install in = {0};
+	struct tb_suit_failure failure = {0};
+	struct tb_suit_report rep;
 	char err[128] = "", dir[SIM_PATH_MAX], text[SIM_CID_TEXT_MAX + 1];
 	struct sim_tc t = {0};
 	size_t idx;
-	int rc = tb_suit_process_ex(env->ptr, env->len, &o, &in, err, sizeof(err));
+	int rc;
+
+	o.failure = &failure;
+	rc = tb_suit_process_ex(env->ptr, env->len, &o, &in, err, sizeof(err));
 
 	if (rc == TB_ERR_NOTFOUND && defer) {
 		SIM_LOG(a, TB_LOG_INFO, "manifest %zu waits for a dependency: %s", nr, err);
@@ -1495,6 +1549,16 @@ static int install_envelope(struct sim_agent *a, const struct tb_buf *env, size_
 	}
 	if (rc != TB_OK) {
 		SIM_LOG(a, TB_LOG_NOTICE, "manifest %zu rejected: %s", nr, err);
+		if (failure.set) {
+			tb_suit_report_of_failure(&failure, &rep);
+			add_report(a, r, &rep);
+			SIM_LOG(a, TB_LOG_INFO,
+			        "SUIT report: command %lld at %llu of section %lld, component "
+			        "%llu, reason %lld",
+			        (long long)rep.result_code, (unsigned long long)rep.offset,
+			        (long long)rep.section, (unsigned long long)rep.component_index,
+			        (long long)rep.reason);
+		}
 		update_fail(r,
 		            rc == TB_ERR_NOMEM ? TB_TEEP_ERR_TEMPORARY
 		                               : TB_TEEP_ERR_MANIFEST_PROCESSING_FAILED,
@@ -1537,6 +1601,13 @@ static int install_envelope(struct sim_agent *a, const struct tb_buf *env, size_
 	requested_remove(a, &t.cid);
 	SIM_LOG(a, TB_LOG_NOTICE, "installed %s seq %" PRIu64 " (%zu bytes) at %s", text, t.seq,
 	        in.image.len, dir);
+	memset(&rep, 0, sizeof(rep));
+	rep.ok = 1;
+	memcpy(rep.manifest_digest, in.info.manifest_digest, 32);
+	rep.has_image = 1;
+	memcpy(rep.image_digest, a->tc[idx].sha256, 32);
+	rep.image_size = in.image.len;
+	add_report(a, r, &rep);
 out:
 	if (in.image.ptr)
 		mbedtls_platform_zeroize(in.image.ptr, in.image.len);
@@ -1576,7 +1647,7 @@ static void install_all(struct sim_agent *a, const struct tb_teep_msg *req, stru
 static int on_update(struct sim_agent *a, struct sim_session *s, const struct tb_teep_msg *req,
                      struct tb_agent_out *out)
 {
-	struct update_result r = {0};
+	struct update_result r = {.token = &req->token};
 	struct tb_teep_msg m = {0};
 	int rc;
 
@@ -1597,15 +1668,26 @@ static int on_update(struct sim_agent *a, struct sim_session *s, const struct tb
 	for (size_t i = 0; i < req->n_unneeded_manifest_list; i++)
 		unlink_manifest(a, &req->unneeded_manifest_list[i], &r);
 	install_all(a, req, &r);
-	if (r.code)
-		return send_error(a, s, "Update", &req->token, r.code, r.why, out);
-	SIM_LOG(a, TB_LOG_INFO, "Update (%zu unneeded, %zu manifests) -> Success",
-	        req->n_unneeded_manifest_list, req->n_manifest_list);
+	if (r.code) {
+		rc = send_error_reports(a, s, "Update", &req->token, r.code, r.why, r.reports,
+		                        r.n_reports, out);
+		reports_clear(&r);
+		return rc;
+	}
+	SIM_LOG(a, TB_LOG_INFO,
+	        "Update (%zu unneeded, %zu manifests) -> Success (%zu SUIT report%s)",
+	        req->n_unneeded_manifest_list, req->n_manifest_list, r.n_reports,
+	        r.n_reports == 1 ? "" : "s");
 	m.type = TB_TEEP_SUCCESS;
 	rc = set_token(&m, &req->token);
+	m.suit_reports = r.reports;
+	m.n_suit_reports = r.n_reports;
 	if (rc == TB_OK)
 		rc = send_msg(a, s, &m, out);
+	m.suit_reports = NULL;
+	m.n_suit_reports = 0;
 	tb_teep_msg_clear(&m);
+	reports_clear(&r);
 	if (rc == TB_OK)
 		s->state = SIM_STATE_UPDATED;
 	return rc;

@@ -5,10 +5,12 @@
  * with a key of its own and wraps it in an envelope with an integrated
  * payload "#tc", so that the command interpreter behind the signature check
  * is reached. Any other input is an envelope, read and processed against
- * the draft's Appendix E key.
+ * the draft's Appendix E key, and as a SUIT Report. A failure recorded
+ * while processing must make a report that decodes to the same facts.
  */
 #include "tb_cbor.h"
 #include "tb_suit.h"
+#include "tb_suit_report.h"
 #include <teep-broker/driver.h>
 
 #include <mbedtls/sha256.h>
@@ -66,10 +68,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static void process(const uint8_t *env, size_t len, struct tb_key *key)
 {
-	struct tb_suit_opts o = {
-	    .anchors = &key, .n_anchors = 1, .decrypt_key = device_key, .dependency = dependency};
+	struct tb_suit_failure failure = {0};
+	struct tb_suit_opts o = {.anchors = &key,
+	                         .n_anchors = 1,
+	                         .decrypt_key = device_key,
+	                         .dependency = dependency,
+	                         .failure = &failure};
 	struct tb_suit_install out;
 	struct tb_suit_info info;
+	struct tb_suit_report r, back;
+	uint8_t *rep;
+	size_t rlen;
 	char err[256];
 
 	if (tb_suit_info(env, len, &info, err, sizeof(err)) == TB_OK)
@@ -80,6 +89,16 @@ static void process(const uint8_t *env, size_t len, struct tb_key *key)
 		tb_suit_install_clear(&out);
 	} else if (out.image.ptr || err[0] == 0) {
 		abort();
+	}
+	if (failure.set) {
+		tb_suit_report_of_failure(&failure, &r);
+		if (tb_suit_report_encode(&r, &rep, &rlen) != TB_OK)
+			abort();
+		if (tb_suit_report_decode(rep, rlen, &back) != TB_OK || back.ok ||
+		    back.result_code != r.result_code || back.section != r.section ||
+		    back.offset != r.offset || strcmp(back.uri, r.uri) != 0)
+			abort();
+		free(rep);
 	}
 }
 
@@ -151,5 +170,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		signed_manifest(data + 1, size - 1);
 	else
 		process(data, size, appendix_e_key);
+	{
+		struct tb_suit_report r;
+		tb_suit_report_decode(data, size, &r);
+	}
 	return 0;
 }

@@ -30,6 +30,9 @@ grep -q "<- QueryResponse .* evidence=[1-9]" "$WORK/tam.log" ||
 grep -q "attestation result: affirming" "$WORK/tam.log" ||
 	fail "not affirming: $(grep "attestation" "$WORK/tam.log")"
 [ -f "$(tc_dir $TC_UUID)/image" ] || fail "component not in the Agent's state"
+# the Agent's Success carries a SUIT Report, which the TAM reads
+grep -q "<- SUIT report: installed TEEP-Device/SecureFS/0x$(echo "$TC_UUID" | tr -d -)/ta manifest=[0-9a-f]*\.\. image=[0-9a-f]*\.\. size=20" "$WORK/tam.log" ||
+	fail "no SUIT report read: $(grep -i "report\|Success" "$WORK/tam.log")"
 pass "attested with the right reference values: Evidence appraised affirming, installed"
 
 # the same TAM, but expecting another measurement
@@ -55,6 +58,18 @@ grep -q -- "-> Update manifests=[1-9]" "$WORK/tam.log" &&
 grep -q "TAM error 1: attestation warning" "$WORK/broker.log" ||
 	fail "the Agent did not log the TAM's refusal: $(grep -i "tam error" "$WORK/broker.log")"
 pass "wrong expected measurement: warning, no manifest reached the Agent, app got agent-error"
+
+# a policy check meets the same refusal: it ends with the same error, not
+# "completed"
+refusals=$(grep -c "(refused: err-code only)" "$WORK/tam.log")
+ua policy-check
+rc=$?
+[ $rc != 0 ] || fail "policy-check succeeded: $(cat "$WORK/ua.out")"
+grep -q "error 12 agent-error" "$WORK/ua.out" || fail "no agent-error: $(cat "$WORK/ua.out")"
+grep -q "done: completed" "$WORK/ua.out" && fail "completed after a refused attestation"
+[ "$(grep -c "(refused: err-code only)" "$WORK/tam.log")" -gt "$refusals" ] ||
+	fail "the TAM did not refuse the policy check's exchange: $(cat "$WORK/tam.log")"
+pass "policy-check after a refused attestation: error 12 agent-error"
 
 stop_broker
 pass "clean exit"

@@ -30,6 +30,7 @@
 #include "tb_cose_key.h"
 #include "tb_eat.h"
 #include "tb_suit.h"
+#include "tb_suit_report.h"
 #include "tb_teep.h"
 #include "tb_util.h"
 
@@ -667,6 +668,32 @@ static void sim__query_request__without_token__answers_without_token(void **stat
 	out_release(f, &out);
 }
 
+/* A TAM that sends a token AND a challenge (the example of draft-26
+ * Appendix D does): the QueryResponse carrying the Evidence has no token,
+ * its eat_nonce ties it to the request (draft-26 section 4.2: the token is
+ * there only when attestation is not asked for). */
+static void sim__query_request_with_token_and_challenge__answers_without_token(void **state)
+{
+	static const uint8_t chal[16] = "challenge-4567cd";
+	struct fx *f = *state;
+	struct tb_agent_out out;
+	struct tb_teep_msg qr, ans;
+
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	query_request(&qr, 1, TB_TEEP_DIR_ATTESTATION | TB_TEEP_DIR_TRUSTED_COMPONENTS);
+	qr.challenge.ptr = malloc(sizeof(chal));
+	assert_non_null(qr.challenge.ptr);
+	memcpy(qr.challenge.ptr, chal, sizeof(chal));
+	qr.challenge.len = sizeof(chal);
+	agent_answer(f, out.session, &qr, &ans);
+	assert_int_equal(ans.type, TB_TEEP_QUERY_RESPONSE);
+	assert_int_equal(ans.token.len, 0);
+	assert_true(ans.attestation_payload.len > 0);
+	tb_teep_msg_clear(&qr);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+}
+
 static void set_raw(struct tb_buf *b, const uint8_t *p, size_t n)
 {
 	b->ptr = malloc(n);
@@ -751,6 +778,193 @@ static void sim__query_request__cipher_suites_and_versions_negotiated(void **sta
 		tb_teep_msg_clear(&ans);
 		out_release(f, &out);
 	}
+}
+
+/* bstr .cbor item (consumed) */
+static cbor_item_t *wrap_item(cbor_item_t *item)
+{
+	uint8_t *b = NULL;
+	size_t n = 0;
+	cbor_item_t *r;
+
+	assert_int_equal(tb_cbor_serialize(item, &b, &n), TB_OK);
+	r = tb_cbor_bytes(b, n);
+	free(b);
+	cbor_decref(&item);
+	return r;
+}
+
+static cbor_item_t *cid_item(const struct tb_component_id *c)
+{
+	cbor_item_t *a = cbor_new_definite_array(c->n);
+
+	for (size_t i = 0; i < c->n; i++)
+		assert_int_equal(tb_cbor_array_push(a, tb_cbor_bytes(c->seg[i].ptr, c->seg[i].len)),
+		                 TB_OK);
+	return a;
+}
+
+static cbor_item_t *digest_item(const uint8_t d[32])
+{
+	cbor_item_t *a = cbor_new_definite_array(2);
+
+	assert_int_equal(tb_cbor_array_push(a, tb_cbor_int(-16)), TB_OK);
+	assert_int_equal(tb_cbor_array_push(a, tb_cbor_bytes(d, 32)), TB_OK);
+	return a;
+}
+
+/* An envelope as TAMs in the field send: the payload fetched from uri in
+ * suit-payload-fetch (16), no suit-install, signed by f->signer:
+ * {2: auth, 3: << {1: 1, 2: 1, 3: << {2: [tc], 4: << [20, {3: digest,
+ *  14: size}] >>} >>, 5: mid, 16: << [20, {21: uri}, 21, 15, 3, 15] >>} >>} */
+static void build_uri_fetch_manifest(const struct fx *f, const char *uri, struct tb_buf *env)
+{
+	struct tb_component_id tc, mid;
+	uint8_t pd[32], md[32], *mbytes = NULL, *dbytes = NULL, *sig = NULL, *wrapped = NULL;
+	size_t mlen, dlen, slen, wlen;
+	cbor_item_t *par = cbor_new_definite_map(2), *shared = cbor_new_definite_array(2);
+	cbor_item_t *common = cbor_new_definite_map(2), *comps = cbor_new_definite_array(1);
+	cbor_item_t *fpar = cbor_new_definite_map(1), *fetch = cbor_new_definite_array(6);
+	cbor_item_t *man = cbor_new_definite_map(5), *auth = cbor_new_definite_array(2);
+	cbor_item_t *e = cbor_new_definite_map(2), *mb;
+
+	cid_make(&tc, "ta");
+	cid_make(&mid, "suit");
+	assert_int_equal(mbedtls_sha256_ret(payload_v3, sizeof(payload_v3), pd, 0), 0);
+	assert_int_equal(tb_cbor_map_put(par, tb_cbor_int(3), wrap_item(digest_item(pd))), TB_OK);
+	assert_int_equal(tb_cbor_map_put(par, tb_cbor_int(14), tb_cbor_int(sizeof(payload_v3))),
+	                 TB_OK);
+	assert_int_equal(tb_cbor_array_push(shared, tb_cbor_int(20)), TB_OK);
+	assert_int_equal(tb_cbor_array_push(shared, par), TB_OK);
+	assert_int_equal(tb_cbor_array_push(comps, cid_item(&tc)), TB_OK);
+	assert_int_equal(tb_cbor_map_put(common, tb_cbor_int(2), comps), TB_OK);
+	assert_int_equal(tb_cbor_map_put(common, tb_cbor_int(4), wrap_item(shared)), TB_OK);
+	assert_int_equal(tb_cbor_map_put(fpar, tb_cbor_int(21), tb_cbor_text(uri, strlen(uri))),
+	                 TB_OK);
+	assert_int_equal(tb_cbor_array_push(fetch, tb_cbor_int(20)), TB_OK);
+	assert_int_equal(tb_cbor_array_push(fetch, fpar), TB_OK);
+	assert_int_equal(tb_cbor_array_push(fetch, tb_cbor_int(21)), TB_OK);
+	assert_int_equal(tb_cbor_array_push(fetch, tb_cbor_int(15)), TB_OK);
+	assert_int_equal(tb_cbor_array_push(fetch, tb_cbor_int(3)), TB_OK);
+	assert_int_equal(tb_cbor_array_push(fetch, tb_cbor_int(15)), TB_OK);
+	assert_int_equal(tb_cbor_map_put(man, tb_cbor_int(1), tb_cbor_int(1)), TB_OK);
+	assert_int_equal(tb_cbor_map_put(man, tb_cbor_int(2), tb_cbor_int(1)), TB_OK);
+	assert_int_equal(tb_cbor_map_put(man, tb_cbor_int(3), wrap_item(common)), TB_OK);
+	assert_int_equal(tb_cbor_map_put(man, tb_cbor_int(5), cid_item(&mid)), TB_OK);
+	assert_int_equal(tb_cbor_map_put(man, tb_cbor_int(16), wrap_item(fetch)), TB_OK);
+	assert_int_equal(tb_cbor_serialize(man, &mbytes, &mlen), TB_OK);
+	cbor_decref(&man);
+	/* the manifest digest is over the bstr-wrapped manifest */
+	mb = tb_cbor_bytes(mbytes, mlen);
+	assert_int_equal(tb_cbor_serialize(mb, &wrapped, &wlen), TB_OK);
+	cbor_decref(&mb);
+	assert_int_equal(mbedtls_sha256_ret(wrapped, wlen, md, 0), 0);
+	free(wrapped);
+	mb = digest_item(md);
+	assert_int_equal(tb_cbor_serialize(mb, &dbytes, &dlen), TB_OK);
+	cbor_decref(&mb);
+	assert_int_equal(
+	    tb_cose_sign1(f->signer, TB_COSE_ALG_ESP256, dbytes, dlen, 1, NULL, 0, &sig, &slen),
+	    TB_OK);
+	assert_int_equal(tb_cbor_array_push(auth, tb_cbor_bytes(dbytes, dlen)), TB_OK);
+	assert_int_equal(tb_cbor_array_push(auth, tb_cbor_bytes(sig, slen)), TB_OK);
+	assert_int_equal(tb_cbor_map_put(e, tb_cbor_int(2), wrap_item(auth)), TB_OK);
+	assert_int_equal(tb_cbor_map_put(e, tb_cbor_int(3), tb_cbor_bytes(mbytes, mlen)), TB_OK);
+	assert_int_equal(tb_cbor_serialize(e, &env->ptr, &env->len), TB_OK);
+	cbor_decref(&e);
+	free(mbytes);
+	free(dbytes);
+	free(sig);
+	tb_component_id_clear(&tc);
+	tb_component_id_clear(&mid);
+}
+
+/* A Success carries a SUIT Report per installed manifest: its reference
+ * is the manifest digest, its nonce the Update's token, its record the
+ * image's digest and size. */
+static void sim__update__success_carries_suit_report(void **state)
+{
+	struct fx *f = *state;
+	struct tb_agent_out out;
+	struct tb_teep_msg qr, up, ans;
+	struct tb_buf env = {0};
+	struct tb_suit_info info;
+	struct tb_suit_report rep;
+	uint8_t pd[32];
+
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	query_request(&qr, 1, TB_TEEP_DIR_TRUSTED_COMPONENTS);
+	agent_answer(f, out.session, &qr, &ans);
+	tb_teep_msg_clear(&ans);
+	build_manifest(f, f->signer, 3, payload_v3, sizeof(payload_v3), &env);
+	assert_int_equal(tb_suit_info(env.ptr, env.len, &info, NULL, 0), TB_OK);
+	update_msg(&up, &env, 0);
+	agent_answer(f, out.session, &up, &ans);
+	assert_int_equal(ans.type, TB_TEEP_SUCCESS);
+	assert_int_equal(ans.n_suit_reports, 1);
+	assert_int_equal(
+	    tb_suit_report_decode(ans.suit_reports[0].ptr, ans.suit_reports[0].len, &rep), TB_OK);
+	assert_true(rep.ok);
+	assert_memory_equal(rep.manifest_digest, info.manifest_digest, 32);
+	assert_int_equal(rep.nonce_len, sizeof(token16));
+	assert_memory_equal(rep.nonce, token16, sizeof(token16));
+	assert_true(rep.has_image);
+	assert_int_equal(mbedtls_sha256_ret(payload_v3, sizeof(payload_v3), pd, 0), 0);
+	assert_memory_equal(rep.image_digest, pd, 32);
+	assert_int_equal(rep.image_size, sizeof(payload_v3));
+	tb_suit_info_clear(&info);
+	tb_teep_msg_clear(&qr);
+	tb_teep_msg_clear(&up);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
+}
+
+/* A manifest whose payload is fetched from a URI (suit-payload-fetch, no
+ * suit-install) is refused clearly: an Error ERR_MANIFEST_PROCESSING_FAILED
+ * whose SUIT Report names the command (21, directive-fetch), where it is
+ * (section 16, its second command), the component (index 0 of the
+ * manifest the reference names) and the URI. Nothing is installed. */
+static void sim__update_uri_fetch__error_with_suit_report(void **state)
+{
+	static const char uri[] = "https://tam.example/8d82573a.ta";
+	struct fx *f = *state;
+	struct tb_agent_out out;
+	struct tb_teep_msg qr, up, ans;
+	struct tb_buf env = {0};
+	struct tb_suit_info info;
+	struct tb_suit_report rep;
+	char path[700];
+
+	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
+	query_request(&qr, 1, TB_TEEP_DIR_TRUSTED_COMPONENTS);
+	agent_answer(f, out.session, &qr, &ans);
+	tb_teep_msg_clear(&ans);
+	build_uri_fetch_manifest(f, uri, &env);
+	assert_int_equal(tb_suit_info(env.ptr, env.len, &info, NULL, 0), TB_OK);
+	update_msg(&up, &env, 0);
+	agent_answer(f, out.session, &up, &ans);
+	assert_int_equal(ans.type, TB_TEEP_ERROR);
+	assert_int_equal(ans.err_code, TB_TEEP_ERR_MANIFEST_PROCESSING_FAILED);
+	assert_non_null(strstr(ans.err_msg, "cannot fetch"));
+	assert_int_equal(ans.n_suit_reports, 1);
+	assert_int_equal(
+	    tb_suit_report_decode(ans.suit_reports[0].ptr, ans.suit_reports[0].len, &rep), TB_OK);
+	assert_false(rep.ok);
+	assert_memory_equal(rep.manifest_digest, info.manifest_digest, 32);
+	assert_int_equal(rep.result_code, 21);
+	assert_int_equal(rep.reason, TB_SUIT_REASON_COMMAND_UNSUPPORTED);
+	assert_int_equal(rep.section, 16);
+	assert_int_equal(rep.offset, 1);
+	assert_int_equal(rep.component_index, 0);
+	assert_string_equal(rep.uri, uri);
+	assert_int_equal(rep.nonce_len, sizeof(token16));
+	tc_dir(f, path, sizeof(path));
+	assert_false(path_exists(path));
+	tb_suit_info_clear(&info);
+	tb_teep_msg_clear(&qr);
+	tb_teep_msg_clear(&up);
+	tb_teep_msg_clear(&ans);
+	out_release(f, &out);
 }
 
 static void sim__request_update_unrequest__installs_then_removes(void **state)
@@ -1589,7 +1803,21 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        sim__query_request__without_token__answers_without_token, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
+	        sim__query_request_with_token_and_challenge__answers_without_token, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        sim__query_request_with_token_and_challenge__answers_without_token, setup_pre26,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
 	        sim__query_request__cipher_suites_and_versions_negotiated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(sim__update__success_carries_suit_report, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(sim__update__success_carries_suit_report, setup_pre26,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(sim__update_uri_fetch__error_with_suit_report, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(sim__update_uri_fetch__error_with_suit_report,
+	                                    setup_pre26, teardown),
 	    cmocka_unit_test_setup_teardown(sim__request_update_unrequest__installs_then_removes,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -5,6 +5,8 @@
 #include <cmocka.h>
 
 #include "tb_suit.h"
+#include "tb_cose_key.h"
+#include "tb_cbor.h"
 #include "tb_util.h"
 #include <teep-broker/driver.h>
 
@@ -463,6 +465,70 @@ static void suit__build_integrated__round_trips(void **state)
 	tb_key_free(other);
 }
 
+/* A kid in the authentication block's COSE_Sign1 unprotected header: the
+ * envelope still verifies, the manifest is the same, the kid is there. */
+static void suit__set_kid__signature_carries_kid_and_still_verifies(void **state)
+{
+	static const uint8_t payload[] = "a trusted component";
+	struct tb_component_id comp, mid;
+	struct tb_key *signer;
+	struct tb_suit_install out;
+	struct tb_suit_info a, b;
+	uint8_t tp[32], *env, *with;
+	size_t len, wlen;
+	cbor_item_t *e, *auth, *sig, *arr, *kid;
+	const uint8_t *p;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(tb_key_generate(&signer), TB_OK);
+	assert_int_equal(tb_cose_key_thumbprint(signer, tp), TB_OK);
+	assert_int_equal(tb_component_id_parse("8d82573a-926d-4754-9353-32dc29997f74", &comp),
+	                 TB_OK);
+	assert_int_equal(tb_component_id_parse(SUIT_TEXT, &mid), TB_OK);
+	assert_int_equal(
+	    tb_suit_build_integrated(signer, &comp, &mid, 7, payload, sizeof(payload), &env, &len),
+	    TB_OK);
+	assert_int_equal(tb_suit_set_kid(env, len, tp, sizeof(tp), &with, &wlen), TB_OK);
+	assert_int_equal(tb_suit_process(with, wlen, &signer, 1, &out, NULL, 0), TB_OK);
+	tb_suit_install_clear(&out);
+	assert_int_equal(tb_suit_info(env, len, &a, NULL, 0), TB_OK);
+	assert_int_equal(tb_suit_info(with, wlen, &b, NULL, 0), TB_OK);
+	assert_memory_equal(a.manifest_digest, b.manifest_digest, 32);
+	tb_suit_info_clear(&a);
+	tb_suit_info_clear(&b);
+	/* {2: << [digest, << 18([prot, {4: kid}, nil, sig]) >>] >>, ...} */
+	e = tb_cbor_load(with, wlen, NULL);
+	assert_non_null(e);
+	assert_int_equal(tb_cbor_get_bytes(tb_cbor_map_get_int(e, 2), &p, &n), TB_OK);
+	auth = tb_cbor_load(p, n, NULL);
+	assert_non_null(auth);
+	assert_int_equal(tb_cbor_get_bytes(cbor_array_handle(auth)[1], &p, &n), TB_OK);
+	sig = tb_cbor_load(p, n, NULL);
+	assert_non_null(sig);
+	assert_true(cbor_isa_tag(sig));
+	arr = cbor_tag_item(sig);
+	kid = tb_cbor_map_get_int(cbor_array_handle(arr)[1], 4);
+	assert_non_null(kid);
+	assert_int_equal(tb_cbor_get_bytes(kid, &p, &n), TB_OK);
+	assert_int_equal(n, 32);
+	assert_memory_equal(p, tp, 32);
+	cbor_decref(&arr);
+	cbor_decref(&sig);
+	cbor_decref(&auth);
+	cbor_decref(&e);
+	free(with);
+	/* not an envelope, no kid, a kid too long */
+	assert_int_equal(tb_suit_set_kid(payload, sizeof(payload), tp, 32, &with, &wlen),
+	                 TB_ERR_PARSE);
+	assert_int_equal(tb_suit_set_kid(env, len, tp, 0, &with, &wlen), TB_ERR_INVAL);
+	assert_int_equal(tb_suit_set_kid(env, len, tp, 65, &with, &wlen), TB_ERR_INVAL);
+	free(env);
+	tb_component_id_clear(&comp);
+	tb_component_id_clear(&mid);
+	tb_key_free(signer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -482,6 +548,7 @@ int main(void)
 	    cmocka_unit_test(suit__envelope_tag_107__accepted),
 	    cmocka_unit_test(suit__truncated_envelope__parse_error),
 	    cmocka_unit_test(suit__build_integrated__round_trips),
+	    cmocka_unit_test(suit__set_kid__signature_carries_kid_and_still_verifies),
 	};
 	return cmocka_run_group_tests_name("suit", tests, NULL, NULL);
 }

@@ -51,6 +51,8 @@ struct fixture {
 	enum tam_first_message first;
 	int push_tc; /* push the catalog component (--push) */
 	struct tam_core *tam;
+	struct tam_attest_policy attest; /* with attestation: its policy */
+	struct tb_key *attest_keys[1];
 };
 
 /* ------------------------------------------------------------------ */
@@ -762,6 +764,136 @@ static void tam__signed_non_teep_payload__dropped(void **state)
 	assert_int_equal(tam_core_counters(f->tam)->drop_bad_message, 1);
 }
 
+/* A TAM that asks for attestation; the stranger key is the Agent's
+ * attestation key. Returns the QueryRequest's challenge. */
+static void connect_attest(struct fixture *f, uint8_t chal[TAM_TOKEN_LEN])
+{
+	const struct tb_key *agents[1] = {f->agent_pub};
+	struct tam_core_conf conf = {0};
+	struct tb_teep_msg qr = {0};
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	char err[256] = "";
+
+	f->attest_keys[0] = f->stranger_key;
+	f->attest.keys = f->attest_keys;
+	f->attest.n_keys = 1;
+	tam_core_free(f->tam);
+	f->tam = NULL;
+	conf.signing_key = f->tam_key;
+	conf.agent_keys = agents;
+	conf.n_agent_keys = 1;
+	conf.catalog_dir = f->dir;
+	conf.numbering = f->num;
+	conf.max_body = 64 * 1024;
+	conf.max_manifest = 16 * 1024;
+	conf.now_ms = fake_now;
+	conf.now_arg = f;
+	conf.attest = &f->attest;
+	assert_int_equal(tam_core_create(&conf, &f->tam, err, sizeof(err)), TB_OK);
+	assert_int_equal(tam_core_connect(f->tam, &out, &out_len), TB_OK);
+	open_tam_message(f, out, out_len, &qr);
+	assert_int_equal(qr.type, TB_TEEP_QUERY_REQUEST);
+	assert_true(qr.data_item_requested & TB_TEEP_DIR_ATTESTATION);
+	assert_int_equal(qr.challenge.len, TAM_TOKEN_LEN);
+	memcpy(chal, qr.challenge.ptr, TAM_TOKEN_LEN);
+	tb_teep_msg_clear(&qr);
+	free(out);
+}
+
+/* The TAM's answer to a QueryResponse (no token) requesting the catalog
+ * component, with Evidence whose cnf is the Agent's key with cnf_alg
+ * (with_evidence 0: none at all). */
+static void attest_answer(struct fixture *f, int with_evidence, int cnf_alg,
+                          struct tb_teep_msg *upd)
+{
+	struct tb_eat_claims c = {0};
+	struct tb_teep_msg m = {0};
+	uint8_t chal[TAM_TOKEN_LEN], *msg, *out;
+	size_t len, out_len;
+	int alg = f->num == TB_NUM_PRE26 ? TB_COSE_ALG_ES256 : TB_COSE_ALG_ESP256;
+
+	connect_attest(f, chal);
+	m.type = TB_TEEP_QUERY_RESPONSE;
+	m.requested_tc_list = calloc(1, sizeof(*m.requested_tc_list));
+	assert_non_null(m.requested_tc_list);
+	assert_int_equal(tb_component_id_copy(&m.requested_tc_list[0], &f->tc), TB_OK);
+	m.n_requested_tc_list = 1;
+	if (with_evidence) {
+		memcpy(c.nonce, chal, sizeof(chal));
+		c.nonce_len = sizeof(chal);
+		memset(c.ueid, 0x01, 33);
+		c.ueid_len = 33;
+		memset(c.oemid, 0xa5, 16);
+		c.oemid_len = 16;
+		memcpy(c.hwmodel, "software", 8);
+		c.hwmodel_len = 8;
+		snprintf(c.hwversion, sizeof(c.hwversion), "1");
+		c.has_cnf = 1;
+		c.cnf_alg = cnf_alg;
+		assert_int_equal(tb_key_public_xy(f->agent_pub, c.cnf_x, c.cnf_y), TB_OK);
+		c.iat = 1;
+		assert_int_equal(tb_eat_sign(f->stranger_key, alg, &c, &m.attestation_payload.ptr,
+		                             &m.attestation_payload.len),
+		                 TB_OK);
+		m.attestation_payload_format = strdup(TB_EAT_MEDIA_TYPE);
+		assert_non_null(m.attestation_payload_format);
+	}
+	agent_message(f, f->agent_key, &m, NULL, &msg, &len);
+	out = deliver(f, msg, len, &out_len);
+	free(msg);
+	open_tam_message(f, out, out_len, upd);
+	assert_int_equal(upd->type, TB_TEEP_UPDATE);
+	free(out);
+}
+
+/* The Evidence's cnf is the Agent's COSE_Key including its alg (draft-26
+ * section 5), the alg the QueryResponse is signed with: without it, or
+ * with another, the TAM refuses with an err-code-only Update. */
+static void tam__attest_cnf_alg__must_be_the_signing_alg(void **state)
+{
+	struct fixture *f = *state;
+	int alg = f->num == TB_NUM_PRE26 ? TB_COSE_ALG_ES256 : TB_COSE_ALG_ESP256;
+	int other = f->num == TB_NUM_PRE26 ? TB_COSE_ALG_ESP256 : TB_COSE_ALG_ES256;
+	struct tb_teep_msg upd = {0};
+	char why[160];
+
+	attest_answer(f, 1, alg, &upd);
+	assert_int_equal(upd.err_code, 0);
+	assert_int_equal(upd.n_manifest_list, 1);
+	tb_teep_msg_clear(&upd);
+
+	attest_answer(f, 1, 0, &upd);
+	assert_int_equal(upd.err_code, TB_TEEP_ERR_PERMANENT);
+	assert_int_equal(upd.n_manifest_list, 0);
+	tb_teep_msg_clear(&upd);
+	tam_core_last_attestation(f->tam, why, sizeof(why));
+	assert_non_null(strstr(why, "cnf has no alg"));
+
+	attest_answer(f, 1, other, &upd);
+	assert_int_equal(upd.err_code, TB_TEEP_ERR_PERMANENT);
+	assert_int_equal(upd.n_manifest_list, 0);
+	tb_teep_msg_clear(&upd);
+	tam_core_last_attestation(f->tam, why, sizeof(why));
+	assert_non_null(strstr(why, "alg"));
+}
+
+/* A QueryResponse without attestation-payload although attestation was
+ * asked for (draft-26 section 4.3: it MUST be there) is answered with an
+ * error: an Update with err-code ERR_ATTESTATION_REQUIRED only. */
+static void tam__attest_no_evidence__answers_attestation_required(void **state)
+{
+	struct fixture *f = *state;
+	struct tb_teep_msg upd = {0};
+
+	attest_answer(f, 0, 0, &upd);
+	assert_int_equal(upd.err_code, TB_TEEP_ERR_ATTESTATION_REQUIRED);
+	assert_non_null(upd.err_msg);
+	assert_int_equal(upd.n_manifest_list, 0);
+	assert_int_equal(upd.n_unneeded_manifest_list, 0);
+	tb_teep_msg_clear(&upd);
+}
+
 static void tam__pre26_numbering__full_exchange(void **state)
 {
 	struct fixture *f = *state;
@@ -1074,6 +1206,14 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(tam__signed_non_teep_payload__dropped, setup_tam,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(tam__attest_cnf_alg__must_be_the_signing_alg, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(tam__attest_cnf_alg__must_be_the_signing_alg,
+	                                    setup_tam_pre26, teardown),
+	    cmocka_unit_test_setup_teardown(tam__attest_no_evidence__answers_attestation_required,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(tam__attest_no_evidence__answers_attestation_required,
+	                                    setup_tam_pre26, teardown),
 	    cmocka_unit_test_setup_teardown(tam__pre26_numbering__full_exchange, setup_tam_pre26,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(tam__token_table_full__oldest_token_forgotten, setup,
