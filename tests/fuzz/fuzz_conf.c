@@ -37,7 +37,10 @@ static void check_accepted(const struct tb_conf *c)
 		check(l->name && l->rate_milli > 0 && l->max_keys > 0);
 		check(l->applies_to == TB_LIMIT_MESSAGES || l->applies_to == TB_LIMIT_TEE_CALLS);
 		check(!(l->nodelay && l->delay));
-		check(l->key == TB_LIMIT_KEY_ADDRESS || l->key == TB_LIMIT_KEY_APP);
+		check(l->key >= TB_LIMIT_KEY_ADDRESS && l->key <= TB_LIMIT_KEY_CONNECTION);
+		/* a key per TEE or per TAM counts TEE calls only */
+		check(l->applies_to == TB_LIMIT_TEE_CALLS ||
+		      (l->key != TB_LIMIT_KEY_TEE && l->key != TB_LIMIT_KEY_TAM));
 	}
 	check(c->plugin_dir && c->n_plugins <= TB_CONF_MAX_PLUGINS);
 	for (size_t i = 0; i < c->n_plugins; i++)
