@@ -18,7 +18,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 
 PACKAGES="build-essential autoconf automake autoconf-archive libtool pkg-config
 	libwebsockets-dev libssl-dev libcbor-dev libmbedtls-dev libcmocka-dev libinih-dev
-	libsystemd-dev valgrind clang libclang-rt-14-dev debhelper lintian openssl"
+	libsystemd-dev valgrind clang libclang-rt-14-dev debhelper lintian openssl man-db"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
