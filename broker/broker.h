@@ -456,6 +456,7 @@ void tb_tee_start_policy_timers(struct tb_broker *b);
 /* The TEE's deadline lists (session.c): set up with the TEE, stopped before
  * the lws context goes. */
 void tb_tee_timers_init(struct tb_tee *t);
+void tb_tee_timers_reconf(struct tb_tee *t);
 void tb_tee_timers_fini(struct tb_tee *t);
 
 /* session.c */

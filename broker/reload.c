@@ -228,6 +228,11 @@ static int apply(struct tb_broker *b, struct tb_conf *next)
 			}
 	}
 
+	/* the deadline lists of each TEE take the new call and response
+	 * timeouts */
+	for (size_t i = 0; i < b->n_tees; i++)
+		tb_tee_timers_reconf(&b->tees[i]);
+
 	/* 7. [queue]: the next round of each TEE, and every app's bound */
 	c->queue = next->queue;
 	for (size_t i = 0; i < b->n_tees; i++)

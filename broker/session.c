@@ -291,6 +291,15 @@ void tb_tee_timers_init(struct tb_tee *t)
 	tb_dl_list_init(&t->dl_response, ctx, t->tam->response_timeout_ms * 1000u, session_timeout);
 }
 
+/* After a reload: the deadlines set from now on have the new lengths (those
+ * set already keep theirs; a list stays ordered, tb_dl_set_at()). */
+void tb_tee_timers_reconf(struct tb_tee *t)
+{
+	t->dl_call.len_us = t->conf->call_timeout_ms * 1000u;
+	t->dl_connect.len_us = (t->tam->connect_timeout_ms + t->tam->response_timeout_ms) * 1000u;
+	t->dl_response.len_us = t->tam->response_timeout_ms * 1000u;
+}
+
 void tb_tee_timers_fini(struct tb_tee *t)
 {
 	tb_dl_list_fini(&t->dl_call);
@@ -897,7 +906,9 @@ static void resolve_done(void *arg, const struct tb_resolved *res)
 	struct tb_session *s = arg;
 
 	s->resolving = NULL;
+	s->acting++; /* a failure acts at once, and may finish it */
 	resolved(s, res);
+	s->acting--;
 	maybe_free(s);
 }
 
@@ -927,7 +938,8 @@ static void session_post(struct tb_session *s)
 		return;
 	}
 	if (s->keep_wsi && (strcmp(s->keep_host, s->url_host) || s->keep_port != s->url_port ||
-	                    s->keep_tls != s->url_tls || !keep_alive_ok(s->keep_wsi))) {
+	                    s->keep_tls != s->url_tls || !keep_alive_ok(s->keep_wsi) ||
+	                    (s->tls && tb_tls_has_input(s->tls)))) {
 		tb_log(TB_LOG_INFO, "session %llu: the kept connection to %s:%d is %s: a new one",
 		       (unsigned long long)s->id, s->keep_host, s->keep_port,
 		       strcmp(s->keep_host, s->url_host) || s->keep_port != s->url_port ||
@@ -1189,11 +1201,31 @@ static int tls_pump(struct tb_session *s, struct lws *wsi)
 	return 0;
 }
 
+static int tamclient_event(struct tb_session *s, struct lws *wsi, enum lws_callback_reasons reason,
+                           void *in, size_t len);
+
+/* The session a callback is about stays while the callback runs: its steps
+ * may finish it (a failure acts at once) and the callback still reads it;
+ * the outermost frees it. */
 static int tamclient_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                         size_t len)
 {
 	struct tb_session *s = lws_get_opaque_user_data(wsi);
+	int rc;
 
+	(void)user;
+	if (!s)
+		return tamclient_event(NULL, wsi, reason, in, len);
+	s->acting++;
+	rc = tamclient_event(s, wsi, reason, in, len);
+	s->acting--;
+	maybe_free(s);
+	return rc;
+}
+
+static int tamclient_event(struct tb_session *s, struct lws *wsi, enum lws_callback_reasons reason,
+                           void *in, size_t len)
+{
 	switch (reason) {
 	case LWS_CALLBACK_RAW_CONNECTED:
 		if (!s)

@@ -291,6 +291,11 @@ int tb_tls_take_output(struct tb_tls *t, uint8_t **out, size_t *len)
 	return 0;
 }
 
+int tb_tls_has_input(const struct tb_tls *t)
+{
+	return SSL_pending(t->ssl) > 0 || BIO_ctrl_pending(t->in) > 0;
+}
+
 const char *tb_tls_error(const struct tb_tls *t)
 {
 	return t->why[0] ? t->why : "TLS error";

@@ -50,5 +50,9 @@ int tb_tls_read(struct tb_tls *t, uint8_t *buf, size_t cap);
 int tb_tls_take_output(struct tb_tls *t, uint8_t **out, size_t *len);
 /* Why the last call failed, for the log. */
 const char *tb_tls_error(const struct tb_tls *t);
+/* Bytes received and not read yet: decrypted in OpenSSL, or still
+ * encrypted in its input (a connection kept for another request must have
+ * none: they could only be taken for that request's answer). */
+int tb_tls_has_input(const struct tb_tls *t);
 
 #endif

@@ -19,7 +19,7 @@ struct dc_host {
 	struct tb_host host; /* first: what the driver is given */
 	int verbose;         /* print the driver's log lines on standard error */
 	char last_err[512];  /* the last line it logged at TB_LOG_ERR or WARN */
-	int down;            /* the driver reported its TEE down (set_health) */
+	_Atomic int down;    /* the driver reported its TEE down (set_health), from any thread */
 };
 
 /*

@@ -1001,7 +1001,12 @@ static int appraise(struct tam_core *tam, const struct tb_teep_msg *qr, const ui
 	rc = tb_ear_sign(tam->key, alg, &ear, &tok, &tlen);
 	if (rc != TB_OK)
 		return rc;
-	keep_ear(tam, &ear, tok, tlen);
+	/* kept only for an instance the Evidence identified: signed by a
+	 * trusted key, bound to a challenge of this TAM, the cnf its own. A
+	 * replayed or forged token names a device it cannot speak for, and
+	 * must not replace that device's result. */
+	if (ear.tv[TB_TV_INSTANCE_IDENTITY] == TB_AR4SI_TRUSTWORTHY_INSTANCE)
+		keep_ear(tam, &ear, tok, tlen);
 	answer->attestation_payload.ptr = tok;
 	answer->attestation_payload.len = tlen;
 	answer->attestation_payload_format = strdup(TB_EAR_FORMAT);

@@ -211,3 +211,17 @@ grep -q "frames 2 in 1 rejected" "$WORK/counters.out" ||
 	fail "the message was not read whole: $(head -n1 "$WORK/counters.out")"
 pass "a message arriving across a reload that raised max_message_size is read whole"
 stop_broker
+
+# 7. [driver:sim] call_timeout: a request after the reload has the new,
+# shorter timeout (every call takes 3 s, and the sim does not stop at its
+# deadline: the broker's timer answers; 20 s before, 1 s after)
+conf 1000r/s 1000 3s
+sed -i "/^\[driver:sim\]\$/a call_timeout = 20s\ncall_delay_stuck = yes" "$WORK/broker.conf"
+start_broker
+ua request-ta "$TC_UUID" || fail "before: $(cat "$WORK/ua.out")"
+sed -i "s/^call_timeout = 20s\$/call_timeout = 1s/" "$WORK/broker.conf"
+reload applied
+ua policy-check && fail "after: the 3 s call did not time out: $(cat "$WORK/ua.out")"
+grep -q "error 9 " "$WORK/ua.out" || fail "after: $(cat "$WORK/ua.out")"
+pass "a shorter call_timeout applies to the requests after the reload"
+stop_broker
