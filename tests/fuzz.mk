@@ -1,6 +1,6 @@
 # libFuzzer targets, one per parser (`make fuzz` builds them with clang,
 # `make fuzz-check` runs each for FUZZ_SECONDS on a copy of its seed corpus).
-FUZZ_TARGETS = cbor teep cose suit uaproto conf http1 tokens agentproto eat
+FUZZ_TARGETS = cbor teep cose suit uaproto conf http1 tokens certmap agentproto eat
 FUZZ_SECONDS = 20
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_SRC = $(top_srcdir)/lib/cbor.c $(top_srcdir)/lib/cose.c $(top_srcdir)/lib/cose_encrypt.c $(top_srcdir)/lib/teep.c \
@@ -10,7 +10,7 @@ FUZZ_LIB_SRC = $(top_srcdir)/lib/cbor.c $(top_srcdir)/lib/cose.c $(top_srcdir)/l
 	$(top_srcdir)/lib/log.c $(top_srcdir)/broker/conf.c $(top_srcdir)/broker/http1.c \
 	$(top_srcdir)/broker/ratelimit.c $(top_srcdir)/broker/banscore.c \
 	$(top_srcdir)/broker/keytable.c $(top_srcdir)/broker/tamuri.c \
-	$(top_srcdir)/plugins/auth-token/tokens.c
+	$(top_srcdir)/plugins/auth-token/tokens.c $(top_srcdir)/plugins/auth-token/certmap.c
 FUZZ_BINS = $(FUZZ_TARGETS:%=tests/fuzz/fuzz_%)
 EXTRA_DIST += tests/fuzz
 CLEANFILES += $(FUZZ_BINS)

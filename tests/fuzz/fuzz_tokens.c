@@ -50,7 +50,10 @@ static void check_accepted(const struct tb_tokens *t, const uint8_t *data, size_
 			check(strcmp(e->identity, "-") == 0 && e->n_tokens == 0);
 			check(tb_tokens_anonymous(t) == e);
 		} else {
-			check(e->n_tokens >= 1 && e->n_tokens <= TB_TOK_PER_LINE_MAX);
+			/* no token: an app known otherwise (a client
+			 * certificate, cert_map), never "-" */
+			check(e->n_tokens <= TB_TOK_PER_LINE_MAX);
+			check(e->n_tokens || strcmp(e->identity, "-") != 0);
 			check(tb_tokens_by_identity(t, e->identity) == e);
 		}
 		tokens += e->n_tokens;
