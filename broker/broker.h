@@ -97,6 +97,7 @@ struct tb_counters {
 	uint64_t tam_reused;      /* POSTs sent on a connection kept from the one before */
 	uint64_t tam_failures;
 	uint64_t tee_calls;
+	uint64_t tee_now; /* of those, answered on the loop (driver ABI 1.2 answer_now) */
 	uint64_t tee_timeouts;
 	uint64_t rate_limited;    /* frames refused by a [limit:NAME] zone (or its table full) */
 	uint64_t rate_delayed;    /* frames held back, then served */
@@ -452,6 +453,17 @@ void tb_tee_down_reason(const struct tb_tee *t, char *out, size_t len);
 /* Release an Agent session handle nobody waits for any more. */
 void tb_tee_close_agent_session(struct tb_tee *t, void *agent_session);
 void tb_tee_reap_all(struct tb_broker *b);
+/* Driver ABI 1.2: ask the driver to answer a request_ta or unrequest_ta
+ * (op) on the loop; 1 when it did (nothing to do), counted as a TEE call. */
+int tb_tee_answer_now(struct tb_tee *t, int op, const struct tb_ta_request *req);
+/* A request-ta or unrequest-ta the TEE's driver answers at once, without a
+ * session, the fair queue or a worker (answer_now.c): 1 when the app got
+ * its final answer. */
+int tb_answer_now(struct tb_broker *b, struct tb_ua_conn *conn, const struct tb_ua_request *req,
+                  struct tb_tee *tee);
+/* Whether tb_answer_now() may answer it: the op, the driver, the TEE up. */
+int tb_answer_now_may(const struct tb_broker *b, const struct tb_ua_request *req,
+                      const struct tb_tee *tee);
 void tb_tee_start_policy_timers(struct tb_broker *b);
 /* The TEE's deadline lists (session.c): set up with the TEE, stopped before
  * the lws context goes. */

@@ -12,6 +12,7 @@ teep_brokerd_SOURCES = \
 	broker/tls_listener.c broker/tls_listener.h \
 	broker/tee.c \
 	broker/session.c \
+	broker/answer_now.c \
 	broker/ua.c \
 	broker/defence.c \
 	broker/plugin.c \

@@ -129,7 +129,8 @@ static void log_counters(const struct tb_broker *b)
 	       "done "
 	       "%llu error %llu busy; progress dropped %llu; unread stops %llu; tam posts %llu "
 	       "failures %llu; tam connections %llu reused %llu; "
-	       "tee calls %llu timeouts %llu; coalesced %llu, busy sessions %llu waiters %llu; "
+	       "tee calls %llu (answered on the loop %llu) timeouts %llu; coalesced %llu, busy "
+	       "sessions %llu waiters %llu; "
 	       "tam not allowed %llu, refused from the agent %llu; "
 	       "queued %llu, busy queue %llu, queue timeouts %llu; "
 	       "rate limited %llu delayed %llu dry-run %llu; bans %llu; "
@@ -145,16 +146,17 @@ static void log_counters(const struct tb_broker *b)
 	       (unsigned long long)k->tx_throttled, (unsigned long long)k->tam_posts,
 	       (unsigned long long)k->tam_failures, (unsigned long long)k->tam_connections,
 	       (unsigned long long)k->tam_reused, (unsigned long long)k->tee_calls,
-	       (unsigned long long)k->tee_timeouts, (unsigned long long)k->coalesced,
-	       (unsigned long long)k->busy_sessions, (unsigned long long)k->busy_waiters,
-	       (unsigned long long)k->tam_not_allowed, (unsigned long long)k->tam_uri_refused,
-	       (unsigned long long)k->queued, (unsigned long long)k->busy_queue,
-	       (unsigned long long)k->queue_timeouts, (unsigned long long)k->rate_limited,
-	       (unsigned long long)k->rate_delayed, (unsigned long long)k->rate_dryrun,
-	       (unsigned long long)k->bans, (unsigned long long)k->app_tam_sessions,
-	       (unsigned long long)k->app_tam_refused, (unsigned long long)k->dropped_forged,
-	       (unsigned long long)k->tam_precheck_failed, (unsigned long long)k->reloads_ok,
-	       (unsigned long long)k->reloads_refused, (unsigned long long)k->answers_dropped_gone);
+	       (unsigned long long)k->tee_now, (unsigned long long)k->tee_timeouts,
+	       (unsigned long long)k->coalesced, (unsigned long long)k->busy_sessions,
+	       (unsigned long long)k->busy_waiters, (unsigned long long)k->tam_not_allowed,
+	       (unsigned long long)k->tam_uri_refused, (unsigned long long)k->queued,
+	       (unsigned long long)k->busy_queue, (unsigned long long)k->queue_timeouts,
+	       (unsigned long long)k->rate_limited, (unsigned long long)k->rate_delayed,
+	       (unsigned long long)k->rate_dryrun, (unsigned long long)k->bans,
+	       (unsigned long long)k->app_tam_sessions, (unsigned long long)k->app_tam_refused,
+	       (unsigned long long)k->dropped_forged, (unsigned long long)k->tam_precheck_failed,
+	       (unsigned long long)k->reloads_ok, (unsigned long long)k->reloads_refused,
+	       (unsigned long long)k->answers_dropped_gone);
 	if (b->n_plugins)
 		tb_log(TB_LOG_NOTICE,
 		       "plugins: handshakes refused %llu unauthorized %llu forbidden %llu bad "

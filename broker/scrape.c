@@ -313,6 +313,9 @@ static void tees(struct tb_expo *e, struct tb_broker *b)
 	}
 	tb_expo_one(e, "teep_tee_calls_total", TB_METRIC_COUNTER,
 	            "Driver calls submitted, over all TEEs.", k->tee_calls);
+	tb_expo_one(e, "teep_tee_calls_answered_now_total", TB_METRIC_COUNTER,
+	            "Of those, requests the driver answered on the event loop (answer_now).",
+	            k->tee_now);
 	tb_expo_one(e, "teep_tee_timeouts_total", TB_METRIC_COUNTER,
 	            "Driver calls that took over call_timeout (the request was answered).",
 	            k->tee_timeouts);

@@ -402,6 +402,19 @@ struct tb_call *tb_call_new(struct tb_tee *t, enum tb_call_kind kind, struct tb_
 	return c;
 }
 
+int tb_tee_answer_now(struct tb_tee *t, int op, const struct tb_ta_request *req)
+{
+	if (!t->initialised || !t->ld.ops.answer_now || !tb_tee_is_up(t))
+		return 0;
+	uint64_t t0 = tb_obs_now_us();
+	if (t->ld.ops.answer_now(t->instance, op, req) != TB_OK)
+		return 0;
+	t->b->counters.tee_calls++;
+	t->b->counters.tee_now++;
+	tb_metrics_observe_call(t, (double)(tb_obs_now_us() - t0) / 1e6);
+	return 1;
+}
+
 int tb_call_submit(struct tb_call *c, int urgent)
 {
 	c->tee->b->counters.tee_calls++;

@@ -544,6 +544,18 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 		answer_busy(c, req->id, BUSY_RETRY_MS, "too many requests in flight");
 		return;
 	}
+	/* A request the TEE's driver may answer at once (driver ABI 1.2): it
+	 * counts as a TEE call like any other ("tee-calls" zones, charged
+	 * here, before an exchange to join is looked for), and once answered
+	 * needs no exchange and no worker. */
+	int charged = stage == STAGE_RUN;
+	if (tb_answer_now_may(b, req, tee)) {
+		if (!charged && !charge(c, f, tee, TB_LIMIT_TEE_CALLS, STAGE_RUN))
+			return;
+		charged = 1;
+		if (tb_answer_now(b, c, req, tee))
+			return;
+	}
 	/* an identical request in flight: share its exchange and its outcome
 	 * (this calls no TEE, so no "tee-calls" zone is charged) */
 	struct tb_session *flight = tb_session_find_flight(b, tee, req);
@@ -569,7 +581,7 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 		return;
 	}
 	/* charged only now: a request refused above calls no TEE */
-	if (stage != STAGE_RUN) {
+	if (!charged) {
 		if (!charge(c, f, tee, TB_LIMIT_TEE_CALLS, STAGE_RUN))
 			return;
 	}

@@ -102,15 +102,17 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&k->lock);
 		k->running--;
 		if (k->abandoned)
-			break; /* the job and its owner may be gone: leave them be */
+			break;             /* the job and its owner may be gone: leave them be */
+		int first = !k->done_head; /* else the loop has a wake-up coming */
 		if (k->done_tail)
 			k->done_tail->next = job;
 		else
 			k->done_head = job;
 		k->done_tail = job;
 		/* under the lock, so that tb_worker_set_wake(NULL) returning
-		 * means the context is no longer used */
-		if (k->wake)
+		 * means the context is no longer used; one wake-up for the jobs
+		 * that finish before the loop reaps them all */
+		if (k->wake && first)
 			lws_cancel_service(k->wake);
 		pthread_cond_broadcast(&k->cond);
 	}

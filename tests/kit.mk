@@ -8,7 +8,8 @@ check_LTLIBRARIES += tests/unit/broken_drivers/brk_good.la \
 	tests/unit/broken_drivers/brk_foreign.la tests/unit/broken_drivers/brk_err_out.la \
 	tests/unit/broken_drivers/brk_loop.la tests/unit/broken_drivers/brk_crash.la \
 	tests/unit/broken_drivers/brk_leak.la tests/unit/broken_drivers/brk_deaf.la \
-	tests/unit/broken_drivers/brk_hang.la tests/unit/broken_drivers/brk_race.la
+	tests/unit/broken_drivers/brk_hang.la tests/unit/broken_drivers/brk_race.la \
+	tests/unit/broken_drivers/brk_now.la
 tests_unit_broken_drivers_brk_good_la_SOURCES = $(BROKEN_DRV_SRC)
 tests_unit_broken_drivers_brk_good_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
 tests_unit_broken_drivers_brk_magic_la_SOURCES = $(BROKEN_DRV_SRC)
@@ -41,6 +42,9 @@ tests_unit_broken_drivers_brk_hang_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
 tests_unit_broken_drivers_brk_race_la_SOURCES = $(BROKEN_DRV_SRC)
 tests_unit_broken_drivers_brk_race_la_CFLAGS = $(AM_CFLAGS) -DBROKEN_RACE
 tests_unit_broken_drivers_brk_race_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
+tests_unit_broken_drivers_brk_now_la_SOURCES = $(BROKEN_DRV_SRC)
+tests_unit_broken_drivers_brk_now_la_CFLAGS = $(AM_CFLAGS) -DBROKEN_NOW
+tests_unit_broken_drivers_brk_now_la_LDFLAGS = $(BROKEN_DRV_LDFLAGS)
 
 # The optee driver on an emulated OP-TEE, for teep-driver-check: its own
 # code, teec.c included, with open, ioctl and close of /dev/teeN wrapped, and

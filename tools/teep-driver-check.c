@@ -139,11 +139,11 @@ __attribute__((format(printf, 2, 3))) static void note(struct dc_ctx *c, const c
 
 static const char *status_name(int rc)
 {
-	static const char *const names[] = {"TB_OK",         "TB_ERR_NOMEM",   "TB_ERR_INVAL",
-	                                    "TB_ERR_PARSE",  "TB_ERR_SIG",     "TB_ERR_UNSUP",
-	                                    "TB_ERR_TOOBIG", "TB_ERR_IO",      "TB_ERR_STATE",
-	                                    "TB_ERR_TEE",    "TB_ERR_NOTFOUND"};
-	return rc <= 0 && rc >= TB_ERR_NOTFOUND ? names[-rc] : "not a tb_status";
+	static const char *const names[] = {
+	    "TB_OK",           "TB_ERR_NOMEM",  "TB_ERR_INVAL", "TB_ERR_PARSE", "TB_ERR_SIG",
+	    "TB_ERR_UNSUP",    "TB_ERR_TOOBIG", "TB_ERR_IO",    "TB_ERR_STATE", "TB_ERR_TEE",
+	    "TB_ERR_NOTFOUND", "TB_ERR_BUSY",   "TB_ERR_AGAIN"};
+	return rc <= 0 && rc >= TB_ERR_AGAIN ? names[-rc] : "not a tb_status";
 }
 
 /* ---- the current call -------------------------------------------------- */
@@ -686,6 +686,76 @@ static void check_limits(struct dc_ctx *c)
 	tb_loader_close(&c->ld);
 }
 
+/* ---- ABI 1.2: answer_now ------------------------------------------------ */
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* answer_now runs on the broker's event loop: it must be quick, and when it
+ * says "nothing to do" the full operation must say the same. */
+static void body_answer_now(struct dc_ctx *c)
+{
+	static const char *const ops[] = {"request_ta", "unrequest_ta"};
+
+	if (c->d->struct_size < offsetof(struct tb_driver, answer_now) + sizeof(void *) ||
+	    !c->d->answer_now) {
+		note(c, "not provided (optional): every request takes a worker thread");
+		return;
+	}
+	for (int u = 0; u < 2; u++) {
+		struct tb_bytes seg = {dc_component, sizeof(dc_component)};
+		struct tb_ta_request req = {.struct_size = sizeof(req),
+		                            .component_id = &seg,
+		                            .n_segments = 1,
+		                            .app_id = "teep-driver-check"};
+		uint64_t us[51];
+		int rc = TB_OK;
+		for (int i = 0; i < 51; i++) {
+			uint64_t t0 = mono_us();
+			int r = c->d->answer_now(c->inst, u ? TB_OP_UNREQUEST_TA : TB_OP_REQUEST_TA,
+			                         &req);
+			us[i] = mono_us() - t0;
+			if (i && r != rc)
+				problem(c, "%s: answer_now said %s, then %s for the same request",
+				        ops[u], status_name(rc), status_name(r));
+			rc = r;
+		}
+		/* the median of 51 calls: a machine's hiccup is not the driver's */
+		for (int i = 1; i < 51; i++)
+			for (int j = i; j > 0 && us[j - 1] > us[j]; j--) {
+				uint64_t t = us[j];
+				us[j] = us[j - 1];
+				us[j - 1] = t;
+			}
+		if (us[25] > 1000)
+			problem(c,
+			        "%s: answer_now took %llu us (median of 51) on the broker's event "
+			        "loop; it must not block (at most 1000 us)",
+			        ops[u], (unsigned long long)us[25]);
+		if (rc != TB_OK && rc != TB_ERR_AGAIN)
+			note(c, "%s: answer_now returned %s (taken as TB_ERR_AGAIN)", ops[u],
+			     status_name(rc));
+		if (rc != TB_OK) {
+			note(c, "%s: the full call is needed (%llu us)", ops[u],
+			     (unsigned long long)us[25]);
+			continue;
+		}
+		void *s = NULL;
+		int ex = call_ta(c, u, 0, &s, 1);
+		if (ex || last_rc != TB_OK)
+			problem(c, "%s: answer_now said nothing to do, but %s then gave %s", ops[u],
+			        ops[u], ex ? "a TAM exchange" : status_name(last_rc));
+		else
+			note(c, "%s: answered at once (%llu us), as the full call does", ops[u],
+			     (unsigned long long)us[25]);
+		session_close(c, s);
+	}
+}
+
 /* ---- ABI 1.1: deadlines, cancellation, concurrency ---------------------- */
 
 static int same(const struct dc_outcome *a, const struct dc_outcome *b)
@@ -1026,6 +1096,8 @@ static const struct dc_check checks[] = {
     {"deadlines", 1, NULL, check_deadlines, 1},
     {"cancellation", 1, NULL, check_cancellation, 1},
     {"concurrency", 1, NULL, check_concurrency, 1},
+    /* ABI 1.2 */
+    {"answer_now", 2, body_answer_now, NULL, 1},
 };
 
 static void child(const struct dc_opts *o, const struct dc_check *ck, int fd)

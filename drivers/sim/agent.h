@@ -77,6 +77,14 @@ int agent__call_delay(const struct sim_agent *a);
  * tb_agent_out: everything it gets is allocated with host->alloc() and
  * belongs to the broker afterwards. cid is borrowed.
  */
+/* Driver ABI 1.2 answer_now: TB_OK when request_ta (op TB_OP_REQUEST_TA) or
+ * unrequest_ta (TB_OP_UNREQUEST_TA) would do nothing -- the component is
+ * installed, or not -- having done what that call does then; TB_ERR_AGAIN
+ * when the full call is needed. A lookup among the installed components: no
+ * I/O, no cryptography. */
+/* sim.c: the Agent of a driver instance (for the unit tests). */
+struct sim_agent *sim__agent(void *instance);
+int agent__answer_now(struct sim_agent *a, int op, const struct tb_component_id *cid);
 int agent__request_ta(struct sim_agent *a, const struct tb_component_id *cid, const char *hint,
                       struct tb_agent_out *out);
 int agent__unrequest_ta(struct sim_agent *a, const struct tb_component_id *cid, const char *hint,

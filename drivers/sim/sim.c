@@ -3,11 +3,15 @@
  * of agent.c. It is NOT a TEE; see README.md beside this file.
  *
  * Thread model (driver.h): init and fini run on the main thread, every other
- * operation of an instance on that instance's worker thread, one at a time.
- * An instance shares nothing with another one, so nothing here locks.
+ * operation of an instance on that instance's worker thread, one at a time --
+ * except answer_now (ABI 1.2), which the broker calls on its event loop while
+ * the worker may be in another operation. So an instance has one lock, which
+ * every operation holds and answer_now only tries (it never waits on the
+ * loop). An instance shares nothing with another one.
  */
 #include <config.h>
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +27,12 @@
 #define SIM_HOST_MIN_SIZE (offsetof(struct tb_host, free) + sizeof(void *))
 /* The request members it reads: up to and with tam_uri. */
 #define SIM_REQ_MIN_SIZE (offsetof(struct tb_ta_request, tam_uri) + sizeof(char *))
+
+/* A driver instance: the Agent and the lock of its state. */
+struct sim_inst {
+	pthread_mutex_t lock;
+	struct sim_agent *a;
+};
 
 static int parse_count(const char *v, uint64_t min, uint64_t max, size_t *out)
 {
@@ -128,16 +138,38 @@ static int sim_init(const struct tb_host *host, const struct tb_kv *opts, size_t
 		if (rc != TB_OK)
 			return rc;
 	}
+	struct sim_inst *in = calloc(1, sizeof(*in));
+	if (!in)
+		return TB_ERR_NOMEM;
+	if (pthread_mutex_init(&in->lock, NULL)) {
+		free(in);
+		return TB_ERR_NOMEM;
+	}
 	rc = agent__create(host, &c, &a);
-	if (rc != TB_OK)
+	if (rc != TB_OK) {
+		pthread_mutex_destroy(&in->lock);
+		free(in);
 		return rc;
-	*instance = a;
+	}
+	in->a = a;
+	*instance = in;
 	return TB_OK;
+}
+
+struct sim_agent *sim__agent(void *instance)
+{
+	return instance ? ((struct sim_inst *)instance)->a : NULL;
 }
 
 static void sim_fini(void *instance)
 {
-	agent__destroy(instance);
+	struct sim_inst *in = instance;
+
+	if (!in)
+		return;
+	agent__destroy(in->a);
+	pthread_mutex_destroy(&in->lock);
+	free(in);
 }
 
 /* The broker's borrowed segments become an owned component id. */
@@ -168,14 +200,17 @@ fail:
 
 static int sim_request_ta(void *instance, const struct tb_ta_request *req, struct tb_agent_out *out)
 {
+	struct sim_inst *in = instance;
 	struct tb_component_id cid;
 	int rc = cid_from_request(req, &cid);
 
 	if (rc != TB_OK)
 		return rc;
-	rc = agent__call_delay(instance);
+	pthread_mutex_lock(&in->lock);
+	rc = agent__call_delay(in->a);
 	if (rc == TB_OK)
-		rc = agent__request_ta(instance, &cid, req->tam_uri, out);
+		rc = agent__request_ta(in->a, &cid, req->tam_uri, out);
+	pthread_mutex_unlock(&in->lock);
 	tb_component_id_clear(&cid);
 	return rc;
 }
@@ -183,41 +218,85 @@ static int sim_request_ta(void *instance, const struct tb_ta_request *req, struc
 static int sim_unrequest_ta(void *instance, const struct tb_ta_request *req,
                             struct tb_agent_out *out)
 {
+	struct sim_inst *in = instance;
 	struct tb_component_id cid;
 	int rc = cid_from_request(req, &cid);
 
 	if (rc != TB_OK)
 		return rc;
-	rc = agent__call_delay(instance);
+	pthread_mutex_lock(&in->lock);
+	rc = agent__call_delay(in->a);
 	if (rc == TB_OK)
-		rc = agent__unrequest_ta(instance, &cid, req->tam_uri, out);
+		rc = agent__unrequest_ta(in->a, &cid, req->tam_uri, out);
+	pthread_mutex_unlock(&in->lock);
+	tb_component_id_clear(&cid);
+	return rc;
+}
+
+/* ABI 1.2, on the broker's loop: never waits for the lock. */
+static int sim_answer_now(void *instance, int op, const struct tb_ta_request *req)
+{
+	struct sim_inst *in = instance;
+	struct tb_component_id cid;
+
+	if (cid_from_request(req, &cid) != TB_OK)
+		return TB_ERR_AGAIN; /* the full call says what is wrong */
+	int rc = TB_ERR_AGAIN;
+	if (pthread_mutex_trylock(&in->lock) == 0) {
+		rc = agent__answer_now(in->a, op, &cid);
+		pthread_mutex_unlock(&in->lock);
+	}
 	tb_component_id_clear(&cid);
 	return rc;
 }
 
 static int sim_request_policy_check(void *instance, struct tb_agent_out *out)
 {
-	if (agent__call_delay(instance) != TB_OK)
-		return TB_ERR_TEE;
-	return agent__policy_check(instance, out);
+	struct sim_inst *in = instance;
+	int rc;
+
+	pthread_mutex_lock(&in->lock);
+	rc = agent__call_delay(in->a);
+	if (rc == TB_OK)
+		rc = agent__policy_check(in->a, out);
+	else
+		rc = TB_ERR_TEE;
+	pthread_mutex_unlock(&in->lock);
+	return rc;
 }
 
 static int sim_process_teep_message(void *instance, void *session, const char *media_type,
                                     const uint8_t *msg, size_t msg_len, struct tb_agent_out *out)
 {
-	if (agent__call_delay(instance) != TB_OK)
-		return TB_ERR_TEE;
-	return agent__process_message(instance, session, media_type, msg, msg_len, out);
+	struct sim_inst *in = instance;
+	int rc;
+
+	pthread_mutex_lock(&in->lock);
+	rc = agent__call_delay(in->a);
+	if (rc == TB_OK)
+		rc = agent__process_message(in->a, session, media_type, msg, msg_len, out);
+	else
+		rc = TB_ERR_TEE;
+	pthread_mutex_unlock(&in->lock);
+	return rc;
 }
 
 static void sim_process_error(void *instance, void *session)
 {
-	agent__process_error(instance, session);
+	struct sim_inst *in = instance;
+
+	pthread_mutex_lock(&in->lock);
+	agent__process_error(in->a, session);
+	pthread_mutex_unlock(&in->lock);
 }
 
 static void sim_session_close(void *instance, void *session)
 {
-	agent__session_free(instance, session);
+	struct sim_inst *in = instance;
+
+	pthread_mutex_lock(&in->lock);
+	agent__session_free(in->a, session);
+	pthread_mutex_unlock(&in->lock);
 }
 
 TB_DRIVER_DECLARE(.name = "sim", .version = PACKAGE_VERSION, .tee_kind = SIM_TEE_KIND,
@@ -227,4 +306,5 @@ TB_DRIVER_DECLARE(.name = "sim", .version = PACKAGE_VERSION, .tee_kind = SIM_TEE
                   .unrequest_ta = sim_unrequest_ta,
                   .request_policy_check = sim_request_policy_check,
                   .process_teep_message = sim_process_teep_message,
-                  .process_error = sim_process_error, .session_close = sim_session_close);
+                  .process_error = sim_process_error, .session_close = sim_session_close,
+                  .answer_now = sim_answer_now);

@@ -1,5 +1,5 @@
 /*
- * teep-broker TEE driver ABI, version 1.1
+ * teep-broker TEE driver ABI, version 1.2
  *
  * A TEE driver is a shared object that teep-brokerd loads with
  * dlopen(RTLD_NOW | RTLD_LOCAL). It connects the broker to one kind of TEEP
@@ -30,7 +30,9 @@
  * instance runs on one of that instance's worker threads, at most
  * max_concurrency calls at a time (so one at a time by default). Operations
  * may block (a real TEE call can take seconds): they never run on the network
- * loop. A driver that shares state between instances, or declares
+ * loop -- except answer_now() (ABI 1.2, optional), which runs on the loop,
+ * must never block and may run while a worker thread is in another
+ * operation of the same instance. A driver that shares state between instances, or declares
  * max_concurrency above 1, must lock it itself. The calls of one exchange
  * (one session) never overlap.
  *
@@ -55,6 +57,9 @@
  *        ban_address(), close_address(); ownership edge cases written down
  *        (a session returned with an error, tam_uri and session set by
  *        process_teep_message)
+ *   1.2  answer_now() (optional): a request_ta or unrequest_ta the Agent has
+ *        nothing to do for, answered on the event loop without a worker
+ *        thread's round trip; TB_ERR_AGAIN
  */
 #ifndef TEEP_BROKER_DRIVER_H
 #define TEEP_BROKER_DRIVER_H
@@ -68,7 +73,7 @@ extern "C" {
 
 #define TB_DRIVER_MAGIC     0x54424452u /* "TBDR" */
 #define TB_DRIVER_ABI_MAJOR 1
-#define TB_DRIVER_ABI_MINOR 1
+#define TB_DRIVER_ABI_MINOR 2
 
 /* Status codes returned by driver operations (and used inside the broker). */
 enum tb_status {
@@ -87,8 +92,14 @@ enum tb_status {
 	 * restarting, ...): the app is answered busy, with the retry hint of
 	 * host->set_error() if one was given. Returned to a 1.0 broker it
 	 * would be an ordinary failure, but a 1.1 driver never runs there. */
-	TB_ERR_BUSY = -11
+	TB_ERR_BUSY = -11,
+	/* 1.2: answer_now() cannot answer this one at once: the broker makes
+	 * the ordinary call on a worker thread. */
+	TB_ERR_AGAIN = -12
 };
+
+/* 1.2: which request answer_now() is offered. */
+enum tb_driver_op { TB_OP_REQUEST_TA = 1, TB_OP_UNREQUEST_TA = 2 };
 
 /* Log levels for host->log(). */
 enum tb_log_level {
@@ -332,6 +343,34 @@ struct tb_driver {
 	 * the calls of one session still never overlap. */
 	uint32_t max_concurrency;
 	uint32_t reserved1; /* zero */
+
+	/* ---- 1.2 ---- */
+	/*
+	 * answer_now (OPTIONAL). EVENT-LOOP thread: every other app of the
+	 * node waits while it runs. When an app's request-ta or unrequest-ta
+	 * (op) has passed the broker's checks and rate limits, before it joins
+	 * an exchange in progress or waits in the fair queue for a worker
+	 * thread, the broker offers it here. Return
+	 * TB_OK only when the Agent can tell at once that it has nothing to do
+	 * (the component is installed already, for TB_OP_REQUEST_TA; it is not
+	 * installed, for TB_OP_UNREQUEST_TA), having done what that operation
+	 * would have done then (it returns TB_OK with nothing in its struct
+	 * tb_agent_out). The app is then answered done "no-change" at once, and
+	 * the operation is not called. Return TB_ERR_AGAIN for anything else
+	 * (an exchange is needed, the answer needs I/O or cryptography, the
+	 * instance's lock is taken): the broker then makes the ordinary call on
+	 * a worker thread. Any other return is taken as TB_ERR_AGAIN.
+	 *
+	 * Rules: never block and never wait for a lock (pthread_mutex_trylock,
+	 * and TB_ERR_AGAIN when it is taken); a few microseconds at most, no
+	 * I/O (host->log is fine); it may run while a worker thread is inside
+	 * any other operation of the instance, whatever max_concurrency says,
+	 * so the state it reads is locked against them. req is borrowed for the
+	 * call. The 1.1 host services about "the current call" report none here
+	 * (call_deadline_ms() 0, set_error() ignored). The request still
+	 * counts as a TEE call (rate limits, fair queue, counters).
+	 */
+	int (*answer_now)(void *instance, int op, const struct tb_ta_request *req);
 };
 
 #define TB_DRIVER_MAX_CONCURRENCY 64

@@ -28,7 +28,7 @@ check sim "${sim_opts[@]}" "$SIM_SO"
 [ $rc = 0 ] || fail "sim: exit $rc: $(cat "$WORK/sim.out" "$WORK/sim.err")"
 grep -q "^PASS request_policy_check until nothing: 1 exchange, then nothing$" "$WORK/sim.out" ||
 	fail "sim: $(cat "$WORK/sim.out")"
-# sim is an ABI 1.1 driver: every check of 1.1 runs, none is skipped
+# sim is an ABI 1.2 driver: every check of 1.1 and 1.2 runs, none is skipped
 grep -q "^PASS declared limits: max_concurrency [0-9]*" "$WORK/sim.out" ||
 	fail "sim: declared limits not checked: $(cat "$WORK/sim.out")"
 for c in deadlines cancellation concurrency; do
@@ -37,8 +37,12 @@ done
 grep -q "^PASS concurrency: max_concurrency 1: two exchanges one after the other, never two calls at once$" \
 	"$WORK/sim.out" || fail "sim: $(cat "$WORK/sim.out")"
 ! grep -q "^SKIP" "$WORK/sim.out" || fail "sim: a check skipped: $(cat "$WORK/sim.out")"
-[ "$(grep -c '^PASS' "$WORK/sim.out")" -ge 15 ] || fail "sim: $(cat "$WORK/sim.out")"
-pass "sim passes every check, those of ABI 1.1 too"
+[ "$(grep -c '^PASS' "$WORK/sim.out")" -ge 16 ] || fail "sim: $(cat "$WORK/sim.out")"
+# answer_now (1.2): nothing installed, so unrequest_ta is answered at once and
+# request_ta needs the full call
+grep -q "^PASS answer_now: request_ta: the full call is needed (.*); unrequest_ta: answered at once ([0-9]* us), as the full call does$" \
+	"$WORK/sim.out" || fail "sim: answer_now: $(cat "$WORK/sim.out")"
+pass "sim passes every check, those of ABI 1.1 and 1.2 too"
 
 # a slow TEE (call_delay, longer than the checker's 200 ms deadline): the
 # sim gives up by the deadline and stops when cancelled, and the next call
@@ -91,7 +95,7 @@ done
 check optee -v "${optee_opts[@]}" "$top_builddir/tests/unit/.libs/optee_emul.so"
 [ $rc = 0 ] || fail "optee: exit $rc: $(cat "$WORK/optee.out") $(grep -i "err\|broke" "$WORK/optee.err")"
 ! grep -q "^SKIP\|^FAIL" "$WORK/optee.out" || fail "optee: $(cat "$WORK/optee.out")"
-[ "$(grep -c '^PASS' "$WORK/optee.out")" = 15 ] || fail "optee: $(cat "$WORK/optee.out")"
+[ "$(grep -c '^PASS' "$WORK/optee.out")" = 16 ] || fail "optee: $(cat "$WORK/optee.out")"
 for line in "request_ta: a TAM exchange" "request_policy_check until nothing: 1 exchange, then nothing" \
 	"process_error: in an exchange of request_ta" "sessions"; do
 	grep -qx "PASS $line" "$WORK/optee.out" || fail "optee: no 'PASS $line': $(cat "$WORK/optee.out")"
@@ -107,6 +111,8 @@ check good "$BROKEN/brk_good.so"
 [ $rc = 0 ] || fail "a correct driver fails: $(cat "$WORK/good.out")"
 grep -q "^PASS process_teep_message (largest message): 1048576 bytes in an exchange of request_ta: TB_ERR_SIG$" \
 	"$WORK/good.out" || fail "good: $(cat "$WORK/good.out")"
+grep -q "^PASS answer_now: .*unrequest_ta: answered at once" "$WORK/good.out" ||
+	fail "good: answer_now: $(cat "$WORK/good.out")"
 pass "a correct driver with sessions passes"
 
 # expect_fail DRIVER LINE-PATTERN: fails, exit 1, with that report line
@@ -130,6 +136,7 @@ expect_fail hang "cancellation: request_ta did not return within 2000 ms after i
 grep -q "^FAIL deadlines: request_ta did not return within 2000 ms after its 200 ms deadline had passed" \
 	"$WORK/hang.out" || fail "hang: $(cat "$WORK/hang.out")"
 expect_fail race "concurrency: \(crashed\|.*exited with status\)"
+expect_fail now "answer_now: request_ta: answer_now said nothing to do, but request_ta then gave a TAM exchange"
 # a driver that does not stop when cancelled may (driver.h): it passes, and
 # the time it took is told
 grep -q "^PASS cancellation: request_ta did not stop early: a TAM exchange [0-9]* ms after it was cancelled, never asking call_cancelled()" \

@@ -21,10 +21,22 @@ grep -q "Success" "$WORK/tam.log" || fail "TAM did not see a Success"
 # asking again changes nothing
 ua request-ta "$TC_UUID" || fail "second request-ta exited $?"
 grep -q "done: no-change" "$WORK/ua.out" || fail "second request not no-change: $(cat "$WORK/ua.out")"
-# no exchange with a TAM, so no "end" step: queued, tee, then the answer
+# the sim driver answers it at once (driver ABI 1.2 answer_now): no
+# exchange, no queue, no worker; "tee", then the answer
 steps=$(sed -n 's/^.*progress \([a-z-]*\).*$/\1/p' "$WORK/ua.out" | tr '\n' ' ')
-[ "$steps" = "queued tee " ] || fail "second request: steps '$steps', not 'queued tee ': $(cat "$WORK/ua.out")"
-pass "second request: no-change, steps queued and tee only"
+[ "$steps" = "tee " ] || fail "second request: steps '$steps', not 'tee ': $(cat "$WORK/ua.out")"
+grep -q "app .*: request [0-9]*: request-ta .* answered at once by tee sim: no-change" \
+	"$WORK/broker.log" || fail "second request: not answered at once: $(cat "$WORK/broker.log")"
+broker_counters | grep -q "tee calls [0-9]* (answered on the loop 1) " ||
+	fail "second request: counters: $(broker_counters | head -1)"
+pass "second request: no-change, answered at once (step tee only)"
+
+# an unrequest of a component that is not installed is answered at once too
+ua unrequest-ta 11111111-2222-3333-4444-555555555555 || fail "unrequest of none: $(cat "$WORK/ua.out")"
+grep -q "done: no-change" "$WORK/ua.out" || fail "unrequest of none: $(cat "$WORK/ua.out")"
+broker_counters | grep -q "tee calls [0-9]* (answered on the loop 2) " ||
+	fail "unrequest of none: counters: $(broker_counters | head -1)"
+pass "unrequest of a component not installed: no-change, answered at once"
 
 ua unrequest-ta "$TC_UUID" || fail "unrequest-ta exited $?: $(cat "$WORK/ua.out")"
 grep -q "done: removed" "$WORK/ua.out" || fail "no 'done: removed': $(cat "$WORK/ua.out")"

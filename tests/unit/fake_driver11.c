@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <teep-broker/driver.h>
 #include <time.h>
 
@@ -170,9 +171,23 @@ static void fake_close(void *inst, void *s)
 	f->host->free(s);
 }
 
-TB_DRIVER_DECLARE(.name = "fake11", .version = "0", .tee_kind = "none",
-                  .description = "ABI 1.1 test driver", .init = fake_init, .fini = fake_fini,
-                  .request_ta = fake_request, .unrequest_ta = fake_request,
-                  .request_policy_check = fake_policy, .process_teep_message = fake_msg,
-                  .process_error = fake_error, .session_close = fake_close,
-                  .max_concurrency = FAKE_CONCURRENCY);
+/* As a driver built against the 1.1 header has it: minor 1, and the
+ * descriptor ends after reserved1 (a 1.2 broker loads it unchanged). */
+__attribute__((visibility("default")))
+const struct tb_driver tb_driver_entry = {.magic = TB_DRIVER_MAGIC,
+                                          .abi_major = TB_DRIVER_ABI_MAJOR,
+                                          .abi_minor = 1,
+                                          .struct_size = offsetof(struct tb_driver, answer_now),
+                                          .name = "fake11",
+                                          .version = "0",
+                                          .tee_kind = "none",
+                                          .description = "ABI 1.1 test driver",
+                                          .init = fake_init,
+                                          .fini = fake_fini,
+                                          .request_ta = fake_request,
+                                          .unrequest_ta = fake_request,
+                                          .request_policy_check = fake_policy,
+                                          .process_teep_message = fake_msg,
+                                          .process_error = fake_error,
+                                          .session_close = fake_close,
+                                          .max_concurrency = FAKE_CONCURRENCY};

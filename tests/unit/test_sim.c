@@ -1071,7 +1071,7 @@ static void sim__message_signed_by_another_key__answers_error_changes_nothing(vo
 	assert_int_equal(ans.token.len, 0); /* an unverified token is not echoed */
 	tc_dir(f, dir, sizeof(dir));
 	assert_false(path_exists(dir));
-	assert_int_equal(agent__installed_count(f->inst), 0);
+	assert_int_equal(agent__installed_count(sim__agent(f->inst)), 0);
 	assert_int_equal(agent__session_state(out.session), SIM_STATE_FAILED);
 	free(cose);
 	tb_teep_msg_clear(&up);
@@ -1181,7 +1181,7 @@ static void sim__update_with_unknown_manifest_signer__answers_error_installs_not
 	tb_key_free(rogue);
 	tc_dir(f, dir, sizeof(dir));
 	assert_false(path_exists(dir));
-	assert_int_equal(agent__installed_count(f->inst), 0);
+	assert_int_equal(agent__installed_count(sim__agent(f->inst)), 0);
 }
 
 static void sim__update_with_lower_or_equal_sequence__is_refused_as_rollback(void **state)
@@ -1198,7 +1198,7 @@ static void sim__update_with_lower_or_equal_sequence__is_refused_as_rollback(voi
 	/* A higher sequence number upgrades. */
 	assert_int_equal(install(f, f->signer, 4, payload_v4, sizeof(payload_v4)), 0);
 	assert_image(f, payload_v4, sizeof(payload_v4));
-	assert_int_equal(agent__installed_count(f->inst), 1);
+	assert_int_equal(agent__installed_count(sim__agent(f->inst)), 1);
 }
 
 static void sim__garbage_input__answers_error_without_crashing(void **state)
@@ -1299,7 +1299,9 @@ static void sim__signed_mutated_payloads__answer_without_crashing(void **state)
 			 * (an unrequest once a mutation happened to install) */
 			out_release(f, &out);
 			assert_int_equal(
-			    call_ta(f, agent__installed_count(f->inst) ? 1 : 0, NULL, &out), TB_OK);
+			    call_ta(f, agent__installed_count(sim__agent(f->inst)) ? 1 : 0, NULL,
+			            &out),
+			    TB_OK);
 			assert_non_null(out.session);
 		}
 		tb_teep_msg_clear(&ans);
@@ -1486,7 +1488,7 @@ static void sim__appendix_e_example3__installs_decrypted_config(void **state)
 	write_text(dir, "manifest.suit", uri, ulen);
 	write_text(dir, "info", info, strlen(info));
 	assert_int_equal(driver_start(f, extra, 2, 1), TB_OK);
-	assert_int_equal(agent__installed_count(f->inst), 1);
+	assert_int_equal(agent__installed_count(sim__agent(f->inst)), 1);
 
 	env.ptr = vector("suit_personalization.hex", &env.len);
 	assert_int_equal(tb_driver_entry.request_policy_check(f->inst, &out), TB_OK);
@@ -1498,7 +1500,7 @@ static void sim__appendix_e_example3__installs_decrypted_config(void **state)
 	assert_int_equal(tb_read_file(path, 4096, &img, &img_len), TB_OK);
 	assert_int_equal(img_len, strlen(want));
 	assert_memory_equal(img, want, img_len);
-	assert_int_equal(agent__installed_count(f->inst), 2);
+	assert_int_equal(agent__installed_count(sim__agent(f->inst)), 2);
 	free(img);
 	free(uri);
 	free(bin);
@@ -1552,7 +1554,7 @@ static void sim__dependent_content__waits_for_its_dependency(void **state)
 	agent_answer(f, out.session, &up, &ans);
 	assert_int_equal(ans.type, TB_TEEP_ERROR);
 	assert_non_null(strstr(ans.err_msg, "dependency"));
-	assert_int_equal(agent__installed_count(f->inst), 0);
+	assert_int_equal(agent__installed_count(sim__agent(f->inst)), 0);
 	tb_teep_msg_clear(&up);
 	tb_teep_msg_clear(&ans);
 	end_round(f, &out);
@@ -1568,7 +1570,7 @@ static void sim__dependent_content__waits_for_its_dependency(void **state)
 	agent_answer(f, out.session, &up, &ans);
 	if (ans.type != TB_TEEP_SUCCESS)
 		fail_msg("Update: %s", ans.err_msg ? ans.err_msg : "(no message)");
-	assert_int_equal(agent__installed_count(f->inst), 2);
+	assert_int_equal(agent__installed_count(sim__agent(f->inst)), 2);
 	snprintf(path, sizeof(path), "%s/tc/TEEP-Device/SecureFS/config.json/image", f->state);
 	assert_int_equal(tb_read_file(path, 4096, &img, &img_len), TB_OK);
 	assert_int_equal(img_len, sizeof(data) - 1);
@@ -1593,7 +1595,7 @@ static void sim__installed_set__survives_fini_and_init(void **state)
 	driver_stop(f);
 	assert_int_equal(driver_start(f, NULL, 0, 1), TB_OK);
 	cid_make(&c, "ta");
-	assert_true(agent__is_installed(f->inst, &c));
+	assert_true(agent__is_installed(sim__agent(f->inst), &c));
 	tb_component_id_clear(&c);
 	assert_int_equal(call_ta(f, 0, NULL, &out), TB_OK);
 	assert_null(out.session);
@@ -1629,7 +1631,7 @@ static void sim__reload__ignores_tampered_components(void **state)
 	snprintf(path, sizeof(path), "%s/tc/0xABCD/info", f->state);
 	assert_int_equal(tb_write_file(path, (const uint8_t *)"x", 1), TB_OK);
 	assert_int_equal(driver_start(f, NULL, 0, 1), TB_OK);
-	assert_int_equal(agent__installed_count(f->inst), 0);
+	assert_int_equal(agent__installed_count(sim__agent(f->inst)), 0);
 	assert_non_null(strstr(f->log, "image missing or of the wrong size"));
 	assert_non_null(strstr(f->log, "not a component id"));
 }

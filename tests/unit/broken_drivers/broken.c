@@ -21,6 +21,11 @@
  *                   (it waits for a wake-up nobody sends)
  *   BROKEN_RACE     declares max_concurrency 4 but shares unlocked state
  *                   between calls: two request_ta at once crash it
+ *
+ * and for ABI 1.2:
+ *
+ *   BROKEN_NOW      answer_now says "nothing to do" for request_ta too, whose
+ *                   full call opens a TAM exchange
  */
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +136,20 @@ static int unrequest_ta(void *inst, const struct tb_ta_request *req, struct tb_a
 	return req && req->n_segments ? TB_OK : TB_ERR_INVAL; /* nothing to do */
 }
 
+/* ABI 1.2: unrequest_ta never has anything to do, request_ta always has. */
+static int answer_now(void *inst, int op, const struct tb_ta_request *req)
+{
+	(void)inst;
+	if (!req || !req->n_segments)
+		return TB_ERR_AGAIN;
+#ifdef BROKEN_NOW
+	(void)op;
+	return TB_OK; /* wrong for request_ta */
+#else
+	return op == TB_OP_UNREQUEST_TA ? TB_OK : TB_ERR_AGAIN;
+#endif
+}
+
 /* Rounds of two calls: the TAM, then nothing. */
 static int policy_check(void *inst, struct tb_agent_out *out)
 {
@@ -211,6 +230,7 @@ __attribute__((visibility("default"))) const struct tb_driver tb_driver_entry = 
 #ifdef BROKEN_RACE
     .max_concurrency = 4,
 #endif
+    .answer_now = answer_now,
 };
 
 #ifdef BROKEN_NO_OP
