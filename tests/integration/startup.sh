@@ -60,7 +60,7 @@ expect_plugin_refusal "may be written by every user" "path = $AUTH" "token_file 
 expect_plugin_refusal 'anonymous: "maybe" is not yes or no' "path = $AUTH" \
 	"token_file = $WORK/tokens" "anonymous = maybe"
 
-"$BROKER_BIN" --version | grep -q "driver ABI 1.1, plugin ABI 1.2" || fail "--version"
+"$BROKER_BIN" --version | grep -q "driver ABI 1.2, plugin ABI 1.2" || fail "--version"
 "$BROKER_BIN" --bogus >/dev/null 2>&1; [ $? = 2 ] || fail "bad option: not exit 2"
 pass "--version, usage errors"
 
