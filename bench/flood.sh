@@ -24,7 +24,8 @@
 # Environment: DURATION (s, default 12), ROGUES (default 10), RATE (default
 # 20000), MIX (V,M,O,T, default 5,2,1,2), MAX_REQ (max_requests_per_connection,
 # default 4), NO_BAN_RUN (1: run it, default 1), CONFIG (defended, default,
-# or shipped: see below).
+# or shipped: see below), POLITE_RATE (the polite app's requests per second,
+# paced; default a closed loop, and 1.5 with CONFIG=shipped).
 set -u
 top_builddir=$(cd "${1:-.}" && pwd)
 top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,13 +79,23 @@ ban_time_max = 4s"
 # (conf/teep-broker.conf: its [limit:...] zones, every other setting at its
 # default, so loopback is never banned), and the flood runs twice: rogues
 # from addresses of their own, then from the polite app's (127.0.0.1)
+# from addresses of their own, then from the polite app's (127.0.0.1). The
+# polite app then asks at a steady 1.5 requests a second, below the shipped
+# limits (2 TEE calls a second per connection): a polite app never reaches
+# them, by their definition (docs/defences.md)
 CONFIG=${CONFIG:-defended}
+POLITE_RATE=${POLITE_RATE:-}
 if [ "$CONFIG" = shipped ]; then
 	LISTENER=""
 	LIMITS=$(awk '/^\[/ { p = ($0 ~ /^\[limit:/) } p && !/^#/' \
 		"$top_srcdir/conf/teep-broker.conf")
 	BAN=""
+	POLITE_RATE=${POLITE_RATE:-1.5}
+	CALL_RATE=$(echo "$LIMITS" | awk '/^\[limit:connection-calls\]/ { p = 1 } p && /^rate/ { sub(/r\/s/, "", $3); print $3; exit }')
+	CALL_BURST=$(echo "$LIMITS" | awk '/^\[limit:connection-calls\]/ { p = 1 } p && /^burst/ { print $3; exit }')
 fi
+PACE=()
+[ -n "$POLITE_RATE" ] && PACE=(--polite-rate "$POLITE_RATE")
 
 make_keys
 add_component "$TC_UUID" "Hello, Secure World!"
@@ -115,12 +126,12 @@ run() {
 	[ -n "${4:-}" ] && from=(--rogue-from "$4")
 	start_defended "$3"
 	# warm up: one second of the polite app alone, not measured
-	"$FLOOD" --url "$URL" --duration 1 "$TC_UUID" >"$WORK/$name.warm" 2>&1
+	"$FLOOD" --url "$URL" --duration 1 "${PACE[@]}" "$TC_UUID" >"$WORK/$name.warm" 2>&1
 	tam0=$(grep -c "requested component flood/" "$WORK/tam.log")
 	cpu0=$(cpu_ticks "$BROKER_PID")
 	tcpu0=$(cpu_ticks "$TAM_PID" | cut -d' ' -f2)
 	"$FLOOD" --url "$URL" --duration "$DURATION" --rogues "$rogues" --rate "$RATE" \
-		--mix "$MIX" --reconnects $((DURATION * 100)) "${from[@]}" "$TC_UUID" \
+		--mix "$MIX" --reconnects $((DURATION * 100)) "${from[@]}" "${PACE[@]}" "$TC_UUID" \
 		>"$WORK/$name.out" 2>&1
 	cpu1=$(cpu_ticks "$BROKER_PID")
 	tcpu1=$(cpu_ticks "$TAM_PID" | cut -d' ' -f2)
@@ -205,8 +216,13 @@ for r in $runs; do
 		"$(field "$r" 2)" "$(field "$r" 3)" "${rate:--}" "$read" "$tee" "$(cat "$WORK/$r.hwm")"
 done
 base=$(field baseline 2)
+# the polite app's requests done with the expected result, per second
+tput() { sed -n 's/^polite all: [0-9]* sent, \([0-9]*\) done (\([0-9]*\) .*/\1 \2/p' "$WORK/$1.out" |
+	awk -v s="$(sed -n 's/^polite: \([0-9.]*\) s, .*/\1/p' "$WORK/$1.out")" \
+		'{ if (s > 0) printf "%.2f", ($1 - $2) / s }'; }
+tbase=$(tput baseline)
 for r in $runs; do
 	[ "$r" = baseline ] && continue
-	awk -v a="$(field "$r" 2)" -v b="$base" -v r="$r" \
-		'BEGIN { if (b > 0) printf "p99 %s / baseline: %.2f\n", r, a / b }'
+	awk -v a="$(field "$r" 2)" -v b="$base" -v r="$r" -v t="$(tput "$r")" -v tb="$tbase" \
+		'BEGIN { if (b > 0 && tb > 0) printf "p99 %s / baseline: %.2f; throughput %s / baseline: %.2f (%s / %s requests/s)\n", r, a / b, r, t / tb, t, tb }'
 done

@@ -4,7 +4,7 @@
  *   teep-flood [--url ws://127.0.0.1:PORT/] [--duration S] [--rogues N]
  *              [--rate MSG_PER_S] [--mix V,M,O,T] [--oversize BYTES]
  *              [--reconnects N] [--op-timeout S] [--rogue-from 127.0.0.X]
- *              COMPONENT
+ *              [--polite-rate R] COMPONENT
  *
  * One polite app and N rogue apps, at the same time, each on its own
  * websocket connection (subprotocol teep-broker.v1):
@@ -17,7 +17,11 @@
  *   many of those with another result than installed, removed, completed),
  *   error, busy or no answer within --op-timeout (default 10 s), and the
  *   latency of the done ones (p50, p99, max). Exit status 1 unless every
- *   request was done with the expected result.
+ *   request was done with the expected result. With --polite-rate R (requests
+ *   per second, e.g. 1.5) it is paced instead: request k is sent at k / R
+ *   seconds from its start, or when the one before it has its final answer
+ *   if that is later -- an app that asks at a steady rate below the
+ *   broker's limits.
  * - Rogue i connects from 127.0.0.(2+i), so that the broker's per-address
  *   defences can tell it from the polite app (or, with --rogue-from, every
  *   rogue from that address, 127.0.0.1 being the polite app's own), and
@@ -712,7 +716,7 @@ static void usage(void)
 	                "[--rogues N] [--rate MSG_PER_S]\n"
 	                "                  [--mix V,M,O,T] [--oversize BYTES] [--reconnects N] "
 	                "[--op-timeout S]\n"
-	                "                  [--rogue-from 127.0.0.X] COMPONENT\n");
+	                "                  [--rogue-from 127.0.0.X] [--polite-rate R] COMPONENT\n");
 	exit(2);
 }
 
@@ -734,6 +738,7 @@ int main(int argc, char **argv)
 	struct polite *p = &pp;
 	const char *url = "ws://127.0.0.1:8470/";
 	unsigned duration = 10, timeout_s = 10;
+	double polite_rate = 0; /* closed loop */
 	int i = 1;
 
 	f->rate = 20000;
@@ -762,6 +767,11 @@ int main(int argc, char **argv)
 			if (inet_pton(AF_INET, v, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127)
 				usage(); /* loopback only */
 			f->rogue_from = v;
+		} else if (!strcmp(argv[i], "--polite-rate")) {
+			char *e;
+			polite_rate = strtod(v, &e);
+			if (*e || !(polite_rate >= 0.01 && polite_rate <= 10000))
+				usage();
 		} else if (!strcmp(argv[i], "--op-timeout"))
 			timeout_s = num(v, 1, 600);
 		else if (!strcmp(argv[i], "--mix")) {
@@ -814,9 +824,18 @@ int main(int argc, char **argv)
 		usleep(LEAD_US);
 	}
 
-	uint64_t p0 = ws_now_us(), end = p0 + (uint64_t)duration * 1000000u;
+	uint64_t p0 = ws_now_us(), end = p0 + (uint64_t)duration * 1000000u, nth = 0;
 	while (ws_now_us() < end && ws_now_us() < f->hard_end_us)
-		for (int k = 0; k < N_OPS; k++)
+		for (int k = 0; k < N_OPS; k++) {
+			if (polite_rate > 0) {
+				/* paced: the nth request at n / rate */
+				uint64_t at = p0 + (uint64_t)((double)nth++ * 1e6 / polite_rate);
+				uint64_t now = ws_now_us();
+				if (at >= end)
+					break;
+				if (at > now)
+					usleep((useconds_t)(at - now));
+			}
 			/* as an app should: after busy, wait retry-after (here at
 			 * most 1 s), then ask again */
 			while (polite_op(p, k) && ws_now_us() < end) {
@@ -824,6 +843,7 @@ int main(int argc, char **argv)
 				p->waited_us += w * 1000;
 				usleep((useconds_t)(w * 1000));
 			}
+		}
 	uint64_t p1 = ws_now_us();
 	struct rusage pru;
 	getrusage(RUSAGE_THREAD, &pru);
