@@ -21,7 +21,8 @@
 # TEE (each one that does reaches the TAM, which logs the component it was
 # asked for: "flood/rNNN/..."), the broker's CPU time and its peak RSS.
 #
-# Environment: DURATION (s, default 12), ROGUES (default 10), RATE (default
+# Environment: DURATION (s, default 12; 40 with CONFIG=shipped, for enough
+# samples of a paced polite app), ROGUES (default 10), RATE (default
 # 20000), MIX (V,M,O,T, default 5,2,1,2), MAX_REQ (max_requests_per_connection,
 # default 4), NO_BAN_RUN (1: run it, default 1), CONFIG (defended, default,
 # or shipped: see below), POLITE_RATE (the polite app's requests per second,
@@ -33,7 +34,7 @@ export top_builddir top_srcdir
 . "$top_srcdir/tests/integration/lib.sh"
 FLOOD="$top_builddir/bench/teep-flood"
 [ -x "$FLOOD" ] || { echo "build it first: make bench"; exit 1; }
-DURATION=${DURATION:-12}
+DURATION=${DURATION:-$([ "${CONFIG:-}" = shipped ] && echo 40 || echo 12)}
 ROGUES=${ROGUES:-10}
 RATE=${RATE:-20000}
 MIX=${MIX:-5,2,1,2}

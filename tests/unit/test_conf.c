@@ -106,8 +106,8 @@ static void conf__shipped_file__parses_into_a_working_setup(void **state)
 	assert_string_equal(conf.limits[1].name, "connection-calls");
 	assert_int_equal(conf.limits[1].applies_to, TB_LIMIT_TEE_CALLS);
 	assert_int_equal(conf.limits[1].key, TB_LIMIT_KEY_CONNECTION);
-	assert_int_equal(conf.limits[1].rate_milli, 20000);
-	assert_int_equal(conf.limits[1].burst, 40);
+	assert_int_equal(conf.limits[1].rate_milli, 2000);
+	assert_int_equal(conf.limits[1].burst, 20);
 	assert_true(conf.limits[1].nodelay);
 	/* Everything else is commented out: the defaults hold. */
 	assert_int_equal(conf.listener.port, 8470);
