@@ -355,6 +355,9 @@ struct tb_session {
 
 	struct tb_fq_item qitem; /* in its TEE's fair queue while qflow is set */
 	struct tb_fq_flow *qflow;
+	/* the flow it left the queue from, while its exchange runs (counted
+	 * in run_flow->running; NULL once that app's connection has gone) */
+	struct tb_fq_flow *run_flow;
 	int starting;                 /* its first call counts in tee->starting */
 	int tam_counted;              /* it holds one of its TAM's max_sessions */
 	struct tb_call *call;         /* driver call in flight */
@@ -519,8 +522,9 @@ unsigned tb_ua_ban_close(struct tb_broker *b, const struct tb_peer *p, uint64_t 
 /* A reload replaces the rate-limit zones: the keys pinned for the frames
  * held back are released first (the frames keep their delay). */
 void tb_ua_unpin_held(struct tb_broker *b);
-/* A reload changed [queue] max_per_app: every flow of every connection. */
-void tb_ua_set_queue_bound(struct tb_broker *b, uint32_t max_per_app);
+/* A reload changed [queue] max_per_app or max_exchanges_per_app: every flow
+ * of every connection. */
+void tb_ua_set_queue_bound(struct tb_broker *b, uint32_t max_per_app, uint32_t max_exchanges);
 
 /* defence.c */
 int tb_def_setup(struct tb_broker *b, char *err, size_t errlen);

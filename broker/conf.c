@@ -230,6 +230,7 @@ static const struct conf_cmd conf_cmds[] = {
     D("queue_size", CT_UINT, queue_size, 1, 65536, "64"),
     D("max_in_flight", CT_UINT, max_in_flight, 1, 1024, "2"),
     Q("max_per_app", CT_UINT, max_per_app, 1, 65536, "16"),
+    Q("max_exchanges_per_app", CT_UINT, max_exchanges_per_app, 1, 65536, "2"),
     Q("quantum", CT_UINT, quantum, 1, 1024, "1"),
     D("call_timeout", CT_DURATION, call_timeout_ms, 100, 3600 * 1000, "60s"),
     D("policy_check_interval", CT_DURATION, policy_check_interval_ms, 0, 30 * MS_DAY, "0"),

@@ -158,7 +158,9 @@ struct tb_conf_limit {
 /* [queue]: fair queueing of requests for each TEE (docs/defences.md). */
 struct tb_conf_queue {
 	uint32_t max_per_app; /* requests one app connection may have waiting; default 16 */
-	uint32_t quantum;     /* requests a flow may start per round; default 1 */
+	/* exchanges one app connection may have running on one TEE; default 2 */
+	uint32_t max_exchanges_per_app;
+	uint32_t quantum; /* requests a flow may start per round; default 1 */
 };
 
 /* [resolver]: TAM host names, resolved off the event loop (resolver.h). */

@@ -32,6 +32,7 @@ static void active_append(struct tb_fq *fq, struct tb_fq_flow *flow)
 		fq->head = flow;
 	fq->tail = flow;
 	flow->active = 1;
+	fq->n_active++;
 }
 
 static void active_unlink(struct tb_fq *fq, struct tb_fq_flow *flow)
@@ -48,6 +49,14 @@ static void active_unlink(struct tb_fq *fq, struct tb_fq_flow *flow)
 		fq->tail = flow->prev;
 	flow->prev = flow->next = NULL;
 	flow->active = 0;
+	fq->n_active--;
+}
+
+/* A flow whose app has max_running pieces of work started: it keeps its
+ * place and earns nothing until one ends. */
+static int blocked(const struct tb_fq_flow *flow)
+{
+	return flow->max_running && flow->running >= flow->max_running;
 }
 
 int tb_fq_push(struct tb_fq *fq, struct tb_fq_flow *flow, struct tb_fq_item *item)
@@ -98,10 +107,14 @@ struct tb_fq_item *tb_fq_pop(struct tb_fq *fq)
 
 	if (!fq)
 		return NULL;
-	while ((flow = fq->head) != NULL) {
-		if (flow->head->cost <= flow->deficit)
+	/* an open flow takes at most two visits (quantum >= cost: credit,
+	 * then the item); a blocked one is passed over. So 2n + 1 visits
+	 * find an open flow when there is one among n. */
+	for (size_t visits = 2 * fq->n_active + 1; visits && (flow = fq->head) != NULL; visits--) {
+		if (!blocked(flow) && flow->head->cost <= flow->deficit)
 			return take_head(fq, flow);
-		flow->deficit += fq->quantum;
+		if (!blocked(flow))
+			flow->deficit += fq->quantum;
 		if (flow != fq->tail) {
 			active_unlink(fq, flow);
 			active_append(fq, flow);

@@ -32,11 +32,16 @@ struct tb_fq_flow {
 	struct tb_fq_flow *prev, *next; /* active list */
 	uint64_t deficit;
 	uint32_t len, max_items;
+	/* work taken from this flow and still running (the caller counts it),
+	 * and how much of it may run at once (0: no bound): a flow at its
+	 * bound is passed over by tb_fq_pop() until some of it ends */
+	uint32_t running, max_running;
 	int active;
 };
 
 struct tb_fq {
 	struct tb_fq_flow *head, *tail; /* active flows, head served next */
+	size_t n_active;
 	uint32_t quantum;
 	size_t total;
 };
@@ -60,7 +65,8 @@ int tb_fq_flow_init(struct tb_fq_flow *flow, uint32_t max_items);
  */
 int tb_fq_push(struct tb_fq *fq, struct tb_fq_flow *flow, struct tb_fq_item *item);
 
-/* The next item by DRR, unlinked; NULL when nothing is queued. */
+/* The next item by DRR, unlinked; NULL when nothing is queued, or every
+ * flow with work queued is at its max_running. O(active flows). */
 struct tb_fq_item *tb_fq_pop(struct tb_fq *fq);
 
 /*

@@ -237,7 +237,9 @@ static int apply(struct tb_broker *b, struct tb_conf *next)
 	c->queue = next->queue;
 	for (size_t i = 0; i < b->n_tees; i++)
 		b->tees[i].fq.quantum = c->queue.quantum;
-	tb_ua_set_queue_bound(b, c->queue.max_per_app);
+	tb_ua_set_queue_bound(b, c->queue.max_per_app, c->queue.max_exchanges_per_app);
+	for (size_t i = 0; i < b->n_tees; i++)
+		tb_tee_pump(&b->tees[i]); /* a larger bound lets waiting exchanges start */
 
 	/* 8. [app-tam:IDENTITY] bounds (keys need a restart) */
 	for (size_t i = 0; i < c->n_app_tams; i++) {

@@ -203,6 +203,10 @@ static void session_free(struct tb_session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	b->n_sessions--;
+	if (s->run_flow) {
+		s->run_flow->running--;
+		s->run_flow = NULL;
+	}
 	if (s->tam_counted) {
 		/* an exchange with the TAM ended: another app's may start */
 		(*s->tee->tam_sessions)--;
@@ -1479,8 +1483,10 @@ static struct tb_fq_flow *conn_flow(struct tb_ua_conn *conn, struct tb_tee *t)
 		conn->flows = calloc(b->n_tees, sizeof(*conn->flows));
 		if (!conn->flows)
 			return NULL;
-		for (size_t i = 0; i < b->n_tees; i++)
+		for (size_t i = 0; i < b->n_tees; i++) {
 			tb_fq_flow_init(&conn->flows[i], b->conf.queue.max_per_app);
+			conn->flows[i].max_running = b->conf.queue.max_exchanges_per_app;
+		}
 	}
 	return &conn->flows[t->index];
 }
@@ -1540,6 +1546,7 @@ void tb_tee_pump(struct tb_tee *t)
 	while (t->starting < t->conf->max_in_flight && *t->tam_sessions < t->tam->max_sessions &&
 	       (it = tb_fq_pop(&t->fq)) != NULL) {
 		struct tb_session *s = lws_container_of(it, struct tb_session, qitem);
+		struct tb_fq_flow *flow = s->qflow;
 
 		s->qflow = NULL;
 		if (start_agent_call(s) != TB_OK) {
@@ -1554,6 +1561,10 @@ void tb_tee_pump(struct tb_tee *t)
 		t->starting++;
 		s->tam_counted = 1;
 		(*t->tam_sessions)++;
+		/* [queue] max_exchanges_per_app: the app's flow is passed over
+		 * while this many of its exchanges run */
+		s->run_flow = flow;
+		flow->running++;
 		progress(s, "tee", t->conf->name);
 		if (t->b->conf.log_level >= TB_LOG_INFO) {
 			char what[160] = "";
@@ -1640,6 +1651,10 @@ void tb_session_conn_closing(struct tb_ua_conn *conn)
 	}
 	for (size_t i = 0; i < b->n_tees; i++)
 		tb_fq_flow_remove(&b->tees[i].fq, &conn->flows[i], requeue_orphan, conn);
+	/* its exchanges still running count against nothing any more */
+	for (s = b->sessions; s; s = s->next)
+		if (s->run_flow >= conn->flows && s->run_flow < conn->flows + b->n_tees)
+			s->run_flow = NULL;
 	free(conn->flows);
 	conn->flows = NULL;
 	for (size_t i = 0; i < b->n_tees; i++)

@@ -1127,9 +1127,11 @@ void tb_ua_unpin_held(struct tb_broker *b)
 		}
 }
 
-void tb_ua_set_queue_bound(struct tb_broker *b, uint32_t max_per_app)
+void tb_ua_set_queue_bound(struct tb_broker *b, uint32_t max_per_app, uint32_t max_exchanges)
 {
 	for (struct tb_ua_conn *c = b->conns; c; c = c->next)
-		for (size_t i = 0; c->flows && i < b->n_tees; i++)
+		for (size_t i = 0; c->flows && i < b->n_tees; i++) {
 			c->flows[i].max_items = max_per_app;
+			c->flows[i].max_running = max_exchanges;
+		}
 }

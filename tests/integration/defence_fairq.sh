@@ -45,3 +45,35 @@ broker_counters >"$WORK/counters.txt"
 grep -Eq "queued (1[1-9]|[2-9][0-9])," "$WORK/counters.txt" ||
 	fail "queued counter: $(grep -o 'queued [0-9]*' "$WORK/counters.txt")"
 pass "polite request started after $ahead of the flood's, with $left still queued behind it"
+stop_broker
+
+# 2. [queue] max_exchanges_per_app = 1, with room for four first calls at
+# once: the flood runs one exchange at a time, the rest of it waits in its
+# own flow, and the polite app's request starts beside it at once.
+sed -i 's/^max_in_flight = 1$/max_in_flight = 4/; s/^max_per_app = 12$/max_per_app = 12\nmax_exchanges_per_app = 1/' \
+	"$WORK/broker.conf"
+grep -q "^max_exchanges_per_app = 1" "$WORK/broker.conf" || fail "conf: $(cat "$WORK/broker.conf")"
+start_broker
+"$BENCH" --url "$URL" --deadline 60 --distinct burst 10 request-ta TEEP-Device/SecureFS/flood \
+	>"$WORK/flood2.out" 2>&1 &
+FLOOD=$!
+PIDS="$PIDS $FLOOD"
+wait_line "$WORK/broker.log" "flood-2 starts on tee" 20 || fail "2: the flood did not start"
+ua unrequest-ta "$TC_UUID" || fail "2: polite unrequest-ta exited $?: $(cat "$WORK/ua.out")"
+grep -q "^done: removed" "$WORK/ua.out" || fail "2: polite app not served: $(cat "$WORK/ua.out")"
+wait_exit "$FLOOD" 60 || fail "2: the flood's answers did not all come: $(tail -3 "$WORK/flood2.out")"
+[ "$(grep -c "^answer id .* done" "$WORK/flood2.out")" = 10 ] ||
+	fail "2: the flood's requests were not all answered done: $(cat "$WORK/flood2.out")"
+# the flood's exchanges running at once, at most (start and final answer of
+# each, from the log), and the polite one's wait for its start
+most=$(awk '/flood-[0-9]* starts on tee/ { s = $0; sub(/.*session /, "", s); sub(/:.*/, "", s);
+		fl[s] = 1; n++; if (n > m) m = n }
+	/: request-ta (done|error): / { s = $0; sub(/.*session /, "", s); sub(/:.*/, "", s);
+		if (s in fl) { n--; delete fl[s] } }
+	END { print m + 0 }' "$WORK/broker.log")
+[ "$most" = 1 ] || fail "2: $most of the flood's exchanges ran at once"
+waited=$(sed -n 's/.*unrequest-ta .*0x8d82573a926d4754935332dc29997f74\/ta starts on tee sim after \([0-9]*\) ms queued/\1/p' \
+	"$WORK/broker.log" | head -1)
+[ -n "$waited" ] && [ "$waited" -lt 100 ] || fail "2: the polite request waited ${waited:-?} ms to start"
+pass "max_exchanges_per_app 1: the flood ran one exchange at a time, the polite one started after $waited ms"
+stop_broker

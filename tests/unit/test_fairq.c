@@ -378,6 +378,44 @@ static void fairq__removed_item__leaves_the_rest_in_order(void **state)
 	assert_int_equal(tb_fq_total(&fq), 0);
 }
 
+/* max_running: a flow whose app has that much work started is passed over
+ * (the others are served, in order), and served again once some ends; with
+ * every active flow at its bound, nothing is popped. */
+static void fairq__flow_at_max_running__is_passed_over_until_work_ends(void **state)
+{
+	struct tb_fq fq;
+	struct tb_fq_flow rogue, polite;
+	struct job jr[4], jp[2];
+
+	(void)state;
+	assert_int_equal(tb_fq_init(&fq, 1), TB_OK);
+	assert_int_equal(tb_fq_flow_init(&rogue, 8), TB_OK);
+	assert_int_equal(tb_fq_flow_init(&polite, 8), TB_OK);
+	rogue.max_running = 2;
+	fill(&fq, &rogue, jr, 0, 4, 1);
+	/* the rogue starts two, then is at its bound */
+	assert_ptr_equal(job_of(tb_fq_pop(&fq)), &jr[0]);
+	rogue.running++;
+	assert_ptr_equal(job_of(tb_fq_pop(&fq)), &jr[1]);
+	rogue.running++;
+	assert_null(tb_fq_pop(&fq));
+	/* a polite app arriving now is served at once, both of its items */
+	fill(&fq, &polite, jp, 1, 2, 1);
+	assert_ptr_equal(job_of(tb_fq_pop(&fq)), &jp[0]);
+	assert_ptr_equal(job_of(tb_fq_pop(&fq)), &jp[1]);
+	assert_null(tb_fq_pop(&fq));
+	assert_int_equal(tb_fq_total(&fq), 2);
+	/* one of the rogue's ends: one more of its own starts */
+	rogue.running--;
+	assert_ptr_equal(job_of(tb_fq_pop(&fq)), &jr[2]);
+	rogue.running++;
+	assert_null(tb_fq_pop(&fq));
+	/* no bound (0): served as before */
+	rogue.max_running = 0;
+	assert_ptr_equal(job_of(tb_fq_pop(&fq)), &jr[3]);
+	assert_int_equal(tb_fq_total(&fq), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +430,7 @@ int main(void)
 	    cmocka_unit_test(fairq__drop_callback__may_queue_the_item_elsewhere),
 	    cmocka_unit_test(fairq__zero_cost_items__take_no_deficit),
 	    cmocka_unit_test(fairq__removed_item__leaves_the_rest_in_order),
+	    cmocka_unit_test(fairq__flow_at_max_running__is_passed_over_until_work_ends),
 	};
 	return cmocka_run_group_tests_name("fairq", tests, NULL, NULL);
 }
