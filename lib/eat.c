@@ -64,21 +64,6 @@ static void add(struct builder *b, int64_t label, cbor_item_t *v)
 	b->rc = tb_cbor_map_put(b->map, tb_cbor_int(label), v);
 }
 
-/* bstr .cbor item (item is consumed). */
-static cbor_item_t *wrap(cbor_item_t *item)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	cbor_item_t *b = NULL;
-
-	if (item && tb_cbor_serialize(item, &buf, &len) == TB_OK)
-		b = tb_cbor_bytes(buf, len);
-	free(buf);
-	if (item)
-		cbor_decref(&item);
-	return b;
-}
-
 static cbor_item_t *pair(int64_t ct, cbor_item_t *body)
 {
 	cbor_item_t *a = body ? cbor_new_definite_array(2) : NULL;
@@ -215,16 +200,17 @@ int tb_eat_encode(const struct tb_eat_claims *c, uint8_t **out, size_t *out_len)
 		list = cbor_new_definite_array(c->n_manifests);
 		for (size_t i = 0; list && i < c->n_manifests; i++)
 			if (tb_cbor_array_push(
-			        list, pair(TB_EAT_CT_CBOR, wrap(suit_digest(c->manifests[i])))) !=
-			    TB_OK)
+			        list, pair(TB_EAT_CT_CBOR,
+			                   tb_cbor_bstr_of(suit_digest(c->manifests[i])))) != TB_OK)
 				cbor_decref(&list);
 		add(&b, TB_EAT_CLAIM_MANIFESTS, list);
 	}
 	if (c->n_meas) {
 		list = cbor_new_definite_array(c->n_meas);
 		for (size_t i = 0; list && i < c->n_meas; i++)
-			if (tb_cbor_array_push(
-			        list, pair(TB_EAT_CT_COSWID, wrap(coswid(&c->meas[i])))) != TB_OK)
+			if (tb_cbor_array_push(list, pair(TB_EAT_CT_COSWID,
+			                                  tb_cbor_bstr_of(coswid(&c->meas[i])))) !=
+			    TB_OK)
 				cbor_decref(&list);
 		add(&b, TB_EAT_CLAIM_MEASUREMENTS, list);
 	}
