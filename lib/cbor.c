@@ -602,6 +602,21 @@ cbor_item_t *tb_cbor_text(const char *ptr, size_t len)
 	return cbor_build_stringn(len ? ptr : "", len);
 }
 
+cbor_item_t *tb_cbor_bstr_of(cbor_item_t *item)
+{
+	cbor_item_t *b = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	if (!item)
+		return NULL;
+	if (tb_cbor_serialize(item, &buf, &len) == TB_OK)
+		b = tb_cbor_bytes(buf, len);
+	free(buf);
+	cbor_decref(&item);
+	return b;
+}
+
 int tb_cbor_map_put(cbor_item_t *map, cbor_item_t *key, cbor_item_t *value)
 {
 	int ok = 0;

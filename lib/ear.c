@@ -5,31 +5,16 @@
 #include "tb_ear.h"
 #include "tb_cbor.h"
 #include "tb_cose_key.h"
+#include "tb_util.h"
 
 #include <teep-broker/driver.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define VID_DEVELOPER 0
 #define VID_BUILD     1
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 enum tb_ear_tier tb_ear_tier_of(int claim)
 {
@@ -183,37 +168,37 @@ static int dec_appraisal(const cbor_item_t *a, struct tb_ear *e, char *err, size
 	int64_t x;
 
 	if (!cbor_isa_map(a))
-		return fail(err, errlen, TB_ERR_PARSE, "submods: appraisal is not a map");
+		return tb_err(err, errlen, TB_ERR_PARSE, "submods: appraisal is not a map");
 	v = tb_cbor_map_get_int(a, TB_EAR_CLAIM_STATUS);
 	if (!v || tb_cbor_get_int(v, &x) != TB_OK ||
 	    (x != TB_EAR_NONE && x != TB_EAR_AFFIRMING && x != TB_EAR_WARNING &&
 	     x != TB_EAR_CONTRAINDICATED))
-		return fail(err, errlen, TB_ERR_PARSE, "ear_status: missing or not a tier");
+		return tb_err(err, errlen, TB_ERR_PARSE, "ear_status: missing or not a tier");
 	e->status = (int)x;
 	v = tb_cbor_map_get_int(a, TB_EAR_CLAIM_TV);
 	if (v) {
 		if (!cbor_isa_map(v))
-			return fail(err, errlen, TB_ERR_PARSE,
-			            "ear_trustworthiness_vector: not a map");
+			return tb_err(err, errlen, TB_ERR_PARSE,
+			              "ear_trustworthiness_vector: not a map");
 		for (int i = 0; i < TB_TV_COUNT; i++) {
 			cbor_item_t *c = tb_cbor_map_get_int(v, i);
 			if (c && (tb_cbor_get_int(c, &x) != TB_OK || x < -128 || x > 127))
-				return fail(err, errlen, TB_ERR_PARSE,
-				            "ear_trustworthiness_vector[%d]: not -128..127", i);
+				return tb_err(err, errlen, TB_ERR_PARSE,
+				              "ear_trustworthiness_vector[%d]: not -128..127", i);
 			e->tv[i] = c ? (int8_t)x : 0;
 		}
 	}
 	v = tb_cbor_map_get_int(a, TB_EAR_CLAIM_POLICY_IDS);
 	if (v && (!cbor_isa_array(v) || cbor_array_size(v) < 1 ||
 	          get_text(cbor_array_handle(v)[0], e->policy_id) != TB_OK))
-		return fail(err, errlen, TB_ERR_PARSE, "ear_appraisal_policy_ids: malformed");
+		return tb_err(err, errlen, TB_ERR_PARSE, "ear_appraisal_policy_ids: malformed");
 	v = tb_cbor_map_get_int(a, TB_EAT_CLAIM_NONCE);
 	if (v) {
 		const uint8_t *p;
 		size_t n;
 		if (tb_cbor_get_bytes(v, &p, &n) != TB_OK || n < TB_EAT_NONCE_MIN ||
 		    n > TB_EAT_NONCE_MAX)
-			return fail(err, errlen, TB_ERR_PARSE, "eat_nonce: not bstr 8..64");
+			return tb_err(err, errlen, TB_ERR_PARSE, "eat_nonce: not bstr 8..64");
 		memcpy(e->nonce, p, n);
 		e->nonce_len = n;
 	}
@@ -229,37 +214,37 @@ static int dec_ear(const cbor_item_t *top, struct tb_ear *e, char *err, size_t e
 	size_t n;
 
 	if (!cbor_isa_map(top))
-		return fail(err, errlen, TB_ERR_PARSE, "EAR: expected a map");
+		return tb_err(err, errlen, TB_ERR_PARSE, "EAR: expected a map");
 	if (get_text(tb_cbor_map_get_int(top, TB_EAR_CLAIM_PROFILE), profile) != TB_OK ||
 	    strcmp(profile, TB_EAR_PROFILE) != 0)
-		return fail(err, errlen, TB_ERR_PARSE, "eat_profile: missing or not %s",
-		            TB_EAR_PROFILE);
+		return tb_err(err, errlen, TB_ERR_PARSE, "eat_profile: missing or not %s",
+		              TB_EAR_PROFILE);
 	v = tb_cbor_map_get_int(top, TB_EAT_CLAIM_IAT);
 	if (!v || tb_cbor_get_int(v, &e->iat) != TB_OK)
-		return fail(err, errlen, TB_ERR_PARSE, "iat: missing or not an integer");
+		return tb_err(err, errlen, TB_ERR_PARSE, "iat: missing or not an integer");
 	v = tb_cbor_map_get_int(top, TB_EAR_CLAIM_VERIFIER_ID);
 	if (!v || !cbor_isa_map(v) ||
 	    get_text(tb_cbor_map_get_int(v, VID_DEVELOPER), e->developer) != TB_OK ||
 	    get_text(tb_cbor_map_get_int(v, VID_BUILD), e->build) != TB_OK)
-		return fail(err, errlen, TB_ERR_PARSE, "ear_verifier_id: missing or malformed");
+		return tb_err(err, errlen, TB_ERR_PARSE, "ear_verifier_id: missing or malformed");
 	v = tb_cbor_map_get_int(top, TB_EAT_CLAIM_UEID);
 	if (v) {
 		const uint8_t *u;
 		if (tb_cbor_get_bytes(v, &u, &n) != TB_OK || n < 1 || n > TB_EAT_UEID_MAX)
-			return fail(err, errlen, TB_ERR_PARSE, "ueid: not bstr 1..%d",
-			            TB_EAT_UEID_MAX);
+			return tb_err(err, errlen, TB_ERR_PARSE, "ueid: not bstr 1..%d",
+			              TB_EAT_UEID_MAX);
 		memcpy(e->ueid, u, n);
 		e->ueid_len = n;
 	}
 	v = tb_cbor_map_get_int(top, TB_EAR_CLAIM_SUBMODS);
 	/* this decoder reads Results with one appraisal, the kind we make */
 	if (!v || !cbor_isa_map(v) || !cbor_map_is_definite(v) || cbor_map_size(v) != 1)
-		return fail(err, errlen, TB_ERR_PARSE, "submods: not a map of one appraisal");
+		return tb_err(err, errlen, TB_ERR_PARSE, "submods: not a map of one appraisal");
 	pairs = cbor_map_handle(v);
 	if (tb_cbor_get_text(pairs[0].key, &p, &n) != TB_OK || n < 1 || n > TB_EAR_TEXT_MAX ||
 	    memchr(p, 0, n))
-		return fail(err, errlen, TB_ERR_PARSE, "submods: label is not a text 1..%d",
-		            TB_EAR_TEXT_MAX);
+		return tb_err(err, errlen, TB_ERR_PARSE, "submods: label is not a text 1..%d",
+		              TB_EAR_TEXT_MAX);
 	memcpy(e->submod, p, n);
 	e->submod[n] = 0;
 	return dec_appraisal(pairs[0].value, e, err, errlen);
@@ -277,11 +262,11 @@ int tb_ear_decode(const uint8_t *buf, size_t len, struct tb_ear *e, char *err, s
 		return TB_ERR_INVAL;
 	memset(e, 0, sizeof(*e));
 	if (len > TB_EAT_MAX_TOKEN)
-		return fail(err, errlen, TB_ERR_TOOBIG, "EAR: larger than %u bytes",
-		            TB_EAT_MAX_TOKEN);
+		return tb_err(err, errlen, TB_ERR_TOOBIG, "EAR: larger than %u bytes",
+		              TB_EAT_MAX_TOKEN);
 	top = tb_cbor_load(buf, len, &why);
 	if (!top)
-		return fail(err, errlen, TB_ERR_PARSE, "EAR: not CBOR (%s)", why ? why : "?");
+		return tb_err(err, errlen, TB_ERR_PARSE, "EAR: not CBOR (%s)", why ? why : "?");
 	rc = dec_ear(top, e, err, errlen);
 	cbor_decref(&top);
 	if (rc != TB_OK)
@@ -315,11 +300,11 @@ int tb_ear_verify(const uint8_t *token, size_t len, const struct tb_key *key, st
 		return TB_ERR_INVAL;
 	memset(e, 0, sizeof(*e));
 	if (len > TB_EAT_MAX_TOKEN)
-		return fail(err, errlen, TB_ERR_TOOBIG, "EAR: larger than %u bytes",
-		            TB_EAT_MAX_TOKEN);
+		return tb_err(err, errlen, TB_ERR_TOOBIG, "EAR: larger than %u bytes",
+		              TB_EAT_MAX_TOKEN);
 	rc = tb_cose_sign1_verify(token, len, key, NULL, 0, &payload, &plen);
 	if (rc != TB_OK)
-		return fail(err, errlen, rc, "EAR: signature does not verify (%d)", rc);
+		return tb_err(err, errlen, rc, "EAR: signature does not verify (%d)", rc);
 	rc = tb_ear_decode(payload, plen, e, err, errlen);
 	free(payload);
 	return rc;
@@ -342,10 +327,10 @@ int tb_ear_check(const uint8_t *token, size_t len, const struct tb_key *key, int
 	if (rc != TB_OK)
 		return rc;
 	if (e->iat > now + skew_s)
-		return fail(err, errlen, TB_ERR_STATE, "iat is %lld s in the future",
-		            (long long)(e->iat - now));
+		return tb_err(err, errlen, TB_ERR_STATE, "iat is %lld s in the future",
+		              (long long)(e->iat - now));
 	if (now - e->iat > max_age_s)
-		return fail(err, errlen, TB_ERR_STATE, "iat is %lld s old (at most %lld)",
-		            (long long)(now - e->iat), (long long)max_age_s);
+		return tb_err(err, errlen, TB_ERR_STATE, "iat is %lld s old (at most %lld)",
+		              (long long)(now - e->iat), (long long)max_age_s);
 	return TB_OK;
 }

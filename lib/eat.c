@@ -5,10 +5,10 @@
 #include "tb_eat.h"
 #include "tb_cbor.h"
 #include "tb_cose_key.h"
+#include "tb_util.h"
 
 #include <teep-broker/driver.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,21 +27,6 @@
 #define SWID_ROLE             33
 #define SWID_ROLE_TAG_CREATOR 1
 #define SWID_ENTITY_TEXT      "teep-broker"
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 /* ---- encoding ---- */
 
@@ -62,21 +47,6 @@ static void add(struct builder *b, int64_t label, cbor_item_t *v)
 		return;
 	}
 	b->rc = tb_cbor_map_put(b->map, tb_cbor_int(label), v);
-}
-
-/* bstr .cbor item (item is consumed). */
-static cbor_item_t *wrap(cbor_item_t *item)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	cbor_item_t *b = NULL;
-
-	if (item && tb_cbor_serialize(item, &buf, &len) == TB_OK)
-		b = tb_cbor_bytes(buf, len);
-	free(buf);
-	if (item)
-		cbor_decref(&item);
-	return b;
 }
 
 static cbor_item_t *pair(int64_t ct, cbor_item_t *body)
@@ -215,16 +185,17 @@ int tb_eat_encode(const struct tb_eat_claims *c, uint8_t **out, size_t *out_len)
 		list = cbor_new_definite_array(c->n_manifests);
 		for (size_t i = 0; list && i < c->n_manifests; i++)
 			if (tb_cbor_array_push(
-			        list, pair(TB_EAT_CT_CBOR, wrap(suit_digest(c->manifests[i])))) !=
-			    TB_OK)
+			        list, pair(TB_EAT_CT_CBOR,
+			                   tb_cbor_bstr_of(suit_digest(c->manifests[i])))) != TB_OK)
 				cbor_decref(&list);
 		add(&b, TB_EAT_CLAIM_MANIFESTS, list);
 	}
 	if (c->n_meas) {
 		list = cbor_new_definite_array(c->n_meas);
 		for (size_t i = 0; list && i < c->n_meas; i++)
-			if (tb_cbor_array_push(
-			        list, pair(TB_EAT_CT_COSWID, wrap(coswid(&c->meas[i])))) != TB_OK)
+			if (tb_cbor_array_push(list, pair(TB_EAT_CT_COSWID,
+			                                  tb_cbor_bstr_of(coswid(&c->meas[i])))) !=
+			    TB_OK)
 				cbor_decref(&list);
 		add(&b, TB_EAT_CLAIM_MEASUREMENTS, list);
 	}
@@ -370,60 +341,60 @@ static int dec_claims(const cbor_item_t *map, struct tb_eat_claims *c, char *err
 	size_t n;
 
 	if (!cbor_isa_map(map))
-		return fail(err, errlen, TB_ERR_PARSE, "claims set: expected a map");
+		return tb_err(err, errlen, TB_ERR_PARSE, "claims set: expected a map");
 	if (get_bstr(map, TB_EAT_CLAIM_NONCE, TB_EAT_NONCE_MIN, TB_EAT_NONCE_MAX, c->nonce,
 	             &c->nonce_len) != TB_OK)
-		return fail(err, errlen, TB_ERR_PARSE, "eat_nonce: missing or not bstr 8..64");
+		return tb_err(err, errlen, TB_ERR_PARSE, "eat_nonce: missing or not bstr 8..64");
 	if (get_bstr(map, TB_EAT_CLAIM_UEID, 7, TB_EAT_UEID_MAX, c->ueid, &c->ueid_len) != TB_OK)
-		return fail(err, errlen, TB_ERR_PARSE, "ueid: missing or not bstr 7..33");
+		return tb_err(err, errlen, TB_ERR_PARSE, "ueid: missing or not bstr 7..33");
 	v = tb_cbor_map_get_int(map, TB_EAT_CLAIM_OEMID);
 	if (v && tb_cbor_get_int(v, &c->oemid_pen) == TB_OK)
 		c->has_oemid_pen = 1;
 	else if (get_bstr(map, TB_EAT_CLAIM_OEMID, 3, 16, c->oemid, &c->oemid_len) != TB_OK ||
 	         (c->oemid_len != 3 && c->oemid_len != 16))
-		return fail(err, errlen, TB_ERR_PARSE, "oemid: missing or malformed");
+		return tb_err(err, errlen, TB_ERR_PARSE, "oemid: missing or malformed");
 	if (get_bstr(map, TB_EAT_CLAIM_HWMODEL, 1, TB_EAT_HWMODEL_MAX, c->hwmodel,
 	             &c->hwmodel_len) != TB_OK)
-		return fail(err, errlen, TB_ERR_PARSE, "hwmodel: missing or not bstr 1..32");
+		return tb_err(err, errlen, TB_ERR_PARSE, "hwmodel: missing or not bstr 1..32");
 	v = tb_cbor_map_get_int(map, TB_EAT_CLAIM_HWVERSION);
 	if (!v || !cbor_isa_array(v) || cbor_array_size(v) < 1 || cbor_array_size(v) > 2 ||
 	    get_text(cbor_array_handle(v)[0], c->hwversion) != TB_OK)
-		return fail(err, errlen, TB_ERR_PARSE, "hwversion: missing or malformed");
+		return tb_err(err, errlen, TB_ERR_PARSE, "hwversion: missing or malformed");
 	v = tb_cbor_map_get_int(map, TB_EAT_CLAIM_MANIFESTS);
 	if (v) {
 		if (!cbor_isa_array(v) || (n = cbor_array_size(v)) == 0 || n > TB_EAT_MAX_MANIFESTS)
-			return fail(err, errlen, TB_ERR_PARSE, "manifests: not an array of 1..%d",
-			            TB_EAT_MAX_MANIFESTS);
+			return tb_err(err, errlen, TB_ERR_PARSE, "manifests: not an array of 1..%d",
+			              TB_EAT_MAX_MANIFESTS);
 		for (size_t i = 0; i < n; i++)
 			if (dec_manifest(cbor_array_handle(v)[i], c->manifests[i]) != TB_OK)
-				return fail(err, errlen, TB_ERR_PARSE, "manifests[%zu]: malformed",
-				            i);
+				return tb_err(err, errlen, TB_ERR_PARSE,
+				              "manifests[%zu]: malformed", i);
 		c->n_manifests = n;
 	}
 	v = tb_cbor_map_get_int(map, TB_EAT_CLAIM_MEASUREMENTS);
 	if (v) {
 		if (!cbor_isa_array(v) || (n = cbor_array_size(v)) == 0 || n > TB_EAT_MAX_MEAS)
-			return fail(err, errlen, TB_ERR_PARSE,
-			            "measurements: not an array of 1..%d", TB_EAT_MAX_MEAS);
+			return tb_err(err, errlen, TB_ERR_PARSE,
+			              "measurements: not an array of 1..%d", TB_EAT_MAX_MEAS);
 		for (size_t i = 0; i < n; i++)
 			if (dec_measurement(cbor_array_handle(v)[i], &c->meas[i]) != TB_OK)
-				return fail(err, errlen, TB_ERR_PARSE,
-				            "measurements[%zu]: malformed", i);
+				return tb_err(err, errlen, TB_ERR_PARSE,
+				              "measurements[%zu]: malformed", i);
 		c->n_meas = n;
 	}
 	v = tb_cbor_map_get_int(map, TB_EAT_CLAIM_CNF);
 	if (!v || !cbor_isa_map(v) ||
 	    tb_cose_key_parse(tb_cbor_map_get_int(v, TB_CNF_COSE_KEY), c->cnf_x, c->cnf_y,
 	                      &c->cnf_alg) != TB_OK)
-		return fail(err, errlen, TB_ERR_PARSE, "cnf: missing or not a P-256 COSE_Key");
+		return tb_err(err, errlen, TB_ERR_PARSE, "cnf: missing or not a P-256 COSE_Key");
 	c->has_cnf = 1;
 	v = tb_cbor_map_get_int(map, TB_EAT_CLAIM_IAT);
 	if (v && tb_cbor_get_int(v, &c->iat) != TB_OK)
-		return fail(err, errlen, TB_ERR_PARSE, "iat: not an integer");
+		return tb_err(err, errlen, TB_ERR_PARSE, "iat: not an integer");
 	v = tb_cbor_map_get_int(map, TB_EAT_CLAIM_TSM_REPORT);
 	if (v) {
 		if (dec_tsm(v, &c->tsm) != TB_OK)
-			return fail(err, errlen, TB_ERR_PARSE, "tsm-report: malformed");
+			return tb_err(err, errlen, TB_ERR_PARSE, "tsm-report: malformed");
 		c->has_tsm = 1;
 	}
 	return TB_OK;
@@ -441,12 +412,12 @@ int tb_eat_decode(const uint8_t *buf, size_t len, struct tb_eat_claims *c, char 
 		return TB_ERR_INVAL;
 	memset(c, 0, sizeof(*c));
 	if (len > TB_EAT_MAX_TOKEN)
-		return fail(err, errlen, TB_ERR_TOOBIG, "claims set: larger than %u bytes",
-		            TB_EAT_MAX_TOKEN);
+		return tb_err(err, errlen, TB_ERR_TOOBIG, "claims set: larger than %u bytes",
+		              TB_EAT_MAX_TOKEN);
 	top = tb_cbor_load(buf, len, &why);
 	if (!top)
-		return fail(err, errlen, TB_ERR_PARSE, "claims set: not CBOR (%s)",
-		            why ? why : "?");
+		return tb_err(err, errlen, TB_ERR_PARSE, "claims set: not CBOR (%s)",
+		              why ? why : "?");
 	rc = dec_claims(top, c, err, errlen);
 	cbor_decref(&top);
 	if (rc != TB_OK)
@@ -482,8 +453,8 @@ int tb_eat_verify(const uint8_t *token, size_t len, struct tb_key *const *keys, 
 		return TB_ERR_INVAL;
 	memset(c, 0, sizeof(*c));
 	if (len > TB_EAT_MAX_TOKEN)
-		return fail(err, errlen, TB_ERR_TOOBIG, "token: larger than %u bytes",
-		            TB_EAT_MAX_TOKEN);
+		return tb_err(err, errlen, TB_ERR_TOOBIG, "token: larger than %u bytes",
+		              TB_EAT_MAX_TOKEN);
 	for (size_t i = 0; i < n; i++) {
 		rc = tb_cose_sign1_verify(token, len, keys[i], NULL, 0, &payload, &plen);
 		if (rc == TB_OK) {
@@ -495,10 +466,10 @@ int tb_eat_verify(const uint8_t *token, size_t len, struct tb_key *const *keys, 
 			break; /* not a COSE_Sign1 we can check: no key will do */
 	}
 	if (rc == TB_ERR_SIG)
-		return fail(err, errlen, rc, "token: no trusted attestation key verifies it");
+		return tb_err(err, errlen, rc, "token: no trusted attestation key verifies it");
 	if (rc != TB_OK)
-		return fail(err, errlen, rc == TB_ERR_NOMEM ? rc : TB_ERR_PARSE,
-		            "token: not a COSE_Sign1 (%d)", rc);
+		return tb_err(err, errlen, rc == TB_ERR_NOMEM ? rc : TB_ERR_PARSE,
+		              "token: not a COSE_Sign1 (%d)", rc);
 	rc = tb_eat_decode(payload, plen, c, err, errlen);
 	free(payload);
 	return rc;

@@ -946,23 +946,6 @@ static cbor_item_t *map_of(size_t n, const int64_t *keys, cbor_item_t **values)
 	return ok ? map : NULL;
 }
 
-/* Serialize item into a byte string item (bstr .cbor); consumes item. */
-static cbor_item_t *wrap(cbor_item_t *item)
-{
-	cbor_item_t *b = NULL;
-	uint8_t *buf;
-	size_t n;
-
-	if (!item)
-		return NULL;
-	if (tb_cbor_serialize(item, &buf, &n) == TB_OK) {
-		b = tb_cbor_bytes(buf, n);
-		free(buf);
-	}
-	cbor_decref(&item);
-	return b;
-}
-
 static cbor_item_t *build_component_id(const struct tb_component_id *c)
 {
 	cbor_item_t *segs[TB_TEEP_MAX_SEGMENTS];
@@ -986,10 +969,10 @@ static cbor_item_t *build_common(const struct tb_component_id *component,
 {
 	static const int64_t par_keys[] = {PAR_IMAGE_DIGEST, PAR_IMAGE_SIZE};
 	static const int64_t keys[] = {COMMON_COMPONENTS, COMMON_SHARED};
-	cbor_item_t *par[2] = {wrap(build_digest(digest)), tb_cbor_int((int64_t)size)};
+	cbor_item_t *par[2] = {tb_cbor_bstr_of(build_digest(digest)), tb_cbor_int((int64_t)size)};
 	cbor_item_t *shared[2] = {tb_cbor_int(CMD_OVERRIDE), map_of(2, par_keys, par)};
 	cbor_item_t *comp = build_component_id(component);
-	cbor_item_t *v[2] = {arr_of(1, &comp), wrap(arr_of(2, shared))};
+	cbor_item_t *v[2] = {arr_of(1, &comp), tb_cbor_bstr_of(arr_of(2, shared))};
 
 	return map_of(2, keys, v);
 }
@@ -1027,10 +1010,10 @@ static int build_manifest(const struct tb_component_id *component,
 		return TB_ERR_INVAL;
 	v[0] = tb_cbor_int(MANIFEST_VERSION);
 	v[1] = tb_cbor_int((int64_t)seq);
-	v[2] = wrap(build_common(component, digest, payload_len));
+	v[2] = tb_cbor_bstr_of(build_common(component, digest, payload_len));
 	v[3] = build_component_id(manifest_id);
-	v[4] = wrap(build_install());
-	v[5] = wrap(build_uninstall());
+	v[4] = tb_cbor_bstr_of(build_install());
+	v[5] = tb_cbor_bstr_of(build_uninstall());
 	*out = map_of(6, keys, v);
 	return *out ? TB_OK : TB_ERR_NOMEM;
 }
@@ -1061,7 +1044,7 @@ static cbor_item_t *build_auth(const struct tb_key *signer, const uint8_t *manif
 	items[1] = tb_cbor_bytes(sig, sig_len);
 	free(digest_bytes);
 	free(sig);
-	return wrap(arr_of(2, items));
+	return tb_cbor_bstr_of(arr_of(2, items));
 }
 
 static cbor_item_t *build_envelope(cbor_item_t *auth, const uint8_t *manifest, size_t manifest_len,
@@ -1162,10 +1145,10 @@ int tb_suit_build_uri_fetch(const struct tb_key *signer, const struct tb_compone
 	fseq[5] = tb_cbor_int(REPORT_POLICY_ALL);
 	v[0] = tb_cbor_int(MANIFEST_VERSION);
 	v[1] = tb_cbor_int((int64_t)sequence_number);
-	v[2] = wrap(build_common(component, digest, payload_len));
+	v[2] = tb_cbor_bstr_of(build_common(component, digest, payload_len));
 	v[3] = build_component_id(manifest_id);
-	v[4] = wrap(arr_of(6, fseq));
-	v[5] = wrap(build_uninstall());
+	v[4] = tb_cbor_bstr_of(arr_of(6, fseq));
+	v[5] = tb_cbor_bstr_of(build_uninstall());
 	man = map_of(6, keys, v);
 	if (!man)
 		return TB_ERR_NOMEM;
@@ -1193,7 +1176,7 @@ int tb_suit_build_uri_fetch(const struct tb_key *signer, const struct tb_compone
 
 static cbor_item_t *seq_of(size_t n, cbor_item_t **items)
 {
-	return wrap(arr_of(n, items));
+	return tb_cbor_bstr_of(arr_of(n, items));
 }
 
 /* common: {dependencies {1: {1: prefix}}?, components [[component]],
@@ -1220,7 +1203,7 @@ static cbor_item_t *build_content_common(const struct tb_suit_content *c)
 static cbor_item_t *build_content_validate(const uint8_t digest[SHA256_LEN], size_t size)
 {
 	static const int64_t par_keys[] = {PAR_IMAGE_DIGEST, PAR_IMAGE_SIZE};
-	cbor_item_t *par[2] = {wrap(build_digest(digest)), tb_cbor_int((int64_t)size)};
+	cbor_item_t *par[2] = {tb_cbor_bstr_of(build_digest(digest)), tb_cbor_int((int64_t)size)};
 	cbor_item_t *seq[6] = {tb_cbor_int(CMD_SET_COMPONENT), tb_cbor_int(0),
 	                       tb_cbor_int(CMD_OVERRIDE),      map_of(2, par_keys, par),
 	                       tb_cbor_int(CMD_IMAGE_MATCH),   tb_cbor_int(REPORT_POLICY_ALL)};
@@ -1231,7 +1214,7 @@ static cbor_item_t *build_content_validate(const uint8_t digest[SHA256_LEN], siz
 static cbor_item_t *build_content_resolve(const uint8_t *dep_digest)
 {
 	static const int64_t par_keys[] = {PAR_IMAGE_DIGEST};
-	cbor_item_t *par[1] = {wrap(build_digest(dep_digest))};
+	cbor_item_t *par[1] = {tb_cbor_bstr_of(build_digest(dep_digest))};
 	cbor_item_t *seq[6] = {tb_cbor_int(CMD_SET_COMPONENT), tb_cbor_int(1),
 	                       tb_cbor_int(CMD_OVERRIDE),      map_of(1, par_keys, par),
 	                       tb_cbor_int(CMD_FETCH),         tb_cbor_int(REPORT_POLICY_ALL)};
@@ -1286,7 +1269,7 @@ static int build_content_manifest(const struct tb_suit_content *c, const uint8_t
 		return TB_ERR_INVAL;
 	v[0] = tb_cbor_int(MANIFEST_VERSION);
 	v[1] = tb_cbor_int((int64_t)c->sequence_number);
-	v[2] = wrap(build_content_common(c));
+	v[2] = tb_cbor_bstr_of(build_content_common(c));
 	v[3] = build_component_id(c->manifest_id);
 	v[4] = build_content_validate(digest, c->data_len);
 	if (c->dependency) {

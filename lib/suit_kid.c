@@ -9,28 +9,11 @@
 
 #include <teep-broker/driver.h>
 
-#include <stdlib.h>
-
 #define ENV_AUTH        2
 #define COSE_HDR_KID    4
 #define COSE_SIGN1_TAG  18
 #define KID_MAX         64
 #define AUTH_BLOCKS_MAX 8
-
-/* bstr .cbor item, item consumed; NULL on failure. */
-static cbor_item_t *rewrap(cbor_item_t *item)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	cbor_item_t *b = NULL;
-
-	if (item && tb_cbor_serialize(item, &buf, &len) == TB_OK)
-		b = tb_cbor_bytes(buf, len);
-	free(buf);
-	if (item)
-		cbor_decref(&item);
-	return b;
-}
 
 static cbor_item_t *unwrap(const cbor_item_t *bstr)
 {
@@ -73,7 +56,7 @@ static cbor_item_t *block_with_kid(const cbor_item_t *block, const uint8_t *kid,
 	cbor_decref(&hdr);
 	if (arr)
 		cbor_decref(&arr);
-	return rewrap(sig);
+	return tb_cbor_bstr_of(sig);
 out:
 	if (arr)
 		cbor_decref(&arr);
@@ -104,7 +87,7 @@ static cbor_item_t *auth_with_kid(const cbor_item_t *auth, const uint8_t *kid, s
 out:
 	if (a)
 		cbor_decref(&a);
-	return *rc == TB_OK ? rewrap(n) : NULL;
+	return *rc == TB_OK ? tb_cbor_bstr_of(n) : NULL;
 }
 
 int tb_suit_set_kid(const uint8_t *env, size_t len, const uint8_t *kid, size_t kid_len,

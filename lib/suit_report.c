@@ -7,7 +7,6 @@
 
 #include <teep-broker/driver.h>
 
-#include <stdlib.h>
 #include <string.h>
 
 #define R_REFERENCE     99
@@ -69,20 +68,6 @@ static cbor_item_t *digest(const uint8_t d[32])
 	return a;
 }
 
-static cbor_item_t *wrapped(cbor_item_t *item)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	cbor_item_t *b = NULL;
-
-	if (item && tb_cbor_serialize(item, &buf, &len) == TB_OK)
-		b = tb_cbor_bytes(buf, len);
-	free(buf);
-	if (item)
-		cbor_decref(&item);
-	return b;
-}
-
 /* [[], section, offset, component-index, params] */
 static cbor_item_t *record(int64_t section, uint64_t offset, uint64_t comp, cbor_item_t *params)
 {
@@ -134,7 +119,8 @@ int tb_suit_report_encode(const struct tb_suit_report *r, uint8_t **out, size_t 
 	if (rc == TB_OK && r->ok && r->has_image) {
 		params = cbor_new_definite_map(2);
 		if (params &&
-		    (put(params, P_IMAGE_DIGEST, wrapped(digest(r->image_digest))) != TB_OK ||
+		    (put(params, P_IMAGE_DIGEST, tb_cbor_bstr_of(digest(r->image_digest))) !=
+		         TB_OK ||
 		     put(params, P_IMAGE_SIZE, cbor_build_uint64(r->image_size)) != TB_OK))
 			cbor_decref(&params);
 		rc = tb_cbor_array_push(recs, record(SECTION_INSTALL, 0, 0, params));

@@ -102,6 +102,12 @@ int tb_cbor_get_bool(const cbor_item_t *item, int *out);
 cbor_item_t *tb_cbor_int(int64_t v);
 cbor_item_t *tb_cbor_bytes(const uint8_t *ptr, size_t len);
 cbor_item_t *tb_cbor_text(const char *ptr, size_t len);
+/* bstr .cbor: a byte string holding the encoding of item. Takes over the
+ * reference to item and releases it whatever happens, so a builder's
+ * result can be passed straight in; a NULL item (a builder that failed)
+ * gives NULL. Returns a new reference, or NULL when item is NULL or on
+ * allocation failure. */
+cbor_item_t *tb_cbor_bstr_of(cbor_item_t *item);
 /* Add key/value to a map, taking over both references (decref on failure
  * too). Returns TB_OK or TB_ERR_NOMEM. */
 int tb_cbor_map_put(cbor_item_t *map, cbor_item_t *key, cbor_item_t *value);

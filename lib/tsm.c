@@ -2,6 +2,7 @@
  * A hardware attestation report through configfs-tsm (lib/tb_tsm.h).
  */
 #include "tb_tsm.h"
+#include "tb_util.h"
 
 #include <teep-broker/driver.h>
 
@@ -9,7 +10,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,21 +17,6 @@
 #include <unistd.h>
 
 #include <mbedtls/sha512.h>
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 int tb_tsm_inblob(const uint8_t *nonce, size_t len, uint8_t out[TB_TSM_INBLOB_LEN])
 {
@@ -127,31 +112,32 @@ static int attempt(const char *entry, const uint8_t inblob[TB_TSM_INBLOB_LEN],
 
 #define ATTR(name) attr(path, sizeof(path), entry, name)
 	if (read_generation(ATTR("generation"), &g0) != TB_OK)
-		return fail(err, errlen, TB_ERR_IO, "cannot read %s", path);
+		return tb_err(err, errlen, TB_ERR_IO, "cannot read %s", path);
 	if (write_attr(ATTR("inblob"), inblob, TB_TSM_INBLOB_LEN) != TB_OK)
-		return fail(err, errlen, TB_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+		return tb_err(err, errlen, TB_ERR_IO, "cannot write %s: %s", path, strerror(errno));
 	rc = read_attr(ATTR("outblob"), r->outblob, sizeof(r->outblob), &r->outblob_len);
 	if (rc == TB_ERR_TOOBIG)
-		return fail(err, errlen, rc, "%s: larger than %u bytes", path, TB_TSM_OUTBLOB_MAX);
+		return tb_err(err, errlen, rc, "%s: larger than %u bytes", path,
+		              TB_TSM_OUTBLOB_MAX);
 	if (rc != TB_OK || !r->outblob_len)
-		return fail(err, errlen, TB_ERR_IO, "cannot read %s: %s", path,
-		            rc != TB_OK ? strerror(errno) : "empty");
+		return tb_err(err, errlen, TB_ERR_IO, "cannot read %s: %s", path,
+		              rc != TB_OK ? strerror(errno) : "empty");
 	if (read_attr(ATTR("provider"), (uint8_t *)r->provider, TB_TSM_PROVIDER_MAX, &n) != TB_OK ||
 	    !n)
-		return fail(err, errlen, TB_ERR_IO, "cannot read %s", path);
+		return tb_err(err, errlen, TB_ERR_IO, "cannot read %s", path);
 	r->provider[n] = 0;
 	if (r->provider[n - 1] == '\n')
 		r->provider[n - 1] = 0;
 	if (!r->provider[0] || strlen(r->provider) != strcspn(r->provider, "\n"))
-		return fail(err, errlen, TB_ERR_IO, "%s: not one line", path);
+		return tb_err(err, errlen, TB_ERR_IO, "%s: not one line", path);
 	if (read_generation(ATTR("generation"), &g1) != TB_OK)
-		return fail(err, errlen, TB_ERR_IO, "cannot read %s", path);
+		return tb_err(err, errlen, TB_ERR_IO, "cannot read %s", path);
 #undef ATTR
 	if (g1 != g0 + 1)
-		return fail(err, errlen, TB_ERR_BUSY,
-		            "generation went from %" PRIu64 " to %" PRIu64
-		            " around our write: another writer",
-		            g0, g1);
+		return tb_err(err, errlen, TB_ERR_BUSY,
+		              "generation went from %" PRIu64 " to %" PRIu64
+		              " around our write: another writer",
+		              g0, g1);
 	r->generation = g1;
 	memcpy(r->inblob, inblob, TB_TSM_INBLOB_LEN);
 	return TB_OK;
@@ -170,13 +156,14 @@ int tb_tsm_report(const char *dir, const uint8_t inblob[TB_TSM_INBLOB_LEN], stru
 		return TB_ERR_INVAL;
 	memset(r, 0, sizeof(*r));
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-		return fail(err, errlen, TB_ERR_NOTFOUND, "no configfs-tsm report directory %s",
-		            dir);
+		return tb_err(err, errlen, TB_ERR_NOTFOUND, "no configfs-tsm report directory %s",
+		              dir);
 	n = snprintf(entry, sizeof(entry), "%s/%s", dir, TB_TSM_ENTRY);
 	if (n < 0 || (size_t)n >= sizeof(entry) - 16)
-		return fail(err, errlen, TB_ERR_INVAL, "%s: path too long", dir);
+		return tb_err(err, errlen, TB_ERR_INVAL, "%s: path too long", dir);
 	if (mkdir(entry, 0700) != 0 && errno != EEXIST)
-		return fail(err, errlen, TB_ERR_IO, "cannot create %s: %s", entry, strerror(errno));
+		return tb_err(err, errlen, TB_ERR_IO, "cannot create %s: %s", entry,
+		              strerror(errno));
 	for (int i = 0; i < TB_TSM_TRIES; i++) {
 		rc = attempt(entry, inblob, r, err, errlen);
 		if (rc != TB_ERR_BUSY)

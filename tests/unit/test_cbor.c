@@ -362,6 +362,37 @@ static void cbor__array_push__owns_reference(void **state)
 	assert_encodes(arr, want, sizeof(want));
 }
 
+static void cbor__bstr_of__wraps_encoding_and_consumes_item(void **state)
+{
+	/* [1, h'00'] and the byte string holding those four bytes */
+	static const uint8_t inner[] = {0x82, 0x01, 0x41, 0x00};
+	static const uint8_t want[] = {0x44, 0x82, 0x01, 0x41, 0x00};
+	static const uint8_t zero[1] = {0};
+	cbor_item_t *arr = cbor_new_definite_array(2), *b, *back;
+	const uint8_t *p;
+	size_t n;
+
+	(void)state;
+	assert_non_null(arr);
+	assert_int_equal(tb_cbor_array_push(arr, tb_cbor_int(1)), TB_OK);
+	assert_int_equal(tb_cbor_array_push(arr, tb_cbor_bytes(zero, 1)), TB_OK);
+	cbor_incref(arr); /* a second reference shows the call released one */
+	b = tb_cbor_bstr_of(arr);
+	assert_non_null(b);
+	assert_int_equal(cbor_refcount(arr), 1);
+	cbor_decref(&arr);
+	assert_int_equal(tb_cbor_get_bytes(b, &p, &n), TB_OK);
+	assert_int_equal(n, sizeof(inner));
+	assert_memory_equal(p, inner, sizeof(inner));
+	back = tb_cbor_load(p, n, NULL);
+	assert_non_null(back);
+	assert_true(cbor_isa_array(back) && cbor_array_size(back) == 2);
+	cbor_decref(&back);
+	assert_encodes(b, want, sizeof(want));
+
+	assert_null(tb_cbor_bstr_of(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,6 +412,7 @@ int main(void)
 	    cmocka_unit_test(cbor__int_builder__uses_shortest_form),
 	    cmocka_unit_test(cbor__map_helpers__put_and_get),
 	    cmocka_unit_test(cbor__array_push__owns_reference),
+	    cmocka_unit_test(cbor__bstr_of__wraps_encoding_and_consumes_item),
 	};
 	return cmocka_run_group_tests_name("cbor", tests, NULL, NULL);
 }
