@@ -59,7 +59,8 @@ static void detach(cbor_item_t *item, const uint8_t *lo, const uint8_t *hi)
 		return;
 	switch (cbor_typeof(item)) {
 	case CBOR_TYPE_BYTESTRING:
-		if (cbor_bytestring_is_definite(item) && in_range(cbor_bytestring_handle(item), lo, hi))
+		if (cbor_bytestring_is_definite(item) &&
+		    in_range(cbor_bytestring_handle(item), lo, hi))
 			cbor_bytestring_set_handle(item, NULL, 0);
 		break;
 	case CBOR_TYPE_ARRAY:
@@ -167,9 +168,10 @@ int tb_cbor_decode_borrowed(const uint8_t *buf, size_t len, cbor_item_t **out, c
 		if (ctx.root)
 			tb_cbor_borrowed_free(&ctx.root, buf, len);
 		if (why)
-			*why = rc == TB_ERR_NOMEM ? "out of memory"
-			                          : "libcbor refused the item (unassigned simple value "
-			                            "or invalid UTF-8?)";
+			*why = rc == TB_ERR_NOMEM
+			           ? "out of memory"
+			           : "libcbor refused the item (unassigned simple value "
+			             "or invalid UTF-8?)";
 		return rc;
 	}
 	*out = ctx.root;
