@@ -33,7 +33,8 @@
 # is still over the sim Agent's default max_message. N_REQ and CONNS, if set,
 # replace the size's request count and connection counts of the loop and
 # tee scenarios (e.g. N_REQ=5000 CONNS="1 64" on a busy machine); IDLE_CONNS
-# the connection counts of the idle scenario (e.g. IDLE_CONNS=20000).
+# the connection counts of the idle scenario (e.g. IDLE_CONNS=20000);
+# N_INSTALL the install scenario's session count.
 #
 # BROKER_DIR, if set, is another build directory whose teep-brokerd and sim
 # driver are measured (an older build, for a before/after comparison); the
@@ -52,6 +53,7 @@ done
 SCENARIOS=${*:-loop tee lowrate install idle big flood}
 SIZE=${SIZE:-full}
 N_REQ_ENV=${N_REQ:-}
+N_INSTALL_ENV=${N_INSTALL:-}
 CONNS_ENV=${CONNS:-}
 IDLE_ENV=${IDLE_CONNS:-}
 if [ "$SIZE" = tiny ]; then
@@ -60,6 +62,7 @@ else
 	N_REQ=20000 CONNS="1 64 1000" N_LOW=500 LOW_RATE=50 N_INSTALL=1000 IDLE="10000 20000"
 	BIG=$((16 * 1024 * 1024))
 fi
+N_INSTALL=${N_INSTALL_ENV:-$N_INSTALL}
 N_REQ=${N_REQ_ENV:-$N_REQ}
 CONNS=${CONNS_ENV:-$CONNS}
 IDLE=${IDLE_ENV:-$IDLE}
