@@ -9,12 +9,19 @@
  * into the input instead of a copy. The one-byte heads of tags 6..20,
  * which libcbor 0.8 refuses (see cbor.c), are given to its tag callback
  * here, so no rewritten copy of the input is needed either.
+ *
+ * Where libcbor's internal headers are not installed, the decode is
+ * tb_cbor_decode() (copies), which every caller also handles.
  */
+#include "config.h"
+
 #include "tb_cbor.h"
 
+#include <teep-broker/driver.h>
+
+#ifdef HAVE_CBOR_INTERNAL_BUILDER_CALLBACKS_H
 #include <cbor/internal/builder_callbacks.h>
 #include <cbor/internal/stack.h>
-#include <teep-broker/driver.h>
 
 /* libcbor 0.8 exports its builder's append step without declaring it in
  * builder_callbacks.h */
@@ -177,3 +184,30 @@ int tb_cbor_decode_borrowed(const uint8_t *buf, size_t len, cbor_item_t **out, c
 	*out = ctx.root;
 	return TB_OK;
 }
+
+int tb_cbor_borrows(void)
+{
+	return 1;
+}
+
+#else
+
+int tb_cbor_decode_borrowed(const uint8_t *buf, size_t len, cbor_item_t **out, const char **why)
+{
+	return tb_cbor_decode(buf, len, out, why);
+}
+
+void tb_cbor_borrowed_free(cbor_item_t **item, const uint8_t *buf, size_t len)
+{
+	(void)buf;
+	(void)len;
+	if (item && *item)
+		cbor_decref(item);
+}
+
+int tb_cbor_borrows(void)
+{
+	return 0;
+}
+
+#endif

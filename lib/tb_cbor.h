@@ -46,6 +46,9 @@ int tb_cbor_decode_borrowed(const uint8_t *buf, size_t len, cbor_item_t **out, c
 /* Drop a reference to an item of tb_cbor_decode_borrowed(), or to one of
  * its members, after taking every handle into buf out of it. */
 void tb_cbor_borrowed_free(cbor_item_t **item, const uint8_t *buf, size_t len);
+/* 1 when the byte strings of tb_cbor_decode_borrowed() are the input's
+ * own (libcbor's builder headers were found), 0 when they are copies. */
+int tb_cbor_borrows(void);
 
 /*
  * Streaming reads: a cursor walks a buffer item by item without building

@@ -381,6 +381,8 @@ static void cbor__borrowed__byte_strings_point_into_input(void **state)
 	size_t n;
 
 	(void)state;
+	if (!tb_cbor_borrows())
+		skip(); /* built without libcbor's builder headers: copies */
 	assert_int_equal(tb_cbor_decode_borrowed(msg, sizeof(msg), &item, NULL), TB_OK);
 	assert_true(cbor_isa_tag(item));
 	assert_int_equal(cbor_tag_value(item), 18);
@@ -426,7 +428,8 @@ static void cbor__borrowed__chunks_copied_and_failures_clean(void **state)
 	(void)state;
 	assert_int_equal(tb_cbor_decode_borrowed(chunks, sizeof(chunks), &item, NULL), TB_OK);
 	assert_int_equal(tb_cbor_get_bytes(cbor_array_handle(item)[0], &p, &n), TB_OK);
-	assert_ptr_equal(p, chunks + 2);
+	if (tb_cbor_borrows())
+		assert_ptr_equal(p, chunks + 2);
 	assert_true(cbor_bytestring_is_indefinite(cbor_array_handle(item)[1]));
 	tb_cbor_borrowed_free(&item, chunks, sizeof(chunks));
 	assert_int_equal(tb_cbor_decode_borrowed(refused, sizeof(refused), &item, NULL),

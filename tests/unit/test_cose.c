@@ -436,10 +436,13 @@ static void expect_payload(const uint8_t *msg, size_t len, struct tb_key *const 
 	free(p);
 	/* borrowed: the payload where it is in msg, no copy */
 	assert_int_equal(tb_cose_verify_any_borrowed(msg, len, keys, n, &in, &plen, &owned), TB_OK);
-	assert_null(owned);
 	assert_int_equal(plen, sizeof(small_payload));
-	assert_true(in >= msg && in + plen <= msg + len);
+	if (tb_cbor_borrows()) {
+		assert_null(owned);
+		assert_true(in >= msg && in + plen <= msg + len);
+	}
 	assert_memory_equal(in, small_payload, plen);
+	free(owned);
 }
 
 /* A COSE_Signature in algorithm alg with a signature of 64 fixed bytes:

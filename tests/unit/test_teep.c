@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tb_cbor.h"
 #include "tb_teep.h"
 #include "tb_suit.h"
 #include "tb_util.h"
@@ -165,7 +166,9 @@ static void teep__update__borrowed_manifest_points_into_input(void **state)
 		fail_msg("%s", err);
 	assert_int_equal(m.n_manifest_list, 1);
 	assert_int_equal(m.manifest_list[0].len, 334);
-	assert_true(m.manifest_list[0].ptr >= raw && m.manifest_list[0].ptr + 334 <= raw + len);
+	if (tb_cbor_borrows())
+		assert_true(m.manifest_list[0].ptr >= raw &&
+		            m.manifest_list[0].ptr + 334 <= raw + len);
 	assert_int_equal(tb_teep_decode(raw, len, TB_NUM_DRAFT26, &copy, err, sizeof(err)), TB_OK);
 	assert_false(copy.manifest_list[0].ptr >= raw && copy.manifest_list[0].ptr < raw + len);
 	assert_memory_equal(copy.manifest_list[0].ptr, m.manifest_list[0].ptr, 334);
