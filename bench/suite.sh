@@ -15,7 +15,10 @@
 #             1/64/1000 connections
 #   lowrate   the same request at 50 requests/s on one connection
 #   install   full install + uninstall sessions with the reference TAM over
-#             HTTP and over HTTPS: latency, and the broker's CPU per session
+#             HTTP and over HTTPS: latency, the broker's CPU per session (all
+#             threads, and its event loop thread's own), and its TAM
+#             connections opened and reused per session (over HTTPS, each
+#             opened one is a TLS handshake)
 #   idle      10000 and 20000 idle connections: memory per connection
 #   big       one 16 MiB component installed: the broker's peak RSS growth
 #   flood     bench/flood.sh: rogue apps flooding, a polite app measured,
@@ -26,10 +29,12 @@
 # ratios to the floor measured in the same run.
 #
 # SIZE=tiny runs every scenario with a few requests and connections: a smoke
-# test (make check runs it), not a measurement. N_REQ and CONNS, if set,
+# test (make check runs it), not a measurement; its big component (1.5 MiB)
+# is still over the sim Agent's default max_message. N_REQ and CONNS, if set,
 # replace the size's request count and connection counts of the loop and
 # tee scenarios (e.g. N_REQ=5000 CONNS="1 64" on a busy machine); IDLE_CONNS
-# the connection counts of the idle scenario (e.g. IDLE_CONNS=20000).
+# the connection counts of the idle scenario (e.g. IDLE_CONNS=20000);
+# N_INSTALL the install scenario's session count.
 #
 # BROKER_DIR, if set, is another build directory whose teep-brokerd and sim
 # driver are measured (an older build, for a before/after comparison); the
@@ -48,14 +53,16 @@ done
 SCENARIOS=${*:-loop tee lowrate install idle big flood}
 SIZE=${SIZE:-full}
 N_REQ_ENV=${N_REQ:-}
+N_INSTALL_ENV=${N_INSTALL:-}
 CONNS_ENV=${CONNS:-}
 IDLE_ENV=${IDLE_CONNS:-}
 if [ "$SIZE" = tiny ]; then
-	N_REQ=200 CONNS="1 8" N_LOW=20 LOW_RATE=50 N_INSTALL=10 IDLE="50" BIG=$((256 * 1024))
+	N_REQ=200 CONNS="1 8" N_LOW=20 LOW_RATE=50 N_INSTALL=10 IDLE="50" BIG=$((1536 * 1024))
 else
-	N_REQ=20000 CONNS="1 64 1000" N_LOW=500 LOW_RATE=50 N_INSTALL=300 IDLE="10000 20000"
+	N_REQ=20000 CONNS="1 64 1000" N_LOW=500 LOW_RATE=50 N_INSTALL=1000 IDLE="10000 20000"
 	BIG=$((16 * 1024 * 1024))
 fi
+N_INSTALL=${N_INSTALL_ENV:-$N_INSTALL}
 N_REQ=${N_REQ_ENV:-$N_REQ}
 CONNS=${CONNS_ENV:-$CONNS}
 IDLE=${IDLE_ENV:-$IDLE}
@@ -97,6 +104,32 @@ broker_up
 echo_up
 "$UA" --url "$URL" request-ta "$TC_UUID" >/dev/null || fail "first install"
 
+# The admin listener (/metrics) of the install scenario's brokers
+ADMIN_SECTION="[admin]
+enabled = yes
+port = 0
+port_file = $WORK/admin.port"
+# tam_counters: the broker's TAM counters from /metrics, one "NAME VALUE"
+# line each (posts, conns, reused, failures), over bash's /dev/tcp
+tam_counters() {
+	local port
+	port=$(cat "$WORK/admin.port") || return 1
+	exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+	printf 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+	timeout 10 cat <&3 >"$WORK/metrics.raw"
+	exec 3<&-
+	awk '$1 == "teep_tam_posts_total" { print "posts", $2 }
+		$1 == "teep_tam_connections_total" { print "conns", $2 }
+		$1 == "teep_tam_connections_reused_total" { print "reused", $2 }
+		$1 == "teep_tam_failures_total" { print "failures", $2 }' "$WORK/metrics.raw" | sort |
+		grep . || return 1
+}
+# loop_ns: the CPU time of the broker's event loop thread (the main
+# thread) in ns, from schedstat; empty where the kernel has no schedstat
+loop_ns() {
+	awk '{ print $1 }' "/proc/$BROKER_PID/task/$BROKER_PID/schedstat" 2>/dev/null
+}
+
 # pair LABEL KIND CONNS [teep-load options]: the broker, then the floor
 pair() {
 	local label=$1 kind=$2 conns=$3
@@ -120,26 +153,62 @@ for s in $SCENARIOS; do
 		pair "lowrate" request-ta 1 --requests "$N_LOW" --rate "$LOW_RATE" --duration 60
 		;;
 	install)
+		# A broker of its own for each protocol, with the admin listener
+		# for its TAM counters. The CPU figures: all the broker's threads
+		# (the sim Agent's ECDSA runs on the TEE's worker thread), and the
+		# event loop thread's own (the main thread), from schedstat (ns)
+		# where the kernel has it, else from the clock ticks of stat
+		# (resolution 1/CLK_TCK s over the sessions, printed).
 		for proto in http https; do
+			kill -TERM "$TAM_PID" "$BROKER_PID"
+			wait "$TAM_PID" "$BROKER_PID" 2>/dev/null
 			if [ "$proto" = https ]; then
 				"$TOOL" cert ca "$WORK/ca.key" "$WORK/ca.pem" --cn bench-ca >/dev/null || fail "ca"
 				"$TOOL" cert server "$WORK/ca.key" "$WORK/ca.pem" "$WORK/tls.key" "$WORK/tls.pem" \
 					--cn 127.0.0.1 --san IP:127.0.0.1 >/dev/null || fail "cert"
-				kill -TERM "$TAM_PID" "$BROKER_PID"
-				wait "$TAM_PID" "$BROKER_PID" 2>/dev/null
 				start_tam --tls-cert "$WORK/tls.pem" --tls-key "$WORK/tls.key"
-				write_conf "https://127.0.0.1:$TAM_PORT/tam" "ca_file = $WORK/ca.pem"
-				broker_up
+				CONF_EXTRA=$ADMIN_SECTION write_conf "https://127.0.0.1:$TAM_PORT/tam" \
+					"ca_file = $WORK/ca.pem"
+			else
+				start_tam
+				CONF_EXTRA=$ADMIN_SECTION write_conf "http://127.0.0.1:$TAM_PORT/tam"
 			fi
+			rm -f "$WORK/admin.port"
+			broker_up
+			wait_file "$WORK/admin.port" 10 || fail "install over $proto: no admin listener"
 			"$UA" --url "$URL" unrequest-ta "$TC_UUID" >/dev/null
+			tam_counters >"$WORK/tam0" || fail "install over $proto: /metrics"
 			cpu0=$(awk '{print $14 + $15}' "/proc/$BROKER_PID/stat")
+			loop0=$(awk '{print $14 + $15}' "/proc/$BROKER_PID/task/$BROKER_PID/stat")
+			ns0=$(loop_ns)
 			out=$("$BENCH" --url "$URL" rtt "$N_INSTALL" install "$TC_UUID") ||
 				fail "install over $proto: $out"
+			ns1=$(loop_ns)
+			loop1=$(awk '{print $14 + $15}' "/proc/$BROKER_PID/task/$BROKER_PID/stat")
 			cpu1=$(awk '{print $14 + $15}' "/proc/$BROKER_PID/stat")
+			tam_counters >"$WORK/tam1" || fail "install over $proto: /metrics"
 			hz=$(getconf CLK_TCK)
+			if [ -n "$ns0" ] && [ -n "$ns1" ]; then
+				loop_us=$(((ns1 - ns0) / 1000 / N_INSTALL))
+			else
+				loop_us="$(((loop1 - loop0) * 1000000 / hz / N_INSTALL))(+-$((1000000 / hz / N_INSTALL)))"
+			fi
+			# per session: TAM connections opened and reused, POSTs; over
+			# https every connection opened is a full TLS handshake (the
+			# broker's TAM client keeps no TLS sessions to resume)
+			per=$(paste "$WORK/tam0" "$WORK/tam1" | awk -v n="$N_INSTALL" -v p="$proto" '
+				{ d[$1] = $4 - $2 }
+				END {
+					printf "tam_posts_per_session=%.2f tam_conns_per_session=%.2f tam_reused_per_session=%.2f tam_failures=%d",
+					    d["posts"] / n, d["conns"] / n, d["reused"] / n, d["failures"]
+					if (p == "https") printf " tls_handshakes_per_session=%.2f", d["conns"] / n
+				}')
 			emit "bench label=install-$proto sessions=$N_INSTALL" \
 				"$(echo "$out" | sed -n 's/.*us: min \([0-9]*\) p50 \([0-9]*\) p90 \([0-9]*\) p99 \([0-9]*\) max \([0-9]*\)/p50_us=\2 p90_us=\3 p99_us=\4 max_us=\5/p')" \
-				"cpu_us_per_session=$(((cpu1 - cpu0) * 1000000 / hz / N_INSTALL))"
+				"cpu_us_per_session=$(((cpu1 - cpu0) * 1000000 / hz / N_INSTALL))" \
+				"loop_cpu_us_per_session=$loop_us" \
+				"loop_cpu_tick_us_per_session=$(((loop1 - loop0) * 1000000 / hz / N_INSTALL))" \
+				"$per"
 			"$UA" --url "$URL" request-ta "$TC_UUID" >/dev/null || fail "reinstall"
 		done
 		;;
@@ -185,7 +254,10 @@ for s in $SCENARIOS; do
 		"$TOOL" manifest --component big --payload "$WORK/big.bin" --key "$WORK/signer.pem" \
 			-o "$WORK/catalog/big.suit" >/dev/null || fail "big manifest"
 		start_tam --max-manifest $((BIG * 2 + 65536)) --max-body $((BIG * 2 + 65536))
-		write_conf "http://127.0.0.1:$TAM_PORT/tam" "max_response_size = $((BIG * 2 + 65536))"
+		# the sim Agent takes a TEEP message of that size too (its
+		# max_message is 1 MiB by default)
+		SIM_EXTRA="max_message = $((BIG * 2 + 65536))" \
+			write_conf "http://127.0.0.1:$TAM_PORT/tam" "max_response_size = $((BIG * 2 + 65536))"
 		broker_up
 		hwm0=$(awk '/VmHWM/ {print $2}' "/proc/$BROKER_PID/status")
 		t0=$(date +%s%N)

@@ -1138,13 +1138,57 @@ static int check_keys(struct tb_key *const *keys, size_t n)
 	return TB_OK;
 }
 
+int tb_cose_verify_any_borrowed(const uint8_t *msg, size_t len, struct tb_key *const *keys,
+                                size_t n, const uint8_t **payload, size_t *payload_len,
+                                uint8_t **owned)
+{
+	struct tb_cbor_cur c = tb_cbor_cur_init(msg, len);
+	const uint8_t *p = NULL;
+	size_t plen = 0;
+	cbor_item_t *item = NULL, *arr;
+	uint64_t tag;
+	int rc;
+
+	if (!msg || !payload || !payload_len || !owned || check_keys(keys, n) != TB_OK)
+		return TB_ERR_INVAL;
+	*payload = NULL;
+	*payload_len = 0;
+	*owned = NULL;
+	/* as load_bounded(), the byte strings left in msg: a large payload
+	 * is not copied to be verified */
+	if (tb_cbor_skip(&c, TB_CBOR_MAX_DEPTH, COSE_MAX_ITEMS) != TB_OK || c.p != c.end ||
+	    tb_cbor_decode_borrowed(msg, len, &item, NULL) != TB_OK)
+		return TB_ERR_PARSE;
+	arr = untag(item, TB_COSE_SIGN1_TAG, TB_COSE_SIGN_TAG, &tag);
+	if (!arr) {
+		tb_cbor_borrowed_free(&item, msg, len);
+		return TB_ERR_PARSE;
+	}
+	cbor_decref(&item); /* the tag alone, or a second reference to arr */
+	if (is_cose_sign(arr, tag))
+		rc = sign_verify_any(arr, keys, n, &p, &plen);
+	else
+		rc = sign1_verify_any(arr, keys, n, &p, &plen);
+	if (rc == TB_OK) {
+		if (p >= msg && plen <= len && p <= msg + (len - plen)) {
+			*payload = p;
+			*payload_len = plen;
+		} else {
+			/* an indefinite-length payload: its chunks joined */
+			rc = copy_out(p, plen, owned, payload_len);
+			*payload = *owned;
+		}
+	}
+	tb_cbor_borrowed_free(&arr, msg, len);
+	return rc;
+}
+
 int tb_cose_verify_any(const uint8_t *msg, size_t len, struct tb_key *const *keys, size_t n,
                        uint8_t **payload_out, size_t *payload_len)
 {
-	const uint8_t *payload = NULL;
-	size_t plen = 0;
-	cbor_item_t *arr;
-	uint64_t tag;
+	const uint8_t *p;
+	size_t plen;
+	uint8_t *owned;
 	int rc;
 
 	if (!msg || (payload_out && !payload_len) || check_keys(keys, n) != TB_OK)
@@ -1153,15 +1197,14 @@ int tb_cose_verify_any(const uint8_t *msg, size_t len, struct tb_key *const *key
 		*payload_out = NULL;
 		*payload_len = 0;
 	}
-	arr = load_untagged(msg, len, TB_COSE_SIGN1_TAG, TB_COSE_SIGN_TAG, &tag);
-	if (!arr)
-		return TB_ERR_PARSE;
-	if (is_cose_sign(arr, tag))
-		rc = sign_verify_any(arr, keys, n, &payload, &plen);
-	else
-		rc = sign1_verify_any(arr, keys, n, &payload, &plen);
+	rc = tb_cose_verify_any_borrowed(msg, len, keys, n, &p, &plen, &owned);
+	if (rc == TB_OK && payload_out && owned) {
+		*payload_out = owned;
+		*payload_len = plen;
+		return TB_OK;
+	}
+	free(owned);
 	if (rc == TB_OK && payload_out)
-		rc = copy_out(payload, plen, payload_out, payload_len);
-	cbor_decref(&arr);
+		rc = copy_out(p, plen, payload_out, payload_len);
 	return rc;
 }

@@ -2,7 +2,7 @@
 # protocol codec and its sockets, logging.
 noinst_LTLIBRARIES += libtbcommon.la
 libtbcommon_la_SOURCES = \
-	lib/cbor.c lib/tb_cbor.h lib/tb_cbor_writer.h \
+	lib/cbor.c lib/cbor_borrow.c lib/tb_cbor.h lib/tb_cbor_writer.h \
 	lib/cose.c lib/tb_cose.h \
 	lib/cose_encrypt.c lib/tb_cose_encrypt.h \
 	lib/cose_key.c lib/tb_cose_key.h \

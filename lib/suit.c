@@ -76,6 +76,8 @@ struct envelope {
 	size_t manifest_len;
 	char *err;
 	size_t errlen;
+	const uint8_t *src; /* the envelope's bytes: env's byte strings are in it */
+	size_t src_len;
 };
 
 static int fail(struct envelope *e, int rc, const char *fmt, ...)
@@ -96,7 +98,7 @@ static int fail(struct envelope *e, int rc, const char *fmt, ...)
 static void envelope_free(struct envelope *e)
 {
 	if (e->env)
-		cbor_decref(&e->env);
+		tb_cbor_borrowed_free(&e->env, e->src, e->src_len);
 	if (e->manifest)
 		cbor_decref(&e->manifest);
 	if (e->common)
@@ -130,16 +132,18 @@ static int envelope_open(struct envelope *e, const uint8_t *buf, size_t len)
 
 	if (!buf)
 		return fail(e, TB_ERR_INVAL, "envelope: no input");
-	top = tb_cbor_load(buf, len, &why);
-	if (!top)
+	/* the byte strings (an integrated payload) stay in buf */
+	if (tb_cbor_decode_borrowed(buf, len, &top, &why) != TB_OK)
 		return fail(e, TB_ERR_PARSE, "envelope: %s", why ? why : "bad CBOR");
+	e->src = buf;
+	e->src_len = len;
 	if (cbor_isa_tag(top)) {
 		if (cbor_tag_value(top) != SUIT_ENVELOPE_TAG) {
-			cbor_decref(&top);
+			tb_cbor_borrowed_free(&top, buf, len);
 			return fail(e, TB_ERR_PARSE, "envelope: unexpected tag");
 		}
 		e->env = cbor_tag_item(top);
-		cbor_decref(&top);
+		cbor_decref(&top); /* the tag alone: env holds its item */
 	} else {
 		e->env = top;
 	}
@@ -425,7 +429,8 @@ struct runner {
 	struct dependency dep[MAX_INDEX];
 	struct tb_buf image; /* component 0's content so far */
 	int have_image;
-	int64_t section; /* the manifest member being run */
+	int image_borrowed; /* image is an integrated payload, in the envelope's input */
+	int64_t section;    /* the manifest member being run */
 };
 
 static int set_image(struct runner *r, const uint8_t *p, size_t n)
@@ -436,10 +441,27 @@ static int set_image(struct runner *r, const uint8_t *p, size_t n)
 		return fail(r->e, TB_ERR_NOMEM, "out of memory");
 	if (n)
 		memcpy(c, p, n);
-	free(r->image.ptr);
+	if (!r->image_borrowed)
+		free(r->image.ptr);
 	r->image.ptr = c;
 	r->image.len = n;
 	r->have_image = 1;
+	r->image_borrowed = 0;
+	return TB_OK;
+}
+
+/* An integrated payload needs no copy: it is in the envelope's input,
+ * which outlives the result (tb_suit_install.image_borrowed). */
+static int set_image_in_input(struct runner *r, const uint8_t *p, size_t n)
+{
+	if (!r->e->src || p < r->e->src || n > r->e->src_len || p > r->e->src + (r->e->src_len - n))
+		return set_image(r, p, n);
+	if (!r->image_borrowed)
+		free(r->image.ptr);
+	r->image.ptr = (uint8_t *)p;
+	r->image.len = n;
+	r->have_image = 1;
+	r->image_borrowed = 1;
 	return TB_OK;
 }
 
@@ -621,7 +643,7 @@ static int cmd_fetch(struct runner *r)
 		return fail(r->e, TB_ERR_NOTFOUND, "fetch: no integrated payload %s", name);
 	if (tb_cbor_get_bytes(payload, &p, &n) != TB_OK)
 		return fail(r->e, TB_ERR_PARSE, "integrated payload %s: expected bytes", name);
-	return set_image(r, p, n);
+	return set_image_in_input(r, p, n);
 }
 
 static int cmd_write(struct runner *r)
@@ -854,12 +876,14 @@ static int run_manifest(struct envelope *e, const struct tb_suit_opts *opts,
 			rc = fail(e, TB_ERR_PARSE, "dependency %zu was never processed", i);
 	runner_free(&r);
 	if (rc != TB_OK) {
-		if (r.image.ptr)
+		if (r.image.ptr && !r.image_borrowed) {
 			mbedtls_platform_zeroize(r.image.ptr, r.image.len);
-		free(r.image.ptr);
+			free(r.image.ptr);
+		}
 		return rc;
 	}
 	out->image = r.image;
+	out->image_borrowed = r.image_borrowed;
 	return TB_OK;
 }
 
@@ -902,9 +926,11 @@ void tb_suit_install_clear(struct tb_suit_install *in)
 	if (!in)
 		return;
 	tb_suit_info_clear(&in->info);
-	free(in->image.ptr);
+	if (!in->image_borrowed)
+		free(in->image.ptr);
 	in->image.ptr = NULL;
 	in->image.len = 0;
+	in->image_borrowed = 0;
 }
 
 /* ---- building ---- */

@@ -35,6 +35,20 @@ cbor_item_t *tb_cbor_load(const uint8_t *buf, size_t len, const char **why);
  * NULL.
  */
 int tb_cbor_decode(const uint8_t *buf, size_t len, cbor_item_t **out, const char **why);
+/*
+ * tb_cbor_decode(), but every definite-length byte string of the result
+ * points into buf instead of being a copy (cbor_borrow.c): buf must outlive
+ * the item, nothing may write through those handles, and the item is freed
+ * with tb_cbor_borrowed_free() with the same buf and len, never with
+ * cbor_decref() alone (which would free() a pointer into buf).
+ */
+int tb_cbor_decode_borrowed(const uint8_t *buf, size_t len, cbor_item_t **out, const char **why);
+/* Drop a reference to an item of tb_cbor_decode_borrowed(), or to one of
+ * its members, after taking every handle into buf out of it. */
+void tb_cbor_borrowed_free(cbor_item_t **item, const uint8_t *buf, size_t len);
+/* 1 when the byte strings of tb_cbor_decode_borrowed() are the input's
+ * own (libcbor's builder headers were found), 0 when they are copies. */
+int tb_cbor_borrows(void);
 
 /*
  * Streaming reads: a cursor walks a buffer item by item without building

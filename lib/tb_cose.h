@@ -91,6 +91,13 @@ int tb_cose_sign_multi(struct tb_key *const *keys, const int *algs, size_t n,
  */
 int tb_cose_verify_any(const uint8_t *msg, size_t len, struct tb_key *const *keys, size_t n,
                        uint8_t **payload_out, size_t *payload_len);
+/* The same, without copying the payload: *payload points into msg (valid
+ * while msg is), or, for a payload in chunks (indefinite length), to a
+ * malloc()ed copy also given in *owned for the caller to free (else *owned
+ * is NULL). */
+int tb_cose_verify_any_borrowed(const uint8_t *msg, size_t len, struct tb_key *const *keys,
+                                size_t n, const uint8_t **payload, size_t *payload_len,
+                                uint8_t **owned);
 
 /*
  * Extract the attached payload of a COSE_Sign1 or COSE_Sign (tagged or not)

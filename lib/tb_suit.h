@@ -28,6 +28,9 @@ void tb_suit_info_clear(struct tb_suit_info *info);
 struct tb_suit_install {
 	struct tb_suit_info info;
 	struct tb_buf image; /* the verified payload to install */
+	/* 1: image is an integrated payload where it lies in the envelope
+	 * given to tb_suit_process (no copy): valid while that is, read only */
+	int image_borrowed;
 };
 
 /*

@@ -103,6 +103,10 @@ struct tb_teep_msg {
 	/* Update */
 	struct tb_buf *manifest_list; /* each a SUIT_Envelope */
 	size_t n_manifest_list;
+	/* tb_teep_decode_borrowed()'s input: manifest_list entries inside it
+	 * are not copies (not freed by tb_teep_msg_clear) */
+	const uint8_t *borrowed;
+	size_t borrowed_len;
 
 	/* QueryResponse (Evidence) and Update (an Attestation Result):
 	 * attestation-payload and its attestation-payload-format, a media
@@ -137,6 +141,12 @@ const char *tb_teep_type_name(enum tb_teep_type type);
  */
 int tb_teep_decode(const uint8_t *buf, size_t len, enum tb_numbering num, struct tb_teep_msg *m,
                    char *err, size_t errlen);
+
+/* The same, but the manifest-list entries (a large component's envelope)
+ * point into buf instead of being copies: buf must outlive m, and nothing
+ * may write through them. */
+int tb_teep_decode_borrowed(const uint8_t *buf, size_t len, enum tb_numbering num,
+                            struct tb_teep_msg *m, char *err, size_t errlen);
 
 /* Encode m (type and its members) into a malloc()ed buffer. */
 int tb_teep_encode(const struct tb_teep_msg *m, enum tb_numbering num, uint8_t **out,

@@ -351,6 +351,8 @@ struct dec {
 	enum tb_numbering num;
 	char *err;
 	size_t errlen;
+	const uint8_t *src; /* the input, when manifests may point into it */
+	size_t src_len;
 };
 
 static int derr(struct dec *d, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -560,10 +562,21 @@ static int dec_manifest_list(struct dec *d, const cbor_item_t *item, struct tb_t
 	if (!m->manifest_list)
 		return derr(d, TB_ERR_NOMEM, "manifest-list: out of memory");
 	for (size_t i = 0; i < n; i++) {
-		rc = dec_bstr_sized(d, cbor_array_handle(item)[i], "manifest-list entry", 1,
-		                    SIZE_MAX, &m->manifest_list[i]);
-		if (rc != TB_OK)
-			return rc;
+		const uint8_t *p;
+		size_t len;
+
+		/* a definite-length entry of tb_teep_decode_borrowed()'s input:
+		 * its bytes where they are */
+		if (d->src && tb_cbor_get_bytes(cbor_array_handle(item)[i], &p, &len) == TB_OK &&
+		    len >= 1 && p >= d->src && p + len <= d->src + d->src_len) {
+			m->manifest_list[i].ptr = (uint8_t *)p;
+			m->manifest_list[i].len = len;
+		} else {
+			rc = dec_bstr_sized(d, cbor_array_handle(item)[i], "manifest-list entry", 1,
+			                    SIZE_MAX, &m->manifest_list[i]);
+			if (rc != TB_OK)
+				return rc;
+		}
 		m->n_manifest_list = i + 1;
 	}
 	return TB_OK;
@@ -949,10 +962,10 @@ static int dec_message(struct dec *d, const cbor_item_t *top, struct tb_teep_msg
 	}
 }
 
-int tb_teep_decode(const uint8_t *buf, size_t len, enum tb_numbering num, struct tb_teep_msg *m,
-                   char *err, size_t errlen)
+static int decode(const uint8_t *buf, size_t len, enum tb_numbering num, struct tb_teep_msg *m,
+                  char *err, size_t errlen, int borrow)
 {
-	struct dec d = {nv(num), err, errlen};
+	struct dec d = {nv(num), err, errlen, borrow ? buf : NULL, borrow ? len : 0};
 	const char *why = NULL;
 	cbor_item_t *top;
 	int rc;
@@ -967,14 +980,31 @@ int tb_teep_decode(const uint8_t *buf, size_t len, enum tb_numbering num, struct
 	rc = tb_cbor_check(buf, len, TB_CBOR_MAX_DEPTH, &why);
 	if (rc != TB_OK)
 		return derr(&d, rc, "message: not well-formed CBOR (%s)", why ? why : "?");
-	top = tb_cbor_load(buf, len, &why);
-	if (!top)
+	/* the byte strings stay in buf while they are decoded: a large
+	 * manifest is copied once (or not at all, borrowed) */
+	if (tb_cbor_decode_borrowed(buf, len, &top, &why) != TB_OK)
 		return derr(&d, TB_ERR_PARSE, "message: %s", why ? why : "cannot decode");
+	if (borrow) {
+		m->borrowed = buf;
+		m->borrowed_len = len;
+	}
 	rc = dec_message(&d, top, m);
-	cbor_decref(&top);
+	tb_cbor_borrowed_free(&top, buf, len);
 	if (rc != TB_OK)
 		tb_teep_msg_clear(m);
 	return rc;
+}
+
+int tb_teep_decode(const uint8_t *buf, size_t len, enum tb_numbering num, struct tb_teep_msg *m,
+                   char *err, size_t errlen)
+{
+	return decode(buf, len, num, m, err, errlen, 0);
+}
+
+int tb_teep_decode_borrowed(const uint8_t *buf, size_t len, enum tb_numbering num,
+                            struct tb_teep_msg *m, char *err, size_t errlen)
+{
+	return decode(buf, len, num, m, err, errlen, 1);
 }
 
 void tb_teep_msg_clear(struct tb_teep_msg *m)
@@ -989,7 +1019,9 @@ void tb_teep_msg_clear(struct tb_teep_msg *m)
 	ids_free(m->requested_tc_list, m->n_requested_tc_list);
 	ids_free(m->unneeded_manifest_list, m->n_unneeded_manifest_list);
 	for (size_t i = 0; m->manifest_list && i < m->n_manifest_list; i++)
-		buf_free(&m->manifest_list[i]);
+		if (!m->borrowed || m->manifest_list[i].ptr < m->borrowed ||
+		    m->manifest_list[i].ptr >= m->borrowed + m->borrowed_len)
+			buf_free(&m->manifest_list[i]);
 	free(m->manifest_list);
 	for (size_t i = 0; m->suit_reports && i < m->n_suit_reports; i++)
 		buf_free(&m->suit_reports[i]);

@@ -3,7 +3,7 @@
 FUZZ_TARGETS = cbor teep cose suit uaproto conf http1 tokens certmap agentproto eat
 FUZZ_SECONDS = 20
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_LIB_SRC = $(top_srcdir)/lib/cbor.c $(top_srcdir)/lib/cose.c $(top_srcdir)/lib/cose_encrypt.c $(top_srcdir)/lib/teep.c \
+FUZZ_LIB_SRC = $(top_srcdir)/lib/cbor.c $(top_srcdir)/lib/cbor_borrow.c $(top_srcdir)/lib/cose.c $(top_srcdir)/lib/cose_encrypt.c $(top_srcdir)/lib/teep.c \
 	$(top_srcdir)/lib/cose_key.c $(top_srcdir)/lib/eat.c $(top_srcdir)/lib/ear.c \
 	$(top_srcdir)/lib/suit.c $(top_srcdir)/lib/suit_report.c $(top_srcdir)/lib/uaproto.c $(top_srcdir)/lib/agentproto.c \
 	$(top_srcdir)/lib/util.c \

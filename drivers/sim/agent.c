@@ -1609,7 +1609,7 @@ static int install_envelope(struct sim_agent *a, const struct tb_buf *env, size_
 	rep.image_size = in.image.len;
 	add_report(a, r, &rep);
 out:
-	if (in.image.ptr)
+	if (in.image.ptr && !in.image_borrowed) /* else it is the TAM's message */
 		mbedtls_platform_zeroize(in.image.ptr, in.image.len);
 	tb_suit_install_clear(&in);
 	return TB_OK;
@@ -1713,10 +1713,11 @@ static bool media_type_ok(const char *mt)
 
 /* A COSE_Sign1, or a COSE_Sign such as a TAM's first QueryRequest, that
  * one tam_key verifies; *why names the failure. */
-static int verify_from_tam(struct sim_agent *a, const uint8_t *msg, size_t len, uint8_t **payload,
-                           size_t *plen, const char **why)
+static int verify_from_tam(struct sim_agent *a, const uint8_t *msg, size_t len,
+                           const uint8_t **payload, size_t *plen, uint8_t **owned, const char **why)
 {
-	int rc = tb_cose_verify_any(msg, len, a->tam_keys, a->n_tam_keys, payload, plen);
+	int rc =
+	    tb_cose_verify_any_borrowed(msg, len, a->tam_keys, a->n_tam_keys, payload, plen, owned);
 
 	switch (rc) {
 	case TB_OK:
@@ -1743,7 +1744,9 @@ static int dispatch(struct sim_agent *a, struct sim_session *s, const uint8_t *p
 {
 	struct tb_teep_msg req = {0};
 	char err[128] = "", why[SIM_ERR_MSG_MAX + 1];
-	int rc = tb_teep_decode(payload, plen, a->num, &req, err, sizeof(err));
+	/* the manifests stay where they are in the message (a large
+	 * component is not copied before it is verified and stored) */
+	int rc = tb_teep_decode_borrowed(payload, plen, a->num, &req, err, sizeof(err));
 
 	if (rc != TB_OK) {
 		tb_teep_msg_clear(&req);
@@ -1781,7 +1784,8 @@ static int dispatch(struct sim_agent *a, struct sim_session *s, const uint8_t *p
 int agent__process_message(struct sim_agent *a, struct sim_session *s, const char *media_type,
                            const uint8_t *msg, size_t len, struct tb_agent_out *out)
 {
-	uint8_t *payload = NULL;
+	const uint8_t *payload = NULL;
+	uint8_t *owned = NULL;
 	size_t plen = 0;
 	const char *why;
 	int rc;
@@ -1807,14 +1811,14 @@ int agent__process_message(struct sim_agent *a, struct sim_session *s, const cha
 		return send_error(a, s, "TAM message", NULL, TB_TEEP_ERR_PERMANENT,
 		                  "message too large", out);
 	}
-	rc = verify_from_tam(a, msg, len, &payload, &plen, &why);
+	rc = verify_from_tam(a, msg, len, &payload, &plen, &owned, &why);
 	if (rc == TB_ERR_NOMEM)
 		return send_error(a, s, "TAM message", NULL, TB_TEEP_ERR_TEMPORARY, "out of memory",
 		                  out);
 	if (rc != TB_OK)
 		return send_error(a, s, "TAM message", NULL, TB_TEEP_ERR_PERMANENT, why, out);
 	rc = dispatch(a, s, payload, plen, out);
-	free(payload);
+	free(owned);
 	return rc;
 }
 

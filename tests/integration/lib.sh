@@ -110,7 +110,8 @@ start_tam() {
 }
 
 # sim_options TAM_URI: the software Agent's options, for the sim driver's
-# section and for teep-agentd's [agent] section
+# section and for teep-agentd's [agent] section; SIM_EXTRA, if set, holds
+# more of them (e.g. "max_message = 40000000")
 sim_options() {
 	cat <<OPTS
 state_dir = $WORK/state
@@ -118,6 +119,7 @@ agent_key = $WORK/state/agent.pem
 tam_key = ${SIM_TAM_KEYS:-$WORK/tam_pub.pem}
 tc_signer = $WORK/signer_pub.pem,$VECTORS/suit/appendixE_signer_public_key.pem
 tam_uri = ${SIM_TAM_URI:-$1}
+${SIM_EXTRA:-}
 OPTS
 }
 

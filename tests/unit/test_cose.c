@@ -427,10 +427,22 @@ static void expect_payload(const uint8_t *msg, size_t len, struct tb_key *const 
 	uint8_t *p = NULL;
 	size_t plen = 0;
 
+	const uint8_t *in;
+	uint8_t *owned;
+
 	assert_int_equal(tb_cose_verify_any(msg, len, keys, n, &p, &plen), TB_OK);
 	assert_int_equal(plen, sizeof(small_payload));
 	assert_memory_equal(p, small_payload, plen);
 	free(p);
+	/* borrowed: the payload where it is in msg, no copy */
+	assert_int_equal(tb_cose_verify_any_borrowed(msg, len, keys, n, &in, &plen, &owned), TB_OK);
+	assert_int_equal(plen, sizeof(small_payload));
+	if (tb_cbor_borrows()) {
+		assert_null(owned);
+		assert_true(in >= msg && in + plen <= msg + len);
+	}
+	assert_memory_equal(in, small_payload, plen);
+	free(owned);
 }
 
 /* A COSE_Signature in algorithm alg with a signature of 64 fixed bytes:

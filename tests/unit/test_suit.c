@@ -105,6 +105,11 @@ static void suit__integrated__installs_hello_world(void **state)
 		fail_msg("%s", err);
 	assert_int_equal(out.image.len, 20);
 	assert_memory_equal(out.image.ptr, HELLO, 20);
+	/* the integrated payload where it is in the envelope, not a copy */
+	if (tb_cbor_borrows()) {
+		assert_true(out.image_borrowed);
+		assert_true(out.image.ptr >= env && out.image.ptr + 20 <= env + len);
+	}
 	assert_int_equal(out.info.sequence_number, 3);
 	assert_id_text(&out.info.component, TC_TEXT);
 	tb_suit_install_clear(&out);

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tb_cbor.h"
 #include "tb_teep.h"
 #include "tb_suit.h"
 #include "tb_util.h"
@@ -146,6 +147,38 @@ static void check_update(enum tb_numbering num)
 	tb_suit_info_clear(&info);
 	assert_reencodes(&m, num, raw, len);
 	tb_teep_msg_clear(&m);
+	free(raw);
+}
+
+/* tb_teep_decode_borrowed: the manifest is the input's bytes, the rest as
+ * tb_teep_decode; clearing the message does not free it (under the
+ * sanitizers, a free() of it would abort). */
+static void teep__update__borrowed_manifest_points_into_input(void **state)
+{
+	struct tb_teep_msg m, copy;
+	char err[256] = "";
+	uint8_t *raw, *out;
+	size_t len, out_len;
+
+	(void)state;
+	raw = load_hex("draft-26/update.hex", &len);
+	if (tb_teep_decode_borrowed(raw, len, TB_NUM_DRAFT26, &m, err, sizeof(err)) != TB_OK)
+		fail_msg("%s", err);
+	assert_int_equal(m.n_manifest_list, 1);
+	assert_int_equal(m.manifest_list[0].len, 334);
+	if (tb_cbor_borrows())
+		assert_true(m.manifest_list[0].ptr >= raw &&
+		            m.manifest_list[0].ptr + 334 <= raw + len);
+	assert_int_equal(tb_teep_decode(raw, len, TB_NUM_DRAFT26, &copy, err, sizeof(err)), TB_OK);
+	assert_false(copy.manifest_list[0].ptr >= raw && copy.manifest_list[0].ptr < raw + len);
+	assert_memory_equal(copy.manifest_list[0].ptr, m.manifest_list[0].ptr, 334);
+	tb_teep_msg_clear(&copy);
+	assert_int_equal(tb_teep_encode(&m, TB_NUM_DRAFT26, &out, &out_len), TB_OK);
+	assert_int_equal(out_len, len);
+	assert_memory_equal(out, raw, len);
+	free(out);
+	tb_teep_msg_clear(&m);
+	assert_null(m.borrowed);
 	free(raw);
 }
 
@@ -654,6 +687,7 @@ int main(void)
 	    cmocka_unit_test(teep__query_request__decodes_and_reencodes_pre26),
 	    cmocka_unit_test(teep__query_response__tc_list_from_claims_map),
 	    cmocka_unit_test(teep__update__manifest_list_decodes_and_reencodes),
+	    cmocka_unit_test(teep__update__borrowed_manifest_points_into_input),
 	    cmocka_unit_test(teep__success__decodes_and_reencodes),
 	    cmocka_unit_test(teep__error__decodes_and_reencodes),
 	    cmocka_unit_test(teep__wrong_numbering__rejected),
