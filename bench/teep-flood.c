@@ -825,14 +825,17 @@ int main(int argc, char **argv)
 	}
 
 	uint64_t p0 = ws_now_us(), end = p0 + (uint64_t)duration * 1000000u, nth = 0;
-	while (ws_now_us() < end && ws_now_us() < f->hard_end_us)
+	int paced_out = 0; /* paced: the next request would be past the end */
+	while (!paced_out && ws_now_us() < end && ws_now_us() < f->hard_end_us)
 		for (int k = 0; k < N_OPS; k++) {
 			if (polite_rate > 0) {
 				/* paced: the nth request at n / rate */
 				uint64_t at = p0 + (uint64_t)((double)nth++ * 1e6 / polite_rate);
 				uint64_t now = ws_now_us();
-				if (at >= end)
+				if (at >= end) {
+					paced_out = 1;
 					break;
+				}
 				if (at > now)
 					usleep((useconds_t)(at - now));
 			}

@@ -58,7 +58,7 @@ int tb_answer_now(struct tb_broker *b, struct tb_ua_conn *conn, const struct tb_
 	b->counters.answers_done++;
 	char what[160] = "";
 	tb_component_id_format(&req->component, what, sizeof(what));
-	tb_log(TB_LOG_INFO, "app %s: request %llu: %s %s answered at once by tee %s: no-change",
+	tb_log(TB_LOG_NOTICE, "app %s: request %llu: %s %s answered at once by tee %s: no-change",
 	       conn->peer, (unsigned long long)req->id, tb_ua_op_name(req->op), what,
 	       tee->conf->name);
 	return 1;

@@ -93,8 +93,10 @@ struct tb_counters {
 	uint64_t progress_dropped; /* progress events not queued (slow app) */
 	uint64_t tx_throttled;     /* times an app's reading stopped: answers unread */
 	uint64_t tam_posts;
-	uint64_t tam_connections; /* TCP connections opened to TAMs */
-	uint64_t tam_reused;      /* POSTs sent on a connection kept from the one before */
+	uint64_t tam_connections;    /* TCP connections opened to TAMs */
+	uint64_t tam_reused;         /* POSTs sent on a connection kept from the one before */
+	uint64_t tam_tls_handshakes; /* TLS handshakes with TAMs completed */
+	uint64_t tam_tls_resumed;    /* of those, resuming a kept session */
 	uint64_t tam_failures;
 	uint64_t tee_calls;
 	uint64_t tee_now; /* of those, answered on the loop (driver ABI 1.2 answer_now) */

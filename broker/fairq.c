@@ -101,7 +101,8 @@ static struct tb_fq_item *take_head(struct tb_fq *fq, struct tb_fq_flow *flow)
 	return item;
 }
 
-struct tb_fq_item *tb_fq_pop(struct tb_fq *fq)
+/* DRR; with bounded set, flows at their max_running are passed over. */
+static struct tb_fq_item *pop(struct tb_fq *fq, int bounded)
 {
 	struct tb_fq_flow *flow;
 
@@ -111,9 +112,10 @@ struct tb_fq_item *tb_fq_pop(struct tb_fq *fq)
 	 * then the item); a blocked one is passed over. So 2n + 1 visits
 	 * find an open flow when there is one among n. */
 	for (size_t visits = 2 * fq->n_active + 1; visits && (flow = fq->head) != NULL; visits--) {
-		if (!blocked(flow) && flow->head->cost <= flow->deficit)
+		int shut = bounded && blocked(flow);
+		if (!shut && flow->head->cost <= flow->deficit)
 			return take_head(fq, flow);
-		if (!blocked(flow))
+		if (!shut)
 			flow->deficit += fq->quantum;
 		if (flow != fq->tail) {
 			active_unlink(fq, flow);
@@ -121,6 +123,16 @@ struct tb_fq_item *tb_fq_pop(struct tb_fq *fq)
 		}
 	}
 	return NULL;
+}
+
+struct tb_fq_item *tb_fq_pop(struct tb_fq *fq)
+{
+	return pop(fq, 1);
+}
+
+struct tb_fq_item *tb_fq_pop_any(struct tb_fq *fq)
+{
+	return pop(fq, 0);
 }
 
 void tb_fq_flow_remove(struct tb_fq *fq, struct tb_fq_flow *flow,

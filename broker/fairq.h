@@ -47,7 +47,7 @@ struct tb_fq {
 };
 
 /* quantum: credit a flow earns per round; make it at least the largest item
- * cost (pops loop cost / quantum rounds otherwise).
+ * cost (a pop gives up, returning NULL, after two rounds otherwise).
  * Returns: TB_OK, TB_ERR_INVAL (quantum 0). */
 int tb_fq_init(struct tb_fq *fq, uint32_t quantum);
 
@@ -68,6 +68,9 @@ int tb_fq_push(struct tb_fq *fq, struct tb_fq_flow *flow, struct tb_fq_item *ite
 /* The next item by DRR, unlinked; NULL when nothing is queued, or every
  * flow with work queued is at its max_running. O(active flows). */
 struct tb_fq_item *tb_fq_pop(struct tb_fq *fq);
+/* The same, whatever max_running says: for answering what waits (the broker
+ * stops, the TEE is down), not for starting it. */
+struct tb_fq_item *tb_fq_pop_any(struct tb_fq *fq);
 
 /*
  * Function: tb_fq_flow_remove

@@ -128,7 +128,7 @@ static void log_counters(const struct tb_broker *b)
 	       "answers %llu "
 	       "done "
 	       "%llu error %llu busy; progress dropped %llu; unread stops %llu; tam posts %llu "
-	       "failures %llu; tam connections %llu reused %llu; "
+	       "failures %llu; tam connections %llu reused %llu, tls handshakes %llu resumed %llu; "
 	       "tee calls %llu (answered on the loop %llu) timeouts %llu; coalesced %llu, busy "
 	       "sessions %llu waiters %llu; "
 	       "tam not allowed %llu, refused from the agent %llu; "
@@ -145,7 +145,8 @@ static void log_counters(const struct tb_broker *b)
 	       (unsigned long long)k->answers_busy, (unsigned long long)k->progress_dropped,
 	       (unsigned long long)k->tx_throttled, (unsigned long long)k->tam_posts,
 	       (unsigned long long)k->tam_failures, (unsigned long long)k->tam_connections,
-	       (unsigned long long)k->tam_reused, (unsigned long long)k->tee_calls,
+	       (unsigned long long)k->tam_reused, (unsigned long long)k->tam_tls_handshakes,
+	       (unsigned long long)k->tam_tls_resumed, (unsigned long long)k->tee_calls,
 	       (unsigned long long)k->tee_now, (unsigned long long)k->tee_timeouts,
 	       (unsigned long long)k->coalesced, (unsigned long long)k->busy_sessions,
 	       (unsigned long long)k->busy_waiters, (unsigned long long)k->tam_not_allowed,

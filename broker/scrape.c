@@ -261,6 +261,10 @@ static void exchanges(struct tb_expo *e, struct tb_broker *b)
 	tb_expo_one(e, "teep_tam_connections_reused_total", TB_METRIC_COUNTER,
 	            "HTTP POSTs to TAMs sent on a connection kept from the exchange's POST before.",
 	            k->tam_reused);
+	tb_expo_one(e, "teep_tam_tls_handshakes_total", TB_METRIC_COUNTER,
+	            "TLS handshakes with TAMs completed.", k->tam_tls_handshakes);
+	tb_expo_one(e, "teep_tam_tls_resumed_total", TB_METRIC_COUNTER,
+	            "TLS handshakes with TAMs that resumed a kept session.", k->tam_tls_resumed);
 	tb_expo_one(e, "teep_tam_failures_total", TB_METRIC_COUNTER,
 	            "Exchanges that failed on the TAM's side: unreachable, HTTP error, bad answer, "
 	            "timeout.",

@@ -1174,6 +1174,9 @@ static int tls_pump(struct tb_session *s, struct lws *wsi)
 		}
 		if (h == 1) {
 			s->tls_up = 1;
+			s->b->counters.tam_tls_handshakes++;
+			if (tb_tls_resumed(s->tls))
+				s->b->counters.tam_tls_resumed++;
 			if (http_request(s, wsi)) {
 				http_outcome(s, wsi, TAMSM_HTTP_TRANSPORT);
 				return -1;
@@ -1526,7 +1529,7 @@ void tb_tee_pump(struct tb_tee *t)
 
 	if (t->b->stopping)
 		return; /* nothing new starts (tb_session_stopping) */
-	while (!tb_tee_is_up(t) && (it = tb_fq_pop(&t->fq)) != NULL) {
+	while (!tb_tee_is_up(t) && (it = tb_fq_pop_any(&t->fq)) != NULL) {
 		/* reported down by its driver: answered at once */
 		struct tb_session *s = lws_container_of(it, struct tb_session, qitem);
 		char why[TB_CALL_REASON_MAX + 16];
@@ -1653,7 +1656,7 @@ void tb_session_conn_closing(struct tb_ua_conn *conn)
 		tb_fq_flow_remove(&b->tees[i].fq, &conn->flows[i], requeue_orphan, conn);
 	/* its exchanges still running count against nothing any more */
 	for (s = b->sessions; s; s = s->next)
-		if (s->run_flow >= conn->flows && s->run_flow < conn->flows + b->n_tees)
+		if (conn->flows && s->run_flow == &conn->flows[s->tee->index])
 			s->run_flow = NULL;
 	free(conn->flows);
 	conn->flows = NULL;
@@ -1679,7 +1682,9 @@ void tb_session_stopping(struct tb_broker *b)
 		struct tb_tee *t = &b->tees[i];
 
 		lws_sul_cancel(&t->policy_timer);
-		while ((it = tb_fq_pop(&t->fq)) != NULL) {
+		/* every request that waits, also behind its app's running
+		 * exchanges (max_exchanges_per_app) */
+		while ((it = tb_fq_pop_any(&t->fq)) != NULL) {
 			s = lws_container_of(it, struct tb_session, qitem);
 			s->qflow = NULL;
 			stop_unstarted(s);

@@ -16,10 +16,15 @@ struct tb_tls_ctx {
 	int insecure;
 	uint8_t pins[TB_TLS_MAX_PINS][32];
 	size_t n_pins;
+	/* the last session a server of host gave: offered to the next
+	 * connection to the same host (resumption: no full handshake) */
+	SSL_SESSION *sess;
+	char sess_host[256];
 };
 
 struct tb_tls {
 	const struct tb_tls_ctx *ctx;
+	char host[256];
 	SSL *ssl;
 	BIO *in;  /* socket -> OpenSSL */
 	BIO *out; /* OpenSSL -> socket */
@@ -78,6 +83,21 @@ static int parse_pins(struct tb_tls_ctx *c, const char *pins, char *err, size_t 
 	return 0;
 }
 
+/* OpenSSL's "new session" callback (after a handshake, or a TLS 1.3
+ * ticket): the context keeps it for its host. 1: the reference is ours. */
+static int keep_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct tb_tls_ctx *c = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	const struct tb_tls *t = SSL_get_app_data(ssl);
+
+	if (!c || !t)
+		return 0;
+	SSL_SESSION_free(c->sess);
+	c->sess = sess;
+	memcpy(c->sess_host, t->host, sizeof(c->sess_host));
+	return 1;
+}
+
 struct tb_tls_ctx *tb_tls_ctx_new(const char *ca_file, int insecure, const char *pins, char *err,
                                   size_t errlen)
 {
@@ -109,6 +129,11 @@ struct tb_tls_ctx *tb_tls_ctx_new(const char *ca_file, int insecure, const char 
 		return NULL;
 	}
 	SSL_CTX_set_verify(c->ssl, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+	/* sessions kept here, one per context, for its TAM's host */
+	SSL_CTX_set_app_data(c->ssl, c);
+	SSL_CTX_set_session_cache_mode(c->ssl,
+	                               SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(c->ssl, keep_session);
 	return c;
 }
 
@@ -116,6 +141,7 @@ void tb_tls_ctx_free(struct tb_tls_ctx *c)
 {
 	if (!c)
 		return;
+	SSL_SESSION_free(c->sess);
 	SSL_CTX_free(c->ssl);
 	free(c);
 }
@@ -139,6 +165,12 @@ struct tb_tls *tb_tls_new(struct tb_tls_ctx *c, const char *host)
 	BIO_set_mem_eof_return(t->in, -1);  /* "no data yet", not end of stream */
 	SSL_set_bio(t->ssl, t->in, t->out); /* the SSL owns both BIOs now */
 	SSL_set_connect_state(t->ssl);
+	SSL_set_app_data(t->ssl, t);
+	snprintf(t->host, sizeof(t->host), "%s", host);
+	/* the same host as the kept session's: offer it (the server may
+	 * resume it, or do a full handshake) */
+	if (c->sess && !strcmp(c->sess_host, t->host) && SSL_set_session(t->ssl, c->sess) != 1)
+		ERR_clear_error();
 
 	unsigned char bin[16];
 	int is_ip = inet_pton(AF_INET, host, bin) == 1 || inet_pton(AF_INET6, host, bin) == 1;
@@ -162,6 +194,12 @@ void tb_tls_free(struct tb_tls *t)
 {
 	if (!t)
 		return;
+	/* A connection the TAM closed without close_notify (or that we drop)
+	 * would make OpenSSL mark its session not resumable; since TLS 1.1 an
+	 * unclean close need not forbid resumption (RFC 5246, 7.2.1), and the
+	 * TAM closes after its answer as HTTP lets it. */
+	if (SSL_is_init_finished(t->ssl))
+		SSL_set_shutdown(t->ssl, SSL_get_shutdown(t->ssl) | SSL_SENT_SHUTDOWN);
 	SSL_free(t->ssl); /* frees the BIOs */
 	free(t);
 }
@@ -246,9 +284,23 @@ static int check_pins(struct tb_tls *t)
 int tb_tls_handshake(struct tb_tls *t)
 {
 	int rc = SSL_do_handshake(t->ssl);
-	if (rc == 1)
-		return check_pins(t) ? -1 : 1;
+	if (rc == 1) {
+		if (!check_pins(t))
+			return 1;
+		/* not this server's session to resume */
+		struct tb_tls_ctx *c = SSL_CTX_get_app_data(SSL_get_SSL_CTX(t->ssl));
+		if (c && c->sess) {
+			SSL_SESSION_free(c->sess);
+			c->sess = NULL;
+		}
+		return -1;
+	}
 	return failed(t, rc, "TLS handshake");
+}
+
+int tb_tls_resumed(const struct tb_tls *t)
+{
+	return SSL_session_reused(t->ssl) == 1;
 }
 
 int tb_tls_write(struct tb_tls *t, const uint8_t *buf, size_t len)

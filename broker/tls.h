@@ -41,6 +41,9 @@ void tb_tls_free(struct tb_tls *t);
 int tb_tls_feed(struct tb_tls *t, const uint8_t *in, size_t len);
 /* Drive the handshake: 1 done (and verified), 0 needs more bytes, -1 failed. */
 int tb_tls_handshake(struct tb_tls *t);
+/* After the handshake: 1 when it resumed a kept session (no certificate
+ * exchange; the server was verified when the session began). */
+int tb_tls_resumed(const struct tb_tls *t);
 /* Queue plaintext for sending (after the handshake). 0 or -1. */
 int tb_tls_write(struct tb_tls *t, const uint8_t *buf, size_t len);
 /* Plaintext received: >0 bytes, 0 none for now, -1 error, -2 closed by peer. */

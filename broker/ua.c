@@ -544,18 +544,6 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 		answer_busy(c, req->id, BUSY_RETRY_MS, "too many requests in flight");
 		return;
 	}
-	/* A request the TEE's driver may answer at once (driver ABI 1.2): it
-	 * counts as a TEE call like any other ("tee-calls" zones, charged
-	 * here, before an exchange to join is looked for), and once answered
-	 * needs no exchange and no worker. */
-	int charged = stage == STAGE_RUN;
-	if (tb_answer_now_may(b, req, tee)) {
-		if (!charged && !charge(c, f, tee, TB_LIMIT_TEE_CALLS, STAGE_RUN))
-			return;
-		charged = 1;
-		if (tb_answer_now(b, c, req, tee))
-			return;
-	}
 	/* an identical request in flight: share its exchange and its outcome
 	 * (this calls no TEE, so no "tee-calls" zone is charged) */
 	struct tb_session *flight = tb_session_find_flight(b, tee, req);
@@ -572,6 +560,19 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 		}
 		return;
 	}
+	/* A request the TEE's driver may answer at once (driver ABI 1.2): it
+	 * counts as a TEE call like any other ("tee-calls" zones, charged
+	 * here), and once answered needs no session and no worker. (An
+	 * identical request in flight, joined above, means the Agent has
+	 * something to do.) */
+	int charged = stage == STAGE_RUN;
+	if (tb_answer_now_may(b, req, tee)) {
+		if (!charged && !charge(c, f, tee, TB_LIMIT_TEE_CALLS, STAGE_RUN))
+			return;
+		charged = 1;
+		if (tb_answer_now(b, c, req, tee))
+			return;
+	}
 	/* [tam] max_sessions is granted when the request leaves its TEE's fair
 	 * queue (session.c): a full TAM makes requests wait their turn */
 	if (b->n_sessions >= b->conf.max_sessions) {
@@ -580,7 +581,8 @@ static void process(struct tb_ua_conn *c, struct frame *f, enum stage stage)
 		pause_rx(c, BUSY_PAUSE_MS);
 		return;
 	}
-	/* charged only now: a request refused above calls no TEE */
+	/* charged only now (or above, when its driver could have answered
+	 * at once): a request refused above calls no TEE */
 	if (!charged) {
 		if (!charge(c, f, tee, TB_LIMIT_TEE_CALLS, STAGE_RUN))
 			return;

@@ -368,7 +368,7 @@ struct tb_driver {
 	 * so the state it reads is locked against them. req is borrowed for the
 	 * call. The 1.1 host services about "the current call" report none here
 	 * (call_deadline_ms() 0, set_error() ignored). The request still
-	 * counts as a TEE call (rate limits, fair queue, counters).
+	 * counts as a TEE call (rate limits, counters).
 	 */
 	int (*answer_now)(void *instance, int op, const struct tb_ta_request *req);
 };

@@ -77,3 +77,32 @@ waited=$(sed -n 's/.*unrequest-ta .*0x8d82573a926d4754935332dc29997f74\/ta start
 [ -n "$waited" ] && [ "$waited" -lt 100 ] || fail "2: the polite request waited ${waited:-?} ms to start"
 pass "max_exchanges_per_app 1: the flood ran one exchange at a time, the polite one started after $waited ms"
 stop_broker
+
+# 3. Shutdown answers every waiting request at once, also those behind their
+# app's running exchange (max_exchanges_per_app = 1): the broker does not
+# wait out its shutdown_grace for them.
+SHUTDOWN_GRACE=8s write_conf "http://127.0.0.1:$TAM_PORT/tam"
+cat >>"$WORK/broker.conf" <<CONF
+call_delay = 150ms
+max_in_flight = 4
+
+[queue]
+max_per_app = 12
+max_exchanges_per_app = 1
+CONF
+start_broker
+"$BENCH" --url "$URL" --deadline 30 --distinct burst 4 request-ta TEEP-Device/SecureFS/stop \
+	>"$WORK/stop.out" 2>&1 &
+FLOOD=$!
+PIDS="$PIDS $FLOOD"
+wait_line "$WORK/broker.log" "stop-1 starts on tee" 20 || fail "3: the requests did not start"
+t0=$(date +%s%N)
+kill -TERM "$BROKER_PID"
+wait_exit "$BROKER_PID" 20 || fail "3: broker exit status $?"
+t1=$(date +%s%N)
+wait_exit "$FLOOD" 20 || true
+[ "$(grep -c "^answer id .* error 10 after" "$WORK/stop.out")" -ge 3 ] ||
+	fail "3: the waiting requests were not answered shutdown: $(cat "$WORK/stop.out")"
+[ $(((t1 - t0) / 1000000)) -lt 5000 ] ||
+	fail "3: the broker took $(((t1 - t0) / 1000000)) ms to stop (the grace is 8 s)"
+pass "shutdown: the requests waiting behind their app's exchange answered at once, exit in $(((t1 - t0) / 1000000)) ms"

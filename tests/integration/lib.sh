@@ -119,8 +119,9 @@ agent_key = $WORK/state/agent.pem
 tam_key = ${SIM_TAM_KEYS:-$WORK/tam_pub.pem}
 tc_signer = $WORK/signer_pub.pem,$VECTORS/suit/appendixE_signer_public_key.pem
 tam_uri = ${SIM_TAM_URI:-$1}
-${SIM_EXTRA:-}
 OPTS
+	# SIM_EXTRA: more option lines, for the tests and benchmarks that need them
+	[ -z "${SIM_EXTRA:-}" ] || printf '%s\n' "$SIM_EXTRA"
 }
 
 # start_agentd ADDR TAM_URI [options...]: teep-agentd with the software

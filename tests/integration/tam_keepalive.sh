@@ -1,7 +1,8 @@
 #!/bin/bash
 # One connection per exchange (HTTP keep-alive): an install's three POSTs
 # (empty, QueryResponse, Success) go on one connection to the TAM, over HTTP
-# and HTTPS, when the TAM keeps it. When the TAM closes it (saying so with
+# and HTTPS, when the TAM keeps it; a new TLS connection to the same TAM
+# resumes the session of the one before. When the TAM closes it (saying so with
 # Connection: close, or without a word once the answer is out), the next
 # POST goes on a new connection, and the exchange does not fail: the close
 # is seen before anything is sent on the old connection.
@@ -23,8 +24,14 @@ run() {
 	grep -q "done: installed" "$WORK/ua.out" || fail "$what: not installed: $(cat "$WORK/ua.out")"
 	rm -rf "$WORK/state/tc"
 	broker_counters >"$WORK/counters.txt"
-	grep -q "tam posts 3 failures 0; tam connections $conns reused $reused;" "$WORK/counters.txt" ||
+	grep -q "tam posts 3 failures 0; tam connections $conns reused $reused," "$WORK/counters.txt" ||
 		fail "$what: expected 3 POSTs on $conns connection(s), $reused reused: $(grep 'tam posts' "$WORK/counters.txt")"
+	# TLS_EXPECT="H R": H handshakes with the TAM, R of them resumed
+	if [ -n "${TLS_EXPECT:-}" ]; then
+		set -- $TLS_EXPECT
+		grep -q "tls handshakes $1 resumed $2;" "$WORK/counters.txt" ||
+			fail "$what: expected $1 TLS handshake(s), $2 resumed: $(grep 'tam posts' "$WORK/counters.txt")"
+	fi
 	kill -TERM "$BROKER_PID" "$TAM_PID" 2>/dev/null
 	wait_exit "$BROKER_PID" 10 || fail "$what: broker exit status $?"
 	wait "$TAM_PID" 2>/dev/null
@@ -38,8 +45,15 @@ run "http, the TAM keeps the connection" "http://127.0.0.1:$TAM_PORT/tam" 1 2
 "$TOOL" cert server "$WORK/ca.key" "$WORK/ca.pem" "$WORK/tls.key" "$WORK/tls.pem" \
 	--cn 127.0.0.1 --san IP:127.0.0.1 >/dev/null || fail "cert server"
 start_tam --tls-cert "$WORK/tls.pem" --tls-key "$WORK/tls.key"
-run "https, the TAM keeps the connection" "https://127.0.0.1:$TAM_PORT/tam" 1 2 \
+TLS_EXPECT="1 0" run "https, the TAM keeps the connection" "https://127.0.0.1:$TAM_PORT/tam" 1 2 \
 	"ca_file = $WORK/ca.pem"
+
+# every answer closes: each POST needs a new TLS connection, and the second
+# and third resume the session the TAM gave on the first (no certificate
+# exchange, no full handshake)
+start_tam --tls-cert "$WORK/tls.pem" --tls-key "$WORK/tls.key" --keepalive-max 1
+TLS_EXPECT="3 2" run "https, every answer closes: TLS sessions resumed" \
+	"https://127.0.0.1:$TAM_PORT/tam" 3 0 "ca_file = $WORK/ca.pem"
 
 start_tam --keepalive-max 2
 run "the TAM's second answer says Connection: close" "http://127.0.0.1:$TAM_PORT/tam" 2 1
