@@ -121,7 +121,9 @@ tam_counters() {
 	awk '$1 == "teep_tam_posts_total" { print "posts", $2 }
 		$1 == "teep_tam_connections_total" { print "conns", $2 }
 		$1 == "teep_tam_connections_reused_total" { print "reused", $2 }
-		$1 == "teep_tam_failures_total" { print "failures", $2 }' "$WORK/metrics.raw" | sort |
+		$1 == "teep_tam_failures_total" { print "failures", $2 }
+		$1 == "teep_tam_tls_handshakes_total" { print "tls", $2 }
+		$1 == "teep_tam_tls_resumed_total" { print "resumed", $2 }' "$WORK/metrics.raw" | sort |
 		grep . || return 1
 }
 # loop_ns: the CPU time of the broker's event loop thread (the main
@@ -194,14 +196,14 @@ for s in $SCENARIOS; do
 				loop_us="$(((loop1 - loop0) * 1000000 / hz / N_INSTALL))(+-$((1000000 / hz / N_INSTALL)))"
 			fi
 			# per session: TAM connections opened and reused, POSTs; over
-			# https every connection opened is a full TLS handshake (the
-			# broker's TAM client keeps no TLS sessions to resume)
+			# https the TLS handshakes, and how many resumed the session
+			# the TAM gave on an earlier connection
 			per=$(paste "$WORK/tam0" "$WORK/tam1" | awk -v n="$N_INSTALL" -v p="$proto" '
 				{ d[$1] = $4 - $2 }
 				END {
 					printf "tam_posts_per_session=%.2f tam_conns_per_session=%.2f tam_reused_per_session=%.2f tam_failures=%d",
 					    d["posts"] / n, d["conns"] / n, d["reused"] / n, d["failures"]
-					if (p == "https") printf " tls_handshakes_per_session=%.2f", d["conns"] / n
+					if (p == "https") printf " tls_handshakes_per_session=%.2f tls_resumed_per_session=%.2f", d["tls"] / n, d["resumed"] / n
 				}')
 			emit "bench label=install-$proto sessions=$N_INSTALL" \
 				"$(echo "$out" | sed -n 's/.*us: min \([0-9]*\) p50 \([0-9]*\) p90 \([0-9]*\) p99 \([0-9]*\) max \([0-9]*\)/p50_us=\2 p90_us=\3 p99_us=\4 max_us=\5/p')" \
