@@ -56,10 +56,13 @@ int tb_answer_now(struct tb_broker *b, struct tb_ua_conn *conn, const struct tb_
 	tb_ua_answer(conn, &a);
 	b->counters.requests++;
 	b->counters.answers_done++;
-	char what[160] = "";
-	tb_component_id_format(&req->component, what, sizeof(what));
-	tb_log(TB_LOG_NOTICE, "app %s: request %llu: %s %s answered at once by tee %s: no-change",
-	       conn->peer, (unsigned long long)req->id, tb_ua_op_name(req->op), what,
-	       tee->conf->name);
+	if (tb_log_enabled(TB_LOG_NOTICE)) {
+		char what[160] = "";
+		tb_component_id_format(&req->component, what, sizeof(what));
+		tb_log(TB_LOG_NOTICE,
+		       "app %s: request %llu: %s %s answered at once by tee %s: no-change",
+		       conn->peer, (unsigned long long)req->id, tb_ua_op_name(req->op), what,
+		       tee->conf->name);
+	}
 	return 1;
 }

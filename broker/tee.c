@@ -32,6 +32,8 @@ static void host_log(const struct tb_host *host, int level, const char *fmt, ...
 	const struct tee_host *h = lws_container_of(host, struct tee_host, host);
 	char line[512];
 	va_list ap;
+	if (!tb_log_enabled(level))
+		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);

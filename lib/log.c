@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,7 @@ static struct {
 	char ident[IDENT_MAX];
 	unsigned ident_gen; /* bumped by tb_log_setup: the writer reopens syslog */
 	struct tb_log_conf conf;
+	atomic_int level; /* conf.level, read without the lock (tb_log_enabled) */
 
 	/* the ring: head and tail only grow; used = head - tail */
 	unsigned char ring[TB_LOG_QUEUE_BYTES];
@@ -91,6 +93,7 @@ static struct {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .ident = "teep-broker",
     .conf = {.level = TB_LOG_NOTICE, .to_syslog = 0, .timestamps = 0},
+    .level = TB_LOG_NOTICE,
 };
 
 static const char *const level_names[] = {"err", "warn", "notice", "info", "debug"};
@@ -100,8 +103,10 @@ void tb_log_setup(const char *ident, const struct tb_log_conf *conf)
 	pthread_mutex_lock(&log_state.lock);
 	if (ident)
 		snprintf(log_state.ident, sizeof(log_state.ident), "%s", ident);
-	if (conf)
+	if (conf) {
 		log_state.conf = *conf;
+		atomic_store_explicit(&log_state.level, conf->level, memory_order_relaxed);
+	}
 	log_state.ident_gen++;
 	pthread_mutex_unlock(&log_state.lock);
 }
@@ -428,6 +433,13 @@ static void enqueue(int level, int to_syslog, const char *text, size_t len)
 }
 
 /* The attribute lets the compiler check the format passed through. */
+int tb_log_enabled(int level)
+{
+	/* a relaxed read: the level changes only at setup and on a reload,
+	 * and a line decided by the old level then is harmless */
+	return clamp_level(level) <= atomic_load_explicit(&log_state.level, memory_order_relaxed);
+}
+
 void tb_vlog(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 void tb_vlog(int level, const char *fmt, va_list ap)
@@ -437,6 +449,8 @@ void tb_vlog(int level, const char *fmt, va_list ap)
 	int w, to_syslog;
 
 	level = clamp_level(level);
+	if (!tb_log_enabled(level))
+		return; /* without the lock: most debug and info lines end here */
 	pthread_mutex_lock(&log_state.lock);
 	if (level > log_state.conf.level) {
 		pthread_mutex_unlock(&log_state.lock);

@@ -15,6 +15,9 @@ struct tb_log_conf {
 void tb_log_setup(const char *ident, const struct tb_log_conf *conf);
 void tb_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tb_vlog(int level, const char *fmt, va_list ap);
+/* Whether a line of that level is written now: to skip formatting its
+ * arguments when it is not. */
+int tb_log_enabled(int level);
 int tb_log_level_parse(const char *s); /* "err".."debug", -1 if unknown */
 
 /* Lines wait for the writer thread in a ring of this many bytes; when it is

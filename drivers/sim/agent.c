@@ -1851,20 +1851,14 @@ int agent__request_ta(struct sim_agent *a, const struct tb_component_id *cid, co
 
 int agent__answer_now(struct sim_agent *a, int op, const struct tb_component_id *cid)
 {
-	char text[SIM_CID_TEXT_MAX + 1];
-
+	/* no log line here: the broker logs the answered request */
 	if (!a || !cid || !cid_storable(cid) || a->call_delay_ms)
 		return TB_ERR_AGAIN; /* the full call says what is wrong, or sleeps */
 	size_t idx = find_tc(a, cid);
-	if (op == TB_OP_REQUEST_TA && idx != SIM_NOT_FOUND) {
-		cid_log(cid, text, sizeof(text));
-		SIM_LOG(a, TB_LOG_INFO, "RequestTA %s: already installed", text);
+	if (op == TB_OP_REQUEST_TA && idx != SIM_NOT_FOUND)
 		return TB_OK;
-	}
 	if (op == TB_OP_UNREQUEST_TA && idx == SIM_NOT_FOUND) {
 		requested_remove(a, cid);
-		cid_log(cid, text, sizeof(text));
-		SIM_LOG(a, TB_LOG_INFO, "UnrequestTA %s: not installed", text);
 		return TB_OK;
 	}
 	return TB_ERR_AGAIN;
