@@ -629,6 +629,8 @@ out:;
 		/* no thread may wake the loop while it goes away */
 		for (size_t i = 0; i < b->n_tees; i++) {
 			tb_worker_set_wake(&b->tees[i].worker, NULL);
+			/* its timers live in the context's list: off it first */
+			lws_sul_cancel(&b->tees[i].policy_timer);
 			tb_tee_timers_fini(&b->tees[i]);
 		}
 		if (b->resolver)

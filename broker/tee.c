@@ -238,7 +238,8 @@ int tb_tee_teardown(struct tb_tee *t, uint64_t deadline_ms)
 
 	if (!t->initialised)
 		return 0;
-	lws_sul_cancel(&t->policy_timer);
+	/* the policy timer was cancelled before the loop's context went
+	 * (main.c); it is never scheduled without one (--check-config) */
 	/* Calls still coming back end their sessions, whose Agent sessions
 	 * are then closed by more calls (session_close() exactly once, before
 	 * fini()): reap until the worker is idle, or the deadline. */
