@@ -87,14 +87,33 @@ static void answer_done(struct tb_ua_conn *c, uint64_t id, const char *result, c
 	answer(c, &a);
 }
 
-static void answer_busy(struct tb_ua_conn *c, uint64_t id, const char *reason)
+static void answer_busy_after(struct tb_ua_conn *c, uint64_t id, uint64_t retry_ms,
+                              const char *reason)
 {
 	struct tb_ua_answer a = {.has_id = 1,
 	                         .id = id,
 	                         .event = TB_UA_EV_BUSY,
-	                         .retry_after_ms = BUSY_RETRY_MS,
+	                         .retry_after_ms = retry_ms,
 	                         .reason = reason};
 	answer(c, &a);
+}
+
+static void answer_busy(struct tb_ua_conn *c, uint64_t id, const char *reason)
+{
+	answer_busy_after(c, id, BUSY_RETRY_MS, reason);
+}
+
+/* Its driver reports the TEE down (driver ABI 1.1): busy at once, as for
+ * the other requests, without calling the driver. 1 if it was answered. */
+static int tee_down(struct tb_ua_conn *c, uint64_t id, const struct tb_tee *tee)
+{
+	char why[TB_CALL_REASON_MAX + 16];
+
+	if (tb_tee_is_up(tee))
+		return 0;
+	tb_tee_down_reason(tee, why, sizeof(why));
+	answer_busy_after(c, id, TB_TEE_DOWN_RETRY_MS, why);
+	return 1;
 }
 
 /* The message failed the pre-check (precheck.c): dropped before the TEE,
@@ -371,6 +390,8 @@ static enum tb_apptam_verdict tam_session(struct tb_ua_conn *c, const struct tb_
 		answer_busy(c, req->id, "one tam-session per connection");
 		return TB_APPTAM_ANSWERED;
 	}
+	if (tee_down(c, req->id, tee))
+		return TB_APPTAM_ANSWERED;
 	if (!charged)
 		return TB_APPTAM_CHARGE;
 	at = calloc(1, sizeof(*at));
@@ -432,6 +453,8 @@ static enum tb_apptam_verdict tam_message(struct tb_ua_conn *c, const struct tb_
 		answer_busy(c, req->id, "the Agent is busy with this tam-session");
 		return TB_APPTAM_ANSWERED;
 	}
+	if (tee_down(c, req->id, at->tee))
+		return TB_APPTAM_ANSWERED;
 	if (!charged) {
 		/* checked once, before the "tee-calls" zones are charged */
 		enum tb_teep_type type;

@@ -48,11 +48,27 @@ grep -q '"event":"error","code":5,"name":"tee-failed".*"detail":"fake TEE explod
 stop_broker
 pass "a permanent failure's reason reaches the app's detail"
 
-# Down: answered at once (the call would take 5 s), never reaching the driver.
+# Down: answered at once (the call would take 5 s), never reaching the driver;
+# an app acting as a TAM (an [app-tam:nav] identity) too.
+NAV=nav-token-0123456789abcdef
+printf '%s\tnav\t-\t-\n-\t-\t%s\t-\n' "$NAV" "$UUID" >"$WORK/tokens"
+chmod 600 "$WORK/tokens"
+"$TOOL" keygen "$WORK/apptam.pem" "$WORK/apptam_pub.pem" >/dev/null || fail "keygen apptam"
+"$TOOL" keygen "$WORK/agent.pem" "$WORK/agent_pub.pem" >/dev/null || fail "keygen agent"
+mkdir -p "$WORK/catalog"
 CONF_EXTRA="[admin]
 enabled = yes
 port = 0
-port_file = $WORK/admin.port" run_with drv11.so "report_down = yes" "delay = 5000"
+port_file = $WORK/admin.port
+
+[plugin:auth]
+path = $top_builddir/.libs/auth-token.so
+token_file = $WORK/tokens
+anonymous = yes
+
+[app-tam:nav]
+key = $WORK/apptam_pub.pem
+tee = f" run_with drv11.so "report_down = yes" "delay = 5000"
 wait_line "$WORK/broker.log" "reports the TEE down: fake maintenance window" 10 ||
 	fail "down: not logged"
 # and the admin listener says so: /healthz 503 with the reason
@@ -71,6 +87,15 @@ grep -q '"event":"busy".*"reason":"TEE down: fake maintenance window","retry-aft
 	"$WORK/d.out" || fail "down: $(cat "$WORK/d.out")"
 [ $((t1 - t0)) -lt 3000 ] || fail "down: took $((t1 - t0)) ms"
 grep -q "request_ta starts" "$WORK/broker.log" && fail "down: the driver was called"
+# teep-tam as the app's TAM: its tam-session is answered busy (exit 4)
+"$TAM_BIN" --via-broker "$URL" --token "$NAV" --tee f --key "$WORK/apptam.pem" \
+	--agent-key "$WORK/agent_pub.pem" --catalog "$WORK/catalog" --timeout 10 \
+	>"$WORK/apptam.out" 2>"$WORK/apptam.log"
+rc=$?
+[ $rc = 4 ] && grep -q "^busy 1 5000" "$WORK/apptam.out" ||
+	fail "down: tam-session: exit $rc: $(cat "$WORK/apptam.out" "$WORK/apptam.log")"
+grep -q "policy_check starts\|request_policy_check" "$WORK/broker.log" &&
+	fail "down: the driver was called for the tam-session"
 stop_broker
 pass "a TEE reported down is answered busy at once ($((t1 - t0)) ms)"
 
