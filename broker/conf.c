@@ -213,6 +213,7 @@ static const struct conf_cmd conf_cmds[] = {
     T("max_sessions", CT_UINT, max_sessions, 1, 1000000, "64"),
     T("ca_file", CT_STRING, ca_file, 1, CONF_PATH_MAX, NULL),
     T("tls_insecure", CT_BOOL, tls_insecure, 0, 1, "no"),
+    T("keepalive", CT_BOOL, keepalive, 0, 1, "yes"),
     T("accept_media_types", CT_MEDIA_LIST, accept_media_types, 1, 255, NULL),
     T("allow_app_uris", CT_URI_LIST, allow_app_uris, 1, 8192, NULL),
     T("precheck", CT_BOOL, precheck, 0, 1, "no"),

@@ -66,23 +66,24 @@ struct tb_conf_tam {
 	                                 all the TEEs that talk to it; default 64 */
 	char *ca_file;                /* CA bundle for https; NULL = system */
 	int tls_insecure;             /* skip certificate checks; default 0 */
-	char *accept_media_types;     /* media types accepted in answers besides
-	                                 application/teep+cbor (older TAMs use
-	                                 other +cbor/+cose types); NULL: none */
-	char *allow_app_uris;         /* TAM URIs apps may suggest ("tam"), and
-	                                 that the broker connects to besides uri,
-	                                 separated by spaces or commas (tamuri.h);
-	                                 NULL: none */
-	int precheck;                 /* check the TAM's messages before the TEE
-	                                 sees them (precheck.c); default no */
-	char *trust_anchor;           /* the TAM's public key (PEM) for precheck;
-	                                 required with precheck = yes */
-	char *tls_pin_sha256;         /* pins of the TAM's TLS public key: base64
-	                                 SHA-256 of its SubjectPublicKeyInfo,
-	                                 separated by spaces or commas (tls.h);
-	                                 NULL: no pinning */
-	int line;                     /* of its section header, for messages */
-	int ca_file_line;             /* of those keys (0: not in the file) */
+	int keepalive; /* keep the connection for the exchange's next POST; default yes */
+	char *accept_media_types; /* media types accepted in answers besides
+	                             application/teep+cbor (older TAMs use
+	                             other +cbor/+cose types); NULL: none */
+	char *allow_app_uris;     /* TAM URIs apps may suggest ("tam"), and
+	                             that the broker connects to besides uri,
+	                             separated by spaces or commas (tamuri.h);
+	                             NULL: none */
+	int precheck;             /* check the TAM's messages before the TEE
+	                             sees them (precheck.c); default no */
+	char *trust_anchor;       /* the TAM's public key (PEM) for precheck;
+	                             required with precheck = yes */
+	char *tls_pin_sha256;     /* pins of the TAM's TLS public key: base64
+	                             SHA-256 of its SubjectPublicKeyInfo,
+	                             separated by spaces or commas (tls.h);
+	                             NULL: no pinning */
+	int line;                 /* of its section header, for messages */
+	int ca_file_line;         /* of those keys (0: not in the file) */
 	int trust_anchor_line;
 	int tls_pin_line;
 };

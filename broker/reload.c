@@ -216,6 +216,7 @@ static int apply(struct tb_broker *b, struct tb_conf *next)
 		t->response_timeout_ms = n->response_timeout_ms;
 		t->max_response_size = n->max_response_size;
 		t->max_sessions = n->max_sessions;
+		t->keepalive = n->keepalive;
 	}
 
 	/* 6. [driver:NAME]: the broker's bounds of each TEE */

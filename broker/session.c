@@ -1066,7 +1066,8 @@ static int media_type_ok(const struct tb_session *s)
 static void http_response_end(struct tb_session *s, struct lws *wsi, enum tb_http1_result res)
 {
 	if (res == TB_HTTP1_COMPLETE) {
-		if (wsi && wsi == s->wsi && !s->tx_len && tb_http1_response_reusable(&s->http)) {
+		if (wsi && wsi == s->wsi && !s->tx_len && s->tee->tam->keepalive &&
+		    tb_http1_response_reusable(&s->http)) {
 			/* the TAM keeps the connection: so does the exchange,
 			 * for its next POST */
 			s->keep_wsi = wsi;
@@ -1116,7 +1117,7 @@ static int http_request(struct tb_session *s, struct lws *wsi)
 	char head[1024];
 	size_t body = s->out_msg ? s->out_len : 0;
 	int hl = tb_http1_request_head(head, sizeof(head), s->url_path, s->url_host, s->url_port,
-	                               s->url_tls, TEEP_MEDIA_TYPE, body, 1);
+	                               s->url_tls, TEEP_MEDIA_TYPE, body, s->tee->tam->keepalive);
 	if (hl < 0) {
 		tb_log(TB_LOG_WARN, "session %llu: cannot form a request for %s",
 		       (unsigned long long)s->id, s->uri);

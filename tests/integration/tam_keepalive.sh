@@ -55,6 +55,11 @@ start_tam --tls-cert "$WORK/tls.pem" --tls-key "$WORK/tls.key" --keepalive-max 1
 TLS_EXPECT="3 2" run "https, every answer closes: TLS sessions resumed" \
 	"https://127.0.0.1:$TAM_PORT/tam" 3 0 "ca_file = $WORK/ca.pem"
 
+# the operator turns keep-alive off: every POST on its own connection,
+# saying Connection: close, although the TAM would keep it
+start_tam
+run "keepalive = no" "http://127.0.0.1:$TAM_PORT/tam" 3 0 "keepalive = no"
+
 start_tam --keepalive-max 2
 run "the TAM's second answer says Connection: close" "http://127.0.0.1:$TAM_PORT/tam" 2 1
 
