@@ -462,8 +462,8 @@ void tb_tee_reap_all(struct tb_broker *b);
  * (op) on the loop; 1 when it did (nothing to do), counted as a TEE call. */
 int tb_tee_answer_now(struct tb_tee *t, int op, const struct tb_ta_request *req);
 /* A request-ta or unrequest-ta the TEE's driver answers at once, without a
- * session, the fair queue or a worker (answer_now.c): 1 when the app got
- * its final answer. */
+ * session, the fair queue or a worker (answer_now.c), for a request that
+ * tb_answer_now_may() let through: 1 when the app got its final answer. */
 int tb_answer_now(struct tb_broker *b, struct tb_ua_conn *conn, const struct tb_ua_request *req,
                   struct tb_tee *tee);
 /* Whether tb_answer_now() may answer it: the op, the driver, the TEE up. */

@@ -172,8 +172,9 @@ static void sim_fini(void *instance)
 	free(in);
 }
 
-/* The broker's borrowed segments become an owned component id. */
-static int cid_from_request(const struct tb_ta_request *req, struct tb_component_id *cid)
+/* The broker's segments, checked, as a component id that points into them
+ * (borrowed: valid for the call, never freed). */
+static int cid_borrow(const struct tb_ta_request *req, struct tb_component_id *cid)
 {
 	memset(cid, 0, sizeof(*cid));
 	if (!req || req->struct_size < SIM_REQ_MIN_SIZE || !req->component_id ||
@@ -183,22 +184,40 @@ static int cid_from_request(const struct tb_ta_request *req, struct tb_component
 		const struct tb_bytes *b = &req->component_id[i];
 
 		if ((!b->ptr && b->len) || b->len > SIM_SEGMENT_MAX)
-			goto fail;
-		cid->seg[i].ptr = malloc(b->len + 1);
-		if (!cid->seg[i].ptr)
-			goto fail;
-		if (b->len)
-			memcpy(cid->seg[i].ptr, b->ptr, b->len);
+			return TB_ERR_INVAL;
+		/* only read through it */
+		cid->seg[i].ptr = (uint8_t *)(uintptr_t)b->ptr;
 		cid->seg[i].len = b->len;
+	}
+	cid->n = req->n_segments;
+	return TB_OK;
+}
+
+/* The same as an owned copy, which the Agent may keep. */
+static int cid_from_request(const struct tb_ta_request *req, struct tb_component_id *cid)
+{
+	struct tb_component_id view;
+
+	memset(cid, 0, sizeof(*cid));
+	if (cid_borrow(req, &view) != TB_OK)
+		return TB_ERR_INVAL;
+	for (size_t i = 0; i < view.n; i++) {
+		cid->seg[i].ptr = malloc(view.seg[i].len + 1);
+		if (!cid->seg[i].ptr) {
+			tb_component_id_clear(cid);
+			return TB_ERR_INVAL;
+		}
+		if (view.seg[i].len)
+			memcpy(cid->seg[i].ptr, view.seg[i].ptr, view.seg[i].len);
+		cid->seg[i].len = view.seg[i].len;
 		cid->n = i + 1;
 	}
 	return TB_OK;
-fail:
-	tb_component_id_clear(cid);
-	return TB_ERR_INVAL;
 }
 
-static int sim_request_ta(void *instance, const struct tb_ta_request *req, struct tb_agent_out *out)
+/* request_ta and unrequest_ta: the Agent's call, under the instance's lock. */
+static int ta_call(void *instance, const struct tb_ta_request *req, struct tb_agent_out *out,
+                   int unrequest)
 {
 	struct sim_inst *in = instance;
 	struct tb_component_id cid;
@@ -209,44 +228,38 @@ static int sim_request_ta(void *instance, const struct tb_ta_request *req, struc
 	pthread_mutex_lock(&in->lock);
 	rc = agent__call_delay(in->a);
 	if (rc == TB_OK)
-		rc = agent__request_ta(in->a, &cid, req->tam_uri, out);
+		rc = unrequest ? agent__unrequest_ta(in->a, &cid, req->tam_uri, out)
+		               : agent__request_ta(in->a, &cid, req->tam_uri, out);
 	pthread_mutex_unlock(&in->lock);
 	tb_component_id_clear(&cid);
 	return rc;
+}
+
+static int sim_request_ta(void *instance, const struct tb_ta_request *req, struct tb_agent_out *out)
+{
+	return ta_call(instance, req, out, 0);
 }
 
 static int sim_unrequest_ta(void *instance, const struct tb_ta_request *req,
                             struct tb_agent_out *out)
 {
-	struct sim_inst *in = instance;
-	struct tb_component_id cid;
-	int rc = cid_from_request(req, &cid);
-
-	if (rc != TB_OK)
-		return rc;
-	pthread_mutex_lock(&in->lock);
-	rc = agent__call_delay(in->a);
-	if (rc == TB_OK)
-		rc = agent__unrequest_ta(in->a, &cid, req->tam_uri, out);
-	pthread_mutex_unlock(&in->lock);
-	tb_component_id_clear(&cid);
-	return rc;
+	return ta_call(instance, req, out, 1);
 }
 
-/* ABI 1.2, on the broker's loop: never waits for the lock. */
+/* ABI 1.2, on the broker's loop: never waits for the lock, allocates
+ * nothing. */
 static int sim_answer_now(void *instance, int op, const struct tb_ta_request *req)
 {
 	struct sim_inst *in = instance;
 	struct tb_component_id cid;
 
-	if (cid_from_request(req, &cid) != TB_OK)
+	if (cid_borrow(req, &cid) != TB_OK)
 		return TB_ERR_AGAIN; /* the full call says what is wrong */
 	int rc = TB_ERR_AGAIN;
 	if (pthread_mutex_trylock(&in->lock) == 0) {
 		rc = agent__answer_now(in->a, op, &cid);
 		pthread_mutex_unlock(&in->lock);
 	}
-	tb_component_id_clear(&cid);
 	return rc;
 }
 
