@@ -1073,13 +1073,16 @@ static cbor_item_t *build_auth(const struct tb_key *signer, const uint8_t *manif
 	return tb_cbor_bstr_of(arr_of(2, items));
 }
 
+/* {auth, manifest, (INTEGRATED_NAME: payload when integrated)}; auth is
+ * consumed. */
 static cbor_item_t *build_envelope(cbor_item_t *auth, const uint8_t *manifest, size_t manifest_len,
-                                   const uint8_t *payload, size_t payload_len)
+                                   int integrated, const uint8_t *payload, size_t payload_len)
 {
-	cbor_item_t *env = cbor_new_definite_map(3);
+	cbor_item_t *env = cbor_new_definite_map(integrated ? 3 : 2);
 	cbor_item_t *m = tb_cbor_bytes(manifest, manifest_len);
-	cbor_item_t *name = tb_cbor_text(INTEGRATED_NAME, strlen(INTEGRATED_NAME));
-	cbor_item_t *p = tb_cbor_bytes(payload, payload_len);
+	cbor_item_t *name =
+	    integrated ? tb_cbor_text(INTEGRATED_NAME, strlen(INTEGRATED_NAME)) : NULL;
+	cbor_item_t *p = integrated ? tb_cbor_bytes(payload, payload_len) : NULL;
 	int rc = env ? TB_OK : TB_ERR_NOMEM;
 
 	if (rc == TB_OK)
@@ -1090,7 +1093,7 @@ static cbor_item_t *build_envelope(cbor_item_t *auth, const uint8_t *manifest, s
 		rc = tb_cbor_map_put(env, tb_cbor_int(ENV_MANIFEST), m);
 	else if (m)
 		cbor_decref(&m);
-	if (rc == TB_OK)
+	if (rc == TB_OK && integrated)
 		rc = tb_cbor_map_put(env, name, p);
 	else {
 		if (name)
@@ -1100,7 +1103,27 @@ static cbor_item_t *build_envelope(cbor_item_t *auth, const uint8_t *manifest, s
 	}
 	if (rc != TB_OK && env)
 		cbor_decref(&env);
-	return env;
+	return rc == TB_OK ? env : NULL;
+}
+
+/* A serialized manifest signed with signer, in its envelope (with the
+ * payload integrated or not), serialized into *out. */
+static int sign_envelope(const struct tb_key *signer, const uint8_t *manifest, size_t manifest_len,
+                         int integrated, const uint8_t *payload, size_t payload_len, uint8_t **out,
+                         size_t *out_len)
+{
+	int rc = TB_OK;
+	cbor_item_t *auth = build_auth(signer, manifest, manifest_len, &rc);
+
+	if (!auth)
+		return rc != TB_OK ? rc : TB_ERR_NOMEM;
+	cbor_item_t *env =
+	    build_envelope(auth, manifest, manifest_len, integrated, payload, payload_len);
+	if (!env)
+		return TB_ERR_NOMEM;
+	rc = tb_cbor_serialize(env, out, out_len);
+	cbor_decref(&env);
+	return rc;
 }
 
 int tb_suit_build_integrated(const struct tb_key *signer, const struct tb_component_id *component,
@@ -1110,7 +1133,7 @@ int tb_suit_build_integrated(const struct tb_key *signer, const struct tb_compon
 {
 	uint8_t *manifest = NULL;
 	size_t manifest_len;
-	cbor_item_t *man = NULL, *auth, *env;
+	cbor_item_t *man = NULL;
 	int rc;
 
 	if (!signer || !component || !manifest_id || (!payload && payload_len) || !out ||
@@ -1125,17 +1148,8 @@ int tb_suit_build_integrated(const struct tb_key *signer, const struct tb_compon
 		cbor_decref(&man);
 	if (rc != TB_OK)
 		return rc;
-	auth = build_auth(signer, manifest, manifest_len, &rc);
-	if (!auth) {
-		free(manifest);
-		return rc != TB_OK ? rc : TB_ERR_NOMEM;
-	}
-	env = build_envelope(auth, manifest, manifest_len, payload, payload_len);
+	rc = sign_envelope(signer, manifest, manifest_len, 1, payload, payload_len, out, out_len);
 	free(manifest);
-	if (!env)
-		return TB_ERR_NOMEM;
-	rc = tb_cbor_serialize(env, out, out_len);
-	cbor_decref(&env);
 	return rc;
 }
 
@@ -1150,10 +1164,9 @@ int tb_suit_build_uri_fetch(const struct tb_key *signer, const struct tb_compone
 	static const int64_t keys[] = {MAN_VERSION,      MAN_SEQUENCE,      MAN_COMMON,
 	                               MAN_COMPONENT_ID, MAN_PAYLOAD_FETCH, MAN_UNINSTALL};
 	static const int64_t uri_key[] = {PAR_URI};
-	static const int64_t env_keys[] = {ENV_AUTH, ENV_MANIFEST};
 	uint8_t digest[SHA256_LEN], *manifest = NULL;
 	size_t manifest_len, ulen = uri ? strnlen(uri, SUIT_URI_MAX + 1) : 0;
-	cbor_item_t *v[6], *u[1], *fseq[6], *man, *auth, *ev[2], *env;
+	cbor_item_t *v[6], *u[1], *fseq[6], *man;
 	int rc;
 
 	if (!signer || !component || !manifest_id || (!payload && payload_len) || !out ||
@@ -1182,19 +1195,8 @@ int tb_suit_build_uri_fetch(const struct tb_key *signer, const struct tb_compone
 	cbor_decref(&man);
 	if (rc != TB_OK)
 		return rc;
-	auth = build_auth(signer, manifest, manifest_len, &rc);
-	if (!auth) {
-		free(manifest);
-		return rc != TB_OK ? rc : TB_ERR_NOMEM;
-	}
-	ev[0] = auth;
-	ev[1] = tb_cbor_bytes(manifest, manifest_len);
+	rc = sign_envelope(signer, manifest, manifest_len, 0, NULL, 0, out, out_len);
 	free(manifest);
-	env = map_of(2, env_keys, ev);
-	if (!env)
-		return TB_ERR_NOMEM;
-	rc = tb_cbor_serialize(env, out, out_len);
-	cbor_decref(&env);
 	return rc;
 }
 
@@ -1319,7 +1321,6 @@ int tb_suit_build_content(const struct tb_key *signer, const struct tb_suit_cont
 {
 	uint8_t *enc = NULL, *ct = NULL, *manifest = NULL;
 	size_t enc_len = 0, ct_len = 0, manifest_len = 0;
-	cbor_item_t *auth, *env;
 	int rc = TB_OK;
 
 	if (!signer || !c || !c->component || !c->manifest_id || (!c->data && c->data_len) ||
@@ -1338,22 +1339,7 @@ int tb_suit_build_content(const struct tb_key *signer, const struct tb_suit_cont
 	free(ct);
 	if (rc != TB_OK)
 		return rc;
-	auth = build_auth(signer, manifest, manifest_len, &rc);
-	env = auth ? cbor_new_definite_map(2) : NULL;
-	if (env && (tb_cbor_map_put(env, tb_cbor_int(ENV_AUTH), auth) != TB_OK ||
-	            tb_cbor_map_put(env, tb_cbor_int(ENV_MANIFEST),
-	                            tb_cbor_bytes(manifest, manifest_len)) != TB_OK))
-		rc = TB_ERR_NOMEM;
-	else if (!env && auth) {
-		cbor_decref(&auth);
-		rc = TB_ERR_NOMEM;
-	}
+	rc = sign_envelope(signer, manifest, manifest_len, 0, NULL, 0, out, out_len);
 	free(manifest);
-	if (rc == TB_OK && env)
-		rc = tb_cbor_serialize(env, out, out_len);
-	else if (rc == TB_OK)
-		rc = TB_ERR_NOMEM;
-	if (env)
-		cbor_decref(&env);
 	return rc;
 }
