@@ -422,6 +422,31 @@ check_pd() { # ID PLAINTEXT-FILE: the data is in the TEE, decrypted
 	cmp -s "$W/device/state/tc/$1/image" "$2" || broken "$1 is not in the TEE as sent"
 }
 
+# nu_delivers STEP WHAT: the Network User's own TAM, in a tam-session
+# through the broker, attests the Agent and delivers what its catalog
+# holds; STEP says what the session delivers, WHAT what the Update
+# carried; the PD is then in the TEE, decrypted
+nu_delivers() {
+	nu_session "$PD_ID"
+	att_step "$W/nu/session.log" "the Network User's TAM (its own, through the broker)"
+	step "$1"
+	delivered "$W/nu/session.log" "$2"
+	[ $NU_RC = 0 ] || broken "the tam-session did not complete" "$W/nu/session.out"
+	check_pd "$PD_ID" "$W/nu/src/pd.json"
+}
+
+# moc_verdict [MORE]: the M/OC TAM's appraisal, which stops the case
+# unless it was affirming (MORE is added to that stop's reason)
+moc_verdict() {
+	local verdict
+	verdict=$(appraisal "$W/moc/step.log")
+	case $verdict in
+	"attestation result: affirming"*) detail "M/OC TAM (Verifier): $verdict" ;;
+	"") broken "the M/OC TAM did not attest" "$W/moc/tam.log" ;;
+	*) stopped "M/OC TAM (Verifier): $verdict${1:+; $1}" ;;
+	esac
+}
+
 # --- the cases ---------------------------------------------------------------
 say "== $CASE of the TEEP use case for confidential computing in network (docs/use-cases.md)"
 case $CASE in
@@ -432,12 +457,8 @@ case1)
 	orchestrate
 	# the TEE part of the bundle goes to the Network User's own TAM catalog
 	cp "$P/ta.suit" "$P/case1-pd.json.suit" "$W/nu/catalog/"
-	nu_session "$PD_ID"
-	att_step "$W/nu/session.log" "the Network User's TAM (its own, through the broker)"
-	step "{(UA,TA,PD)->$INSTANCE} the same tam-session delivers the bundle's TA and PD to the attested Agent"
-	delivered "$W/nu/session.log" "TA and PD (PD encrypted for the Agent's key, which the Evidence binds)"
-	[ $NU_RC = 0 ] || broken "the tam-session did not complete" "$W/nu/session.out"
-	check_pd "$PD_ID" "$W/nu/src/pd.json"
+	nu_delivers "{(UA,TA,PD)->$INSTANCE} the same tam-session delivers the bundle's TA and PD to the attested Agent" \
+		"TA and PD (PD encrypted for the Agent's key, which the Evidence binds)"
 	detail "in the TEE: $(tee_contents)"
 	ua_to_ree "$P"
 	ua_run || broken "the UA's request failed" "$W/device/ree/ua.out"
@@ -452,20 +473,11 @@ case2)
 	ua_to_ree "$P"
 	step "{TA->$INSTANCE} the REE starts the UA; it asks for its TA; the M/OC TAM attests the Agent before it sends the TA"
 	ua_run trace
-	verdict=$(appraisal "$W/moc/step.log")
-	case $verdict in
-	"attestation result: affirming"*) detail "M/OC TAM (Verifier): $verdict" ;;
-	"") broken "the M/OC TAM did not attest" "$W/moc/tam.log" ;;
-	*) stopped "M/OC TAM (Verifier): $verdict; the UA got: $(tail -n 1 "$W/device/ree/ua.out")" ;;
-	esac
+	moc_verdict "the UA got: $(tail -n 1 "$W/device/ree/ua.out")"
 	[ "$UA_RC" = 0 ] || broken "the UA's request failed" "$W/device/ree/ua.out"
 	cp "$PPD/case2-pd.json.suit" "$W/nu/catalog/"
-	nu_session "$PD_ID"
-	att_step "$W/nu/session.log" "the Network User's TAM (its own, through the broker)"
-	step "{PD->TA} the same tam-session delivers the PD, encrypted for the attested Agent"
-	delivered "$W/nu/session.log" "PD (its TA is installed: not sent again)"
-	[ $NU_RC = 0 ] || broken "the tam-session did not complete" "$W/nu/session.out"
-	check_pd "$PD_ID" "$W/nu/src/pd.json"
+	nu_delivers "{PD->TA} the same tam-session delivers the PD, encrypted for the attested Agent" \
+		"PD (its TA is installed: not sent again)"
 	;;
 case3)
 	say "   load sequence: {UA->REE, TA->$INSTANCE, att TEEP Agent, PD->TA}"
@@ -491,20 +503,11 @@ case3)
 		rc=$MOC_RC
 		detail "the policy check: $(tail -n 1 "$W/moc/policy.out")"
 	fi
-	verdict=$(appraisal "$W/moc/step.log")
-	case $verdict in
-	"attestation result: affirming"*) detail "M/OC TAM (Verifier): $verdict" ;;
-	"") broken "the M/OC TAM did not attest" "$W/moc/tam.log" ;;
-	*) stopped "M/OC TAM (Verifier): $verdict" ;;
-	esac
+	moc_verdict
 	[ "$rc" = 0 ] || broken "the TA was not delivered"
 	cp "$PPD/case3-pd.json.suit" "$W/nu/catalog/"
-	nu_session "$PD_ID"
-	att_step "$W/nu/session.log" "the Network User's TAM (its own, through the broker)"
-	step "{PD->TA} the same tam-session delivers the PD, encrypted for the attested Agent"
-	delivered "$W/nu/session.log" "PD (its TA is installed: not sent again)"
-	[ $NU_RC = 0 ] || broken "the tam-session did not complete" "$W/nu/session.out"
-	check_pd "$PD_ID" "$W/nu/src/pd.json"
+	nu_delivers "{PD->TA} the same tam-session delivers the PD, encrypted for the attested Agent" \
+		"PD (its TA is installed: not sent again)"
 	;;
 case4)
 	say "   load sequence: {UA->REE, att TEEP Agent, (TA,PD)->$INSTANCE}"
@@ -518,12 +521,8 @@ case4)
 	orchestrate
 	[ $WITH_UA = 1 ] && ua_to_ree "$PUA"
 	cp "$P/ta.suit" "$P/case4-pd.json.suit" "$W/nu/catalog/"
-	nu_session "$PD_ID"
-	att_step "$W/nu/session.log" "the Network User's TAM (its own, through the broker)"
-	step "{(TA,PD)->$INSTANCE} the same tam-session delivers the TA and the PD to the attested Agent"
-	delivered "$W/nu/session.log" "TA and PD (PD encrypted for the Agent's key, which the Evidence binds)"
-	[ $NU_RC = 0 ] || broken "the tam-session did not complete" "$W/nu/session.out"
-	check_pd "$PD_ID" "$W/nu/src/pd.json"
+	nu_delivers "{(TA,PD)->$INSTANCE} the same tam-session delivers the TA and the PD to the attested Agent" \
+		"TA and PD (PD encrypted for the Agent's key, which the Evidence binds)"
 	if [ $WITH_UA = 1 ]; then
 		detail "the REE starts the UA"
 		ua_run || broken "the UA's request failed" "$W/device/ree/ua.out"
